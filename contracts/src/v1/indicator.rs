@@ -1,0 +1,140 @@
+//! `indicator.snapshot.v1`: where a province stands against its plan, as of a date.
+//!
+//! Published on the public `coophub.indicator` exchange for agency systems. Snapshots are
+//! immutable; a newer `version` of the same plan and unit list supersedes an older one.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Comparison a target uses: `>` ("trên", more than) or `>=` ("ít nhất", at least).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum Comparison {
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = ">=")]
+    Ge,
+}
+
+/// A plan target.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Target {
+    pub year: i32,
+    pub comparison: Comparison,
+    pub value: f64,
+    /// `count` or `percent`: a percent-valued indicator may have a count target (I3 by 2030).
+    pub unit: ValueUnit,
+}
+
+/// Unit of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueUnit {
+    Count,
+    Percent,
+}
+
+/// Status of a value against its targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueStatus {
+    /// Satisfies the target it is compared with.
+    Met,
+    Behind,
+    /// A percent with a zero denominator: no value.
+    NoData,
+    /// No connected system holds the data.
+    NoSource,
+}
+
+/// Status of a value against one target.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TargetCheck {
+    pub target: Target,
+    pub status: ValueStatus,
+}
+
+/// One indicator in one unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IndicatorValue {
+    /// `I1` … `I10`.
+    pub indicator: String,
+    /// The value in `unit`; null when there is none (`no_data`, `no_source`).
+    #[serde(default)]
+    pub value: Option<f64>,
+    pub unit: ValueUnit,
+    #[serde(default)]
+    pub numerator: Option<f64>,
+    #[serde(default)]
+    pub denominator: Option<f64>,
+    /// Overall status: against the 2025 target (`met`/`behind`), or `no_data`/`no_source`.
+    pub status: ValueStatus,
+    #[serde(default)]
+    pub target_2025: Option<TargetCheck>,
+    #[serde(default)]
+    pub target_2030: Option<TargetCheck>,
+}
+
+/// Level of an administrative unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitLevel {
+    Province,
+    District,
+    Commune,
+}
+
+/// All indicators for one unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UnitIndicators {
+    pub unit_code: String,
+    pub unit_name: String,
+    pub level: UnitLevel,
+    #[serde(default)]
+    pub parent_code: Option<String>,
+    pub values: Vec<IndicatorValue>,
+}
+
+/// What one source contributed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SourceProvenance {
+    pub system: String,
+    /// Last successful sync the indicator service knows of (latest record fetch time).
+    #[serde(default)]
+    pub last_sync: Option<DateTime<Utc>>,
+    pub records: u64,
+}
+
+/// Where the snapshot's inputs came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SnapshotProvenance {
+    pub sources: Vec<SourceProvenance>,
+    /// Source records resolved automatically / waiting for review.
+    pub reconciled_automatically: u64,
+    pub awaiting_review: u64,
+    /// `reconciled_automatically / (reconciled_automatically + awaiting_review)`, null if none.
+    #[serde(default)]
+    pub automatic_share: Option<f64>,
+}
+
+/// `indicator.snapshot.v1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IndicatorSnapshot {
+    pub snapshot_id: Uuid,
+    /// Plan identifier, e.g. `lai-chau-182`.
+    pub plan_id: String,
+    pub province_code: String,
+    /// Grows by one at each new snapshot of this plan and unit list.
+    pub version: u64,
+    pub as_of: NaiveDate,
+    pub baseline: NaiveDate,
+    /// Which unit list the snapshot uses: `2024` (before the July 2025 reform) or `2025`.
+    pub unit_list: String,
+    pub computed_at: DateTime<Utc>,
+    /// SHA-256 of the snapshot's content (units, values, as_of, unit list, plan): the same
+    /// inputs give the same hash.
+    pub content_hash: String,
+    pub units: Vec<UnitIndicators>,
+    pub provenance: SnapshotProvenance,
+}
