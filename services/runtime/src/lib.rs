@@ -1,1 +1,29 @@
-//! placeholder
+//! # hub-runtime: what every hub service shares
+//!
+//! - [`config`]: configuration from environment variables and an optional TOML file, failing
+//!   at start with the variable's name and what was expected;
+//! - [`telemetry`]: tracing (human or JSON), Prometheus metrics, W3C trace context;
+//! - [`messaging`]: the RabbitMQ runtime over lapin: topology, confirmed and pipelined
+//!   publishing, consuming with manual acks, delayed retry, dead letters, reconnection;
+//! - [`storage`]: PostgreSQL through sqlx: a schema per service, migrations, the
+//!   transactional outbox and the idempotent inbox;
+//! - [`http`]: `/healthz`, `/readyz` and `/metrics`, plus a service's own routes;
+//! - [`shutdown`]: one cancellation token fired by SIGTERM or SIGINT.
+//!
+//! This crate knows the envelope but no payload's meaning: it never decides what a message
+//! does. Services build on it; it depends on no service.
+
+pub mod config;
+pub mod http;
+pub mod messaging;
+pub mod shutdown;
+pub mod storage;
+pub mod telemetry;
+pub mod testing;
+
+pub use config::{CommonConfig, ConfigError};
+pub use messaging::{
+    Broker, Consumer, Handler, HandlerError, Incoming, OutgoingMessage, Publisher, QueueSpec,
+    RetryPolicy, Topology,
+};
+pub use storage::{Database, StorageError};

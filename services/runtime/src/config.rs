@@ -1,0 +1,280 @@
+//! Configuration: environment variables, over an optional TOML file named by `HUB_CONFIG`,
+//! over defaults that work on a developer machine.
+//!
+//! Each service defines its own settings struct (serde, with defaults) and loads it with
+//! [`load`]; the settings every service has are [`CommonConfig`]. A key `amqp_url` is read
+//! from the variable `AMQP_URL` or from `amqp_url = "…"` in the file. A wrong value fails at
+//! start with the variable's name and what was expected.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+/// A configuration value was missing or wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {variable}: {problem}")]
+    Invalid { variable: String, problem: String },
+    #[error("configuration file {path}: {problem}")]
+    File { path: PathBuf, problem: String },
+}
+
+impl ConfigError {
+    pub fn invalid(variable: &str, problem: impl Into<String>) -> Self {
+        Self::Invalid {
+            variable: variable.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// Settings every service has.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct CommonConfig {
+    /// `AMQP_URL`: the broker.
+    pub amqp_url: String,
+    /// `DATABASE_URL`: PostgreSQL.
+    pub database_url: String,
+    /// `HUB_NAMESPACE`: prefix of every exchange and queue name (empty in production; tests
+    /// and several hubs on one broker use it to stay apart).
+    pub hub_namespace: String,
+    /// `HTTP_ADDR`: where `/healthz`, `/readyz`, `/metrics` and the service's API listen.
+    pub http_addr: Option<SocketAddr>,
+    /// `LOG_FORMAT`: `human` or `json`.
+    pub log_format: LogFormat,
+    /// `PREFETCH`: unacknowledged deliveries per consumer (bounded prefetch).
+    pub prefetch: u16,
+    /// `RETRY_ATTEMPTS`: handler attempts before a message is dead-lettered.
+    pub retry_attempts: u32,
+    /// `RETRY_INITIAL_MS`: first retry delay; doubles each attempt.
+    pub retry_initial_ms: u64,
+    /// `RETRY_MAX_MS`: longest retry delay.
+    pub retry_max_ms: u64,
+    /// `DELIVERY_LIMIT`: redeliveries (consumer crashes, nacks) before the broker
+    /// dead-letters a message by itself.
+    pub delivery_limit: u32,
+}
+
+impl Default for CommonConfig {
+    fn default() -> Self {
+        Self {
+            amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            database_url: "postgres://postgres@127.0.0.1:5432/postgres".into(),
+            hub_namespace: String::new(),
+            http_addr: None,
+            log_format: LogFormat::Human,
+            prefetch: 64,
+            retry_attempts: 5,
+            retry_initial_ms: 200,
+            retry_max_ms: 10_000,
+            delivery_limit: 10,
+        }
+    }
+}
+
+impl CommonConfig {
+    /// Checks what serde cannot: URL schemes and ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.amqp_url.starts_with("amqp://") || self.amqp_url.starts_with("amqps://")) {
+            return Err(ConfigError::invalid(
+                "AMQP_URL",
+                format!(
+                    "expected an amqp:// or amqps:// URL, got {:?}",
+                    self.amqp_url
+                ),
+            ));
+        }
+        if !(self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::invalid(
+                "DATABASE_URL",
+                format!(
+                    "expected a postgres:// URL, got {:?}",
+                    redact_url(&self.database_url)
+                ),
+            ));
+        }
+        if !self
+            .hub_namespace
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ConfigError::invalid(
+                "HUB_NAMESPACE",
+                "expected letters, digits, '-' or '_'",
+            ));
+        }
+        if self.prefetch == 0 {
+            return Err(ConfigError::invalid(
+                "PREFETCH",
+                "expected a number from 1 to 65535",
+            ));
+        }
+        if self.retry_attempts == 0 {
+            return Err(ConfigError::invalid(
+                "RETRY_ATTEMPTS",
+                "expected at least 1",
+            ));
+        }
+        if self.delivery_limit == 0 {
+            return Err(ConfigError::invalid(
+                "DELIVERY_LIMIT",
+                "expected at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The retry policy these settings describe.
+    pub fn retry_policy(&self) -> crate::messaging::RetryPolicy {
+        crate::messaging::RetryPolicy {
+            attempts: self.retry_attempts,
+            initial: std::time::Duration::from_millis(self.retry_initial_ms),
+            max: std::time::Duration::from_millis(self.retry_max_ms),
+        }
+    }
+
+    /// The topology namespace these settings describe.
+    pub fn topology(&self) -> crate::messaging::Topology {
+        crate::messaging::Topology::new(&self.hub_namespace)
+    }
+}
+
+/// Hides a URL's password, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s + 3 => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..s + 3], &creds[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The figment every service reads: defaults < `HUB_CONFIG` file < environment.
+fn figment() -> Result<Figment, ConfigError> {
+    let mut f = Figment::new();
+    if let Ok(path) = std::env::var("HUB_CONFIG") {
+        let path = PathBuf::from(path);
+        if !path.is_file() {
+            return Err(ConfigError::File {
+                problem: "HUB_CONFIG names a file that does not exist".into(),
+                path,
+            });
+        }
+        f = f.merge(Toml::file(path));
+    }
+    Ok(f.merge(Env::raw().filter(|k| {
+        // only upper-case variables (the documented ones), never `path` and friends
+        k.as_str()
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    })))
+}
+
+/// Loads settings of type `T` from the environment and the optional file.
+pub fn load<T: DeserializeOwned>() -> Result<T, ConfigError> {
+    figment()?.extract::<T>().map_err(from_figment)
+}
+
+/// Loads and validates the common settings.
+pub fn load_common() -> Result<CommonConfig, ConfigError> {
+    let c: CommonConfig = load()?;
+    c.validate()?;
+    Ok(c)
+}
+
+fn from_figment(e: figment::Error) -> ConfigError {
+    let variable = if e.path.is_empty() {
+        "(configuration)".to_owned()
+    } else {
+        e.path.join("_").to_uppercase()
+    };
+    ConfigError::Invalid {
+        variable,
+        problem: e.kind.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        CommonConfig::default()
+            .validate()
+            .expect("defaults work on this machine");
+    }
+
+    #[test]
+    fn wrong_values_name_the_variable() {
+        let c = CommonConfig {
+            amqp_url: "http://x".into(),
+            ..CommonConfig::default()
+        };
+        let e = c.validate().expect_err("http is no amqp url").to_string();
+        assert!(e.contains("AMQP_URL") && e.contains("amqp://"), "{e}");
+
+        let c = CommonConfig {
+            database_url: "mysql://root:secret@h/db".into(),
+            ..CommonConfig::default()
+        };
+        let e = c.validate().expect_err("mysql").to_string();
+        assert!(e.contains("DATABASE_URL") && !e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn figment_type_errors_name_the_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PREFETCH", "lots");
+            let e = load::<CommonConfig>()
+                .expect_err("not a number")
+                .to_string();
+            assert!(e.contains("PREFETCH"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("hub.toml", "prefetch = 7\nretry_attempts = 2\n")?;
+            jail.set_env("HUB_CONFIG", "hub.toml");
+            jail.set_env("RETRY_ATTEMPTS", "3");
+            let c = load_common().expect("valid");
+            assert_eq!((c.prefetch, c.retry_attempts), (7, 3));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("amqp://user:pw@host:5672/%2f"),
+            "amqp://user:***@host:5672/%2f"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@h/db"),
+            "postgres://postgres@h/db"
+        );
+    }
+}

@@ -1,0 +1,148 @@
+//! One broker connection per service, re-established on demand.
+//!
+//! Owns the lapin [`Connection`]: [`Broker::channel`] hands out a channel on a live
+//! connection, reconnecting first (and redeclaring the exchanges) when the old one died. The
+//! publisher and consumers call it again after any channel error, which is how a service
+//! survives a broker restart: reconnect, redeclare, resume.
+
+use std::sync::Arc;
+
+use backoff::backoff::Backoff;
+use lapin::{Channel, Connection, ConnectionProperties};
+use tokio::sync::Mutex;
+
+use super::MessagingError;
+use super::retry::RetryPolicy;
+use super::topology::Topology;
+use crate::config::redact_url;
+use crate::http::Readiness;
+use crate::shutdown::CancellationToken;
+use crate::telemetry::Metrics;
+
+/// A shared, self-healing broker connection.
+#[derive(Clone)]
+pub struct Broker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    url: String,
+    name: String,
+    topology: Topology,
+    metrics: Metrics,
+    readiness: Readiness,
+    conn: Mutex<Option<Connection>>,
+}
+
+impl Broker {
+    /// A broker handle; the connection is made on first use.
+    pub fn new(
+        url: &str,
+        name: &str,
+        topology: Topology,
+        metrics: Metrics,
+        readiness: Readiness,
+    ) -> Self {
+        readiness.set("broker", false);
+        Self {
+            inner: Arc::new(Inner {
+                url: url.to_owned(),
+                name: name.to_owned(),
+                topology,
+                metrics,
+                readiness,
+                conn: Mutex::new(None),
+            }),
+        }
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.inner.topology
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Opens a channel, connecting (once) if there is no live connection.
+    pub async fn channel(&self) -> Result<Channel, MessagingError> {
+        let mut guard = self.inner.conn.lock().await;
+        if let Some(conn) = guard.as_ref() {
+            if conn.status().connected() {
+                match conn.create_channel().await {
+                    Ok(ch) => return Ok(ch),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "channel on existing connection failed; reconnecting")
+                    }
+                }
+            }
+        }
+        *guard = None;
+        self.inner.readiness.set("broker", false);
+        let props =
+            ConnectionProperties::default().with_connection_name(self.inner.name.clone().into());
+        let conn = Connection::connect(&self.inner.url, props)
+            .await
+            .map_err(|e| MessagingError::Connect {
+                url: redact_url(&self.inner.url),
+                message: e.to_string(),
+            })?;
+        let ch = conn.create_channel().await?;
+        self.inner.topology.declare_exchanges(&ch).await?;
+        self.inner.metrics.reconnects.inc();
+        self.inner.readiness.set("broker", true);
+        tracing::info!(connection = %self.inner.name, "connected to broker");
+        *guard = Some(conn);
+        Ok(ch)
+    }
+
+    /// Like [`Broker::channel`], retrying with backoff until it works or `shutdown` fires.
+    pub async fn channel_with_retry(
+        &self,
+        shutdown: &CancellationToken,
+    ) -> Result<Channel, MessagingError> {
+        let mut backoff = RetryPolicy::reconnect_backoff();
+        loop {
+            match self.channel().await {
+                Ok(ch) => return Ok(ch),
+                Err(e) => {
+                    let wait = backoff
+                        .next_backoff()
+                        .unwrap_or(std::time::Duration::from_secs(5));
+                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "broker unavailable");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Err(MessagingError::ShuttingDown),
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Marks the connection dead so the next [`Broker::channel`] reconnects.
+    pub async fn invalidate(&self) {
+        let mut guard = self.inner.conn.lock().await;
+        if let Some(conn) = guard.take() {
+            let _ = conn.close(200, "reconnecting".into()).await;
+        }
+        self.inner.readiness.set("broker", false);
+    }
+
+    /// Drops the connection only if it is no longer connected (a channel error leaves a live
+    /// connection that other components still use).
+    pub async fn invalidate_if_dead(&self) {
+        let mut guard = self.inner.conn.lock().await;
+        if guard.as_ref().is_some_and(|c| !c.status().connected()) {
+            *guard = None;
+            self.inner.readiness.set("broker", false);
+        }
+    }
+
+    /// Closes the connection (graceful shutdown).
+    pub async fn close(&self) {
+        let mut guard = self.inner.conn.lock().await;
+        if let Some(conn) = guard.take() {
+            let _ = conn.close(200, "shutdown".into()).await;
+        }
+    }
+}

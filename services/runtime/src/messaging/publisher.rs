@@ -1,0 +1,180 @@
+//! Publishing with publisher confirms, pipelined, and `mandatory`.
+//!
+//! A batch is sent without waiting, then every confirm is awaited: one round trip per batch,
+//! not per message. A nack, or a message the broker returns as unroutable, fails the batch with
+//! the exchange and routing key named, so nothing is lost silently; callers (the outbox relay,
+//! the consumer's retry and dead-letter paths) keep the messages until the batch is confirmed.
+
+use std::collections::BTreeMap;
+
+use hub_contracts::{Contract, Envelope};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use super::MessagingError;
+use super::broker::Broker;
+use crate::telemetry::ExchangeLabels;
+
+/// Content type of a CloudEvents structured-mode message.
+pub const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
+
+/// A message ready to publish.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutgoingMessage {
+    /// Exchange base name (the namespace is added when publishing); empty for the default
+    /// exchange, in which case `routing_key` is a full queue name.
+    pub exchange: String,
+    pub routing_key: String,
+    /// The envelope's `id`: the idempotency key consumers dedupe on.
+    pub message_id: String,
+    /// Contract type (also the AMQP `type` property).
+    pub contract_type: String,
+    pub body: Vec<u8>,
+    /// Extra AMQP headers (string values).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+impl OutgoingMessage {
+    /// The message for an envelope: the contract's exchange, its type as routing key.
+    pub fn from_envelope<T: Contract>(env: &Envelope<T>) -> Self {
+        Self {
+            exchange: T::EXCHANGE.to_owned(),
+            routing_key: T::TYPE.to_owned(),
+            message_id: env.id.clone(),
+            contract_type: T::TYPE.to_owned(),
+            body: env.to_bytes(),
+            headers: BTreeMap::new(),
+        }
+    }
+
+    pub fn with_header(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.headers.insert(key.to_owned(), value.into());
+        self
+    }
+}
+
+/// A confirming publisher over the service's [`Broker`].
+pub struct Publisher {
+    broker: Broker,
+    channel: Mutex<Option<Channel>>,
+}
+
+fn short(s: &str) -> Result<ShortString, MessagingError> {
+    ShortString::try_new(s).map_err(|e| MessagingError::Name(format!("{s:?}: {e}")))
+}
+
+impl Publisher {
+    pub fn new(broker: Broker) -> Self {
+        Self {
+            broker,
+            channel: Mutex::new(None),
+        }
+    }
+
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    async fn confirm_channel(&self, slot: &mut Option<Channel>) -> Result<Channel, MessagingError> {
+        if let Some(ch) = slot.as_ref() {
+            if ch.status().connected() {
+                return Ok(ch.clone());
+            }
+        }
+        let ch = self.broker.channel().await?;
+        ch.confirm_select(ConfirmSelectOptions::default()).await?;
+        *slot = Some(ch.clone());
+        Ok(ch)
+    }
+
+    /// Publishes one message and waits for its confirm.
+    pub async fn publish(&self, msg: &OutgoingMessage) -> Result<(), MessagingError> {
+        self.publish_batch(std::slice::from_ref(msg)).await
+    }
+
+    /// Publishes a batch, pipelined, and returns once the broker confirmed every message.
+    pub async fn publish_batch(&self, msgs: &[OutgoingMessage]) -> Result<(), MessagingError> {
+        if msgs.is_empty() {
+            return Ok(());
+        }
+        let mut slot = self.channel.lock().await;
+        let result = self.publish_on(&mut slot, msgs).await;
+        if result.is_err() {
+            // a failed channel is not reused; a returned or nacked message leaves it usable,
+            // but a fresh channel costs little and keeps confirm accounting simple
+            if let Some(ch) = slot.take() {
+                let _ = ch.close(200, "publish failed".into()).await;
+            }
+        }
+        result
+    }
+
+    async fn publish_on(
+        &self,
+        slot: &mut Option<Channel>,
+        msgs: &[OutgoingMessage],
+    ) -> Result<(), MessagingError> {
+        let ch = self.confirm_channel(slot).await?;
+        let topology = self.broker.topology();
+        let mut pending = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            let exchange = if m.exchange.is_empty() {
+                String::new()
+            } else {
+                topology.name(&m.exchange)
+            };
+            let mut headers = FieldTable::default();
+            for (k, v) in &m.headers {
+                headers.insert(short(k)?, AMQPValue::LongString(v.as_str().into()));
+            }
+            let props = BasicProperties::default()
+                .with_delivery_mode(2)
+                .with_content_type(CLOUDEVENTS_JSON.into())
+                .with_message_id(short(&m.message_id)?)
+                .with_type(short(&m.contract_type)?)
+                .with_timestamp(chrono::Utc::now().timestamp().max(0) as u64)
+                .with_headers(headers);
+            let confirm = ch
+                .basic_publish(
+                    short(&exchange)?,
+                    short(&m.routing_key)?,
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..BasicPublishOptions::default()
+                    },
+                    &m.body,
+                    props,
+                )
+                .await?;
+            pending.push((exchange, m, confirm));
+        }
+        for (exchange, m, confirm) in pending {
+            let confirmation = confirm.await?;
+            if confirmation.is_nack() {
+                return Err(MessagingError::Nacked {
+                    exchange,
+                    routing_key: m.routing_key.clone(),
+                });
+            }
+            if let Some(returned) = confirmation.take_message() {
+                return Err(MessagingError::Unroutable {
+                    exchange,
+                    routing_key: m.routing_key.clone(),
+                    reply: returned.reply_text.to_string(),
+                });
+            }
+            self.broker
+                .metrics()
+                .published
+                .get_or_create(&ExchangeLabels {
+                    exchange: exchange.clone(),
+                })
+                .inc();
+        }
+        Ok(())
+    }
+}

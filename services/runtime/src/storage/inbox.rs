@@ -1,0 +1,34 @@
+//! The idempotent inbox: `claim` inside the transaction that applies a message's effect. The
+//! first claim of a (consumer, message id) wins; a redelivery or a duplicate finds the row
+//! and the handler skips the effect. Because claim and effect commit together, a crash in
+//! between leaves neither.
+
+use sqlx::PgConnection;
+
+/// Claims `message_id` for `consumer`; true when this is its first taking effect. Call inside
+/// the transaction that applies the effect. A concurrent duplicate waits for the first
+/// transaction and then gets `false`.
+pub async fn claim(
+    conn: &mut PgConnection,
+    consumer: &str,
+    message_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(consumer)
+    .bind(message_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Forgets inbox rows older than `days` (a redelivery older than that is not expected).
+pub async fn prune(pool: &sqlx::PgPool, days: i32) -> Result<u64, sqlx::Error> {
+    let done =
+        sqlx::query("DELETE FROM inbox WHERE processed_at < now() - make_interval(days => $1)")
+            .bind(days)
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,203 @@
+//! Support for tests that run against the real broker and database (zero2prod style): each
+//! test gets a fresh database and its own topology namespace, so tests run in parallel on one
+//! RabbitMQ and one PostgreSQL without seeing each other. Nothing here is a mock.
+//!
+//! A missing server fails the test loudly: there is no skipping.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::config::CommonConfig;
+use crate::http::Readiness;
+use crate::messaging::{Broker, QueueSpec, RetryPolicy, Topology};
+use crate::telemetry::Metrics;
+
+/// A fresh database and namespace for one test.
+pub struct TestEnv {
+    pub config: CommonConfig,
+    pub database: String,
+    pub namespace: String,
+}
+
+impl TestEnv {
+    /// Creates a database `hub_t_<random>` on the server of `DATABASE_URL` (default: this
+    /// machine's) and a namespace `t<random>`.
+    pub async fn new() -> Self {
+        let base = CommonConfig {
+            amqp_url: std::env::var("AMQP_URL")
+                .unwrap_or_else(|_| CommonConfig::default().amqp_url),
+            database_url: std::env::var("DATABASE_URL")
+                .unwrap_or_else(|_| CommonConfig::default().database_url),
+            ..CommonConfig::default()
+        };
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let database = format!("hub_t_{}", &id[..16]);
+        let namespace = format!("t{}", &id[..12]);
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(
+                PgConnectOptions::from_str(&base.database_url).expect("DATABASE_URL parses"),
+            )
+            .await
+            .unwrap_or_else(|e| {
+                panic!("PostgreSQL at {} is not reachable: {e}", base.database_url)
+            });
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+            .execute(&admin)
+            .await
+            .expect("create test database");
+        admin.close().await;
+        let database_url = replace_db(&base.database_url, &database);
+        Self {
+            config: CommonConfig {
+                database_url,
+                hub_namespace: namespace.clone(),
+                retry_attempts: 3,
+                retry_initial_ms: 50,
+                retry_max_ms: 200,
+                ..base
+            },
+            database,
+            namespace,
+        }
+    }
+
+    pub fn topology(&self) -> Topology {
+        Topology::new(&self.namespace)
+    }
+
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.config.retry_policy()
+    }
+
+    /// A broker handle in this test's namespace.
+    pub fn broker(&self, name: &str) -> Broker {
+        Broker::new(
+            &self.config.amqp_url,
+            name,
+            self.topology(),
+            Metrics::new(),
+            Readiness::new(),
+        )
+    }
+
+    /// Deletes the queues a test declared (a quorum queue holds resources on the broker).
+    pub async fn delete_queues(&self, specs: &[QueueSpec]) {
+        let broker = self.broker("teardown");
+        let Ok(ch) = broker.channel().await else {
+            return;
+        };
+        let t = self.topology();
+        for spec in specs {
+            let mut names = vec![t.name(&spec.name), t.dlq(&spec.name)];
+            names.extend(
+                self.retry_policy()
+                    .delays()
+                    .into_iter()
+                    .map(|d| t.retry_queue(&spec.name, d)),
+            );
+            for n in names {
+                let _ = ch
+                    .queue_delete(
+                        n.as_str().into(),
+                        lapin::options::QueueDeleteOptions::default(),
+                    )
+                    .await;
+            }
+        }
+        for ex in [
+            hub_contracts::registry::exchanges::SOURCE,
+            hub_contracts::registry::exchanges::INBOUND,
+            hub_contracts::registry::exchanges::IDENTITY,
+            hub_contracts::registry::exchanges::INDICATOR,
+            crate::messaging::topology::DLX,
+            crate::messaging::topology::REQUEUE,
+        ] {
+            let _ = ch
+                .exchange_delete(
+                    t.name(ex).as_str().into(),
+                    lapin::options::ExchangeDeleteOptions::default(),
+                )
+                .await;
+        }
+        broker.close().await;
+    }
+
+    /// Drops the test database.
+    pub async fn drop_database(&self) {
+        let url = replace_db(&self.config.database_url, "postgres");
+        if let Ok(opts) = PgConnectOptions::from_str(&url) {
+            if let Ok(admin) = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts)
+                .await
+            {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.database
+                )))
+                .execute(&admin)
+                .await;
+            }
+        }
+    }
+}
+
+fn replace_db(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end);
+    let host = match path_start {
+        Some(p) => &base[..p],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host}/{db}?{q}"),
+        None => format!("{host}/{db}"),
+    }
+}
+
+/// Waits until `check` returns `Some`, re-checking when `tick` elapses, failing the test with
+/// `what` after `deadline`. For conditions only observable by asking (a queue's depth).
+pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = tokio::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn replaces_the_database_of_a_url() {
+        assert_eq!(
+            super::replace_db("postgres://u@h:5432/postgres", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            super::replace_db("postgres://u@h:5432", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            super::replace_db("postgres://u@h/db?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+    }
+}
