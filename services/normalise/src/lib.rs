@@ -3,5 +3,22 @@
 //! Pure functions and reference data, no I/O beyond the embedded reference files. Adapters
 //! use it to normalise what is certain; the reconciler uses it to compare what is not.
 //! Nothing here knows about messages, storage or HTTP.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`text`] | folding (diacritics, case, punctuation, white space), tokens, edit distance |
+//! | [`orgname`] | organisation names: legal form, sector and product words, abbreviations |
+//! | [`address`] | free-text addresses → Lai Châu commune/district codes (2024 list) |
+//! | [`taxcode`] | tax/registration codes: cleaning, checking, distance |
+//! | [`phone`] | Vietnamese phone numbers → E.164 |
+//! | [`datetime`] | `DD/MM/YYYY` dates and Vietnam local times (+07:00) |
+//! | [`mask`] | masking personal data for logs |
+//! | [`person`] | person names: normalisation and similarity |
+//! | [`reference`] | the embedded administrative units and crosswalk |
 
+pub mod datetime;
+pub mod mask;
+pub mod phone;
 pub mod reference;
+pub mod taxcode;
+pub mod text;

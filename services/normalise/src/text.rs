@@ -1,0 +1,503 @@
+//! Text folding: the one definition of "the same letters" used everywhere in the hub.
+//!
+//! This module owns:
+//! - [`fold`] / [`fold_into`]: Unicode-aware folding of Vietnamese text for comparison. Input
+//!   may be NFC (precomposed, the usual form), NFD (decomposed, as some Mac and web forms
+//!   produce) or a mix; both give the same output. Diacritics are stripped (`đ`/`Đ` → `d`),
+//!   letters are lower-cased, everything that is not a letter or a digit becomes a space, and
+//!   runs of white space collapse to one space with none at either end.
+//! - [`tokens`]: the words of the folded text.
+//! - [`lower_nfc`]: the same clean-up but *keeping* diacritics (NFC, lower case), for the rare
+//!   places where diacritics break a tie (Nậm Cha vs Nậm Chà).
+//! - [`edit_distance`]: optimal-string-alignment (Damerau–Levenshtein with adjacent
+//!   transpositions) over chars, shared by the other modules.
+//!
+//! `fold` runs over millions of names, so it does a single pass, allocates only the output
+//! string (or nothing at all with [`fold_into`] and a reused buffer), and maps the Vietnamese
+//! letters through a table instead of a general decomposition.
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+
+/// Folds `input` for comparison: diacritics stripped, lower case, punctuation to space,
+/// white space collapsed and trimmed.
+///
+/// ```
+/// use hub_normalise::text::fold;
+/// assert_eq!(fold("  Hợp tác xã  NN-DV Bản Hon. "), "hop tac xa nn dv ban hon");
+/// assert_eq!(fold("Đèo Văn Ọt"), "deo van ot");
+/// ```
+pub fn fold(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    fold_into(input, &mut out);
+    out
+}
+
+/// Like [`fold`], but writes into `out` (cleared first) so that a caller folding many
+/// strings can reuse one buffer and allocate nothing.
+pub fn fold_into(input: &str, out: &mut String) {
+    out.clear();
+    let mut pending_space = false;
+    for c in input.chars() {
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                if pending_space {
+                    if !out.is_empty() {
+                        out.push(' ');
+                    }
+                    pending_space = false;
+                }
+                out.push(c.to_ascii_lowercase());
+            } else {
+                pending_space = true;
+            }
+            continue;
+        }
+        match fold_char(c) {
+            Folded::Mark => {}
+            Folded::Sep => pending_space = true,
+            Folded::One(b) => {
+                if pending_space {
+                    if !out.is_empty() {
+                        out.push(' ');
+                    }
+                    pending_space = false;
+                }
+                out.push(b);
+            }
+            Folded::Lower(b) => {
+                if pending_space {
+                    if !out.is_empty() {
+                        out.push(' ');
+                    }
+                    pending_space = false;
+                }
+                for l in b.to_lowercase() {
+                    if !is_combining_mark(l) {
+                        out.push(l);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The words of [`fold`]`(input)`.
+///
+/// ```
+/// use hub_normalise::text::tokens;
+/// assert_eq!(tokens("HTX Chè Tả Lèng"), ["htx", "che", "ta", "leng"]);
+/// ```
+pub fn tokens(input: &str) -> Vec<String> {
+    fold(input)
+        .split(' ')
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// NFC, lower case, punctuation to space, white space collapsed; diacritics kept.
+///
+/// ```
+/// use hub_normalise::text::lower_nfc;
+/// assert_eq!(lower_nfc("Xã  NẬM-CHÀ"), "xã nậm chà");
+/// ```
+pub fn lower_nfc(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    let mut pending_space = false;
+    for c in input.nfc() {
+        if c.is_alphanumeric() || is_combining_mark(c) {
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            for l in c.to_lowercase() {
+                out.push(l);
+            }
+        } else {
+            pending_space = true;
+        }
+    }
+    out
+}
+
+/// Whether `input` carries any Vietnamese diacritic (or other non-ASCII letter).
+pub fn has_diacritics(input: &str) -> bool {
+    !input.is_ascii()
+}
+
+/// Optimal-string-alignment distance over chars: insertions, deletions, substitutions and
+/// transpositions of two adjacent chars each cost one.
+///
+/// ```
+/// use hub_normalise::text::edit_distance;
+/// assert_eq!(edit_distance("6200123456", "6200132456"), 1); // transposition
+/// assert_eq!(edit_distance("6200123456", "620012345"), 1); // one missing
+/// ```
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    const N: usize = 64;
+    let (na, nb) = (a.chars().count(), b.chars().count());
+    if na <= N && nb <= N {
+        // Short inputs (names, codes) stay on the stack.
+        let mut abuf = ['\0'; N];
+        let mut bbuf = ['\0'; N];
+        for (slot, c) in abuf.iter_mut().zip(a.chars()) {
+            *slot = c;
+        }
+        for (slot, c) in bbuf.iter_mut().zip(b.chars()) {
+            *slot = c;
+        }
+        let mut rows = [[0usize; N + 1]; 3];
+        let [r0, r1, r2] = &mut rows;
+        osa(&abuf[..na], &bbuf[..nb], r0, r1, r2)
+    } else {
+        let av: Vec<char> = a.chars().collect();
+        let bv: Vec<char> = b.chars().collect();
+        let (mut r0, mut r1, mut r2) = (vec![0; nb + 1], vec![0; nb + 1], vec![0; nb + 1]);
+        osa(&av, &bv, &mut r0, &mut r1, &mut r2)
+    }
+}
+
+/// Rows must each hold at least `b.len() + 1` cells.
+fn osa<'r>(
+    a: &[char],
+    b: &[char],
+    mut prev2: &'r mut [usize],
+    mut prev: &'r mut [usize],
+    mut cur: &'r mut [usize],
+) -> usize {
+    let (n, m) = (a.len(), b.len());
+    if n == 0 {
+        return m;
+    }
+    if m == 0 {
+        return n;
+    }
+    for (j, cell) in prev.iter_mut().enumerate().take(m + 1) {
+        *cell = j;
+    }
+    for i in 1..=n {
+        cur[0] = i;
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(prev2[j - 2] + 1);
+            }
+            cur[j] = v;
+        }
+        // Rotate: prev2 <- prev <- cur <- (old prev2, to be overwritten).
+        let old_prev2 = prev2;
+        prev2 = prev;
+        prev = cur;
+        cur = old_prev2;
+    }
+    prev[m]
+}
+
+/// `1 - distance / longer length`, in `[0, 1]`; two empty strings are identical.
+pub fn edit_similarity(a: &str, b: &str) -> f64 {
+    let longer = a.chars().count().max(b.chars().count());
+    if longer == 0 {
+        return 1.0;
+    }
+    1.0 - edit_distance(a, b) as f64 / longer as f64
+}
+
+/// What one non-ASCII char folds to.
+enum Folded {
+    /// A combining mark: dropped.
+    Mark,
+    /// Not a letter or digit: a word separator.
+    Sep,
+    /// Already a lower-case ASCII letter.
+    One(char),
+    /// A base letter still to lower-case.
+    Lower(char),
+}
+
+fn fold_char(c: char) -> Folded {
+    let cp = c as u32;
+    // Latin Extended Additional, U+1EA0..=U+1EF9: the Vietnamese letters with two marks or a
+    // dot below, in upper/lower pairs grouped by base letter.
+    if (0x1EA0..=0x1EF9).contains(&cp) {
+        let pair = (cp - 0x1EA0) / 2;
+        let base = match pair {
+            0..12 => 'a',
+            12..20 => 'e',
+            20..22 => 'i',
+            22..34 => 'o',
+            34..41 => 'u',
+            _ => 'y',
+        };
+        return Folded::One(base);
+    }
+    match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ă' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' | 'Ă' => {
+            Folded::One('a')
+        }
+        'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' => Folded::One('e'),
+        'ì' | 'í' | 'î' | 'ï' | 'ĩ' | 'Ì' | 'Í' | 'Î' | 'Ï' | 'Ĩ' => Folded::One('i'),
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ơ' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' | 'Ơ' => {
+            Folded::One('o')
+        }
+        'ù' | 'ú' | 'û' | 'ü' | 'ũ' | 'ư' | 'Ù' | 'Ú' | 'Û' | 'Ü' | 'Ũ' | 'Ư' => {
+            Folded::One('u')
+        }
+        'ý' | 'ÿ' | 'Ý' => Folded::One('y'),
+        // đ has no decomposition; Ð/ð (eth) is a common look-alike typed for Đ.
+        'đ' | 'Đ' | 'ð' | 'Ð' => Folded::One('d'),
+        _ if is_combining_mark(c) => Folded::Mark,
+        _ if c.is_alphanumeric() => {
+            let mut base = c;
+            let mut first = true;
+            decompose_canonical(c, |d| {
+                if first {
+                    base = d;
+                    first = false;
+                }
+            });
+            Folded::Lower(base)
+        }
+        _ => Folded::Sep,
+    }
+}
+
+/// A word of an input, in three forms, with the index of the comma-separated segment it sits
+/// in. Used by the parsers of this crate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Word {
+    /// NFC, lower case, diacritics kept.
+    pub raw: String,
+    /// [`fold`]ed.
+    pub folded: String,
+    /// Segment index: segments are separated by `, ; / | ( ) -` and line breaks.
+    pub seg: usize,
+}
+
+impl Word {
+    pub fn is_ascii(&self) -> bool {
+        self.raw.is_ascii()
+    }
+}
+
+/// Splits `input` into [`Word`]s. Runs of two or more one-letter ASCII words joined by dots
+/// alone are glued together, so that dotted abbreviations read as one word (`H.T.X` → `htx`,
+/// `T.T` → `tt`; but `H. Tam Đường` keeps its lone `h`).
+pub(crate) fn words(input: &str) -> Vec<Word> {
+    // (word, joined to the previous word by dots only)
+    let mut out: Vec<(Word, bool)> = Vec::new();
+    let mut seg = 0usize;
+    let mut cur = String::new();
+    let mut dots_only = true;
+    let mut flush = |cur: &mut String, seg: usize, dots_only: &mut bool| {
+        if !cur.is_empty() {
+            let folded = fold(cur);
+            if !folded.is_empty() {
+                let w = Word {
+                    raw: std::mem::take(cur),
+                    folded,
+                    seg,
+                };
+                out.push((w, *dots_only));
+            }
+            cur.clear();
+            *dots_only = true;
+        }
+    };
+    for c in input.nfc() {
+        if c.is_alphanumeric() || is_combining_mark(c) {
+            for l in c.to_lowercase() {
+                cur.push(l);
+            }
+        } else {
+            flush(&mut cur, seg, &mut dots_only);
+            if c != '.' {
+                dots_only = false;
+            }
+            if matches!(
+                c,
+                ',' | ';' | '/' | '|' | '(' | ')' | '-' | '–' | '—' | '\n' | '\r' | '\\'
+            ) {
+                seg += 1;
+            }
+        }
+    }
+    flush(&mut cur, seg, &mut dots_only);
+    // Glue dotted abbreviations.
+    let single = |w: &Word| w.raw.len() == 1 && w.raw.is_ascii();
+    let mut glued: Vec<Word> = Vec::with_capacity(out.len());
+    let mut i = 0;
+    while i < out.len() {
+        if single(&out[i].0) {
+            let mut j = i + 1;
+            while j < out.len() && single(&out[j].0) && out[j].1 && out[j].0.seg == out[i].0.seg {
+                j += 1;
+            }
+            if j - i >= 2 {
+                let raw: String = out[i..j].iter().map(|(w, _)| w.raw.as_str()).collect();
+                glued.push(Word {
+                    folded: raw.clone(),
+                    raw,
+                    seg: out[i].0.seg,
+                });
+                i = j;
+                continue;
+            }
+        }
+        glued.push(out[i].0.clone());
+        i += 1;
+    }
+    glued
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unicode_normalization::UnicodeNormalization;
+
+    #[test]
+    fn folds_vietnamese_names() {
+        assert_eq!(
+            fold("Hợp tác xã Nông nghiệp Dịch vụ Bản Hon"),
+            "hop tac xa nong nghiep dich vu ban hon"
+        );
+        assert_eq!(fold("Lò Văn Minh"), "lo van minh");
+        assert_eq!(fold("ĐOÀN KẾT"), "doan ket");
+        assert_eq!(fold("Đèo Thị Hường"), "deo thi huong");
+        assert_eq!(fold("Xã Pa ủ"), "xa pa u");
+        assert_eq!(fold("Phăng Sô Lin"), "phang so lin");
+        assert_eq!(fold("Tủa Sín Chải"), "tua sin chai");
+        assert_eq!(fold("Sì Lở Lầu"), "si lo lau");
+        assert_eq!(fold("Nậm Cuổi"), "nam cuoi");
+        assert_eq!(fold("Huổi Luông"), "huoi luong");
+        assert_eq!(fold("Mù Cả"), "mu ca");
+        assert_eq!(fold("thuỷ sản / thủy sản"), "thuy san thuy san");
+        assert_eq!(fold("Ỳ Ỵ Ỷ Ỹ ỳ ỵ ỷ ỹ"), "y y y y y y y y");
+    }
+
+    #[test]
+    fn nfd_and_nfc_fold_alike() {
+        for s in [
+            "Hợp tác xã Nông nghiệp Dịch vụ Bản Hon",
+            "Xã Nậm Chà, huyện Nậm Nhùn",
+            "Giàng Seo Phử",
+            "Tẩn Láo Lở",
+            "Phường Đoàn Kết",
+            "Ưng Ửng Ữ Ự ờ",
+        ] {
+            let nfd: String = s.nfd().collect();
+            assert_ne!(nfd, s);
+            assert_eq!(fold(&nfd), fold(s), "{s}");
+            let nfc: String = s.nfc().collect();
+            assert_eq!(fold(&nfc), fold(s));
+        }
+    }
+
+    #[test]
+    fn table_agrees_with_unicode_decomposition() {
+        // The fast table for U+1EA0..U+1EF9 and the explicit Latin-1 arms must give what
+        // a general decomposition gives.
+        let ranges = [0x00C0u32..=0x00FF, 0x0100..=0x01B0, 0x1EA0..=0x1EF9];
+        for r in ranges {
+            for cp in r {
+                let Some(c) = char::from_u32(cp) else {
+                    continue;
+                };
+                if !c.is_alphabetic() || matches!(c, 'đ' | 'Đ' | 'ð' | 'Ð') {
+                    continue;
+                }
+                let general: String = c
+                    .to_string()
+                    .nfd()
+                    .filter(|d| !is_combining_mark(*d))
+                    .flat_map(char::to_lowercase)
+                    .collect();
+                assert_eq!(fold(&c.to_string()), general, "U+{cp:04X} {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn punctuation_and_white_space() {
+        assert_eq!(fold(""), "");
+        assert_eq!(fold("   "), "");
+        assert_eq!(fold("..,;"), "");
+        assert_eq!(fold("H.T.X"), "h t x");
+        assert_eq!(fold("HTX\tNN\u{00A0}DV\n  Bản   Hon"), "htx nn dv ban hon");
+        assert_eq!(fold("(Lai Châu)"), "lai chau");
+        assert_eq!(fold("Số 12, tổ 3"), "so 12 to 3");
+        assert_eq!(fold("\"Chè\" & 'Rau'"), "che rau");
+    }
+
+    #[test]
+    fn fold_into_reuses_the_buffer() {
+        let mut buf = String::with_capacity(64);
+        fold_into("Lò Văn Minh", &mut buf);
+        assert_eq!(buf, "lo van minh");
+        let cap = buf.capacity();
+        fold_into("Giàng A Páo", &mut buf);
+        assert_eq!(buf, "giang a pao");
+        assert_eq!(buf.capacity(), cap);
+    }
+
+    #[test]
+    fn tokens_split_on_folded_spaces() {
+        assert_eq!(
+            tokens("HTX  NN-DV  Bản Hon"),
+            ["htx", "nn", "dv", "ban", "hon"]
+        );
+        assert!(tokens("  - ").is_empty());
+    }
+
+    #[test]
+    fn lower_nfc_keeps_diacritics() {
+        let nfd: String = "Nậm Chà".nfd().collect();
+        assert_eq!(lower_nfc(&nfd), "nậm chà");
+        assert_eq!(lower_nfc(" XÃ  BẢN HON, "), "xã bản hon");
+        assert!(has_diacritics("Bản Hon"));
+        assert!(!has_diacritics("Ban Hon"));
+    }
+
+    #[test]
+    fn edit_distance_counts_digits_and_letters() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("6200123456", "6200123456"), 0);
+        assert_eq!(edit_distance("6200123456", "6200123457"), 1);
+        assert_eq!(edit_distance("6200123456", "6201023456"), 1);
+        assert_eq!(edit_distance("6200123456", "62001234567"), 1);
+        assert_eq!(edit_distance("minh", "manh"), 1);
+        assert_eq!(edit_distance("lò", "lo"), 1);
+        let long_a = "a".repeat(100);
+        let long_b = format!("{}b", "a".repeat(99));
+        assert_eq!(edit_distance(&long_a, &long_b), 1);
+        assert!((edit_similarity("minh", "manh") - 0.75).abs() < 1e-9);
+        assert_eq!(edit_similarity("", ""), 1.0);
+    }
+
+    #[test]
+    fn words_keep_segments_and_glue_dotted_abbreviations() {
+        let w = words("H.T.X N.N Bản Hon, T.T Tam Đường - Lai Châu");
+        let f: Vec<(&str, usize)> = w.iter().map(|w| (w.folded.as_str(), w.seg)).collect();
+        assert_eq!(
+            f,
+            [
+                ("htx", 0),
+                ("nn", 0),
+                ("ban", 0),
+                ("hon", 0),
+                ("tt", 1),
+                ("tam", 1),
+                ("duong", 1),
+                ("lai", 2),
+                ("chau", 2)
+            ]
+        );
+        assert_eq!(w[2].raw, "bản");
+        assert!(!w[2].is_ascii());
+        // a lone initial stays alone
+        let w = words("H. Tam Đường");
+        assert_eq!(w[0].folded, "h");
+    }
+}
