@@ -16,8 +16,10 @@
 //! | [`person`] | person names: normalisation and similarity |
 //! | [`reference`] | the embedded administrative units and crosswalk |
 
+pub mod address;
 pub mod datetime;
 pub mod mask;
+pub mod person;
 pub mod phone;
 pub mod reference;
 pub mod taxcode;

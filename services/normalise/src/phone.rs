@@ -98,11 +98,11 @@ fn one_number(part: &str) -> Option<String> {
     let nsn = nsn.strip_prefix('0').unwrap_or(nsn);
     let nsn = upgrade_old_mobile(nsn);
     let first = nsn.as_bytes().first().copied()?;
-    let plausible = match (nsn.len(), first) {
-        (9, b'3' | b'5' | b'7' | b'8' | b'9') => true,
-        (10, b'2') => true,
-        _ => false,
-    };
+    // Mobile: 9 digits starting 3/5/7/8/9. Landline: 10 digits, area code 2xx.
+    let plausible = matches!(
+        (nsn.len(), first),
+        (9, b'3' | b'5' | b'7' | b'8' | b'9') | (10, b'2')
+    );
     plausible.then(|| format!("+84{nsn}"))
 }
 

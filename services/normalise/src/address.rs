@@ -1,0 +1,1043 @@
+//! Free-text addresses and unit names → Lai Châu's administrative units (the 2024 list of
+//! [`crate::reference`]).
+//!
+//! This module owns:
+//! - [`resolve`]: an address as typed (`"Bản Hon, xã Bản Hon, huyện Tam Đường, tỉnh Lai
+//!   Châu"`, `"Ban Hon, Tam Duong, Lai Chau"`, `"X.Bản Hon - H.Tam Đường"`) → the commune and
+//!   its district, with a confidence, or `None` when unsure. [`candidates`] gives every
+//!   scored reading, for a caller that wants to weigh them itself.
+//! - [`resolve_district`]: the district alone, when the commune cannot be told.
+//! - [`resolve_commune_in_district`]: a commune named with its district, as the NTM reports
+//!   do (`"Xã Bản Hon"`, `"Huyện Tam Đường"`).
+//! - [`district_code_by_name`], [`unit_2025_by_name`]: unit names to codes.
+//!
+//! Tolerated: missing diacritics, any case and spacing, missing `xã/phường/thị trấn/huyện/
+//! thành phố/tỉnh` words or their short forms (`X.`, `P.`, `TT`, `H.`, `TP`), village or
+//! street parts (`bản …`, `thôn …`, `tổ …`, `đường Lê Lợi`), one-letter typos in names of six
+//! letters or more, and the nine alternative spellings of the conversion table (`Lản Nhì
+//! Thàng`, `Can Hồ`, `Pa Ủ`, `Hua Bum`, `Pa Vệ Sủ`, `Pa Khóa`, `Ma Li Pho`, `Tung Qua Lìn`,
+//! `Ta Gia`).
+//!
+//! How a reading is scored: each mention of a commune name gets a strength from what stands
+//! before it (a commune word: strong; nothing: medium; a village word: weak; a district or
+//! province word: none), lowered when it could as well be the district of the same name
+//! (`Tam Đường`), when its diacritics disagree with the official ones (`Nậm Cha` vs `Nậm
+//! Chà`), or when it was only a fuzzy match. The strength is then multiplied by how well the
+//! districts named elsewhere in the address agree with the commune's district. A reading is
+//! returned when it scores at least [`MIN_CONFIDENCE`] and leads the next different reading
+//! by at least [`MIN_MARGIN`].
+
+use std::sync::OnceLock;
+
+use crate::reference::{Commune2024, Commune2025, Reference};
+use crate::text::{self, Word, edit_distance};
+
+/// The lowest confidence [`resolve`] and [`resolve_district`] return.
+pub const MIN_CONFIDENCE: f64 = 0.6;
+/// How far the best reading must lead the next one for [`resolve`] to return it.
+pub const MIN_MARGIN: f64 = 0.1;
+
+/// The alternative spellings of nine pre-reform communes, as in the conversion table
+/// (see `deploy/reference/README`): commune code, alternative name.
+pub const ALTERNATIVE_SPELLINGS: &[(&str, &str)] = &[
+    ("03391", "Lản Nhì Thàng"),
+    ("03469", "Can Hồ"),
+    ("03442", "Pa Ủ"),
+    ("03460", "Hua Bum"),
+    ("03448", "Pa Vệ Sủ"),
+    ("03527", "Pa Khóa"),
+    ("03574", "Ma Li Pho"),
+    ("03565", "Tung Qua Lìn"),
+    ("03640", "Ta Gia"),
+];
+
+/// A commune an address was resolved to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddressMatch {
+    /// 2024 commune code, e.g. `03421`.
+    pub commune_code: &'static str,
+    /// 2024 district code, e.g. `106`.
+    pub district_code: &'static str,
+    /// The official name, e.g. `Xã Bản Hon`.
+    pub commune_name: &'static str,
+    /// In `(0, 1]`; [`resolve`] returns only matches of at least [`MIN_CONFIDENCE`].
+    pub confidence: f64,
+}
+
+/// A district an address was resolved to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DistrictMatch {
+    /// 2024 district code, e.g. `106`.
+    pub district_code: &'static str,
+    /// The official name, e.g. `Huyện Tam Đường`.
+    pub district_name: &'static str,
+    /// In `(0, 1]`.
+    pub confidence: f64,
+}
+
+// ---------------------------------------------------------------------------------------
+// The index of names, built once.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CommuneKind {
+    Xa,
+    Phuong,
+    ThiTran,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// Index into `Index::communes`.
+    Commune(usize),
+    /// Index into `Index::districts`.
+    District(usize),
+    /// "Lai Châu" (also the city's name) or "Việt Nam": explains words, resolves nothing.
+    Province,
+}
+
+#[derive(Debug)]
+struct NameEntry {
+    /// Folded words.
+    words: Vec<String>,
+    /// Folded words joined without spaces.
+    joined: String,
+    /// Lower-case NFC with diacritics, words separated by one space.
+    raw: String,
+    target: Target,
+}
+
+#[derive(Debug)]
+struct CommuneEntry {
+    unit: &'static Commune2024,
+    kind: CommuneKind,
+    district: usize,
+}
+
+#[derive(Debug)]
+struct DistrictEntry {
+    code: &'static str,
+    name: &'static str,
+}
+
+#[derive(Debug)]
+struct Index {
+    communes: Vec<CommuneEntry>,
+    districts: Vec<DistrictEntry>,
+    names: Vec<NameEntry>,
+    /// The district that shares the province's name (Thành phố Lai Châu).
+    city: Option<usize>,
+}
+
+fn strip_prefix_ci<'a>(name: &'a str, prefixes: &[&str]) -> &'a str {
+    for p in prefixes {
+        if let Some(rest) = name.strip_prefix(p) {
+            return rest.trim();
+        }
+    }
+    name.trim()
+}
+
+fn core_of_commune(name: &str) -> &str {
+    strip_prefix_ci(name, &["Xã ", "Phường ", "Thị trấn "])
+}
+
+fn core_of_district(name: &str) -> &str {
+    strip_prefix_ci(name, &["Huyện ", "Thành phố ", "Thị xã "])
+}
+
+fn entry(name: &str, target: Target) -> NameEntry {
+    let words = text::tokens(name);
+    NameEntry {
+        joined: words.concat(),
+        raw: text::lower_nfc(name),
+        words,
+        target,
+    }
+}
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let r = Reference::get();
+        let mut districts: Vec<DistrictEntry> = Vec::new();
+        let mut communes = Vec::with_capacity(r.communes_2024.len());
+        for c in &r.communes_2024 {
+            let district = match districts.iter().position(|d| d.code == c.district_code) {
+                Some(i) => i,
+                None => {
+                    districts.push(DistrictEntry {
+                        code: &c.district_code,
+                        name: &c.district_name,
+                    });
+                    districts.len() - 1
+                }
+            };
+            let kind = match c.commune_kind.as_str() {
+                "phường" => CommuneKind::Phuong,
+                "thị trấn" => CommuneKind::ThiTran,
+                _ => CommuneKind::Xa,
+            };
+            communes.push(CommuneEntry {
+                unit: c,
+                kind,
+                district,
+            });
+        }
+        let mut names = Vec::new();
+        for (i, c) in communes.iter().enumerate() {
+            names.push(entry(
+                core_of_commune(&c.unit.commune_name),
+                Target::Commune(i),
+            ));
+        }
+        for (code, alt) in ALTERNATIVE_SPELLINGS {
+            if let Some(i) = communes.iter().position(|c| c.unit.commune_code == *code) {
+                names.push(entry(alt, Target::Commune(i)));
+            }
+        }
+        let mut city = None;
+        for (i, d) in districts.iter().enumerate() {
+            let core = core_of_district(d.name);
+            if text::fold(core) == "lai chau" {
+                // The city shares the province's name: only a district word makes it the city.
+                city = Some(i);
+                continue;
+            }
+            names.push(entry(core, Target::District(i)));
+        }
+        names.push(entry("Lai Châu", Target::Province));
+        names.push(entry("Việt Nam", Target::Province));
+        Index {
+            communes,
+            districts,
+            names,
+            city,
+        }
+    })
+}
+
+/// Folded word sequences of every place name the index knows (communes with their
+/// alternative spellings, districts, the province), for [`crate::orgname`].
+#[allow(dead_code)] // used by orgname, next
+pub(crate) fn place_phrases() -> impl Iterator<Item = &'static [String]> {
+    index().names.iter().map(|n| n.words.as_slice())
+}
+
+// ---------------------------------------------------------------------------------------
+// Markers: the words that say what kind of unit a name is.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marker {
+    Commune(CommuneKind),
+    District,
+    Province,
+    Village,
+}
+
+const MARKERS: &[(&[&str], Marker)] = &[
+    (&["thi", "tran"], Marker::Commune(CommuneKind::ThiTran)),
+    (&["thitran"], Marker::Commune(CommuneKind::ThiTran)),
+    (&["tt"], Marker::Commune(CommuneKind::ThiTran)),
+    (&["thi", "xa"], Marker::District),
+    (&["tx"], Marker::District),
+    (&["xa"], Marker::Commune(CommuneKind::Xa)),
+    (&["x"], Marker::Commune(CommuneKind::Xa)),
+    (&["phuong"], Marker::Commune(CommuneKind::Phuong)),
+    (&["p"], Marker::Commune(CommuneKind::Phuong)),
+    (&["huyen"], Marker::District),
+    (&["h"], Marker::District),
+    (&["thanh", "pho"], Marker::District),
+    (&["tp"], Marker::District),
+    (&["quan"], Marker::District),
+    (&["q"], Marker::District),
+    (&["tinh"], Marker::Province),
+    (&["t"], Marker::Province),
+    (&["to", "dan", "pho"], Marker::Village),
+    (&["khu", "pho"], Marker::Village),
+    (&["tieu", "khu"], Marker::Village),
+    (&["so", "nha"], Marker::Village),
+    (&["ban"], Marker::Village),
+    (&["thon"], Marker::Village),
+    (&["khu"], Marker::Village),
+    (&["to"], Marker::Village),
+    (&["xom"], Marker::Village),
+    (&["doi"], Marker::Village),
+    (&["tdp"], Marker::Village),
+    (&["kp"], Marker::Village),
+    (&["duong"], Marker::Village),
+    (&["pho"], Marker::Village),
+    (&["so"], Marker::Village),
+    (&["ngo"], Marker::Village),
+    (&["hem"], Marker::Village),
+    (&["cum"], Marker::Village),
+    (&["khom"], Marker::Village),
+    (&["nha"], Marker::Village),
+];
+
+/// The marker ending just before `end` (exclusive) in segment `seg`, among words not
+/// `covered` by a name: (marker, its first word).
+fn marker_before(words: &[Word], covered: &[bool], end: usize) -> Option<(Marker, usize)> {
+    let mut best: Option<(Marker, usize)> = None;
+    for (phrase, m) in MARKERS {
+        let n = phrase.len();
+        if n > end {
+            continue;
+        }
+        let start = end - n;
+        let seg = words[end - 1].seg;
+        let fits = (start..end).all(|k| !covered[k] && words[k].seg == seg)
+            && phrase
+                .iter()
+                .zip(&words[start..end])
+                .all(|(p, w)| w.folded == *p);
+        // longest marker wins ("thị xã" over "xã")
+        if fits && best.is_none_or(|(_, s)| start < s) {
+            best = Some((*m, start));
+        }
+    }
+    best
+}
+
+fn leading_marker(words: &[Word]) -> (Option<Marker>, usize) {
+    let mut best: (Option<Marker>, usize) = (None, 0);
+    for (phrase, m) in MARKERS {
+        let n = phrase.len();
+        if n < words.len() && n > best.1 && phrase.iter().zip(words).all(|(p, w)| w.folded == *p) {
+            best = (Some(*m), n);
+        }
+    }
+    best
+}
+
+// ---------------------------------------------------------------------------------------
+// Mentions: where a known name occurs in the address.
+
+#[derive(Debug, Clone)]
+struct Mention {
+    start: usize,
+    end: usize,
+    seg: usize,
+    name: usize,
+    /// What the name stands for here (the province's name after a district word is the city).
+    target: Target,
+    fuzzy: bool,
+    marker: Option<Marker>,
+}
+
+impl Mention {
+    fn same_span(&self, other: &Mention) -> bool {
+        self.start == other.start && self.end == other.end
+    }
+}
+
+fn span_raw(words: &[Word], start: usize, end: usize) -> String {
+    words[start..end]
+        .iter()
+        .map(|w| w.raw.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether the words of `m` carry diacritics other than the name's official ones (ASCII
+/// words carry none and so never differ).
+fn diacritics_differ(words: &[Word], m: &Mention) -> bool {
+    let raw = span_raw(words, m.start, m.end);
+    !raw.is_ascii() && raw != index().names[m.name].raw
+}
+
+fn find_mentions(words: &[Word]) -> Vec<Mention> {
+    let idx = index();
+    let mut mentions = Vec::new();
+    let mut covered = vec![false; words.len()];
+    // Exact matches, on words or on a word that glues a name together ("banhon").
+    for i in 0..words.len() {
+        for (ni, name) in idx.names.iter().enumerate() {
+            let n = name.words.len();
+            let exact = i + n <= words.len()
+                && words[i..i + n]
+                    .iter()
+                    .zip(&name.words)
+                    .all(|(w, nw)| w.folded == *nw && w.seg == words[i].seg);
+            let glued = n > 1 && words[i].folded == name.joined;
+            if exact || glued {
+                let end = if exact { i + n } else { i + 1 };
+                mentions.push(Mention {
+                    start: i,
+                    end,
+                    seg: words[i].seg,
+                    name: ni,
+                    target: name.target,
+                    fuzzy: false,
+                    marker: None,
+                });
+                covered[i..end].iter_mut().for_each(|c| *c = true);
+            }
+        }
+    }
+    // Fuzzy matches (one edit) on the spans left over, for names of six letters or more.
+    let mut fuzzy = Vec::new();
+    for i in 0..words.len() {
+        if covered[i] {
+            continue;
+        }
+        let mut joined = String::new();
+        for end in i + 1..=(i + 4).min(words.len()) {
+            if covered[end - 1] || words[end - 1].seg != words[i].seg {
+                break;
+            }
+            joined.push_str(&words[end - 1].folded);
+            if joined.len() < 5 {
+                continue;
+            }
+            for (ni, name) in idx.names.iter().enumerate() {
+                if name.joined.len() >= 6
+                    && name.joined.len().abs_diff(joined.len()) <= 1
+                    && edit_distance(&joined, &name.joined) <= 1
+                {
+                    fuzzy.push(Mention {
+                        start: i,
+                        end,
+                        seg: words[i].seg,
+                        name: ni,
+                        target: name.target,
+                        fuzzy: true,
+                        marker: None,
+                    });
+                }
+            }
+        }
+    }
+    for m in &fuzzy {
+        covered[m.start..m.end].iter_mut().for_each(|c| *c = true);
+    }
+    mentions.extend(fuzzy);
+    for m in &mut mentions {
+        m.marker = marker_before(words, &covered, m.start).map(|(mk, _)| mk);
+        if m.target == Target::Province
+            && m.marker == Some(Marker::District)
+            && let Some(city) = idx.city
+            && idx.names[m.name].words == ["lai", "chau"]
+        {
+            m.target = Target::District(city);
+        }
+    }
+    mentions
+}
+
+/// Whether every word of segment `seg` is a name or a unit word.
+fn segment_explained(words: &[Word], mentions: &[Mention], seg: usize) -> bool {
+    let mut explained: Vec<bool> = words.iter().map(|w| w.seg != seg).collect();
+    for m in mentions.iter().filter(|m| m.seg == seg) {
+        explained[m.start..m.end].iter_mut().for_each(|e| *e = true);
+    }
+    let covered = explained.clone();
+    for m in mentions.iter().filter(|m| m.seg == seg) {
+        if let Some((_, s)) = marker_before(words, &covered, m.start) {
+            explained[s..m.start].iter_mut().for_each(|e| *e = true);
+        }
+    }
+    explained.iter().all(|e| *e)
+}
+
+// ---------------------------------------------------------------------------------------
+// Scoring.
+
+#[derive(Debug, Clone)]
+struct Scored {
+    commune: usize,
+    score: f64,
+}
+
+fn score_communes(address: &str) -> (Vec<Scored>, Vec<Mention>, Vec<Word>) {
+    let idx = index();
+    let words = text::words(address);
+    let mentions = find_mentions(&words);
+    let any_marked_commune: Vec<usize> = mentions
+        .iter()
+        .filter(|m| matches!(m.marker, Some(Marker::Commune(_))))
+        .filter_map(|m| match m.target {
+            Target::Commune(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    let district_mentions: Vec<(&Mention, usize)> = mentions
+        .iter()
+        .filter_map(|m| match m.target {
+            Target::District(d) => Some((m, d)),
+            _ => None,
+        })
+        .collect();
+
+    let mut best: Vec<Option<(f64, &Mention)>> = vec![None; idx.communes.len()];
+    for m in &mentions {
+        let Target::Commune(ci) = m.target else {
+            continue;
+        };
+        let c = &idx.communes[ci];
+        let mut s = match m.marker {
+            Some(Marker::Commune(kind)) if kind == c.kind => 1.0,
+            Some(Marker::Commune(_)) => 0.7,
+            Some(Marker::District | Marker::Province) => continue,
+            Some(Marker::Village) => 0.35,
+            None => {
+                let mut base = if segment_explained(&words, &mentions, m.seg) {
+                    0.75
+                } else {
+                    0.6
+                };
+                // "Tam Đường" alone: the thị trấn or the huyện?
+                let as_district = district_mentions.iter().find(|(dm, _)| dm.same_span(m));
+                if let Some((_, d)) = as_district {
+                    let named_again_later = district_mentions
+                        .iter()
+                        .any(|(dm, d2)| d2 == d && dm.start >= m.end);
+                    if !named_again_later {
+                        base = 0.45;
+                    }
+                }
+                if any_marked_commune.iter().any(|&other| other != ci) {
+                    base *= 0.5;
+                }
+                base
+            }
+        };
+        if m.fuzzy {
+            s *= 0.85;
+        }
+        if diacritics_differ(&words, m) {
+            // Written with other diacritics: a typo, or another name that folds alike
+            // (Nậm Cha / Nậm Chà), which weighs more when the other name fits exactly.
+            let other_fits = mentions.iter().any(|o| {
+                o.same_span(m)
+                    && o.target != m.target
+                    && matches!(o.target, Target::Commune(_))
+                    && !diacritics_differ(&words, o)
+            });
+            s *= if other_fits { 0.7 } else { 0.9 };
+        }
+        if best[ci].is_none_or(|(b, _)| s > b) {
+            best[ci] = Some((s, m));
+        }
+    }
+
+    let mut scored = Vec::new();
+    for (ci, b) in best.iter().enumerate() {
+        let Some((ev, own)) = b else { continue };
+        let c = &idx.communes[ci];
+        let (mut strong, mut strong_ok, mut weak, mut weak_ok) = (false, false, false, false);
+        for (dm, d) in &district_mentions {
+            if dm.same_span(own) {
+                continue;
+            }
+            match dm.marker {
+                Some(Marker::District) => {
+                    strong = true;
+                    strong_ok |= *d == c.district;
+                }
+                None => {
+                    weak = true;
+                    weak_ok |= *d == c.district;
+                }
+                _ => {}
+            }
+        }
+        let factor = if strong_ok {
+            1.0
+        } else if strong {
+            0.3
+        } else if weak_ok {
+            0.95
+        } else if weak {
+            0.63
+        } else {
+            0.9
+        };
+        scored.push(Scored {
+            commune: ci,
+            score: ev * factor,
+        });
+    }
+    scored.sort_by(|a, b| b.score.total_cmp(&a.score));
+    (scored, mentions, words)
+}
+
+fn to_match(s: &Scored) -> AddressMatch {
+    let idx = index();
+    let c = &idx.communes[s.commune];
+    AddressMatch {
+        commune_code: &c.unit.commune_code,
+        district_code: &c.unit.district_code,
+        commune_name: &c.unit.commune_name,
+        confidence: s.score,
+    }
+}
+
+/// Every commune the address could name, best first, with its score (not filtered by
+/// [`MIN_CONFIDENCE`]).
+pub fn candidates(address: &str) -> Vec<AddressMatch> {
+    score_communes(address).0.iter().map(to_match).collect()
+}
+
+/// The commune (and its district) an address names, or `None` when no reading is both
+/// confident and clearly ahead of the others.
+///
+/// ```
+/// use hub_normalise::address::resolve;
+/// let m = resolve("Ban Hon, Tam Duong, Lai Chau").unwrap();
+/// assert_eq!((m.commune_code, m.district_code), ("03421", "106"));
+/// assert!(resolve("Mường Tè").is_none()); // the thị trấn or the xã?
+/// ```
+pub fn resolve(address: &str) -> Option<AddressMatch> {
+    let (scored, _, _) = score_communes(address);
+    let best = scored.first()?;
+    let runner_up = scored.get(1).map_or(0.0, |s| s.score);
+    (best.score >= MIN_CONFIDENCE && best.score - runner_up >= MIN_MARGIN).then(|| to_match(best))
+}
+
+/// The district an address names, from its communes or its district names; `None` when
+/// unsure. Succeeds where [`resolve`] cannot tell the commune (`"Tam Đường, Lai Châu"`,
+/// `"Mường Tè"`).
+///
+/// ```
+/// use hub_normalise::address::resolve_district;
+/// assert_eq!(resolve_district("Tam Duong, Lai Chau").unwrap().district_code, "106");
+/// ```
+pub fn resolve_district(address: &str) -> Option<DistrictMatch> {
+    let idx = index();
+    let (scored, mentions, _) = score_communes(address);
+    let mut by_district = vec![0.0f64; idx.districts.len()];
+    for s in &scored {
+        let d = idx.communes[s.commune].district;
+        by_district[d] = by_district[d].max(s.score);
+    }
+    for m in &mentions {
+        if let Target::District(d) = m.target {
+            let s = match m.marker {
+                Some(Marker::District) => 0.95,
+                None => 0.75,
+                // "thị trấn Tam Đường" already counted as a commune
+                _ => continue,
+            };
+            let s = if m.fuzzy { s * 0.85 } else { s };
+            by_district[d] = by_district[d].max(s);
+        }
+    }
+    let mut order: Vec<usize> = (0..by_district.len()).collect();
+    order.sort_by(|&a, &b| by_district[b].total_cmp(&by_district[a]));
+    let best = *order.first()?;
+    let runner_up = order.get(1).map_or(0.0, |&i| by_district[i]);
+    let score = by_district[best];
+    (score >= MIN_CONFIDENCE && score - runner_up >= MIN_MARGIN).then(|| DistrictMatch {
+        district_code: idx.districts[best].code,
+        district_name: idx.districts[best].name,
+        confidence: score,
+    })
+}
+
+/// The 2024 district code for a district name, with or without `Huyện`/`Thành phố`, any
+/// case, with or without diacritics (`"Huyện Tam Đường"`, `"tam duong"`, `"TP Lai Châu"`).
+pub fn district_code_by_name(name: &str) -> Option<&'static str> {
+    let idx = index();
+    let words = text::words(name);
+    let (_, skip) = leading_marker(&words);
+    let core: Vec<&str> = words[skip..].iter().map(|w| w.folded.as_str()).collect();
+    if core.is_empty() {
+        return None;
+    }
+    let joined = core.concat();
+    let exact = idx
+        .districts
+        .iter()
+        .find(|d| text::tokens(core_of_district(d.name)) == core);
+    if let Some(d) = exact {
+        return Some(d.code);
+    }
+    let near: Vec<&DistrictEntry> = idx
+        .districts
+        .iter()
+        .filter(|d| {
+            edit_distance(
+                &text::fold(core_of_district(d.name)).replace(' ', ""),
+                &joined,
+            ) <= 1
+        })
+        .collect();
+    match near.as_slice() {
+        [one] if joined.len() >= 6 => Some(one.code),
+        _ => None,
+    }
+}
+
+/// A commune by its name within a district by its name, as the NTM reports give them
+/// (`"Xã Bản Hon"`, `"Huyện Tam Đường"`). The district may be empty or unknown (the 2025 units
+/// have none): then the commune name must be unique in the province. Alternative spellings
+/// and one-letter typos in names of six letters or more are accepted at a lower confidence.
+///
+/// ```
+/// use hub_normalise::address::resolve_commune_in_district;
+/// let m = resolve_commune_in_district("Xã Nậm Chà", "Huyện Nậm Nhùn").unwrap();
+/// assert_eq!(m.commune_code, "03473");
+/// ```
+pub fn resolve_commune_in_district(commune: &str, district: &str) -> Option<AddressMatch> {
+    let idx = index();
+    let words = text::words(commune);
+    let (marker, skip) = leading_marker(&words);
+    let core = &words[skip..];
+    if core.is_empty() {
+        return None;
+    }
+    let core_folded: Vec<&str> = core.iter().map(|w| w.folded.as_str()).collect();
+    let core_joined = core_folded.concat();
+    let core_raw = span_raw(core, 0, core.len());
+    let district_code = district_code_by_name(district);
+    let district_given = !text::fold(district).is_empty();
+    if district_given && district_code.is_none() {
+        return None;
+    }
+
+    let mut found: Vec<(usize, f64)> = Vec::new();
+    for name in &idx.names {
+        let Target::Commune(ci) = name.target else {
+            continue;
+        };
+        let c = &idx.communes[ci];
+        if district_code.is_some_and(|d| d != c.unit.district_code) {
+            continue;
+        }
+        let mut s = if name
+            .words
+            .iter()
+            .map(String::as_str)
+            .eq(core_folded.iter().copied())
+            || name.joined == core_joined
+        {
+            1.0
+        } else if name.joined.len() >= 6 && edit_distance(&name.joined, &core_joined) <= 1 {
+            0.8
+        } else {
+            continue;
+        };
+        if !core_raw.is_ascii() && core_raw != name.raw {
+            s *= 0.9;
+        }
+        if let Some(Marker::Commune(kind)) = marker
+            && kind != c.kind
+        {
+            s *= 0.9;
+        }
+        if district_code.is_none() {
+            s *= 0.9;
+        }
+        match found.iter_mut().find(|(f, _)| *f == ci) {
+            Some(slot) => slot.1 = slot.1.max(s),
+            None => found.push((ci, s)),
+        }
+    }
+    found.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let (best, score) = *found.first()?;
+    let runner_up = found.get(1).map_or(0.0, |f| f.1);
+    if score < MIN_CONFIDENCE || score - runner_up < MIN_MARGIN / 2.0 {
+        return None;
+    }
+    Some(to_match(&Scored {
+        commune: best,
+        score,
+    }))
+}
+
+/// A post-reform (2025) unit by name, with or without `Xã`/`Phường`, any case, with or
+/// without diacritics (`"Xã Sìn Hồ"`, `"phuong doan ket"`).
+pub fn unit_2025_by_name(name: &str) -> Option<&'static Commune2025> {
+    let words = text::words(name);
+    let (_, skip) = leading_marker(&words);
+    let core: Vec<&str> = words[skip..].iter().map(|w| w.folded.as_str()).collect();
+    if core.is_empty() {
+        return None;
+    }
+    let mut hits = Reference::get()
+        .communes_2025
+        .iter()
+        .filter(|c| text::tokens(core_of_commune(&c.commune_name)) == core);
+    let first = hits.next()?;
+    hits.next().is_none().then_some(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(a: &str) -> Option<(&'static str, &'static str)> {
+        resolve(a).map(|m| (m.commune_code, m.district_code))
+    }
+
+    #[test]
+    fn resolves_the_specs_examples() {
+        let m = resolve("Bản Hon, xã Bản Hon, huyện Tam Đường, tỉnh Lai Châu").unwrap();
+        assert_eq!((m.commune_code, m.district_code), ("03421", "106"));
+        assert_eq!(m.commune_name, "Xã Bản Hon");
+        assert!(m.confidence >= 0.95, "{m:?}");
+        let m = resolve("Ban Hon, Tam Duong, Lai Chau").unwrap();
+        assert_eq!((m.commune_code, m.district_code), ("03421", "106"));
+        assert!(m.confidence >= MIN_CONFIDENCE);
+    }
+
+    #[test]
+    fn tolerates_case_spacing_diacritics_and_short_forms() {
+        for a in [
+            "xã Bản Hon, huyện Tam Đường",
+            "XA BAN HON HUYEN TAM DUONG TINH LAI CHAU",
+            "  ban   hon ,tam  duong ",
+            "X.Bản Hon - H.Tam Đường - T.Lai Châu",
+            "x. Ban Hon, h. Tam Duong",
+            "Bản Hon-Tam Đường-Lai Châu",
+            "Ban Hon Tam Duong Lai Chau",
+            "bản Nà Khum, xã Bản Hon, Tam Đường",
+            "Thôn Nà Khum, Bản Hon, Tam Đường, Lai Châu, Việt Nam",
+            "BanHon, TamDuong",
+            "xa Ban Hoon, huyen Tam Duong",
+            "Xã Bản Hon",
+        ] {
+            assert_eq!(
+                codes(a),
+                Some(("03421", "106")),
+                "{a:?}: {:?}",
+                candidates(a)
+            );
+        }
+    }
+
+    #[test]
+    fn nfd_input_resolves_alike() {
+        use unicode_normalization::UnicodeNormalization;
+        let nfd: String = "Xã Nậm Chà, huyện Nậm Nhùn".nfd().collect();
+        assert_eq!(codes(&nfd), Some(("03473", "112")));
+    }
+
+    #[test]
+    fn same_name_in_two_districts_needs_the_district_or_diacritics() {
+        // Nậm Cha (Sìn Hồ, 108) and Nậm Chà (Nậm Nhùn, 112) fold alike.
+        assert_eq!(codes("Nam Cha, Sin Ho"), Some(("03526", "108")));
+        assert_eq!(codes("xa Nam Cha, huyen Nam Nhun"), Some(("03473", "112")));
+        assert_eq!(codes("Nậm Chà, Lai Châu"), Some(("03473", "112")));
+        assert_eq!(codes("Nậm Cha, Lai Châu"), Some(("03526", "108")));
+        assert_eq!(codes("Nam Cha, Lai Chau"), None);
+        assert_eq!(codes("Nam Cha"), None);
+        let c = candidates("Nam Cha");
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].confidence, c[1].confidence);
+    }
+
+    #[test]
+    fn thi_tran_and_xa_of_the_same_name() {
+        // Thị trấn Mường Tè and Xã Mường Tè, both in huyện Mường Tè.
+        assert_eq!(codes("TT Mường Tè, huyện Mường Tè"), Some(("03433", "107")));
+        assert_eq!(codes("Thị trấn Mường Tè"), Some(("03433", "107")));
+        assert_eq!(codes("T.T Muong Te"), Some(("03433", "107")));
+        assert_eq!(codes("xã Mường Tè, huyện Mường Tè"), Some(("03445", "107")));
+        assert_eq!(codes("Mường Tè, Lai Châu"), None);
+        assert_eq!(codes("Mường Tè, Mường Tè"), None);
+        assert_eq!(
+            resolve_district("Mường Tè, Lai Châu").map(|d| d.district_code),
+            Some("107")
+        );
+    }
+
+    #[test]
+    fn a_district_name_alone_is_not_a_commune() {
+        assert_eq!(codes("Tam Đường, Lai Châu"), None);
+        assert_eq!(codes("huyện Tam Đường"), None);
+        let d = resolve_district("huyện Tam Đường, tỉnh Lai Châu").unwrap();
+        assert_eq!(d.district_code, "106");
+        assert_eq!(d.district_name, "Huyện Tam Đường");
+        assert_eq!(
+            resolve_district("Tam Duong").map(|d| d.district_code),
+            Some("106")
+        );
+        assert_eq!(
+            codes("thị trấn Tam Đường, huyện Tam Đường"),
+            Some(("03390", "106"))
+        );
+        assert_eq!(codes("Thèn Sin, Tam Đường"), Some(("03394", "106")));
+        assert_eq!(codes("TP Lai Châu"), None);
+        assert_eq!(
+            resolve_district("Thành phố Lai Châu").map(|d| d.district_code),
+            Some("105")
+        );
+    }
+
+    #[test]
+    fn villages_and_streets_do_not_outweigh_the_commune() {
+        // a village named like another commune
+        assert_eq!(
+            codes("bản Bo, xã Bản Hon, huyện Tam Đường"),
+            Some(("03421", "106"))
+        );
+        // a street named like a commune (Lê Lợi is a commune of Nậm Nhùn)
+        assert_eq!(
+            codes("Số 5, đường Lê Lợi, phường Tân Phong, TP Lai Châu"),
+            Some(("03387", "105"))
+        );
+        assert_eq!(codes("bản Nà Tăm"), None);
+    }
+
+    #[test]
+    fn the_district_disagreeing_lowers_confidence() {
+        // Bản Hon is in Tam Đường, not Sìn Hồ: a clear contradiction is unsure.
+        assert_eq!(codes("Bản Hon, huyện Sìn Hồ"), None);
+        let c = candidates("Bản Hon, huyện Sìn Hồ");
+        assert!(c[0].confidence < MIN_CONFIDENCE);
+    }
+
+    #[test]
+    fn alternative_spellings_resolve() {
+        for (a, code) in [
+            ("xã Lản Nhì Thàng, huyện Phong Thổ", "03391"),
+            ("xã Lả Nhì Thàng, Phong Thổ", "03391"),
+            ("Can Hồ, Mường Tè", "03469"),
+            ("Kan Ho, Muong Te", "03469"),
+            ("xã Pa Ủ, Mường Tè", "03442"),
+            ("Hua Bum, Nậm Nhùn", "03460"),
+            ("Pa Vệ Sủ, Mường Tè", "03448"),
+            ("xã Pa Khóa, Sìn Hồ", "03527"),
+            ("xã Pa Khoá, Sìn Hồ", "03527"),
+            ("Ma Li Pho, Phong Thổ", "03574"),
+            ("Tung Qua Lìn, Phong Thổ", "03565"),
+            ("xã Ta Gia, huyện Than Uyên", "03640"),
+        ] {
+            assert_eq!(
+                codes(a).map(|c| c.0),
+                Some(code),
+                "{a:?}: {:?}",
+                candidates(a)
+            );
+        }
+    }
+
+    #[test]
+    fn every_commune_resolves_from_its_own_name_and_district() {
+        let r = Reference::get();
+        for c in &r.communes_2024 {
+            let full = format!("{}, {}, Tỉnh Lai Châu", c.commune_name, c.district_name);
+            assert_eq!(
+                codes(&full),
+                Some((&*c.commune_code, &*c.district_code)),
+                "{full}"
+            );
+            let ascii = text::fold(&full);
+            assert_eq!(
+                codes(&ascii),
+                Some((&*c.commune_code, &*c.district_code)),
+                "{ascii}"
+            );
+            let short = format!(
+                "{}, {}",
+                core_of_commune(&c.commune_name),
+                core_of_district(&c.district_name)
+            );
+            // without unit words, a thị trấn named like its district stays ambiguous
+            if c.commune_kind != "thị trấn" && c.commune_code != "03445" {
+                assert_eq!(
+                    codes(&short),
+                    Some((&*c.commune_code, &*c.district_code)),
+                    "{short}: {:?}",
+                    candidates(&short)
+                );
+            }
+            let m = resolve_commune_in_district(&c.commune_name, &c.district_name).unwrap();
+            assert_eq!(m.commune_code, c.commune_code);
+            assert_eq!(m.confidence, 1.0);
+        }
+    }
+
+    #[test]
+    fn unknown_or_empty_addresses_are_none() {
+        for a in [
+            "",
+            "  ",
+            "Hà Nội",
+            "123 Nguyễn Trãi, Thanh Xuân, Hà Nội",
+            "Lai Châu",
+            "N/A",
+        ] {
+            assert_eq!(codes(a), None, "{a:?}");
+        }
+    }
+
+    #[test]
+    fn ntm_commune_in_district() {
+        let m = resolve_commune_in_district("Xã Bản Hon", "Huyện Tam Đường").unwrap();
+        assert_eq!((m.commune_code, m.district_code), ("03421", "106"));
+        assert_eq!(m.confidence, 1.0);
+        let m = resolve_commune_in_district("xa ban hon", "huyen tam duong").unwrap();
+        assert_eq!(m.commune_code, "03421");
+        assert_eq!(m.confidence, 1.0);
+        // the district decides between Nậm Cha and Nậm Chà, even without diacritics
+        let m = resolve_commune_in_district("Xa Nam Cha", "Huyen Sin Ho").unwrap();
+        assert_eq!(m.commune_code, "03526");
+        let m = resolve_commune_in_district("Xa Nam Cha", "Huyen Nam Nhun").unwrap();
+        assert_eq!(m.commune_code, "03473");
+        // thị trấn vs xã in the same district: the unit word decides
+        let m = resolve_commune_in_district("Thị trấn Mường Tè", "Huyện Mường Tè").unwrap();
+        assert_eq!(m.commune_code, "03433");
+        let m = resolve_commune_in_district("Xã Mường Tè", "Huyện Mường Tè").unwrap();
+        assert_eq!(m.commune_code, "03445");
+        assert!(resolve_commune_in_district("Mường Tè", "Huyện Mường Tè").is_none());
+        // alternative spelling and typo
+        let m = resolve_commune_in_district("Xã Hua Bum", "Huyện Nậm Nhùn").unwrap();
+        assert_eq!(m.commune_code, "03460");
+        let m = resolve_commune_in_district("Xã Bản Hoon", "Huyện Tam Đường").unwrap();
+        assert_eq!(m.commune_code, "03421");
+        assert!(m.confidence < 1.0);
+        // wrong district: not guessed
+        assert!(resolve_commune_in_district("Xã Bản Hon", "Huyện Sìn Hồ").is_none());
+        assert!(resolve_commune_in_district("Xã Bản Hon", "Huyện Ba Vì").is_none());
+        // no district: unique names still resolve, with less confidence
+        let m = resolve_commune_in_district("Xã Bản Hon", "").unwrap();
+        assert_eq!(m.commune_code, "03421");
+        assert!(m.confidence < 1.0);
+        assert!(resolve_commune_in_district("Xã Nậm Cha", "").is_some());
+        assert!(resolve_commune_in_district("Xa Nam Cha", "").is_none());
+        assert!(resolve_commune_in_district("", "Huyện Tam Đường").is_none());
+        assert!(resolve_commune_in_district("Xã", "Huyện Tam Đường").is_none());
+    }
+
+    #[test]
+    fn district_names() {
+        assert_eq!(district_code_by_name("Huyện Tam Đường"), Some("106"));
+        assert_eq!(district_code_by_name("tam duong"), Some("106"));
+        assert_eq!(district_code_by_name("H. Sìn Hồ"), Some("108"));
+        assert_eq!(district_code_by_name("Thành phố Lai Châu"), Some("105"));
+        assert_eq!(district_code_by_name("TP. Lai Chau"), Some("105"));
+        assert_eq!(district_code_by_name("Huyện Nậm Nhùn"), Some("112"));
+        assert_eq!(district_code_by_name("Huyen Tam Duog"), Some("106"));
+        assert_eq!(district_code_by_name("Huyện Ba Vì"), None);
+        assert_eq!(district_code_by_name(""), None);
+        assert_eq!(district_code_by_name("Huyện"), None);
+    }
+
+    #[test]
+    fn units_2025_by_name() {
+        assert_eq!(
+            unit_2025_by_name("Xã Sìn Hồ").map(|u| &*u.commune_code),
+            Some("03478")
+        );
+        assert_eq!(
+            unit_2025_by_name("phuong doan ket").map(|u| &*u.commune_code),
+            Some("03388")
+        );
+        assert_eq!(
+            unit_2025_by_name("Xã Hua Bum").map(|u| &*u.commune_code),
+            Some("03460")
+        );
+        assert_eq!(unit_2025_by_name("Xã Bản Hon"), None); // merged away
+        assert_eq!(unit_2025_by_name(""), None);
+    }
+
+    #[test]
+    fn place_phrases_cover_every_unit() {
+        let n = place_phrases().count();
+        // 106 communes + 9 alternative spellings + 7 districts (the city shares the
+        // province's name) + Lai Châu + Việt Nam
+        assert_eq!(n, 106 + 9 + 7 + 2);
+    }
+}
