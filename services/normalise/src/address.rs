@@ -218,7 +218,6 @@ fn index() -> &'static Index {
 
 /// Folded word sequences of every place name the index knows (communes with their
 /// alternative spellings, districts, the province), for [`crate::orgname`].
-#[allow(dead_code)] // used by orgname, next
 pub(crate) fn place_phrases() -> impl Iterator<Item = &'static [String]> {
     index().names.iter().map(|n| n.words.as_slice())
 }

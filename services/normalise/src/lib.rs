@@ -19,6 +19,7 @@
 pub mod address;
 pub mod datetime;
 pub mod mask;
+pub mod orgname;
 pub mod person;
 pub mod phone;
 pub mod reference;

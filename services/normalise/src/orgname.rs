@@ -1,0 +1,885 @@
+//! Organisation names (cooperatives, cooperative groups, unions, and the odd enterprise or
+//! household among loan borrowers), parsed into the parts a matcher weighs differently.
+//!
+//! This module owns [`parse`] → [`OrgName`]:
+//! - the legal form (`hợp tác xã`, `tổ hợp tác`, `liên hiệp hợp tác xã`, `công ty`…) and the
+//!   [`OrgKindHint`] it implies;
+//! - sector words (`nông nghiệp`, `dịch vụ`, `sản xuất`…), which say little about identity;
+//! - product words (`chè`, `dược liệu`, `mắc ca`…), which say something;
+//! - place and other distinctive words (`Bản Hon`, `Tả Lèng`), which say the most;
+//! - whether the name looks like a person (a household borrower: `Lò Văn Minh`).
+//!
+//! Abbreviations are expanded whatever their case, with or without dots, and glued or not:
+//! `HTX`, `H.T.X`, `htx`, `THT`, `LHHTX`, `LH HTX`, `NN`, `DV`, `SX`, `TM`, `KD`, `CN`, `NLN`,
+//! `TTCN`, `XD`, `VT`, `DL`, `TH`, `HTXNN`, `SXKD-DV`. Spelled-out forms are recognised too,
+//! so `HTX NN DV Ban Hon` and `Hợp tác xã Nông nghiệp Dịch vụ Bản Hon` give the same
+//! [`OrgName::canonical`].
+//!
+//! Words that fold alike are told apart by their diacritics when the input has them: `nấm`
+//! (mushroom) is a product but `Nậm` (in `Nậm Tăm`) is a place; `Tẩn` is a family name but
+//! `Tân` is not. Known place names of Lai Châu are recognised first, so `Sà Dề Phìn` or
+//! `Bản Bo` never count as goat (`dê`) or cattle (`bò`).
+
+use std::sync::OnceLock;
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::text::{self, Word};
+
+/// What kind of organisation a name suggests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrgKindHint {
+    /// Hợp tác xã.
+    Htx,
+    /// Tổ hợp tác.
+    Tht,
+    /// Liên hiệp hợp tác xã.
+    Lhhtx,
+    /// Công ty, doanh nghiệp.
+    Enterprise,
+    /// A household (`hộ …`, `hộ kinh doanh …`) or a bare person's name.
+    Household,
+}
+
+/// A parsed organisation name. All token lists hold folded words (see [`text::fold`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgName {
+    /// The kind the name suggests, if any.
+    pub kind: Option<OrgKindHint>,
+    /// The legal form, expanded: `["hop", "tac", "xa"]` for `HTX`.
+    pub legal_form_tokens: Vec<String>,
+    /// Sector words, expanded: `["nong", "nghiep", "dich", "vu"]` for `NN DV`.
+    pub sector_tokens: Vec<String>,
+    /// The distinctive words, in order: places, products and anything unrecognised, with
+    /// products in their canonical form (`trà` → `che`). What a matcher compares first.
+    pub core_tokens: Vec<String>,
+    /// The products named, one entry per product, canonical: `["che"]`, `["duoc lieu"]`.
+    pub product_tokens: Vec<String>,
+    /// `core_tokens` without the product words: places and other names.
+    pub place_tokens: Vec<String>,
+    /// The name looks like a person's (2–4 words, a Vietnamese family name first, no legal
+    /// form, sector or product word).
+    pub person_like: bool,
+    /// [`text::fold`] of the input.
+    pub folded: String,
+    /// Legal form, sector and core words in their input order, abbreviations expanded,
+    /// unit words (`xã`, `huyện`, `bản` before a village…) dropped: `HTX NN DV Ban Hon` →
+    /// `hop tac xa nong nghiep dich vu ban hon`.
+    pub canonical: String,
+}
+
+impl OrgName {
+    /// Parses `name`; see [`parse`].
+    pub fn parse(name: &str) -> OrgName {
+        parse(name)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Lexicon.
+
+/// Legal forms: folded phrase, expansion, kind.
+const LEGAL_FORMS: &[(&str, &str, OrgKindHint)] = &[
+    (
+        "lien hiep cac hop tac xa",
+        "lien hiep hop tac xa",
+        OrgKindHint::Lhhtx,
+    ),
+    (
+        "lien hiep hop tac xa",
+        "lien hiep hop tac xa",
+        OrgKindHint::Lhhtx,
+    ),
+    (
+        "lien hiep cac htx",
+        "lien hiep hop tac xa",
+        OrgKindHint::Lhhtx,
+    ),
+    ("lien hiep htx", "lien hiep hop tac xa", OrgKindHint::Lhhtx),
+    ("lh hop tac xa", "lien hiep hop tac xa", OrgKindHint::Lhhtx),
+    ("lh htx", "lien hiep hop tac xa", OrgKindHint::Lhhtx),
+    ("lhhtx", "lien hiep hop tac xa", OrgKindHint::Lhhtx),
+    ("hop tac xa", "hop tac xa", OrgKindHint::Htx),
+    ("htx", "hop tac xa", OrgKindHint::Htx),
+    ("to hop tac", "to hop tac", OrgKindHint::Tht),
+    ("tht", "to hop tac", OrgKindHint::Tht),
+    (
+        "cong ty co phan",
+        "cong ty co phan",
+        OrgKindHint::Enterprise,
+    ),
+    ("ctcp", "cong ty co phan", OrgKindHint::Enterprise),
+    ("cong ty", "cong ty", OrgKindHint::Enterprise),
+    ("cty", "cong ty", OrgKindHint::Enterprise),
+    (
+        "doanh nghiep tu nhan",
+        "doanh nghiep tu nhan",
+        OrgKindHint::Enterprise,
+    ),
+    ("dntn", "doanh nghiep tu nhan", OrgKindHint::Enterprise),
+    (
+        "trach nhiem huu han",
+        "trach nhiem huu han",
+        OrgKindHint::Enterprise,
+    ),
+    ("tnhh", "trach nhiem huu han", OrgKindHint::Enterprise),
+    ("mot thanh vien", "mot thanh vien", OrgKindHint::Enterprise),
+    ("mtv", "mot thanh vien", OrgKindHint::Enterprise),
+    ("co phan", "co phan", OrgKindHint::Enterprise),
+    ("ho kinh doanh", "ho kinh doanh", OrgKindHint::Household),
+    ("hkd", "ho kinh doanh", OrgKindHint::Household),
+    ("ho gia dinh", "ho gia dinh", OrgKindHint::Household),
+];
+
+/// Sector words: folded phrase (spelled out or abbreviated), expansion.
+const SECTORS: &[(&str, &str)] = &[
+    ("nong lam nghiep", "nong lam nghiep"),
+    ("nln", "nong lam nghiep"),
+    ("tieu thu cong nghiep", "tieu thu cong nghiep"),
+    ("ttcn", "tieu thu cong nghiep"),
+    ("thu cong my nghe", "thu cong my nghe"),
+    ("nong nghiep", "nong nghiep"),
+    ("nn", "nong nghiep"),
+    ("lam nghiep", "lam nghiep"),
+    ("dich vu", "dich vu"),
+    ("dv", "dich vu"),
+    ("san xuat", "san xuat"),
+    ("sx", "san xuat"),
+    ("thuong mai", "thuong mai"),
+    ("tm", "thuong mai"),
+    ("kinh doanh", "kinh doanh"),
+    ("kd", "kinh doanh"),
+    ("chan nuoi", "chan nuoi"),
+    ("cn", "chan nuoi"),
+    ("xay dung", "xay dung"),
+    ("xd", "xay dung"),
+    ("van tai", "van tai"),
+    ("vt", "van tai"),
+    ("du lich", "du lich"),
+    ("dl", "du lich"),
+    ("tong hop", "tong hop"),
+    ("th", "tong hop"),
+    ("trong trot", "trong trot"),
+    ("che bien", "che bien"),
+    ("tieu thu", "tieu thu"),
+    ("nong san", "nong san"),
+    ("lam san", "lam san"),
+    ("thuy san", "thuy san"),
+    ("moi truong", "moi truong"),
+    ("cong nghe cao", "cong nghe cao"),
+    ("nuoc sach", "nuoc sach"),
+    ("huu co", "huu co"),
+    ("an toan", "an toan"),
+    ("phat trien", "phat trien"),
+    ("da nganh", "da nganh"),
+    ("nganh nghe", "nganh nghe"),
+    ("nong thon", "nong thon"),
+    ("xuat nhap khau", "xuat nhap khau"),
+    ("sach", "sach"),
+];
+
+/// Products: spelled forms with diacritics (lower case; a `|` separates alternatives),
+/// canonical folded name, and whether an ASCII spelling is too ambiguous to trust when the
+/// rest of the input has diacritics (`nam` may be `nấm` or `Nậm`, `ca` `cá` or `Cả`).
+const PRODUCTS: &[(&str, &str, bool)] = &[
+    ("chè|trà", "che", false),
+    ("lúa", "lua", false),
+    ("gạo", "gao", false),
+    ("ngô", "ngo", true),
+    ("sắn", "san", true),
+    ("dược liệu", "duoc lieu", false),
+    ("thảo dược", "duoc lieu", false),
+    ("thảo quả", "thao qua", false),
+    ("tam thất", "tam that", false),
+    ("sâm", "sam", true),
+    ("mắc ca|mác ca|macca|mắcca|maca", "mac ca", false),
+    ("quế", "que", true),
+    ("cao su", "cao su", false),
+    ("chuối", "chuoi", false),
+    ("cam", "cam", true),
+    ("bưởi", "buoi", false),
+    ("xoài", "xoai", false),
+    ("mận", "man", true),
+    ("dứa", "dua", true),
+    ("chanh leo", "chanh leo", false),
+    ("sơn tra", "son tra", false),
+    ("cây ăn quả|cây ăn trái", "cay an qua", false),
+    ("rau", "rau", false),
+    ("nấm", "nam", true),
+    ("cá", "ca", true),
+    ("tôm", "tom", false),
+    ("gà", "ga", true),
+    ("vịt", "vit", false),
+    ("lợn|heo", "lon", true),
+    ("bò", "bo", true),
+    ("trâu", "trau", false),
+    ("dê", "de", true),
+    ("mật ong|ong", "ong", false),
+    ("đậu tương", "dau tuong", false),
+    ("lạc", "lac", true),
+    ("mía", "mia", false),
+];
+
+/// Vietnamese family names, with diacritics.
+const FAMILY_NAMES: &[&str] = &[
+    "nguyễn", "trần", "lê", "phạm", "hoàng", "huỳnh", "phan", "vũ", "võ", "đặng", "bùi", "đỗ",
+    "hồ", "ngô", "dương", "lý", "lò", "giàng", "tẩn", "vàng", "sùng", "tòng", "lường", "lương",
+    "đèo", "chảo", "phàn", "lù", "thào", "mùa", "hầu", "cứ", "lầu", "pờ", "chang", "lồ", "hảng",
+    "tráng", "khoàng", "quàng", "cầm", "điêu", "lèo", "mào", "ma", "hà", "đinh", "đào", "trịnh",
+    "mai", "tạ", "lưu", "vi", "nông", "sần", "lìu", "chẻo", "phùng", "triệu", "chu", "lại", "tao",
+    "sìn", "hờ", "lỳ", "ly", "vừ", "mã", "tô", "thái", "đoàn", "kiều", "quách", "khổng", "san",
+    "ló", "pàn", "lỳ", "thèn", "chìn", "hạng",
+];
+
+/// Words dropped from names: unit words, conjunctions, honorifics.
+const STOP_WORDS: &[&str] = &[
+    "va",
+    "cac",
+    "cua",
+    "tai",
+    "so",
+    "xa",
+    "phuong",
+    "thi tran",
+    "tt",
+    "huyen",
+    "tinh",
+    "thanh pho",
+    "tp",
+    "thon",
+    "ban",
+    "khu",
+    "xom",
+    "doi",
+    "to",
+    "nhom",
+];
+
+/// Abbreviations that may be glued together (`HTXNN`, `SXKD`).
+const GLUEABLE: &[&str] = &[
+    "lhhtx", "htx", "tht", "lh", "hkd", "dntn", "tnhh", "mtv", "ctcp", "nln", "ttcn", "nn", "dv",
+    "sx", "tm", "kd", "cn", "xd", "vt", "dl", "th",
+];
+
+struct Phrase {
+    words: Vec<String>,
+}
+
+struct ProductForm {
+    /// Lower-case NFC words with diacritics.
+    raw: Vec<String>,
+    /// Folded words.
+    folded: Vec<String>,
+    canonical: &'static str,
+    strict: bool,
+}
+
+struct Lexicon {
+    legal: Vec<(Phrase, &'static str, OrgKindHint)>,
+    sectors: Vec<(Phrase, &'static str)>,
+    products: Vec<ProductForm>,
+    places: Vec<&'static [String]>,
+    stop: Vec<Phrase>,
+    family: Vec<String>,
+    family_folded: Vec<String>,
+}
+
+fn phrase(s: &str) -> Phrase {
+    Phrase {
+        words: s.split(' ').map(str::to_owned).collect(),
+    }
+}
+
+fn lexicon() -> &'static Lexicon {
+    static LEX: OnceLock<Lexicon> = OnceLock::new();
+    LEX.get_or_init(|| {
+        let mut products = Vec::new();
+        for (forms, canonical, strict) in PRODUCTS {
+            for form in forms.split('|') {
+                let raw: Vec<String> = form
+                    .nfc()
+                    .collect::<String>()
+                    .split(' ')
+                    .map(str::to_owned)
+                    .collect();
+                let folded = raw.iter().map(|w| text::fold(w)).collect();
+                products.push(ProductForm {
+                    raw,
+                    folded,
+                    canonical,
+                    strict: *strict,
+                });
+            }
+        }
+        // longest phrases first, so that "che bien" wins over "che"
+        products.sort_by_key(|p| std::cmp::Reverse(p.folded.len()));
+        let mut places: Vec<&'static [String]> = crate::address::place_phrases().collect();
+        places.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        Lexicon {
+            legal: LEGAL_FORMS
+                .iter()
+                .map(|(p, e, k)| (phrase(p), *e, *k))
+                .collect(),
+            sectors: SECTORS.iter().map(|(p, e)| (phrase(p), *e)).collect(),
+            products,
+            places,
+            stop: STOP_WORDS.iter().map(|s| phrase(s)).collect(),
+            family: FAMILY_NAMES.iter().map(|f| f.nfc().collect()).collect(),
+            family_folded: FAMILY_NAMES.iter().map(|f| text::fold(f)).collect(),
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsing.
+
+fn is_vowel_less(s: &str) -> bool {
+    s.len() >= 2
+        && s.bytes().all(|b| b.is_ascii_lowercase())
+        && !s
+            .bytes()
+            .any(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u' | b'y'))
+}
+
+/// Splits a glued run of abbreviations (`htxnn` → `htx nn`); `None` if it is not one.
+fn split_glued(s: &str) -> Option<Vec<&'static str>> {
+    if s.is_empty() {
+        return Some(Vec::new());
+    }
+    // Longest abbreviation first, with backtracking.
+    let mut options: Vec<&'static str> = GLUEABLE
+        .iter()
+        .copied()
+        .filter(|a| s.starts_with(a))
+        .collect();
+    options.sort_by_key(|a| std::cmp::Reverse(a.len()));
+    for a in options {
+        if let Some(mut rest) = split_glued(&s[a.len()..]) {
+            rest.insert(0, a);
+            return Some(rest);
+        }
+    }
+    None
+}
+
+/// The words of `name`, with glued abbreviations split.
+fn name_words(name: &str) -> Vec<Word> {
+    let mut out = Vec::new();
+    for w in text::words(name) {
+        if is_vowel_less(&w.folded)
+            && !GLUEABLE.contains(&w.folded.as_str())
+            && let Some(parts) = split_glued(&w.folded)
+        {
+            for p in parts {
+                out.push(Word {
+                    raw: p.to_owned(),
+                    folded: p.to_owned(),
+                    seg: w.seg,
+                });
+            }
+            continue;
+        }
+        out.push(w);
+    }
+    out
+}
+
+fn matches_folded(words: &[Word], at: usize, phrase: &[String]) -> bool {
+    at + phrase.len() <= words.len()
+        && words[at..at + phrase.len()]
+            .iter()
+            .zip(phrase)
+            .all(|(w, p)| w.folded == *p)
+}
+
+/// Whether `w` spells the word `raw` (folded `folded`): by its diacritics when it has any,
+/// else by its folded form, unless the word is ambiguous in ASCII (`strict`) and the input
+/// as a whole has diacritics.
+fn spells(w: &Word, raw: &str, folded: &str, strict: bool, input_ascii: bool) -> bool {
+    if w.is_ascii() {
+        w.folded == folded && (!strict || input_ascii)
+    } else {
+        w.raw == raw
+    }
+}
+
+fn match_product(words: &[Word], at: usize, input_ascii: bool) -> Option<(usize, &'static str)> {
+    for p in &lexicon().products {
+        let n = p.raw.len();
+        if at + n > words.len() {
+            continue;
+        }
+        // A glued multi-word product ("macca") is one folded word.
+        let all = (0..n).all(|k| {
+            spells(
+                &words[at + k],
+                &p.raw[k],
+                &p.folded[k],
+                p.strict,
+                input_ascii,
+            )
+        });
+        if all {
+            return Some((n, p.canonical));
+        }
+    }
+    None
+}
+
+fn is_family_name(w: &Word) -> bool {
+    let lex = lexicon();
+    if w.is_ascii() {
+        // In ASCII, "tan" may be Tẩn or Tân, "ho" Hồ or Hộ: accept, the other checks
+        // (no legal form, no place, 2–4 words) carry the rest.
+        lex.family_folded.contains(&w.folded)
+    } else {
+        lex.family.contains(&w.raw)
+    }
+}
+
+/// Parses an organisation name. Never fails: an empty or unrecognisable name gives empty
+/// lists and no kind.
+///
+/// ```
+/// use hub_normalise::orgname::{parse, OrgKindHint};
+/// let a = parse("HTX NN DV Ban Hon");
+/// let b = parse("Hợp tác xã Nông nghiệp Dịch vụ Bản Hon");
+/// assert_eq!(a.kind, Some(OrgKindHint::Htx));
+/// assert_eq!(a.canonical, b.canonical);
+/// assert_eq!(a.core_tokens, ["ban", "hon"]);
+/// assert_eq!(parse("HTX chè Tả Lèng").product_tokens, ["che"]);
+/// assert!(parse("Lò Văn Minh").person_like);
+/// ```
+pub fn parse(name: &str) -> OrgName {
+    let lex = lexicon();
+    let words = name_words(name);
+    let input_ascii = name.is_ascii();
+    let mut kind = None;
+    let mut legal_form_tokens = Vec::new();
+    let mut sector_tokens = Vec::new();
+    let mut core_tokens = Vec::new();
+    let mut product_tokens = Vec::new();
+    let mut place_tokens = Vec::new();
+    let mut canonical: Vec<String> = Vec::new();
+    // The input words behind `core_tokens` (products as written), and the first of them.
+    let mut core_source: Vec<String> = Vec::new();
+    let mut first_core: Option<&Word> = None;
+
+    let push_expansion = |to: &mut Vec<String>, canonical: &mut Vec<String>, e: &str| {
+        for w in e.split(' ') {
+            to.push(w.to_owned());
+            canonical.push(w.to_owned());
+        }
+    };
+
+    let mut i = 0;
+    while i < words.len() {
+        // A household: "Hộ …" (with its diacritics), or "Ho ong/ba …" in ASCII.
+        if i == 0 && kind.is_none() {
+            let w = &words[0];
+            let next_is_honorific = words
+                .get(1)
+                .is_some_and(|n| matches!(n.folded.as_str(), "ong" | "ba" | "anh" | "chi"));
+            if (w.raw == "hộ" || (w.raw == "ho" && next_is_honorific))
+                && !lex
+                    .legal
+                    .iter()
+                    .any(|(p, _, _)| matches_folded(&words, 0, &p.words))
+            {
+                kind = Some(OrgKindHint::Household);
+                legal_form_tokens.push("ho".to_owned());
+                canonical.push("ho".to_owned());
+                i += 1;
+                // "Hộ ông …", "Hộ bà …"
+                if words.get(i).is_some_and(|n| {
+                    matches!(n.raw.as_str(), "ông" | "bà" | "anh" | "chị")
+                        || (n.is_ascii() && matches!(n.raw.as_str(), "ong" | "ba" | "anh" | "chi"))
+                }) {
+                    i += 1;
+                }
+                continue;
+            }
+        }
+        if let Some((p, e, k)) = lex
+            .legal
+            .iter()
+            .find(|(p, _, _)| matches_folded(&words, i, &p.words))
+        {
+            if kind.is_none() {
+                kind = Some(*k);
+            }
+            push_expansion(&mut legal_form_tokens, &mut canonical, e);
+            i += p.words.len();
+            continue;
+        }
+        if let Some(p) = lex.places.iter().find(|p| matches_folded(&words, i, p)) {
+            for w in p.iter() {
+                core_tokens.push(w.clone());
+                place_tokens.push(w.clone());
+                canonical.push(w.clone());
+            }
+            core_source.extend(p.iter().cloned());
+            first_core = first_core.or(Some(&words[i]));
+            i += p.len();
+            continue;
+        }
+        if let Some((p, e)) = lex
+            .sectors
+            .iter()
+            .find(|(p, _)| matches_folded(&words, i, &p.words))
+        {
+            // Abbreviations are ASCII; a spelled-out word with diacritics is one too.
+            push_expansion(&mut sector_tokens, &mut canonical, e);
+            i += p.words.len();
+            continue;
+        }
+        if let Some((n, canon)) = match_product(&words, i, input_ascii) {
+            product_tokens.push(canon.to_owned());
+            for w in canon.split(' ') {
+                core_tokens.push(w.to_owned());
+                canonical.push(w.to_owned());
+            }
+            core_source.extend(words[i..i + n].iter().map(|w| w.folded.clone()));
+            first_core = first_core.or(Some(&words[i]));
+            i += n;
+            continue;
+        }
+        if let Some(p) = lex
+            .stop
+            .iter()
+            .find(|p| matches_folded(&words, i, &p.words))
+        {
+            i += p.words.len();
+            continue;
+        }
+        let w = &words[i];
+        core_tokens.push(w.folded.clone());
+        place_tokens.push(w.folded.clone());
+        canonical.push(w.folded.clone());
+        core_source.push(w.folded.clone());
+        first_core = first_core.or(Some(w));
+        i += 1;
+    }
+
+    // Person-like: 2–4 words, a family name first, no legal form but "hộ", no sector word,
+    // and not a place. A product word may be a given name ("Sùng A Dê"): it counts as one.
+    let person_like = legal_form_tokens.iter().all(|t| t == "ho")
+        && sector_tokens.is_empty()
+        && (2..=4).contains(&core_source.len())
+        && core_source
+            .iter()
+            .all(|t| t.chars().all(char::is_alphabetic))
+        && !lex.places.iter().any(|p| core_source.starts_with(p))
+        && first_core.is_some_and(is_family_name);
+    if person_like {
+        kind = kind.or(Some(OrgKindHint::Household));
+        product_tokens.clear();
+        canonical.clone_from(&legal_form_tokens);
+        canonical.extend(core_source.iter().cloned());
+        core_tokens.clone_from(&core_source);
+        place_tokens = core_source;
+    }
+
+    OrgName {
+        kind,
+        legal_form_tokens,
+        sector_tokens,
+        core_tokens,
+        product_tokens,
+        place_tokens,
+        person_like,
+        folded: text::fold(name),
+        canonical: canonical.join(" "),
+    }
+}
+
+/// [`parse`]`(name).canonical`: the name folded with abbreviations expanded.
+///
+/// ```
+/// use hub_normalise::orgname::expand;
+/// assert_eq!(expand("H.T.X SX-KD-DV chè Tả Lèng"), "hop tac xa san xuat kinh doanh dich vu che ta leng");
+/// ```
+pub fn expand(name: &str) -> String {
+    parse(name).canonical
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(xs: &[&str]) -> Vec<String> {
+        xs.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_specs_examples_agree() {
+        let registry = parse("Hợp tác xã Nông nghiệp Dịch vụ Bản Hon");
+        let loan = parse("HTX NN DV Ban Hon");
+        let ntm = parse("HTX Bản Hon");
+        for n in [&registry, &loan, &ntm] {
+            assert_eq!(n.kind, Some(OrgKindHint::Htx));
+            assert_eq!(n.legal_form_tokens, v(&["hop", "tac", "xa"]));
+            assert_eq!(n.core_tokens, v(&["ban", "hon"]));
+            assert_eq!(n.place_tokens, v(&["ban", "hon"]));
+            assert!(n.product_tokens.is_empty());
+            assert!(!n.person_like);
+        }
+        assert_eq!(registry.sector_tokens, v(&["nong", "nghiep", "dich", "vu"]));
+        assert_eq!(loan.sector_tokens, registry.sector_tokens);
+        assert!(ntm.sector_tokens.is_empty());
+        assert_eq!(loan.canonical, "hop tac xa nong nghiep dich vu ban hon");
+        assert_eq!(registry.canonical, loan.canonical);
+        assert_eq!(loan.folded, "htx nn dv ban hon");
+        assert_eq!(registry.folded, "hop tac xa nong nghiep dich vu ban hon");
+    }
+
+    #[test]
+    fn abbreviations_in_every_spelling() {
+        let want = "hop tac xa nong nghiep dich vu ban hon";
+        for s in [
+            "HTX NN DV Bản Hon",
+            "htx nn dv ban hon",
+            "Htx Nn Dv BAN HON",
+            "H.T.X N.N D.V Bản Hon",
+            "HTX. NN. DV. Bản Hon",
+            "HTX NN-DV Bản Hon",
+            "HTX NN&DV Bản Hon",
+            "HTX NN và DV Bản Hon",
+            "HTXNN DV Bản Hon",
+            "HTX NNDV Bản Hon",
+            "  HTX   NN  DV   Bản  Hon ",
+            "HỢP TÁC XÃ NÔNG NGHIỆP DỊCH VỤ BẢN HON",
+            "Hop tac xa Nong nghiep Dich vu Ban Hon",
+            "HTX Nông nghiệp DV xã Bản Hon",
+        ] {
+            assert_eq!(parse(s).canonical, want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn every_sector_abbreviation_expands() {
+        for (abbr, full) in [
+            ("NN", "nong nghiep"),
+            ("DV", "dich vu"),
+            ("SX", "san xuat"),
+            ("TM", "thuong mai"),
+            ("KD", "kinh doanh"),
+            ("CN", "chan nuoi"),
+            ("NLN", "nong lam nghiep"),
+            ("TTCN", "tieu thu cong nghiep"),
+            ("XD", "xay dung"),
+            ("VT", "van tai"),
+            ("DL", "du lich"),
+            ("TH", "tong hop"),
+        ] {
+            let a = parse(&format!("HTX {abbr} Tả Lèng"));
+            let b = parse(&format!("Hợp tác xã {full} Tả Lèng"));
+            assert_eq!(a.sector_tokens.join(" "), full, "{abbr}");
+            assert_eq!(a.canonical, b.canonical, "{abbr}");
+            assert_eq!(a.core_tokens, v(&["ta", "leng"]), "{abbr}");
+            let dotted: String = abbr.chars().flat_map(|c| [c, '.']).collect();
+            assert_eq!(
+                parse(&format!("HTX {dotted} Tả Lèng")).canonical,
+                a.canonical
+            );
+        }
+        let glued = parse("HTX SXKD-TMDV Nậm Xe");
+        assert_eq!(
+            glued.sector_tokens.join(" "),
+            "san xuat kinh doanh thuong mai dich vu"
+        );
+        assert_eq!(glued.core_tokens, v(&["nam", "xe"]));
+    }
+
+    #[test]
+    fn legal_forms_and_kinds() {
+        let k = |s: &str| parse(s).kind;
+        assert_eq!(k("HTX Bản Hon"), Some(OrgKindHint::Htx));
+        assert_eq!(k("Hợp tác xã chè Tả Lèng"), Some(OrgKindHint::Htx));
+        assert_eq!(k("THT chăn nuôi Nà Tăm"), Some(OrgKindHint::Tht));
+        assert_eq!(k("Tổ hợp tác nuôi ong Hồ Thầu"), Some(OrgKindHint::Tht));
+        assert_eq!(k("T.H.T rau sạch Sơn Bình"), Some(OrgKindHint::Tht));
+        assert_eq!(k("LHHTX Lai Châu"), Some(OrgKindHint::Lhhtx));
+        assert_eq!(k("LH HTX Lai Châu"), Some(OrgKindHint::Lhhtx));
+        assert_eq!(k("Liên hiệp HTX Lai Châu"), Some(OrgKindHint::Lhhtx));
+        assert_eq!(
+            k("Liên hiệp hợp tác xã nông nghiệp Lai Châu"),
+            Some(OrgKindHint::Lhhtx)
+        );
+        assert_eq!(
+            k("Liên hiệp các hợp tác xã Tam Đường"),
+            Some(OrgKindHint::Lhhtx)
+        );
+        assert_eq!(
+            k("Công ty TNHH MTV chè Tam Đường"),
+            Some(OrgKindHint::Enterprise)
+        );
+        assert_eq!(k("Cty CP chè Than Uyên"), Some(OrgKindHint::Enterprise));
+        assert_eq!(k("Hộ kinh doanh Lò Văn Minh"), Some(OrgKindHint::Household));
+        assert_eq!(k("Hộ ông Lò Văn Minh"), Some(OrgKindHint::Household));
+        assert_eq!(k("Ho ong Lo Van Minh"), Some(OrgKindHint::Household));
+        assert_eq!(k("Lò Văn Minh"), Some(OrgKindHint::Household));
+        assert_eq!(k("Bản Hon"), None);
+        assert_eq!(k(""), None);
+        let l = parse("LH HTX Lai Châu");
+        assert_eq!(
+            l.legal_form_tokens,
+            v(&["lien", "hiep", "hop", "tac", "xa"])
+        );
+        assert_eq!(l.core_tokens, v(&["lai", "chau"]));
+        assert_eq!(
+            parse("THT Nà Tăm").legal_form_tokens,
+            v(&["to", "hop", "tac"])
+        );
+    }
+
+    #[test]
+    fn products_are_their_own_class() {
+        let n = parse("HTX chè Tả Lèng");
+        assert_eq!(n.product_tokens, v(&["che"]));
+        assert_eq!(n.core_tokens, v(&["che", "ta", "leng"]));
+        assert_eq!(n.place_tokens, v(&["ta", "leng"]));
+        assert_eq!(parse("HTX che Ta Leng").product_tokens, v(&["che"]));
+        assert_eq!(parse("HTX trà Tả Lèng").core_tokens, n.core_tokens);
+
+        let n = parse("HTX dược liệu Sìn Hồ");
+        assert_eq!(n.product_tokens, v(&["duoc lieu"]));
+        assert_eq!(n.place_tokens, v(&["sin", "ho"]));
+        let n = parse("HTX Mắc ca Tam Đường");
+        assert_eq!(n.product_tokens, v(&["mac ca"]));
+        assert_eq!(parse("HTX Macca Tam Duong").product_tokens, v(&["mac ca"]));
+        let n = parse("HTX thảo quả, sâm Lai Châu Mường Tè");
+        assert_eq!(n.product_tokens, v(&["thao qua", "sam"]));
+        assert_eq!(n.place_tokens, v(&["lai", "chau", "muong", "te"]));
+        let n = parse("HTX chăn nuôi lợn, gà, bò Nậm Tăm");
+        assert_eq!(n.sector_tokens, v(&["chan", "nuoi"]));
+        assert_eq!(n.product_tokens, v(&["lon", "ga", "bo"]));
+        assert_eq!(n.place_tokens, v(&["nam", "tam"]));
+        let n = parse("THT nuôi cá, trồng rau, nấm Bình Lư");
+        assert_eq!(n.product_tokens, v(&["ca", "rau", "nam"]));
+        let n = parse("HTX lúa gạo, quế, chuối, cao su, dê, ong Than Uyên");
+        assert_eq!(
+            n.product_tokens,
+            v(&["lua", "gao", "que", "chuoi", "cao su", "de", "ong"])
+        );
+        // "chế biến" is a sector, the "chè" after it a product
+        let n = parse("HTX chế biến chè Tân Uyên");
+        assert_eq!(n.sector_tokens, v(&["che", "bien"]));
+        assert_eq!(n.product_tokens, v(&["che"]));
+    }
+
+    #[test]
+    fn places_are_not_mistaken_for_products() {
+        // dê (goat) in Sà Dề Phìn, bò (cattle) in Bản Bo, cá (fish) in Mù Cả,
+        // sâm (ginseng) in Pu Sam Cáp, nấm (mushroom) in Nậm Xe.
+        for (s, place) in [
+            ("HTX Sà Dề Phìn", "sa de phin"),
+            ("HTX Bản Bo", "ban bo"),
+            ("HTX Mù Cả", "mu ca"),
+            ("HTX Pu Sam Cáp", "pu sam cap"),
+            ("HTX Nậm Xe", "nam xe"),
+            ("HTX NN Nam Xe", "nam xe"),
+        ] {
+            let n = parse(s);
+            assert!(n.product_tokens.is_empty(), "{s}: {n:?}");
+            assert_eq!(n.place_tokens.join(" "), place, "{s}");
+        }
+        // diacritics tell nấm from Nậm, and an ASCII "nam" in a name with diacritics is
+        // not trusted as a product
+        assert_eq!(parse("HTX nấm Nậm Khum").product_tokens, v(&["nam"]));
+        assert!(parse("HTX Nậm Khum").product_tokens.is_empty());
+        assert!(parse("HTX Nam Khum Tân Uyên").product_tokens.is_empty());
+        // in an all-ASCII name it is
+        assert_eq!(parse("HTX nam huong Tan Uyen").product_tokens, v(&["nam"]));
+    }
+
+    #[test]
+    fn unit_and_village_words_are_dropped() {
+        let n = parse("HTX NN xã Bản Hon, huyện Tam Đường, tỉnh Lai Châu");
+        assert_eq!(
+            n.place_tokens,
+            v(&["ban", "hon", "tam", "duong", "lai", "chau"])
+        );
+        let n = parse("THT bản Nà Khum");
+        assert_eq!(n.core_tokens, v(&["na", "khum"]));
+        let n = parse("HTX thôn 3 Bình Lư");
+        assert_eq!(n.core_tokens, v(&["3", "binh", "lu"]));
+    }
+
+    #[test]
+    fn person_like_names() {
+        for s in [
+            "Lò Văn Minh",
+            "Lo Van Minh",
+            "LÒ VĂN MINH",
+            "Giàng A Páo",
+            "Tẩn Láo Lở",
+            "Vàng Thị Mai",
+            "Sùng A Dê",
+            "Nguyễn Thị Thu Hà",
+            "Trần Hưng",
+            "Đèo Văn Ọt",
+            "Lường Thị Xuân",
+            "Chảo Láo Sử",
+            "Phàn Lở Mẩy",
+            "Hộ ông Lò Văn Minh",
+        ] {
+            let n = parse(s);
+            assert!(n.person_like, "{s}: {n:?}");
+            assert_eq!(n.kind, Some(OrgKindHint::Household), "{s}");
+        }
+        for s in [
+            "HTX Lò Văn Minh",
+            "Bản Hon",
+            "Tân Uyên",
+            "Tan Uyen",
+            "Vàng San",
+            "Lê Lợi",
+            "Hồ Thầu",
+            "Lò Văn Minh Bản Hon Tam Đường",
+            "Minh",
+            "Tân Phong",
+            "Nậm Xe",
+            "Vàng A 2",
+        ] {
+            assert!(!parse(s).person_like, "{s}: {:?}", parse(s));
+        }
+        // a given name that is also a product stays a name
+        let n = parse("Sùng A Dê");
+        assert!(n.product_tokens.is_empty());
+        assert_eq!(n.core_tokens, v(&["sung", "a", "de"]));
+        assert_eq!(n.canonical, "sung a de");
+        assert_eq!(parse("Hộ ông Lò Văn Heo").canonical, "ho lo van heo");
+        // Tân is not a family name, Tẩn is
+        assert!(!parse("Tân Văn Minh").person_like);
+        assert!(parse("Tẩn Văn Minh").person_like);
+    }
+
+    #[test]
+    fn degenerate_inputs() {
+        for s in ["", "   ", "...", "HTX", "-"] {
+            let n = parse(s);
+            assert!(n.core_tokens.is_empty(), "{s:?}");
+            assert!(!n.person_like);
+        }
+        assert_eq!(parse("HTX").kind, Some(OrgKindHint::Htx));
+        assert_eq!(parse("HTX số 1").core_tokens, v(&["1"]));
+        assert_eq!(OrgName::parse("HTX Bản Hon"), parse("HTX Bản Hon"));
+    }
+
+    #[test]
+    fn glued_abbreviations_split_only_when_they_are_abbreviations() {
+        assert_eq!(split_glued("htxnn"), Some(vec!["htx", "nn"]));
+        assert_eq!(split_glued("sxkddv"), Some(vec!["sx", "kd", "dv"]));
+        assert_eq!(split_glued("lhhtx"), Some(vec!["lhhtx"]));
+        assert_eq!(split_glued("xyz"), None);
+        assert!(is_vowel_less("htxnn"));
+        assert!(!is_vowel_less("hon"));
+        assert!(!is_vowel_less("cty"));
+        // an unknown vowel-less word stays as it is
+        assert_eq!(
+            parse("HTX QRS Bản Hon").core_tokens,
+            v(&["qrs", "ban", "hon"])
+        );
+    }
+}
