@@ -14,7 +14,7 @@
 //! | [`datetime`] | `DD/MM/YYYY` dates and Vietnam local times (+07:00) |
 //! | [`mask`] | masking personal data for logs |
 //! | [`person`] | person names: normalisation and similarity |
-//! | [`reference`] | the embedded administrative units and crosswalk |
+//! | [`reference`](mod@reference) | the embedded administrative units and crosswalk |
 
 pub mod address;
 pub mod datetime;

@@ -333,8 +333,10 @@ fn lexicon() -> &'static Lexicon {
 // ---------------------------------------------------------------------------------------
 // Parsing.
 
+/// A word without a vowel is no Vietnamese syllable: an abbreviation, maybe glued. Long ones
+/// are left alone (the split below backtracks).
 fn is_vowel_less(s: &str) -> bool {
-    s.len() >= 2
+    (2..=16).contains(&s.len())
         && s.bytes().all(|b| b.is_ascii_lowercase())
         && !s
             .bytes()
@@ -876,6 +878,9 @@ mod tests {
         assert!(is_vowel_less("htxnn"));
         assert!(!is_vowel_less("hon"));
         assert!(!is_vowel_less("cty"));
+        assert!(!is_vowel_less(&"th".repeat(100)));
+        let long = format!("HTX {} Bản Hon", "TH".repeat(500));
+        assert_eq!(parse(&long).core_tokens.len(), 3);
         // an unknown vowel-less word stays as it is
         assert_eq!(
             parse("HTX QRS Bản Hon").core_tokens,
