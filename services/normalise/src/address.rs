@@ -36,6 +36,8 @@ use crate::text::{self, Word, edit_distance};
 pub const MIN_CONFIDENCE: f64 = 0.6;
 /// How far the best reading must lead the next one for [`resolve`] to return it.
 pub const MIN_MARGIN: f64 = 0.1;
+/// Words of an address looked at; the rest is ignored.
+pub const MAX_WORDS: usize = 64;
 
 /// The alternative spellings of nine pre-reform communes, as in the conversion table
 /// (see `deploy/reference/README`): commune code, alternative name.
@@ -449,8 +451,15 @@ struct Scored {
 
 fn score_communes(address: &str) -> (Vec<Scored>, Vec<Mention>, Vec<Word>) {
     let idx = index();
-    let words = text::words(address);
+    let mut words = text::words(address);
+    // Real addresses have a few dozen words at most; beyond that is not an address, and the
+    // matching below need not pay for it.
+    words.truncate(MAX_WORDS);
     let mentions = find_mentions(&words);
+    let segments = words.last().map_or(0, |w| w.seg + 1);
+    let explained: Vec<bool> = (0..segments)
+        .map(|seg| segment_explained(&words, &mentions, seg))
+        .collect();
     let any_marked_commune: Vec<usize> = mentions
         .iter()
         .filter(|m| matches!(m.marker, Some(Marker::Commune(_))))
@@ -479,7 +488,7 @@ fn score_communes(address: &str) -> (Vec<Scored>, Vec<Mention>, Vec<Word>) {
             Some(Marker::District | Marker::Province) => continue,
             Some(Marker::Village) => 0.35,
             None => {
-                let mut base = if segment_explained(&words, &mentions, m.seg) {
+                let mut base = if explained.get(m.seg).copied().unwrap_or(false) {
                     0.75
                 } else {
                     0.6
@@ -655,10 +664,8 @@ pub fn district_code_by_name(name: &str) -> Option<&'static str> {
         .districts
         .iter()
         .filter(|d| {
-            edit_distance(
-                &text::fold(core_of_district(d.name)).replace(' ', ""),
-                &joined,
-            ) <= 1
+            let name = text::fold(core_of_district(d.name)).replace(' ', "");
+            name.len().abs_diff(joined.len()) <= 1 && edit_distance(&name, &joined) <= 1
         })
         .collect();
     match near.as_slice() {
@@ -711,7 +718,10 @@ pub fn resolve_commune_in_district(commune: &str, district: &str) -> Option<Addr
             || name.joined == core_joined
         {
             1.0
-        } else if name.joined.len() >= 6 && edit_distance(&name.joined, &core_joined) <= 1 {
+        } else if name.joined.len() >= 6
+            && name.joined.len().abs_diff(core_joined.len()) <= 1
+            && edit_distance(&name.joined, &core_joined) <= 1
+        {
             0.8
         } else {
             continue;
