@@ -29,6 +29,8 @@
 
 use std::sync::OnceLock;
 
+use serde::Serialize;
+
 use crate::reference::{Commune2024, Commune2025, Reference};
 use crate::text::{self, Word, edit_distance};
 
@@ -54,7 +56,7 @@ pub const ALTERNATIVE_SPELLINGS: &[(&str, &str)] = &[
 ];
 
 /// A commune an address was resolved to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AddressMatch {
     /// 2024 commune code, e.g. `03421`.
     pub commune_code: &'static str,
@@ -67,7 +69,7 @@ pub struct AddressMatch {
 }
 
 /// A district an address was resolved to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DistrictMatch {
     /// 2024 district code, e.g. `106`.
     pub district_code: &'static str,

@@ -22,12 +22,14 @@
 
 use std::sync::OnceLock;
 
+use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::text::{self, Word};
 
 /// What kind of organisation a name suggests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OrgKindHint {
     /// Hợp tác xã.
     Htx,
@@ -42,7 +44,7 @@ pub enum OrgKindHint {
 }
 
 /// A parsed organisation name. All token lists hold folded words (see [`text::fold`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OrgName {
     /// The kind the name suggests, if any.
     pub kind: Option<OrgKindHint>,
@@ -867,6 +869,10 @@ mod tests {
         assert_eq!(parse("HTX").kind, Some(OrgKindHint::Htx));
         assert_eq!(parse("HTX số 1").core_tokens, v(&["1"]));
         assert_eq!(OrgName::parse("HTX Bản Hon"), parse("HTX Bản Hon"));
+        assert_eq!(
+            serde_json::to_value(OrgKindHint::Lhhtx).unwrap(),
+            serde_json::json!("lhhtx")
+        );
     }
 
     #[test]
