@@ -969,19 +969,21 @@ impl Gen {
         if end <= start {
             return Vec::new();
         }
-        let span = (end - start).num_seconds();
-        if span < n as i64 {
+        // distinct days, each at an office-hours time (never after now)
+        let days = (end.date() - start.date()).num_days() + 1;
+        if days < n as i64 {
             return Vec::new();
         }
-        let mut secs: Vec<i64> = (0..n).map(|_| self.rng.random_range(0..span)).collect();
-        secs.sort_unstable();
-        for k in 1..secs.len() {
-            if secs[k] <= secs[k - 1] {
-                secs[k] = secs[k - 1] + 1;
-            }
-        }
-        secs.into_iter()
-            .map(|s| local_to_fixed(&(start + chrono::Duration::seconds(s.min(span)))))
+        let mut picks: Vec<usize> = rand::seq::index::sample(&mut self.rng, days as usize, n)
+            .into_iter()
+            .collect();
+        picks.sort_unstable();
+        picks
+            .into_iter()
+            .map(|d| {
+                let date = start.date() + Days::new(d as u64);
+                local_to_fixed(&self.time_on(date))
+            })
             .collect()
     }
 
@@ -1215,11 +1217,17 @@ fn name_from_template(kind: OrgKind, template: usize, product: &Product, place: 
             } else {
                 "Nông nghiệp"
             };
+            let plain = if product.animal {
+                format!("{} {p}", if p == "cá" { "nuôi" } else { "chăn nuôi" })
+            } else {
+                p.to_owned()
+            };
             match template {
                 0 => format!("Hợp tác xã {sector} Dịch vụ {place}"),
-                1 => format!("Hợp tác xã {p} {place}"),
+                1 => format!("Hợp tác xã {plain} {place}"),
                 2 => format!("Hợp tác xã Sản xuất và Thương mại {p} {place}"),
                 3 => format!("Hợp tác xã Dịch vụ Tổng hợp {place}"),
+                4 if p == "cá" => format!("Hợp tác xã {sector} {place}"),
                 4 => format!("Hợp tác xã {sector} {p} {place}"),
                 _ => format!("Hợp tác xã Kinh doanh Dịch vụ {p} {place}"),
             }
