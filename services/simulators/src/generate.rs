@@ -104,6 +104,17 @@ pub fn generate(cfg: &WorldConfig) -> Result<World, SimError> {
             "now ({now}) must be after mid-2015: organisations are established from 2015 on"
         )));
     }
+    for (name, n, max) in [
+        ("organisations", cfg.organisations, 200_000),
+        ("loans", cfg.loans, 1_000_000),
+        ("bad_records", cfg.bad_records, 10_000),
+    ] {
+        if n > max {
+            return Err(SimError::InvalidConfig(format!(
+                "{name} is {n}, at most {max}"
+            )));
+        }
+    }
     let mut years = cfg.report_years.clone();
     years.sort_unstable();
     years.dedup();

@@ -101,6 +101,9 @@ fn respace(rng: &mut impl Rng, s: &str) -> String {
 pub fn tax_code(rng: &mut impl Rng, code: Option<&str>) -> Option<String> {
     let code = code?;
     let digits: Vec<char> = code.chars().collect();
+    if digits.len() < 4 || !digits.iter().all(char::is_ascii_digit) {
+        return Some(code.to_owned());
+    }
     let r: f64 = rng.random();
     if r < 0.5 {
         Some(code.to_owned())
@@ -208,7 +211,7 @@ pub fn registry_address(village: &str, commune_code: &str) -> String {
 /// A domestic mobile number (`0912345678`) in one of the formats Vietnamese files use.
 pub fn phone_as_typed(rng: &mut impl Rng, domestic: &str) -> String {
     let rest = domestic.strip_prefix('0').unwrap_or(domestic);
-    if rest.len() != 9 {
+    if rest.len() != 9 || !rest.bytes().all(|b| b.is_ascii_digit()) {
         return domestic.to_owned();
     }
     let (a, b, c) = (&rest[..3], &rest[3..6], &rest[6..]);
