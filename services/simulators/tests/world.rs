@@ -5,6 +5,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::Datelike;
 use common::*;
 use hub_contracts::v1::common::OrgKind;
 use hub_contracts::v1::source::{BorrowerType, LoanStatus};
@@ -373,4 +374,82 @@ async fn truth_over_http_matches_the_function_and_the_file() {
         assert_eq!(p, Some(districts), "{id}");
     }
     let _ = World::empty;
+}
+
+#[test]
+fn invariants_hold_for_many_seeds() {
+    for seed in 0..25 {
+        let mut cfg = world_config(seed);
+        cfg.organisations = 80 + (seed as usize * 7) % 60;
+        cfg.loans = 100;
+        cfg.bad_records = (seed % 10) as usize;
+        if seed % 5 == 0 {
+            // a present early in a year: most of that year's reports are drafts
+            cfg.now =
+                chrono::DateTime::parse_from_rfc3339("2025-01-05T07:00:00+07:00").expect("now");
+        }
+        let w = generate(&cfg).expect("world");
+        let now = w.now;
+        let ids: BTreeSet<_> = w.registry.iter().map(|r| r.id.clone()).collect();
+        assert_eq!(ids.len(), w.registry.len(), "registry ids unique");
+        let loan_nos: BTreeSet<_> = w.loans.iter().map(|l| l.loan_no.clone()).collect();
+        assert_eq!(loan_nos.len(), w.loans.len(), "loan numbers unique");
+        let names: BTreeSet<_> = w
+            .organisations
+            .iter()
+            .map(|o| o.facts.name.clone())
+            .collect();
+        assert_eq!(names.len(), w.organisations.len(), "legal names unique");
+        assert!(w.registry.iter().all(|r| r.updated_at <= now));
+        for o in &w.organisations {
+            assert!(o.facts.established_on <= now.date_naive());
+            if let Some(r) = o.facts.rating {
+                assert!(
+                    r.year >= o.facts.established_on.year() && r.year < now.date_naive().year()
+                );
+            }
+        }
+        for l in &w.loans {
+            assert!(l.modified <= now.naive_local(), "{seed} {}", l.loan_no);
+            assert!(l.modified.date() >= l.disbursed_on);
+            if let Subject::Org(i) = l.subject {
+                assert!(l.disbursed_on >= w.organisations[i].facts.established_on);
+            }
+        }
+        for r in &w.reports {
+            let mut prev_at = None;
+            for (k, rev) in r.revisions.iter().enumerate() {
+                assert_eq!(rev.revision as usize, k + 1);
+                assert_eq!(
+                    rev.submitted_at.is_some(),
+                    rev.status != hub_contracts::v1::source::ReportStatus::Draft
+                );
+                if let Some(at) = rev.submitted_at {
+                    assert!(at <= now);
+                    assert!(prev_at.is_none_or(|p| p < at), "submissions in order");
+                    prev_at = Some(at);
+                }
+                let short: BTreeSet<String> = rev
+                    .cooperatives
+                    .iter()
+                    .map(|e| hub_simulators::vocab::fold(&e.name).to_lowercase())
+                    .collect();
+                assert_eq!(
+                    short.len(),
+                    rev.cooperatives.len(),
+                    "short names unique in a report"
+                );
+            }
+            assert!(r.revisions.last().is_some_and(|c| c.ever_current));
+        }
+        let truth = w.truth(&TruthParams::for_world(&w));
+        assert_eq!(truth.bad_records.len(), cfg.bad_records);
+        for u in &truth.indicators {
+            for v in &u.values {
+                if let (Some(n), Some(d)) = (v.numerator, v.denominator) {
+                    assert!(n <= d, "{} {} {n}/{d}", u.unit_code, v.indicator);
+                }
+            }
+        }
+    }
 }
