@@ -54,6 +54,14 @@ pub fn vn_offset() -> FixedOffset {
     VN_OFFSET
 }
 
+/// When the administrative reform took effect: 1 July 2025, 00:00 in Vietnam.
+pub fn reform_start() -> DateTime<FixedOffset> {
+    let t = NaiveDate::from_ymd_opt(2025, 7, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default();
+    local_to_fixed(&t)
+}
+
 /// RFC 3339 with seconds and the record's own offset: `2025-03-01T08:00:00+07:00`.
 pub fn rfc3339(t: &DateTime<FixedOffset>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, false)
@@ -495,6 +503,15 @@ impl World {
             "updated_at": rfc3339(&rec.updated_at),
             "version": rec.version,
         });
+        let mut v = v;
+        // a field of a later registry version (the spec says unknown fields may appear and
+        // must be tolerated): records touched after the July 2025 reform carry their new unit
+        if rec.updated_at >= reform_start()
+            && let Some(new) = Reference::get().new_unit_of(&f.commune_code)
+            && let Value::Object(map) = &mut v
+        {
+            map.insert("commune_code_2025".into(), Value::String(new.to_owned()));
+        }
         apply_patches(v, &rec.bad)
     }
 
