@@ -19,6 +19,9 @@ use crate::http::Readiness;
 use crate::shutdown::CancellationToken;
 use crate::telemetry::Metrics;
 
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const OP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A shared, self-healing broker connection.
 #[derive(Clone)]
 pub struct Broker {
@@ -81,12 +84,15 @@ impl Broker {
         self.inner.readiness.set("broker", false);
         let props =
             ConnectionProperties::default().with_connection_name(self.inner.name.clone().into());
-        let conn = Connection::connect(&self.inner.url, props)
-            .await
-            .map_err(|e| MessagingError::Connect {
-                url: redact_url(&self.inner.url),
-                message: e.to_string(),
-            })?;
+        let connect_err = |message: String| MessagingError::Connect {
+            url: redact_url(&self.inner.url),
+            message,
+        };
+        let conn =
+            tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(&self.inner.url, props))
+                .await
+                .map_err(|_| connect_err(format!("no answer within {CONNECT_TIMEOUT:?}")))?
+                .map_err(|e| connect_err(e.to_string()))?;
         let ch = conn.create_channel().await?;
         self.inner.topology.declare_exchanges(&ch).await?;
         self.inner.metrics.reconnects.inc();
@@ -123,7 +129,7 @@ impl Broker {
     pub async fn invalidate(&self) {
         let mut guard = self.inner.conn.lock().await;
         if let Some(conn) = guard.take() {
-            let _ = conn.close(200, "reconnecting".into()).await;
+            let _ = tokio::time::timeout(OP_TIMEOUT, conn.close(200, "reconnecting".into())).await;
         }
         self.inner.readiness.set("broker", false);
     }
@@ -142,7 +148,7 @@ impl Broker {
     pub async fn close(&self) {
         let mut guard = self.inner.conn.lock().await;
         if let Some(conn) = guard.take() {
-            let _ = conn.close(200, "shutdown".into()).await;
+            let _ = tokio::time::timeout(OP_TIMEOUT, conn.close(200, "shutdown".into())).await;
         }
     }
 }

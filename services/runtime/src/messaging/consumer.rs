@@ -47,6 +47,10 @@ pub const H_DEAD_QUEUE: &str = "x-hub-dead-queue";
 /// Header: when it was dead-lettered (RFC 3339).
 pub const H_DEAD_AT: &str = "x-hub-dead-at";
 
+/// Longest wait for a broker operation that should be quick (ack, close): on a connection
+/// that died without notice it would otherwise never return.
+const OP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Why a handler did not take effect.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum HandlerError {
@@ -242,8 +246,10 @@ impl<H: Handler> Consumer<H> {
                 }
             })
             .await;
+        // a channel on a connection that just died may never answer close-ok
         if ch.status().connected() {
-            let _ = ch.close(200, "consumer stopping".into()).await;
+            let _ =
+                tokio::time::timeout(OP_TIMEOUT, ch.close(200, "consumer stopping".into())).await;
         }
         Ok(())
     }
@@ -334,19 +340,20 @@ impl<H: Handler> Consumer<H> {
             .inc();
         match forwarded {
             Ok(()) => {
-                if let Err(e) = d.ack(BasicAckOptions::default()).await {
+                match tokio::time::timeout(OP_TIMEOUT, d.ack(BasicAckOptions::default())).await {
+                    Ok(Ok(_)) => {}
                     // the broker will redeliver; the inbox makes that harmless
-                    tracing::warn!(%queue, error = %e, "ack failed");
+                    Ok(Err(e)) => tracing::warn!(%queue, error = %e, "ack failed"),
+                    Err(_) => tracing::warn!(%queue, "ack timed out"),
                 }
             }
             Err(e) => {
                 tracing::warn!(%queue, error = %e, "could not forward message; returning it to the queue");
-                let _ = d
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..BasicNackOptions::default()
-                    })
-                    .await;
+                let nack = d.nack(BasicNackOptions {
+                    requeue: true,
+                    ..BasicNackOptions::default()
+                });
+                let _ = tokio::time::timeout(OP_TIMEOUT, nack).await;
             }
         }
     }

@@ -38,6 +38,13 @@ pub enum MessagingError {
         routing_key: String,
         reply: String,
     },
+    #[error(
+        "no confirm from the broker in time for exchange {exchange:?}, routing key {routing_key:?}"
+    )]
+    ConfirmTimeout {
+        exchange: String,
+        routing_key: String,
+    },
     #[error("invalid AMQP name {0}")]
     Name(String),
     #[error("no dead letter with message id {message_id:?} in {queue}")]

@@ -21,6 +21,9 @@ use crate::telemetry::ExchangeLabels;
 /// Content type of a CloudEvents structured-mode message.
 pub const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
 
+/// Longest wait for a broker's confirm.
+const CONFIRM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A message ready to publish.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutgoingMessage {
@@ -107,7 +110,8 @@ impl Publisher {
             // a failed channel is not reused; a returned or nacked message leaves it usable,
             // but a fresh channel costs little and keeps confirm accounting simple
             if let Some(ch) = slot.take() {
-                let _ = ch.close(200, "publish failed".into()).await;
+                let close = ch.close(200, "publish failed".into());
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), close).await;
             }
         }
         result
@@ -153,7 +157,13 @@ impl Publisher {
             pending.push((exchange, m, confirm));
         }
         for (exchange, m, confirm) in pending {
-            let confirmation = confirm.await?;
+            // a connection that dies without notice would leave the confirm pending forever
+            let confirmation = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
+                .await
+                .map_err(|_| MessagingError::ConfirmTimeout {
+                    exchange: exchange.clone(),
+                    routing_key: m.routing_key.clone(),
+                })??;
             if confirmation.is_nack() {
                 return Err(MessagingError::Nacked {
                     exchange,
