@@ -7,7 +7,7 @@
 //! [`World`], so that the same organisation appears, differently spelt, in every system, and
 //! knows the ground truth a perfect hub would reach.
 //!
-//! - [`generate`]: the world from a seed ([`WorldConfig`]), deterministic.
+//! - [`mod@generate`]: the world from a seed ([`WorldConfig`]), deterministic.
 //! - [`world`]: the data model and its rendering in the source formats.
 //! - [`mutate`]: change over time, reported exactly.
 //! - [`truth`]: identities, current records and indicators I1–I10 per unit.

@@ -3,7 +3,7 @@
 //! every source record to the identity it is really about.
 //!
 //! Owns the data model and its rendering into the three source formats exactly as the specs
-//! in `shared/sources/` show them. Generation lives in [`crate::generate`], change over time
+//! in `shared/sources/` show them. Generation lives in [`mod@crate::generate`], change over time
 //! in [`crate::mutate`], the ground truth in [`crate::truth`].
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone};
