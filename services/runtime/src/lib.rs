@@ -16,6 +16,7 @@
 pub mod config;
 pub mod http;
 pub mod messaging;
+pub mod service;
 pub mod shutdown;
 pub mod storage;
 pub mod telemetry;
