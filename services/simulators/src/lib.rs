@@ -18,6 +18,7 @@
 //! Start everything with [`start`] (or [`start_with_world`] for a hand-built world); the
 //! binary `hub-sim` does the same from flags and `HUB_SIM_*` environment variables.
 
+pub mod cli;
 pub mod error;
 pub mod faults;
 pub mod generate;
