@@ -1,0 +1,148 @@
+//! `hub`: one binary for every role. Thin: it parses arguments and configuration, then calls
+//! the library `run` of the service named. Operator commands talk to the services' HTTP APIs
+//! and to the broker, never to another service's tables.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use hub_runtime::messaging::dlq::DeadLetters;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hub",
+    version,
+    about = "Cooperative data hub: services and operator commands"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the three agency simulators (coop-alliance, loan-fund, ntm) until Ctrl-C.
+    Sim {
+        #[command(flatten)]
+        args: hub_simulators::cli::SimArgs,
+    },
+    /// Dead letters: list, show, replay or discard failed messages of a consumer queue.
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
+    /// Exit 0 when an HTTP endpoint answers 2xx (container health checks).
+    Probe { url: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum DlqAction {
+    /// List dead letters of a queue (oldest first), with their reasons.
+    List {
+        /// Consumer queue (base name, e.g. `reconciler.source`).
+        queue: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show one dead letter in full (headers and body).
+    Show { queue: String, message_id: String },
+    /// Send a dead letter back to its queue (after a fix).
+    Replay { queue: String, message_id: String },
+    /// Remove a dead letter for good.
+    Discard { queue: String, message_id: String },
+}
+
+async fn dlq(action: DlqAction) -> anyhow::Result<()> {
+    let config = hub_runtime::config::load_common()?;
+    let broker = hub_runtime::Broker::new(
+        &config.amqp_url,
+        "hub-cli",
+        config.topology(),
+        hub_runtime::telemetry::Metrics::new(),
+        hub_runtime::http::Readiness::new(),
+    );
+    match action {
+        DlqAction::List { queue, limit } => {
+            let letters = DeadLetters::new(broker.clone(), &queue).list(limit).await?;
+            println!("{} dead letter(s) in {queue}", letters.len());
+            for l in letters {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    l.message_id.as_deref().unwrap_or("-"),
+                    l.contract_type.as_deref().unwrap_or("-"),
+                    l.kind,
+                    l.reason
+                );
+            }
+        }
+        DlqAction::Show { queue, message_id } => {
+            let letters = DeadLetters::new(broker.clone(), &queue)
+                .list(10_000)
+                .await?;
+            let letter = letters
+                .into_iter()
+                .find(|l| l.message_id.as_deref() == Some(message_id.as_str()))
+                .ok_or_else(|| anyhow::anyhow!("no dead letter {message_id:?} in {queue}"))?;
+            println!("{}", serde_json::to_string_pretty(&letter)?);
+        }
+        DlqAction::Replay { queue, message_id } => {
+            let l = DeadLetters::new(broker.clone(), &queue)
+                .replay(&message_id)
+                .await?;
+            println!("replayed {message_id} to {} ({})", l.queue, l.kind);
+        }
+        DlqAction::Discard { queue, message_id } => {
+            let l = DeadLetters::new(broker.clone(), &queue)
+                .discard(&message_id)
+                .await?;
+            println!("discarded {message_id} from {} ({})", l.queue, l.kind);
+        }
+    }
+    broker.close().await;
+    Ok(())
+}
+
+async fn probe(url: &str) -> anyhow::Result<()> {
+    let response = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()?
+        .get(url)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "{url} answered {}",
+        response.status()
+    );
+    Ok(())
+}
+
+async fn sim(args: hub_simulators::cli::SimArgs) -> anyhow::Result<()> {
+    let sims = hub_simulators::start(args.config()).await?;
+    println!("coop-alliance {}", sims.coop_alliance.base_url);
+    println!("loan-fund     {}", sims.loan_fund.base_url);
+    println!("ntm           {}", sims.ntm.base_url);
+    hub_runtime::shutdown::on_signals().cancelled().await;
+    sims.shutdown().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let format = hub_runtime::config::load::<hub_runtime::CommonConfig>()
+        .map(|c| c.log_format)
+        .unwrap_or_default();
+    hub_runtime::telemetry::init(format);
+    let result = match cli.command {
+        Command::Sim { args } => sim(args).await,
+        Command::Dlq { action } => dlq(action).await,
+        Command::Probe { url } => probe(&url).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hub: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
