@@ -4,7 +4,8 @@
 //! - Public topic exchanges from [`hub_contracts::registry::exchanges`], durable.
 //! - Per consumer queue `Q` (quorum, durable):
 //!   - `Q` itself, with an explicit `x-delivery-limit` and dead-lettering (at-least-once) to
-//!     `coophub.dlx` under routing key `Q`;
+//!     `coophub.dlx` under routing key `Q`, and `x-single-active-consumer` when its spec asks
+//!     for one consumer at a time across replicas;
 //!   - `Q.dlq`, the dead-letter queue an operator inspects and replays from;
 //!   - `Q.retry.<ms>`, one delay queue per retry delay: a message waits there for its TTL and
 //!     is dead-lettered back to `Q` through `coophub.requeue`.
@@ -44,6 +45,10 @@ pub struct QueueSpec {
     pub bindings: Vec<(String, String)>,
     /// Redeliveries before the broker dead-letters by itself.
     pub delivery_limit: u32,
+    /// `x-single-active-consumer`: of several consumers (replicas) on the queue, only one
+    /// receives deliveries at a time; another takes over when it goes away. For services
+    /// that must apply messages one at a time, in order, across replicas.
+    pub single_active_consumer: bool,
 }
 
 impl QueueSpec {
@@ -52,6 +57,7 @@ impl QueueSpec {
             name: name.into(),
             bindings: Vec::new(),
             delivery_limit: 10,
+            single_active_consumer: false,
         }
     }
 
@@ -63,6 +69,13 @@ impl QueueSpec {
 
     pub fn delivery_limit(mut self, limit: u32) -> Self {
         self.delivery_limit = limit;
+        self
+    }
+
+    /// Declares the queue with `x-single-active-consumer` (see the field). A queue's
+    /// arguments cannot change once declared: set this when the queue is first created.
+    pub fn single_active_consumer(mut self) -> Self {
+        self.single_active_consumer = true;
         self
     }
 }
@@ -173,6 +186,9 @@ impl Topology {
         args.insert("x-dead-letter-routing-key".into(), long(&queue));
         args.insert("x-dead-letter-strategy".into(), long("at-least-once"));
         args.insert("x-overflow".into(), long("reject-publish"));
+        if spec.single_active_consumer {
+            args.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
+        }
         ch.queue_declare(short(&queue)?, durable, args).await?;
         ch.queue_bind(
             short(&queue)?,
