@@ -1,0 +1,21 @@
+//! # hub-bench: how fast the hub is on this machine, against the physical reference
+//!
+//! Each benchmark prints figures and returns them as data, so `hub bench` can print a table
+//! and write a file. Ratios (hub against raw broker) are what to compare across machines.
+//!
+//! - [`broker`]: raw RabbitMQ publish→consume throughput with confirms, manual acks and
+//!   persistent messages on a quorum queue, at the hub's contract message sizes: the
+//!   reference the hub's own throughput is compared with.
+//!
+//! Benchmarks use their own topology namespace and database, and clean up after themselves.
+
+pub mod broker;
+
+/// One measured figure.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Figure {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+    pub note: String,
+}
