@@ -74,6 +74,15 @@ pub struct IndicatorValue {
     pub target_2025: Option<TargetCheck>,
     #[serde(default)]
     pub target_2030: Option<TargetCheck>,
+    /// True when the plan sets no target for this indicator (I10 in Lai Châu's plan): the value
+    /// is shown for context only, both targets are null, and `status` is `met` whenever there
+    /// is a value (there is no target to be behind). Absent means false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub context: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Level of an administrative unit.

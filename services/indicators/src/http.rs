@@ -1,0 +1,269 @@
+//! The HTTP API (merged with `/healthz`, `/readyz`, `/metrics` by the runtime):
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /api/v1/plan` | the plan in use: indicators, targets, baseline |
+//! | `GET /api/v1/snapshots?units=2024` | every stored version of a unit list (headers), oldest first |
+//! | `POST /api/v1/snapshots?units=2024&as_of=YYYY-MM-DD` | recompute now: `201` with a new version, `200` when the content equals the latest |
+//! | `GET /api/v1/snapshots/latest?units=2024` | the latest snapshot (`indicator.snapshot.v1`) |
+//! | `GET /api/v1/snapshots/{version}?units=2024` | a given version |
+//! | `GET /api/v1/snapshots/{version\|latest}/units/{code}?units=2024` | one unit of a snapshot |
+//! | `GET /api/v1/snapshots/{version\|latest}/export?format=csv\|xlsx&lang=en\|vi&units=2024` | the provincial report |
+//! | `GET /api/v1/indicators/{id}/history?unit=12&units=2024` | one indicator of one unit across versions |
+//!
+//! `units` defaults to the first of `UNIT_LIST`. Errors are JSON `{"error": "…"}`. Owns
+//! request parsing and responses only; computing and storing is the engine's.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::export::{self, Lang};
+use crate::plan::{IndicatorId, UnitList};
+use crate::service::Engine;
+
+/// An API error: status and message.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        tracing::warn!(error = %e, "database error in API");
+        Self(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable".into(),
+        )
+    }
+}
+
+impl From<crate::Error> for ApiError {
+    fn from(e: crate::Error) -> Self {
+        tracing::warn!(error = %e, "recompute failed");
+        Self(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+    }
+}
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, msg.into())
+}
+
+fn not_found(msg: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, msg.into())
+}
+
+type Api = Result<Response, ApiError>;
+
+#[derive(Debug, Deserialize, Default)]
+struct Params {
+    units: Option<String>,
+    as_of: Option<String>,
+    format: Option<String>,
+    lang: Option<String>,
+    unit: Option<String>,
+}
+
+impl Params {
+    fn list(&self, engine: &Engine) -> Result<UnitList, ApiError> {
+        match &self.units {
+            None => Ok(engine.lists.first().copied().unwrap_or(UnitList::Units2024)),
+            Some(s) => s.parse().map_err(|e| bad(format!("units: {e}"))),
+        }
+    }
+
+    fn as_of(&self) -> Result<Option<NaiveDate>, ApiError> {
+        self.as_of
+            .as_deref()
+            .map(|s| {
+                NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .map_err(|_| bad(format!("as_of: expected YYYY-MM-DD, got {s:?}")))
+            })
+            .transpose()
+    }
+
+    fn lang(&self) -> Result<Lang, ApiError> {
+        match self.lang.as_deref() {
+            None | Some("en") => Ok(Lang::En),
+            Some("vi") => Ok(Lang::Vi),
+            Some(other) => Err(bad(format!("lang: expected en or vi, got {other:?}"))),
+        }
+    }
+}
+
+/// The API's routes over the engine.
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route("/api/v1/plan", get(plan))
+        .route("/api/v1/snapshots", get(versions).post(recompute))
+        .route("/api/v1/snapshots/{version}", get(snapshot))
+        .route("/api/v1/snapshots/{version}/units/{code}", get(unit))
+        .route("/api/v1/snapshots/{version}/export", get(export_report))
+        .route("/api/v1/indicators/{id}/history", get(history))
+        .with_state(engine)
+}
+
+async fn plan(State(engine): State<Arc<Engine>>) -> Api {
+    Ok(Json(engine.plan.as_ref()).into_response())
+}
+
+async fn versions(State(engine): State<Arc<Engine>>, Query(p): Query<Params>) -> Api {
+    let list = p.list(&engine)?;
+    let v = engine.store.versions(&engine.plan.id, list).await?;
+    Ok(
+        Json(json!({ "plan_id": engine.plan.id, "unit_list": list, "versions": v }))
+            .into_response(),
+    )
+}
+
+async fn recompute(State(engine): State<Arc<Engine>>, Query(p): Query<Params>) -> Api {
+    let list = p.list(&engine)?;
+    let as_of = p.as_of()?;
+    let r = engine.recompute(list, as_of).await?;
+    let code = if r.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((code, Json(r)).into_response())
+}
+
+/// `latest` or a version number.
+fn parse_version(s: &str) -> Result<Option<u64>, ApiError> {
+    if s == "latest" {
+        return Ok(None);
+    }
+    s.parse::<u64>().map(Some).map_err(|_| {
+        bad(format!(
+            "version: expected a number or \"latest\", got {s:?}"
+        ))
+    })
+}
+
+async fn load(
+    engine: &Engine,
+    version: &str,
+    p: &Params,
+) -> Result<hub_contracts::v1::indicator::IndicatorSnapshot, ApiError> {
+    let list = p.list(engine)?;
+    let v = parse_version(version)?;
+    engine
+        .store
+        .snapshot(&engine.plan.id, list, v)
+        .await?
+        .ok_or_else(|| {
+            not_found(match v {
+                None => format!("no snapshot yet for unit list {list}"),
+                Some(v) => format!("no version {v} for unit list {list}"),
+            })
+        })
+}
+
+async fn snapshot(
+    State(engine): State<Arc<Engine>>,
+    Path(version): Path<String>,
+    Query(p): Query<Params>,
+) -> Api {
+    Ok(Json(load(&engine, &version, &p).await?).into_response())
+}
+
+async fn unit(
+    State(engine): State<Arc<Engine>>,
+    Path((version, code)): Path<(String, String)>,
+    Query(p): Query<Params>,
+) -> Api {
+    let s = load(&engine, &version, &p).await?;
+    let u = s
+        .units
+        .iter()
+        .find(|u| u.unit_code == code)
+        .ok_or_else(|| not_found(format!("no unit {code} in unit list {}", s.unit_list)))?;
+    Ok(Json(json!({
+        "plan_id": s.plan_id,
+        "version": s.version,
+        "as_of": s.as_of,
+        "baseline": s.baseline,
+        "unit_list": s.unit_list,
+        "content_hash": s.content_hash,
+        "unit": u,
+    }))
+    .into_response())
+}
+
+async fn export_report(
+    State(engine): State<Arc<Engine>>,
+    Path(version): Path<String>,
+    Query(p): Query<Params>,
+) -> Api {
+    let lang = p.lang()?;
+    let s = load(&engine, &version, &p).await?;
+    let name = format!("{}-{}-v{}-{}", s.plan_id, s.unit_list, s.version, s.as_of);
+    let fail = |e: export::ExportError| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    match p.format.as_deref().unwrap_or("csv") {
+        "csv" => Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}.csv\""),
+                ),
+            ],
+            export::csv(&engine.plan, &s, lang).map_err(fail)?,
+        )
+            .into_response()),
+        "xlsx" => Ok((
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_owned(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}.xlsx\""),
+                ),
+            ],
+            export::xlsx(&engine.plan, &s, lang).map_err(fail)?,
+        )
+            .into_response()),
+        other => Err(bad(format!("format: expected csv or xlsx, got {other:?}"))),
+    }
+}
+
+async fn history(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(p): Query<Params>,
+) -> Api {
+    let list = p.list(&engine)?;
+    let indicator: IndicatorId = id.parse().map_err(|e| bad(format!("indicator: {e}")))?;
+    let unit = p
+        .unit
+        .clone()
+        .unwrap_or_else(|| engine.plan.province_code.clone());
+    if engine.plan.units(list).row(&unit).is_none() {
+        return Err(not_found(format!("no unit {unit} in unit list {list}")));
+    }
+    let points = engine
+        .store
+        .history(&engine.plan.id, list, &unit, indicator.as_str())
+        .await?;
+    Ok(Json(json!({
+        "plan_id": engine.plan.id,
+        "unit_list": list,
+        "unit": unit,
+        "indicator": indicator,
+        "history": points,
+    }))
+    .into_response())
+}

@@ -1,0 +1,61 @@
+//! # hub-indicators: where a province stands against its plan
+//!
+//! Computes indicators I1–I10 (`shared/mission/indicators.md`) for the province, each
+//! district and each commune, against the 2025 and 2030 targets of a plan file
+//! (`deploy/plans/*.toml`), and publishes them as immutable, versioned
+//! `indicator.snapshot.v1` snapshots on `coophub.indicator`.
+//!
+//! - [`plan`]: the plan as data (baseline, indicators, targets, unit lists), validated;
+//! - [`compute`]: the definitions, a pure function of the projection;
+//! - [`store`]: the service's own schema `indicators`: a projection of golden records,
+//!   loans, NTM report revisions, registry records and reconciliation decisions, built from
+//!   consumed contracts through the inbox, and the snapshots, written with their outbox
+//!   message in one transaction;
+//! - [`snapshot`]: snapshot content and its hash (same inputs, same hash, no new version);
+//! - [`service`]: [`start`]/[`run`]: consumer, debounced recompute, outbox relay, HTTP;
+//! - [`http`]: the query, recompute and export API; [`export`]: CSV and XLSX reports;
+//! - [`config`]: [`Config`] from the environment.
+//!
+//! Owns only its schema. It reads no other service's tables and calls no other service: all
+//! it knows arrives as contracts on `coophub.identity` and `coophub.source`.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), hub_indicators::Error> {
+//! let shutdown = hub_runtime::shutdown::CancellationToken::new();
+//! let running = hub_indicators::start(hub_indicators::Config::from_env()?, shutdown.clone()).await?;
+//! let addr = running.http_addr(); // HTTP_ADDR with port 0: the port picked
+//! let first = running
+//!     .snapshot_where(hub_indicators::UnitList::Units2024, |_| true)
+//!     .await;
+//! shutdown.cancel();
+//! running.stopped().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod compute;
+pub mod config;
+pub mod export;
+pub mod http;
+pub mod plan;
+pub mod service;
+pub mod snapshot;
+pub mod store;
+
+pub use config::Config;
+pub use plan::{IndicatorId, Plan, PlanError, UnitList};
+pub use service::{Engine, Latest, Recomputed, Running, input_queue, run, start};
+
+/// Why the service could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] hub_runtime::ConfigError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Service(#[from] hub_runtime::service::ServiceError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("a task of the service failed: {0}")]
+    Task(String),
+}

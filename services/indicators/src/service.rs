@@ -1,0 +1,387 @@
+//! The running service: the input consumer (inbox, exactly-once effects), the debounced
+//! recompute, the outbox relay and the HTTP API, started by [`start`] and stopped by the
+//! shutdown token.
+//!
+//! Owns when snapshots are computed (after inputs change, quiet for `DEBOUNCE_MS`; when the
+//! date rolls over; on demand) and that one recompute runs at a time. The computation itself
+//! is [`crate::compute`], storage [`crate::store`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{FixedOffset, NaiveDate, Utc};
+use hub_contracts::Contract;
+use hub_contracts::registry::exchanges;
+use hub_contracts::v1::identity::{GoldenRecord, ReconciliationDecision};
+use hub_contracts::v1::indicator::IndicatorSnapshot;
+use hub_contracts::v1::source::{LoanDisbursement, NtmCommuneReport, RegistryCooperative};
+use hub_runtime::messaging::{Consumer, Handler, HandlerError, Incoming, QueueSpec};
+use hub_runtime::service::ServiceContext;
+use hub_runtime::shutdown::CancellationToken;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::compute::{Inputs, compute};
+use crate::config::Config;
+use crate::plan::{Plan, UnitList};
+use crate::store::{Input, Store};
+use crate::{Error, http, snapshot};
+
+/// The service's name (broker connection, logs).
+pub const SERVICE_NAME: &str = "indicators";
+/// The service's database schema.
+pub const SCHEMA: &str = "indicators";
+/// Base name of the input queue.
+pub const INPUT_QUEUE: &str = "indicators.inputs";
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The contract types the service consumes.
+pub const INPUT_TYPES: [&str; 5] = [
+    GoldenRecord::TYPE,
+    ReconciliationDecision::TYPE,
+    LoanDisbursement::TYPE,
+    NtmCommuneReport::TYPE,
+    RegistryCooperative::TYPE,
+];
+
+/// The input queue and its bindings (declaring it before publishing is what a test needs:
+/// publishes are mandatory).
+pub fn input_queue(config: &Config) -> QueueSpec {
+    QueueSpec::new(INPUT_QUEUE)
+        .bind(exchanges::IDENTITY, GoldenRecord::TYPE)
+        .bind(exchanges::IDENTITY, ReconciliationDecision::TYPE)
+        .bind(exchanges::SOURCE, LoanDisbursement::TYPE)
+        .bind(exchanges::SOURCE, NtmCommuneReport::TYPE)
+        .bind(exchanges::SOURCE, RegistryCooperative::TYPE)
+        .delivery_limit(config.common.delivery_limit)
+}
+
+/// Vietnam's UTC offset, +07:00: "today" is a date there.
+const VIETNAM: FixedOffset = match FixedOffset::east_opt(7 * 3600) {
+    Some(o) => o,
+    None => panic!("+07:00 is a valid offset"),
+};
+
+/// Today's date in Vietnam (UTC+7): the default as-of date.
+pub fn today_in_vietnam() -> NaiveDate {
+    Utc::now().with_timezone(&VIETNAM).date_naive()
+}
+
+/// The latest snapshot known per unit list.
+pub type Latest = BTreeMap<UnitList, Arc<IndicatorSnapshot>>;
+
+/// What a recompute gave.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Recomputed {
+    /// False when the content equalled the latest version's (no new version).
+    pub created: bool,
+    pub snapshot: IndicatorSnapshot,
+}
+
+/// Computes and stores snapshots; shared by the debouncer and the HTTP API.
+pub struct Engine {
+    pub plan: Arc<Plan>,
+    pub store: Store,
+    /// Unit lists of automatic recomputes; the first is the API's default.
+    pub lists: Vec<UnitList>,
+    /// `AS_OF`, when fixed.
+    pub fixed_as_of: Option<NaiveDate>,
+    running: tokio::sync::Mutex<()>,
+    latest: watch::Sender<Latest>,
+}
+
+impl Engine {
+    pub fn new(
+        plan: Plan,
+        store: Store,
+        lists: Vec<UnitList>,
+        fixed_as_of: Option<NaiveDate>,
+    ) -> Self {
+        Self {
+            plan: Arc::new(plan),
+            store,
+            lists,
+            fixed_as_of,
+            running: tokio::sync::Mutex::new(()),
+            latest: watch::Sender::new(Latest::new()),
+        }
+    }
+
+    /// The as-of date of a recompute that names none.
+    pub fn default_as_of(&self) -> NaiveDate {
+        self.fixed_as_of.unwrap_or_else(today_in_vietnam)
+    }
+
+    /// Computes a snapshot of `list` as of `as_of` (default: [`Engine::default_as_of`]) and
+    /// stores it as a new version unless its content equals the latest version's.
+    pub async fn recompute(
+        &self,
+        list: UnitList,
+        as_of: Option<NaiveDate>,
+    ) -> Result<Recomputed, Error> {
+        let _one_at_a_time = self.running.lock().await;
+        let as_of = as_of.unwrap_or_else(|| self.default_as_of());
+        let (projection, provenance) = self.store.inputs().await?;
+        let units = compute(
+            &self.plan,
+            list,
+            as_of,
+            Inputs {
+                golden: &projection.golden,
+                loans: &projection.loans,
+                ntm: &projection.ntm,
+            },
+        );
+        let built = snapshot::build(&self.plan, list, as_of, units, provenance);
+        let (snapshot, created) = self.store.save_if_changed(built).await?;
+        if created {
+            tracing::info!(unit_list = %list, version = snapshot.version, %as_of, hash = %snapshot.content_hash, "new snapshot");
+        }
+        let shared = Arc::new(snapshot.clone());
+        self.latest.send_modify(|l| {
+            l.insert(list, shared);
+        });
+        Ok(Recomputed { created, snapshot })
+    }
+
+    /// Follows the latest snapshot per unit list.
+    pub fn subscribe(&self) -> watch::Receiver<Latest> {
+        self.latest.subscribe()
+    }
+}
+
+/// Applies each consumed message once and marks the projection dirty when it changed.
+struct InputHandler {
+    store: Store,
+    dirty: Arc<Notify>,
+}
+
+fn decode_input(msg: &Incoming) -> Result<Input, HandlerError> {
+    Ok(match msg.envelope.ty.as_str() {
+        GoldenRecord::TYPE => Input::Golden(Box::new(msg.decode::<GoldenRecord>()?.data)),
+        LoanDisbursement::TYPE => Input::Loan(Box::new(msg.decode::<LoanDisbursement>()?.data)),
+        NtmCommuneReport::TYPE => Input::Ntm(Box::new(msg.decode::<NtmCommuneReport>()?.data)),
+        RegistryCooperative::TYPE => {
+            Input::Registry(Box::new(msg.decode::<RegistryCooperative>()?.data))
+        }
+        ReconciliationDecision::TYPE => {
+            Input::Decision(Box::new(msg.decode::<ReconciliationDecision>()?.data))
+        }
+        other => {
+            return Err(HandlerError::permanent(format!(
+                "hub-indicators does not take contract type {other:?}"
+            )));
+        }
+    })
+}
+
+impl Handler for InputHandler {
+    async fn handle(&self, msg: Incoming) -> Result<(), HandlerError> {
+        let input = decode_input(&msg)?;
+        if self.store.apply(&msg.envelope.id, &input).await? {
+            self.dirty.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// The service, started.
+pub struct Running {
+    engine: Arc<Engine>,
+    http_addr: Option<SocketAddr>,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Where the HTTP API listens (with `HTTP_ADDR` port 0, the port picked).
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Follows the latest snapshot per unit list.
+    pub fn subscribe(&self) -> watch::Receiver<Latest> {
+        self.engine.subscribe()
+    }
+
+    /// Waits for a snapshot of `list` that satisfies `pred` (the first one: `|_| true`);
+    /// `None` when the service shut down first.
+    pub async fn snapshot_where(
+        &self,
+        list: UnitList,
+        pred: impl Fn(&IndicatorSnapshot) -> bool,
+    ) -> Option<Arc<IndicatorSnapshot>> {
+        let mut rx = self.subscribe();
+        tokio::select! {
+            _ = self.shutdown.cancelled() => None,
+            found = rx.wait_for(|l| l.get(&list).is_some_and(|s| pred(s))) => {
+                found.ok().and_then(|l| l.get(&list).cloned())
+            }
+        }
+    }
+
+    /// Recomputes now (as `POST /api/v1/snapshots` does).
+    pub async fn recompute(
+        &self,
+        list: UnitList,
+        as_of: Option<NaiveDate>,
+    ) -> Result<Recomputed, Error> {
+        self.engine.recompute(list, as_of).await
+    }
+
+    /// Waits for the shutdown token and for every task to finish.
+    pub async fn stopped(self) -> Result<(), Error> {
+        self.shutdown.cancelled().await;
+        let mut failed = None;
+        for t in self.tasks {
+            if let Err(e) = t.await {
+                failed = Some(e.to_string());
+            }
+        }
+        match failed {
+            Some(e) => Err(Error::Task(e)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Starts the service: plan, database (schema `indicators`, migrations), consumer, outbox
+/// relay, debounced recompute (a first one right away) and HTTP. Returns once everything is
+/// started; an invalid plan or configuration is an error here.
+pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running, Error> {
+    config.validate()?;
+    let plan = match &config.plan_file {
+        Some(path) => Plan::load(path)?,
+        None => Plan::builtin()?,
+    };
+    tracing::info!(plan = %plan.id, source = %plan.source, indicators = plan.indicators.len(), "plan loaded");
+    let ctx = ServiceContext::start(
+        SERVICE_NAME,
+        config.common.clone(),
+        SCHEMA,
+        Some(&MIGRATOR),
+        shutdown.clone(),
+    )
+    .await?;
+    let store = Store::new(ctx.db.clone());
+    let engine = Arc::new(Engine::new(
+        plan,
+        store.clone(),
+        config.unit_list.clone(),
+        config.as_of,
+    ));
+    let dirty = Arc::new(Notify::new());
+    let mut tasks = vec![ctx.spawn_outbox_relay(), ctx.spawn_database_probe()];
+
+    let consumer = Consumer::new(
+        ctx.broker.clone(),
+        input_queue(&config),
+        InputHandler {
+            store,
+            dirty: dirty.clone(),
+        },
+    )
+    .retry(ctx.config.retry_policy())
+    .prefetch(ctx.config.prefetch)
+    .concurrency(4)
+    .accepts(&INPUT_TYPES);
+    let stop = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = consumer.run(stop).await {
+            tracing::error!(error = %e, "input consumer stopped");
+        }
+    }));
+
+    tasks.push(tokio::spawn(debounce(
+        engine.clone(),
+        dirty.clone(),
+        Duration::from_millis(config.debounce_ms),
+        Duration::from_millis(config.debounce_max_ms),
+        shutdown.clone(),
+    )));
+    // a first snapshot from whatever the projection holds
+    dirty.notify_one();
+
+    let http_addr = ctx.serve_http(http::router(engine.clone())).await?;
+    let broker = ctx.broker.clone();
+    let stop = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        stop.cancelled().await;
+        broker.close().await;
+    }));
+    Ok(Running {
+        engine,
+        http_addr,
+        shutdown,
+        tasks,
+    })
+}
+
+/// Runs the service until `shutdown`.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
+    start(config, shutdown).await?.stopped().await
+}
+
+/// Time until the next midnight in Vietnam, when "today" changes.
+fn until_next_day() -> Duration {
+    let now = Utc::now().with_timezone(&VIETNAM);
+    let next = now
+        .date_naive()
+        .succ_opt()
+        .and_then(|d| d.and_hms_opt(0, 0, 1))
+        .map(|t| t - now.naive_local());
+    next.and_then(|d| d.to_std().ok())
+        .unwrap_or(Duration::from_secs(3600))
+}
+
+/// Recomputes every configured unit list once inputs have been quiet for `quiet` (at most
+/// `longest` after the first change), and when the date changes (unless `AS_OF` is fixed).
+async fn debounce(
+    engine: Arc<Engine>,
+    dirty: Arc<Notify>,
+    quiet: Duration,
+    longest: Duration,
+    shutdown: CancellationToken,
+) {
+    let follows_today = engine.fixed_as_of.is_none();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = dirty.notified() => {}
+            _ = tokio::time::sleep(until_next_day()), if follows_today => {}
+        }
+        let first = tokio::time::Instant::now();
+        loop {
+            let deadline = (tokio::time::Instant::now() + quiet).min(first + longest);
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = dirty.notified() => {
+                    if tokio::time::Instant::now() >= first + longest { break; }
+                }
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        for list in engine.lists.clone() {
+            if let Err(e) = engine.recompute(list, None).await {
+                tracing::warn!(error = %e, unit_list = %list, "recompute failed; will retry");
+                // try again after a pause
+                let again = dirty.clone();
+                let stop = shutdown.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = stop.cancelled() => {}
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => again.notify_one(),
+                    }
+                });
+                break;
+            }
+        }
+    }
+}
