@@ -1,0 +1,43 @@
+//! # hub-adapter-kit: what every source adapter needs
+//!
+//! A source adapter is, Vector-style, a config type plus one build function returning a
+//! [`Source`]; this crate does the rest over the shared runtime:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`http`] | the reqwest client: timeouts, retries (429 `Retry-After`, 5xx, connection errors, garbage bodies) with the `backoff` crate, API key / Basic / OAuth2 client-credentials auth |
+//! | [`checkpoint`] | the adapter's state in PostgreSQL: compound watermark, content hashes, markers |
+//! | [`source`] | the [`Source`] trait, the page protocol ([`SyncContext`]) and the [`Engine`] |
+//! | [`mapping`] | reading raw fields into contracts, flagging what is wrong in `meta.issues` |
+//! | [`metrics`] | records read / published / skipped / invalid, errors, lag |
+//! | [`runner`] | [`run`]: the service (checks, poll schedule, ops routes, graceful shutdown) |
+//! | [`config`] | [`Secret`] and lenient readers for environment values |
+//! | `acceptance` | (feature `acceptance`) the acceptance test kit every adapter runs |
+//!
+//! Delivery guarantee: a page's records are published with confirms, then their content
+//! hashes and the watermark are committed in one transaction. Nothing is lost; a crash
+//! between confirm and commit republishes records under the same deterministic message ids.
+//!
+//! This crate may not know any one source system's API or record format (those live in the
+//! `hub-adapter-*` crates), and it never writes outside its adapter's schema.
+
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod mapping;
+pub mod metrics;
+pub mod runner;
+pub mod source;
+
+#[cfg(feature = "acceptance")]
+pub mod acceptance;
+
+pub use checkpoint::{MIGRATOR, Store, Watermark, schema_for};
+pub use config::Secret;
+pub use error::{Invalid, SourceError};
+pub use http::{Auth, HttpClient, HttpSettings, WithRaw};
+pub use mapping::FieldReader;
+pub use metrics::AdapterMetrics;
+pub use runner::{AdapterError, RunSettings, run};
+pub use source::{Engine, PageEvent, PageHook, Source, SyncContext, SyncReport};

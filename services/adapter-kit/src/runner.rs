@@ -1,0 +1,113 @@
+//! Running an adapter as a service: [`run`] starts the shared runtime (its database schema
+//! with the kit's migrations, the broker, `/healthz` `/readyz` `/metrics` on `HTTP_ADDR`),
+//! then checks the source and syncs it every poll interval until the shutdown token fires.
+//!
+//! - Readiness has a `source` flag: true once a check passed, false after a credentials
+//!   failure (the runner re-checks before syncing again rather than hammering the system).
+//! - A failed sync is logged and counted; committed pages are kept and the next poll goes on
+//!   from them.
+//! - Shutdown: a sync in progress stops after its current page is committed (or at the
+//!   next wait), then the broker connection is closed.
+//!
+//! Owns the poll loop only; what a sync does is [`crate::source`]'s business.
+
+use std::time::Duration;
+
+use axum::Router;
+use hub_runtime::CommonConfig;
+use hub_runtime::service::{ServiceContext, ServiceError};
+use tokio_util::sync::CancellationToken;
+
+use crate::checkpoint::{MIGRATOR, Store, schema_for};
+use crate::error::SourceError;
+use crate::metrics::AdapterMetrics;
+use crate::source::{Engine, Source};
+
+/// How often to sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSettings {
+    /// Time between the end of one sync and the start of the next.
+    pub poll_interval: Duration,
+}
+
+/// Why an adapter could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error(transparent)]
+    Config(#[from] hub_runtime::ConfigError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+}
+
+/// Runs `source` until `shutdown`: the service name is `adapter-<system>`, the database
+/// schema `adapter_<system>`.
+pub async fn run<S: Source>(
+    source: S,
+    common: CommonConfig,
+    settings: RunSettings,
+    shutdown: CancellationToken,
+) -> Result<(), AdapterError> {
+    let system = source.system().to_owned();
+    let ctx = ServiceContext::start(
+        &format!("adapter-{system}"),
+        common,
+        &schema_for(&system),
+        Some(&MIGRATOR),
+        shutdown.clone(),
+    )
+    .await?;
+    let metrics = AdapterMetrics::register(&ctx.metrics, &system);
+    ctx.readiness.set("source", false);
+    if let Some(addr) = ctx.serve_http(Router::new()).await? {
+        tracing::info!(%system, %addr, "adapter serving /healthz /readyz /metrics");
+    }
+    let probe = ctx.spawn_database_probe();
+    let engine = Engine::new(
+        source,
+        Store::new(ctx.db.clone(), &system),
+        ctx.publisher.clone(),
+        metrics,
+        shutdown.clone(),
+    );
+    let mut checked = false;
+    while !shutdown.is_cancelled() {
+        if !checked {
+            match engine.check().await {
+                Ok(()) => {
+                    checked = true;
+                    ctx.readiness.set("source", true);
+                    tracing::info!(%system, "source check passed");
+                }
+                Err(SourceError::Cancelled) => break,
+                Err(e) => {
+                    ctx.readiness.set("source", false);
+                    tracing::error!(%system, error = %e, "source check failed; retrying at the next poll");
+                }
+            }
+        }
+        if checked {
+            match engine.sync_once().await {
+                Ok(_) => {}
+                Err(SourceError::Cancelled) => break,
+                Err(e) if e.is_unauthorized() => {
+                    checked = false;
+                    ctx.readiness.set("source", false);
+                    tracing::error!(%system, error = %e, "credentials rejected during sync");
+                }
+                Err(e) => {
+                    tracing::error!(%system, error = %e, "sync failed; retrying at the next poll")
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(settings.poll_interval) => {}
+        }
+    }
+    tracing::info!(%system, "adapter stopping");
+    probe.abort();
+    ctx.broker.close().await;
+    Ok(())
+}

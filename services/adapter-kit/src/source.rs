@@ -1,0 +1,424 @@
+//! The [`Source`] trait and the sync [`Engine`] that drives it.
+//!
+//! A source knows its system's paging and its record format; the engine knows everything
+//! else. A sync is a loop the source writes itself:
+//!
+//! ```text
+//! for each page the source fetches:
+//!     ctx.emit(id, raw)            for each raw record on it
+//!     ctx.commit_page(watermark)   the page is done
+//! ```
+//!
+//! [`SyncContext::commit_page`] then, for the page's records:
+//! 1. looks up their committed content hashes and skips the unchanged ones (dedup);
+//! 2. maps the rest with [`Source::map`] into the source's contract, or counts and logs the
+//!    record as invalid when it cannot form one;
+//! 3. publishes the contracts to `coophub.source` with [`Publisher::publish_batch`]
+//!    (pipelined; returns once the broker confirmed every message), each under the
+//!    deterministic id `Envelope::deterministic_id([system, source id, content hash])`;
+//! 4. in ONE transaction records the hashes and advances the watermark ([`Store::commit`]).
+//!
+//! A crash anywhere before 4 reads the page again at the next sync: records published but not
+//! committed are published again with the same message ids, which consumers drop.
+//!
+//! Owns the page protocol; knows nothing of any one system's API.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use futures::future::BoxFuture;
+use hub_contracts::registry::Contract;
+use hub_contracts::v1::{SourceMeta, SourceRef};
+use hub_contracts::{Envelope, content_hash};
+use hub_runtime::messaging::{OutgoingMessage, Publisher};
+use hub_runtime::telemetry::TraceContext;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::checkpoint::{RecordRow, Store, Watermark};
+use crate::error::{Invalid, SourceError};
+use crate::metrics::AdapterMetrics;
+
+/// A source system the hub reads: its name, a connectivity-and-credentials check, a sync
+/// that pages through it, and the mapping of one raw record into the source's contract.
+pub trait Source: Send + Sync + Sized + 'static {
+    /// The contract each record becomes (`source.cooperative.v1`, …).
+    type Record: Contract;
+
+    /// The system's name in source references: `coop-alliance`, `loan-fund`, `ntm`.
+    fn system(&self) -> &str;
+
+    /// Verifies that the system answers AND accepts the credentials (one cheap request).
+    fn check(&self) -> impl Future<Output = Result<(), SourceError>> + Send;
+
+    /// Reads what changed since the context's watermark (or markers), page by page: emit each
+    /// record, then commit the page. Returning `Err` leaves the uncommitted page to the next
+    /// sync.
+    fn sync(
+        &self,
+        ctx: &mut SyncContext<'_, Self>,
+    ) -> impl Future<Output = Result<(), SourceError>> + Send;
+
+    /// Maps one raw record, normalising only what is certain and flagging the rest in
+    /// `meta.issues`; `Err` when it cannot form the contract at all. Pure: no I/O.
+    fn map(&self, id: &str, raw: &Value, meta: SourceMeta) -> Result<Self::Record, Invalid>;
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub pages: u64,
+    pub read: u64,
+    pub published: u64,
+    pub skipped_unchanged: u64,
+    pub invalid: u64,
+    pub field_issues: u64,
+}
+
+/// A step of the page protocol, for tests that stop an adapter at an exact point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageEvent {
+    /// The broker confirmed page `page` (1-based within this sync); not committed yet.
+    Confirmed { page: u64 },
+    /// Page `page` is committed.
+    Committed { page: u64 },
+}
+
+/// Awaited at each [`PageEvent`]; a hook that never returns freezes the sync right there.
+pub type PageHook = Arc<dyn Fn(PageEvent) -> BoxFuture<'static, ()> + Send + Sync>;
+
+struct Pending {
+    id: String,
+    raw: Value,
+    marker: Option<String>,
+}
+
+/// A sync in progress: what the source emits into, page by page.
+pub struct SyncContext<'a, S: Source> {
+    source: &'a S,
+    engine: &'a EngineParts,
+    watermark: Option<Watermark>,
+    pending: Vec<Pending>,
+    report: SyncReport,
+}
+
+impl<'a, S: Source> SyncContext<'a, S> {
+    /// The watermark committed before this sync began (or by its last committed page).
+    pub fn watermark(&self) -> Option<&Watermark> {
+        self.watermark.as_ref()
+    }
+
+    /// True once shutdown was requested: a source may stop between pages.
+    pub fn is_cancelled(&self) -> bool {
+        self.engine.shutdown.is_cancelled()
+    }
+
+    /// Adds a raw record, under its id in the source system, to the current page.
+    pub fn emit(&mut self, id: impl Into<String>, raw: Value) {
+        self.pending.push(Pending {
+            id: id.into(),
+            raw,
+            marker: None,
+        });
+    }
+
+    /// Like [`SyncContext::emit`], remembering the source's own change marker (say,
+    /// `3:approved` for an NTM report's revision and status) for [`SyncContext::markers`].
+    pub fn emit_with_marker(&mut self, id: impl Into<String>, raw: Value, marker: String) {
+        self.pending.push(Pending {
+            id: id.into(),
+            raw,
+            marker: Some(marker),
+        });
+    }
+
+    /// A raw record without a usable id: it cannot be tracked, only counted and logged.
+    pub fn reject_unidentified(&mut self, reason: &str) {
+        self.report.read += 1;
+        self.report.invalid += 1;
+        self.engine.metrics.add_read(1);
+        self.engine.metrics.add_invalid(1);
+        tracing::error!(system = %self.source.system(), id = "(none)", %reason,
+            "invalid record: not published");
+    }
+
+    /// The committed markers of these ids (absent: never committed, or committed without one).
+    pub async fn markers(&self, ids: &[String]) -> Result<HashMap<String, String>, SourceError> {
+        Ok(self
+            .engine
+            .store
+            .stored(ids)
+            .await?
+            .into_iter()
+            .filter_map(|(id, s)| s.marker.map(|m| (id, m)))
+            .collect())
+    }
+
+    /// Publishes the page's changed records (confirmed), then records their hashes and
+    /// advances the watermark to `watermark` in one transaction. Returns
+    /// [`SourceError::Cancelled`] after the commit when shutdown was requested.
+    pub async fn commit_page(&mut self, watermark: Option<Watermark>) -> Result<(), SourceError> {
+        let page = self.report.pages + 1;
+        let system = self.source.system().to_owned();
+        let mut pending = std::mem::take(&mut self.pending);
+        // the same id twice in one page: the later reading wins
+        let mut last: HashMap<String, usize> = HashMap::new();
+        for (i, p) in pending.iter().enumerate() {
+            last.insert(p.id.clone(), i);
+        }
+        let read = pending.len() as u64;
+        let mut keep = 0usize;
+        pending.retain(|p| {
+            let i = keep;
+            keep += 1;
+            last.get(&p.id) == Some(&i)
+        });
+        let ids: Vec<String> = pending.iter().map(|p| p.id.clone()).collect();
+        let stored = self.engine.store.stored(&ids).await?;
+        let fetched_at = Utc::now().with_timezone(&hub_normalise::datetime::vn_offset());
+
+        let mut messages = Vec::new();
+        let mut rows = Vec::new();
+        let (mut skipped, mut invalid, mut issues) = (read - pending.len() as u64, 0u64, 0u64);
+        for p in pending {
+            let hash = content_hash(&p.raw);
+            if stored.get(&p.id).is_some_and(|s| s.content_hash == hash) {
+                skipped += 1;
+                if let Some(m) = &p.marker
+                    && stored.get(&p.id).and_then(|s| s.marker.as_ref()) != Some(m)
+                {
+                    // same content under a new marker: remember the marker, publish nothing
+                    rows.push(RecordRow {
+                        source_id: p.id,
+                        content_hash: hash,
+                        marker: Some(m.clone()),
+                        message_id: None,
+                        invalid_reason: None,
+                    });
+                }
+                continue;
+            }
+            let meta = SourceMeta {
+                source: SourceRef::new(&system, &p.id),
+                fetched_at,
+                content_hash: hash.clone(),
+                raw: p.raw.clone(),
+                issues: Vec::new(),
+            };
+            match self.source.map(&p.id, &p.raw, meta) {
+                Ok(record) => {
+                    let id = Envelope::<Value>::deterministic_id(&[&system, &p.id, &hash]);
+                    let n = record_issues(&record);
+                    if n > 0 {
+                        issues += n;
+                        log_issues(&system, &p.id, &record);
+                    }
+                    let env = Envelope::new(
+                        id.clone(),
+                        format!("{}:adapter:{system}", hub_contracts::HUB_SOURCE_PREFIX),
+                        record,
+                    )
+                    .with_subject(format!("{system}/{}", p.id))
+                    .with_traceparent(Some(TraceContext::new_root().header()));
+                    messages.push(OutgoingMessage::from_envelope(&env));
+                    rows.push(RecordRow {
+                        source_id: p.id,
+                        content_hash: hash,
+                        marker: p.marker,
+                        message_id: Some(id),
+                        invalid_reason: None,
+                    });
+                }
+                Err(Invalid { reason }) => {
+                    invalid += 1;
+                    tracing::error!(%system, id = %p.id, %reason, "invalid record: not published");
+                    rows.push(RecordRow {
+                        source_id: p.id,
+                        content_hash: hash,
+                        marker: p.marker,
+                        message_id: None,
+                        invalid_reason: Some(reason),
+                    });
+                }
+            }
+        }
+
+        self.engine.publisher.publish_batch(&messages).await?;
+        self.engine.event(PageEvent::Confirmed { page }).await;
+        self.engine.store.commit(&rows, watermark.as_ref()).await?;
+        if let Some(w) = watermark
+            && self.watermark.as_ref().is_none_or(|old| *old < w)
+        {
+            self.watermark = Some(w);
+        }
+        if let Some(w) = &self.watermark {
+            self.engine
+                .metrics
+                .set_lag((Utc::now() - w.ts.with_timezone(&Utc)).num_seconds());
+        }
+
+        let published = messages.len() as u64;
+        let m = &self.engine.metrics;
+        m.add_read(read);
+        m.add_published(published);
+        m.add_skipped(skipped);
+        m.add_invalid(invalid);
+        m.add_issues(issues);
+        m.add_page();
+        let r = &mut self.report;
+        r.pages = page;
+        r.read += read;
+        r.published += published;
+        r.skipped_unchanged += skipped;
+        r.invalid += invalid;
+        r.field_issues += issues;
+        tracing::debug!(%system, page, read, published, skipped, invalid, "page committed");
+        self.engine.event(PageEvent::Committed { page }).await;
+        if self.engine.shutdown.is_cancelled() {
+            return Err(SourceError::Cancelled);
+        }
+        Ok(())
+    }
+}
+
+/// The issues a record carries (read back from its JSON: the kit does not know the type).
+fn record_issues<T: Contract>(record: &T) -> u64 {
+    serde_json::to_value(record)
+        .ok()
+        .and_then(|v| v["meta"]["issues"].as_array().map(|a| a.len() as u64))
+        .unwrap_or(0)
+}
+
+fn log_issues<T: Contract>(system: &str, id: &str, record: &T) {
+    let Ok(v) = serde_json::to_value(record) else {
+        return;
+    };
+    for issue in v["meta"]["issues"].as_array().into_iter().flatten() {
+        // FieldIssue.raw never holds personal data (the mapping leaves it out for such fields)
+        tracing::warn!(%system, %id, field = %issue["field"].as_str().unwrap_or(""),
+            problem = %issue["problem"].as_str().unwrap_or(""), raw = %issue["raw"],
+            "field flagged in meta.issues");
+    }
+}
+
+struct EngineParts {
+    store: Store,
+    publisher: Arc<Publisher>,
+    metrics: AdapterMetrics,
+    hook: Option<PageHook>,
+    shutdown: CancellationToken,
+}
+
+impl EngineParts {
+    async fn event(&self, e: PageEvent) {
+        if let Some(h) = &self.hook {
+            h(e).await;
+        }
+    }
+}
+
+/// Runs checks and syncs of one source over its store and the broker.
+pub struct Engine<S: Source> {
+    source: Arc<S>,
+    parts: EngineParts,
+}
+
+impl<S: Source> Engine<S> {
+    /// An engine for `source`, keeping state in `store`, publishing with `publisher`.
+    pub fn new(
+        source: S,
+        store: Store,
+        publisher: Arc<Publisher>,
+        metrics: AdapterMetrics,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            source: Arc::new(source),
+            parts: EngineParts {
+                store,
+                publisher,
+                metrics,
+                hook: None,
+                shutdown,
+            },
+        }
+    }
+
+    /// Awaits `hook` at each page event (tests stop an adapter at an exact point with it).
+    pub fn with_hook(mut self, hook: PageHook) -> Self {
+        self.parts.hook = Some(hook);
+        self
+    }
+
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.parts.store
+    }
+
+    pub fn metrics(&self) -> &AdapterMetrics {
+        &self.parts.metrics
+    }
+
+    /// [`Source::check`], counted as an error when it fails.
+    pub async fn check(&self) -> Result<(), SourceError> {
+        let r = self.source.check().await;
+        if r.is_err() {
+            self.parts.metrics.add_error();
+        }
+        r
+    }
+
+    /// One sync from the committed checkpoint to the source's present.
+    pub async fn sync_once(&self) -> Result<SyncReport, SourceError> {
+        let started = std::time::Instant::now();
+        let watermark = match self.parts.store.watermark().await {
+            Ok(w) => w,
+            Err(e) => {
+                self.parts.metrics.add_error();
+                return Err(e.into());
+            }
+        };
+        let mut ctx = SyncContext {
+            source: &*self.source,
+            engine: &self.parts,
+            watermark,
+            pending: Vec::new(),
+            report: SyncReport::default(),
+        };
+        let mut result = self.source.sync(&mut ctx).await;
+        if result.is_ok() && !ctx.pending.is_empty() {
+            // emitted but not committed by the source: commit without moving the watermark
+            result = ctx.commit_page(None).await;
+        }
+        let report = ctx.report.clone();
+        let system = self.source.system();
+        match result {
+            Ok(()) => {
+                self.parts.metrics.set_last_success(Utc::now().timestamp());
+                tracing::info!(%system, pages = report.pages, read = report.read,
+                    published = report.published, skipped_unchanged = report.skipped_unchanged,
+                    invalid = report.invalid, field_issues = report.field_issues,
+                    elapsed_ms = started.elapsed().as_millis() as u64, "sync finished");
+                Ok(report)
+            }
+            Err(e) => {
+                if !matches!(e, SourceError::Cancelled) {
+                    self.parts.metrics.add_error();
+                }
+                tracing::warn!(%system, error = %e, pages = report.pages,
+                    published = report.published, "sync stopped; committed pages are kept");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Now at +07:00 (what `fetched_at` uses).
+pub fn now_vn() -> DateTime<FixedOffset> {
+    Utc::now().with_timezone(&hub_normalise::datetime::vn_offset())
+}
