@@ -1,0 +1,388 @@
+//! Accuracy: the engine run over a whole simulated world, scored against its ground truth.
+//!
+//! Owns the feed (every current source record of a [`World`], converted as an adapter would:
+//! tax codes to digits, phones to E.164, local times with `+07:00`, NTM entries named
+//! `{commune_code}:{year}:{index}`), the pairwise metrics (precision, recall, F1 over pairs
+//! of records said to be one organisation) and the worst errors with the names involved
+//! (person-like names masked). The engine never sees the truth: it is read only here, after
+//! the run. Deliberately bad records (which belong to no organisation) are left out, as an
+//! adapter would reject them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, FixedOffset, NaiveTime, TimeZone, Utc};
+use hub_contracts::v1::{
+    Borrower, LoanDisbursement, NtmCommuneReport, NtmCooperativeEntry, Person, RegistryCooperative,
+    SourceMeta, SourceRef,
+};
+use hub_normalise::{mask, orgname, phone, taxcode};
+use hub_simulators::world::{RegistrySubject, System, World, local_to_fixed};
+use hub_simulators::{Truth, TruthParams};
+use serde::Serialize;
+
+use crate::engine::Engine;
+use crate::engine::observation::{Observation, ntm_entry_id};
+
+/// In which order the world's records reach the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FeedOrder {
+    /// By the time each source last changed the record (what a hub syncing all along sees).
+    Time,
+    /// Registry first, then loans, then NTM reports.
+    RegistryFirst,
+    /// Loans, then NTM reports, then the registry (the hardest: identities formed from
+    /// noisy records first, linked by the registry later).
+    RegistryLast,
+}
+
+impl std::str::FromStr for FeedOrder {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "time" => Ok(FeedOrder::Time),
+            "registry-first" => Ok(FeedOrder::RegistryFirst),
+            "registry-last" => Ok(FeedOrder::RegistryLast),
+            other => Err(format!(
+                "unknown order {other:?}: time, registry-first or registry-last"
+            )),
+        }
+    }
+}
+
+/// One input of the engine.
+#[derive(Debug, Clone)]
+pub enum FeedItem {
+    Observation(Box<Observation>),
+    Report(Box<NtmCommuneReport>),
+}
+
+fn meta(system: &str, id: &str, fetched_at: DateTime<FixedOffset>) -> SourceMeta {
+    SourceMeta {
+        source: SourceRef::new(system, id),
+        fetched_at,
+        content_hash: String::new(),
+        raw: serde_json::Value::Null,
+        issues: Vec::new(),
+    }
+}
+
+/// Every current, well-formed source record of the world, as contracts, in `order`.
+pub fn world_feed(world: &World, order: FeedOrder) -> Vec<FeedItem> {
+    let mut items: Vec<(u8, DateTime<FixedOffset>, String, FeedItem)> = Vec::new();
+    for rec in &world.registry {
+        if rec.bad.is_some() {
+            continue;
+        }
+        let f = match &rec.subject {
+            RegistrySubject::Org(i) => &world.organisations[*i].facts,
+            RegistrySubject::Junk(f) => f,
+        };
+        let r = RegistryCooperative {
+            meta: meta(System::CoopAlliance.as_str(), &rec.id, rec.updated_at),
+            registration_code: f.registration_code.clone(),
+            kind: f.kind,
+            name: f.name.clone(),
+            commune_code: Some(f.commune_code.clone()),
+            district_code: Some(f.district_code.clone()),
+            address: Some(f.address.clone()),
+            representative: f.representative.as_ref().map(|p| Person {
+                full_name: p.full_name.clone(),
+                phone: p.phone.as_deref().and_then(phone::to_e164),
+            }),
+            established_on: Some(f.established_on),
+            status: Some(f.status),
+            member_households: Some(f.member_households),
+            farmers_union_supported: Some(f.farmers_union_supported),
+            origin: f.origin,
+            rating: f.rating,
+            enterprise_linkage: f.enterprise_linkage,
+            key_officers: f.key_officers,
+            updated_at: rec.updated_at,
+            version: rec.version,
+        };
+        items.push((
+            0,
+            rec.updated_at,
+            rec.id.clone(),
+            FeedItem::Observation(Box::new(Observation::from_registry(&r))),
+        ));
+    }
+    for loan in &world.loans {
+        if loan.bad.is_some() {
+            continue;
+        }
+        let modified = local_to_fixed(&loan.modified);
+        let b = &loan.borrower;
+        let l = LoanDisbursement {
+            meta: meta(System::LoanFund.as_str(), &loan.loan_no, modified),
+            loan_no: loan.loan_no.clone(),
+            borrower: Borrower {
+                name: b.name.clone(),
+                tax_code: b.tax_code.as_deref().and_then(taxcode::clean),
+                address: Some(b.address.clone()),
+                legal_rep: b.legal_rep.clone(),
+                phone: b.phone.as_deref().and_then(phone::to_e164),
+            },
+            borrower_type: loan.borrower_type,
+            amount_vnd: loan.amount_vnd,
+            disbursed_on: Some(loan.disbursed_on),
+            term_months: Some(loan.term_months),
+            purpose: Some(loan.purpose.clone()),
+            status: loan.status,
+            modified,
+        };
+        items.push((
+            1,
+            modified,
+            loan.loan_no.clone(),
+            FeedItem::Observation(Box::new(Observation::from_loan(&l))),
+        ));
+    }
+    let reference = hub_normalise::reference::Reference::get();
+    for rep in &world.reports {
+        let Some(cur) = rep.current() else { continue };
+        if cur.bad.is_some() {
+            continue;
+        }
+        let at = cur.submitted_at.unwrap_or_else(|| {
+            let d = chrono::NaiveDate::from_ymd_opt(rep.year, 12, 31)
+                .unwrap_or_default()
+                .and_time(NaiveTime::MIN);
+            local_to_fixed(&d)
+        });
+        let commune = reference.commune_2024(&rep.commune_code);
+        let report = NtmCommuneReport {
+            meta: meta(System::Ntm.as_str(), &rep.id(), at),
+            commune_code: rep.commune_code.clone(),
+            commune_name: commune.map(|c| c.commune_name.clone()),
+            district_name: commune.map(|c| c.district_name.clone()),
+            year: rep.year,
+            revision: cur.revision,
+            status: cur.status,
+            criteria: cur.criteria.clone(),
+            cooperatives: cur
+                .cooperatives
+                .iter()
+                .enumerate()
+                .map(|(i, e)| NtmCooperativeEntry {
+                    source_id: ntm_entry_id(&rep.commune_code, rep.year, i as u32),
+                    index: i as u32,
+                    name: e.name.clone(),
+                    kind: e.kind,
+                    representative: e.representative.clone(),
+                    members: e.members,
+                    effective: e.effective,
+                    linked_with_enterprise: e.linked_with_enterprise,
+                })
+                .collect(),
+            submitted_at: cur.submitted_at,
+        };
+        items.push((2, at, rep.id(), FeedItem::Report(Box::new(report))));
+    }
+    match order {
+        FeedOrder::Time => items.sort_by(|a, b| (a.1, a.0, &a.2).cmp(&(b.1, b.0, &b.2))),
+        FeedOrder::RegistryFirst => items.sort_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2))),
+        FeedOrder::RegistryLast => {
+            items.sort_by(|a, b| ((a.0 + 2) % 3, a.1, &a.2).cmp(&((b.0 + 2) % 3, b.1, &b.2)))
+        }
+    }
+    items.into_iter().map(|(_, _, _, i)| i).collect()
+}
+
+/// Feeds every item to the engine; returns how many observations went in and how long the
+/// engine took.
+pub fn run(engine: &mut Engine, feed: Vec<FeedItem>, now: DateTime<Utc>) -> (usize, Duration) {
+    run_traced(engine, feed, now, |_, _| {})
+}
+
+/// [`run`], handing each operation's changes to `trace` (with the engine after it).
+pub fn run_traced(
+    engine: &mut Engine,
+    feed: Vec<FeedItem>,
+    now: DateTime<Utc>,
+    mut trace: impl FnMut(&Engine, &crate::engine::Changes),
+) -> (usize, Duration) {
+    let mut n = 0;
+    let start = Instant::now();
+    for item in feed {
+        let ch = match item {
+            FeedItem::Observation(o) => {
+                n += 1;
+                engine.observe(*o, now)
+            }
+            FeedItem::Report(r) => {
+                n += r.cooperatives.len();
+                engine.ntm_report(&r, now)
+            }
+        };
+        trace(engine, &ch);
+    }
+    (n, start.elapsed())
+}
+
+/// One error: records the engine put together that are different organisations, or one
+/// organisation the engine kept apart.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorCase {
+    /// Pairs of records this error costs.
+    pub pairs: u64,
+    /// What the records were called, by system (person-like names masked).
+    pub names: Vec<String>,
+    pub records: Vec<String>,
+}
+
+/// Pairwise metrics of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Metrics {
+    pub true_pairs: u64,
+    pub predicted_pairs: u64,
+    pub correct_pairs: u64,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// Records of true organisations the engine resolved.
+    pub labelled_records: usize,
+    pub false_merges: Vec<ErrorCase>,
+    pub missed_links: Vec<ErrorCase>,
+}
+
+fn pairs(n: u64) -> u64 {
+    n * n.saturating_sub(1) / 2
+}
+
+fn shown(engine: &Engine, r: &SourceRef) -> String {
+    let name = engine
+        .observation(r)
+        .map(|o| o.name.clone())
+        .unwrap_or_default();
+    let person_like = orgname::parse(&name).person_like;
+    let name = if person_like {
+        mask::mask_name(&name)
+    } else {
+        name.trim().to_owned()
+    };
+    format!("{}: {name}", r.system)
+}
+
+/// Scores the engine's identities against the truth (records of households and bad records
+/// are unlabelled: any pair with one is a wrong pair).
+pub fn evaluate(engine: &Engine, truth: &Truth, worst: usize) -> Metrics {
+    let mut label: HashMap<&SourceRef, usize> = HashMap::new();
+    for (i, o) in truth.organisations.iter().enumerate() {
+        for r in &o.records {
+            label.insert(r, i);
+        }
+    }
+    let clusters = engine.clusters();
+    let (mut predicted, mut correct) = (0u64, 0u64);
+    let mut false_merges = Vec::new();
+    // where each true organisation's records went
+    let mut spread: BTreeMap<usize, BTreeMap<usize, Vec<SourceRef>>> = BTreeMap::new();
+    let mut labelled = 0;
+    for (ci, (_, members)) in clusters.iter().enumerate() {
+        predicted += pairs(members.len() as u64);
+        let mut by_label: BTreeMap<Option<usize>, Vec<&SourceRef>> = BTreeMap::new();
+        for m in members {
+            let l = label.get(m).copied();
+            by_label.entry(l).or_default().push(m);
+            if let Some(l) = l {
+                labelled += 1;
+                spread
+                    .entry(l)
+                    .or_default()
+                    .entry(ci)
+                    .or_default()
+                    .push(m.clone());
+            }
+        }
+        let good: u64 = by_label
+            .iter()
+            .filter(|(l, _)| l.is_some())
+            .map(|(_, v)| pairs(v.len() as u64))
+            .sum();
+        correct += good;
+        let wrong = pairs(members.len() as u64) - good;
+        if wrong > 0 {
+            false_merges.push(ErrorCase {
+                pairs: wrong,
+                names: by_label
+                    .values()
+                    .filter_map(|v| v.first())
+                    .map(|r| shown(engine, r))
+                    .collect(),
+                records: members.iter().map(ToString::to_string).collect(),
+            });
+        }
+    }
+    let mut true_pairs = 0;
+    let mut missed = Vec::new();
+    for parts in spread.values() {
+        let n: u64 = parts.values().map(|v| v.len() as u64).sum();
+        true_pairs += pairs(n);
+        if parts.len() > 1 {
+            let within: u64 = parts.values().map(|v| pairs(v.len() as u64)).sum();
+            missed.push(ErrorCase {
+                pairs: pairs(n) - within,
+                names: parts
+                    .values()
+                    .filter_map(|v| v.first())
+                    .map(|r| shown(engine, r))
+                    .collect(),
+                records: parts.values().flatten().map(ToString::to_string).collect(),
+            });
+        }
+    }
+    false_merges.sort_by(|a, b| b.pairs.cmp(&a.pairs).then(a.records.cmp(&b.records)));
+    missed.sort_by(|a, b| b.pairs.cmp(&a.pairs).then(a.records.cmp(&b.records)));
+    false_merges.truncate(worst);
+    missed.truncate(worst);
+    let precision = if predicted == 0 {
+        1.0
+    } else {
+        correct as f64 / predicted as f64
+    };
+    let recall = if true_pairs == 0 {
+        1.0
+    } else {
+        correct as f64 / true_pairs as f64
+    };
+    let f1 = if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    };
+    Metrics {
+        true_pairs,
+        predicted_pairs: predicted,
+        correct_pairs: correct,
+        precision,
+        recall,
+        f1,
+        labelled_records: labelled,
+        false_merges,
+        missed_links: missed,
+    }
+}
+
+/// The truth of a world, with its default parameters.
+pub fn truth_of(world: &World) -> Truth {
+    world.truth(&TruthParams::for_world(world))
+}
+
+/// A fixed present for reproducible worlds: 2025-10-15 10:00 +07:00.
+pub fn default_now() -> DateTime<FixedOffset> {
+    hub_simulators::world::vn_offset()
+        .with_ymd_and_hms(2025, 10, 15, 10, 0, 0)
+        .single()
+        .unwrap_or_else(|| DateTime::<Utc>::MIN_UTC.fixed_offset())
+}
+
+/// Peak resident memory of this process in bytes (Linux), if known.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

@@ -1,0 +1,55 @@
+//! The reconciler's settings: the runtime's common ones plus its own, from environment
+//! variables (or the `HUB_CONFIG` TOML file) through `hub_runtime::config::load`.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `AMQP_URL`, `DATABASE_URL`, `HUB_NAMESPACE`, `HTTP_ADDR`, `LOG_FORMAT`, `PREFETCH`, `RETRY_ATTEMPTS`, `RETRY_INITIAL_MS`, `RETRY_MAX_MS`, `DELIVERY_LIMIT` | see `hub_runtime::CommonConfig` | the common settings |
+//! | `RECONCILER_MAX_PAGE` | `500` | largest `limit` the HTTP API accepts |
+//! | `RECONCILER_TAIL_LENGTH` | `10000` | length of `reconciler.identity.tail`, a bounded queue keeping the latest events this service published (so a publish is never unroutable when no one else listens); `0`: not declared |
+//!
+//! Owns parsing and validation only.
+
+use hub_runtime::config::{self, CommonConfig, ConfigError};
+use serde::Deserialize;
+
+/// The reconciler's configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    #[serde(flatten)]
+    pub common: CommonConfig,
+    /// `RECONCILER_MAX_PAGE`.
+    pub reconciler_max_page: u32,
+    /// `RECONCILER_TAIL_LENGTH`.
+    pub reconciler_tail_length: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            common: CommonConfig::default(),
+            reconciler_max_page: 500,
+            reconciler_tail_length: 10_000,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the configuration.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let c: Config = config::load()?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.common.validate()?;
+        if !(1..=10_000).contains(&self.reconciler_max_page) {
+            return Err(ConfigError::invalid(
+                "RECONCILER_MAX_PAGE",
+                "expected a number from 1 to 10000",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,402 @@
+//! The reconciler's HTTP API (merged into the runtime's server with `/healthz`, `/readyz`,
+//! `/metrics`):
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /api/v1/cooperatives` | golden records, paginated (`limit`, `cursor`), filters `commune_code`, `district_code`, `kind`, `in_registry`, `include_retired` |
+//! | `GET /api/v1/cooperatives/{id}` | one golden record with its versions, merges/splits and decisions |
+//! | `POST /api/v1/cooperatives/merge` | `{operator, reason, organisation_ids, survivor?}` |
+//! | `POST /api/v1/cooperatives/{id}/split` | `{operator, reason, parts: [[{system, id}]]}` |
+//! | `GET /api/v1/review` | review items (`status`, default `open`; `limit`, `cursor`) |
+//! | `POST /api/v1/review/{id}/link` | `{operator, reason}` |
+//! | `POST /api/v1/review/{id}/separate` | `{operator, reason}` |
+//! | `GET /api/v1/log` | decisions, filters `organisation`, `system`, `source_id`, `since`, `until` (RFC 3339); `limit`, `cursor` |
+//! | `GET /api/v1/log/stream` | decisions live, as Server-Sent Events (`event: decision`) |
+//!
+//! Reads come from the database (what is committed); changes go through
+//! [`Shared::apply`]. Who acts: the operator named in the body, until authentication
+//! arrives; an authentication layer inserts [`AuthenticatedOperator`] into the request's
+//! extensions, which then wins over the body (see [`actor`]). Owns request and response
+//! shapes only.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use hub_contracts::v1::{GoldenRecord, ReconciliationDecision, SourceRef};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::engine::{EngineError, ReviewItem, ReviewStatus};
+use crate::service::{ApplyError, Cause, Shared};
+use crate::store::{self, CooperativeFilter, LogFilter, StoreError};
+
+/// The operator an authentication layer vouched for. Absent today.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedOperator(pub String);
+
+/// An API error: a status and `{"error": "…"}`.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store failed");
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+    }
+}
+
+impl From<ApplyError> for ApiError {
+    fn from(e: ApplyError) -> Self {
+        match e {
+            ApplyError::Engine(e) => {
+                let code = match &e {
+                    EngineError::NotFound { .. } => StatusCode::NOT_FOUND,
+                    EngineError::AlreadyDecided(..)
+                    | EngineError::Retired(..)
+                    | EngineError::Conflict(_) => StatusCode::CONFLICT,
+                    EngineError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                ApiError(code, e.to_string())
+            }
+            ApplyError::Store(e) => e.into(),
+        }
+    }
+}
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, msg.into())
+}
+
+/// The reconciler's routes.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/api/v1/cooperatives", get(list_cooperatives))
+        .route("/api/v1/cooperatives/merge", post(merge))
+        .route("/api/v1/cooperatives/{id}", get(cooperative))
+        .route("/api/v1/cooperatives/{id}/split", post(split))
+        .route("/api/v1/review", get(list_reviews))
+        .route("/api/v1/review/{id}/link", post(link))
+        .route("/api/v1/review/{id}/separate", post(separate))
+        .route("/api/v1/log", get(log))
+        .route("/api/v1/log/stream", get(log_stream))
+        .with_state(shared)
+}
+
+/// A page of items and the cursor of the next page (`null` on the last).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+fn limit(shared: &Shared, asked: Option<i64>) -> Result<i64, ApiError> {
+    match asked {
+        None => Ok(100.min(shared.max_page)),
+        Some(n) if (1..=shared.max_page).contains(&n) => Ok(n),
+        Some(n) => Err(bad(format!("limit {n}: expected 1..={}", shared.max_page))),
+    }
+}
+
+fn uuid_cursor(c: Option<&str>) -> Result<Option<Uuid>, ApiError> {
+    c.map(|c| Uuid::parse_str(c).map_err(|_| bad(format!("invalid cursor {c:?}"))))
+        .transpose()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CooperativeQuery {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    pub commune_code: Option<String>,
+    pub district_code: Option<String>,
+    pub kind: Option<String>,
+    pub in_registry: Option<bool>,
+    #[serde(default)]
+    pub include_retired: bool,
+}
+
+async fn list_cooperatives(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<CooperativeQuery>,
+) -> Result<Json<Page<GoldenRecord>>, ApiError> {
+    let n = limit(&s, q.limit)?;
+    let f = CooperativeFilter {
+        commune_code: q.commune_code,
+        district_code: q.district_code,
+        kind: q.kind,
+        in_registry: q.in_registry,
+        include_retired: q.include_retired,
+    };
+    let items =
+        store::list_cooperatives(&s.db.pool, &f, uuid_cursor(q.cursor.as_deref())?, n).await?;
+    let next_cursor = (items.len() as i64 == n)
+        .then(|| items.last().map(|g| g.organisation_id.to_string()))
+        .flatten();
+    Ok(Json(Page { items, next_cursor }))
+}
+
+async fn cooperative(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Result<Json<store::CooperativeHistory>, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| bad(format!("invalid organisation id {id:?}")))?;
+    store::cooperative(&s.db.pool, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no organisation {id}")))
+}
+
+/// Who decides and why.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct OperatorBody {
+    /// Until authentication arrives: the operator's name.
+    #[serde(default)]
+    pub operator: Option<String>,
+    pub reason: String,
+}
+
+/// The acting operator: the authenticated one when an auth layer set it, else the body's.
+pub fn actor(
+    auth: Option<&AuthenticatedOperator>,
+    body: &OperatorBody,
+) -> Result<(String, String), ApiError> {
+    let who = match auth {
+        Some(a) => a.0.clone(),
+        None => body.operator.clone().unwrap_or_default(),
+    };
+    let who = who.trim().to_owned();
+    if who.is_empty() || who.chars().count() > 200 {
+        return Err(bad("operator: expected a name of 1 to 200 characters"));
+    }
+    let reason = body.reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > 2000 {
+        return Err(bad("reason: expected 1 to 2000 characters"));
+    }
+    Ok((who, reason))
+}
+
+/// Result of an operator action.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ActionResult {
+    /// Decisions logged by the action.
+    pub decisions: Vec<ReconciliationDecision>,
+    /// Organisations whose golden record changed.
+    pub organisations: Vec<Uuid>,
+    /// The review item after the action, for review actions.
+    #[serde(default)]
+    pub review: Option<ReviewItem>,
+}
+
+fn action_result(ch: crate::engine::Changes, review: Option<Uuid>) -> ActionResult {
+    ActionResult {
+        review: review.and_then(|id| ch.reviews.iter().rev().find(|r| r.review_id == id).cloned()),
+        decisions: ch.decisions,
+        organisations: ch.identities.into_iter().collect(),
+    }
+}
+
+async fn review_action(
+    s: Arc<Shared>,
+    id: String,
+    auth: Option<Extension<AuthenticatedOperator>>,
+    body: OperatorBody,
+    link: bool,
+) -> Result<Json<ActionResult>, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| bad(format!("invalid review id {id:?}")))?;
+    let (who, reason) = actor(auth.as_ref().map(|e| &e.0), &body)?;
+    let ch = s
+        .apply(&Cause::default(), move |e, now| {
+            let ch = if link {
+                e.link_review(id, &who, &reason, now)?
+            } else {
+                e.separate_review(id, &who, &reason, now)?
+            };
+            Ok((ch, Default::default()))
+        })
+        .await?
+        .unwrap_or_default();
+    Ok(Json(action_result(ch, Some(id))))
+}
+
+async fn link(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    auth: Option<Extension<AuthenticatedOperator>>,
+    Json(body): Json<OperatorBody>,
+) -> Result<Json<ActionResult>, ApiError> {
+    review_action(s, id, auth, body, true).await
+}
+
+async fn separate(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    auth: Option<Extension<AuthenticatedOperator>>,
+    Json(body): Json<OperatorBody>,
+) -> Result<Json<ActionResult>, ApiError> {
+    review_action(s, id, auth, body, false).await
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+pub struct MergeBody {
+    #[serde(flatten)]
+    pub who: OperatorBody,
+    pub organisation_ids: Vec<Uuid>,
+    #[serde(default)]
+    pub survivor: Option<Uuid>,
+}
+
+async fn merge(
+    State(s): State<Arc<Shared>>,
+    auth: Option<Extension<AuthenticatedOperator>>,
+    Json(body): Json<MergeBody>,
+) -> Result<Json<ActionResult>, ApiError> {
+    let (who, reason) = actor(auth.as_ref().map(|e| &e.0), &body.who)?;
+    let ids = body.organisation_ids;
+    let survivor = body.survivor;
+    let ch = s
+        .apply(&Cause::default(), move |e, now| {
+            Ok((
+                e.merge(&ids, survivor, &who, &reason, now)?,
+                Default::default(),
+            ))
+        })
+        .await?
+        .unwrap_or_default();
+    Ok(Json(action_result(ch, None)))
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+pub struct SplitBody {
+    #[serde(flatten)]
+    pub who: OperatorBody,
+    /// The records that leave, one list per new organisation.
+    pub parts: Vec<Vec<SourceRef>>,
+}
+
+async fn split(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    auth: Option<Extension<AuthenticatedOperator>>,
+    Json(body): Json<SplitBody>,
+) -> Result<Json<ActionResult>, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| bad(format!("invalid organisation id {id:?}")))?;
+    let (who, reason) = actor(auth.as_ref().map(|e| &e.0), &body.who)?;
+    let parts = body.parts;
+    let ch = s
+        .apply(&Cause::default(), move |e, now| {
+            Ok((e.split(id, &parts, &who, &reason, now)?, Default::default()))
+        })
+        .await?
+        .unwrap_or_default();
+    Ok(Json(action_result(ch, None)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReviewQuery {
+    /// `open` (default), `linked`, `separated`, `superseded` or `all`.
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+async fn list_reviews(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<ReviewQuery>,
+) -> Result<Json<Page<ReviewItem>>, ApiError> {
+    let n = limit(&s, q.limit)?;
+    let status = match q.status.as_deref() {
+        None => Some(ReviewStatus::Open),
+        Some("all") => None,
+        Some(x) => Some(ReviewStatus::parse(x).ok_or_else(|| {
+            bad(format!(
+                "status {x:?}: expected open, linked, separated, superseded or all"
+            ))
+        })?),
+    };
+    let items =
+        store::list_reviews(&s.db.pool, status, uuid_cursor(q.cursor.as_deref())?, n).await?;
+    let next_cursor = (items.len() as i64 == n)
+        .then(|| items.last().map(|r| r.review_id.to_string()))
+        .flatten();
+    Ok(Json(Page { items, next_cursor }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LogQuery {
+    pub organisation: Option<Uuid>,
+    pub system: Option<String>,
+    pub source_id: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+async fn log(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<LogQuery>,
+) -> Result<Json<Page<ReconciliationDecision>>, ApiError> {
+    let n = limit(&s, q.limit)?;
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| bad(format!("invalid cursor {c:?}")))
+        })
+        .transpose()?;
+    let f = LogFilter {
+        organisation: q.organisation,
+        system: q.system,
+        source_id: q.source_id,
+        since: q.since,
+        until: q.until,
+    };
+    let rows = store::query_log_seq(&s.db.pool, &f, after, n).await?;
+    let next_cursor = (rows.len() as i64 == n)
+        .then(|| rows.last().map(|(seq, _)| seq.to_string()))
+        .flatten();
+    Ok(Json(Page {
+        items: rows.into_iter().map(|(_, d)| d).collect(),
+        next_cursor,
+    }))
+}
+
+async fn log_stream(
+    State(s): State<Arc<Shared>>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = s.decisions.subscribe();
+    let stop = s.shutdown.clone();
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        use tokio::sync::broadcast::error::RecvError;
+        match rx.recv().await {
+            Ok(d) => {
+                let ev = Event::default()
+                    .event("decision")
+                    .id(d.decision_id.to_string())
+                    .json_data(&d)
+                    .unwrap_or_else(|_| Event::default().comment("unserialisable decision"));
+                Some((Ok(ev), rx))
+            }
+            Err(RecvError::Lagged(n)) => {
+                Some((Ok(Event::default().event("lagged").data(n.to_string())), rx))
+            }
+            Err(RecvError::Closed) => None,
+        }
+    })
+    .take_until(async move { stop.cancelled().await });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}

@@ -1,0 +1,197 @@
+//! # hub-reconciler: identity reconciliation
+//!
+//! Tells which source records (registry records, loans, NTM report entries) are the same
+//! organisation, keeps a golden record per organisation, a review queue for doubtful pairs
+//! and a log of every decision.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`engine`] | the matching engine: pure, in-memory, deterministic; no I/O |
+//! | [`accuracy`] | scoring the engine against a simulated world's ground truth |
+//! | [`config`] | settings from the environment |
+//! | [`store`] | the `reconciler` schema: snapshot, changes, API reads |
+//! | [`service`] | the shell: consumer + inbox, one transaction per change with the outbox |
+//! | [`http`] | the API: golden records, review queue, operator actions, the log |
+//!
+//! [`run`] consumes `source.cooperative.v1`, `source.disbursement.v1` and
+//! `source.ntm_report.v1` from `coophub.source` (queue `reconciler.source`, single active
+//! consumer) and publishes `identity.golden_record.v1`, `identity.merged.v1`,
+//! `identity.split.v1` and `reconciliation.decision.v1` on `coophub.identity` through the
+//! transactional outbox. Reads no other service's tables; talks to the rest of the hub only
+//! through the published contracts.
+
+pub mod accuracy;
+pub mod config;
+pub mod engine;
+pub mod http;
+pub mod service;
+pub mod store;
+
+use std::net::SocketAddr;
+
+use hub_contracts::Contract;
+use hub_contracts::registry::exchanges;
+use hub_contracts::v1::{LoanDisbursement, NtmCommuneReport, RegistryCooperative};
+use hub_runtime::messaging::{Consumer, Incoming, QueueSpec};
+use hub_runtime::service::{ServiceContext, ServiceError};
+use hub_runtime::shutdown::CancellationToken;
+use sqlx::migrate::Migrator;
+
+pub use config::Config;
+
+/// The reconciler's migrations (its own schema).
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Service name (broker connection name, readiness, logs).
+pub const NAME: &str = "reconciler";
+/// Database schema.
+pub const SCHEMA: &str = "reconciler";
+/// The source queue (base name; the namespace is added).
+pub const SOURCE_QUEUE: &str = "reconciler.source";
+/// The bounded queue that keeps the latest published events.
+pub const TAIL_QUEUE: &str = "reconciler.identity.tail";
+
+/// Why the service stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] hub_runtime::ConfigError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Messaging(#[from] hub_runtime::messaging::MessagingError),
+    #[error("a task failed: {0}")]
+    Task(String),
+}
+
+/// The source queue's declaration.
+pub fn source_queue(config: &Config) -> QueueSpec {
+    QueueSpec::new(SOURCE_QUEUE)
+        .bind(exchanges::SOURCE, RegistryCooperative::TYPE)
+        .bind(exchanges::SOURCE, LoanDisbursement::TYPE)
+        .bind(exchanges::SOURCE, NtmCommuneReport::TYPE)
+        .delivery_limit(config.common.delivery_limit)
+        .single_active_consumer()
+}
+
+/// A started service.
+pub struct Running {
+    /// Where the HTTP API listens (when `HTTP_ADDR` is set).
+    pub http_addr: Option<SocketAddr>,
+    task: tokio::task::JoinHandle<Result<(), Error>>,
+}
+
+impl Running {
+    /// Waits until the service stopped (after `shutdown` was cancelled).
+    pub async fn wait(self) -> Result<(), Error> {
+        self.task.await.map_err(|e| Error::Task(e.to_string()))?
+    }
+}
+
+/// Runs the service until `shutdown` is cancelled.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
+    start(config, shutdown).await?.wait().await
+}
+
+/// Starts the service: database (migrations), engine rebuilt from it, queues, outbox relay,
+/// consumer and HTTP; returns once it serves.
+pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running, Error> {
+    config.validate()?;
+    let ctx = ServiceContext::start(
+        NAME,
+        config.common.clone(),
+        SCHEMA,
+        Some(&MIGRATOR),
+        shutdown.clone(),
+    )
+    .await?;
+    let shared = service::Shared::load(
+        ctx.db.clone(),
+        shutdown.clone(),
+        i64::from(config.reconciler_max_page),
+    )
+    .await?;
+    if config.reconciler_tail_length > 0 {
+        declare_tail(&ctx, config.reconciler_tail_length, &shutdown).await?;
+    }
+    let relay = ctx.spawn_outbox_relay();
+    let probe = ctx.spawn_database_probe();
+    let handler_shared = shared.clone();
+    let consumer = Consumer::new(
+        ctx.broker.clone(),
+        source_queue(&config),
+        move |m: Incoming| {
+            let s = handler_shared.clone();
+            async move { s.handle(m).await }
+        },
+    )
+    .retry(ctx.config.retry_policy())
+    .prefetch(ctx.config.prefetch)
+    .concurrency(1)
+    .accepts(&[
+        RegistryCooperative::TYPE,
+        LoanDisbursement::TYPE,
+        NtmCommuneReport::TYPE,
+    ]);
+    let consumer = tokio::spawn(consumer.run(shutdown.clone()));
+    let http_addr = ctx.serve_http(http::router(shared)).await?;
+    let task = tokio::spawn(async move {
+        shutdown.cancelled().await;
+        let consumed = consumer.await.map_err(|e| Error::Task(e.to_string()))?;
+        let _ = relay.await;
+        let _ = probe.await;
+        ctx.broker.close().await;
+        consumed?;
+        Ok(())
+    });
+    Ok(Running { http_addr, task })
+}
+
+/// Declares the bounded tail queue on `coophub.identity` (every type this service
+/// publishes), so that publishing never fails as unroutable while no one else listens.
+async fn declare_tail(
+    ctx: &ServiceContext,
+    length: u32,
+    shutdown: &CancellationToken,
+) -> Result<(), Error> {
+    use lapin::options::{QueueBindOptions, QueueDeclareOptions};
+    use lapin::types::{AMQPValue, FieldTable};
+    let ch = ctx.broker.channel_with_retry(shutdown).await?;
+    let t = ctx.broker.topology();
+    let queue = t.name(TAIL_QUEUE);
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    args.insert(
+        "x-max-length".into(),
+        AMQPValue::LongLongInt(i64::from(length)),
+    );
+    args.insert(
+        "x-overflow".into(),
+        AMQPValue::LongString("drop-head".into()),
+    );
+    let opts = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    ch.queue_declare(queue.as_str().into(), opts, args)
+        .await
+        .map_err(hub_runtime::messaging::MessagingError::from)?;
+    for key in ["identity.#", "reconciliation.#"] {
+        ch.queue_bind(
+            queue.as_str().into(),
+            t.name(exchanges::IDENTITY).as_str().into(),
+            key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(hub_runtime::messaging::MessagingError::from)?;
+    }
+    let _ = ch.close(200, "declared".into()).await;
+    Ok(())
+}

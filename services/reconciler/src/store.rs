@@ -1,0 +1,552 @@
+//! Persistence of the engine's state in the `reconciler` schema (migrations in
+//! `services/reconciler/migrations`): loading a [`Snapshot`] to rebuild the engine at start,
+//! writing what one engine operation changed in the caller's transaction, and the read
+//! queries behind the HTTP API.
+//!
+//! Owns the SQL. Reads and writes only this service's schema; never another service's.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use hub_contracts::v1::{GoldenRecord, ReconciliationDecision, SourceRef};
+use serde_json::Value;
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use crate::engine::{
+    Changes, Constraint, ConstraintKind, Counters, Engine, ObsState, ReportState, ReviewItem,
+    ReviewStatus, Snapshot, StoredIdentity, StoredObservation,
+};
+
+/// Why the stored state could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("stored {what} is unreadable: {message}")]
+    Corrupt { what: &'static str, message: String },
+}
+
+fn corrupt(what: &'static str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        message: e.to_string(),
+    }
+}
+
+/// The state sequence and counters.
+pub async fn engine_state(conn: &mut PgConnection) -> Result<(i64, Counters), sqlx::Error> {
+    let r = sqlx::query(
+        "SELECT state_seq, next_org_seq, next_decision_seq, next_review_seq FROM engine_state",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((
+        r.try_get("state_seq")?,
+        Counters {
+            next_org_seq: r.try_get::<i64, _>("next_org_seq")? as u64,
+            next_decision_seq: r.try_get::<i64, _>("next_decision_seq")? as u64,
+            next_review_seq: r.try_get::<i64, _>("next_review_seq")? as u64,
+        },
+    ))
+}
+
+/// Everything the engine needs to be rebuilt, and the state sequence it corresponds to.
+pub async fn load_snapshot(conn: &mut PgConnection) -> Result<(i64, Snapshot), StoreError> {
+    let (seq, counters) = engine_state(conn).await?;
+    let mut snap = Snapshot {
+        counters,
+        ..Snapshot::default()
+    };
+    let rows = sqlx::query(
+        "SELECT organisation_id, seq, retired, merged_into, golden_version, golden_hash, last_name
+         FROM identities",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in rows {
+        snap.identities.push(StoredIdentity {
+            organisation_id: r.try_get("organisation_id")?,
+            seq: r.try_get::<i64, _>("seq")? as u64,
+            retired: r.try_get("retired")?,
+            merged_into: r.try_get("merged_into")?,
+            golden_version: r.try_get::<i64, _>("golden_version")? as u64,
+            golden_hash: r.try_get("golden_hash")?,
+            last_name: r.try_get("last_name")?,
+        });
+    }
+    let rows = sqlx::query("SELECT state, organisation_id, observation FROM observations")
+        .fetch_all(&mut *conn)
+        .await?;
+    for r in rows {
+        let state: String = r.try_get("state")?;
+        let state = ObsState::parse(&state).ok_or_else(|| corrupt("observation state", &state))?;
+        let obs: Value = r.try_get("observation")?;
+        snap.observations.push(StoredObservation {
+            observation: serde_json::from_value(obs).map_err(|e| corrupt("observation", e))?,
+            state,
+            organisation_id: r.try_get("organisation_id")?,
+        });
+    }
+    let rows = sqlx::query(
+        "SELECT a_system, a_id, b_system, b_id, kind, operator, reason, decision_id, at
+         FROM constraints",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in rows {
+        let kind: String = r.try_get("kind")?;
+        snap.constraints.push(Constraint {
+            a: SourceRef::new(
+                r.try_get::<String, _>("a_system")?,
+                r.try_get::<String, _>("a_id")?,
+            ),
+            b: SourceRef::new(
+                r.try_get::<String, _>("b_system")?,
+                r.try_get::<String, _>("b_id")?,
+            ),
+            kind: ConstraintKind::parse(&kind).ok_or_else(|| corrupt("constraint kind", &kind))?,
+            operator: r.try_get("operator")?,
+            reason: r.try_get("reason")?,
+            decision_id: r.try_get("decision_id")?,
+            at: r.try_get("at")?,
+        });
+    }
+    let rows = sqlx::query("SELECT item FROM review_items WHERE status = 'open'")
+        .fetch_all(&mut *conn)
+        .await?;
+    for r in rows {
+        let item: Value = r.try_get("item")?;
+        snap.reviews
+            .push(serde_json::from_value(item).map_err(|e| corrupt("review item", e))?);
+    }
+    let rows = sqlx::query("SELECT commune_code, year, revision, entries FROM ntm_reports")
+        .fetch_all(&mut *conn)
+        .await?;
+    for r in rows {
+        snap.reports.push(ReportState {
+            commune_code: r.try_get("commune_code")?,
+            year: r.try_get("year")?,
+            revision: r.try_get::<i32, _>("revision")? as u32,
+            entries: r.try_get::<i32, _>("entries")? as u32,
+        });
+    }
+    Ok((seq, snap))
+}
+
+/// Writes what one engine operation changed (its golden records already built), raises
+/// the state sequence, and returns the new sequence.
+pub async fn persist(
+    conn: &mut PgConnection,
+    engine: &Engine,
+    ch: &Changes,
+    goldens: &[GoldenRecord],
+    payloads: &BTreeMap<SourceRef, Value>,
+    now: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    // identities first (observations refer to them)
+    for id in &ch.identities {
+        let Some(si) = engine.stored_identity(*id) else {
+            continue;
+        };
+        sqlx::query(
+            "INSERT INTO identities (organisation_id, seq, retired, merged_into, golden_version,
+                                     golden_hash, last_name, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (organisation_id) DO UPDATE SET
+                retired = EXCLUDED.retired, merged_into = EXCLUDED.merged_into,
+                golden_version = EXCLUDED.golden_version, golden_hash = EXCLUDED.golden_hash,
+                last_name = EXCLUDED.last_name, updated_at = EXCLUDED.updated_at",
+        )
+        .bind(si.organisation_id)
+        .bind(si.seq as i64)
+        .bind(si.retired)
+        .bind(si.merged_into)
+        .bind(si.golden_version as i64)
+        .bind(&si.golden_hash)
+        .bind(&si.last_name)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for g in goldens {
+        let record = serde_json::to_value(g).unwrap_or(Value::Null);
+        sqlx::query(
+            "UPDATE identities SET golden = $2, kind = $3, commune_code = $4, district_code = $5,
+                    in_registry = $6
+             WHERE organisation_id = $1",
+        )
+        .bind(g.organisation_id)
+        .bind(&record)
+        .bind(g.kind.map(|k| k.as_str()))
+        .bind(&g.commune_code)
+        .bind(&g.district_code)
+        .bind(g.in_registry)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO golden_versions (organisation_id, version, record, at)
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(g.organisation_id)
+        .bind(g.version as i64)
+        .bind(&record)
+        .bind(g.updated_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for r in &ch.observations {
+        let Some(so) = engine.stored_observation(r) else {
+            continue;
+        };
+        let kind = serde_json::to_value(so.observation.kind).unwrap_or(Value::Null);
+        sqlx::query(
+            "INSERT INTO observations (system, source_id, kind, state, organisation_id, observation,
+                                       payload, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (system, source_id) DO UPDATE SET
+                kind = EXCLUDED.kind, state = EXCLUDED.state,
+                organisation_id = EXCLUDED.organisation_id, observation = EXCLUDED.observation,
+                payload = COALESCE(EXCLUDED.payload, observations.payload),
+                updated_at = EXCLUDED.updated_at",
+        )
+        .bind(&r.system)
+        .bind(&r.id)
+        .bind(kind.as_str().unwrap_or("unknown"))
+        .bind(so.state.as_str())
+        .bind(so.organisation_id)
+        .bind(serde_json::to_value(&so.observation).unwrap_or(Value::Null))
+        .bind(payloads.get(r))
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for item in &ch.reviews {
+        sqlx::query(
+            "INSERT INTO review_items (review_id, status, item, created_at, decided_by, decided_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (review_id) DO UPDATE SET status = EXCLUDED.status, item = EXCLUDED.item,
+                decided_by = EXCLUDED.decided_by, decided_at = EXCLUDED.decided_at",
+        )
+        .bind(item.review_id)
+        .bind(item.status.as_str())
+        .bind(serde_json::to_value(item).unwrap_or(Value::Null))
+        .bind(item.created_at)
+        .bind(&item.decided_by)
+        .bind(item.decided_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for c in &ch.constraints {
+        sqlx::query(
+            "INSERT INTO constraints (a_system, a_id, b_system, b_id, kind, operator, reason,
+                                      decision_id, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (a_system, a_id, b_system, b_id) DO UPDATE SET kind = EXCLUDED.kind,
+                operator = EXCLUDED.operator, reason = EXCLUDED.reason,
+                decision_id = EXCLUDED.decision_id, at = EXCLUDED.at",
+        )
+        .bind(&c.a.system)
+        .bind(&c.a.id)
+        .bind(&c.b.system)
+        .bind(&c.b.id)
+        .bind(c.kind.as_str())
+        .bind(&c.operator)
+        .bind(&c.reason)
+        .bind(c.decision_id)
+        .bind(c.at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for d in &ch.decisions {
+        sqlx::query(
+            "INSERT INTO decisions (decision_id, at, outcome, system, source_id, organisation_id,
+                                    candidate_id, decision)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (decision_id) DO NOTHING",
+        )
+        .bind(d.decision_id)
+        .bind(d.at)
+        .bind(
+            serde_json::to_value(d.outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned)),
+        )
+        .bind(d.source.as_ref().map(|s| s.system.as_str()))
+        .bind(d.source.as_ref().map(|s| s.id.as_str()))
+        .bind(d.organisation_id)
+        .bind(d.candidate_id)
+        .bind(serde_json::to_value(d).unwrap_or(Value::Null))
+        .execute(&mut *conn)
+        .await?;
+    }
+    let events = ch
+        .merged
+        .iter()
+        .map(|m| {
+            let mut orgs = vec![m.survivor];
+            orgs.extend(m.absorbed.iter().copied());
+            ("merged", m.decision_id, serde_json::to_value(m), orgs, m.at)
+        })
+        .chain(ch.splits.iter().map(|s| {
+            let mut orgs = vec![s.original];
+            orgs.extend(s.parts.iter().map(|p| p.organisation_id));
+            ("split", s.decision_id, serde_json::to_value(s), orgs, s.at)
+        }));
+    for (kind, did, event, mut orgs, at) in events {
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO identity_events (decision_id, kind, event, at) VALUES ($1, $2, $3, $4)
+             RETURNING seq",
+        )
+        .bind(did)
+        .bind(kind)
+        .bind(event.unwrap_or(Value::Null))
+        .bind(at)
+        .fetch_one(&mut *conn)
+        .await?;
+        orgs.sort_unstable();
+        orgs.dedup();
+        for o in orgs {
+            sqlx::query(
+                "INSERT INTO identity_event_orgs (event_seq, organisation_id) VALUES ($1, $2)",
+            )
+            .bind(seq)
+            .bind(o)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    for r in &ch.reports {
+        sqlx::query(
+            "INSERT INTO ntm_reports (commune_code, year, revision, entries) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (commune_code, year) DO UPDATE SET revision = EXCLUDED.revision,
+                entries = EXCLUDED.entries",
+        )
+        .bind(&r.commune_code)
+        .bind(r.year)
+        .bind(r.revision as i32)
+        .bind(r.entries as i32)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let c = engine.counters();
+    sqlx::query_scalar(
+        "UPDATE engine_state SET state_seq = state_seq + 1, next_org_seq = $1,
+                next_decision_seq = $2, next_review_seq = $3
+         RETURNING state_seq",
+    )
+    .bind(c.next_org_seq as i64)
+    .bind(c.next_decision_seq as i64)
+    .bind(c.next_review_seq as i64)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+// ----------------------------------------------------------------------------------------
+// Reads for the API.
+
+/// Filters of the cooperative list.
+#[derive(Debug, Clone, Default)]
+pub struct CooperativeFilter {
+    pub commune_code: Option<String>,
+    pub district_code: Option<String>,
+    pub kind: Option<String>,
+    pub in_registry: Option<bool>,
+    pub include_retired: bool,
+}
+
+/// Golden records in organisation id order, after `cursor`.
+pub async fn list_cooperatives(
+    pool: &sqlx::PgPool,
+    f: &CooperativeFilter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<GoldenRecord>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT golden FROM identities
+         WHERE golden IS NOT NULL
+           AND ($1::uuid IS NULL OR organisation_id > $1)
+           AND ($2::text IS NULL OR commune_code = $2)
+           AND ($3::text IS NULL OR district_code = $3)
+           AND ($4::text IS NULL OR kind = $4)
+           AND ($5::boolean IS NULL OR in_registry = $5)
+           AND ($6 OR NOT retired)
+         ORDER BY organisation_id
+         LIMIT $7",
+    )
+    .bind(after)
+    .bind(&f.commune_code)
+    .bind(&f.district_code)
+    .bind(&f.kind)
+    .bind(f.in_registry)
+    .bind(f.include_retired)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let v: Value = r.try_get("golden")?;
+            serde_json::from_value(v).map_err(|e| corrupt("golden record", e))
+        })
+        .collect()
+}
+
+/// One organisation with its history.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CooperativeHistory {
+    pub record: GoldenRecord,
+    /// Every published version, oldest first.
+    pub versions: Vec<GoldenRecord>,
+    /// Merges and splits it took part in, oldest first.
+    pub events: Vec<Value>,
+    /// Decisions about it (as organisation or candidate), oldest first.
+    pub decisions: Vec<ReconciliationDecision>,
+}
+
+pub async fn cooperative(
+    pool: &sqlx::PgPool,
+    id: Uuid,
+) -> Result<Option<CooperativeHistory>, StoreError> {
+    let Some(row) = sqlx::query("SELECT golden FROM identities WHERE organisation_id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(golden) = row.try_get::<Option<Value>, _>("golden")? else {
+        return Ok(None);
+    };
+    let record = serde_json::from_value(golden).map_err(|e| corrupt("golden record", e))?;
+    let versions = sqlx::query(
+        "SELECT record FROM golden_versions WHERE organisation_id = $1 ORDER BY version",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| {
+        let v: Value = r.try_get("record")?;
+        serde_json::from_value(v).map_err(|e| corrupt("golden version", e))
+    })
+    .collect::<Result<Vec<GoldenRecord>, StoreError>>()?;
+    let events = sqlx::query(
+        "SELECT e.kind, e.event FROM identity_events e
+         JOIN identity_event_orgs o ON o.event_seq = e.seq
+         WHERE o.organisation_id = $1 ORDER BY e.seq",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| -> Result<Value, sqlx::Error> {
+        let kind: String = r.try_get("kind")?;
+        let event: Value = r.try_get("event")?;
+        Ok(serde_json::json!({ "kind": kind, "event": event }))
+    })
+    .collect::<Result<Vec<_>, _>>()?;
+    let decisions = query_log(
+        pool,
+        &LogFilter {
+            organisation: Some(id),
+            ..LogFilter::default()
+        },
+        None,
+        10_000,
+    )
+    .await?;
+    Ok(Some(CooperativeHistory {
+        record,
+        versions,
+        events,
+        decisions,
+    }))
+}
+
+/// Review items of a status, oldest first, after `cursor` (a review id).
+pub async fn list_reviews(
+    pool: &sqlx::PgPool,
+    status: Option<ReviewStatus>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<ReviewItem>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT item FROM review_items
+         WHERE ($1::text IS NULL OR status = $1)
+           AND ($2::uuid IS NULL OR (created_at, review_id) >
+                (SELECT created_at, review_id FROM review_items WHERE review_id = $2))
+         ORDER BY created_at, review_id
+         LIMIT $3",
+    )
+    .bind(status.map(ReviewStatus::as_str))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let v: Value = r.try_get("item")?;
+            serde_json::from_value(v).map_err(|e| corrupt("review item", e))
+        })
+        .collect()
+}
+
+/// Filters of the reconciliation log.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub organisation: Option<Uuid>,
+    pub system: Option<String>,
+    pub source_id: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Decisions in log order, after `cursor` (a log sequence number).
+pub async fn query_log(
+    pool: &sqlx::PgPool,
+    f: &LogFilter,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ReconciliationDecision>, StoreError> {
+    Ok(query_log_seq(pool, f, after, limit)
+        .await?
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect())
+}
+
+/// [`query_log`] with each entry's sequence number (the cursor).
+pub async fn query_log_seq(
+    pool: &sqlx::PgPool,
+    f: &LogFilter,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<(i64, ReconciliationDecision)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, decision FROM decisions
+         WHERE ($1::uuid IS NULL OR organisation_id = $1 OR candidate_id = $1)
+           AND ($2::text IS NULL OR system = $2)
+           AND ($3::text IS NULL OR source_id = $3)
+           AND ($4::timestamptz IS NULL OR at >= $4)
+           AND ($5::timestamptz IS NULL OR at < $5)
+           AND ($6::bigint IS NULL OR seq > $6)
+         ORDER BY seq
+         LIMIT $7",
+    )
+    .bind(f.organisation)
+    .bind(&f.system)
+    .bind(&f.source_id)
+    .bind(f.since)
+    .bind(f.until)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let seq: i64 = r.try_get("seq")?;
+            let v: Value = r.try_get("decision")?;
+            let d = serde_json::from_value(v).map_err(|e| corrupt("decision", e))?;
+            Ok((seq, d))
+        })
+        .collect()
+}
