@@ -5,7 +5,7 @@
 //! An adapter implements [`Target`] in its `tests/acceptance.rs` (how to build it from a
 //! running simulator, what the simulator's truth says it serves, what an emitted record
 //! says) and adds one line: `hub_adapter_kit::acceptance_tests!(MyTarget);`, which expands
-//! to four tests:
+//! to five tests:
 //!
 //! 1. [`check_and_credentials`]: `check()` passes with good credentials and fails clearly
 //!    (a 401 naming the system) with bad ones; a sync with bad ones publishes nothing;
@@ -16,7 +16,10 @@
 //! 4. [`kill_and_resume`]: an adapter frozen right after the broker confirmed its third page
 //!    (before the commit) is aborted, restarted, aborted again after its second commit, and
 //!    restarted: nothing is lost, nothing committed is republished, and every duplicate
-//!    carries the same message id as its first copy.
+//!    carries the same message id as its first copy;
+//! 5. [`changes_while_paging`]: the source changes in the middle of a sync (edited rows move
+//!    to the end of its order); after that sync and the next, every record was delivered in
+//!    its current version.
 //!
 //! Emitted records are observed through a test queue bound to `coophub.source` (`source.#`)
 //! in the test's namespace. Owns test scaffolding only; nothing here runs in production.
@@ -377,11 +380,13 @@ pub async fn full_sync<T: Target>() {
     h.finish().await;
 }
 
-/// 3. After changes, a sync emits exactly the changed records.
+/// 3. After changes, a sync emits exactly the changed records. The changes all carry one
+///    timestamp and outnumber a page, so paging must get through one second holding more
+///    records than a page.
 pub async fn incremental_sync<T: Target>() {
     let h = Harness::start(world(13)).await;
     let system = T::SYSTEM.as_str();
-    let engine = h.engine(T::build(&h.sims, &h.sims.credentials, 50)).await;
+    let engine = h.engine(T::build(&h.sims, &h.sims.credentials, 20)).await;
     engine.sync_once().await.expect("full sync");
     let first = h.drain().await.len();
     assert!(first > 0);
@@ -389,11 +394,11 @@ pub async fn incremental_sync<T: Target>() {
     let report = h
         .sims
         .mutate(&MutationRequest {
-            new_cooperatives: 3,
-            edited_cooperatives: 4,
-            new_loans: 3,
-            edited_loans: 4,
-            report_revisions: 4,
+            new_cooperatives: 25,
+            edited_cooperatives: 20,
+            new_loans: 25,
+            edited_loans: 20,
+            report_revisions: 30,
         })
         .await
         .expect("mutate");
@@ -436,6 +441,66 @@ pub async fn incremental_sync<T: Target>() {
 
     assert_eq!(engine.sync_once().await.expect("quiet sync").published, 0);
     assert!(h.drain().await.is_empty());
+    h.finish().await;
+}
+
+/// 5. Records that change while a sync pages (edited rows move to the end of the order,
+///    shifting everything after them) are not skipped: after that sync and one more,
+///    every record was delivered in its current version, none twice in the same version.
+pub async fn changes_while_paging<T: Target>() {
+    let h = Harness::start(world(15)).await;
+    let system = T::SYSTEM.as_str();
+    let world = h.sims.world.clone();
+    let (tx, mut rx) = mpsc::unbounded_channel::<usize>();
+    let once = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let engine = h
+        .engine(T::build(&h.sims, &h.sims.credentials, 20))
+        .await
+        .with_hook(Arc::new(move |e: PageEvent| {
+            let (world, tx, once) = (world.clone(), tx.clone(), once.clone());
+            async move {
+                // once, in the first sync only
+                if e == (PageEvent::Committed { page: 2 })
+                    && !once.swap(true, std::sync::atomic::Ordering::SeqCst)
+                {
+                    let req = MutationRequest {
+                        new_cooperatives: 5,
+                        edited_cooperatives: 30,
+                        new_loans: 5,
+                        edited_loans: 30,
+                        report_revisions: 30,
+                    };
+                    let report = world
+                        .write()
+                        .await
+                        .mutate(&req, hub_simulators::generate::wall_clock_now())
+                        .expect("mutate");
+                    let _ = tx.send(report.changes.len());
+                }
+            }
+            .boxed()
+        }));
+    engine
+        .sync_once()
+        .await
+        .expect("sync while the source changes");
+    assert!(
+        rx.try_recv().is_ok_and(|n| n > 0),
+        "{system}: the source changed mid-sync"
+    );
+    engine.sync_once().await.expect("the next sync");
+    let delivered = deliveries::<T>(&h.drain().await);
+    let expected = T::expected(&h.sims.truth(None).await);
+    let invalid = invalid_ids(engine.store()).await;
+    assert_complete(system, &expected, &delivered, &invalid);
+    for (id, d) in &delivered {
+        let markers: BTreeSet<&String> = d.iter().map(|(m, _)| m).collect();
+        assert_eq!(
+            markers.len(),
+            d.len(),
+            "{system}/{id}: a version delivered twice: {d:?}"
+        );
+    }
     h.finish().await;
 }
 
@@ -523,7 +588,7 @@ pub async fn kill_and_resume<T: Target>() {
     h.finish().await;
 }
 
-/// Expands to the four acceptance tests for a [`Target`].
+/// Expands to the five acceptance tests for a [`Target`].
 #[macro_export]
 macro_rules! acceptance_tests {
     ($target:ty) => {
@@ -542,6 +607,10 @@ macro_rules! acceptance_tests {
         #[tokio::test]
         async fn acceptance_killed_mid_sync_resumes_without_loss() {
             $crate::acceptance::kill_and_resume::<$target>().await
+        }
+        #[tokio::test]
+        async fn acceptance_changes_while_paging_are_not_lost() {
+            $crate::acceptance::changes_while_paging::<$target>().await
         }
     };
 }

@@ -1,0 +1,306 @@
+//! # hub-inbound: push as well as pull
+//!
+//! An agency system that would rather push than be polled publishes source-record contracts
+//! (`source.cooperative.v1`, `source.disbursement.v1`, `source.ntm_report.v1`) to the
+//! `coophub.inbound` exchange under its own RabbitMQ user. This service consumes them from
+//! the queue `inbound.source` (bound with `source.#`) and, for each message:
+//!
+//! 1. the runtime's consumer checks the CloudEvents envelope and that the type is one of the
+//!    three (anything else is dead-lettered by the runtime with its reason);
+//! 2. [`Validators`] checks `data` against the committed JSON Schema of its type
+//!    (`contracts/schemas/*.schema.json`, embedded at build time, formats checked), and the
+//!    payload is decoded into its Rust type; `meta.content_hash` must be the hash of
+//!    `meta.raw` (consumers deduplicate on it);
+//! 3. a message that passes is republished unchanged (same id, same payload) to
+//!    `coophub.source` with a publisher confirm, so it is treated exactly like an adapter's
+//!    output; one that fails is dead-lettered (`HandlerError::Permanent`) with the schema
+//!    error's instance path and message, to `inbound.source.dlq`.
+//!
+//! Idempotent without state: a redelivered message is republished under the same id, which
+//! consumers' inboxes drop. The database connection only serves the shared start-up and
+//! readiness (schema `inbound`).
+//!
+//! ## Configuration
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `INBOUND_CONCURRENCY` | messages validated at once | 4 |
+//!
+//! plus the runtime's (`AMQP_URL`, `DATABASE_URL`, `HUB_NAMESPACE`, `HTTP_ADDR`, `PREFETCH`,
+//! `RETRY_*`, `DELIVERY_LIMIT`).
+//!
+//! This service may not change a record (it forwards or rejects), and publishes nowhere but
+//! `coophub.source`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use hub_contracts::registry::{Contract, exchanges, is_source_record};
+use hub_contracts::v1::{LoanDisbursement, NtmCommuneReport, RegistryCooperative};
+use hub_contracts::{RawEnvelope, content_hash};
+use hub_runtime::messaging::{
+    Consumer, HandlerError, Incoming, OutgoingMessage, Publisher, QueueSpec,
+};
+use hub_runtime::service::{ServiceContext, ServiceError};
+use hub_runtime::{CommonConfig, ConfigError};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+/// The consumer queue (base name): its dead letters are in `inbound.source.dlq`.
+pub const QUEUE: &str = "inbound.source";
+/// Header added to a forwarded message: where it came in.
+pub const H_VIA: &str = "x-hub-via";
+
+/// The committed schemas of the source-record contracts, by type.
+const SCHEMAS: [(&str, &str); 3] = [
+    (
+        RegistryCooperative::TYPE,
+        include_str!("../../../contracts/schemas/source.cooperative.v1.schema.json"),
+    ),
+    (
+        LoanDisbursement::TYPE,
+        include_str!("../../../contracts/schemas/source.disbursement.v1.schema.json"),
+    ),
+    (
+        NtmCommuneReport::TYPE,
+        include_str!("../../../contracts/schemas/source.ntm_report.v1.schema.json"),
+    ),
+];
+
+/// The service's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// The runtime's settings (loaded separately, see [`Config::from_env`]).
+    #[serde(skip)]
+    pub common: CommonConfig,
+    /// `INBOUND_CONCURRENCY`.
+    pub inbound_concurrency: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            common: CommonConfig::default(),
+            inbound_concurrency: 4,
+        }
+    }
+}
+
+impl Config {
+    /// Loads and validates the service's and the runtime's settings.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut c: Config = hub_runtime::config::load()?;
+        c.common = hub_runtime::config::load_common()?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.inbound_concurrency == 0 {
+            return Err(ConfigError::invalid(
+                "INBOUND_CONCURRENCY",
+                "expected at least 1",
+            ));
+        }
+        self.common.validate()
+    }
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum InboundError {
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("the committed schema of {ty} does not compile: {message}")]
+    Schema { ty: String, message: String },
+    #[error(transparent)]
+    Messaging(#[from] hub_runtime::messaging::MessagingError),
+}
+
+/// One compiled validator per source-record contract.
+pub struct Validators {
+    by_type: HashMap<&'static str, jsonschema::Validator>,
+}
+
+impl Validators {
+    /// Compiles the embedded schemas (draft 2020-12, formats checked).
+    pub fn load() -> Result<Self, InboundError> {
+        let mut by_type = HashMap::new();
+        for (ty, text) in SCHEMAS {
+            let err = |message: String| InboundError::Schema {
+                ty: ty.to_owned(),
+                message,
+            };
+            let schema: Value = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
+            let validator = jsonschema::draft202012::options()
+                .should_validate_formats(true)
+                .build(&schema)
+                .map_err(|e| err(e.to_string()))?;
+            by_type.insert(ty, validator);
+        }
+        Ok(Self { by_type })
+    }
+
+    /// Checks `data` against the schema of `ty`; the error lists each failure as
+    /// `<instance path>: <message>` (at most five).
+    pub fn validate(&self, ty: &str, data: &Value) -> Result<(), String> {
+        let Some(v) = self.by_type.get(ty) else {
+            return Err(format!("{ty} is not a source-record contract"));
+        };
+        let errors: Vec<String> = v
+            .iter_errors(data)
+            .take(5)
+            .map(|e| {
+                let path = e.instance_path.as_str();
+                let path = if path.is_empty() { "/" } else { path };
+                format!("{path}: {e}")
+            })
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "data does not match the schema of {ty}: {}",
+                errors.join("; ")
+            ))
+        }
+    }
+}
+
+/// Validates a pushed message and forwards it to `coophub.source`.
+pub struct Forwarder {
+    validators: Arc<Validators>,
+    publisher: Arc<Publisher>,
+}
+
+impl Forwarder {
+    pub fn new(validators: Arc<Validators>, publisher: Arc<Publisher>) -> Self {
+        Self {
+            validators,
+            publisher,
+        }
+    }
+
+    /// Checks the message; `Permanent` (dead-lettered with the reason) when it fails,
+    /// `Transient` when forwarding failed (retried).
+    pub fn check(&self, env: &RawEnvelope) -> Result<(), HandlerError> {
+        if !is_source_record(&env.ty) {
+            return Err(HandlerError::permanent(format!(
+                "coophub.inbound takes source.* contracts only, not {}",
+                env.ty
+            )));
+        }
+        self.validators
+            .validate(&env.ty, &env.data)
+            .map_err(HandlerError::Permanent)?;
+        let decoded = match env.ty.as_str() {
+            RegistryCooperative::TYPE => env.clone().decode::<RegistryCooperative>().map(|_| ()),
+            LoanDisbursement::TYPE => env.clone().decode::<LoanDisbursement>().map(|_| ()),
+            NtmCommuneReport::TYPE => env.clone().decode::<NtmCommuneReport>().map(|_| ()),
+            other => {
+                return Err(HandlerError::permanent(format!(
+                    "{other} is not a source-record contract"
+                )));
+            }
+        };
+        decoded.map_err(HandlerError::permanent)?;
+        let meta = &env.data["meta"];
+        let claimed = meta["content_hash"].as_str().unwrap_or_default();
+        let actual = content_hash(&meta["raw"]);
+        if claimed != actual {
+            return Err(HandlerError::permanent(format!(
+                "/meta/content_hash: {claimed:?} is not the SHA-256 of meta.raw's canonical JSON ({actual})"
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn handle(&self, msg: Incoming) -> Result<(), HandlerError> {
+        let env = msg.envelope;
+        if let Err(e) = self.check(&env) {
+            tracing::warn!(id = %env.id, ty = %env.ty, source = %env.source, error = %e,
+                "pushed record rejected");
+            return Err(e);
+        }
+        let body = serde_json::to_vec(&env).map_err(HandlerError::permanent)?;
+        let mut headers = BTreeMap::new();
+        headers.insert(H_VIA.to_owned(), exchanges::INBOUND.to_owned());
+        let out = OutgoingMessage {
+            exchange: exchanges::SOURCE.to_owned(),
+            routing_key: env.ty.clone(),
+            message_id: env.id.clone(),
+            contract_type: env.ty.clone(),
+            body,
+            headers,
+        };
+        self.publisher
+            .publish(&out)
+            .await
+            .map_err(HandlerError::transient)?;
+        tracing::debug!(id = %env.id, ty = %env.ty, "pushed record forwarded");
+        Ok(())
+    }
+}
+
+/// The consumer queue: `inbound.source`, bound to `coophub.inbound` with `source.#`.
+pub fn queue_spec(delivery_limit: u32) -> QueueSpec {
+    QueueSpec::new(QUEUE)
+        .bind(exchanges::INBOUND, "source.#")
+        .delivery_limit(delivery_limit)
+}
+
+/// Runs the service until `shutdown`.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), InboundError> {
+    config.validate()?;
+    let validators = Arc::new(Validators::load()?);
+    let common = config.common.clone();
+    let ctx =
+        ServiceContext::start("inbound", common.clone(), "inbound", None, shutdown.clone()).await?;
+    ctx.serve_http(axum::Router::new()).await?;
+    let forwarder = Arc::new(Forwarder::new(validators, ctx.publisher.clone()));
+    let types = [
+        RegistryCooperative::TYPE,
+        LoanDisbursement::TYPE,
+        NtmCommuneReport::TYPE,
+    ];
+    let consumer = Consumer::new(
+        ctx.broker.clone(),
+        queue_spec(common.delivery_limit),
+        move |m: Incoming| {
+            let f = forwarder.clone();
+            async move { f.handle(m).await }
+        },
+    )
+    .retry(common.retry_policy())
+    .prefetch(common.prefetch)
+    .concurrency(config.inbound_concurrency)
+    .accepts(&types);
+    tracing::info!(queue = QUEUE, "inbound: validating pushed source records");
+    consumer.run(shutdown).await?;
+    ctx.broker.close().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_source_contract_has_a_compiling_schema() {
+        let v = Validators::load().expect("schemas compile");
+        for (ty, _) in SCHEMAS {
+            assert!(v.by_type.contains_key(ty));
+        }
+        let e = v
+            .validate(
+                RegistryCooperative::TYPE,
+                &serde_json::json!({"kind": "XYZ"}),
+            )
+            .expect_err("invalid");
+        assert!(e.contains("/kind") && e.contains("required"), "{e}");
+    }
+}
