@@ -10,7 +10,7 @@
 //! - whether the name looks like a person (a household borrower: `Lò Văn Minh`).
 //!
 //! Abbreviations are expanded whatever their case, with or without dots, and glued or not:
-//! `HTX`, `H.T.X`, `htx`, `THT`, `LHHTX`, `LH HTX`, `NN`, `DV`, `SX`, `TM`, `KD`, `CN`, `NLN`,
+//! `HTX`, `H.T.X`, `htx`, `THT`, `Tổ HT`, `LHHTX`, `LH HTX`, `NN`, `DV`, `SX`, `TM`, `KD`, `CN`, `NLN`,
 //! `TTCN`, `XD`, `VT`, `DL`, `TH`, `HTXNN`, `SXKD-DV`. Spelled-out forms are recognised too,
 //! so `HTX NN DV Ban Hon` and `Hợp tác xã Nông nghiệp Dịch vụ Bản Hon` give the same
 //! [`OrgName::canonical`].
@@ -104,6 +104,7 @@ const LEGAL_FORMS: &[(&str, &str, OrgKindHint)] = &[
     ("hop tac xa", "hop tac xa", OrgKindHint::Htx),
     ("htx", "hop tac xa", OrgKindHint::Htx),
     ("to hop tac", "to hop tac", OrgKindHint::Tht),
+    ("to ht", "to hop tac", OrgKindHint::Tht),
     ("tht", "to hop tac", OrgKindHint::Tht),
     (
         "cong ty co phan",
@@ -703,6 +704,11 @@ mod tests {
         assert_eq!(k("THT chăn nuôi Nà Tăm"), Some(OrgKindHint::Tht));
         assert_eq!(k("Tổ hợp tác nuôi ong Hồ Thầu"), Some(OrgKindHint::Tht));
         assert_eq!(k("T.H.T rau sạch Sơn Bình"), Some(OrgKindHint::Tht));
+        assert_eq!(k("Tổ HT sản xuất lúa Nậm Tăm"), Some(OrgKindHint::Tht));
+        assert_eq!(
+            parse("To HT trong che Nung Nang").canonical,
+            parse("Tổ hợp tác trồng chè Nùng Nàng").canonical
+        );
         assert_eq!(k("LHHTX Lai Châu"), Some(OrgKindHint::Lhhtx));
         assert_eq!(k("LH HTX Lai Châu"), Some(OrgKindHint::Lhhtx));
         assert_eq!(k("Liên hiệp HTX Lai Châu"), Some(OrgKindHint::Lhhtx));
