@@ -1,0 +1,435 @@
+//! The operator API (JSON), used by the `hub` CLI and the pages' scripts. Every route but
+//! `POST /api/v1/auth/token` needs a bearer token or the session cookie (401 otherwise), and
+//! the role in the third column (403 otherwise). Errors are `{"error": "…"}`.
+//!
+//! | route | what | role |
+//! |---|---|---|
+//! | `POST /api/v1/auth/token` `{username, password}` | a bearer token for the CLI | — |
+//! | `POST /api/v1/auth/logout` | revokes the token or session used | viewer |
+//! | `GET /api/v1/whoami` | the caller | viewer |
+//! | `GET /api/v1/status` | pipeline health: sources, services, queue depths, dead letters | viewer |
+//! | `GET /api/v1/sources` | each adapter's readiness, last sync, lag, errors | viewer |
+//! | `POST /api/v1/sources/{system}/sync` | ask an adapter to sync now | admin |
+//! | `GET /api/v1/review` | the review queue (reconciler), personal data masked for viewers | viewer |
+//! | `POST /api/v1/review/{id}/link\|separate` `{reason}` | decide a review item | reviewer |
+//! | `GET /api/v1/cooperatives[/{id}]` | golden records (reconciler), masked for viewers | viewer |
+//! | `POST /api/v1/cooperatives/merge`, `POST /api/v1/cooperatives/{id}/split` | reconciler requests, `reason` required | reviewer |
+//! | `GET /api/v1/log?organisation=&system=&source_id=&since=&until=` | the reconciliation log | viewer |
+//! | `GET /api/v1/log/stream` | the log, live (server-sent events) | viewer |
+//! | `GET /api/v1/dlq` | every `DLQ_QUEUES` queue with its depth and dead letters | viewer |
+//! | `GET /api/v1/dlq/{queue}[?limit=]`, `GET /api/v1/dlq/{queue}/{message_id}` | dead letters with their reasons (bodies masked for viewers) | viewer |
+//! | `POST /api/v1/dlq/{queue}/{message_id}/replay\|discard` | act on a dead letter | admin |
+//! | `GET /api/v1/audit?actor=&action=&target=&limit=` | the audit log | viewer |
+//! | `GET /api/v1/plan`, `GET /api/v1/snapshots/{version\|latest}[/units/{code}]`, `GET /api/v1/snapshots/{v}/export?format=&lang=`, `GET /api/v1/indicators/{id}/history?unit=` | indicators (proxied) | viewer |
+//! | `POST /api/v1/snapshots?units=&as_of=` | recompute a snapshot | admin |
+//!
+//! Every action is recorded in the audit log by [`crate::actions`]. Owns request parsing and
+//! responses only.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::actions::{self, ApiError, Reason, ReviewDecision};
+use crate::audit::AuditQuery;
+use crate::auth::{Caller, Role, SessionKind};
+use crate::pipeline;
+use crate::privacy::mask_personal;
+use crate::service::{AppState, Shared};
+use crate::upstream::Service;
+
+type Api = Result<Response, ApiError>;
+type Params = Query<Vec<(String, String)>>;
+
+impl FromRequestParts<Shared> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+        state
+            .sessions
+            .caller(&parts.headers)
+            .await?
+            .ok_or_else(ApiError::unauthenticated)
+    }
+}
+
+/// The API's routes.
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/api/v1/auth/token", post(token))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/whoami", get(whoami))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/sources", get(sources))
+        .route("/api/v1/sources/{system}/sync", post(sync))
+        .route("/api/v1/review", get(review_list))
+        .route("/api/v1/review/{id}/{decision}", post(review_decide))
+        .route("/api/v1/cooperatives", get(cooperatives))
+        .route("/api/v1/cooperatives/merge", post(merge))
+        .route("/api/v1/cooperatives/{id}", get(cooperative))
+        .route("/api/v1/cooperatives/{id}/split", post(split))
+        .route("/api/v1/log", get(log))
+        .route("/api/v1/log/stream", get(log_stream))
+        .route("/api/v1/dlq", get(dlq_queues))
+        .route("/api/v1/dlq/{queue}", get(dlq_list))
+        .route("/api/v1/dlq/{queue}/{id}", get(dlq_show))
+        .route("/api/v1/dlq/{queue}/{id}/{action}", post(dlq_action))
+        .route("/api/v1/audit", get(audit))
+        .route("/api/v1/plan", get(plan))
+        .route("/api/v1/snapshots", post(recompute))
+        .route("/api/v1/snapshots/{version}", get(snapshot))
+        .route(
+            "/api/v1/snapshots/{version}/units/{code}",
+            get(snapshot_unit),
+        )
+        .route("/api/v1/snapshots/{version}/export", get(export))
+        .route("/api/v1/indicators/{id}/history", get(history))
+        .with_state(state)
+}
+
+/// Credentials for a token.
+#[derive(Debug, Deserialize)]
+pub struct Login {
+    pub username: String,
+    pub password: String,
+}
+
+/// Checks credentials, records the attempt, opens a session of `kind`.
+pub async fn login(
+    state: &AppState,
+    login: &Login,
+    kind: SessionKind,
+) -> Result<(String, Caller), ApiError> {
+    let user = match state.users.verify(&login.username, &login.password) {
+        Some(u) => u.clone(),
+        None => {
+            let _ = state
+                .audit
+                .record(
+                    &login.username,
+                    "-",
+                    "login",
+                    "console",
+                    "refused",
+                    json!({ "via": kind }),
+                )
+                .await;
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unknown user or wrong password",
+            ));
+        }
+    };
+    let (secret, expires_at) = state.sessions.open(&user, kind).await?;
+    let _ = state
+        .audit
+        .record(
+            &user.name,
+            user.role.as_str(),
+            "login",
+            "console",
+            "ok",
+            json!({ "via": kind }),
+        )
+        .await;
+    Ok((
+        secret,
+        Caller {
+            name: user.name,
+            role: user.role,
+            kind,
+            expires_at,
+        },
+    ))
+}
+
+async fn token(State(state): State<Shared>, Json(body): Json<Login>) -> Api {
+    let (secret, caller) = login(&state, &body, SessionKind::Token).await?;
+    Ok(Json(json!({
+        "token": secret,
+        "user": caller.name,
+        "role": caller.role,
+        "expires_at": caller.expires_at,
+    }))
+    .into_response())
+}
+
+async fn logout(State(state): State<Shared>, _caller: Caller, headers: HeaderMap) -> Api {
+    if let Some(secret) = crate::auth::credentials(&headers) {
+        state.sessions.close(&secret).await?;
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn whoami(caller: Caller) -> Api {
+    Ok(Json(caller).into_response())
+}
+
+/// Pipeline health, as the pages and `hub status` show it.
+pub async fn pipeline_status(state: &AppState) -> pipeline::PipelineStatus {
+    let services = [
+        ("reconciler", state.config.reconciler_url.clone()),
+        ("indicators", state.config.indicators_url.clone()),
+    ];
+    pipeline::status(
+        &state.upstream,
+        &services,
+        &state.broker,
+        &state.config.dlq_queues,
+    )
+    .await
+}
+
+async fn status(State(state): State<Shared>, _caller: Caller) -> Api {
+    Ok(Json(pipeline_status(&state).await).into_response())
+}
+
+async fn sources(State(state): State<Shared>, _caller: Caller) -> Api {
+    let checks = futures::future::join_all(
+        state
+            .upstream
+            .adapters()
+            .iter()
+            .map(|(s, u)| pipeline::source_health(&state.upstream, s, u)),
+    )
+    .await;
+    Ok(Json(json!({ "sources": checks })).into_response())
+}
+
+async fn sync(State(state): State<Shared>, caller: Caller, Path(system): Path<String>) -> Api {
+    Ok(Json(actions::sync(&state, &caller, &system).await?).into_response())
+}
+
+/// Masks personal data for callers who may not see it.
+pub fn for_caller(caller: &Caller, mut v: Value) -> Value {
+    if !caller.role.sees_personal_data() {
+        mask_personal(&mut v);
+    }
+    v
+}
+
+async fn review_list(State(state): State<Shared>, caller: Caller, Query(q): Params) -> Api {
+    let v = state
+        .upstream
+        .get(Service::Reconciler, "/api/v1/review", &q)
+        .await?;
+    Ok(Json(for_caller(&caller, v)).into_response())
+}
+
+async fn review_decide(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path((id, decision)): Path<(String, String)>,
+    Json(body): Json<Reason>,
+) -> Api {
+    let decision: ReviewDecision = decision.parse()?;
+    let v = actions::review(&state, &caller, &id, decision, &body.reason).await?;
+    Ok(Json(for_caller(&caller, v)).into_response())
+}
+
+async fn cooperatives(State(state): State<Shared>, caller: Caller, Query(q): Params) -> Api {
+    let v = state
+        .upstream
+        .get(Service::Reconciler, "/api/v1/cooperatives", &q)
+        .await?;
+    Ok(Json(for_caller(&caller, v)).into_response())
+}
+
+async fn cooperative(State(state): State<Shared>, caller: Caller, Path(id): Path<String>) -> Api {
+    let v = state
+        .upstream
+        .get(
+            Service::Reconciler,
+            &format!("/api/v1/cooperatives/{}", actions::encode(&id)),
+            &[],
+        )
+        .await?;
+    Ok(Json(for_caller(&caller, v)).into_response())
+}
+
+async fn merge(State(state): State<Shared>, caller: Caller, Json(body): Json<Value>) -> Api {
+    let v = actions::merge(&state, &caller, body).await?;
+    Ok(Json(for_caller(&caller, v)).into_response())
+}
+
+async fn split(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Api {
+    let v = actions::split(&state, &caller, &id, body).await?;
+    Ok(Json(for_caller(&caller, v)).into_response())
+}
+
+async fn log(State(state): State<Shared>, caller: Caller, Query(q): Params) -> Api {
+    let v = state
+        .upstream
+        .get(Service::Reconciler, "/api/v1/log", &q)
+        .await?;
+    Ok(Json(for_caller(&caller, v)).into_response())
+}
+
+/// The reconciler's log stream, relayed as it comes (its entries are masked at the source:
+/// `reconciliation.decision.v1` carries no personal data unmasked).
+async fn log_stream(State(state): State<Shared>, _caller: Caller, Query(q): Params) -> Api {
+    let upstream = state
+        .upstream
+        .stream(Service::Reconciler, "/api/v1/log/stream", &q)
+        .await?;
+    let stream = futures::stream::unfold(Some(upstream), |resp| async move {
+        let mut resp = resp?;
+        match resp.chunk().await {
+            Ok(Some(bytes)) => Some((Ok::<_, std::io::Error>(bytes), Some(resp))),
+            Ok(None) => None,
+            Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+async fn dlq_queues(State(state): State<Shared>, _caller: Caller) -> Api {
+    let status = pipeline_status(&state).await;
+    Ok(Json(json!({ "queues": status.queues })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct Limit {
+    limit: Option<usize>,
+}
+
+async fn dlq_list(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(queue): Path<String>,
+    Query(l): Query<Limit>,
+) -> Api {
+    let letters = actions::dead_letters(&state, &caller, &queue, l.limit.unwrap_or(100)).await?;
+    Ok(Json(json!({ "queue": queue, "dead_letters": letters })).into_response())
+}
+
+async fn dlq_show(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path((queue, id)): Path<(String, String)>,
+) -> Api {
+    Ok(Json(actions::dead_letter(&state, &caller, &queue, &id).await?).into_response())
+}
+
+async fn dlq_action(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path((queue, id, action)): Path<(String, String, String)>,
+) -> Api {
+    let replay = match action.as_str() {
+        "replay" => true,
+        "discard" => false,
+        other => {
+            return Err(ApiError::not_found(format!(
+                "no dead-letter action {other:?}: replay or discard"
+            )));
+        }
+    };
+    let letter = actions::dead_letter_action(&state, &caller, &queue, &id, replay).await?;
+    Ok(Json(json!({ "action": action, "dead_letter": letter })).into_response())
+}
+
+async fn audit(State(state): State<Shared>, caller: Caller, Query(q): Query<AuditQuery>) -> Api {
+    caller.require(Role::Viewer)?;
+    Ok(Json(json!({ "entries": state.audit.list(&q).await? })).into_response())
+}
+
+async fn plan(State(state): State<Shared>, _caller: Caller) -> Api {
+    Ok(Json(
+        state
+            .upstream
+            .get(Service::Indicators, "/api/v1/plan", &[])
+            .await?,
+    )
+    .into_response())
+}
+
+async fn snapshot(
+    State(state): State<Shared>,
+    _caller: Caller,
+    Path(version): Path<String>,
+    Query(q): Params,
+) -> Api {
+    let path = format!("/api/v1/snapshots/{}", actions::encode(&version));
+    Ok(Json(state.upstream.get(Service::Indicators, &path, &q).await?).into_response())
+}
+
+async fn snapshot_unit(
+    State(state): State<Shared>,
+    _caller: Caller,
+    Path((version, code)): Path<(String, String)>,
+    Query(q): Params,
+) -> Api {
+    let path = format!(
+        "/api/v1/snapshots/{}/units/{}",
+        actions::encode(&version),
+        actions::encode(&code)
+    );
+    Ok(Json(state.upstream.get(Service::Indicators, &path, &q).await?).into_response())
+}
+
+async fn export(
+    State(state): State<Shared>,
+    _caller: Caller,
+    Path(version): Path<String>,
+    Query(q): Params,
+) -> Api {
+    let path = format!("/api/v1/snapshots/{}/export", actions::encode(&version));
+    let raw = state
+        .upstream
+        .get_raw(Service::Indicators, &path, &q)
+        .await?;
+    let mut resp = (raw.status, raw.body).into_response();
+    for (name, value) in [
+        (header::CONTENT_TYPE, raw.content_type),
+        (header::CONTENT_DISPOSITION, raw.content_disposition),
+    ] {
+        if let Some(v) = value.and_then(|v| v.parse().ok()) {
+            resp.headers_mut().insert(name, v);
+        }
+    }
+    Ok(resp)
+}
+
+async fn history(
+    State(state): State<Shared>,
+    _caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Params,
+) -> Api {
+    let path = format!("/api/v1/indicators/{}/history", actions::encode(&id));
+    Ok(Json(state.upstream.get(Service::Indicators, &path, &q).await?).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct RecomputeQuery {
+    units: Option<String>,
+    as_of: Option<String>,
+}
+
+async fn recompute(
+    State(state): State<Shared>,
+    caller: Caller,
+    Query(q): Query<RecomputeQuery>,
+) -> Api {
+    Ok(Json(actions::recompute(&state, &caller, q.units, q.as_of).await?).into_response())
+}

@@ -1,0 +1,233 @@
+//! The console's settings: the common ones (`AMQP_URL`, `DATABASE_URL`, `HTTP_ADDR`, …) and
+//! its own, from environment variables over the optional `HUB_CONFIG` file
+//! ([`hub_runtime::config::load`]). A wrong value fails at start naming the variable.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `RECONCILER_URL` | unset | base URL of hub-reconciler's HTTP API (`http://127.0.0.1:8081`) |
+//! | `INDICATORS_URL` | unset | base URL of hub-indicators' HTTP API |
+//! | `ADAPTER_URLS` | empty | `system=url` pairs, comma-separated: `coop-alliance=http://127.0.0.1:8091,loan-fund=…` |
+//! | `CONSOLE_USERS_FILE` | required | the users file (TOML, argon2 password hashes); `deploy/console/users.dev.toml` for development |
+//! | `DLQ_QUEUES` | `reconciler.source,indicators.inputs,inbound.source` | consumer queues (base names) whose depth and dead letters the console shows |
+//! | `SESSION_TTL_MINUTES` | `480` | lifetime of a browser session or CLI token |
+//! | `COOKIE_SECURE` | `false` | add `Secure` to the session cookie (set it behind HTTPS) |
+//! | `UPSTREAM_TIMEOUT_MS` | `5000` | timeout of each call to another service |
+//!
+//! An unset service URL is not an error: the pages that need it say it is not configured.
+//! Owns no I/O beyond reading the environment.
+
+use std::path::PathBuf;
+
+use hub_runtime::config::{CommonConfig, ConfigError};
+use serde::{Deserialize, Deserializer};
+
+/// Settings of hub-console.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    #[serde(flatten)]
+    pub common: CommonConfig,
+    /// `RECONCILER_URL`.
+    pub reconciler_url: Option<String>,
+    /// `INDICATORS_URL`.
+    pub indicators_url: Option<String>,
+    /// `ADAPTER_URLS`: `(system, base URL)` pairs.
+    #[serde(deserialize_with = "pairs")]
+    pub adapter_urls: Vec<(String, String)>,
+    /// `CONSOLE_USERS_FILE`.
+    pub console_users_file: Option<PathBuf>,
+    /// `DLQ_QUEUES`.
+    #[serde(deserialize_with = "list")]
+    pub dlq_queues: Vec<String>,
+    /// `SESSION_TTL_MINUTES`.
+    pub session_ttl_minutes: u32,
+    /// `COOKIE_SECURE`.
+    pub cookie_secure: bool,
+    /// `UPSTREAM_TIMEOUT_MS`.
+    pub upstream_timeout_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            common: CommonConfig::default(),
+            reconciler_url: None,
+            indicators_url: None,
+            adapter_urls: Vec::new(),
+            console_users_file: None,
+            dlq_queues: ["reconciler.source", "indicators.inputs", "inbound.source"]
+                .map(String::from)
+                .to_vec(),
+            session_ttl_minutes: 480,
+            cookie_secure: false,
+            upstream_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the settings from the environment (and `HUB_CONFIG`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let c: Config = hub_runtime::config::load()?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.common.validate()?;
+        for (var, url) in [
+            ("RECONCILER_URL", &self.reconciler_url),
+            ("INDICATORS_URL", &self.indicators_url),
+        ] {
+            if let Some(u) = url {
+                check_url(var, u)?;
+            }
+        }
+        for (system, url) in &self.adapter_urls {
+            if system.is_empty() {
+                return Err(ConfigError::invalid(
+                    "ADAPTER_URLS",
+                    "expected system=url pairs, got an empty system name",
+                ));
+            }
+            check_url("ADAPTER_URLS", url)?;
+        }
+        if self.console_users_file.is_none() {
+            return Err(ConfigError::invalid(
+                "CONSOLE_USERS_FILE",
+                "required: the users file (deploy/console/users.dev.toml for development)",
+            ));
+        }
+        if self.session_ttl_minutes == 0 {
+            return Err(ConfigError::invalid(
+                "SESSION_TTL_MINUTES",
+                "expected at least 1",
+            ));
+        }
+        if self.upstream_timeout_ms == 0 {
+            return Err(ConfigError::invalid(
+                "UPSTREAM_TIMEOUT_MS",
+                "expected at least 1",
+            ));
+        }
+        if let Some(q) = self.dlq_queues.iter().find(|q| {
+            !q.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
+        }) {
+            return Err(ConfigError::invalid(
+                "DLQ_QUEUES",
+                format!("expected queue base names (letters, digits, '.', '-', '_'), got {q:?}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_url(var: &str, url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            var,
+            format!("expected an http:// or https:// URL, got {url:?}"),
+        ))
+    }
+}
+
+/// `"a,b"` or `["a", "b"]`.
+fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        List(Vec<String>),
+    }
+    let items = match Raw::deserialize(d)? {
+        Raw::Text(s) => s.split(',').map(|p| p.trim().to_owned()).collect(),
+        Raw::List(l) => l,
+    };
+    Ok(items.into_iter().filter(|s| !s.is_empty()).collect())
+}
+
+/// `"sys=url,sys2=url2"` or a TOML table `{ sys = "url" }`.
+fn pairs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Table(std::collections::BTreeMap<String, String>),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Table(t) => Ok(t.into_iter().collect()),
+        Raw::Text(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.split_once('=')
+                    .map(|(k, v)| {
+                        (
+                            k.trim().to_owned(),
+                            v.trim().trim_end_matches('/').to_owned(),
+                        )
+                    })
+                    .ok_or_else(|| {
+                        serde::de::Error::custom(format!("expected system=url, got {p:?}"))
+                    })
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_its_variables_and_the_common_ones() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RECONCILER_URL", "http://127.0.0.1:8081");
+            jail.set_env(
+                "ADAPTER_URLS",
+                "coop-alliance=http://127.0.0.1:9001/, ntm=http://127.0.0.1:9002",
+            );
+            jail.set_env("CONSOLE_USERS_FILE", "/etc/hub/users.toml");
+            jail.set_env("DLQ_QUEUES", "a.b, c");
+            jail.set_env("HUB_NAMESPACE", "x1");
+            let c = Config::from_env().expect("valid");
+            assert_eq!(c.reconciler_url.as_deref(), Some("http://127.0.0.1:8081"));
+            assert_eq!(
+                c.adapter_urls,
+                vec![
+                    ("coop-alliance".into(), "http://127.0.0.1:9001".into()),
+                    ("ntm".into(), "http://127.0.0.1:9002".into())
+                ]
+            );
+            assert_eq!(c.dlq_queues, vec!["a.b".to_owned(), "c".to_owned()]);
+            assert_eq!(c.common.hub_namespace, "x1");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn wrong_values_name_the_variable() {
+        figment::Jail::expect_with(|jail| {
+            let e = Config::from_env().expect_err("no users file").to_string();
+            assert!(e.contains("CONSOLE_USERS_FILE"), "{e}");
+            jail.set_env("CONSOLE_USERS_FILE", "/etc/hub/users.toml");
+            jail.set_env("INDICATORS_URL", "ftp://x");
+            let e = Config::from_env().expect_err("not http").to_string();
+            assert!(e.contains("INDICATORS_URL"), "{e}");
+            jail.set_env("INDICATORS_URL", "http://x");
+            jail.set_env("ADAPTER_URLS", "ntm");
+            let e = Config::from_env().expect_err("no =").to_string();
+            assert!(e.contains("ADAPTER_URLS"), "{e}");
+            jail.set_env("ADAPTER_URLS", "");
+            jail.set_env("SESSION_TTL_MINUTES", "soon");
+            let e = Config::from_env().expect_err("not a number").to_string();
+            assert!(e.contains("SESSION_TTL_MINUTES"), "{e}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,725 @@
+//! The `hub` operator commands: a clap [`OpsCommand`] the `hub` binary flattens into its own
+//! commands, and [`run_ops`]. Every command talks to the console's operator API
+//! (`HUB_CONSOLE_URL`, default `http://127.0.0.1:8080`) with a bearer token (`HUB_TOKEN`,
+//! from `hub login`), so that every action is checked against the caller's role and recorded
+//! in the audit log. Never talks to the broker or another service directly.
+//!
+//! This module may use `anyhow` (a command's errors are for a person to read).
+
+use std::io::Write;
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+/// Operator commands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum OpsCommand {
+    /// Get a token for the other commands (prints `export HUB_TOKEN=…`). The password is read
+    /// from HUB_PASSWORD, else from standard input.
+    Login {
+        #[arg(long, env = "HUB_USER")]
+        user: String,
+    },
+    /// Pipeline health: sources, services, queue depths and dead letters.
+    Status,
+    /// Source adapters.
+    Sources {
+        #[command(subcommand)]
+        action: SourcesAction,
+    },
+    /// Ask an adapter to sync now (admin).
+    Sync { source: String },
+    /// The review queue.
+    Review {
+        #[command(subcommand)]
+        action: ReviewAction,
+    },
+    /// The reconciliation log (`--follow` to keep printing new entries).
+    Log(LogArgs),
+    /// Dead letters: list, show, replay or discard (replay and discard need the admin role).
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
+    /// Indicator snapshots.
+    Snapshot {
+        #[command(subcommand)]
+        action: SnapshotAction,
+    },
+    /// The audit log of operator actions.
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Print an argon2 hash of a password read from standard input, for a users file.
+    HashPassword,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SourcesAction {
+    /// Check every adapter: readiness, last sync, lag, errors.
+    Check,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ReviewAction {
+    /// Items waiting for a decision.
+    List,
+    /// The pair is one organisation (reviewer).
+    Link {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// The pair is two organisations (reviewer).
+    Separate {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// Keep the connection open and print entries as they come.
+    #[arg(long)]
+    pub follow: bool,
+    #[arg(long)]
+    pub organisation: Option<String>,
+    #[arg(long)]
+    pub system: Option<String>,
+    #[arg(long)]
+    pub source_id: Option<String>,
+    #[arg(long)]
+    pub since: Option<String>,
+    #[arg(long)]
+    pub until: Option<String>,
+    /// With --follow: stop after this many entries.
+    #[arg(long)]
+    pub max_events: Option<usize>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum DlqAction {
+    /// Every watched queue with its depth and dead letters; with a queue, its dead letters.
+    List {
+        queue: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// One dead letter in full: reason, headers, body.
+    Show { queue: String, message_id: String },
+    /// Send a dead letter back to its queue, after a fix (admin).
+    Replay { queue: String, message_id: String },
+    /// Remove a dead letter for good (admin).
+    Discard { queue: String, message_id: String },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SnapshotAction {
+    /// A snapshot's indicators for one unit (the province by default).
+    Show {
+        #[arg(long, default_value = "latest")]
+        version: String,
+        /// Unit list: 2024 or 2025.
+        #[arg(long)]
+        units: Option<String>,
+        /// Unit code (default: the province).
+        #[arg(long)]
+        unit: Option<String>,
+    },
+    /// The provincial report as CSV or XLSX.
+    Export {
+        #[arg(long, default_value = "latest")]
+        version: String,
+        #[arg(long)]
+        units: Option<String>,
+        #[arg(long, default_value = "csv")]
+        format: String,
+        #[arg(long, default_value = "vi")]
+        lang: String,
+        /// File to write (default: standard output for CSV; required for XLSX).
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
+}
+
+/// A client of the console's operator API.
+#[derive(Clone)]
+pub struct OpsClient {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl OpsClient {
+    pub fn new(base: &str, token: Option<String>) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// From `HUB_CONSOLE_URL` and `HUB_TOKEN`.
+    pub fn from_env() -> Self {
+        let base =
+            std::env::var("HUB_CONSOLE_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
+        let token = std::env::var("HUB_TOKEN").ok().filter(|t| !t.is_empty());
+        Self::new(&base, token)
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let r = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("the console at {} did not answer", self.base))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let body = resp.text().await.unwrap_or_default();
+        let msg = serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or(body);
+        match status.as_u16() {
+            401 => bail!("not authenticated ({msg}): run `hub login` and set HUB_TOKEN"),
+            403 => bail!("forbidden: {msg}"),
+            _ => bail!("{status}: {msg}"),
+        }
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+        let resp = self
+            .send(self.request(reqwest::Method::GET, path).query(query))
+            .await?;
+        Ok(resp.json().await?)
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let resp = self
+            .send(self.request(reqwest::Method::POST, path).json(body))
+            .await?;
+        let text = resp.text().await?;
+        Ok(if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)?
+        })
+    }
+}
+
+/// Runs a command against `HUB_CONSOLE_URL` with `HUB_TOKEN`, printing to standard output.
+pub async fn run_ops(cmd: OpsCommand) -> anyhow::Result<()> {
+    let client = OpsClient::from_env();
+    let mut out = std::io::stdout();
+    let password = match &cmd {
+        OpsCommand::Login { .. } | OpsCommand::HashPassword => Some(read_password()?),
+        _ => None,
+    };
+    execute(&client, cmd, password.as_deref(), &mut out).await
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("HUB_PASSWORD") {
+        return Ok(p);
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let p = line.trim_end_matches(['\r', '\n']).to_owned();
+    if p.is_empty() {
+        bail!("no password: set HUB_PASSWORD or write it on standard input");
+    }
+    Ok(p)
+}
+
+fn s(v: &Value, k: &str) -> String {
+    match v.get(k) {
+        None | Some(Value::Null) => "-".into(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Object(m)) if m.contains_key("system") && m.contains_key("id") => {
+            format!("{}:{}", s(&v[k], "system"), s(&v[k], "id"))
+        }
+        Some(other) => other.to_string(),
+    }
+}
+
+fn array<'a>(v: &'a Value, keys: &[&str]) -> Vec<&'a Value> {
+    if let Value::Array(a) = v {
+        return a.iter().collect();
+    }
+    keys.iter()
+        .find_map(|k| v.get(*k).and_then(Value::as_array))
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
+}
+
+/// Runs `cmd` with `client`, writing what a person reads to `out`. `password` is the one
+/// `login` and `hash-password` use.
+pub async fn execute(
+    client: &OpsClient,
+    cmd: OpsCommand,
+    password: Option<&str>,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    match cmd {
+        OpsCommand::HashPassword => {
+            let p = password.ok_or_else(|| anyhow!("no password"))?;
+            writeln!(out, "{}", crate::auth::hash_password(p)?)?;
+        }
+        OpsCommand::Login { user } => {
+            let p = password.ok_or_else(|| anyhow!("no password"))?;
+            let v = client
+                .post(
+                    "/api/v1/auth/token",
+                    &json!({ "username": user, "password": p }),
+                )
+                .await?;
+            writeln!(out, "export HUB_TOKEN={}", s(&v, "token"))?;
+            writeln!(
+                out,
+                "# {} ({}), valid until {}",
+                s(&v, "user"),
+                s(&v, "role"),
+                s(&v, "expires_at")
+            )?;
+        }
+        OpsCommand::Status => {
+            let v = client.get("/api/v1/status", &[]).await?;
+            writeln!(out, "SOURCES")?;
+            for src in array(&v, &["sources"]) {
+                write_source(out, src)?;
+            }
+            writeln!(out, "SERVICES")?;
+            for svc in array(&v, &["services"]) {
+                writeln!(
+                    out,
+                    "  {}\t{}\t{}",
+                    s(svc, "name"),
+                    if svc["ready"] == Value::Bool(true) {
+                        "ready"
+                    } else {
+                        "NOT READY"
+                    },
+                    s(svc, "problem")
+                )?;
+            }
+            writeln!(out, "QUEUES (depth, dead letters)")?;
+            for q in array(&v, &["queues"]) {
+                writeln!(
+                    out,
+                    "  {}\t{}\t{}\t{}",
+                    s(q, "queue"),
+                    s(q, "depth"),
+                    s(q, "dead_letters"),
+                    s(q, "problem")
+                )?;
+            }
+        }
+        OpsCommand::Sources {
+            action: SourcesAction::Check,
+        } => {
+            let v = client.get("/api/v1/sources", &[]).await?;
+            let sources = array(&v, &["sources"]);
+            if sources.is_empty() {
+                writeln!(out, "no adapter configured (ADAPTER_URLS of the console)")?;
+            }
+            let mut bad = Vec::new();
+            for src in sources {
+                write_source(out, src)?;
+                if src["ready"] != Value::Bool(true) {
+                    bad.push(s(src, "system"));
+                }
+            }
+            if !bad.is_empty() {
+                bail!("not ready: {}", bad.join(", "));
+            }
+        }
+        OpsCommand::Sync { source } => {
+            let v = client
+                .post(
+                    &format!("/api/v1/sources/{}/sync", crate::actions::encode(&source)),
+                    &json!({}),
+                )
+                .await?;
+            writeln!(out, "sync of {source} requested: {v}")?;
+        }
+        OpsCommand::Review { action } => match action {
+            ReviewAction::List => {
+                let v = client.get("/api/v1/review", &[]).await?;
+                let list = array(&v, &["items", "review", "reviews", "data"]);
+                writeln!(out, "{} item(s) waiting for review", list.len())?;
+                for i in list {
+                    let id = ["id", "review_id", "item_id"]
+                        .iter()
+                        .map(|k| s(i, k))
+                        .find(|x| x != "-")
+                        .unwrap_or_else(|| "-".into());
+                    writeln!(out, "{id}\tscore {}\t{}", s(i, "score"), summary(i))?;
+                }
+            }
+            ReviewAction::Link { id, reason } => {
+                review_decide(client, "link", &id, &reason, out).await?
+            }
+            ReviewAction::Separate { id, reason } => {
+                review_decide(client, "separate", &id, &reason, out).await?
+            }
+        },
+        OpsCommand::Log(args) => log(client, args, out).await?,
+        OpsCommand::Dlq { action } => dlq(client, action, out).await?,
+        OpsCommand::Snapshot { action } => snapshot(client, action, out).await?,
+        OpsCommand::Audit { limit } => {
+            let v = client
+                .get("/api/v1/audit", &[("limit", limit.to_string())])
+                .await?;
+            for e in array(&v, &["entries"]) {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    s(e, "at"),
+                    s(e, "actor"),
+                    s(e, "action"),
+                    s(e, "target"),
+                    s(e, "outcome"),
+                    e.get("detail").map(Value::to_string).unwrap_or_default()
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn summary(item: &Value) -> String {
+    let side = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| item.get(*k).filter(|v| v.is_object()))
+            .map(|v| {
+                let name = s(v, "name");
+                let reference = ["source", "source_ref", "organisation_id", "id"]
+                    .iter()
+                    .map(|k| s(v, k))
+                    .find(|x| x != "-")
+                    .unwrap_or_default();
+                format!("{name} [{reference}]")
+            })
+    };
+    match (
+        side(&["observation", "source_record", "left", "record", "source"]),
+        side(&[
+            "candidate",
+            "candidate_record",
+            "right",
+            "organisation",
+            "golden_record",
+        ]),
+    ) {
+        (Some(l), Some(r)) => format!("{l}  <->  {r}"),
+        _ => item.to_string().chars().take(160).collect(),
+    }
+}
+
+fn write_source(out: &mut (dyn Write + Send), src: &Value) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "  {}	{}	last sync {}	lag {} s	errors {}	{}",
+        s(src, "system"),
+        if src["ready"] == Value::Bool(true) {
+            "ready"
+        } else {
+            "NOT READY"
+        },
+        s(src, "last_sync"),
+        s(src, "lag_seconds"),
+        s(src, "errors"),
+        s(src, "problem"),
+    )?;
+    Ok(())
+}
+
+async fn review_decide(
+    client: &OpsClient,
+    decision: &str,
+    id: &str,
+    reason: &str,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let v = client
+        .post(
+            &format!("/api/v1/review/{}/{decision}", crate::actions::encode(id)),
+            &json!({ "reason": reason }),
+        )
+        .await?;
+    writeln!(out, "{decision}: review item {id} decided")?;
+    if !v.is_null() {
+        writeln!(out, "{v}")?;
+    }
+    Ok(())
+}
+
+fn log_line(d: &Value) -> String {
+    let d = d.get("decision").unwrap_or(d);
+    format!(
+        "{}	{}	{}	{}	{}	{}	{}",
+        s(d, "at"),
+        s(d, "outcome"),
+        s(d, "source"),
+        s(d, "organisation_id"),
+        s(d, "rule"),
+        s(d, "operator"),
+        if s(d, "reason") != "-" {
+            s(d, "reason")
+        } else {
+            s(d, "note")
+        },
+    )
+}
+
+async fn log(
+    client: &OpsClient,
+    args: LogArgs,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let query: Vec<(&str, String)> = [
+        ("organisation", &args.organisation),
+        ("system", &args.system),
+        ("source_id", &args.source_id),
+        ("since", &args.since),
+        ("until", &args.until),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+    .collect();
+    if !args.follow {
+        let v = client.get("/api/v1/log", &query).await?;
+        for e in array(&v, &["entries", "items", "log", "decisions"]) {
+            writeln!(out, "{}", log_line(e))?;
+        }
+        return Ok(());
+    }
+    let mut resp = client
+        .send(
+            client
+                .request(reqwest::Method::GET, "/api/v1/log/stream")
+                .query(&query)
+                .header(reqwest::header::ACCEPT, "text/event-stream"),
+        )
+        .await?;
+    let mut buffer = String::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = resp.chunk().await? {
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        // events end with a blank line
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim_start)
+                .collect();
+            if data.is_empty() {
+                continue;
+            }
+            let data = data.join("\n");
+            match serde_json::from_str::<Value>(&data) {
+                Ok(v) => writeln!(out, "{}", log_line(&v))?,
+                Err(_) => writeln!(out, "{data}")?,
+            }
+            out.flush()?;
+            seen += 1;
+            if args.max_events.is_some_and(|m| seen >= m) {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn dlq(
+    client: &OpsClient,
+    action: DlqAction,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let enc = crate::actions::encode;
+    match action {
+        DlqAction::List { queue: None, .. } => {
+            let v = client.get("/api/v1/dlq", &[]).await?;
+            for q in array(&v, &["queues"]) {
+                writeln!(
+                    out,
+                    "{}	depth {}	dead letters {}	{}",
+                    s(q, "queue"),
+                    s(q, "depth"),
+                    s(q, "dead_letters"),
+                    s(q, "problem")
+                )?;
+            }
+        }
+        DlqAction::List {
+            queue: Some(queue),
+            limit,
+        } => {
+            let v = client
+                .get(
+                    &format!("/api/v1/dlq/{}", enc(&queue)),
+                    &[("limit", limit.to_string())],
+                )
+                .await?;
+            let letters = array(&v, &["dead_letters"]);
+            writeln!(out, "{} dead letter(s) in {queue}", letters.len())?;
+            for l in letters {
+                writeln!(
+                    out,
+                    "{}	{}	{}	{}",
+                    s(l, "message_id"),
+                    s(l, "contract_type"),
+                    s(l, "kind"),
+                    s(l, "reason")
+                )?;
+            }
+        }
+        DlqAction::Show { queue, message_id } => {
+            let v = client
+                .get(
+                    &format!("/api/v1/dlq/{}/{}", enc(&queue), enc(&message_id)),
+                    &[],
+                )
+                .await?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+        DlqAction::Replay { queue, message_id } => {
+            let v = client
+                .post(
+                    &format!("/api/v1/dlq/{}/{}/replay", enc(&queue), enc(&message_id)),
+                    &json!({}),
+                )
+                .await?;
+            writeln!(
+                out,
+                "replayed {message_id} to {} ({})",
+                s(&v["dead_letter"], "queue"),
+                s(&v["dead_letter"], "kind")
+            )?;
+        }
+        DlqAction::Discard { queue, message_id } => {
+            let v = client
+                .post(
+                    &format!("/api/v1/dlq/{}/{}/discard", enc(&queue), enc(&message_id)),
+                    &json!({}),
+                )
+                .await?;
+            writeln!(
+                out,
+                "discarded {message_id} from {} ({})",
+                s(&v["dead_letter"], "queue"),
+                s(&v["dead_letter"], "kind")
+            )?;
+        }
+    }
+    Ok(())
+}
+
+async fn snapshot(
+    client: &OpsClient,
+    action: SnapshotAction,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let enc = crate::actions::encode;
+    match action {
+        SnapshotAction::Show {
+            version,
+            units,
+            unit,
+        } => {
+            let mut q = Vec::new();
+            if let Some(u) = units {
+                q.push(("units", u));
+            }
+            let v = client
+                .get(&format!("/api/v1/snapshots/{}", enc(&version)), &q)
+                .await?;
+            let code = unit.unwrap_or_else(|| s(&v, "province_code"));
+            let u = array(&v, &["units"])
+                .into_iter()
+                .find(|u| s(u, "unit_code") == code)
+                .ok_or_else(|| anyhow!("no unit {code} in this snapshot"))?;
+            writeln!(
+                out,
+                "{} v{} as of {} (unit list {}) - {} {}",
+                s(&v, "plan_id"),
+                s(&v, "version"),
+                s(&v, "as_of"),
+                s(&v, "unit_list"),
+                code,
+                s(u, "unit_name")
+            )?;
+            writeln!(out, "indicator	value	status	2025 target	2030 target")?;
+            for iv in array(u, &["values"]) {
+                let target = |k: &str| {
+                    iv.get(k)
+                        .filter(|t| !t.is_null())
+                        .map(|t| {
+                            format!(
+                                "{} {} ({})",
+                                s(&t["target"], "comparison"),
+                                s(&t["target"], "value"),
+                                s(t, "status")
+                            )
+                        })
+                        .unwrap_or_else(|| "-".into())
+                };
+                writeln!(
+                    out,
+                    "{}	{}	{}	{}	{}",
+                    s(iv, "indicator"),
+                    s(iv, "value"),
+                    s(iv, "status"),
+                    target("target_2025"),
+                    target("target_2030")
+                )?;
+            }
+        }
+        SnapshotAction::Export {
+            version,
+            units,
+            format,
+            lang,
+            output,
+        } => {
+            let mut q = vec![("format", format.clone()), ("lang", lang)];
+            if let Some(u) = units {
+                q.push(("units", u));
+            }
+            let resp = client
+                .send(
+                    client
+                        .request(
+                            reqwest::Method::GET,
+                            &format!("/api/v1/snapshots/{}/export", enc(&version)),
+                        )
+                        .query(&q),
+                )
+                .await?;
+            let bytes = resp.bytes().await?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, &bytes)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    writeln!(out, "wrote {} ({} bytes)", path.display(), bytes.len())?;
+                }
+                None if format == "csv" => out.write_all(&bytes)?,
+                None => bail!("--output is required for {format}"),
+            }
+        }
+    }
+    Ok(())
+}
