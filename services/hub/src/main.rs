@@ -23,7 +23,7 @@ enum Command {
     /// Run the three agency simulators (coop-alliance, loan-fund, ntm) until Ctrl-C.
     Sim {
         #[command(flatten)]
-        args: hub_simulators::cli::SimArgs,
+        args: Box<hub_simulators::cli::SimArgs>,
     },
     /// Dead letters: list, show, replay or discard failed messages of a consumer queue.
     Dlq {
@@ -134,7 +134,7 @@ async fn main() -> ExitCode {
         .unwrap_or_default();
     hub_runtime::telemetry::init(format);
     let result = match cli.command {
-        Command::Sim { args } => sim(args).await,
+        Command::Sim { args } => sim(*args).await,
         Command::Dlq { action } => dlq(action).await,
         Command::Probe { url } => probe(&url).await,
     };

@@ -215,6 +215,8 @@ fn from_figment(e: figment::Error) -> ConfigError {
 }
 
 #[cfg(test)]
+// figment's Jail closure returns figment::Error by value; its size is figment's choice
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

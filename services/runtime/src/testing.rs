@@ -129,19 +129,18 @@ impl TestEnv {
     /// Drops the test database.
     pub async fn drop_database(&self) {
         let url = replace_db(&self.config.database_url, "postgres");
-        if let Ok(opts) = PgConnectOptions::from_str(&url) {
-            if let Ok(admin) = PgPoolOptions::new()
+        if let Ok(opts) = PgConnectOptions::from_str(&url)
+            && let Ok(admin) = PgPoolOptions::new()
                 .max_connections(1)
                 .connect_with(opts)
                 .await
-            {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    self.database
-                )))
-                .execute(&admin)
-                .await;
-            }
+        {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.database
+            )))
+            .execute(&admin)
+            .await;
         }
     }
 }

@@ -70,14 +70,15 @@ impl Broker {
     /// Opens a channel, connecting (once) if there is no live connection.
     pub async fn channel(&self) -> Result<Channel, MessagingError> {
         let mut guard = self.inner.conn.lock().await;
-        if let Some(conn) = guard.as_ref() {
-            if conn.status().connected() {
-                match conn.create_channel().await {
-                    Ok(ch) => return Ok(ch),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "channel on existing connection failed; reconnecting")
-                    }
+        if let Some(conn) = guard.as_ref()
+            && conn.status().connected()
+        {
+            match tokio::time::timeout(OP_TIMEOUT, conn.create_channel()).await {
+                Ok(Ok(ch)) => return Ok(ch),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "channel on existing connection failed; reconnecting")
                 }
+                Err(_) => tracing::warn!("channel on existing connection timed out; reconnecting"),
             }
         }
         *guard = None;

@@ -83,10 +83,10 @@ impl Publisher {
     }
 
     async fn confirm_channel(&self, slot: &mut Option<Channel>) -> Result<Channel, MessagingError> {
-        if let Some(ch) = slot.as_ref() {
-            if ch.status().connected() {
-                return Ok(ch.clone());
-            }
+        if let Some(ch) = slot.as_ref()
+            && ch.status().connected()
+        {
+            return Ok(ch.clone());
         }
         let ch = self.broker.channel().await?;
         ch.confirm_select(ConfirmSelectOptions::default()).await?;

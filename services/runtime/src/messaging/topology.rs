@@ -30,6 +30,11 @@ pub const DLX: &str = "coophub.dlx";
 /// Exchange that routes a message back to a queue by the queue's name (direct).
 pub const REQUEUE: &str = "coophub.requeue";
 
+/// Bounded queue that retains the latest snapshots published on `coophub.indicator`.
+pub const RETAINED_SNAPSHOTS: &str = "coophub.indicator.retained";
+/// How many snapshots it keeps (oldest dropped first).
+pub const RETAINED_SNAPSHOTS_MAX: i64 = 1000;
+
 /// Names of the hub's exchanges and queues under one namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Topology {
@@ -137,6 +142,17 @@ impl Topology {
             )
             .await?;
         }
+        // the public snapshot exchange keeps the latest snapshots in a bounded queue of its
+        // own, so a snapshot published while no agency has bound a queue is retained for
+        // them (and routable: `mandatory` publishing never fails for lack of a subscriber)
+        let retained = self.name(RETAINED_SNAPSHOTS);
+        let mut args = FieldTable::default();
+        args.insert("x-queue-type".into(), long("quorum"));
+        args.insert(
+            "x-max-length".into(),
+            AMQPValue::LongLongInt(RETAINED_SNAPSHOTS_MAX),
+        );
+        args.insert("x-overflow".into(), long("drop-head"));
         for ex in [DLX, REQUEUE] {
             ch.exchange_declare(
                 short(&self.name(ex))?,
@@ -146,6 +162,23 @@ impl Topology {
             )
             .await?;
         }
+        ch.queue_declare(
+            short(&retained)?,
+            QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            },
+            args,
+        )
+        .await?;
+        ch.queue_bind(
+            short(&retained)?,
+            short(&self.name(exchanges::INDICATOR))?,
+            "#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
         Ok(())
     }
 
