@@ -108,6 +108,14 @@ impl TestEnv {
                     .await;
             }
         }
+        let _ = ch
+            .queue_delete(
+                t.name(crate::messaging::topology::RETAINED_SNAPSHOTS)
+                    .as_str()
+                    .into(),
+                lapin::options::QueueDeleteOptions::default(),
+            )
+            .await;
         for ex in [
             hub_contracts::registry::exchanges::SOURCE,
             hub_contracts::registry::exchanges::INBOUND,
