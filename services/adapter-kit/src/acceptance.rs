@@ -205,7 +205,9 @@ impl Harness {
     pub async fn finish(self) {
         let _ = self.channel.close(200, "done".into()).await;
         self.broker.close().await;
-        self.env.delete_queues(&[self.observer.clone()]).await;
+        self.env
+            .delete_queues(std::slice::from_ref(&self.observer))
+            .await;
         self.env.drop_database().await;
         self.sims.shutdown().await;
     }
