@@ -86,6 +86,9 @@ pub struct Features {
     /// Hash of the distinctive words glued together (spacing-insensitive).
     pub joined: u64,
     pub person_like: bool,
+    /// The name was written without diacritics: a product word may be a place word
+    /// (`nam`: nấm the mushroom, or Nậm in a place name).
+    pub ascii: bool,
     pub code: Option<Code>,
     pub commune: Option<Box<str>>,
     pub district: Option<Box<str>>,
@@ -97,6 +100,9 @@ pub struct Features {
     /// For an NTM entry: `(commune_code, year)` of its report. Entries of one report are
     /// different cooperatives.
     pub report: Option<(Box<str>, i32)>,
+    /// Words of the names of its commune, district and province (sorted ids): in a name,
+    /// such a word says no more than the location already does.
+    pub local: Vec<u32>,
 }
 
 impl Features {
@@ -128,6 +134,13 @@ impl Interner {
         self.words.get(id as usize).map_or("", |w| w)
     }
 }
+
+/// Prefix of interned product tokens.
+pub const PRODUCT_PREFIX: &str = "\u{1}p:";
+
+/// Activity words of cooperative names (`trồng` grow, `nuôi` raise, `lồng` cage, `sạch`
+/// clean): they describe the trade like sector words and weigh as little.
+const ACTIVITY_WORDS: &[&str] = &["trong", "nuoi", "long", "sach", "giong"];
 
 /// 64-bit FNV-1a: a fixed, seedless hash, so that keys and hashes are the same on every run.
 pub fn fnv(bytes: &[u8]) -> u64 {
@@ -169,16 +182,19 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
     };
 
     // tokens: products as whole phrases, numbers, places/other words, sector words
+    // products live in their own namespace: `sâm` the product is not `Sam` in `Pu Sam Cáp`
     let mut tokens: Vec<Tok> = Vec::new();
     for p in &parsed.product_tokens {
         tokens.push(Tok {
-            id: interner.intern(p),
+            id: interner.intern(&format!("{PRODUCT_PREFIX}{p}")),
             class: TokClass::Product,
         });
     }
     for w in &parsed.place_tokens {
         let class = if w.bytes().all(|b| b.is_ascii_digit()) {
             TokClass::Number
+        } else if ACTIVITY_WORDS.contains(&w.as_str()) {
+            TokClass::Sector
         } else {
             TokClass::Place
         };
@@ -254,6 +270,31 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
         .ntm
         .as_ref()
         .map(|p| (p.commune_code.clone().into_boxed_str(), p.year));
+    let mut local: Vec<u32> = Vec::new();
+    let mut add_words = |name: &str, interner: &mut Interner| {
+        for w in text::tokens(name) {
+            if !matches!(
+                w.as_str(),
+                "xa" | "phuong" | "thi" | "tran" | "huyen" | "thanh" | "pho" | "tinh"
+            ) {
+                local.push(interner.intern(&w));
+            }
+        }
+    };
+    if let Some(c) = commune.as_deref().and_then(|c| reference.commune_2024(c)) {
+        add_words(&c.commune_name, interner);
+        add_words(&c.district_name, interner);
+    } else if let Some(d) = district.as_deref()
+        && let Some(c) = reference
+            .communes_2024
+            .iter()
+            .find(|c| c.district_code == d)
+    {
+        add_words(&c.district_name, interner);
+    }
+    add_words(hub_normalise::reference::PROVINCE_NAME, interner);
+    local.sort_unstable();
+    local.dedup();
 
     Features {
         obs_kind: obs.kind,
@@ -263,6 +304,7 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
         canonical,
         joined,
         person_like: parsed.person_like,
+        ascii: obs.name.is_ascii(),
         code,
         commune: commune.map(String::into_boxed_str),
         district: district.map(String::into_boxed_str),
@@ -270,6 +312,7 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
         rep,
         phone,
         report,
+        local,
     }
 }
 

@@ -47,6 +47,9 @@ pub use types::*;
 const SPLIT_CHECK_LIMIT: usize = 64;
 /// Members of a candidate identity scored in full (its registry records come first).
 const MEMBERS_SCORED: usize = 6;
+/// Added to a candidate identity's score when one of its members contradicts the
+/// observation (another product, number, district, code, kind, or full name).
+const MEMBER_CONFLICT: f64 = -6.0;
 /// Cross pairs an operator split may create as cannot-links.
 const MAX_SPLIT_PAIRS: usize = 20_000;
 
@@ -1494,8 +1497,8 @@ impl Engine {
                 continue;
             }
             if conflict && sc.rule != Rule::RegistrationCode {
-                sc.logit -= 2.0;
-                sc.features.push(("member_conflict", -2.0));
+                sc.logit += MEMBER_CONFLICT;
+                sc.features.push(("member_conflict", MEMBER_CONFLICT));
             }
             out.push(Cand {
                 ident: ii,
@@ -1557,7 +1560,7 @@ impl Engine {
                     (&self.slots[x as usize].feat, &self.slots[y as usize].feat)
                 {
                     let sc = score::score(fx, fy, &self.interner);
-                    if sc.veto {
+                    if sc.veto || sc.hard_conflict {
                         return false;
                     }
                     best = best.max(sc.logit);

@@ -27,7 +27,7 @@
 
 use hub_normalise::person;
 
-use super::features::{Features, Interner, KindClass, Tok, TokClass, near};
+use super::features::{Features, Interner, KindClass, PRODUCT_PREFIX, Tok, TokClass, near};
 
 /// Version of the matching rules, in every decision.
 pub const RULE_VERSION: &str = "reconciler-rules-1.0";
@@ -42,12 +42,13 @@ pub const MARGIN_LOGIT: f64 = 1.5;
 pub const CODE_RULE_FLOOR: f64 = -3.0;
 
 const BASE: f64 = -1.0;
-const NAME_BASE: f64 = -2.0;
+const NAME_BASE: f64 = 0.5;
 const SHARED: f64 = 2.5;
 const SHARED_CAP: f64 = 4.0;
 const SUBSTITUTED: f64 = 7.0;
-const DROPPED: f64 = 0.6;
-const NUMBER_CONFLICT: f64 = -6.0;
+const DROPPED_SHORT_FORM: f64 = 0.6;
+const DROPPED_FULL_NAME: f64 = 3.0;
+const NUMBER_CONFLICT: f64 = -9.0;
 const SAME_CANONICAL: f64 = 0.5;
 
 /// Which rule decided a pair.
@@ -103,6 +104,62 @@ fn weight(class: TokClass) -> f64 {
     }
 }
 
+/// A place word naming either record's own commune, district or province.
+const LOCAL_PLACE: f64 = 0.25;
+
+fn tok_weight(t: &Tok, a: &Features, b: &Features) -> f64 {
+    if t.class == TokClass::Place
+        && (a.local.binary_search(&t.id).is_ok() || b.local.binary_search(&t.id).is_ok())
+    {
+        LOCAL_PLACE
+    } else {
+        weight(t.class)
+    }
+}
+
+/// How much a side that lacks words is penalised per unit: NTM reports use short forms
+/// (documented), registry and loan names are written in full (abbreviated, not shortened).
+fn drop_rate(side: &Features) -> f64 {
+    if side.obs_kind == super::observation::ObservationKind::NtmEntry {
+        DROPPED_SHORT_FORM
+    } else {
+        DROPPED_FULL_NAME
+    }
+}
+
+/// Leftover product words of an ASCII name `x` that the other name `y` (with diacritics)
+/// has as place words: counted as shared, removed from both lists.
+fn ascii_products(
+    x: &Features,
+    y: &Features,
+    xs: &mut Vec<Tok>,
+    ys: &mut Vec<Tok>,
+    interner: &Interner,
+) -> f64 {
+    if !x.ascii || y.ascii {
+        return 0.0;
+    }
+    let mut shared = 0.0;
+    xs.retain(|t| {
+        if t.class != TokClass::Product {
+            return true;
+        }
+        let word = interner.get(t.id).trim_start_matches(PRODUCT_PREFIX);
+        match ys
+            .iter()
+            .position(|u| u.class == TokClass::Place && interner.get(u.id) == word)
+        {
+            Some(pos) => {
+                shared += tok_weight(&ys[pos], x, y);
+                ys.remove(pos);
+                false
+            }
+            None => true,
+        }
+    });
+    shared
+}
+
 /// Name comparison: shared, substituted and dropped weight.
 fn name_part(
     a: &Features,
@@ -117,7 +174,11 @@ fn name_part(
     while i < ta.len() && j < tb.len() {
         match ta[i].id.cmp(&tb[j].id) {
             std::cmp::Ordering::Equal => {
-                shared += weight(ta[i].class.min(tb[j].class));
+                let t = Tok {
+                    id: ta[i].id,
+                    class: ta[i].class.min(tb[j].class),
+                };
+                shared += tok_weight(&t, a, b);
                 i += 1;
                 j += 1;
             }
@@ -150,7 +211,7 @@ fn name_part(
         for (k, y) in only_b.iter().enumerate() {
             if !used_b[k] && y.class == x.class && near(xs, interner.get(y.id)) {
                 used_b[k] = true;
-                fuzzy += 0.8 * weight(x.class);
+                fuzzy += 0.8 * tok_weight(x, a, b);
                 return false;
             }
         }
@@ -162,7 +223,9 @@ fn name_part(
         k += 1;
         keep
     });
-
+    // without diacritics a product word may be a place word the other name spells with them
+    fuzzy += ascii_products(a, b, &mut only_a, &mut only_b, interner);
+    fuzzy += ascii_products(b, a, &mut only_b, &mut only_a, interner);
     let wa: f64 = only_a
         .iter()
         .filter(|t| t.class != TokClass::Number)
@@ -174,14 +237,18 @@ fn name_part(
         .map(|t| weight(t.class))
         .sum();
     let mut shared = shared + fuzzy;
+    let (mut wa, mut wb) = (wa, wb);
     // the same words glued or spaced differently
     if a.joined == b.joined && shared == 0.0 && a.joined != super::features::fnv(b"") {
         shared = wa.max(wb);
+        (wa, wb) = (0.0, 0.0);
     }
     let substituted = wa.min(wb);
     let dropped = (wa - wb).abs();
+    // the side with fewer words left them out
+    let rate = if wa > wb { drop_rate(b) } else { drop_rate(a) };
     let mut s =
-        NAME_BASE + SHARED * shared.min(SHARED_CAP) - SUBSTITUTED * substituted - DROPPED * dropped;
+        NAME_BASE + SHARED * shared.min(SHARED_CAP) - SUBSTITUTED * substituted - rate * dropped;
     if number_conflict {
         s += NUMBER_CONFLICT;
     }
@@ -199,7 +266,11 @@ fn name_part(
         && !ta
             .iter()
             .any(|t| t.class == TokClass::Product && tb.contains(t));
-    (s, number_conflict || product_conflict)
+    // two names written in full (registry, loans: abbreviated, never shortened) that differ
+    // by a word are two names
+    let full = |f: &Features| f.obs_kind != super::observation::ObservationKind::NtmEntry;
+    let full_name_conflict = full(a) && full(b) && substituted + dropped >= 1.0;
+    (s, number_conflict || product_conflict || full_name_conflict)
 }
 
 fn geo_part(a: &Features, b: &Features, out: &mut Vec<(&'static str, f64)>) -> (f64, bool) {
@@ -232,7 +303,7 @@ fn kind_part(a: &Features, b: &Features, out: &mut Vec<(&'static str, f64)>) -> 
         (Household, _) | (_, Household) => (0.0, true),
         (Unknown, _) | (_, Unknown) => (0.0, false),
         (x, y) if x == y => (0.5, false),
-        (Htx, Tht) | (Tht, Htx) => (-3.0, false),
+        (Htx, Tht) | (Tht, Htx) => (-5.0, false),
         (Lhhtx, _) | (_, Lhhtx) => (-2.5, false),
         _ => (-3.0, false),
     };
@@ -253,6 +324,8 @@ fn person_part(a: &Features, b: &Features, out: &mut Vec<(&'static str, f64)>) -
             2.0
         } else if sim >= 0.85 {
             1.0
+        } else if sim < 0.5 {
+            -2.5
         } else if sim < 0.7 {
             -1.5
         } else {
@@ -274,9 +347,10 @@ pub fn score(a: &Features, b: &Features, interner: &Interner) -> PairScore {
     let (name, name_conflict) = name_part(a, b, interner, &mut features);
     let (geo, geo_conflict) = geo_part(a, b, &mut features);
     let (kind, veto) = kind_part(a, b, &mut features);
+    let kind_conflict = kind <= -5.0 && a.kind_declared && b.kind_declared;
     let person = person_part(a, b, &mut features);
     let rest = BASE + name + geo + kind + person;
-    let mut hard_conflict = name_conflict || geo_conflict;
+    let mut hard_conflict = name_conflict || geo_conflict || kind_conflict;
     let (logit, rule) = match (&a.code, &b.code) {
         (Some(ca), Some(cb)) => {
             let d = hub_normalise::text::edit_distance(&ca.digits, &cb.digits);
