@@ -316,7 +316,12 @@ pub fn map(raw: &Value, mut meta: SourceMeta) -> Result<RegistryCooperative, Inv
                 let text = v.as_str().ok_or("not a string")?;
                 hub_normalise::phone::to_e164(text)
                     .map(Some)
-                    .ok_or_else(|| "not a readable Vietnamese phone number".to_owned())
+                    .ok_or_else(|| {
+                        format!(
+                            "not a readable Vietnamese phone number ({})",
+                            hub_normalise::mask::mask_phone(text)
+                        )
+                    })
             });
             Some(Person { full_name, phone })
         }
@@ -461,5 +466,29 @@ mod tests {
             let e = map(&raw, meta(&raw)).expect_err("invalid");
             assert!(e.reason.starts_with(reason), "{}", e.reason);
         }
+    }
+
+    #[test]
+    fn configuration_comes_from_the_environment_and_names_what_is_wrong() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("COOP_ALLIANCE_URL", "http://127.0.0.1:8101");
+            jail.set_env("COOP_ALLIANCE_API_KEY", "12345");
+            jail.set_env("COOP_ALLIANCE_POLL_SECS", "60");
+            let c = Config::from_env().expect("valid");
+            assert_eq!(c.coop_alliance_api_key.expose(), "12345");
+            assert_eq!(
+                (c.coop_alliance_page_size, c.coop_alliance_poll_secs),
+                (200, 60)
+            );
+            assert!(!format!("{c:?}").contains("12345"), "secrets never print");
+            jail.set_env("COOP_ALLIANCE_PAGE_SIZE", "900");
+            let e = Config::from_env().expect_err("too big").to_string();
+            assert!(e.contains("COOP_ALLIANCE_PAGE_SIZE"), "{e}");
+            jail.set_env("COOP_ALLIANCE_PAGE_SIZE", "100");
+            jail.set_env("COOP_ALLIANCE_API_KEY", "");
+            let e = Config::from_env().expect_err("no key").to_string();
+            assert!(e.contains("COOP_ALLIANCE_API_KEY"), "{e}");
+            Ok(())
+        });
     }
 }

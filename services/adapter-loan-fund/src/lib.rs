@@ -341,7 +341,12 @@ pub fn map(raw: &Value, mut meta: SourceMeta) -> Result<LoanDisbursement, Invali
         let text = v.as_str().ok_or("not a string")?;
         hub_normalise::phone::to_e164(text)
             .map(Some)
-            .ok_or_else(|| "not a readable Vietnamese phone number".to_owned())
+            .ok_or_else(|| {
+                format!(
+                    "not a readable Vietnamese phone number ({})",
+                    hub_normalise::mask::mask_phone(text)
+                )
+            })
     });
     let disbursed_on = r.optional_with("disbursed_on", false, |v| {
         let text = v.as_str().ok_or("not a string")?;
@@ -457,5 +462,25 @@ mod tests {
             assert!(e.reason.starts_with(reason), "{}", e.reason);
             assert!(!e.reason.contains("Lo Van Minh"));
         }
+    }
+
+    #[test]
+    fn configuration_comes_from_the_environment_and_names_what_is_wrong() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LOAN_FUND_URL", "http://127.0.0.1:8102");
+            jail.set_env("LOAN_FUND_CLIENT_ID", "hub");
+            jail.set_env("LOAN_FUND_CLIENT_SECRET", "s3cret");
+            let c = Config::from_env().expect("valid");
+            assert_eq!(c.loan_fund_client_secret.expose(), "s3cret");
+            assert!(!format!("{c:?}").contains("s3cret"), "secrets never print");
+            jail.set_env("LOAN_FUND_PAGE_SIZE", "1");
+            let e = Config::from_env().expect_err("1 cannot page").to_string();
+            assert!(e.contains("LOAN_FUND_PAGE_SIZE"), "{e}");
+            jail.set_env("LOAN_FUND_PAGE_SIZE", "50");
+            jail.set_env("LOAN_FUND_URL", "ftp://x");
+            let e = Config::from_env().expect_err("not http").to_string();
+            assert!(e.contains("LOAN_FUND_URL"), "{e}");
+            Ok(())
+        });
     }
 }

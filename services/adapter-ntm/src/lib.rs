@@ -439,4 +439,21 @@ mod tests {
             assert!(e.reason.starts_with(reason), "{}", e.reason);
         }
     }
+
+    #[test]
+    fn configuration_comes_from_the_environment_and_names_what_is_wrong() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("NTM_URL", "http://127.0.0.1:8103");
+            jail.set_env("NTM_USER", "hub");
+            jail.set_env("NTM_PASSWORD", "pw");
+            let e = Config::from_env().expect_err("no years").to_string();
+            assert!(e.contains("NTM_YEARS"), "{e}");
+            jail.set_env("NTM_YEARS", "2023,2024, 2025");
+            let c = Config::from_env().expect("valid");
+            assert_eq!(c.ntm_years, vec![2023, 2024, 2025]);
+            jail.set_env("NTM_YEARS", "2025");
+            assert_eq!(Config::from_env().expect("one year").ntm_years, vec![2025]);
+            Ok(())
+        });
+    }
 }
