@@ -209,7 +209,7 @@ pub fn chart(title: &str, points: &[(String, Option<f64>)], targets: &[TargetLin
         }
     };
     let mut svg = format!(
-        "<svg class=\"chart\" role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\">",
+        "<svg class=\"chart\" role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {w} {h}\" width=\"100%\" preserveAspectRatio=\"xMidYMid meet\">",
         esc(title)
     );
     // axes

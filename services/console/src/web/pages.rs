@@ -571,7 +571,7 @@ fn target_cell(v: &Value, key: &str) -> String {
         "<td>{} {}{unit} <span class=\"{class}\">{}</span></td>",
         esc(&ftext(target, &["comparison"])),
         esc(&ftext(target, &["value"])),
-        esc(&status)
+        esc(&status.replace('_', " "))
     )
 }
 

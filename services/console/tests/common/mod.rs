@@ -7,6 +7,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub mod browser;
+
 use hub_console::Config;
 use hub_console::ops::{OpsClient, OpsCommand, execute};
 use hub_runtime::shutdown::CancellationToken;
