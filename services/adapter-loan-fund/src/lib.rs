@@ -465,6 +465,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail returns its own error type
     fn configuration_comes_from_the_environment_and_names_what_is_wrong() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("LOAN_FUND_URL", "http://127.0.0.1:8102");
