@@ -50,6 +50,9 @@ const MEMBERS_SCORED: usize = 6;
 /// Added to a candidate identity's score when one of its members contradicts the
 /// observation (another product, number, district, code, kind, or full name).
 const MEMBER_CONFLICT: f64 = -6.0;
+/// Two identities an observation links may merge unless what they say of each other
+/// directly is below this (a contradiction).
+const COMPATIBLE_LOGIT: f64 = -2.0;
 /// Cross pairs an operator split may create as cannot-links.
 const MAX_SPLIT_PAIRS: usize = 20_000;
 
@@ -113,6 +116,10 @@ pub struct Engine {
     reports: HashMap<(String, i32), ReportState>,
     counters: Counters,
     key_buf: Vec<(u64, KeyKind)>,
+    pairs_scored: u64,
+    /// An identity a changed observation just left empty: reused if the observation ends up
+    /// alone again (its organisation id does not churn), else retired into where it went.
+    vacated: Option<u32>,
 }
 
 /// Counts, for reports and metrics.
@@ -124,6 +131,8 @@ pub struct Stats {
     pub identities: usize,
     pub open_reviews: usize,
     pub index_keys: usize,
+    /// Pairs scored in full so far (the cost the blocking bounds).
+    pub pairs_scored: u64,
 }
 
 impl Engine {
@@ -144,6 +153,7 @@ impl Engine {
                 .filter(|r| r.status == ReviewStatus::Open)
                 .count(),
             index_keys: self.index.len(),
+            pairs_scored: self.pairs_scored,
             ..Stats::default()
         };
         for sl in &self.slots {
@@ -328,7 +338,7 @@ impl Engine {
                 }
                 return;
             }
-            self.detach(s, "its source record changed", now, ch);
+            self.detach(s, "its source record changed", true, now, ch);
         }
         let feat = features::extract(&obs, &mut self.interner);
         let out = obs.out_of_scope();
@@ -355,6 +365,65 @@ impl Engine {
         }
         sl.state = ObsState::Active;
         self.resolve(s, now, ch);
+        self.settle_vacated(s, now, ch);
+    }
+
+    /// Retires the identity a changed observation left empty, if it was not reused: the
+    /// observation went to another organisation, which absorbs it.
+    fn settle_vacated(&mut self, s: u32, now: DateTime<Utc>, ch: &mut Changes) {
+        let Some(v) = self.vacated.take() else {
+            return;
+        };
+        let target = self.slots[s as usize].identity.filter(|t| *t != v);
+        let ident = &mut self.idents[v as usize];
+        if !ident.members.is_empty() {
+            return;
+        }
+        ident.retired = true;
+        ident.merged_into = target;
+        ch.identities.insert(ident.id);
+        if let Some(t) = target {
+            let (sid, aid) = (self.idents[t as usize].id, self.idents[v as usize].id);
+            let did = self.next_decision_id();
+            let reason = format!(
+                "its only record {} now belongs to {sid}",
+                self.refs[s as usize]
+            );
+            ch.merged.push(IdentityMerged {
+                survivor: sid,
+                absorbed: vec![aid],
+                moved_refs: vec![self.refs[s as usize].clone()],
+                reason: reason.clone(),
+                decided_by: None,
+                decision_id: did,
+                at: now,
+            });
+            self.decision_with_id(
+                ch,
+                did,
+                DecisionOutcome::Merged,
+                None,
+                Some(sid),
+                Some(aid),
+                None,
+                BTreeMap::new(),
+                "moved",
+                None,
+                Some(reason),
+                now,
+            );
+        }
+    }
+
+    /// A new identity, or the one a changed observation just left empty.
+    fn fresh_ident(&mut self, ch: &mut Changes) -> u32 {
+        match self.vacated.take() {
+            Some(v) if self.idents[v as usize].members.is_empty() => {
+                ch.identities.insert(self.idents[v as usize].id);
+                v
+            }
+            _ => self.new_ident(ch),
+        }
     }
 
     /// A source record that is no longer served: it leaves its identity.
@@ -364,7 +433,7 @@ impl Engine {
             && self.slots[s as usize].obs.is_some()
             && self.slots[s as usize].state != ObsState::Withdrawn
         {
-            self.detach(s, "its source record was withdrawn", now, &mut ch);
+            self.detach(s, "its source record was withdrawn", false, now, &mut ch);
             self.slots[s as usize].state = ObsState::Withdrawn;
             ch.observations.insert(source.clone());
         }
@@ -442,7 +511,9 @@ impl Engine {
             self.slot_of(&item.observation)?,
             self.slot_of(&item.candidate)?,
         );
-        let decision_id = self.link_slots(a, b, operator, reason, now, &mut ch)?;
+        // the merge (if any) is logged under the link's constraint; the link itself too
+        self.link_slots(a, b, operator, reason, now, &mut ch)?;
+        let decision_id = self.next_decision_id();
         let org = self.slots[a as usize]
             .identity
             .map(|i| self.idents[i as usize].id);
@@ -502,7 +573,7 @@ impl Engine {
             self.slots[b as usize].identity,
         );
         if ia.is_some() && ia == ib {
-            self.detach(a, "an operator separated it", now, &mut ch);
+            self.detach(a, "an operator separated it", false, now, &mut ch);
             self.resolve(a, now, &mut ch);
         }
         let org = self.slots[a as usize]
@@ -704,6 +775,28 @@ impl Engine {
     // ------------------------------------------------------------------------------------
     // Restore.
 
+    /// Everything [`Engine::restore`] needs, as the service stores it.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut observations = Vec::new();
+        for r in &self.refs {
+            if let Some(so) = self.stored_observation(r) {
+                observations.push(so);
+            }
+        }
+        Snapshot {
+            observations,
+            identities: self
+                .idents
+                .iter()
+                .filter_map(|i| self.stored_identity(i.id))
+                .collect(),
+            constraints: self.constraints.values().cloned().collect(),
+            reviews: self.reviews.values().cloned().collect(),
+            reports: self.reports.values().cloned().collect(),
+            counters: self.counters,
+        }
+    }
+
     /// Rebuilds an engine from what the service stored (no re-resolution: identities are
     /// taken as they were).
     pub fn restore(snap: Snapshot) -> Engine {
@@ -885,7 +978,7 @@ impl Engine {
 
     /// Takes an active observation out of its identity (and the index); the identity is
     /// retired when empty and split when what is left no longer holds together.
-    fn detach(&mut self, s: u32, why: &str, now: DateTime<Utc>, ch: &mut Changes) {
+    fn detach(&mut self, s: u32, why: &str, reuse: bool, now: DateTime<Utc>, ch: &mut Changes) {
         self.supersede_reviews(s, now, ch);
         let Some(ii) = self.slots[s as usize].identity.take() else {
             return;
@@ -900,7 +993,11 @@ impl Engine {
         ch.identities.insert(ident.id);
         ch.observations.insert(self.refs[s as usize].clone());
         if ident.members.is_empty() {
-            ident.retired = true;
+            if reuse {
+                self.vacated = Some(ii);
+            } else {
+                ident.retired = true;
+            }
             return;
         }
         if ident.members.len() > SPLIT_CHECK_LIMIT {
@@ -1082,6 +1179,23 @@ impl Engine {
         let (sid, aid) = (s.id, self.idents[absorbed as usize].id);
         ch.identities.insert(sid);
         ch.identities.insert(aid);
+        // review items between the two are moot now
+        let mut moot = Vec::new();
+        for &m in &self.idents[survivor as usize].members {
+            for id in &self.slots[m as usize].reviews {
+                let same = self.reviews.get(id).is_some_and(|r| {
+                    self.by_ref
+                        .get(&r.candidate)
+                        .is_some_and(|c| self.slots[*c as usize].identity == Some(survivor))
+                });
+                if same {
+                    moot.push(*id);
+                }
+            }
+        }
+        for id in moot {
+            self.close_review(id, ReviewStatus::Superseded, None, None, now, ch);
+        }
         let did = decision_id.unwrap_or_else(|| self.next_decision_id());
         ch.merged.push(IdentityMerged {
             survivor: sid,
@@ -1437,6 +1551,7 @@ impl Engine {
         let my_report = f.report.clone();
         let i_am_registry = f.obs_kind == ObservationKind::Registry;
         let mut out = Vec::new();
+        let mut scored = 0u64;
         'ident: for (ii, _, hits) in ranked {
             let ident = &self.idents[ii as usize];
             if ident.retired {
@@ -1484,6 +1599,7 @@ impl Engine {
                     continue;
                 };
                 let sc = score::score(f, fm, &self.interner);
+                scored += 1;
                 vetoed |= sc.veto;
                 conflict |= sc.hard_conflict;
                 if best.as_ref().is_none_or(|(b, _)| sc.logit > b.logit) {
@@ -1514,6 +1630,7 @@ impl Engine {
                 .total_cmp(&a.score.logit)
                 .then(a.seq.cmp(&b.seq))
         });
+        self.pairs_scored += scored;
         out
     }
 
@@ -1567,7 +1684,7 @@ impl Engine {
                 }
             }
         }
-        best >= REVIEW_LOGIT
+        best >= COMPATIBLE_LOGIT
     }
 
     fn resolve(&mut self, s: u32, now: DateTime<Utc>, ch: &mut Changes) {
@@ -1632,7 +1749,7 @@ impl Engine {
                     });
                     if !mergeable {
                         // doubtful between two: a new identity, and both pairs to review
-                        let ii = self.new_ident(ch);
+                        let ii = self.fresh_ident(ch);
                         self.join(s, ii, ch);
                         let org = self.idents[ii as usize].id;
                         let note = format!("{name}: ambiguous between two organisations");
@@ -1692,7 +1809,7 @@ impl Engine {
                 if b.score.logit >= REVIEW_LOGIT
                     || (b.review_only && b.score.logit >= MATCH_LOGIT) =>
             {
-                let ii = self.new_ident(ch);
+                let ii = self.fresh_ident(ch);
                 self.join(s, ii, ch);
                 let org = self.idents[ii as usize].id;
                 let cand_name = self.display_name(b.anchor);
@@ -1716,7 +1833,7 @@ impl Engine {
                 self.add_review(s, ii, &b, now, ch);
             }
             other => {
-                let ii = self.new_ident(ch);
+                let ii = self.fresh_ident(ch);
                 self.join(s, ii, ch);
                 let org = self.idents[ii as usize].id;
                 let note = match &other {

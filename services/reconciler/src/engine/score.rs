@@ -104,12 +104,14 @@ fn weight(class: TokClass) -> f64 {
     }
 }
 
-/// A place word naming either record's own commune, district or province.
+/// A place word naming the commune, district or province both records are known to be in:
+/// the location already says it.
 const LOCAL_PLACE: f64 = 0.25;
 
 fn tok_weight(t: &Tok, a: &Features, b: &Features) -> f64 {
     if t.class == TokClass::Place
-        && (a.local.binary_search(&t.id).is_ok() || b.local.binary_search(&t.id).is_ok())
+        && a.local.binary_search(&t.id).is_ok()
+        && b.local.binary_search(&t.id).is_ok()
     {
         LOCAL_PLACE
     } else {
