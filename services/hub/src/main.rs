@@ -20,6 +20,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Service(ServiceCommand),
     /// Run the three agency simulators (coop-alliance, loan-fund, ntm) until Ctrl-C.
     Sim {
         #[command(flatten)]
@@ -32,6 +34,30 @@ enum Command {
     },
     /// Exit 0 when an HTTP endpoint answers 2xx (container health checks).
     Probe { url: String },
+}
+
+/// The services, each run on its own in a real deployment.
+#[derive(Debug, Subcommand)]
+enum ServiceCommand {
+    /// Run a source adapter: pulls its agency system on a schedule and publishes source records.
+    Adapter {
+        #[arg(value_enum)]
+        source: SourceName,
+    },
+    /// Run the inbound validator: checks agency pushes on `coophub.inbound` against the schemas.
+    Inbound,
+    /// Run the reconciler: identities, golden records, review queue, reconciliation log.
+    Reconciler,
+    /// Run the indicator service: projection, snapshots against the plan, exports.
+    Indicators,
+}
+
+/// The source systems with an adapter.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SourceName {
+    CoopAlliance,
+    LoanFund,
+    Ntm,
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +127,53 @@ async fn dlq(action: DlqAction) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs one service until SIGTERM or SIGINT.
+async fn service(command: ServiceCommand) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let shutdown = hub_runtime::shutdown::on_signals();
+    match command {
+        ServiceCommand::Adapter { source } => match source {
+            SourceName::CoopAlliance => {
+                let config = hub_adapter_coop_alliance::Config::from_env()?;
+                hub_adapter_coop_alliance::run(config, shutdown)
+                    .await
+                    .context("adapter coop-alliance")?
+            }
+            SourceName::LoanFund => {
+                let config = hub_adapter_loan_fund::Config::from_env()?;
+                hub_adapter_loan_fund::run(config, shutdown)
+                    .await
+                    .context("adapter loan-fund")?
+            }
+            SourceName::Ntm => {
+                let config = hub_adapter_ntm::Config::from_env()?;
+                hub_adapter_ntm::run(config, shutdown)
+                    .await
+                    .context("adapter ntm")?
+            }
+        },
+        ServiceCommand::Inbound => {
+            let config = hub_inbound::Config::from_env()?;
+            hub_inbound::run(config, shutdown)
+                .await
+                .context("inbound")?
+        }
+        ServiceCommand::Reconciler => {
+            let config = hub_reconciler::Config::from_env()?;
+            hub_reconciler::run(config, shutdown)
+                .await
+                .context("reconciler")?
+        }
+        ServiceCommand::Indicators => {
+            let config = hub_indicators::Config::from_env()?;
+            hub_indicators::run(config, shutdown)
+                .await
+                .context("indicators")?
+        }
+    }
+    Ok(())
+}
+
 async fn probe(url: &str) -> anyhow::Result<()> {
     let response = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(3))
@@ -137,6 +210,7 @@ async fn main() -> ExitCode {
         Command::Sim { args } => sim(*args).await,
         Command::Dlq { action } => dlq(action).await,
         Command::Probe { url } => probe(&url).await,
+        Command::Service(c) => service(c).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
