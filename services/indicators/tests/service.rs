@@ -300,53 +300,7 @@ fn provenance_is(s: &IndicatorSnapshot, want: &Inputs) -> bool {
 
 /// Every value of every unit of `truth` equals the snapshot's; returns the differences.
 fn differences(s: &IndicatorSnapshot, truth: &Truth) -> Vec<String> {
-    let mut out = Vec::new();
-    if s.units.len() != truth.indicators.len() {
-        out.push(format!(
-            "{} units, truth has {}",
-            s.units.len(),
-            truth.indicators.len()
-        ));
-    }
-    for tu in &truth.indicators {
-        let Some(u) = s.units.iter().find(|u| u.unit_code == tu.unit_code) else {
-            out.push(format!("unit {} missing", tu.unit_code));
-            continue;
-        };
-        if (u.level, &u.parent_code, &u.unit_name) != (tu.level, &tu.parent_code, &tu.unit_name) {
-            out.push(format!("unit {}: level/parent/name differ", tu.unit_code));
-        }
-        for tv in &tu.values {
-            let Some(v) = u.values.iter().find(|v| v.indicator == tv.indicator) else {
-                out.push(format!("{} {} missing", tu.unit_code, tv.indicator));
-                continue;
-            };
-            let status_agrees = match tv.status {
-                TruthStatus::Ok => matches!(v.status, ValueStatus::Met | ValueStatus::Behind),
-                TruthStatus::NoData => v.status == ValueStatus::NoData,
-                TruthStatus::NoSource => v.status == ValueStatus::NoSource,
-            };
-            if (v.value, v.numerator, v.denominator, v.unit)
-                != (tv.value, tv.numerator, tv.denominator, tv.unit)
-                || !status_agrees
-            {
-                out.push(format!(
-                    "{} {}: got {:?}/{:?}/{:?} {:?}, truth {:?}/{:?}/{:?} {:?}",
-                    tu.unit_code,
-                    tv.indicator,
-                    v.value,
-                    v.numerator,
-                    v.denominator,
-                    v.status,
-                    tv.value,
-                    tv.numerator,
-                    tv.denominator,
-                    tv.status
-                ));
-            }
-        }
-    }
-    out
+    truth.differences(s)
 }
 
 async fn declare(env: &TestEnv, specs: &[QueueSpec]) {

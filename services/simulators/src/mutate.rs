@@ -36,6 +36,11 @@ pub struct MutationRequest {
     pub new_loans: usize,
     /// Existing loans changed (status or purpose; newer `modified`).
     pub edited_loans: usize,
+    /// New loans to live, Farmers'-Union-supported HTX in the registry that had no credit
+    /// since the baseline, disbursed on the world's present date (the default as-of date of
+    /// the truth) and modified now: each moves indicator I7 by one.
+    #[serde(default)]
+    pub credit_uncredited_htx: usize,
     /// New revisions of existing reports; when any report's current revision is approved,
     /// the first of them is a new draft over an approved revision.
     pub report_revisions: usize,
@@ -101,6 +106,7 @@ impl World {
             ("edited_cooperatives", req.edited_cooperatives),
             ("new_loans", req.new_loans),
             ("edited_loans", req.edited_loans),
+            ("credit_uncredited_htx", req.credit_uncredited_htx),
             ("report_revisions", req.report_revisions),
         ] {
             if n > MAX_PER_KIND {
@@ -109,6 +115,9 @@ impl World {
                 )));
             }
         }
+        // the world's present before this mutation: the date the truth is computed as of
+        // by default
+        let present = self.clock().date_naive();
         let wall = wall_now.with_timezone(&VN_OFFSET);
         let wall = wall.with_nanosecond(0).unwrap_or(wall);
         let at = wall.max(self.clock() + chrono::Duration::seconds(1));
@@ -192,6 +201,47 @@ impl World {
                 _ => household_for_mutation(&mut g, self),
             };
             let mut loan = g.loan(self, subject, today, today);
+            loan.status = LoanStatus::Disbursed;
+            loan.modified = local;
+            loan.loan_no = self.new_loan_no(today.year());
+            created_loans.insert(loan.loan_no.clone());
+            changes.push(Change {
+                system: System::LoanFund.as_str().into(),
+                id: loan.loan_no.clone(),
+                change: ChangeKind::Created,
+                version: None,
+                updated_at: None,
+                modified: Some(local_text(&local)),
+                revision: None,
+                status: None,
+            });
+            self.loans.push(loan);
+        }
+
+        // targeted new loans: supported live HTX without credit since the baseline
+        for _ in 0..req.credit_uncredited_htx {
+            let has_credit = |w: &World, idx: usize| {
+                w.loans.iter().any(|l| {
+                    l.bad.is_none()
+                        && l.subject == Subject::Org(idx)
+                        && l.status != LoanStatus::Cancelled
+                        && l.disbursed_on >= crate::DEFAULT_BASELINE
+                        && l.disbursed_on <= present
+                })
+            };
+            let Some(i) = (0..self.organisations.len()).find(|&i| {
+                let o = &self.organisations[i];
+                let f = &o.facts;
+                o.registry_id.is_some()
+                    && f.kind == hub_contracts::v1::OrgKind::Htx
+                    && f.farmers_union_supported
+                    && f.status != hub_contracts::v1::OrgStatus::Dissolved
+                    && f.established_on <= present
+                    && !has_credit(self, i)
+            }) else {
+                break;
+            };
+            let mut loan = g.loan(self, Subject::Org(i), present, present);
             loan.status = LoanStatus::Disbursed;
             loan.modified = local;
             loan.loan_no = self.new_loan_no(today.year());

@@ -272,6 +272,61 @@ impl TruthUnit {
 }
 
 impl Truth {
+    /// Every value of every unit of this truth that a published snapshot does not equal, in
+    /// words (empty: the snapshot equals the truth). Units of the snapshot that the truth does
+    /// not list are differences too.
+    pub fn differences(&self, s: &hub_contracts::v1::IndicatorSnapshot) -> Vec<String> {
+        use hub_contracts::v1::ValueStatus;
+        let mut out = Vec::new();
+        if s.units.len() != self.indicators.len() {
+            out.push(format!(
+                "{} units, truth has {}",
+                s.units.len(),
+                self.indicators.len()
+            ));
+        }
+        for tu in &self.indicators {
+            let Some(u) = s.units.iter().find(|u| u.unit_code == tu.unit_code) else {
+                out.push(format!("unit {} missing", tu.unit_code));
+                continue;
+            };
+            if (u.level, &u.parent_code, &u.unit_name) != (tu.level, &tu.parent_code, &tu.unit_name)
+            {
+                out.push(format!("unit {}: level/parent/name differ", tu.unit_code));
+            }
+            for tv in &tu.values {
+                let Some(v) = u.values.iter().find(|v| v.indicator == tv.indicator) else {
+                    out.push(format!("{} {} missing", tu.unit_code, tv.indicator));
+                    continue;
+                };
+                let status_agrees = match tv.status {
+                    TruthStatus::Ok => matches!(v.status, ValueStatus::Met | ValueStatus::Behind),
+                    TruthStatus::NoData => v.status == ValueStatus::NoData,
+                    TruthStatus::NoSource => v.status == ValueStatus::NoSource,
+                };
+                if (v.value, v.numerator, v.denominator, v.unit)
+                    != (tv.value, tv.numerator, tv.denominator, tv.unit)
+                    || !status_agrees
+                {
+                    out.push(format!(
+                        "{} {}: got {:?}/{:?}/{:?} {:?}, truth {:?}/{:?}/{:?} {:?}",
+                        tu.unit_code,
+                        tv.indicator,
+                        v.value,
+                        v.numerator,
+                        v.denominator,
+                        v.status,
+                        tv.value,
+                        tv.numerator,
+                        tv.denominator,
+                        tv.status
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// A unit's indicators by code (`12` is the province).
     pub fn unit(&self, code: &str) -> Option<&TruthUnit> {
         self.indicators.iter().find(|u| u.unit_code == code)
