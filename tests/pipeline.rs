@@ -44,7 +44,7 @@ async fn the_published_snapshot_equals_the_truth_and_a_new_loan_moves_i7() {
             ..TruthParams::for_world(&w)
         }
     };
-    let truth = sims.truth(Some(params.clone())).await;
+    let truth = sims.truth(Some(params)).await;
 
     let (agency_queue, mut snapshots) = watch_snapshots(&env, &stop).await;
     let pipeline = Pipeline::start(
@@ -91,7 +91,7 @@ async fn the_published_snapshot_equals_the_truth_and_a_new_loan_moves_i7() {
         .await
         .expect("mutation");
     assert_eq!(report.changes.len(), 1, "{report:?}");
-    let truth_after = sims.truth(Some(params.clone())).await;
+    let truth_after = sims.truth(Some(params)).await;
     let moved = truth_after
         .unit("12")
         .and_then(|u| u.value("I7"))
