@@ -400,6 +400,15 @@ pub async fn execute(
 }
 
 fn summary(item: &Value) -> String {
+    if item.get("observation_name").is_some() {
+        return format!(
+            "{} [{}]  <->  {} [{}]",
+            s(item, "observation_name"),
+            s(item, "observation"),
+            s(item, "candidate_name"),
+            s(item, "candidate")
+        );
+    }
     let side = |keys: &[&str]| {
         keys.iter()
             .find_map(|k| item.get(*k).filter(|v| v.is_object()))
@@ -514,6 +523,9 @@ async fn log(
                 .header(reqwest::header::ACCEPT, "text/event-stream"),
         )
         .await?;
+    // the stream is open: from here on no decision is missed
+    writeln!(out, "# following the reconciliation log (Ctrl-C to stop)")?;
+    out.flush()?;
     let mut buffer = String::new();
     let mut seen = 0usize;
     while let Some(chunk) = resp.chunk().await? {

@@ -326,6 +326,56 @@ fn review_sides(item: &Value) -> Option<(String, &Value, String, &Value)> {
     Some((lk.to_owned(), left, rk.to_owned(), right))
 }
 
+/// A reconciler review item: the observation and the candidate side by side, then the
+/// features that drove the score.
+fn review_pair(item: &Value) -> String {
+    let mut t = String::from(
+        "<table class=\"pair\"><tr><th></th><th>observation · bản ghi mới</th><th>candidate · ứng viên</th></tr>",
+    );
+    for (label, l, r) in [
+        ("source record", "observation", "candidate"),
+        ("name", "observation_name", "candidate_name"),
+        ("organisation", "organisation_id", "candidate_id"),
+    ] {
+        let link = |k: &str| {
+            let v = ftext(item, &[k]);
+            if k.ends_with("_id") {
+                format!("<a href=\"/cooperatives/{0}\">{0}</a>", esc(&v))
+            } else {
+                esc(&v)
+            }
+        };
+        let _ = write!(
+            t,
+            "<tr><th>{label}</th><td>{}</td><td>{}</td></tr>",
+            link(l),
+            link(r)
+        );
+    }
+    t.push_str("</table>");
+    if let Some(Value::Object(f)) = item.get("features") {
+        t.push_str("<table class=\"features\"><tr><th>feature</th><th>value</th></tr>");
+        for (k, v) in f {
+            let _ = write!(
+                t,
+                "<tr><td>{}</td><td class=\"num\">{}</td></tr>",
+                esc(k),
+                v.as_f64()
+                    .map(|x| format!("{x:.3}"))
+                    .unwrap_or_else(|| text(v))
+            );
+        }
+        t.push_str("</table>");
+    }
+    let _ = write!(
+        t,
+        "<p class=\"muted\">opened {} · rules {}</p>",
+        esc(&ftext(item, &["created_at"])),
+        esc(&ftext(item, &["rule_version"]))
+    );
+    t
+}
+
 pub async fn review(
     State(state): State<Shared>,
     PageCaller(caller): PageCaller,
@@ -358,9 +408,13 @@ pub async fn review(
                     esc(&id),
                     esc(&score)
                 );
-                match review_sides(item) {
-                    Some((lt, l, rt, r)) => b.push_str(&side_by_side(&[(lt, l), (rt, r)])),
-                    None => b.push_str(&kv_table(item)),
+                if item.get("observation_name").is_some() {
+                    b.push_str(&review_pair(item));
+                } else {
+                    match review_sides(item) {
+                        Some((lt, l, rt, r)) => b.push_str(&side_by_side(&[(lt, l), (rt, r)])),
+                        None => b.push_str(&kv_table(item)),
+                    }
                 }
                 if caller.role >= Role::Reviewer {
                     for (action, label, class) in [
@@ -413,8 +467,9 @@ pub async fn review_decide(
 
 #[derive(Debug, Deserialize, Default)]
 pub struct ListQuery {
-    page: Option<u32>,
-    q: Option<String>,
+    cursor: Option<String>,
+    commune_code: Option<String>,
+    district_code: Option<String>,
 }
 
 pub async fn cooperatives(
@@ -422,10 +477,15 @@ pub async fn cooperatives(
     PageCaller(caller): PageCaller,
     Query(lq): Query<ListQuery>,
 ) -> Page {
-    let page_no = lq.page.unwrap_or(1).max(1);
-    let mut query = vec![("page".to_owned(), page_no.to_string())];
-    if let Some(q) = lq.q.as_ref().filter(|q| !q.is_empty()) {
-        query.push(("q".to_owned(), q.clone()));
+    let mut query = vec![("limit".to_owned(), "50".to_owned())];
+    for (k, v) in [
+        ("cursor", &lq.cursor),
+        ("commune_code", &lq.commune_code),
+        ("district_code", &lq.district_code),
+    ] {
+        if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
+            query.push((k.to_owned(), v.clone()));
+        }
     }
     let mut b = String::from("<h1>Cooperatives <small>Hợp tác xã</small></h1>");
     match state
@@ -436,16 +496,17 @@ pub async fn cooperatives(
         Ok(v) => {
             let v = for_caller(&caller, v);
             let list = items(&v, &["items", "cooperatives", "records", "data"]);
-            if let Some(total) = field(&v, &["total"]) {
-                let _ = write!(b, "<p class=\"muted\">{} in all</p>", esc(&text(total)));
-            }
-            b.push_str("<table id=\"cooperatives\"><tr><th>name</th><th>registration code</th><th>commune</th><th>kind</th><th>status</th><th>source records</th></tr>");
+            b.push_str("<table id=\"cooperatives\"><tr><th>name</th><th>registration code</th><th>commune</th><th>kind</th><th>representative</th><th>source records</th></tr>");
             for r in &list {
                 let rec = field(r, &["record", "golden_record"]).unwrap_or(r);
                 let id = ftext(rec, &["organisation_id", "id"]);
                 let refs = field(rec, &["source_refs"])
                     .and_then(Value::as_array)
                     .map(|a| a.iter().map(text).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default();
+                let rep = rec
+                    .get("representative")
+                    .map(|p| ftext(p, &["full_name"]))
                     .unwrap_or_default();
                 let _ = write!(
                     b,
@@ -455,23 +516,16 @@ pub async fn cooperatives(
                     esc(&ftext(rec, &["registration_code"])),
                     esc(&ftext(rec, &["commune_code"])),
                     esc(&ftext(rec, &["kind"])),
-                    esc(&ftext(rec, &["status"])),
+                    esc(&rep),
                     esc(&refs),
                 );
             }
             b.push_str("</table>");
-            if page_no > 1 {
+            if let Some(next) = field(&v, &["next_cursor"]).and_then(Value::as_str) {
                 let _ = write!(
                     b,
-                    "<a href=\"/cooperatives?page={}\">← previous</a> ",
-                    page_no - 1
-                );
-            }
-            if !list.is_empty() {
-                let _ = write!(
-                    b,
-                    "<a href=\"/cooperatives?page={}\">next →</a>",
-                    page_no + 1
+                    "<a id=\"next\" href=\"/cooperatives?cursor={}\">next →</a>",
+                    esc(&actions::encode(next))
                 );
             }
         }
@@ -500,6 +554,29 @@ fn source_column(r: &Value) -> (String, &Value) {
     (title, body)
 }
 
+/// For each source record of a golden record, the attributes it contributed
+/// (`attribute_sources`), so that sources stand beside the golden values.
+fn contributions(golden: &Value) -> Vec<(String, Value)> {
+    let refs = items(golden, &["source_refs"]);
+    let by_attr = golden.get("attribute_sources").and_then(Value::as_object);
+    refs.iter()
+        .map(|r| {
+            let title = text(r);
+            let mut attrs = serde_json::Map::new();
+            if let Some(by_attr) = by_attr {
+                for (attr, src) in by_attr {
+                    if text(src) == title {
+                        if let Some(val) = golden.get(attr) {
+                            attrs.insert(attr.clone(), val.clone());
+                        }
+                    }
+                }
+            }
+            (title, Value::Object(attrs))
+        })
+        .collect()
+}
+
 pub async fn cooperative(
     State(state): State<Shared>,
     PageCaller(caller): PageCaller,
@@ -517,16 +594,18 @@ pub async fn cooperative(
         esc(&ftext(golden, &["organisation_id"])),
         esc(&ftext(golden, &["version"])),
     );
-    let sources = items(
-        &v,
-        &["source_records", "sources", "observations", "records"],
-    );
+    let sources = items(&v, &["source_records", "sources", "observations"]);
+    let contributed = contributions(golden);
     let mut columns: Vec<(String, &Value)> = vec![("golden record".into(), golden)];
-    columns.extend(sources.iter().map(|r| source_column(r)));
-    b.push_str("<h2>Golden record and its source records <small>side by side</small></h2><div id=\"side-by-side\">");
+    if sources.is_empty() {
+        columns.extend(contributed.iter().map(|(t, v)| (t.clone(), v)));
+    } else {
+        columns.extend(sources.iter().map(|r| source_column(r)));
+    }
+    b.push_str("<h2>Golden record and its source records <small>side by side · bản ghi nguồn</small></h2><div id=\"side-by-side\">");
     b.push_str(&side_by_side(&columns));
     b.push_str("</div>");
-    let history = items(&v, &["history", "decisions", "log", "versions"]);
+    let history = items(&v, &["history", "decisions", "log"]);
     b.push_str("<h2>History <small>Lịch sử</small></h2><table id=\"history\"><tr><th>at</th><th>outcome</th><th>source record</th><th>rule</th><th>operator</th><th>reason</th><th>version</th></tr>");
     for h in history {
         let _ = write!(
