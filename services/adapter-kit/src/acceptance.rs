@@ -401,6 +401,7 @@ pub async fn incremental_sync<T: Target>() {
             new_loans: 25,
             edited_loans: 20,
             report_revisions: 30,
+            credit_uncredited_htx: 2,
         })
         .await
         .expect("mutate");
@@ -471,6 +472,7 @@ pub async fn changes_while_paging<T: Target>() {
                         new_loans: 5,
                         edited_loans: 30,
                         report_revisions: 30,
+                        credit_uncredited_htx: 0,
                     };
                     let report = world
                         .write()

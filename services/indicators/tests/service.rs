@@ -12,7 +12,7 @@ use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use hub_contracts::registry::exchanges;
 use hub_contracts::v1::common::{OrgKind, Person, SourceMeta, SourceRef};
 use hub_contracts::v1::identity::{DecisionOutcome, GoldenRecord, ReconciliationDecision};
-use hub_contracts::v1::indicator::{IndicatorSnapshot, ValueStatus};
+use hub_contracts::v1::indicator::IndicatorSnapshot;
 use hub_contracts::v1::source::{
     Borrower, LoanDisbursement, LoanStatus, NtmCommuneReport, NtmCooperativeEntry, OrgStatus,
     RegistryCooperative,
@@ -22,7 +22,7 @@ use hub_indicators::{Config, UnitList};
 use hub_runtime::messaging::{Consumer, Incoming, OutgoingMessage, Publisher, QueueSpec};
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::testing::TestEnv;
-use hub_simulators::truth::{Truth, TruthStatus};
+use hub_simulators::truth::Truth;
 use hub_simulators::world::{Loan, RegistrySubject, Subject, World, local_to_fixed};
 use hub_simulators::{MutationRequest, TruthParams, WorldConfig, generate};
 use tokio::sync::mpsc;
@@ -359,6 +359,7 @@ async fn snapshots_equal_the_simulator_truth_and_follow_a_new_loan() {
                 new_loans: 10,
                 edited_loans: 6,
                 report_revisions: 30,
+                credit_uncredited_htx: 0,
             },
             now,
         )

@@ -35,6 +35,7 @@ fn the_same_seed_gives_the_same_world() {
         new_loans: 3,
         edited_loans: 4,
         report_revisions: 3,
+        credit_uncredited_htx: 1,
     };
     let ra = a.mutate(&req, now()).expect("mutate");
     let rb = b.mutate(&req, now()).expect("mutate");
