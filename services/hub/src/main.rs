@@ -20,6 +20,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The whole hub on this machine: simulators and every service, then the province's
+    /// indicator table against the plan's targets; runs until Ctrl-C.
+    Demo {
+        #[command(flatten)]
+        args: Box<hub::demo::DemoArgs>,
+    },
     #[command(flatten)]
     Service(ServiceCommand),
     /// Run the three agency simulators (coop-alliance, loan-fund, ntm) until Ctrl-C.
@@ -208,6 +214,9 @@ async fn main() -> ExitCode {
     hub_runtime::telemetry::init(format);
     let result = match cli.command {
         Command::Sim { args } => sim(*args).await,
+        Command::Demo { args } => hub::demo::run(*args, hub_runtime::shutdown::on_signals())
+            .await
+            .map_err(anyhow::Error::from),
         Command::Dlq { action } => dlq(action).await,
         Command::Probe { url } => probe(&url).await,
         Command::Service(c) => service(c).await,

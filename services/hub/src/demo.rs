@@ -1,0 +1,291 @@
+//! `hub demo`: the whole hub on this machine in one command.
+//!
+//! Starts the three simulators and every service over the default broker and PostgreSQL
+//! server, in a database of its own (`coophub_demo`, made afresh at each run, so a demo never
+//! mixes with an earlier one) and the topology namespace `demo`. It waits for the first
+//! snapshot that reflects the simulators' data, prints the province's indicators against the
+//! plan's targets and the HTTP addresses, and runs until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use hub_contracts::v1::{IndicatorSnapshot, ValueStatus};
+use hub_runtime::CommonConfig;
+use hub_runtime::shutdown::CancellationToken;
+use hub_simulators::cli::SimArgs;
+use hub_simulators::{TruthParams, UnitList};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::pipeline::{Pipeline, PipelineConfig, Sources};
+
+/// Database the demo (re)creates on the configured server.
+pub const DEMO_DATABASE: &str = "coophub_demo";
+
+/// Options of `hub demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Reconciler API address.
+    #[arg(
+        long,
+        env = "HUB_DEMO_RECONCILER_ADDR",
+        default_value = "127.0.0.1:8081"
+    )]
+    pub reconciler_addr: SocketAddr,
+    /// Indicator API address.
+    #[arg(
+        long,
+        env = "HUB_DEMO_INDICATORS_ADDR",
+        default_value = "127.0.0.1:8082"
+    )]
+    pub indicators_addr: SocketAddr,
+    /// Seconds to wait for the first complete snapshot.
+    #[arg(long, default_value_t = 110)]
+    pub wait_secs: u64,
+    /// Exit after printing the table instead of running until Ctrl-C.
+    #[arg(long)]
+    pub once: bool,
+    #[command(flatten)]
+    pub sim: SimArgs,
+}
+
+/// What stopped the demo.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Config(#[from] hub_runtime::ConfigError),
+    #[error("PostgreSQL ({0})")]
+    Database(String),
+    #[error("simulators: {0}")]
+    Simulators(#[from] hub_simulators::SimError),
+    #[error(transparent)]
+    Pipeline(#[from] crate::pipeline::PipelineError),
+    #[error("no snapshot within {0} s: is the pipeline stuck? see the logs above")]
+    NoSnapshot(u64),
+}
+
+/// `url` with its database replaced by `db`.
+fn with_database(url: &str, db: &str) -> Result<String, DemoError> {
+    let mut parsed =
+        reqwest::Url::parse(url).map_err(|e| DemoError::Database(format!("DATABASE_URL: {e}")))?;
+    parsed.set_path(&format!("/{db}"));
+    Ok(parsed.to_string())
+}
+
+async fn fresh_database(server_url: &str) -> Result<String, DemoError> {
+    let opts =
+        PgConnectOptions::from_str(server_url).map_err(|e| DemoError::Database(e.to_string()))?;
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(opts)
+        .await
+        .map_err(|e| {
+            DemoError::Database(format!(
+                "cannot reach {}: {e}",
+                hub_runtime::config::redact_url(server_url)
+            ))
+        })?;
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {DEMO_DATABASE} WITH (FORCE)"),
+        format!("CREATE DATABASE {DEMO_DATABASE}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&admin)
+            .await
+            .map_err(|e| DemoError::Database(e.to_string()))?;
+    }
+    admin.close().await;
+    with_database(server_url, DEMO_DATABASE)
+}
+
+/// Runs the demo until Ctrl-C (or, with `--once`, until the table is printed).
+pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), DemoError> {
+    let base = hub_runtime::config::load_common()?;
+    let common = CommonConfig {
+        database_url: fresh_database(&base.database_url).await?,
+        hub_namespace: if base.hub_namespace.is_empty() {
+            "demo".into()
+        } else {
+            base.hub_namespace.clone()
+        },
+        ..base
+    };
+    let sim_config = args.sim.clone().config();
+    let years = sim_config.world.report_years.clone();
+    let sims = hub_simulators::start(sim_config).await?;
+    let params = {
+        let w = sims.world.read().await;
+        TruthParams {
+            units: UnitList::Units2024,
+            ..TruthParams::for_world(&w)
+        }
+    };
+    let truth = sims.truth(Some(params)).await;
+    println!(
+        "simulators: coop-alliance {}  loan-fund {}  ntm {}",
+        sims.coop_alliance.base_url, sims.loan_fund.base_url, sims.ntm.base_url
+    );
+
+    let pipeline = Pipeline::start(
+        PipelineConfig {
+            common,
+            sources: Sources::of(&sims, years),
+            poll: Duration::from_secs(30),
+            as_of: Some(params.as_of),
+            reconciler_http: Some(args.reconciler_addr),
+            indicators_http: Some(args.indicators_addr),
+            debounce: Duration::from_millis(1000),
+        },
+        shutdown.clone(),
+    )
+    .await?;
+
+    let mut latest = pipeline.indicators.subscribe();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.wait_secs);
+    let mut shown: Option<std::sync::Arc<IndicatorSnapshot>> = None;
+    loop {
+        let current = latest
+            .borrow_and_update()
+            .get(&hub_indicators::UnitList::Units2024)
+            .cloned();
+        if let Some(s) = current {
+            let complete = truth.differences(&s).is_empty();
+            shown = Some(s);
+            if complete {
+                break;
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep_until(deadline) => break,
+            changed = latest.changed() => if changed.is_err() { break },
+        }
+    }
+    let Some(snapshot) = shown else {
+        let _ = pipeline.stop().await;
+        sims.shutdown().await;
+        return Err(DemoError::NoSnapshot(args.wait_secs));
+    };
+    println!();
+    print!("{}", province_table(&snapshot));
+    let matches = truth.differences(&snapshot).is_empty();
+    println!(
+        "\nsnapshot v{} as of {} ({} units); {}",
+        snapshot.version,
+        snapshot.as_of,
+        snapshot.units.len(),
+        if matches {
+            "equal to the simulators' ground truth"
+        } else {
+            "still converging (not yet equal to the simulators' ground truth)"
+        }
+    );
+    println!(
+        "reconciler API  http://{}/api/v1/cooperatives",
+        args.reconciler_addr
+    );
+    println!(
+        "indicator API   http://{}/api/v1/snapshots/latest",
+        args.indicators_addr
+    );
+    println!(
+        "export (xlsx)   http://{}/api/v1/snapshots/latest/export?format=xlsx&lang=vi",
+        args.indicators_addr
+    );
+    if !args.once {
+        println!("\nrunning; Ctrl-C to stop");
+        shutdown.cancelled().await;
+    }
+    for e in pipeline.stop().await {
+        tracing::warn!(error = %e, "service stopped with an error");
+    }
+    sims.shutdown().await;
+    Ok(())
+}
+
+fn fmt_num(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x.fract() == 0.0 => format!("{x:.0}"),
+        Some(x) => format!("{x:.1}"),
+        None => "-".into(),
+    }
+}
+
+fn status(s: ValueStatus) -> &'static str {
+    match s {
+        ValueStatus::Met => "met",
+        ValueStatus::Behind => "behind",
+        ValueStatus::NoData => "no data",
+        ValueStatus::NoSource => "no source",
+    }
+}
+
+/// The province's row of a snapshot as a table: value, numerator/denominator, targets.
+pub fn province_table(s: &IndicatorSnapshot) -> String {
+    use std::fmt::Write;
+    let plan = hub_indicators::Plan::builtin().ok();
+    let mut out = String::new();
+    let Some(unit) = s.units.iter().find(|u| u.unit_code == s.province_code) else {
+        return "no province row in the snapshot\n".into();
+    };
+    let _ = writeln!(
+        out,
+        "{} ({}), plan {}, baseline {}",
+        unit.unit_name, unit.unit_code, s.plan_id, s.baseline
+    );
+    let _ = writeln!(
+        out,
+        "{:<4} {:<52} {:>8} {:>11}  {:<18} {:<18}",
+        "id", "indicator", "value", "num/den", "2025 target", "2030 target"
+    );
+    for v in &unit.values {
+        let name = plan
+            .as_ref()
+            .and_then(|p| p.indicators.iter().find(|i| i.id.as_str() == v.indicator))
+            .map(|i| i.name.clone())
+            .unwrap_or_default();
+        let name: String = name.chars().take(52).collect();
+        let value = match (v.value, v.unit) {
+            (Some(x), hub_contracts::v1::ValueUnit::Percent) => format!("{x:.1} %"),
+            (x, _) => fmt_num(x),
+        };
+        let ratio = match (v.numerator, v.denominator) {
+            (Some(n), Some(d)) => format!("{}/{}", fmt_num(Some(n)), fmt_num(Some(d))),
+            (Some(n), None) => fmt_num(Some(n)),
+            _ => "-".into(),
+        };
+        let target = |t: &Option<hub_contracts::v1::TargetCheck>| match t {
+            Some(c) => {
+                let op = match c.target.comparison {
+                    hub_contracts::v1::Comparison::Gt => ">",
+                    hub_contracts::v1::Comparison::Ge => ">=",
+                };
+                let unit = match c.target.unit {
+                    hub_contracts::v1::ValueUnit::Percent => " %",
+                    hub_contracts::v1::ValueUnit::Count => "",
+                };
+                format!(
+                    "{op} {}{unit} {}",
+                    fmt_num(Some(c.target.value)),
+                    status(c.status)
+                )
+            }
+            None if matches!(v.status, ValueStatus::NoSource | ValueStatus::NoData) => {
+                status(v.status).into()
+            }
+            None => "context".into(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<4} {:<52} {:>8} {:>11}  {:<18} {:<18}",
+            v.indicator,
+            name,
+            value,
+            ratio,
+            target(&v.target_2025),
+            target(&v.target_2030)
+        );
+    }
+    out
+}
