@@ -53,3 +53,45 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default()
+            .validate()
+            .expect("defaults work on this machine");
+    }
+
+    #[test]
+    fn reads_its_own_and_the_common_variables() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RECONCILER_MAX_PAGE", "50");
+            jail.set_env("RECONCILER_TAIL_LENGTH", "0");
+            jail.set_env("HUB_NAMESPACE", "t1");
+            jail.set_env("PREFETCH", "8");
+            let c = Config::from_env().expect("valid");
+            assert_eq!((c.reconciler_max_page, c.reconciler_tail_length), (50, 0));
+            assert_eq!(
+                (c.common.hub_namespace.as_str(), c.common.prefetch),
+                ("t1", 8)
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn wrong_values_name_the_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RECONCILER_MAX_PAGE", "0");
+            let e = Config::from_env().expect_err("out of range").to_string();
+            assert!(e.contains("RECONCILER_MAX_PAGE"), "{e}");
+            jail.set_env("RECONCILER_MAX_PAGE", "many");
+            let e = Config::from_env().expect_err("not a number").to_string();
+            assert!(e.contains("RECONCILER_MAX_PAGE"), "{e}");
+            Ok(())
+        });
+    }
+}

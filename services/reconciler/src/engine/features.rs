@@ -137,6 +137,8 @@ impl Interner {
 
 /// Prefix of interned product tokens.
 pub const PRODUCT_PREFIX: &str = "\u{1}p:";
+/// Prefix of interned sector tokens.
+pub const SECTOR_PREFIX: &str = "\u{1}s:";
 
 /// Activity words of cooperative names (`trồng` grow, `nuôi` raise, `lồng` cage, `sạch`
 /// clean): they describe the trade like sector words and weigh as little.
@@ -191,21 +193,22 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
         });
     }
     for w in &parsed.place_tokens {
-        let class = if w.bytes().all(|b| b.is_ascii_digit()) {
-            TokClass::Number
+        let (class, id) = if w.bytes().all(|b| b.is_ascii_digit()) {
+            (TokClass::Number, interner.intern(w))
         } else if ACTIVITY_WORDS.contains(&w.as_str()) {
-            TokClass::Sector
+            (
+                TokClass::Sector,
+                interner.intern(&format!("{SECTOR_PREFIX}{w}")),
+            )
         } else {
-            TokClass::Place
+            (TokClass::Place, interner.intern(w))
         };
-        tokens.push(Tok {
-            id: interner.intern(w),
-            class,
-        });
+        tokens.push(Tok { id, class });
     }
+    // sector words too: `dịch` of `dịch vụ` is not `Đích` of `Nậm Đích`
     for w in &parsed.sector_tokens {
         tokens.push(Tok {
-            id: interner.intern(w),
+            id: interner.intern(&format!("{SECTOR_PREFIX}{w}")),
             class: TokClass::Sector,
         });
     }

@@ -53,6 +53,8 @@ const MEMBER_CONFLICT: f64 = -6.0;
 /// Two identities an observation links may merge unless what they say of each other
 /// directly is below this (a contradiction).
 const COMPATIBLE_LOGIT: f64 = -2.0;
+/// Neighbours a newly arrived registry record reconsiders.
+const RECONSIDERED: usize = 64;
 /// Cross pairs an operator split may create as cannot-links.
 const MAX_SPLIT_PAIRS: usize = 20_000;
 
@@ -366,6 +368,113 @@ impl Engine {
         sl.state = ObsState::Active;
         self.resolve(s, now, ch);
         self.settle_vacated(s, now, ch);
+        if self.is_registry(s) {
+            self.reconsider_neighbours(s, now, ch);
+        }
+    }
+
+    /// A registry record just arrived: observations that went to another registry record's
+    /// identity earlier (when this one was not known) and fit this one clearly better move
+    /// here. Bounded: at most [`RECONSIDERED`] neighbours, found through the index.
+    fn reconsider_neighbours(&mut self, r: u32, now: DateTime<Utc>, ch: &mut Changes) {
+        let Some(target) = self.slots[r as usize].identity else {
+            return;
+        };
+        let Some(fr) = self.slots[r as usize].feat.as_ref() else {
+            return;
+        };
+        let mut buf = std::mem::take(&mut self.key_buf);
+        blocking::keys(fr, &self.interner, true, &mut buf);
+        let mut lists: Vec<&[u32]> = buf
+            .iter()
+            .map(|(k, _)| self.index.get(*k))
+            .filter(|l| !l.is_empty() && l.len() <= blocking::BROAD)
+            .collect();
+        lists.sort_by_key(|l| l.len());
+        let mut near: Vec<u32> = Vec::new();
+        'lists: for l in lists {
+            for &o in l {
+                if near.len() >= RECONSIDERED {
+                    break 'lists;
+                }
+                if o != r && !near.contains(&o) {
+                    near.push(o);
+                }
+            }
+        }
+        self.key_buf = buf;
+        near.sort_unstable();
+        for o in near {
+            let Some(cur) = self.slots[o as usize].identity else {
+                continue;
+            };
+            if cur == target || self.is_registry(o) || self.idents[cur as usize].registry == 0 {
+                continue;
+            }
+            let (Some(fo), Some(fr)) = (&self.slots[o as usize].feat, &self.slots[r as usize].feat)
+            else {
+                continue;
+            };
+            let here = score::score(fo, fr, &self.interner);
+            if here.veto || here.logit < MATCH_LOGIT {
+                continue;
+            }
+            let there = self.idents[cur as usize]
+                .members
+                .iter()
+                .filter(|m| self.is_registry(**m))
+                .filter_map(|m| self.slots[*m as usize].feat.as_ref())
+                .map(|fm| score::score(fo, fm, &self.interner).logit)
+                .fold(f64::NEG_INFINITY, f64::max);
+            if here.logit < there + MARGIN_LOGIT {
+                continue;
+            }
+            // operator decisions and report lists still hold
+            let sl = &self.slots[o as usize];
+            let held = sl
+                .must
+                .iter()
+                .any(|p| self.slots[*p as usize].identity == Some(cur));
+            let barred = sl
+                .cannot
+                .iter()
+                .any(|p| self.slots[*p as usize].identity == Some(target));
+            let same_report = fo.report.as_ref().is_some_and(|rep| {
+                self.idents[target as usize].members.iter().any(|m| {
+                    self.slots[*m as usize]
+                        .feat
+                        .as_ref()
+                        .and_then(|f| f.report.as_ref())
+                        == Some(rep)
+                })
+            });
+            if held || barred || same_report {
+                continue;
+            }
+            let from = self.idents[cur as usize].id;
+            self.detach(o, "a registry record fits it better", true, now, ch);
+            self.join(o, target, ch);
+            let org = self.idents[target as usize].id;
+            let source = self.refs[o as usize].clone();
+            let note = format!(
+                "{} ~ {}: fits this registry record better than {from}'s",
+                self.display_name(o),
+                self.display_name(r)
+            );
+            self.decision(
+                ch,
+                DecisionOutcome::Matched,
+                Some(source),
+                Some(org),
+                Some(from),
+                Some(&here),
+                "registry_arrival",
+                None,
+                Some(note),
+                now,
+            );
+            self.settle_vacated(o, now, ch);
+        }
     }
 
     /// Retires the identity a changed observation left empty, if it was not reused: the
@@ -1052,9 +1161,9 @@ impl Engine {
             }
         }
         let mut groups: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
-        for i in 0..n {
+        for (i, m) in members.iter().enumerate() {
             let r = find(&mut parent, i);
-            groups.entry(r).or_default().push(members[i]);
+            groups.entry(r).or_default().push(*m);
         }
         let mut out: Vec<Vec<u32>> = groups.into_values().collect();
         // the part with a registry record (else the largest) keeps the identity

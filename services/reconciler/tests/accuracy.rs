@@ -1,0 +1,66 @@
+//! Accuracy on simulated worlds (the simulators' documented noise), in every feed order:
+//! pairwise F1 at least 0.97. Speed is measured by `reconcile-accuracy` in release mode,
+//! not here.
+
+use hub_reconciler::accuracy::{self, FeedOrder};
+use hub_reconciler::engine::Engine;
+use hub_simulators::{WorldConfig, generate};
+
+fn f1(seed: u64, orgs: usize, loans: usize, order: FeedOrder) -> accuracy::Metrics {
+    let mut cfg = WorldConfig::new(seed, accuracy::default_now());
+    cfg.organisations = orgs;
+    cfg.loans = loans;
+    let world = generate(&cfg).expect("world");
+    let mut engine = Engine::new();
+    accuracy::run(
+        &mut engine,
+        accuracy::world_feed(&world, order),
+        chrono::Utc::now(),
+    );
+    accuracy::evaluate(&engine, &accuracy::truth_of(&world), 5)
+}
+
+#[test]
+fn pairwise_f1_is_at_least_0_97_in_every_feed_order() {
+    for order in [
+        FeedOrder::Time,
+        FeedOrder::RegistryFirst,
+        FeedOrder::RegistryLast,
+    ] {
+        let m = f1(11, 800, 1600, order);
+        assert!(m.true_pairs > 2000, "{}", m.true_pairs);
+        assert!(
+            m.f1 >= 0.97 && m.precision >= 0.97,
+            "{order:?}: precision {:.4} recall {:.4} F1 {:.4}\nfalse merges {:#?}\nmissed {:#?}",
+            m.precision,
+            m.recall,
+            m.f1,
+            m.false_merges,
+            m.missed_links
+        );
+    }
+}
+
+#[test]
+fn households_never_join_an_organisation() {
+    let mut cfg = WorldConfig::new(3, accuracy::default_now());
+    cfg.organisations = 300;
+    cfg.loans = 900;
+    let world = generate(&cfg).expect("world");
+    let mut engine = Engine::new();
+    accuracy::run(
+        &mut engine,
+        accuracy::world_feed(&world, FeedOrder::Time),
+        chrono::Utc::now(),
+    );
+    let truth = accuracy::truth_of(&world);
+    let households: Vec<_> = truth
+        .households
+        .iter()
+        .flat_map(|h| h.records.iter())
+        .collect();
+    assert!(households.len() > 100);
+    for r in households {
+        assert_eq!(engine.identity_of(r), None, "{r} is a household's loan");
+    }
+}
