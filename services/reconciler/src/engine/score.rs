@@ -47,7 +47,7 @@ const SHARED: f64 = 2.5;
 const SHARED_CAP: f64 = 4.0;
 const SUBSTITUTED: f64 = 7.0;
 const DROPPED_SHORT_FORM: f64 = 0.6;
-const DROPPED_FULL_NAME: f64 = 3.0;
+const DROPPED_FULL_NAME: f64 = 6.0;
 const NUMBER_CONFLICT: f64 = -9.0;
 const SAME_CANONICAL: f64 = 0.5;
 
@@ -272,7 +272,12 @@ fn name_part(
     // by a word are two names
     let full = |f: &Features| f.obs_kind != super::observation::ObservationKind::NtmEntry;
     let full_name_conflict = full(a) && full(b) && substituted + dropped >= 1.0;
-    (s, number_conflict || product_conflict || full_name_conflict)
+    // short forms leave words out, they never put others in: a substitution is another name
+    let substitution = substituted >= 1.0;
+    (
+        s,
+        number_conflict || product_conflict || full_name_conflict || substitution,
+    )
 }
 
 fn geo_part(a: &Features, b: &Features, out: &mut Vec<(&'static str, f64)>) -> (f64, bool) {
