@@ -102,7 +102,7 @@ mod tests {
         body.split('|').any(|alt| {
             let alt = alt.replace("\\.", "\u{0}");
             match alt.strip_suffix(".*") {
-                Some(prefix) => name.replace('.', "\u{0}").starts_with(&prefix),
+                Some(prefix) => name.replace('.', "\u{0}").starts_with(prefix),
                 None => name.replace('.', "\u{0}") == alt,
             }
         })

@@ -483,6 +483,63 @@ async fn a_reviewer_resolves_a_review_item_and_sees_it_in_the_log_and_the_golden
         "{audit}"
     );
 
+    // merge and split through the console's API: reviewers only, recorded
+    let orgs = get(&console.base, &viewer, "/api/v1/cooperatives").await;
+    let by_source = |id: &str| {
+        orgs["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|g| g["source_refs"].to_string().contains(&format!("\"{id}\"")))
+            .and_then(|g| g["organisation_id"].as_str())
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("an organisation with {id}: {orgs}"))
+    };
+    let (a, b_) = (by_source("LM-3"), by_source("LM-4"));
+    let post = |tok: &str, path: String, body: Value| {
+        reqwest::Client::new()
+            .post(format!("{}{path}", console.base))
+            .bearer_auth(tok.to_owned())
+            .json(&body)
+            .send()
+    };
+    let merge = serde_json::json!({
+        "organisation_ids": [a, b_], "survivor": a, "reason": "một HTX, hai bản ghi (one cooperative)"
+    });
+    let r = post(&viewer, "/api/v1/cooperatives/merge".into(), merge.clone())
+        .await
+        .expect("answers");
+    assert_eq!(r.status(), 403);
+    let r = post(&reviewer, "/api/v1/cooperatives/merge".into(), merge)
+        .await
+        .expect("answers");
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    let merged = get(&console.base, &viewer, &format!("/api/v1/cooperatives/{a}")).await;
+    let refs = merged["record"]["source_refs"].to_string();
+    assert!(refs.contains("LM-3") && refs.contains("LM-4"), "{refs}");
+    let split = serde_json::json!({
+        "parts": [[{"system": "coop-alliance", "id": "LM-4"}]], "reason": "hai HTX khác nhau"
+    });
+    // splitting what an operator just merged contradicts that decision: the reconciler's
+    // 409 comes through, and the attempt is recorded as failed
+    let r = post(&reviewer, format!("/api/v1/cooperatives/{a}/split"), split)
+        .await
+        .expect("answers");
+    assert_eq!(r.status(), 409, "{:?}", r.text().await);
+    let audit = hub(&console.base, &viewer, &["audit"])
+        .await
+        .expect("audit");
+    assert!(
+        audit.contains("reviewer\tcooperative.merge\tcooperatives\tok"),
+        "{audit}"
+    );
+    assert!(
+        audit.contains(&format!(
+            "reviewer\tcooperative.split\tcooperative:{a}\tfailed: 409"
+        )),
+        "{audit}"
+    );
+
     stop.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(30), reconciler.wait()).await;
     drop(console);

@@ -8,6 +8,7 @@
 //! | `GET /log` | the reconciliation log, live (server-sent events) | viewer |
 //! | `GET /review`, `POST /review/{id}/link\|separate` | the review queue and its decisions | viewer / reviewer |
 //! | `GET /cooperatives`, `GET /cooperatives/{id}` | golden records, with their source records side by side | viewer |
+//! | `POST /cooperatives/{id}/merge` | merge another organisation into this one | reviewer |
 //! | `GET /indicators?units=&unit=` | each indicator against its 2025 and 2030 targets, with a chart over time, per unit | viewer |
 //! | `GET /dlq`, `GET /dlq/{queue}/{id}`, `POST /dlq/{queue}/{id}/replay\|discard` | dead letters | viewer / admin |
 //! | `GET /audit` | the audit log | viewer |
@@ -86,6 +87,7 @@ pub fn router(state: Shared) -> Router {
         .route("/review/{id}/{decision}", post(pages::review_decide))
         .route("/cooperatives", get(pages::cooperatives))
         .route("/cooperatives/{id}", get(pages::cooperative))
+        .route("/cooperatives/{id}/merge", post(pages::cooperative_merge))
         .route("/indicators", get(pages::indicators))
         .route("/dlq", get(pages::dlq))
         .route("/dlq/{queue}/{id}", get(pages::dlq_show))

@@ -565,10 +565,10 @@ fn contributions(golden: &Value) -> Vec<(String, Value)> {
             let mut attrs = serde_json::Map::new();
             if let Some(by_attr) = by_attr {
                 for (attr, src) in by_attr {
-                    if text(src) == title {
-                        if let Some(val) = golden.get(attr) {
-                            attrs.insert(attr.clone(), val.clone());
-                        }
+                    if text(src) == title
+                        && let Some(val) = golden.get(attr)
+                    {
+                        attrs.insert(attr.clone(), val.clone());
                     }
                 }
             }
@@ -596,7 +596,13 @@ pub async fn cooperative(
     );
     let sources = items(&v, &["source_records", "sources", "observations"]);
     let contributed = contributions(golden);
-    let mut columns: Vec<(String, &Value)> = vec![("golden record".into(), golden)];
+    // the golden values alone: provenance is what the other columns show
+    let mut values = golden.clone();
+    if let Value::Object(m) = &mut values {
+        m.remove("attribute_sources");
+        m.remove("source_refs");
+    }
+    let mut columns: Vec<(String, &Value)> = vec![("golden record".into(), &values)];
     if sources.is_empty() {
         columns.extend(contributed.iter().map(|(t, v)| (t.clone(), v)));
     } else {
@@ -621,6 +627,17 @@ pub async fn cooperative(
         );
     }
     b.push_str("</table>");
+    if caller.role >= Role::Reviewer {
+        let _ = write!(
+            b,
+            "<h2>Operator decisions <small>Gộp · Tách</small></h2>\
+             <form class=\"inline\" method=\"post\" action=\"/cooperatives/{0}/merge\">\
+             <input type=\"text\" name=\"other\" placeholder=\"organisation id to merge into this one\" size=\"40\" required>\
+             <input type=\"text\" name=\"reason\" placeholder=\"reason · lý do\" required>\
+             <button type=\"submit\" name=\"merge\">Merge · Gộp</button></form>",
+            esc(&actions::encode(&id))
+        );
+    }
     page("Cooperative", Some(&caller), "cooperatives", &b).into_response()
 }
 
@@ -943,4 +960,28 @@ pub async fn audit(
         Err(e) => b.push_str(&problem(&e.into())),
     }
     page("Audit", Some(&caller), "audit", &b).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MergeForm {
+    other: String,
+    reason: String,
+}
+
+/// Merges another organisation into this one (the survivor).
+pub async fn cooperative_merge(
+    State(state): State<Shared>,
+    PageCaller(caller): PageCaller,
+    Path(id): Path<String>,
+    Form(f): Form<MergeForm>,
+) -> Page {
+    let body = serde_json::json!({
+        "organisation_ids": [id, f.other.trim()],
+        "survivor": id,
+        "reason": f.reason,
+    });
+    match actions::merge(&state, &caller, body).await {
+        Ok(_) => Redirect::to(&format!("/cooperatives/{}", actions::encode(&id))).into_response(),
+        Err(e) => fail(&caller, e),
+    }
 }
