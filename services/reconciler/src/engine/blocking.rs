@@ -16,7 +16,8 @@
 //! District scope: an observation whose district is unknown is indexed under `?` and
 //! queried under every district. At query time keys are visited from the most selective;
 //! a key whose list is longer than [`BROAD`] is skipped once more selective keys found
-//! candidates, and lists are never read past [`SCAN_LIMIT`]. Candidates are ranked by the
+//! candidates, no further key is read once [`MAX_VISITS`] entries were, and lists are never
+//! read past [`SCAN_LIMIT`]. Candidates are ranked by the
 //! keys they share (rarer keys weigh more) and only the best [`MAX_CANDIDATES`] identities
 //! are scored in full.
 
@@ -28,6 +29,9 @@ use super::features::{Features, Interner, TokClass, fnv};
 pub const BROAD: usize = 400;
 /// A key list is never read past this many entries.
 pub const SCAN_LIMIT: usize = 4000;
+/// Once candidates were found, no further key is read after this many entries in all (the
+/// most selective keys come first).
+pub const MAX_VISITS: usize = 1500;
 /// Identities scored in full per observation.
 pub const MAX_CANDIDATES: usize = 12;
 /// Distinctive words used for pair keys.

@@ -97,9 +97,9 @@ pub struct Features {
     /// Normalised representative name (interned id, and the text for similarity).
     pub rep: Option<(u32, Box<str>)>,
     pub phone: Option<Box<str>>,
-    /// For an NTM entry: `(commune_code, year)` of its report. Entries of one report are
+    /// For an NTM entry: its report (`commune_code:year`, hashed). Entries of one report are
     /// different cooperatives.
-    pub report: Option<(Box<str>, i32)>,
+    pub report: Option<u64>,
     /// Words of the names of its commune, district and province (sorted ids): in a name,
     /// such a word says no more than the location already does.
     pub local: Vec<u32>,
@@ -272,7 +272,7 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
     let report = obs
         .ntm
         .as_ref()
-        .map(|p| (p.commune_code.clone().into_boxed_str(), p.year));
+        .map(|p| fnv(format!("{}:{}", p.commune_code, p.year).as_bytes()));
     let mut local: Vec<u32> = Vec::new();
     let mut add_words = |name: &str, interner: &mut Interner| {
         for w in text::tokens(name) {

@@ -1621,10 +1621,12 @@ impl Engine {
         lists.sort_by_key(|(l, _)| l.len());
         // pre-score identities by the keys they share, rarer keys weighing more
         let mut pre: HashMap<u32, (f64, Vec<u32>)> = HashMap::new();
+        let mut visits = 0usize;
         for (list, kind) in &lists {
-            if list.len() > blocking::BROAD && !pre.is_empty() {
+            if !pre.is_empty() && (list.len() > blocking::BROAD || visits >= blocking::MAX_VISITS) {
                 continue;
             }
+            visits += list.len().min(blocking::SCAN_LIMIT);
             let w = kind.weight() / (1.0 + (list.len() as f64).ln());
             for &o in list.iter().take(blocking::SCAN_LIMIT) {
                 if o == s {
@@ -1657,7 +1659,7 @@ impl Engine {
             None => return Vec::new(),
         };
         let me = &self.slots[s as usize];
-        let my_report = f.report.clone();
+        let my_report = f.report;
         let i_am_registry = f.obs_kind == ObservationKind::Registry;
         let mut out = Vec::new();
         let mut scored = 0u64;
@@ -1752,10 +1754,10 @@ impl Engine {
         if self.cross_cannot(i, j).is_some() {
             return false;
         }
-        let reports = |id: &Ident| -> BTreeSet<(Box<str>, i32)> {
+        let reports = |id: &Ident| -> BTreeSet<u64> {
             id.members
                 .iter()
-                .filter_map(|m| self.slots[*m as usize].feat.as_ref()?.report.clone())
+                .filter_map(|m| self.slots[*m as usize].feat.as_ref()?.report)
                 .collect()
         };
         if !reports(a).is_disjoint(&reports(b)) {
