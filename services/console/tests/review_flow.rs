@@ -54,8 +54,15 @@ fn registry(
         kind: OrgKind::Htx,
         name: name.to_owned(),
         commune_code: Some(commune.to_owned()),
-        district_code: Some("106".into()),
-        address: Some("huyện Tam Đường, tỉnh Lai Châu".into()),
+        district_code: Some(if commune == "03451" { "107" } else { "106" }.into()),
+        address: Some(
+            if commune == "03451" {
+                "huyện Mường Tè, tỉnh Lai Châu"
+            } else {
+                "huyện Tam Đường, tỉnh Lai Châu"
+            }
+            .into(),
+        ),
         representative: Some(Person {
             full_name: Some(rep.to_owned()),
             phone: Some(format!("+8491234567{i}")),
@@ -183,6 +190,13 @@ async fn a_reviewer_resolves_a_review_item_and_sees_it_in_the_log_and_the_golden
             "03405",
             "Lý A Chứ",
         ),
+        (
+            "LM-5",
+            "Hợp tác xã thảo quả Mù Cả",
+            None,
+            "03451",
+            "Lò Thị Xuân",
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -197,6 +211,7 @@ async fn a_reviewer_resolves_a_review_item_and_sees_it_in_the_log_and_the_golden
     for (commune, entry, rep) in [
         ("03400", "HTX Tả Lèng", "Giàng A Páo"),
         ("03406", "HTX Hồ Thầu", "Sùng A Lử"),
+        ("03451", "HTX Mù Cả", "Pờ Lò Xá"),
     ] {
         msgs.push(OutgoingMessage::from_envelope(&Envelope::new(
             format!("ntm-{commune}"),
@@ -215,17 +230,18 @@ async fn a_reviewer_resolves_a_review_item_and_sees_it_in_the_log_and_the_golden
     let viewer = token(&console.base, "viewer").await;
 
     // wait until the review items are open
-    let items = eventually("two open review items", Duration::from_secs(120), || {
+    let items = eventually("three open review items", Duration::from_secs(120), || {
         let (base, t) = (console.base.clone(), reviewer.clone());
         async move {
             let v = get(&base, &t, "/api/v1/review").await;
             let items = v["items"].as_array()?.clone();
-            (items.len() >= 2).then_some(items)
+            (items.len() >= 3).then_some(items)
         }
     })
     .await;
     let first = items[0].clone();
     let second = items[1].clone();
+    let third = items[2].clone();
     let id = first["review_id"].as_str().expect("review id").to_owned();
     let candidate = first["candidate_id"]
         .as_str()
@@ -454,6 +470,25 @@ async fn a_reviewer_resolves_a_review_item_and_sees_it_in_the_log_and_the_golden
         .expect("log --follow");
     let followed = lines.recv().await.expect("the followed decision");
     assert!(followed.contains("operator_separated"), "{followed}");
+    let third_id = third["review_id"].as_str().expect("id");
+    let out = hub(
+        &console.base,
+        &reviewer,
+        &[
+            "review",
+            "link",
+            third_id,
+            "--reason",
+            "cùng HTX, đổi người đại diện",
+        ],
+    )
+    .await
+    .expect("link");
+    assert!(out.contains("link: review item"), "{out}");
+    let list = hub(&console.base, &viewer, &["review", "list"])
+        .await
+        .expect("list");
+    assert!(list.starts_with("0 item(s)"), "{list}");
     let log = hub(
         &console.base,
         &viewer,
@@ -480,6 +515,10 @@ async fn a_reviewer_resolves_a_review_item_and_sees_it_in_the_log_and_the_golden
         audit.contains(&format!(
             "reviewer\treview.separate\treview:{second_id}\tok"
         )),
+        "{audit}"
+    );
+    assert!(
+        audit.contains(&format!("reviewer\treview.link\treview:{third_id}\tok")),
         "{audit}"
     );
 
