@@ -588,3 +588,100 @@ async fn doubtful_pairs_wait_in_the_review_queue_for_an_operator() {
     running.wait().await.expect("clean stop");
     h.teardown().await;
 }
+
+#[tokio::test]
+async fn a_replica_that_is_behind_rebuilds_its_engine_before_acting() {
+    let mut h = Harness::new().await;
+    let stop = CancellationToken::new();
+    let a = hub_reconciler::start(h.config.clone(), stop.clone())
+        .await
+        .expect("replica a");
+    h.publish(
+        "msg-1",
+        registry(
+            "LM-1",
+            "Hợp tác xã chè Tả Lèng",
+            OrgKind::Htx,
+            Some("6200123456"),
+            TA_LENG,
+            None,
+            None,
+        ),
+    )
+    .await;
+    h.golden("first record", |g| has_ref(g, "coop-alliance", "LM-1"))
+        .await;
+    // replica b starts now: its source consumer waits (single active consumer)
+    let b = hub_reconciler::start(h.config.clone(), stop.clone())
+        .await
+        .expect("replica b");
+    let b_addr = b.http_addr.expect("http address");
+    // records that only replica a sees
+    h.publish(
+        "msg-2",
+        loan(
+            "Q-1",
+            "HTX che Ta Leng",
+            BorrowerType::Cooperative,
+            Some("6200123456"),
+            "Ta Leng",
+            None,
+            None,
+        ),
+    )
+    .await;
+    h.publish(
+        "msg-3",
+        loan(
+            "Q-2",
+            "HTX che Ta Leng",
+            BorrowerType::Cooperative,
+            Some("6200123456"),
+            "Ta Leng",
+            None,
+            None,
+        ),
+    )
+    .await;
+    let g = h
+        .golden("three records together", |g| {
+            has_ref(g, "coop-alliance", "LM-1") && g.source_refs.len() == 3
+        })
+        .await;
+    // replica b splits a record it has never seen: it catches up first
+    let (status, body) = h
+        .post(
+            b_addr,
+            &format!("/api/v1/cooperatives/{}/split", g.organisation_id),
+            json!({"operator": "op", "reason": "another borrower", "parts": [[{"system": "loan-fund", "id": "Q-2"}]]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let split = h
+        .wait_for::<IdentitySplit>("split by replica b", |_| true)
+        .await;
+    assert_eq!(split.parts[1].source_refs.len(), 1);
+    // and replica a, now behind, still applies the next record on top of b's split
+    h.publish(
+        "msg-4",
+        loan(
+            "Q-2",
+            "HTX che Ta Leng",
+            BorrowerType::Cooperative,
+            Some("6200123456"),
+            "Ta Leng",
+            Some("Lò Văn Minh"),
+            None,
+        ),
+    )
+    .await;
+    let part = split.parts[1].organisation_id;
+    h.golden("the split part keeps Q-2", |g| {
+        g.organisation_id == part && g.representative.is_some()
+    })
+    .await;
+    stop.cancel();
+    a.wait().await.expect("a stops");
+    b.wait().await.expect("b stops");
+    h.teardown().await;
+}
