@@ -20,8 +20,14 @@ pub enum BenchError {
     Amqp(#[from] lapin::Error),
     #[error("a confirm was a nack")]
     Nacked,
-    #[error("consumer stopped after {0} messages")]
+    #[error("stopped after {0} messages")]
     Incomplete(u64),
+    #[error(transparent)]
+    Messaging(#[from] hub_runtime::messaging::MessagingError),
+    #[error("simulators: {0}")]
+    Simulators(#[from] hub_simulators::SimError),
+    #[error(transparent)]
+    Pipeline(#[from] hub::pipeline::PipelineError),
 }
 
 /// Result of one raw run.

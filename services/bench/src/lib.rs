@@ -7,9 +7,14 @@
 //!   persistent messages on a quorum queue, at the hub's contract message sizes: the
 //!   reference the hub's own throughput is compared with.
 //!
+//! - [`pipeline`]: the hub's end-to-end throughput and change-to-snapshot latency.
+//!
 //! Benchmarks use their own topology namespace and database, and clean up after themselves.
 
 pub mod broker;
+pub mod pipeline;
+
+pub use broker::BenchError;
 
 /// One measured figure.
 #[derive(Debug, Clone, serde::Serialize)]

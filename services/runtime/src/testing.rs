@@ -84,38 +84,38 @@ impl TestEnv {
         )
     }
 
-    /// Deletes the queues a test declared (a quorum queue holds resources on the broker).
+    /// Deletes every queue declared in this test's namespace by this process (the test's own
+    /// and the services' it started), the ones of `specs` too, and the namespace's exchanges:
+    /// a quorum queue holds resources on the broker until it is deleted.
     pub async fn delete_queues(&self, specs: &[QueueSpec]) {
         let broker = self.broker("teardown");
         let Ok(ch) = broker.channel().await else {
             return;
         };
         let t = self.topology();
+        let mut names: std::collections::BTreeSet<String> =
+            crate::messaging::topology::declared_queues(&format!("{}.", self.namespace))
+                .into_iter()
+                .collect();
         for spec in specs {
-            let mut names = vec![t.name(&spec.name), t.dlq(&spec.name)];
+            names.insert(t.name(&spec.name));
+            names.insert(t.dlq(&spec.name));
             names.extend(
                 self.retry_policy()
                     .delays()
                     .into_iter()
                     .map(|d| t.retry_queue(&spec.name, d)),
             );
-            for n in names {
-                let _ = ch
-                    .queue_delete(
-                        n.as_str().into(),
-                        lapin::options::QueueDeleteOptions::default(),
-                    )
-                    .await;
-            }
         }
-        let _ = ch
-            .queue_delete(
-                t.name(crate::messaging::topology::RETAINED_SNAPSHOTS)
-                    .as_str()
-                    .into(),
-                lapin::options::QueueDeleteOptions::default(),
-            )
-            .await;
+        names.insert(t.name(crate::messaging::topology::RETAINED_SNAPSHOTS));
+        for n in names {
+            let _ = ch
+                .queue_delete(
+                    n.as_str().into(),
+                    lapin::options::QueueDeleteOptions::default(),
+                )
+                .await;
+        }
         for ex in [
             hub_contracts::registry::exchanges::SOURCE,
             hub_contracts::registry::exchanges::INBOUND,

@@ -35,6 +35,30 @@ pub const RETAINED_SNAPSHOTS: &str = "coophub.indicator.retained";
 /// How many snapshots it keeps (oldest dropped first).
 pub const RETAINED_SNAPSHOTS_MAX: i64 = 1000;
 
+/// Every queue this process declared, so that a test can delete all of its namespace's queues
+/// at the end (a quorum queue holds resources on the broker until it is deleted).
+static DECLARED: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+fn remember(name: &str) {
+    if let Ok(mut d) = DECLARED.lock() {
+        d.insert(name.to_owned());
+    }
+}
+
+/// The queues this process declared whose names start with `prefix`.
+pub fn declared_queues(prefix: &str) -> Vec<String> {
+    DECLARED
+        .lock()
+        .map(|d| {
+            d.iter()
+                .filter(|n| n.starts_with(prefix))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Names of the hub's exchanges and queues under one namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Topology {
@@ -162,6 +186,7 @@ impl Topology {
             )
             .await?;
         }
+        remember(&retained);
         ch.queue_declare(
             short(&retained)?,
             QueueDeclareOptions {
@@ -200,6 +225,7 @@ impl Topology {
         dlq_args.insert("x-queue-type".into(), long("quorum"));
         ch.queue_declare(short(&self.dlq(&spec.name))?, durable, dlq_args)
             .await?;
+        remember(&self.dlq(&spec.name));
         ch.queue_bind(
             short(&self.dlq(&spec.name))?,
             short(&self.name(DLX))?,
@@ -223,6 +249,7 @@ impl Topology {
             args.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
         }
         ch.queue_declare(short(&queue)?, durable, args).await?;
+        remember(&queue);
         ch.queue_bind(
             short(&queue)?,
             short(&self.name(REQUEUE))?,
@@ -255,6 +282,7 @@ impl Topology {
             r.insert("x-overflow".into(), long("reject-publish"));
             ch.queue_declare(short(&self.retry_queue(&spec.name, delay))?, durable, r)
                 .await?;
+            remember(&self.retry_queue(&spec.name, delay));
         }
         Ok(())
     }

@@ -1,0 +1,290 @@
+//! The hub's own figures, over the whole pipeline in one process (simulators, adapters,
+//! reconciler, indicators) on the real broker and database:
+//!
+//! - [`throughput`]: source records per second from the adapters' first request to the last
+//!   golden record that covers them (observed on `coophub.identity` as an agency would);
+//! - [`latency`]: from a change at a source (a new loan to a supported HTX) to the published
+//!   snapshot that reflects it, p50 and p99 over several changes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use hub::pipeline::{Pipeline, PipelineConfig, Sources};
+use hub_contracts::registry::exchanges;
+use hub_contracts::v1::{GoldenRecord, IndicatorSnapshot};
+use hub_runtime::CommonConfig;
+use hub_runtime::messaging::{Broker, Consumer, HandlerError, Incoming, QueueSpec};
+use hub_runtime::shutdown::CancellationToken;
+use hub_simulators::{MutationRequest, SimConfig, TruthParams, UnitList, WorldConfig};
+use tokio::sync::mpsc;
+
+use crate::BenchError;
+
+/// Throughput of one pipeline run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Throughput {
+    pub source_records: usize,
+    pub seconds: f64,
+    pub records_per_second: f64,
+    /// Mean size of the source-record messages (bytes), for the raw reference.
+    pub mean_message_bytes: usize,
+}
+
+/// Latency figures.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Latency {
+    pub changes: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub poll_interval_ms: u64,
+    pub debounce_ms: u64,
+}
+
+async fn watch<T: hub_contracts::Contract>(
+    broker: &Broker,
+    common: &CommonConfig,
+    name: &str,
+    exchange: &str,
+    stop: &CancellationToken,
+) -> Result<(QueueSpec, mpsc::UnboundedReceiver<(T, usize)>), BenchError> {
+    let spec = QueueSpec::new(name).bind(exchange, T::TYPE);
+    let ch = broker.channel().await?;
+    common
+        .topology()
+        .declare_queue(&ch, &spec, &common.retry_policy())
+        .await?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let consumer = Consumer::new(broker.clone(), spec.clone(), move |m: Incoming| {
+        let tx = tx.clone();
+        async move {
+            let size = m.envelope.data.to_string().len();
+            let env = m.decode::<T>()?;
+            tx.send((env.data, size)).map_err(HandlerError::permanent)
+        }
+    })
+    .prefetch(500);
+    tokio::spawn(consumer.run(stop.clone()));
+    Ok((spec, rx))
+}
+
+fn pipeline_config(
+    common: &CommonConfig,
+    sims: &hub_simulators::RunningSims,
+    years: Vec<i32>,
+    as_of: chrono::NaiveDate,
+    poll: Duration,
+    debounce: Duration,
+) -> PipelineConfig {
+    PipelineConfig {
+        common: common.clone(),
+        sources: Sources::of(sims, years),
+        poll,
+        as_of: Some(as_of),
+        reconciler_http: None,
+        indicators_http: None,
+        debounce,
+    }
+}
+
+/// Syncs a world of `organisations` and `loans` through the pipeline and times it.
+pub async fn throughput(
+    common: &CommonConfig,
+    organisations: usize,
+    loans: usize,
+) -> Result<Throughput, BenchError> {
+    let stop = CancellationToken::new();
+    let world = WorldConfig {
+        organisations,
+        loans,
+        bad_records: 0,
+        ..WorldConfig::new(7, hub_simulators::generate::wall_clock_now())
+    };
+    let years = world.report_years.clone();
+    let sims = hub_simulators::start(SimConfig::for_tests(world)).await?;
+    let truth = sims.truth(None).await;
+    // every source record a golden record must cover (NTM reports are covered through
+    // their entries; households are out of scope)
+    let mut expected: BTreeSet<(String, String)> = BTreeSet::new();
+    for o in &truth.organisations {
+        for r in &o.records {
+            if r.system != "ntm" {
+                expected.insert((r.system.clone(), r.id.clone()));
+            }
+        }
+    }
+    let source_records =
+        truth.records.coop_alliance.len() + truth.records.loan_fund.len() + truth.records.ntm.len();
+
+    let broker = Broker::new(
+        &common.amqp_url,
+        "bench",
+        common.topology(),
+        Default::default(),
+        Default::default(),
+    );
+    let (golden_q, mut golden) =
+        watch::<GoldenRecord>(&broker, common, "bench.golden", exchanges::IDENTITY, &stop).await?;
+    let (source_q, mut sources) = watch::<hub_contracts::v1::LoanDisbursement>(
+        &broker,
+        common,
+        "bench.sources",
+        exchanges::SOURCE,
+        &stop,
+    )
+    .await?;
+
+    let params = TruthParams::for_world(&*sims.world.read().await);
+    let start = Instant::now();
+    let pipeline = Pipeline::start(
+        pipeline_config(
+            common,
+            &sims,
+            years,
+            params.as_of,
+            Duration::from_secs(3600),
+            Duration::from_millis(1000),
+        ),
+        stop.clone(),
+    )
+    .await?;
+    let mut covered: BTreeMap<uuid::Uuid, Vec<(String, String)>> = BTreeMap::new();
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    while !expected.is_subset(&seen) {
+        let (g, _) = tokio::time::timeout_at(deadline, golden.recv())
+            .await
+            .map_err(|_| BenchError::Incomplete(seen.len() as u64))?
+            .ok_or(BenchError::Incomplete(seen.len() as u64))?;
+        let refs: Vec<(String, String)> = g
+            .source_refs
+            .iter()
+            .map(|r| (r.system.clone(), r.id.clone()))
+            .collect();
+        seen.extend(refs.iter().cloned());
+        covered.insert(g.organisation_id, refs);
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let mut sizes = Vec::new();
+    while let Ok((_, size)) = sources.try_recv() {
+        sizes.push(size);
+    }
+    let mean_message_bytes = if sizes.is_empty() {
+        0
+    } else {
+        sizes.iter().sum::<usize>() / sizes.len()
+    };
+    let _ = pipeline.stop().await;
+    sims.shutdown().await;
+    drop((golden_q, source_q));
+    broker.close().await;
+    Ok(Throughput {
+        source_records,
+        seconds,
+        records_per_second: source_records as f64 / seconds,
+        mean_message_bytes,
+    })
+}
+
+fn i7_numerator(s: &IndicatorSnapshot) -> Option<f64> {
+    s.units
+        .iter()
+        .find(|u| u.unit_code == s.province_code)
+        .and_then(|u| u.values.iter().find(|v| v.indicator == "I7"))
+        .and_then(|v| v.numerator)
+}
+
+/// Times `changes` source changes (one new loan each to a supported HTX without credit)
+/// until the snapshot reflecting each is published.
+pub async fn latency(
+    common: &CommonConfig,
+    changes: usize,
+    poll: Duration,
+    debounce: Duration,
+) -> Result<Latency, BenchError> {
+    let stop = CancellationToken::new();
+    let world = WorldConfig {
+        organisations: 400,
+        loans: 150,
+        ..WorldConfig::new(11, hub_simulators::generate::wall_clock_now())
+    };
+    let years = world.report_years.clone();
+    let sims = hub_simulators::start(SimConfig::for_tests(world)).await?;
+    let params = TruthParams {
+        units: UnitList::Units2024,
+        ..TruthParams::for_world(&*sims.world.read().await)
+    };
+    let broker = Broker::new(
+        &common.amqp_url,
+        "bench",
+        common.topology(),
+        Default::default(),
+        Default::default(),
+    );
+    let (_q, mut snapshots) = watch::<IndicatorSnapshot>(
+        &broker,
+        common,
+        "bench.snapshots",
+        exchanges::INDICATOR,
+        &stop,
+    )
+    .await?;
+    let pipeline = Pipeline::start(
+        pipeline_config(common, &sims, years, params.as_of, poll, debounce),
+        stop.clone(),
+    )
+    .await?;
+
+    // the first snapshot that equals the truth: everything synced
+    let truth = sims.truth(Some(params)).await;
+    let mut current = loop {
+        let (s, _) = snapshots.recv().await.ok_or(BenchError::Incomplete(0))?;
+        if s.unit_list == "2024" && truth.differences(&s).is_empty() {
+            break i7_numerator(&s);
+        }
+    };
+    let mut samples = Vec::with_capacity(changes);
+    for _ in 0..changes {
+        let t0 = Instant::now();
+        let report = sims
+            .mutate(&MutationRequest {
+                credit_uncredited_htx: 1,
+                ..MutationRequest::default()
+            })
+            .await?;
+        if report.changes.is_empty() {
+            break; // every supported HTX has credit now
+        }
+        let want = current.map(|n| n + 1.0);
+        loop {
+            let (s, _) = tokio::time::timeout(Duration::from_secs(60), snapshots.recv())
+                .await
+                .map_err(|_| BenchError::Incomplete(samples.len() as u64))?
+                .ok_or(BenchError::Incomplete(samples.len() as u64))?;
+            if s.unit_list == "2024" && i7_numerator(&s) == want {
+                samples.push(t0.elapsed().as_secs_f64() * 1000.0);
+                current = want;
+                break;
+            }
+        }
+    }
+    let _ = pipeline.stop().await;
+    sims.shutdown().await;
+    broker.close().await;
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| {
+        if samples.is_empty() {
+            return f64::NAN;
+        }
+        let idx = ((samples.len() as f64 - 1.0) * p).round() as usize;
+        samples[idx.min(samples.len() - 1)]
+    };
+    Ok(Latency {
+        changes: samples.len(),
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        max_ms: samples.last().copied().unwrap_or(f64::NAN),
+        poll_interval_ms: poll.as_millis() as u64,
+        debounce_ms: debounce.as_millis() as u64,
+    })
+}
