@@ -14,7 +14,7 @@
 //! | `POST /api/v1/review/{id}/link\|separate` `{reason}` | decide a review item | reviewer |
 //! | `GET /api/v1/cooperatives[/{id}]` | golden records (reconciler), masked for viewers | viewer |
 //! | `POST /api/v1/cooperatives/merge`, `POST /api/v1/cooperatives/{id}/split` | reconciler requests, `reason` required | reviewer |
-//! | `GET /api/v1/log?organisation=&system=&source_id=&since=&until=` | the reconciliation log | viewer |
+//! | `GET /api/v1/log?organisation=&system=&source_id=&since=&until=` | the latest 200 entries of the reconciliation log, oldest first (with `limit`/`cursor`: the reconciler's own paging) | viewer |
 //! | `GET /api/v1/log/stream` | the log, live (server-sent events) | viewer |
 //! | `GET /api/v1/dlq` | every `DLQ_QUEUES` queue with its depth and dead letters | viewer |
 //! | `GET /api/v1/dlq/{queue}[?limit=]`, `GET /api/v1/dlq/{queue}/{message_id}` | dead letters with their reasons (bodies masked for viewers) | viewer |
@@ -269,12 +269,62 @@ async fn split(
     Ok(Json(for_caller(&caller, v)).into_response())
 }
 
+/// Pages of the reconciler's log followed at most this far for [`latest_log`].
+const LOG_PAGES: usize = 20;
+
+/// The latest `keep` entries of the reconciliation log matching `query`, oldest first. The
+/// reconciler pages its log oldest first, so this follows its cursor (at most
+/// [`LOG_PAGES`] pages of 500) and keeps the tail.
+pub async fn latest_log(
+    state: &AppState,
+    query: &[(String, String)],
+    keep: usize,
+) -> Result<Vec<Value>, ApiError> {
+    let mut entries: std::collections::VecDeque<Value> = Default::default();
+    let mut cursor: Option<String> = None;
+    for _ in 0..LOG_PAGES {
+        let mut q: Vec<(String, String)> = query
+            .iter()
+            .filter(|(k, _)| k != "cursor" && k != "limit")
+            .cloned()
+            .collect();
+        q.push(("limit".into(), "500".into()));
+        if let Some(c) = &cursor {
+            q.push(("cursor".into(), c.clone()));
+        }
+        let page = state
+            .upstream
+            .get(Service::Reconciler, "/api/v1/log", &q)
+            .await?;
+        if let Some(items) = page.get("items").and_then(Value::as_array) {
+            entries.extend(items.iter().cloned());
+        }
+        while entries.len() > keep {
+            entries.pop_front();
+        }
+        match page.get("next_cursor").and_then(Value::as_str) {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    Ok(entries.into())
+}
+
+/// With `limit` or `cursor`: the reconciler's page as it is; without: the latest 200 entries.
 async fn log(State(state): State<Shared>, caller: Caller, Query(q): Params) -> Api {
-    let v = state
-        .upstream
-        .get(Service::Reconciler, "/api/v1/log", &q)
-        .await?;
-    Ok(Json(for_caller(&caller, v)).into_response())
+    if q.iter().any(|(k, _)| k == "cursor" || k == "limit") {
+        let v = state
+            .upstream
+            .get(Service::Reconciler, "/api/v1/log", &q)
+            .await?;
+        return Ok(Json(for_caller(&caller, v)).into_response());
+    }
+    let items = latest_log(&state, &q, 200).await?;
+    Ok(Json(for_caller(
+        &caller,
+        json!({ "items": items, "next_cursor": null }),
+    ))
+    .into_response())
 }
 
 /// The reconciler's log stream, relayed as it comes (its entries are masked at the source:

@@ -275,16 +275,12 @@ pub async fn log(
         "<table id=\"log\"><thead><tr><th>at</th><th>outcome</th><th>source record</th><th>organisation</th><th>candidate</th><th>score</th><th>rule</th><th>operator</th><th>reason</th></tr></thead><tbody data-stream=\"{}\">",
         esc(&stream)
     );
-    match state
-        .upstream
-        .get(Service::Reconciler, "/api/v1/log", &q)
-        .await
-    {
-        Ok(v) => {
-            let v = for_caller(&caller, v);
-            let mut entries = items(&v, &["entries", "items", "log", "decisions"]);
+    match crate::api::latest_log(&state, &q, 200).await {
+        Ok(entries) => {
+            let v = for_caller(&caller, Value::Array(entries));
+            let mut entries = items(&v, &[]);
             // newest first
-            entries.sort_by_key(|e| std::cmp::Reverse(ftext(e, &["at"])));
+            entries.reverse();
             for e in entries {
                 b.push_str(&log_row(e));
             }
@@ -292,7 +288,7 @@ pub async fn log(
         }
         Err(e) => {
             b.push_str("</tbody></table>");
-            b.push_str(&problem(&e.into()));
+            b.push_str(&problem(&e));
         }
     }
     page("Log", Some(&caller), "log", &b).into_response()
