@@ -145,66 +145,126 @@ impl Topology {
         format!("{}.retry.{}ms", self.name(queue), delay.as_millis())
     }
 
-    /// Declares every exchange (idempotent).
-    pub async fn declare_exchanges(&self, ch: &Channel) -> Result<(), MessagingError> {
-        let topics = [
+    /// The exchanges, as data: `(name, kind)` with kind `topic` or `direct`, all durable.
+    pub fn exchanges(&self) -> Vec<(String, &'static str)> {
+        let mut out: Vec<(String, &'static str)> = [
             exchanges::SOURCE,
             exchanges::INBOUND,
             exchanges::IDENTITY,
             exchanges::INDICATOR,
-        ];
-        let durable = ExchangeDeclareOptions {
-            durable: true,
-            ..ExchangeDeclareOptions::default()
-        };
-        for ex in topics {
-            ch.exchange_declare(
-                short(&self.name(ex))?,
-                ExchangeKind::Topic,
-                durable,
-                FieldTable::default(),
-            )
-            .await?;
-        }
-        // the public snapshot exchange keeps the latest snapshots in a bounded queue of its
-        // own, so a snapshot published while no agency has bound a queue is retained for
-        // them (and routable: `mandatory` publishing never fails for lack of a subscriber)
+        ]
+        .iter()
+        .map(|e| (self.name(e), "topic"))
+        .collect();
+        out.extend([DLX, REQUEUE].iter().map(|e| (self.name(e), "direct")));
+        out
+    }
+
+    /// What every service declares besides its own queues: the exchanges, and the bounded
+    /// queue that retains the latest snapshots published on the public snapshot exchange (so a
+    /// snapshot published while no agency has bound a queue is kept for them, and `mandatory`
+    /// publishing never fails for lack of a subscriber).
+    pub fn shared_plan(&self) -> Vec<Declaration> {
+        let mut out: Vec<Declaration> = self
+            .exchanges()
+            .into_iter()
+            .map(|(name, kind)| Declaration::Exchange { name, kind })
+            .collect();
         let retained = self.name(RETAINED_SNAPSHOTS);
-        let mut args = FieldTable::default();
-        args.insert("x-queue-type".into(), long("quorum"));
-        args.insert(
-            "x-max-length".into(),
-            AMQPValue::LongLongInt(RETAINED_SNAPSHOTS_MAX),
-        );
-        args.insert("x-overflow".into(), long("drop-head"));
-        for ex in [DLX, REQUEUE] {
-            ch.exchange_declare(
-                short(&self.name(ex))?,
-                ExchangeKind::Direct,
-                durable,
-                FieldTable::default(),
-            )
-            .await?;
-        }
-        remember(&retained);
-        ch.queue_declare(
-            short(&retained)?,
-            QueueDeclareOptions {
-                durable: true,
-                ..QueueDeclareOptions::default()
+        out.push(Declaration::Queue {
+            name: retained.clone(),
+            arguments: vec![
+                ("x-queue-type".into(), Arg::Str("quorum".into())),
+                ("x-max-length".into(), Arg::Int(RETAINED_SNAPSHOTS_MAX)),
+                ("x-overflow".into(), Arg::Str("drop-head".into())),
+            ],
+        });
+        out.push(Declaration::Binding {
+            exchange: self.name(exchanges::INDICATOR),
+            queue: retained,
+            routing_key: "#".into(),
+        });
+        out
+    }
+
+    /// A consumer queue with its dead-letter queue and retry queues, and its bindings, as
+    /// data, in declaration order.
+    pub fn queue_plan(&self, spec: &QueueSpec, retry: &RetryPolicy) -> Vec<Declaration> {
+        let queue = self.name(&spec.name);
+        let dlq = self.dlq(&spec.name);
+        let quorum = || ("x-queue-type".to_owned(), Arg::Str("quorum".into()));
+        let mut out = vec![
+            Declaration::Queue {
+                name: dlq.clone(),
+                arguments: vec![quorum()],
             },
-            args,
-        )
-        .await?;
-        ch.queue_bind(
-            short(&retained)?,
-            short(&self.name(exchanges::INDICATOR))?,
-            "#".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-        Ok(())
+            Declaration::Binding {
+                exchange: self.name(DLX),
+                queue: dlq,
+                routing_key: queue.clone(),
+            },
+        ];
+        let mut args = vec![
+            quorum(),
+            (
+                "x-delivery-limit".into(),
+                Arg::Int(i64::from(spec.delivery_limit)),
+            ),
+            ("x-dead-letter-exchange".into(), Arg::Str(self.name(DLX))),
+            ("x-dead-letter-routing-key".into(), Arg::Str(queue.clone())),
+            (
+                "x-dead-letter-strategy".into(),
+                Arg::Str("at-least-once".into()),
+            ),
+            ("x-overflow".into(), Arg::Str("reject-publish".into())),
+        ];
+        if spec.single_active_consumer {
+            args.push(("x-single-active-consumer".into(), Arg::Bool(true)));
+        }
+        out.push(Declaration::Queue {
+            name: queue.clone(),
+            arguments: args,
+        });
+        out.push(Declaration::Binding {
+            exchange: self.name(REQUEUE),
+            queue: queue.clone(),
+            routing_key: queue.clone(),
+        });
+        for (exchange, key) in &spec.bindings {
+            out.push(Declaration::Binding {
+                exchange: self.name(exchange),
+                queue: queue.clone(),
+                routing_key: key.clone(),
+            });
+        }
+        for delay in retry.delays() {
+            out.push(Declaration::Queue {
+                name: self.retry_queue(&spec.name, delay),
+                arguments: vec![
+                    quorum(),
+                    (
+                        "x-message-ttl".into(),
+                        Arg::Int(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+                    ),
+                    (
+                        "x-dead-letter-exchange".into(),
+                        Arg::Str(self.name(REQUEUE)),
+                    ),
+                    ("x-dead-letter-routing-key".into(), Arg::Str(queue.clone())),
+                    (
+                        "x-dead-letter-strategy".into(),
+                        Arg::Str("at-least-once".into()),
+                    ),
+                    ("x-overflow".into(), Arg::Str("reject-publish".into())),
+                ],
+            });
+        }
+        out
+    }
+
+    /// Declares every exchange and the shared queue (idempotent).
+    pub async fn declare_exchanges(&self, ch: &Channel) -> Result<(), MessagingError> {
+        apply(ch, &self.shared_plan()).await
     }
 
     /// Declares a consumer queue with its dead-letter queue and retry queues, and binds it
@@ -215,77 +275,108 @@ impl Topology {
         spec: &QueueSpec,
         retry: &RetryPolicy,
     ) -> Result<(), MessagingError> {
-        let queue = self.name(&spec.name);
-        let durable = QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        };
-
-        let mut dlq_args = FieldTable::default();
-        dlq_args.insert("x-queue-type".into(), long("quorum"));
-        ch.queue_declare(short(&self.dlq(&spec.name))?, durable, dlq_args)
-            .await?;
-        remember(&self.dlq(&spec.name));
-        ch.queue_bind(
-            short(&self.dlq(&spec.name))?,
-            short(&self.name(DLX))?,
-            short(&queue)?,
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-
-        let mut args = FieldTable::default();
-        args.insert("x-queue-type".into(), long("quorum"));
-        args.insert(
-            "x-delivery-limit".into(),
-            AMQPValue::LongLongInt(i64::from(spec.delivery_limit)),
-        );
-        args.insert("x-dead-letter-exchange".into(), long(&self.name(DLX)));
-        args.insert("x-dead-letter-routing-key".into(), long(&queue));
-        args.insert("x-dead-letter-strategy".into(), long("at-least-once"));
-        args.insert("x-overflow".into(), long("reject-publish"));
-        if spec.single_active_consumer {
-            args.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
-        }
-        ch.queue_declare(short(&queue)?, durable, args).await?;
-        remember(&queue);
-        ch.queue_bind(
-            short(&queue)?,
-            short(&self.name(REQUEUE))?,
-            short(&queue)?,
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-        for (exchange, key) in &spec.bindings {
-            ch.queue_bind(
-                short(&queue)?,
-                short(&self.name(exchange))?,
-                short(key)?,
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        }
-
-        for delay in retry.delays() {
-            let mut r = FieldTable::default();
-            r.insert("x-queue-type".into(), long("quorum"));
-            r.insert(
-                "x-message-ttl".into(),
-                AMQPValue::LongLongInt(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
-            );
-            r.insert("x-dead-letter-exchange".into(), long(&self.name(REQUEUE)));
-            r.insert("x-dead-letter-routing-key".into(), long(&queue));
-            r.insert("x-dead-letter-strategy".into(), long("at-least-once"));
-            r.insert("x-overflow".into(), long("reject-publish"));
-            ch.queue_declare(short(&self.retry_queue(&spec.name, delay))?, durable, r)
-                .await?;
-            remember(&self.retry_queue(&spec.name, delay));
-        }
-        Ok(())
+        apply(ch, &self.queue_plan(spec, retry)).await
     }
+}
+
+/// A queue argument's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg {
+    Str(String),
+    Int(i64),
+    Bool(bool),
+}
+
+impl Arg {
+    fn amqp(&self) -> AMQPValue {
+        match self {
+            Arg::Str(s) => long(s),
+            Arg::Int(n) => AMQPValue::LongLongInt(*n),
+            Arg::Bool(b) => AMQPValue::Boolean(*b),
+        }
+    }
+
+    /// The value as JSON (for RabbitMQ definitions files).
+    pub fn json(&self) -> serde_json::Value {
+        match self {
+            Arg::Str(s) => serde_json::Value::from(s.as_str()),
+            Arg::Int(n) => serde_json::Value::from(*n),
+            Arg::Bool(b) => serde_json::Value::from(*b),
+        }
+    }
+}
+
+/// One thing to declare on the broker. Every exchange and queue is durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Declaration {
+    Exchange {
+        name: String,
+        kind: &'static str,
+    },
+    Queue {
+        name: String,
+        arguments: Vec<(String, Arg)>,
+    },
+    Binding {
+        exchange: String,
+        queue: String,
+        routing_key: String,
+    },
+}
+
+async fn apply(ch: &Channel, plan: &[Declaration]) -> Result<(), MessagingError> {
+    for d in plan {
+        match d {
+            Declaration::Exchange { name, kind } => {
+                let kind = if *kind == "topic" {
+                    ExchangeKind::Topic
+                } else {
+                    ExchangeKind::Direct
+                };
+                ch.exchange_declare(
+                    short(name)?,
+                    kind,
+                    ExchangeDeclareOptions {
+                        durable: true,
+                        ..ExchangeDeclareOptions::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await?;
+            }
+            Declaration::Queue { name, arguments } => {
+                let mut args = FieldTable::default();
+                for (k, v) in arguments {
+                    args.insert(short(k)?, v.amqp());
+                }
+                ch.queue_declare(
+                    short(name)?,
+                    QueueDeclareOptions {
+                        durable: true,
+                        ..QueueDeclareOptions::default()
+                    },
+                    args,
+                )
+                .await?;
+                remember(name);
+            }
+            Declaration::Binding {
+                exchange,
+                queue,
+                routing_key,
+            } => {
+                ch.queue_bind(
+                    short(queue)?,
+                    short(exchange)?,
+                    short(routing_key)?,
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
