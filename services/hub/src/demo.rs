@@ -39,6 +39,17 @@ pub struct DemoArgs {
         default_value = "127.0.0.1:8082"
     )]
     pub indicators_addr: SocketAddr,
+    /// Operator console address.
+    #[arg(long, env = "HUB_DEMO_CONSOLE_ADDR", default_value = "127.0.0.1:8080")]
+    pub console_addr: SocketAddr,
+    /// Console users (argon2 hashes); the dev file's users are viewer/viewer-dev,
+    /// reviewer/reviewer-dev and admin/admin-dev.
+    #[arg(
+        long,
+        env = "CONSOLE_USERS_FILE",
+        default_value = "deploy/console/users.dev.toml"
+    )]
+    pub users_file: std::path::PathBuf,
     /// Seconds to wait for the first complete snapshot.
     #[arg(long, default_value_t = 110)]
     pub wait_secs: u64,
@@ -60,6 +71,8 @@ pub enum DemoError {
     Simulators(#[from] hub_simulators::SimError),
     #[error(transparent)]
     Pipeline(#[from] crate::pipeline::PipelineError),
+    #[error("console: {0}")]
+    Console(#[from] hub_console::Error),
     #[error("no snapshot within {0} s: is the pipeline stuck? see the logs above")]
     NoSnapshot(u64),
 }
@@ -127,6 +140,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
         sims.coop_alliance.base_url, sims.loan_fund.base_url, sims.ntm.base_url
     );
 
+    let pipeline_common = common.clone();
     let pipeline = Pipeline::start(
         PipelineConfig {
             common,
@@ -136,6 +150,20 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
             reconciler_http: Some(args.reconciler_addr),
             indicators_http: Some(args.indicators_addr),
             debounce: Duration::from_millis(1000),
+        },
+        shutdown.clone(),
+    )
+    .await?;
+    let console = hub_console::start(
+        hub_console::Config {
+            common: CommonConfig {
+                http_addr: Some(args.console_addr),
+                ..pipeline_common.clone()
+            },
+            reconciler_url: Some(format!("http://{}", args.reconciler_addr)),
+            indicators_url: Some(format!("http://{}", args.indicators_addr)),
+            console_users_file: Some(args.users_file.clone()),
+            ..hub_console::Config::default()
         },
         shutdown.clone(),
     )
@@ -163,6 +191,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
         }
     }
     let Some(snapshot) = shown else {
+        shutdown.cancel();
         let _ = pipeline.stop().await;
         sims.shutdown().await;
         return Err(DemoError::NoSnapshot(args.wait_secs));
@@ -182,6 +211,10 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
         }
     );
     println!(
+        "console         http://{}  (admin/admin-dev, reviewer/reviewer-dev, viewer/viewer-dev)",
+        console.http_addr()
+    );
+    println!(
         "reconciler API  http://{}/api/v1/cooperatives",
         args.reconciler_addr
     );
@@ -199,6 +232,9 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
     }
     for e in pipeline.stop().await {
         tracing::warn!(error = %e, "service stopped with an error");
+    }
+    if let Err(e) = console.stopped().await {
+        tracing::warn!(error = %e, "console stopped with an error");
     }
     sims.shutdown().await;
     Ok(())

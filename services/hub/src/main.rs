@@ -5,7 +5,6 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use hub_runtime::messaging::dlq::DeadLetters;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,11 +32,8 @@ enum Command {
         #[command(flatten)]
         args: Box<hub_simulators::cli::SimArgs>,
     },
-    /// Dead letters: list, show, replay or discard failed messages of a consumer queue.
-    Dlq {
-        #[command(subcommand)]
-        action: DlqAction,
-    },
+    #[command(flatten)]
+    Ops(hub_console::ops::OpsCommand),
     /// Exit 0 when an HTTP endpoint answers 2xx (container health checks).
     Probe { url: String },
 }
@@ -56,6 +52,8 @@ enum ServiceCommand {
     Reconciler,
     /// Run the indicator service: projection, snapshots against the plan, exports.
     Indicators,
+    /// Run the operator console (web and operator API, with access control).
+    Console,
 }
 
 /// The source systems with an adapter.
@@ -64,73 +62,6 @@ enum SourceName {
     CoopAlliance,
     LoanFund,
     Ntm,
-}
-
-#[derive(Debug, Subcommand)]
-enum DlqAction {
-    /// List dead letters of a queue (oldest first), with their reasons.
-    List {
-        /// Consumer queue (base name, e.g. `reconciler.source`).
-        queue: String,
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
-    },
-    /// Show one dead letter in full (headers and body).
-    Show { queue: String, message_id: String },
-    /// Send a dead letter back to its queue (after a fix).
-    Replay { queue: String, message_id: String },
-    /// Remove a dead letter for good.
-    Discard { queue: String, message_id: String },
-}
-
-async fn dlq(action: DlqAction) -> anyhow::Result<()> {
-    let config = hub_runtime::config::load_common()?;
-    let broker = hub_runtime::Broker::new(
-        &config.amqp_url,
-        "hub-cli",
-        config.topology(),
-        hub_runtime::telemetry::Metrics::new(),
-        hub_runtime::http::Readiness::new(),
-    );
-    match action {
-        DlqAction::List { queue, limit } => {
-            let letters = DeadLetters::new(broker.clone(), &queue).list(limit).await?;
-            println!("{} dead letter(s) in {queue}", letters.len());
-            for l in letters {
-                println!(
-                    "{}\t{}\t{}\t{}",
-                    l.message_id.as_deref().unwrap_or("-"),
-                    l.contract_type.as_deref().unwrap_or("-"),
-                    l.kind,
-                    l.reason
-                );
-            }
-        }
-        DlqAction::Show { queue, message_id } => {
-            let letters = DeadLetters::new(broker.clone(), &queue)
-                .list(10_000)
-                .await?;
-            let letter = letters
-                .into_iter()
-                .find(|l| l.message_id.as_deref() == Some(message_id.as_str()))
-                .ok_or_else(|| anyhow::anyhow!("no dead letter {message_id:?} in {queue}"))?;
-            println!("{}", serde_json::to_string_pretty(&letter)?);
-        }
-        DlqAction::Replay { queue, message_id } => {
-            let l = DeadLetters::new(broker.clone(), &queue)
-                .replay(&message_id)
-                .await?;
-            println!("replayed {message_id} to {} ({})", l.queue, l.kind);
-        }
-        DlqAction::Discard { queue, message_id } => {
-            let l = DeadLetters::new(broker.clone(), &queue)
-                .discard(&message_id)
-                .await?;
-            println!("discarded {message_id} from {} ({})", l.queue, l.kind);
-        }
-    }
-    broker.close().await;
-    Ok(())
 }
 
 /// Runs one service until SIGTERM or SIGINT.
@@ -169,6 +100,12 @@ async fn service(command: ServiceCommand) -> anyhow::Result<()> {
             hub_reconciler::run(config, shutdown)
                 .await
                 .context("reconciler")?
+        }
+        ServiceCommand::Console => {
+            let config = hub_console::Config::from_env()?;
+            hub_console::run(config, shutdown)
+                .await
+                .context("console")?
         }
         ServiceCommand::Indicators => {
             let config = hub_indicators::Config::from_env()?;
@@ -217,7 +154,7 @@ async fn main() -> ExitCode {
         Command::Demo { args } => hub::demo::run(*args, hub_runtime::shutdown::on_signals())
             .await
             .map_err(anyhow::Error::from),
-        Command::Dlq { action } => dlq(action).await,
+        Command::Ops(cmd) => hub_console::ops::run_ops(cmd).await,
         Command::Probe { url } => probe(&url).await,
         Command::Service(c) => service(c).await,
     };
