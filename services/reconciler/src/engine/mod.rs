@@ -408,7 +408,7 @@ impl Engine {
             let Some(cur) = self.slots[o as usize].identity else {
                 continue;
             };
-            if cur == target || self.is_registry(o) || self.idents[cur as usize].registry == 0 {
+            if cur == target || self.is_registry(o) {
                 continue;
             }
             let (Some(fo), Some(fr)) = (&self.slots[o as usize].feat, &self.slots[r as usize].feat)
@@ -417,6 +417,17 @@ impl Engine {
             };
             let here = score::score(fo, fr, &self.interner);
             if here.veto || here.logit < MATCH_LOGIT {
+                continue;
+            }
+            // an identity without a registry record that this one matches: they are one
+            if self.idents[cur as usize].registry == 0 {
+                if !here.hard_conflict && self.compatible(target, cur) {
+                    let reason = format!(
+                        "the registry record {} matches {}",
+                        self.refs[r as usize], self.refs[o as usize]
+                    );
+                    self.merge_idents(target, cur, &reason, None, None, now, ch);
+                }
                 continue;
             }
             let there = self.idents[cur as usize]

@@ -272,11 +272,14 @@ fn name_part(
     // by a word are two names
     let full = |f: &Features| f.obs_kind != super::observation::ObservationKind::NtmEntry;
     let full_name_conflict = full(a) && full(b) && substituted + dropped >= 1.0;
+    // a full name lacking words another name has: they are not the same name
+    let shorter = if wa > wb { b } else { a };
+    let full_dropped = dropped >= 1.0 && full(shorter);
     // short forms leave words out, they never put others in: a substitution is another name
     let substitution = substituted >= 1.0;
     (
         s,
-        number_conflict || product_conflict || full_name_conflict || substitution,
+        number_conflict || product_conflict || full_name_conflict || full_dropped || substitution,
     )
 }
 
