@@ -6,5 +6,6 @@
 //! end-to-end tests use it; real deployments run each service alone (`hub reconciler`, …).
 //! It owns wiring only: no service logic lives here.
 
+pub mod definitions;
 pub mod demo;
 pub mod pipeline;

@@ -34,6 +34,9 @@ enum Command {
     },
     #[command(flatten)]
     Ops(hub_console::ops::OpsCommand),
+    /// Print the RabbitMQ definitions (exchanges, queues, bindings, least-privilege users)
+    /// generated from the topology code (`deploy/rabbitmq/definitions.json`).
+    Definitions,
     /// Exit 0 when an HTTP endpoint answers 2xx (container health checks).
     Probe { url: String },
 }
@@ -156,6 +159,9 @@ async fn main() -> ExitCode {
             .map_err(anyhow::Error::from),
         Command::Ops(cmd) => hub_console::ops::run_ops(cmd).await,
         Command::Probe { url } => probe(&url).await,
+        Command::Definitions => serde_json::to_string_pretty(&hub::definitions::definitions())
+            .map(|text| println!("{text}"))
+            .map_err(anyhow::Error::from),
         Command::Service(c) => service(c).await,
     };
     match result {
