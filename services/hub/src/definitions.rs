@@ -265,7 +265,7 @@ mod tests {
         let mut d = Sha256::new();
         d.update(&h[..4]);
         d.update(b"secret");
-        assert_eq!(&h[4..], d.finalize().as_slice());
+        assert_eq!(h[4..].to_vec(), d.finalize().to_vec());
     }
 
     #[test]
