@@ -119,8 +119,13 @@ fn main() -> anyhow::Result<()> {
         ))
     );
     println!(
-        "identities: {} · open reviews: {} · out of scope: {} · index keys: {}",
-        stats.identities, stats.open_reviews, stats.out_of_scope, stats.index_keys
+        "identities: {} (largest {}) · open reviews: {} · out of scope: {} · index keys: {} · pairs scored: {}",
+        stats.identities,
+        stats.largest_identity,
+        stats.open_reviews,
+        stats.out_of_scope,
+        stats.index_keys,
+        stats.pairs_scored
     );
     println!(
         "pairs: true {} · predicted {} · correct {} (labelled records {})",

@@ -112,12 +112,30 @@ impl Features {
     }
 }
 
-/// Interns strings to small ids (token and person names).
+/// Interns strings to small ids (token and person names), and remembers how alike two
+/// interned person names are (`person::similarity` parses both names each time).
 #[derive(Debug, Default, Clone)]
 pub struct Interner {
     ids: HashMap<Box<str>, u32>,
     words: Vec<Box<str>>,
+    person_similarity: PersonCache,
 }
+
+/// A lock-protected cache (the engine is shared behind the service's lock; this one is
+/// uncontended).
+#[derive(Debug, Default)]
+struct PersonCache(std::sync::Mutex<HashMap<(u32, u32), f64>>);
+
+impl Clone for PersonCache {
+    fn clone(&self) -> Self {
+        PersonCache(std::sync::Mutex::new(
+            self.0.lock().map(|m| m.clone()).unwrap_or_default(),
+        ))
+    }
+}
+
+/// Person-name pairs remembered before the cache starts over.
+const PERSON_CACHE: usize = 1 << 20;
 
 impl Interner {
     pub fn intern(&mut self, s: &str) -> u32 {
@@ -132,6 +150,27 @@ impl Interner {
 
     pub fn get(&self, id: u32) -> &str {
         self.words.get(id as usize).map_or("", |w| w)
+    }
+
+    /// [`person::similarity`] of two interned (normalised) person names.
+    pub fn person_similarity(&self, a: u32, b: u32) -> f64 {
+        if a == b {
+            return 1.0;
+        }
+        let key = (a.min(b), a.max(b));
+        if let Ok(cache) = self.person_similarity.0.lock()
+            && let Some(s) = cache.get(&key)
+        {
+            return *s;
+        }
+        let s = person::similarity(self.get(key.0), self.get(key.1));
+        if let Ok(mut cache) = self.person_similarity.0.lock() {
+            if cache.len() >= PERSON_CACHE {
+                cache.clear();
+            }
+            cache.insert(key, s);
+        }
+        s
     }
 }
 

@@ -135,6 +135,8 @@ pub struct Stats {
     pub index_keys: usize,
     /// Pairs scored in full so far (the cost the blocking bounds).
     pub pairs_scored: u64,
+    /// Members of the largest live identity.
+    pub largest_identity: usize,
 }
 
 impl Engine {
@@ -156,6 +158,13 @@ impl Engine {
                 .count(),
             index_keys: self.index.len(),
             pairs_scored: self.pairs_scored,
+            largest_identity: self
+                .idents
+                .iter()
+                .filter(|i| !i.retired)
+                .map(|i| i.members.len())
+                .max()
+                .unwrap_or(0),
             ..Stats::default()
         };
         for sl in &self.slots {
@@ -1765,15 +1774,6 @@ impl Engine {
         if self.cross_cannot(i, j).is_some() {
             return false;
         }
-        let reports = |id: &Ident| -> BTreeSet<u64> {
-            id.members
-                .iter()
-                .filter_map(|m| self.slots[*m as usize].feat.as_ref()?.report)
-                .collect()
-        };
-        if !reports(a).is_disjoint(&reports(b)) {
-            return false;
-        }
         // what the two identities say of each other directly must not contradict
         let pick = |id: &Ident| -> Vec<u32> {
             let mut v: Vec<u32> = id
@@ -1792,6 +1792,20 @@ impl Engine {
             v.truncate(4);
             v
         };
+        // entries of one report are different cooperatives
+        let reports = |id: &Ident| -> Vec<u64> {
+            let mut v: Vec<u64> = id
+                .members
+                .iter()
+                .filter_map(|m| self.slots[*m as usize].feat.as_ref()?.report)
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        let (ra, rb) = (reports(a), reports(b));
+        if !ra.is_empty() && ra.iter().any(|r| rb.binary_search(r).is_ok()) {
+            return false;
+        }
         let mut best = f64::NEG_INFINITY;
         for x in pick(a) {
             for y in pick(b) {

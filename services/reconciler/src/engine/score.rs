@@ -25,8 +25,6 @@
 //! matches an organisation: the pair is vetoed. Equal 10-digit codes are the deterministic
 //! rule (`registration_code`), unless everything else strongly disagrees.
 
-use hub_normalise::person;
-
 use super::features::{Features, Interner, KindClass, PRODUCT_PREFIX, Tok, TokClass, near};
 
 /// Version of the matching rules, in every decision.
@@ -321,14 +319,15 @@ fn kind_part(a: &Features, b: &Features, out: &mut Vec<(&'static str, f64)>) -> 
     (s, veto)
 }
 
-fn person_part(a: &Features, b: &Features, out: &mut Vec<(&'static str, f64)>) -> f64 {
+fn person_part(
+    a: &Features,
+    b: &Features,
+    interner: &Interner,
+    out: &mut Vec<(&'static str, f64)>,
+) -> f64 {
     let mut s = 0.0;
-    if let (Some((ia, ra)), Some((ib, rb))) = (&a.rep, &b.rep) {
-        let sim = if ia == ib {
-            1.0
-        } else {
-            person::similarity(ra, rb)
-        };
+    if let (Some((ia, _)), Some((ib, _))) = (&a.rep, &b.rep) {
+        let sim = interner.person_similarity(*ia, *ib);
         out.push(("representative_similarity", sim));
         s += if sim >= 0.95 {
             2.0
@@ -358,7 +357,7 @@ pub fn score(a: &Features, b: &Features, interner: &Interner) -> PairScore {
     let (geo, geo_conflict) = geo_part(a, b, &mut features);
     let (kind, veto) = kind_part(a, b, &mut features);
     let kind_conflict = kind <= -5.0 && a.kind_declared && b.kind_declared;
-    let person = person_part(a, b, &mut features);
+    let person = person_part(a, b, interner, &mut features);
     let rest = BASE + name + geo + kind + person;
     let mut hard_conflict = name_conflict || geo_conflict || kind_conflict;
     let (logit, rule) = match (&a.code, &b.code) {
