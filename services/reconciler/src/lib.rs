@@ -136,17 +136,42 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         NtmCommuneReport::TYPE,
     ]);
     let consumer = tokio::spawn(consumer.run(shutdown.clone()));
+    let prune = spawn_inbox_prune(ctx.db.clone(), shutdown.clone());
     let http_addr = ctx.serve_http(http::router(shared)).await?;
     let task = tokio::spawn(async move {
         shutdown.cancelled().await;
         let consumed = consumer.await.map_err(|e| Error::Task(e.to_string()))?;
         let _ = relay.await;
         let _ = probe.await;
+        let _ = prune.await;
         ctx.broker.close().await;
         consumed?;
         Ok(())
     });
     Ok(Running { http_addr, task })
+}
+
+/// Inbox rows are kept this many days (a redelivery older than that is not expected).
+const INBOX_DAYS: i32 = 30;
+
+/// Forgets old inbox rows every hour until shutdown.
+fn spawn_inbox_prune(
+    db: hub_runtime::Database,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match hub_runtime::storage::inbox::prune(&db.pool, INBOX_DAYS).await {
+                Ok(n) if n > 0 => tracing::info!(pruned = n, "old inbox rows forgotten"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "inbox prune failed; will retry"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            }
+        }
+    })
 }
 
 /// Declares the bounded tail queue on `coophub.identity` (every type this service

@@ -1,7 +1,8 @@
 //! Blocking: which observations are worth scoring against a new one, so that the cost per
 //! observation stays bounded and the whole run grows near-linearly, never quadratically.
 //!
-//! Owns the blocking keys and the inverted index (key → observations). Keys:
+//! Owns the blocking keys and the inverted index (key → observations); decides nothing about
+//! a match (that is [`super::score`]'s) and keeps no identity. Keys:
 //!
 //! | key | scope | finds |
 //! |---|---|---|

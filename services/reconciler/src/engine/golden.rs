@@ -1,6 +1,7 @@
 //! Survivorship: the golden record of an identity from its members' observations.
 //!
-//! Owns the attribute rules. With a registry record among the members, the registry wins
+//! Owns the attribute rules; never decides membership (the engine's) nor versions (the
+//! engine keeps them). With a registry record among the members, the registry wins
 //! for legal name, registration code, kind and location, and for every registry-only fact
 //! (the latest registry record when an operator merged several). Without one: the name the
 //! commune or loan officer wrote most fully (diacritics, most words), the most common

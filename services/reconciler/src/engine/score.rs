@@ -1,6 +1,7 @@
 //! Pairwise scoring: how strongly two observations say they are about one organisation.
 //!
-//! Owns the weights, the thresholds and [`RULE_VERSION`]. The score is a sum of log-odds
+//! Owns the weights, the thresholds and [`RULE_VERSION`]; never changes an identity (the engine
+//! decides from these scores) and reads only precomputed [`Features`]. The score is a sum of log-odds
 //! contributions (one per feature, Fellegi–Sunter style), turned into `[0, 1]` by the
 //! logistic function. Every contribution is reported, so the log says what drove a decision.
 //!
