@@ -219,7 +219,14 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
             Some(h @ (KindClass::Htx | KindClass::Lhhtx | KindClass::Tht)) => (h, true),
             _ => (KindClass::Htx, true),
         },
-        _ => (hint.unwrap_or(KindClass::Unknown), false),
+        // a legal form written in the name (`HTX`, `THT`) declares the kind as well
+        _ => (
+            hint.unwrap_or(KindClass::Unknown),
+            matches!(
+                hint,
+                Some(KindClass::Htx | KindClass::Tht | KindClass::Lhhtx)
+            ),
+        ),
     };
 
     // tokens: products as whole phrases, numbers, places/other words, sector words

@@ -8,19 +8,24 @@
 //! | feature | contribution (log-odds) |
 //! |---|---|
 //! | base | −1.0 |
-//! | name: shared words | +2.5 per unit of shared weight (place 1, product 1.5, number 2, sector 0.5), at most 4 units |
-//! | name: substituted words | −7.0 per unit (words each side has that the other lacks: another product, another sector, another place) |
-//! | name: dropped words | −0.6 per unit (a short form leaving words out) |
-//! | name: number on one side only, or different numbers | −6.0 |
+//! | name: base | +0.5 |
+//! | name: shared words | +2.5 per unit of shared weight (place 1, or 0.25 when it names the commune/district/province both records are in; product 1.5; number 2; sector and activity words 0.5), at most 4 units |
+//! | name: substituted words | −7.0 per unit (words each side has that the other lacks) |
+//! | name: dropped words | −0.6 per unit when the shorter name is an NTM short form, −6.0 when it is a registry or loan name (abbreviated, never shortened) |
+//! | name: number on one side only, or different numbers | −9.0 |
 //! | name: same canonical form | +0.5 |
-//! | name: base | −2.0 |
 //! | commune: same / same district or 2025 unit / other district | +3.0 / −1.0 / −4.0 |
 //! | district only (one side has no commune): same / other | +0.5 / −4.0 |
 //! | location unknown on a side | −0.5 |
-//! | kind: same / HTX vs THT / LHHTX vs HTX or THT / enterprise vs cooperative | +0.5 / −3.0 / −2.5 / −3.0 |
-//! | representative similarity ≥ 0.95 / ≥ 0.85 / < 0.7 | +2.0 / +1.0 / −1.5 |
+//! | kind: same / HTX vs THT / LHHTX vs HTX or THT / enterprise vs cooperative | +0.5 / −5.0 / −2.5 / −3.0 |
+//! | representative similarity ≥ 0.95 / ≥ 0.85 / < 0.5 / < 0.7 | +2.0 / +1.0 / −2.5 / −1.5 |
 //! | phone equal / different | +2.5 / −1.0 |
 //! | registration code one digit apart / further apart | +4.0 / −6.0 |
+//!
+//! A pair is a *hard conflict* (the engine lowers a candidate identity by 6 when any scored
+//! member is one) with another product, a number on one side only, a substituted word, a
+//! full name lacking words the other has, another district, codes two digits apart, or HTX
+//! against THT where both state their kind.
 //!
 //! A household (borrower type, or a person's name where an organisation is declared) never
 //! matches an organisation: the pair is vetoed. Equal 10-digit codes are the deterministic
@@ -204,8 +209,10 @@ fn name_part(
     // product words are a closed list: a different one is another word, `nong` vs `tong`)
     let mut fuzzy = 0.0;
     let mut used_b = vec![false; only_b.len()];
+    // two names both written with diacritics that fold to different words are different words
+    let typo_possible = a.ascii || b.ascii;
     only_a.retain(|x| {
-        if x.class != TokClass::Place {
+        if x.class != TokClass::Place || !typo_possible {
             return true;
         }
         let xs = interner.get(x.id);
