@@ -4,6 +4,7 @@
 //!
 //! - Readiness has a `source` flag: true once a check passed, false after a credentials
 //!   failure (the runner re-checks before syncing again rather than hammering the system).
+//! - `POST /api/v1/sync` starts a sync at once (the console's `hub sync`).
 //! - A failed sync is logged and counted; committed pages are kept and the next poll goes on
 //!   from them.
 //! - Shutdown: a sync in progress stops after its current page is committed (or at the
@@ -22,6 +23,25 @@ use crate::checkpoint::{MIGRATOR, Store, schema_for};
 use crate::error::SourceError;
 use crate::metrics::AdapterMetrics;
 use crate::source::{Engine, Source};
+
+/// `POST /api/v1/sync`: starts a sync now instead of at the next poll (answers 202; a
+/// request during a sync starts another right after it). Operators reach it through the
+/// console, which authorises and audits the action.
+fn sync_route(trigger: std::sync::Arc<tokio::sync::Notify>) -> Router {
+    Router::new().route(
+        "/api/v1/sync",
+        axum::routing::post(move || {
+            let trigger = trigger.clone();
+            async move {
+                trigger.notify_one();
+                (
+                    axum::http::StatusCode::ACCEPTED,
+                    axum::Json(serde_json::json!({ "sync": "requested" })),
+                )
+            }
+        }),
+    )
+}
 
 /// How often to sync.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,8 +80,9 @@ pub async fn run<S: Source>(
     .await?;
     let metrics = AdapterMetrics::register(&ctx.metrics, &system);
     ctx.readiness.set("source", false);
-    if let Some(addr) = ctx.serve_http(Router::new()).await? {
-        tracing::info!(%system, %addr, "adapter serving /healthz /readyz /metrics");
+    let trigger = std::sync::Arc::new(tokio::sync::Notify::new());
+    if let Some(addr) = ctx.serve_http(sync_route(trigger.clone())).await? {
+        tracing::info!(%system, %addr, "adapter serving /healthz /readyz /metrics, POST /api/v1/sync");
     }
     let probe = ctx.spawn_database_probe();
     let engine = Engine::new(
@@ -104,6 +125,7 @@ pub async fn run<S: Source>(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(settings.poll_interval) => {}
+            _ = trigger.notified() => tracing::info!(%system, "sync requested"),
         }
     }
     tracing::info!(%system, "adapter stopping");

@@ -67,6 +67,8 @@ pub enum PipelineError {
     Reconciler(#[from] hub_reconciler::Error),
     #[error("indicators: {0}")]
     Indicators(#[from] hub_indicators::Error),
+    #[error("declaring the queues: {0}")]
+    Messaging(#[from] hub_runtime::messaging::MessagingError),
 }
 
 /// Every service, running.
@@ -127,6 +129,33 @@ impl Pipeline {
                     .map_err(|e| e.to_string())
             }),
         ));
+
+        // the consumers declare their queues in their own tasks; make sure every queue and
+        // binding exists before the adapters publish (publishing is `mandatory`)
+        let broker = hub_runtime::Broker::new(
+            &common.amqp_url,
+            "pipeline-setup",
+            common.topology(),
+            Default::default(),
+            Default::default(),
+        );
+        let retry = common.retry_policy();
+        let specs = [
+            hub_reconciler::source_queue(&hub_reconciler::Config {
+                common: common.clone(),
+                ..hub_reconciler::Config::default()
+            }),
+            hub_indicators::input_queue(&hub_indicators::Config {
+                common: common.clone(),
+                ..hub_indicators::Config::default()
+            }),
+            hub_inbound::queue_spec(common.delivery_limit),
+        ];
+        let ch = broker.channel_with_retry(&shutdown).await?;
+        for spec in &specs {
+            common.topology().declare_queue(&ch, spec, &retry).await?;
+        }
+        broker.close().await;
 
         let coop = hub_adapter_coop_alliance::Config {
             common: common.clone(),

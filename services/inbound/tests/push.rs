@@ -65,21 +65,26 @@ fn pushed(id: &str, body: Vec<u8>) -> OutgoingMessage {
 /// Waits until the service declared its queue (pushing before would be unroutable).
 async fn wait_for_queue(env: &TestEnv, broker: &Broker) {
     let name = env.topology().name(QUEUE);
-    eventually("the inbound queue", Duration::from_secs(30), || {
-        let (broker, name) = (broker.clone(), name.clone());
-        async move {
-            let ch = broker.channel().await.ok()?;
-            let passive = QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            };
-            let found = ch
-                .queue_declare(name.as_str().into(), passive, Default::default())
-                .await
-                .is_ok();
-            found.then_some(())
-        }
-    })
+    eventually(
+        "the inbound service consuming",
+        Duration::from_secs(30),
+        || {
+            let (broker, name) = (broker.clone(), name.clone());
+            async move {
+                let ch = broker.channel().await.ok()?;
+                let passive = QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                };
+                // consuming means the queue and all its bindings are declared
+                let consuming = ch
+                    .queue_declare(name.as_str().into(), passive, Default::default())
+                    .await
+                    .is_ok_and(|q| q.consumer_count() > 0);
+                consuming.then_some(())
+            }
+        },
+    )
     .await;
 }
 
