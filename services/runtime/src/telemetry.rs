@@ -16,8 +16,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// Installs the global tracing subscriber (once; later calls are no-ops). `RUST_LOG` filters,
-/// default `info`.
+/// Installs the global tracing subscriber (once; later calls are no-ops), writing to standard
+/// error. `RUST_LOG` filters, default `info`.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
