@@ -11,9 +11,9 @@
 //! | name: base | +0.5 |
 //! | name: shared words | +2.5 per unit of shared weight (place 1, or 0.25 when it names the commune/district/province both records are in; product 1.5; number 2; sector and activity words 0.5), at most 4 units |
 //! | name: substituted words | −7.0 per unit (words each side has that the other lacks) |
-//! | name: dropped words | −0.6 per unit when the shorter name is an NTM short form, −6.0 when it is a registry or loan name (abbreviated, never shortened) |
+//! | name: dropped words | −0.3 per unit when the shorter name is an NTM short form, −6.0 when it is a registry or loan name (abbreviated, never shortened) |
 //! | name: number on one side only, or different numbers | −9.0 |
-//! | name: same canonical form | +0.5 |
+//! | name: same canonical form | +1.0 |
 //! | commune: same / same district or 2025 unit / other district | +3.0 / −1.0 / −4.0 |
 //! | district only (one side has no commune): same / other | +0.5 / −4.0 |
 //! | location unknown on a side | −0.5 |
@@ -50,10 +50,10 @@ const NAME_BASE: f64 = 0.5;
 const SHARED: f64 = 2.5;
 const SHARED_CAP: f64 = 4.0;
 const SUBSTITUTED: f64 = 7.0;
-const DROPPED_SHORT_FORM: f64 = 0.6;
+const DROPPED_SHORT_FORM: f64 = 0.3;
 const DROPPED_FULL_NAME: f64 = 6.0;
 const NUMBER_CONFLICT: f64 = -9.0;
-const SAME_CANONICAL: f64 = 0.5;
+const SAME_CANONICAL: f64 = 1.0;
 
 /// Which rule decided a pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
