@@ -15,7 +15,9 @@
 //!    matched (other strong, compatible candidates are merged into it: the observation links
 //!    them); doubtful or ambiguous: a new identity and a review item; nothing: a new identity.
 //!
-//! A changed observation leaves its identity and is resolved again; if the members left
+//! A registry record arriving after the records about it reclaims those that fit it clearly
+//! better than their identity's own registry record, and absorbs registry-less identities it
+//! matches. A changed observation leaves its identity and is resolved again; if the members left
 //! behind no longer hold together, the identity is split. Entries of one NTM report are
 //! different cooperatives, and two registry records are never merged automatically.
 //! Same inputs in the same order give the same identities and the same ids.
