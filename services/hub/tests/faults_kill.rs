@@ -142,8 +142,9 @@ fn free_port() -> std::net::SocketAddr {
 }
 
 /// A run with every service as a process: consumers first (their queues must exist before
-/// anything is published), then the adapters.
-async fn start_processes(run: &mut Run) -> Processes {
+/// anything is published), then the adapters. Err (with the processes, to be dropped) when
+/// the consumers' queues do not appear within a minute.
+async fn start_processes(run: &mut Run) -> Result<Processes, (Processes, String)> {
     let addr = free_port();
     run.reconciler_http = addr;
     run.services = Some(faults_harness::Services::External);
@@ -151,16 +152,24 @@ async fn start_processes(run: &mut Run) -> Processes {
     for s in ["reconciler", "indicators", "inbound"] {
         p.spawn(s);
     }
-    hub_runtime::testing::eventually(
-        "the consumers' queues to exist",
-        Duration::from_secs(60),
-        || async { run.queue_depths().await.ok() },
-    )
-    .await;
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        match run.queue_depths().await {
+            Ok(_) => break,
+            Err(e) if Instant::now() >= until => {
+                let exited = p.exited();
+                return Err((
+                    p,
+                    format!("the consumers' queues did not appear within 60 s: {e}; {exited:?}"),
+                ));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
     for s in ["adapter coop-alliance", "adapter loan-fund", "adapter ntm"] {
         p.spawn(s);
     }
-    p
+    Ok(p)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -172,7 +181,9 @@ async fn each_service_killed_at_a_random_point_loses_nothing_and_doubles_nothing
     // the fault-free run, with the services as processes too
     let mut run = Run::prepare().await;
     let started = Instant::now();
-    let mut procs = start_processes(&mut run).await;
+    let mut procs = start_processes(&mut run)
+        .await
+        .unwrap_or_else(|(_, e)| panic!("the fault-free run cannot start: {e}"));
     let golden = run
         .settle(Duration::from_secs(180), Duration::from_millis(2500))
         .await;
@@ -199,16 +210,35 @@ async fn each_service_killed_at_a_random_point_loses_nothing_and_doubles_nothing
         recovery: started.elapsed(),
         note: format!("{} organisations", golden.partition.len()),
     });
+    let logs = procs.logs.clone();
     drop(procs);
     run.finish().await;
+    let _ = std::fs::remove_dir_all(logs);
 
     let total = golden.projection["reconciler.observations"];
     for service in SERVICES {
         let mut run = Run::prepare().await;
-        let mut procs = start_processes(&mut run).await;
-        run.wait_observations(1).await;
-        // a random point of the flow
-        tokio::time::sleep(rng.delay(1500)).await;
+        let mut procs = match start_processes(&mut run).await {
+            Ok(p) => p,
+            Err((p, e)) => {
+                drop(p);
+                run.finish().await;
+                rows.push(Row {
+                    fault: format!("SIGKILL {service}, then restart"),
+                    survived: false,
+                    lost: 0,
+                    doubled: 0,
+                    recovery: Duration::ZERO,
+                    note: format!("could not start: {e}"),
+                });
+                continue;
+            }
+        };
+        // a random point of the flow: after 5–60 % of the records were observed, and a
+        // random delay
+        let share = 5 + rng.below(56) as i64;
+        run.wait_observations((total * share / 100).max(1)).await;
+        tokio::time::sleep(rng.delay(500)).await;
         let before = run.observations().await.unwrap_or(-1);
         let injected = Instant::now();
         procs.kill(service);
