@@ -93,7 +93,37 @@ pub struct MutationReport {
     pub changes: Vec<Change>,
 }
 
+/// The change report of a loan created by a mutation.
+fn loan_created(loan_no: String, local: &chrono::NaiveDateTime) -> Change {
+    Change {
+        system: System::LoanFund.as_str().into(),
+        id: loan_no,
+        change: ChangeKind::Created,
+        version: None,
+        updated_at: None,
+        modified: Some(local_text(local)),
+        revision: None,
+        status: None,
+    }
+}
+
 impl World {
+    /// Adds `loan` as disbursed, modified at `local`, under a new loan number of `year`;
+    /// returns the number.
+    fn push_new_loan(
+        &mut self,
+        mut loan: crate::world::Loan,
+        local: chrono::NaiveDateTime,
+        year: i32,
+    ) -> String {
+        loan.status = LoanStatus::Disbursed;
+        loan.modified = local;
+        loan.loan_no = self.new_loan_no(year);
+        let loan_no = loan.loan_no.clone();
+        self.loans.push(loan);
+        loan_no
+    }
+
     /// Applies a mutation stamped at `wall_now` (or one second after the latest timestamp
     /// in the world, if that is later), returning exactly which source records changed.
     pub fn mutate(
@@ -200,22 +230,10 @@ impl World {
                 Some(&i) if g.rng.random_bool(0.7) => Subject::Org(i),
                 _ => household_for_mutation(&mut g, self),
             };
-            let mut loan = g.loan(self, subject, today, today);
-            loan.status = LoanStatus::Disbursed;
-            loan.modified = local;
-            loan.loan_no = self.new_loan_no(today.year());
-            created_loans.insert(loan.loan_no.clone());
-            changes.push(Change {
-                system: System::LoanFund.as_str().into(),
-                id: loan.loan_no.clone(),
-                change: ChangeKind::Created,
-                version: None,
-                updated_at: None,
-                modified: Some(local_text(&local)),
-                revision: None,
-                status: None,
-            });
-            self.loans.push(loan);
+            let loan = g.loan(self, subject, today, today);
+            let loan_no = self.push_new_loan(loan, local, today.year());
+            changes.push(loan_created(loan_no.clone(), &local));
+            created_loans.insert(loan_no);
         }
 
         // targeted new loans: supported live HTX without credit since the baseline
@@ -241,22 +259,10 @@ impl World {
             }) else {
                 break;
             };
-            let mut loan = g.loan(self, Subject::Org(i), present, present);
-            loan.status = LoanStatus::Disbursed;
-            loan.modified = local;
-            loan.loan_no = self.new_loan_no(today.year());
-            created_loans.insert(loan.loan_no.clone());
-            changes.push(Change {
-                system: System::LoanFund.as_str().into(),
-                id: loan.loan_no.clone(),
-                change: ChangeKind::Created,
-                version: None,
-                updated_at: None,
-                modified: Some(local_text(&local)),
-                revision: None,
-                status: None,
-            });
-            self.loans.push(loan);
+            let loan = g.loan(self, Subject::Org(i), present, present);
+            let loan_no = self.push_new_loan(loan, local, today.year());
+            changes.push(loan_created(loan_no.clone(), &local));
+            created_loans.insert(loan_no);
         }
 
         // edited loans
