@@ -94,14 +94,11 @@ impl Config {
 
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !(self.coop_alliance_url.starts_with("http://")
-            || self.coop_alliance_url.starts_with("https://"))
-        {
-            return Err(ConfigError::invalid(
-                "COOP_ALLIANCE_URL",
-                "required: the registry's base URL (http:// or https://)",
-            ));
-        }
+        hub_adapter_kit::config::require_base_url(
+            "COOP_ALLIANCE_URL",
+            &self.coop_alliance_url,
+            "the registry's",
+        )?;
         if self.coop_alliance_api_key.is_empty() {
             return Err(ConfigError::invalid(
                 "COOP_ALLIANCE_API_KEY",

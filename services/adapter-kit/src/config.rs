@@ -97,6 +97,23 @@ pub fn int_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i32>, D::Error> {
         .collect()
 }
 
+/// Checks that `value`, the setting `variable`, is an `http://` or `https://` base URL;
+/// the error names the variable and says what the URL is (`what`, e.g. "the fund's").
+pub fn require_base_url(
+    variable: &str,
+    value: &str,
+    what: &str,
+) -> Result<(), hub_runtime::ConfigError> {
+    if value.starts_with("http://") || value.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(hub_runtime::ConfigError::invalid(
+            variable,
+            format!("required: {what} base URL (http:// or https://)"),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -107,14 +107,11 @@ impl Config {
 
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !(self.loan_fund_url.starts_with("http://")
-            || self.loan_fund_url.starts_with("https://"))
-        {
-            return Err(ConfigError::invalid(
-                "LOAN_FUND_URL",
-                "required: the fund's base URL (http:// or https://)",
-            ));
-        }
+        hub_adapter_kit::config::require_base_url(
+            "LOAN_FUND_URL",
+            &self.loan_fund_url,
+            "the fund's",
+        )?;
         if self.loan_fund_client_id.is_empty() {
             return Err(ConfigError::invalid("LOAN_FUND_CLIENT_ID", "required"));
         }

@@ -103,12 +103,7 @@ impl Config {
 
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !(self.ntm_url.starts_with("http://") || self.ntm_url.starts_with("https://")) {
-            return Err(ConfigError::invalid(
-                "NTM_URL",
-                "required: the NTM office's base URL (http:// or https://)",
-            ));
-        }
+        hub_adapter_kit::config::require_base_url("NTM_URL", &self.ntm_url, "the NTM office's")?;
         if self.ntm_user.is_empty() {
             return Err(ConfigError::invalid("NTM_USER", "required"));
         }
