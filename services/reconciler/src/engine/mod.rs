@@ -20,13 +20,17 @@
 //! matches. A changed observation leaves its identity and is resolved again; if the members left
 //! behind no longer hold together, the identity is split. Entries of one NTM report are
 //! different cooperatives, and two registry records are never merged automatically.
-//! Same inputs in the same order give the same identities and the same ids.
+//! Same inputs in the same order give the same identities and the same ids. Different orders
+//! may resolve differently at first; the [`settle`] pass (run by the service once the input
+//! is quiet) moves the identities to what one canonical order gives, so the end state depends
+//! on the records and the operator decisions only.
 
 pub mod blocking;
 pub mod features;
 pub mod golden;
 pub mod observation;
 pub mod score;
+pub mod settle;
 pub mod types;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -1,0 +1,431 @@
+//! The settle pass: makes the engine's identities independent of the order records arrived in.
+//!
+//! Incremental resolution decides each record against what is known when it arrives, so two
+//! runs fed the same records in different orders (duplicates, redeliveries, adapters
+//! interleaving differently) can end with different identities. The settle pass replays every
+//! active observation and every operator constraint into a fresh engine in one canonical order
+//! (registry records first, then by source reference) and moves the live engine to that
+//! partition: the same records and decisions give the same identities and the same open review
+//! pairs, whatever the order they came in.
+//!
+//! It runs in two steps so the service can do the expensive part away from its lock:
+//! [`Engine::settle_input`] (cheap: clones the inputs) and [`SettleInput::replay`] (pure, the
+//! cost of resolving everything once), then [`Engine::apply_settlement`] (cheap: compares and
+//! moves). Applying keeps organisation ids where it can: each canonical group keeps the live
+//! identity it overlaps most, the moves are published as merges and splits (rule `settle`).
+//!
+//! Owns only the replay and the move to its result; matching itself stays in the parent module.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use hub_contracts::v1::{DecisionOutcome, IdentityMerged, IdentitySplit, SourceRef, SplitPart};
+
+use super::observation::{Observation, ObservationKind};
+use super::{Changes, Constraint, Engine, ObsState, ReviewItem, ReviewStatus, ns_uuid};
+
+/// What a replay needs: the active observations and the operator constraints.
+#[derive(Debug, Clone)]
+pub struct SettleInput {
+    observations: Vec<Observation>,
+    constraints: Vec<Constraint>,
+}
+
+/// An open review pair of the canonical replay.
+#[derive(Debug, Clone)]
+struct CanonReview {
+    observation: SourceRef,
+    candidate: SourceRef,
+    score: f64,
+    features: BTreeMap<String, f64>,
+}
+
+/// What the canonical replay made of a [`SettleInput`], in source references.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    /// Groups of source records that are one organisation, each sorted, in sorted order.
+    groups: Vec<Vec<SourceRef>>,
+    /// Open review pairs, by (observation, candidate).
+    reviews: BTreeMap<(SourceRef, SourceRef), CanonReview>,
+}
+
+impl Settlement {
+    /// The canonical partition.
+    pub fn groups(&self) -> &[Vec<SourceRef>] {
+        &self.groups
+    }
+}
+
+/// Canonical order: registry records first (they anchor identities), then by reference.
+fn canonical_key(o: &Observation) -> (bool, &SourceRef) {
+    (o.kind != ObservationKind::Registry, &o.source)
+}
+
+impl SettleInput {
+    /// Replays the input into a fresh engine in canonical order. Pure and deterministic:
+    /// the result depends on the set of observations and constraints only.
+    pub fn replay(mut self, now: DateTime<Utc>) -> Settlement {
+        let mut e = Engine::new();
+        self.constraints
+            .sort_by(|a, b| (&a.a, &a.b).cmp(&(&b.a, &b.b)));
+        for c in self.constraints {
+            let (a, b) = (e.slot_for(&c.a), e.slot_for(&c.b));
+            e.link_adjacency(a, b, c.kind);
+            e.constraints.insert((c.a.clone(), c.b.clone()), c);
+        }
+        self.observations
+            .sort_by(|a, b| canonical_key(a).cmp(&canonical_key(b)));
+        for o in self.observations {
+            // the replay's own log is not kept: only its result is
+            let mut scratch = Changes::default();
+            e.observe_into(o, now, &mut scratch);
+        }
+        let mut groups: Vec<Vec<SourceRef>> = e
+            .idents
+            .iter()
+            .filter(|i| !i.retired && !i.members.is_empty())
+            .map(|i| {
+                let mut g: Vec<SourceRef> = i
+                    .members
+                    .iter()
+                    .map(|m| e.refs[*m as usize].clone())
+                    .collect();
+                g.sort();
+                g
+            })
+            .collect();
+        groups.sort();
+        let reviews = e
+            .reviews
+            .values()
+            .filter(|r| r.status == ReviewStatus::Open)
+            .map(|r| {
+                (
+                    (r.observation.clone(), r.candidate.clone()),
+                    CanonReview {
+                        observation: r.observation.clone(),
+                        candidate: r.candidate.clone(),
+                        score: r.score,
+                        features: r.features.clone(),
+                    },
+                )
+            })
+            .collect();
+        Settlement { groups, reviews }
+    }
+}
+
+impl Engine {
+    /// The inputs of a settle replay (see the module documentation).
+    pub fn settle_input(&self) -> SettleInput {
+        let observations = self
+            .slots
+            .iter()
+            .filter(|s| s.state == ObsState::Active)
+            .filter_map(|s| s.obs.clone())
+            .collect();
+        SettleInput {
+            observations,
+            constraints: self.constraints.values().cloned().collect(),
+        }
+    }
+
+    /// Replays and applies in one step (for callers that do not need to split the work).
+    pub fn settle(&mut self, now: DateTime<Utc>) -> Changes {
+        let settlement = self.settle_input().replay(now);
+        self.apply_settlement(&settlement, now)
+    }
+
+    /// Moves the live identities to `settlement`'s partition and its open review pairs.
+    /// Returns no change when they already agree, or when the settlement was computed from
+    /// other observations than the engine holds now (the caller settles again later).
+    pub fn apply_settlement(&mut self, settlement: &Settlement, now: DateTime<Utc>) -> Changes {
+        let mut ch = Changes::default();
+        let Some(groups) = self.settlement_slots(settlement) else {
+            return ch;
+        };
+        let same_partition = groups.iter().all(|g| {
+            let id = self.slots[g[0] as usize].identity;
+            id.is_some_and(|i| self.idents[i as usize].members.len() == g.len())
+                && g.iter().all(|s| self.slots[*s as usize].identity == id)
+        });
+        if !same_partition {
+            self.move_to(&groups, now, &mut ch);
+        }
+        self.settle_reviews(settlement, now, &mut ch);
+        ch
+    }
+
+    /// The settlement's groups as slot numbers, if they cover exactly the active, assigned
+    /// observations of this engine.
+    fn settlement_slots(&self, settlement: &Settlement) -> Option<Vec<Vec<u32>>> {
+        let mut covered = 0usize;
+        let mut groups = Vec::with_capacity(settlement.groups.len());
+        for g in &settlement.groups {
+            let mut slots = Vec::with_capacity(g.len());
+            for r in g {
+                let s = *self.by_ref.get(r)?;
+                let sl = &self.slots[s as usize];
+                if sl.state != ObsState::Active || sl.identity.is_none() {
+                    return None;
+                }
+                slots.push(s);
+            }
+            if slots.is_empty() {
+                continue;
+            }
+            slots.sort_unstable();
+            covered += slots.len();
+            groups.push(slots);
+        }
+        let assigned = self
+            .slots
+            .iter()
+            .filter(|s| s.state == ObsState::Active && s.identity.is_some())
+            .count();
+        (covered == assigned).then_some(groups)
+    }
+
+    /// Reassigns members so that live identities are exactly `groups`.
+    fn move_to(&mut self, groups: &[Vec<u32>], now: DateTime<Utc>, ch: &mut Changes) {
+        // 1. each group keeps the live identity it overlaps most (ties: the older identity)
+        let mut overlaps: Vec<(usize, u64, usize, u32)> = Vec::new();
+        for (gi, g) in groups.iter().enumerate() {
+            let mut count: HashMap<u32, usize> = HashMap::new();
+            for s in g {
+                if let Some(i) = self.slots[*s as usize].identity {
+                    *count.entry(i).or_default() += 1;
+                }
+            }
+            for (i, n) in count {
+                overlaps.push((n, self.idents[i as usize].seq, gi, i));
+            }
+        }
+        overlaps.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut target: Vec<Option<u32>> = vec![None; groups.len()];
+        let mut taken: BTreeSet<u32> = BTreeSet::new();
+        for (_, _, gi, i) in overlaps {
+            if target[gi].is_none() && !taken.contains(&i) {
+                target[gi] = Some(i);
+                taken.insert(i);
+            }
+        }
+        let target: Vec<u32> = target
+            .into_iter()
+            .map(|t| t.unwrap_or_else(|| self.new_ident(ch)))
+            .collect();
+
+        // 2. where each live identity's members go
+        let mut flows: BTreeMap<u32, BTreeMap<u32, Vec<u32>>> = BTreeMap::new();
+        for (gi, g) in groups.iter().enumerate() {
+            for &s in g {
+                if let Some(from) = self.slots[s as usize].identity {
+                    flows
+                        .entry(from)
+                        .or_default()
+                        .entry(target[gi])
+                        .or_default()
+                        .push(s);
+                }
+            }
+        }
+        flows.retain(|from, to| to.keys().any(|t| t != from));
+
+        // 3. move
+        for (gi, g) in groups.iter().enumerate() {
+            let t = target[gi];
+            for &s in g {
+                if self.slots[s as usize].identity != Some(t) {
+                    ch.observations.insert(self.refs[s as usize].clone());
+                    self.slots[s as usize].identity = Some(t);
+                }
+            }
+            let registry = g.iter().filter(|s| self.is_registry(**s)).count() as u32;
+            let ident = &mut self.idents[t as usize];
+            ident.members = g.clone();
+            ident.registry = registry;
+            ident.retired = false;
+            ident.merged_into = None;
+            ch.identities.insert(ident.id);
+        }
+
+        // 4. tell: an identity emptied into one other was merged into it; one whose members
+        //    went several ways was split
+        for (from, to) in flows {
+            let kept = taken.contains(&from);
+            let original = self.idents[from as usize].id;
+            ch.identities.insert(original);
+            let did = self.next_decision_id();
+            if !kept {
+                let ident = &mut self.idents[from as usize];
+                ident.members.clear();
+                ident.registry = 0;
+                ident.retired = true;
+                ident.merged_into = if to.len() == 1 {
+                    to.keys().next().copied()
+                } else {
+                    None
+                };
+            }
+            if !kept
+                && to.len() == 1
+                && let Some((&t, moved)) = to.iter().next()
+            {
+                let survivor = self.idents[t as usize].id;
+                let reason = "the settle pass found these records belong to one organisation \
+                              whatever order they arrived in"
+                    .to_owned();
+                ch.merged.push(IdentityMerged {
+                    survivor,
+                    absorbed: vec![original],
+                    moved_refs: moved
+                        .iter()
+                        .map(|m| self.refs[*m as usize].clone())
+                        .collect(),
+                    reason: reason.clone(),
+                    decided_by: None,
+                    decision_id: did,
+                    at: now,
+                });
+                self.decision_with_id(
+                    ch,
+                    did,
+                    DecisionOutcome::Merged,
+                    None,
+                    Some(survivor),
+                    Some(original),
+                    None,
+                    BTreeMap::new(),
+                    "settle",
+                    None,
+                    Some(reason),
+                    now,
+                );
+                continue;
+            }
+            // the part that stays (if any) first: it keeps the id
+            let mut parts: Vec<SplitPart> = Vec::new();
+            let mut ordered: Vec<(&u32, &Vec<u32>)> = to.iter().collect();
+            ordered.sort_by_key(|(t, _)| **t != from);
+            for (t, members) in ordered {
+                parts.push(SplitPart {
+                    organisation_id: self.idents[*t as usize].id,
+                    source_refs: members
+                        .iter()
+                        .map(|m| self.refs[*m as usize].clone())
+                        .collect(),
+                });
+            }
+            let reason = "the settle pass found these records are not one organisation \
+                          whatever order they arrived in"
+                .to_owned();
+            self.decision_with_id(
+                ch,
+                did,
+                DecisionOutcome::Split,
+                None,
+                Some(original),
+                None,
+                None,
+                BTreeMap::new(),
+                "settle",
+                None,
+                Some(format!(
+                    "split into {}: {reason}",
+                    parts
+                        .iter()
+                        .map(|p| p.organisation_id.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                now,
+            );
+            ch.splits.push(IdentitySplit {
+                original,
+                parts,
+                reason,
+                decided_by: None,
+                decision_id: did,
+                at: now,
+            });
+        }
+    }
+
+    /// Closes open review items the replay does not hold doubtful and opens those it does.
+    fn settle_reviews(&mut self, settlement: &Settlement, now: DateTime<Utc>, ch: &mut Changes) {
+        let open: Vec<(uuid::Uuid, (SourceRef, SourceRef))> = self
+            .reviews
+            .values()
+            .filter(|r| r.status == ReviewStatus::Open)
+            .map(|r| (r.review_id, (r.observation.clone(), r.candidate.clone())))
+            .collect();
+        let mut held: BTreeSet<(SourceRef, SourceRef)> = BTreeSet::new();
+        for (id, pair) in open {
+            if settlement.reviews.contains_key(&pair) && !held.contains(&pair) {
+                held.insert(pair);
+            } else {
+                self.close_review(
+                    id,
+                    ReviewStatus::Superseded,
+                    None,
+                    Some("the settle pass no longer finds this pair doubtful"),
+                    now,
+                    ch,
+                );
+            }
+        }
+        for (pair, r) in &settlement.reviews {
+            if held.contains(pair) {
+                continue;
+            }
+            let (Some(&s), Some(&c)) = (
+                self.by_ref.get(&r.observation),
+                self.by_ref.get(&r.candidate),
+            ) else {
+                continue;
+            };
+            let (Some(own), Some(cand)) = (
+                self.slots[s as usize].identity,
+                self.slots[c as usize].identity,
+            ) else {
+                continue;
+            };
+            let seq = self.counters.next_review_seq;
+            self.counters.next_review_seq += 1;
+            let id = ns_uuid("review", seq);
+            let item = ReviewItem {
+                review_id: id,
+                status: ReviewStatus::Open,
+                observation: r.observation.clone(),
+                observation_name: self.display_name(s),
+                organisation_id: self.idents[own as usize].id,
+                candidate: r.candidate.clone(),
+                candidate_name: self.display_name(c),
+                candidate_id: self.idents[cand as usize].id,
+                score: r.score,
+                features: r.features.clone(),
+                rule_version: super::score::RULE_VERSION.to_owned(),
+                created_at: now,
+                decided_by: None,
+                decided_at: None,
+                reason: None,
+            };
+            self.slots[s as usize].reviews.push(id);
+            self.reviews.insert(id, item.clone());
+            ch.reviews.push(item);
+            let (o, c) = (self.idents[own as usize].id, self.idents[cand as usize].id);
+            self.decision(
+                ch,
+                DecisionOutcome::Review,
+                Some(r.observation.clone()),
+                Some(o),
+                Some(c),
+                None,
+                "settle",
+                None,
+                Some("the settle pass finds this pair doubtful".into()),
+                now,
+            );
+        }
+    }
+}
