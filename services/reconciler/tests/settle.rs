@@ -103,8 +103,10 @@ fn settling_twice_changes_nothing_the_second_time_and_survives_a_restore() {
         &accuracy::world_feed(&w, FeedOrder::Time),
         7,
     ));
+    assert!(!e.is_settled());
     let first = e.settle(Utc::now());
     assert!(!first.is_empty(), "a shuffled feed needed no settling");
+    assert!(e.is_settled());
     let again = e.settle(Utc::now());
     assert!(again.is_empty(), "second settle changed {again:?}");
     let restored = Engine::restore(e.snapshot());
@@ -143,6 +145,17 @@ fn a_settlement_computed_before_new_records_arrived_is_not_applied() {
     let ch = e.apply_settlement(&settlement, Utc::now());
     assert!(ch.is_empty(), "a stale settlement changed {ch:?}");
     assert_eq!(partition(&e), before);
+    assert!(
+        !e.is_settled(),
+        "a stale settlement marked the engine settled"
+    );
+    // nor is one computed by another engine holding the same records
+    let twin = run(accuracy::world_feed(&w, FeedOrder::Time));
+    assert!(
+        e.apply_settlement(&twin.settle_input().replay(Utc::now()), Utc::now())
+            .is_empty()
+    );
+    assert!(!e.is_settled());
 }
 
 #[test]

@@ -128,7 +128,22 @@ pub struct Engine {
     /// An identity a changed observation just left empty: reused if the observation ends up
     /// alone again (its organisation id does not churn), else retired into where it went.
     vacated: Option<u32>,
+    /// Which inputs the engine holds: see [`Generation`].
+    generation: Generation,
+    /// The generation the last settle pass confirmed or applied.
+    settled: Option<Generation>,
 }
+
+/// Names the inputs (observations and operator constraints) an engine holds: it changes with
+/// every input that changes, and differs between engine instances, so a result computed
+/// from one generation (a [`settle::Settlement`]) is never applied to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Generation {
+    instance: u64,
+    inputs: u64,
+}
+
+static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Counts, for reports and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -147,7 +162,28 @@ pub struct Stats {
 
 impl Engine {
     pub fn new() -> Engine {
-        Engine::default()
+        Engine {
+            generation: Generation {
+                instance: INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                inputs: 0,
+            },
+            ..Engine::default()
+        }
+    }
+
+    /// The inputs this engine holds now (see [`Generation`]).
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+
+    /// Whether the identities are what the canonical order gives for the inputs held now
+    /// (the last settle pass ran after the last input changed).
+    pub fn is_settled(&self) -> bool {
+        self.settled == Some(self.generation)
+    }
+
+    fn input_changed(&mut self) {
+        self.generation.inputs += 1;
     }
 
     // ------------------------------------------------------------------------------------
@@ -357,6 +393,7 @@ impl Engine {
             }
             self.detach(s, "its source record changed", true, now, ch);
         }
+        self.input_changed();
         let feat = features::extract(&obs, &mut self.interner);
         let out = obs.out_of_scope();
         let sl = &mut self.slots[s as usize];
@@ -568,6 +605,7 @@ impl Engine {
             && self.slots[s as usize].obs.is_some()
             && self.slots[s as usize].state != ObsState::Withdrawn
         {
+            self.input_changed();
             self.detach(s, "its source record was withdrawn", false, now, &mut ch);
             self.slots[s as usize].state = ObsState::Withdrawn;
             ch.observations.insert(source.clone());
@@ -1423,6 +1461,7 @@ impl Engine {
         }
         let (ra, rb) = (self.refs[a as usize].clone(), self.refs[b as usize].clone());
         let (ra, rb) = if ra <= rb { (ra, rb) } else { (rb, ra) };
+        self.input_changed();
         self.link_adjacency(a, b, kind);
         let c = Constraint {
             a: ra.clone(),

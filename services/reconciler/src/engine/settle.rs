@@ -22,11 +22,12 @@ use chrono::{DateTime, Utc};
 use hub_contracts::v1::{DecisionOutcome, IdentityMerged, IdentitySplit, SourceRef, SplitPart};
 
 use super::observation::{Observation, ObservationKind};
-use super::{Changes, Constraint, Engine, ObsState, ReviewItem, ReviewStatus, ns_uuid};
+use super::{Changes, Constraint, Engine, Generation, ObsState, ReviewItem, ReviewStatus, ns_uuid};
 
 /// What a replay needs: the active observations and the operator constraints.
 #[derive(Debug, Clone)]
 pub struct SettleInput {
+    generation: Generation,
     observations: Vec<Observation>,
     constraints: Vec<Constraint>,
 }
@@ -43,6 +44,8 @@ struct CanonReview {
 /// What the canonical replay made of a [`SettleInput`], in source references.
 #[derive(Debug, Clone)]
 pub struct Settlement {
+    /// The engine inputs it was computed from.
+    generation: Generation,
     /// Groups of source records that are one organisation, each sorted, in sorted order.
     groups: Vec<Vec<SourceRef>>,
     /// Open review pairs, by (observation, candidate).
@@ -53,6 +56,11 @@ impl Settlement {
     /// The canonical partition.
     pub fn groups(&self) -> &[Vec<SourceRef>] {
         &self.groups
+    }
+
+    /// The engine inputs it was computed from.
+    pub fn generation(&self) -> Generation {
+        self.generation
     }
 }
 
@@ -111,7 +119,11 @@ impl SettleInput {
                 )
             })
             .collect();
-        Settlement { groups, reviews }
+        Settlement {
+            generation: self.generation,
+            groups,
+            reviews,
+        }
     }
 }
 
@@ -125,6 +137,7 @@ impl Engine {
             .filter_map(|s| s.obs.clone())
             .collect();
         SettleInput {
+            generation: self.generation,
             observations,
             constraints: self.constraints.values().cloned().collect(),
         }
@@ -138,9 +151,13 @@ impl Engine {
 
     /// Moves the live identities to `settlement`'s partition and its open review pairs.
     /// Returns no change when they already agree, or when the settlement was computed from
-    /// other observations than the engine holds now (the caller settles again later).
+    /// other inputs than the engine holds now (then the engine stays unsettled and the caller
+    /// settles again later).
     pub fn apply_settlement(&mut self, settlement: &Settlement, now: DateTime<Utc>) -> Changes {
         let mut ch = Changes::default();
+        if settlement.generation != self.generation {
+            return ch;
+        }
         let Some(groups) = self.settlement_slots(settlement) else {
             return ch;
         };
@@ -153,6 +170,7 @@ impl Engine {
             self.move_to(&groups, now, &mut ch);
         }
         self.settle_reviews(settlement, now, &mut ch);
+        self.settled = Some(self.generation);
         ch
     }
 
