@@ -141,8 +141,9 @@ pub struct IndicatorSnapshot {
     /// Which unit list the snapshot uses: `2024` (before the July 2025 reform) or `2025`.
     pub unit_list: String,
     pub computed_at: DateTime<Utc>,
-    /// SHA-256 of the snapshot's content (units, values, as_of, unit list, plan): the same
-    /// inputs give the same hash.
+    /// SHA-256 of the snapshot's content (units, values, as_of, unit list, plan, provenance
+    /// counts; not its id, version, computation time, nor when the sources were fetched): the
+    /// same inputs give the same hash, in any hub.
     pub content_hash: String,
     pub units: Vec<UnitIndicators>,
     pub provenance: SnapshotProvenance,

@@ -1,8 +1,10 @@
 //! Building a snapshot from computed values, and its content hash.
 //!
 //! Owns what "the same content" means: everything in an [`IndicatorSnapshot`] except
-//! `snapshot_id`, `computed_at`, `version` (and the hash itself), hashed with
-//! [`hub_contracts::content_hash`] over canonical JSON. Does no I/O.
+//! `snapshot_id`, `computed_at`, `version` (and the hash itself) and the times the sources
+//! were last fetched (`provenance.sources[].last_sync`: when the hub looked, not what it
+//! found), hashed with [`hub_contracts::content_hash`] over canonical JSON. Two hubs fed the
+//! same records publish the same hash. Does no I/O.
 
 use chrono::{NaiveDate, Utc};
 use hub_contracts::v1::indicator::{IndicatorSnapshot, SnapshotProvenance, UnitIndicators};
@@ -19,6 +21,16 @@ pub fn content_hash(snapshot: &IndicatorSnapshot) -> String {
     if let Some(map) = value.as_object_mut() {
         for k in NOT_CONTENT {
             map.remove(k);
+        }
+    }
+    if let Some(sources) = value
+        .pointer_mut("/provenance/sources")
+        .and_then(|s| s.as_array_mut())
+    {
+        for s in sources {
+            if let Some(s) = s.as_object_mut() {
+                s.remove("last_sync");
+            }
         }
     }
     hub_contracts::content_hash(&value)
@@ -53,6 +65,7 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hub_contracts::v1::indicator::SourceProvenance;
 
     fn provenance() -> SnapshotProvenance {
         SnapshotProvenance {
@@ -88,5 +101,27 @@ mod tests {
         p.awaiting_review = 2;
         let f = build(&plan, UnitList::Units2024, d, vec![], p);
         assert_ne!(f.content_hash, a.content_hash, "provenance is content");
+    }
+
+    #[test]
+    fn the_hash_ignores_when_sources_were_fetched_but_not_how_many_records_they_gave() {
+        let plan = Plan::builtin().expect("plan");
+        let d = NaiveDate::from_ymd_opt(2025, 6, 30).expect("date");
+        let with = |records: u64, at: chrono::DateTime<Utc>| {
+            let mut p = provenance();
+            p.sources = vec![SourceProvenance {
+                system: "loan-fund".into(),
+                records,
+                last_sync: Some(at),
+            }];
+            build(&plan, UnitList::Units2024, d, vec![], p)
+        };
+        let now = Utc::now();
+        let a = with(10, now);
+        assert_eq!(
+            with(10, now + chrono::Duration::minutes(5)).content_hash,
+            a.content_hash
+        );
+        assert_ne!(with(11, now).content_hash, a.content_hash);
     }
 }
