@@ -104,8 +104,11 @@ fn settling_twice_changes_nothing_the_second_time_and_survives_a_restore() {
         7,
     ));
     assert!(!e.is_settled());
-    let first = e.settle(Utc::now());
+    let settlement = e.settle_input().replay(Utc::now());
+    assert!(e.settlement_needed(&settlement));
+    let first = e.apply_settlement(&settlement, Utc::now());
     assert!(!first.is_empty(), "a shuffled feed needed no settling");
+    assert!(!e.settlement_needed(&settlement));
     assert!(e.is_settled());
     let again = e.settle(Utc::now());
     assert!(again.is_empty(), "second settle changed {again:?}");
@@ -142,6 +145,7 @@ fn a_settlement_computed_before_new_records_arrived_is_not_applied() {
     let settlement = e.settle_input().replay(Utc::now());
     accuracy::run(&mut e, late, Utc::now());
     let before = partition(&e);
+    assert!(!e.settlement_needed(&settlement));
     let ch = e.apply_settlement(&settlement, Utc::now());
     assert!(ch.is_empty(), "a stale settlement changed {ch:?}");
     assert_eq!(partition(&e), before);

@@ -149,6 +149,42 @@ impl Engine {
         self.apply_settlement(&settlement, now)
     }
 
+    /// Whether applying `settlement` would change anything: it was computed from the inputs
+    /// held now and its partition or open review pairs differ from the live ones.
+    pub fn settlement_needed(&self, settlement: &Settlement) -> bool {
+        if settlement.generation != self.generation {
+            return false;
+        }
+        let Some(groups) = self.settlement_slots(settlement) else {
+            return false;
+        };
+        let open: BTreeSet<(&SourceRef, &SourceRef)> = self
+            .reviews
+            .values()
+            .filter(|r| r.status == ReviewStatus::Open)
+            .map(|r| (&r.observation, &r.candidate))
+            .collect();
+        let open_count = self
+            .reviews
+            .values()
+            .filter(|r| r.status == ReviewStatus::Open)
+            .count();
+        let same_reviews = open_count == settlement.reviews.len()
+            && settlement
+                .reviews
+                .keys()
+                .all(|(o, c)| open.contains(&(o, c)));
+        !(self.same_partition(&groups) && same_reviews)
+    }
+
+    fn same_partition(&self, groups: &[Vec<u32>]) -> bool {
+        groups.iter().all(|g| {
+            let id = self.slots[g[0] as usize].identity;
+            id.is_some_and(|i| self.idents[i as usize].members.len() == g.len())
+                && g.iter().all(|s| self.slots[*s as usize].identity == id)
+        })
+    }
+
     /// Moves the live identities to `settlement`'s partition and its open review pairs.
     /// Returns no change when they already agree, or when the settlement was computed from
     /// other inputs than the engine holds now (then the engine stays unsettled and the caller
@@ -161,12 +197,7 @@ impl Engine {
         let Some(groups) = self.settlement_slots(settlement) else {
             return ch;
         };
-        let same_partition = groups.iter().all(|g| {
-            let id = self.slots[g[0] as usize].identity;
-            id.is_some_and(|i| self.idents[i as usize].members.len() == g.len())
-                && g.iter().all(|s| self.slots[*s as usize].identity == id)
-        });
-        if !same_partition {
+        if !self.same_partition(&groups) {
             self.move_to(&groups, now, &mut ch);
         }
         self.settle_reviews(settlement, now, &mut ch);
