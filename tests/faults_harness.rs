@@ -110,8 +110,12 @@ impl Captured {
 /// What a run ends in; two runs of the same world must end in equal ones.
 #[derive(Debug, Clone)]
 pub struct EndState {
-    /// Each organisation as the set of its source refs (`system:id`); UUIDs differ per run.
+    /// Each organisation as the set of its source refs (`system:id`): the crosswalk without
+    /// organisation UUIDs, which are assigned in arrival order and differ per run.
     pub partition: BTreeSet<BTreeSet<String>>,
+    /// Each live golden record's content (all but its id, version and time), by its source
+    /// refs.
+    pub golden: BTreeMap<BTreeSet<String>, serde_json::Value>,
     pub content_hash: String,
     /// The snapshot's content hashed into `content_hash` (for showing differences).
     pub content: serde_json::Value,
@@ -128,6 +132,7 @@ pub struct EndState {
 impl PartialEq for EndState {
     fn eq(&self, other: &Self) -> bool {
         self.partition == other.partition
+            && self.golden == other.golden
             && self.content_hash == other.content_hash
             && self.projection == other.projection
             && self.dead_letters == other.dead_letters
@@ -238,6 +243,17 @@ impl EndState {
                 self.partition.len(),
                 golden.partition.len()
             ));
+        }
+        if self.partition == golden.partition && self.golden != golden.golden {
+            let mut paths = Vec::new();
+            for (refs, g) in &self.golden {
+                if let Some(theirs) = golden.golden.get(refs)
+                    && g != theirs
+                {
+                    json_diff(g, theirs, &format!("{refs:?}"), &mut paths, 4);
+                }
+            }
+            d.push(format!("golden records differ at: {}", paths.join("; ")));
         }
         if self.content_hash != golden.content_hash {
             d.push(format!(
@@ -551,6 +567,21 @@ impl Run {
         Ok(out)
     }
 
+    /// The reconciler's `GET /api/v1/status`.
+    pub async fn reconciler_status(&self) -> Result<serde_json::Value, String> {
+        let url = format!("http://{}/api/v1/status", self.reconciler_http);
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        if !resp.status().is_success() {
+            return Err(format!("GET {url}: {}", resp.status()));
+        }
+        resp.json().await.map_err(|e| format!("GET {url}: {e}"))
+    }
+
     /// Every live golden record, through the reconciler's HTTP API (paginated).
     pub async fn golden_records(&self) -> Result<Vec<GoldenRecord>, String> {
         let mut out = Vec::new();
@@ -667,7 +698,28 @@ impl Run {
                 depths.iter().filter(|(_, d)| **d > 0).collect::<Vec<_>>()
             ));
         }
+        let status = self.reconciler_status().await?;
+        if status["settled"] != serde_json::Value::Bool(true) {
+            return Err(format!("the reconciler has not settled yet: {status}"));
+        }
         let records = self.golden_records().await?;
+        let golden = records
+            .iter()
+            .map(|g| {
+                let refs: BTreeSet<String> = g
+                    .source_refs
+                    .iter()
+                    .map(|r| format!("{}:{}", r.system, r.id))
+                    .collect();
+                let mut v = serde_json::to_value(g).unwrap_or_default();
+                if let Some(m) = v.as_object_mut() {
+                    for k in ["organisation_id", "version", "merged_into", "updated_at"] {
+                        m.remove(k);
+                    }
+                }
+                (refs, v)
+            })
+            .collect();
         let partition = records
             .iter()
             .map(|g| {
@@ -680,6 +732,7 @@ impl Run {
         let golden_versions = records.iter().map(|g| g.version).sum();
         Ok(EndState {
             partition,
+            golden,
             content_hash,
             content,
             projection: self.projection().await?,

@@ -172,10 +172,6 @@ async fn start_processes(run: &mut Run) -> Result<Processes, (Processes, String)
     Ok(p)
 }
 
-// Not in the default test run yet: the reconciler's result still depends on arrival order
-// (issue 8's note), so comparing a faulted run with the fault-free run fails at random.
-// Run it with `cargo test -p hub --test faults_kill -- --ignored`.
-#[ignore = "reconciliation is order-dependent: see issue 8; run with --ignored"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_service_killed_at_a_random_point_loses_nothing_and_doubles_nothing() {
     let suite = Instant::now();

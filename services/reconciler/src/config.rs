@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `AMQP_URL`, `DATABASE_URL`, `HUB_NAMESPACE`, `HTTP_ADDR`, `LOG_FORMAT`, `PREFETCH`, `RETRY_ATTEMPTS`, `RETRY_INITIAL_MS`, `RETRY_MAX_MS`, `DELIVERY_LIMIT` | see `hub_runtime::CommonConfig` | the common settings |
 //! | `RECONCILER_MAX_PAGE` | `500` | largest `limit` the HTTP API accepts |
+//! | `RECONCILER_SETTLE_QUIET_MS` | `1000` | the settle pass (identities independent of arrival order) runs once no record or operator decision changed the engine for this long; 50 to 600000 |
 //! | `RECONCILER_TAIL_LENGTH` | `10000` | length of `reconciler.identity.tail`, a bounded queue keeping the latest events this service published (so a publish is never unroutable when no one else listens); `0`: not declared |
 //!
 //! Owns parsing and validation only.
@@ -22,6 +23,8 @@ pub struct Config {
     pub reconciler_max_page: u32,
     /// `RECONCILER_TAIL_LENGTH`.
     pub reconciler_tail_length: u32,
+    /// `RECONCILER_SETTLE_QUIET_MS`.
+    pub reconciler_settle_quiet_ms: u64,
 }
 
 impl Default for Config {
@@ -30,6 +33,7 @@ impl Default for Config {
             common: CommonConfig::default(),
             reconciler_max_page: 500,
             reconciler_tail_length: 10_000,
+            reconciler_settle_quiet_ms: 1000,
         }
     }
 }
@@ -48,6 +52,12 @@ impl Config {
             return Err(ConfigError::invalid(
                 "RECONCILER_MAX_PAGE",
                 "expected a number from 1 to 10000",
+            ));
+        }
+        if !(50..=600_000).contains(&self.reconciler_settle_quiet_ms) {
+            return Err(ConfigError::invalid(
+                "RECONCILER_SETTLE_QUIET_MS",
+                "expected milliseconds from 50 to 600000",
             ));
         }
         Ok(())
@@ -92,6 +102,10 @@ mod tests {
             jail.set_env("RECONCILER_MAX_PAGE", "many");
             let e = Config::from_env().expect_err("not a number").to_string();
             assert!(e.contains("RECONCILER_MAX_PAGE"), "{e}");
+            jail.set_env("RECONCILER_MAX_PAGE", "50");
+            jail.set_env("RECONCILER_SETTLE_QUIET_MS", "10");
+            let e = Config::from_env().expect_err("too short").to_string();
+            assert!(e.contains("RECONCILER_SETTLE_QUIET_MS"), "{e}");
             Ok(())
         });
     }

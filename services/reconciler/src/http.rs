@@ -93,7 +93,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/review/{id}/separate", post(separate))
         .route("/api/v1/log", get(log))
         .route("/api/v1/log/stream", get(log_stream))
+        .route("/api/v1/status", get(status))
         .with_state(shared)
+}
+
+/// `GET /api/v1/status`: whether the identities are settled (independent of the order the
+/// records arrived in) and the engine's counts.
+async fn status(State(shared): State<Arc<Shared>>) -> Json<crate::service::SettleStatus> {
+    Json(shared.settle_status().await)
 }
 
 /// A page of items and the cursor of the next page (`null` on the last).

@@ -137,6 +137,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     ]);
     let consumer = tokio::spawn(consumer.run(shutdown.clone()));
     let prune = spawn_inbox_prune(ctx.db.clone(), shutdown.clone());
+    let settle = tokio::spawn(service::settle_loop(
+        shared.clone(),
+        std::time::Duration::from_millis(config.reconciler_settle_quiet_ms),
+        shutdown.clone(),
+    ));
     let http_addr = ctx.serve_http(http::router(shared)).await?;
     let task = tokio::spawn(async move {
         shutdown.cancelled().await;
@@ -144,6 +149,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         let _ = relay.await;
         let _ = probe.await;
         let _ = prune.await;
+        let _ = settle.await;
         ctx.broker.close().await;
         consumed?;
         Ok(())

@@ -30,6 +30,9 @@ use crate::engine::observation::{Observation, ntm_entry_id};
 use crate::engine::{Changes, Engine, EngineError};
 use crate::store::{self, StoreError};
 
+mod settling;
+pub use settling::{SettleError, SettleOutcome, SettleStatus, settle_loop};
+
 /// The `source` of every event this service publishes.
 pub const SOURCE: &str = "urn:coophub:reconciler";
 /// Inbox consumer name.

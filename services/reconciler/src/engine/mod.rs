@@ -355,11 +355,13 @@ impl Engine {
             g.name.clone_from(&ident.last_name);
             return g;
         }
-        let members: Vec<&Observation> = ident
+        let mut members: Vec<&Observation> = ident
             .members
             .iter()
             .filter_map(|m| self.slots[*m as usize].obs.as_ref())
             .collect();
+        // by source ref, as survivorship expects: not by arrival (slot) order
+        members.sort_by(|a, b| a.source.cmp(&b.source));
         golden::build(ident.id, &members, now)
     }
 
