@@ -24,7 +24,7 @@ pub mod testing;
 
 pub use config::{CommonConfig, ConfigError};
 pub use messaging::{
-    Broker, Consumer, Handler, HandlerError, Incoming, OutgoingMessage, Publisher, QueueSpec,
-    RetryPolicy, Topology,
+    BatchConsumer, BatchHandler, Broker, Consumer, Handler, HandlerError, Incoming,
+    OutgoingMessage, Publisher, QueueSpec, RetryPolicy, Topology,
 };
 pub use storage::{Database, StorageError};

@@ -14,6 +14,16 @@
 //! A connection or channel loss ends the stream; the consumer reconnects, redeclares its queue
 //! and resumes. Cancelling the shutdown token stops new deliveries and lets in-flight ones
 //! finish.
+//!
+//! Two kinds: [`Consumer`] hands its [`Handler`] one message at a time (several at once with
+//! `concurrency`); [`BatchConsumer`] hands its [`BatchHandler`] every message the broker had
+//! already delivered (within the prefetch window, up to the batch size; it never waits for a
+//! batch to fill), so that a service can apply them in ONE transaction, and acks them together
+//! after that commit. Per-message outcomes are the same in both: what cannot be parsed is
+//! dead-lettered before the handler sees it; a message the batch handler reports as failed
+//! alone takes its own retry or dead-letter path; and when a batch fails as a whole (rolled
+//! back), its messages are handed over again one at a time, so one bad message never takes the
+//! others down with it.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -130,61 +140,76 @@ where
     }
 }
 
-/// A queue consumer.
-pub struct Consumer<H> {
+/// What a [`BatchConsumer`] does with the messages that arrived together.
+///
+/// The consumer hands over what the broker had already delivered (up to its batch size, never
+/// waiting for more), in queue order, after taking out what it dead-letters itself (not an
+/// envelope, unknown or unexpected contract).
+pub trait BatchHandler: Send + Sync + 'static {
+    /// Applies `msgs` (at least one, in queue order) as one unit of work: typically one
+    /// database transaction that claims every message id in the inbox, applies every effect
+    /// and commits once.
+    ///
+    /// - `Ok(results)`: the unit committed; `results[i]` (one per message) is message `i`'s
+    ///   own outcome: `Ok` (took effect, or a duplicate) is acked; an error (a payload that
+    ///   does not decode, say) sends that message alone to its retry or dead-letter path.
+    /// - `Err(e)`: nothing took effect (rolled back). The consumer then hands the messages
+    ///   over again one at a time, so that one failing message holds none of the others
+    ///   back and each gets exactly the per-message retry and dead-letter treatment; a
+    ///   batch of one takes `e` as its outcome.
+    fn handle_batch(
+        &self,
+        msgs: &[Incoming],
+    ) -> impl Future<Output = Result<Vec<Result<(), HandlerError>>, HandlerError>> + Send;
+}
+
+/// What consumers of both kinds share: the queue, its declaration and retry policy, parsing,
+/// and settling a delivery (ack, or forward to a retry or dead-letter queue, then ack).
+struct Core {
     broker: Broker,
     publisher: Arc<Publisher>,
     spec: QueueSpec,
     retry: RetryPolicy,
     prefetch: u16,
-    concurrency: usize,
     accepts: Option<Vec<String>>,
+}
+
+/// How a consumer works through its deliveries.
+trait Drive: Send + Sync {
+    fn drive<S>(&self, core: &Core, queue: &str, deliveries: S) -> impl Future<Output = ()> + Send
+    where
+        S: futures::Stream<Item = Delivery> + Send;
+}
+
+/// A queue consumer that hands its [`Handler`] one message at a time.
+pub struct Consumer<H> {
+    core: Core,
+    concurrency: usize,
     handler: Arc<H>,
 }
 
-impl<H: Handler> Consumer<H> {
-    pub fn new(broker: Broker, spec: QueueSpec, handler: H) -> Self {
+impl Core {
+    fn new(broker: Broker, spec: QueueSpec) -> Self {
         Self {
             publisher: Arc::new(Publisher::new(broker.clone())),
             broker,
             spec,
             retry: RetryPolicy::default(),
             prefetch: 64,
-            concurrency: 1,
             accepts: None,
-            handler: Arc::new(handler),
         }
     }
 
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// Unacknowledged deliveries the broker may send ahead (bounded prefetch).
-    pub fn prefetch(mut self, n: u16) -> Self {
-        self.prefetch = n.max(1);
-        self
-    }
-
-    /// Handlers running at once (1 keeps the queue's order).
-    pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n.max(1);
-        self
-    }
-
-    /// Contract types this consumer takes; any other type is dead-lettered.
-    pub fn accepts(mut self, types: &[&str]) -> Self {
-        self.accepts = Some(types.iter().map(|t| (*t).to_owned()).collect());
-        self
-    }
-
     /// Declares the queue and consumes until `shutdown`, reconnecting after any broker failure.
-    pub async fn run(self, shutdown: CancellationToken) -> Result<(), MessagingError> {
+    async fn run<D: Drive>(
+        &self,
+        driver: &D,
+        shutdown: CancellationToken,
+    ) -> Result<(), MessagingError> {
         let queue = self.broker.topology().name(&self.spec.name);
         let mut backoff = RetryPolicy::reconnect_backoff();
         while !shutdown.is_cancelled() {
-            match self.consume_once(&queue, &shutdown).await {
+            match self.consume_once(driver, &queue, &shutdown).await {
                 Ok(()) if shutdown.is_cancelled() => break,
                 Ok(()) => {
                     tracing::warn!(%queue, "delivery stream ended; reconnecting");
@@ -208,8 +233,9 @@ impl<H: Handler> Consumer<H> {
         Ok(())
     }
 
-    async fn consume_once(
+    async fn consume_once<D: Drive>(
         &self,
+        driver: &D,
         queue: &str,
         shutdown: &CancellationToken,
     ) -> Result<(), MessagingError> {
@@ -232,7 +258,7 @@ impl<H: Handler> Consumer<H> {
             .await?;
         tracing::info!(%queue, prefetch = self.prefetch, "consuming");
         let stop = shutdown.clone();
-        consumer
+        let deliveries = consumer
             .take_until(async move { stop.cancelled().await })
             .take_while(|d| {
                 if let Err(e) = d {
@@ -240,12 +266,8 @@ impl<H: Handler> Consumer<H> {
                 }
                 futures::future::ready(d.is_ok())
             })
-            .for_each_concurrent(self.concurrency, |d| async move {
-                if let Ok(delivery) = d {
-                    self.process(queue, delivery).await;
-                }
-            })
-            .await;
+            .filter_map(|d| futures::future::ready(d.ok()));
+        driver.drive(self, queue, deliveries).await;
         // a channel on a connection that just died may never answer close-ok
         if ch.status().connected() {
             let _ =
@@ -254,81 +276,78 @@ impl<H: Handler> Consumer<H> {
         Ok(())
     }
 
-    async fn process(&self, queue: &str, d: Delivery) {
-        let headers = string_headers(d.properties.headers());
-        let attempt = headers
-            .get(H_ATTEMPT)
-            .and_then(|a| a.parse::<u32>().ok())
-            .unwrap_or(1);
-        let outcome = match RawEnvelope::parse(&d.data) {
-            Err(e) => Outcome::DeadLetter(e.kind().to_owned(), e.to_string()),
-            Ok(env) => match &self.accepts {
-                Some(types) if !types.contains(&env.ty) => Outcome::DeadLetter(
-                    "unexpected-contract".into(),
-                    format!("queue {queue} does not take contract type {:?}", env.ty),
+    /// The delivery as an [`Incoming`], or why it goes straight to the dead-letter queue.
+    fn parse(&self, queue: &str, d: &Delivery, attempt: u32) -> Result<Incoming, Outcome> {
+        let env = RawEnvelope::parse(&d.data)
+            .map_err(|e| Outcome::DeadLetter(e.kind().to_owned(), e.to_string()))?;
+        if let Some(types) = &self.accepts
+            && !types.contains(&env.ty)
+        {
+            return Err(Outcome::DeadLetter(
+                "unexpected-contract".into(),
+                format!("queue {queue} does not take contract type {:?}", env.ty),
+            ));
+        }
+        let trace = TraceContext::continue_or_new(env.traceparent.as_deref());
+        Ok(Incoming {
+            envelope: env,
+            attempt,
+            redelivered: d.redelivered,
+            queue: queue.to_owned(),
+            trace,
+        })
+    }
+
+    /// What to do with a delivery after its handler returned `result`.
+    fn outcome(&self, attempt: u32, result: Result<(), HandlerError>) -> Outcome {
+        match result {
+            Ok(()) => Outcome::Ack,
+            Err(HandlerError::Permanent(m)) => Outcome::DeadLetter("rejected".into(), m),
+            Err(HandlerError::Transient(m)) => match self.retry.delay_after(attempt) {
+                Some(delay) => Outcome::Retry(delay, m),
+                None => Outcome::DeadLetter(
+                    "retries-exhausted".into(),
+                    format!("failed {attempt} attempts; last error: {m}"),
                 ),
-                _ => {
-                    let trace = TraceContext::continue_or_new(env.traceparent.as_deref());
-                    let span = tracing::info_span!("handle", %queue, id = %env.id, ty = %env.ty,
-                        trace_id = %trace.trace_id, attempt);
-                    let msg = Incoming {
-                        envelope: env,
-                        attempt,
-                        redelivered: d.redelivered,
-                        queue: queue.to_owned(),
-                        trace,
-                    };
-                    let result = {
-                        let _enter = span.enter();
-                        tracing::debug!("handling");
-                        drop(_enter);
-                        self.handler.handle(msg).await
-                    };
-                    match result {
-                        Ok(()) => Outcome::Ack,
-                        Err(HandlerError::Permanent(m)) => {
-                            Outcome::DeadLetter("rejected".into(), m)
-                        }
-                        Err(HandlerError::Transient(m)) => match self.retry.delay_after(attempt) {
-                            Some(delay) => Outcome::Retry(delay, m),
-                            None => Outcome::DeadLetter(
-                                "retries-exhausted".into(),
-                                format!("failed {attempt} attempts; last error: {m}"),
-                            ),
-                        },
-                    }
-                }
             },
-        };
-        let label = match &outcome {
-            Outcome::Ack => "ok",
-            Outcome::Retry(..) => "retry",
-            Outcome::DeadLetter(..) => "dead_letter",
-        };
-        let forwarded = match outcome {
-            Outcome::Ack => Ok(()),
+        }
+    }
+
+    /// The copy of a delivery that goes to a retry or dead-letter queue; `None` for an ack.
+    fn forward_copy(
+        &self,
+        queue: &str,
+        d: &Delivery,
+        attempt: u32,
+        mut h: BTreeMap<String, String>,
+        outcome: Outcome,
+    ) -> Option<OutgoingMessage> {
+        match outcome {
+            Outcome::Ack => None,
             Outcome::Retry(delay, error) => {
                 tracing::info!(%queue, attempt, delay_ms = delay.as_millis() as u64, %error, "transient failure; retrying later");
-                let mut h = headers.clone();
                 h.insert(H_ATTEMPT.into(), (attempt + 1).to_string());
                 h.insert(H_LAST_ERROR.into(), truncate(&error, 1000));
                 let target = self.broker.topology().retry_queue(&self.spec.name, delay);
-                self.publisher
-                    .publish(&copy_of(&d, String::new(), target, h))
-                    .await
+                Some(copy_of(d, String::new(), target, h))
             }
             Outcome::DeadLetter(kind, reason) => {
                 tracing::warn!(%queue, %kind, %reason, "dead-lettering message");
-                let mut h = headers.clone();
                 h.insert(H_DEAD_KIND.into(), kind);
                 h.insert(H_DEAD_REASON.into(), truncate(&reason, 4000));
                 h.insert(H_DEAD_QUEUE.into(), queue.to_owned());
                 h.insert(H_DEAD_AT.into(), chrono::Utc::now().to_rfc3339());
                 h.insert(H_ATTEMPT.into(), attempt.to_string());
-                self.publisher
-                    .publish(&copy_of(&d, DLX.to_owned(), queue.to_owned(), h))
-                    .await
+                Some(copy_of(d, DLX.to_owned(), queue.to_owned(), h))
             }
+        }
+    }
+
+    fn count(&self, queue: &str, outcome: &Outcome) {
+        let label = match outcome {
+            Outcome::Ack => "ok",
+            Outcome::Retry(..) => "retry",
+            Outcome::DeadLetter(..) => "dead_letter",
         };
         self.broker
             .metrics()
@@ -338,23 +357,261 @@ impl<H: Handler> Consumer<H> {
                 outcome: label.to_owned(),
             })
             .inc();
-        match forwarded {
-            Ok(()) => {
+    }
+
+    /// Settles deliveries in order: forwards the retry and dead-letter copies (pipelined,
+    /// confirmed), then acks. A delivery whose copy was not confirmed goes back to the queue.
+    /// With `sole_consumer_of_tags` (no other unsettled delivery on the channel precedes
+    /// these), an all-ack outcome is one `multiple` ack.
+    async fn settle(
+        &self,
+        queue: &str,
+        settled: Vec<(Delivery, u32, BTreeMap<String, String>, Outcome)>,
+        sole_consumer_of_tags: bool,
+    ) {
+        let mut copies = Vec::new();
+        let mut forwarded = Vec::with_capacity(settled.len());
+        let mut deliveries = Vec::with_capacity(settled.len());
+        for (d, attempt, headers, outcome) in settled {
+            self.count(queue, &outcome);
+            let copy = self.forward_copy(queue, &d, attempt, headers, outcome);
+            forwarded.push(copy.is_some());
+            copies.extend(copy);
+            deliveries.push(d);
+        }
+        let confirmed = match self.publisher.publish_batch(&copies).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(%queue, error = %e, "could not forward messages; returning them to the queue");
+                false
+            }
+        };
+        if confirmed && sole_consumer_of_tags && deliveries.len() > 1 {
+            let last = deliveries.last().expect("not empty");
+            let multiple = BasicAckOptions { multiple: true };
+            match tokio::time::timeout(OP_TIMEOUT, last.ack(multiple)).await {
+                Ok(Ok(_)) => {}
+                // the broker will redeliver; the inbox makes that harmless
+                Ok(Err(e)) => tracing::warn!(%queue, error = %e, "ack failed"),
+                Err(_) => tracing::warn!(%queue, "ack timed out"),
+            }
+            return;
+        }
+        for (d, was_forwarded) in deliveries.into_iter().zip(forwarded) {
+            if confirmed || !was_forwarded {
                 match tokio::time::timeout(OP_TIMEOUT, d.ack(BasicAckOptions::default())).await {
                     Ok(Ok(_)) => {}
-                    // the broker will redeliver; the inbox makes that harmless
                     Ok(Err(e)) => tracing::warn!(%queue, error = %e, "ack failed"),
                     Err(_) => tracing::warn!(%queue, "ack timed out"),
                 }
-            }
-            Err(e) => {
-                tracing::warn!(%queue, error = %e, "could not forward message; returning it to the queue");
+            } else {
                 let nack = d.nack(BasicNackOptions {
                     requeue: true,
                     ..BasicNackOptions::default()
                 });
                 let _ = tokio::time::timeout(OP_TIMEOUT, nack).await;
             }
+        }
+    }
+}
+
+fn attempt_of(headers: &BTreeMap<String, String>) -> u32 {
+    headers
+        .get(H_ATTEMPT)
+        .and_then(|a| a.parse::<u32>().ok())
+        .unwrap_or(1)
+}
+
+impl<H: Handler> Consumer<H> {
+    pub fn new(broker: Broker, spec: QueueSpec, handler: H) -> Self {
+        Self {
+            core: Core::new(broker, spec),
+            concurrency: 1,
+            handler: Arc::new(handler),
+        }
+    }
+
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.core.retry = policy;
+        self
+    }
+
+    /// Unacknowledged deliveries the broker may send ahead (bounded prefetch).
+    pub fn prefetch(mut self, n: u16) -> Self {
+        self.core.prefetch = n.max(1);
+        self
+    }
+
+    /// Handlers running at once (1 keeps the queue's order).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Contract types this consumer takes; any other type is dead-lettered.
+    pub fn accepts(mut self, types: &[&str]) -> Self {
+        self.core.accepts = Some(types.iter().map(|t| (*t).to_owned()).collect());
+        self
+    }
+
+    /// Declares the queue and consumes until `shutdown`, reconnecting after any broker failure.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), MessagingError> {
+        self.core.run(&self, shutdown).await
+    }
+
+    async fn process(&self, core: &Core, queue: &str, d: Delivery) {
+        let headers = string_headers(d.properties.headers());
+        let attempt = attempt_of(&headers);
+        let outcome = match core.parse(queue, &d, attempt) {
+            Err(dead) => dead,
+            Ok(msg) => {
+                let span = tracing::info_span!("handle", %queue, id = %msg.envelope.id,
+                    ty = %msg.envelope.ty, trace_id = %msg.trace.trace_id, attempt);
+                span.in_scope(|| tracing::debug!("handling"));
+                core.outcome(attempt, self.handler.handle(msg).await)
+            }
+        };
+        // with several handlers at once, deliveries settle out of order: one ack each
+        core.settle(queue, vec![(d, attempt, headers, outcome)], false)
+            .await;
+    }
+}
+
+impl<H: Handler> Drive for Consumer<H> {
+    async fn drive<S>(&self, core: &Core, queue: &str, deliveries: S)
+    where
+        S: futures::Stream<Item = Delivery> + Send,
+    {
+        deliveries
+            .for_each_concurrent(self.concurrency, |d| self.process(core, queue, d))
+            .await;
+    }
+}
+
+/// A queue consumer that hands its [`BatchHandler`] every message the broker had delivered
+/// when the previous batch was done (up to the batch size, without waiting for more), and
+/// acks them together once the handler committed. One batch at a time, in queue order.
+pub struct BatchConsumer<B> {
+    core: Core,
+    max_batch: Option<usize>,
+    handler: Arc<B>,
+}
+
+impl<B: BatchHandler> BatchConsumer<B> {
+    pub fn new(broker: Broker, spec: QueueSpec, handler: B) -> Self {
+        Self {
+            core: Core::new(broker, spec),
+            max_batch: None,
+            handler: Arc::new(handler),
+        }
+    }
+
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.core.retry = policy;
+        self
+    }
+
+    /// Unacknowledged deliveries the broker may send ahead (bounded prefetch); also the
+    /// largest batch unless [`BatchConsumer::max_batch`] says otherwise.
+    pub fn prefetch(mut self, n: u16) -> Self {
+        self.core.prefetch = n.max(1);
+        self
+    }
+
+    /// The most messages handed over at once.
+    pub fn max_batch(mut self, n: usize) -> Self {
+        self.max_batch = Some(n.max(1));
+        self
+    }
+
+    /// Contract types this consumer takes; any other type is dead-lettered.
+    pub fn accepts(mut self, types: &[&str]) -> Self {
+        self.core.accepts = Some(types.iter().map(|t| (*t).to_owned()).collect());
+        self
+    }
+
+    /// Declares the queue and consumes until `shutdown`, reconnecting after any broker failure.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), MessagingError> {
+        self.core.run(&self, shutdown).await
+    }
+
+    /// One message alone (the fallback after a failed batch).
+    async fn handle_one(&self, msg: &Incoming) -> Result<(), HandlerError> {
+        match self.handler.handle_batch(std::slice::from_ref(msg)).await {
+            Ok(mut r) if r.len() == 1 => r.pop().unwrap_or(Ok(())),
+            Ok(r) => Err(HandlerError::Transient(format!(
+                "batch handler returned {} results for 1 message",
+                r.len()
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn process(&self, core: &Core, queue: &str, batch: Vec<Delivery>) {
+        let mut parsed = Vec::with_capacity(batch.len());
+        let mut msgs = Vec::with_capacity(batch.len());
+        for d in batch {
+            let headers = string_headers(d.properties.headers());
+            let attempt = attempt_of(&headers);
+            match core.parse(queue, &d, attempt) {
+                Ok(m) => {
+                    msgs.push(m);
+                    parsed.push((d, attempt, headers, None));
+                }
+                Err(dead) => parsed.push((d, attempt, headers, Some(dead))),
+            }
+        }
+        let results = if msgs.is_empty() {
+            Vec::new()
+        } else {
+            let span = tracing::info_span!("handle_batch", %queue, size = msgs.len());
+            span.in_scope(|| tracing::debug!("handling a batch"));
+            match self.handler.handle_batch(&msgs).await {
+                Ok(r) if r.len() == msgs.len() => r,
+                Err(e) if msgs.len() == 1 => vec![Err(e)],
+                other => {
+                    let why = match other {
+                        Err(e) => e.to_string(),
+                        Ok(r) => format!(
+                            "the handler returned {} results for {} messages",
+                            r.len(),
+                            msgs.len()
+                        ),
+                    };
+                    tracing::warn!(%queue, size = msgs.len(), error = %why, "batch failed; handling its messages one at a time");
+                    let mut one_by_one = Vec::with_capacity(msgs.len());
+                    for m in &msgs {
+                        one_by_one.push(self.handle_one(m).await);
+                    }
+                    one_by_one
+                }
+            }
+        };
+        let mut results = results.into_iter();
+        let settled = parsed
+            .into_iter()
+            .map(|(d, attempt, headers, dead)| {
+                let outcome = match dead {
+                    Some(dead) => dead,
+                    None => core.outcome(attempt, results.next().unwrap_or(Ok(()))),
+                };
+                (d, attempt, headers, outcome)
+            })
+            .collect();
+        // one batch at a time: every earlier delivery on the channel is settled already
+        core.settle(queue, settled, true).await;
+    }
+}
+
+impl<B: BatchHandler> Drive for BatchConsumer<B> {
+    async fn drive<S>(&self, core: &Core, queue: &str, deliveries: S)
+    where
+        S: futures::Stream<Item = Delivery> + Send,
+    {
+        let max = self.max_batch.unwrap_or(usize::from(core.prefetch)).max(1);
+        let mut batches = std::pin::pin!(deliveries.ready_chunks(max));
+        while let Some(batch) = batches.next().await {
+            self.process(core, queue, batch).await;
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The RabbitMQ runtime over lapin: [`topology`] (names and declarations, in one place),
 //! [`broker`] (the self-healing connection), [`publisher`] (confirms, pipelining, mandatory),
-//! [`consumer`] (manual acks, prefetch, retry, dead letters), [`retry`] (the policy, in one
+//! [`consumer`] (manual acks, prefetch, retry, dead letters, one message or a batch at a time), [`retry`] (the policy, in one
 //! place) and [`dlq`] (inspecting, replaying and discarding dead letters).
 
 pub mod broker;
@@ -11,7 +11,7 @@ pub mod retry;
 pub mod topology;
 
 pub use broker::Broker;
-pub use consumer::{Consumer, Handler, HandlerError, Incoming};
+pub use consumer::{BatchConsumer, BatchHandler, Consumer, Handler, HandlerError, Incoming};
 pub use publisher::{OutgoingMessage, Publisher};
 pub use retry::RetryPolicy;
 pub use topology::{QueueSpec, Topology};

@@ -23,6 +23,34 @@ pub async fn claim(
     Ok(done.rows_affected() == 1)
 }
 
+/// Claims several message ids for `consumer` in one statement, inside the transaction that
+/// applies their effects; returns the ids claimed now (first taking effect). An id given
+/// twice is claimed once. Ids are claimed in sorted order, so two transactions claiming
+/// overlapping sets wait for each other instead of deadlocking.
+pub async fn claim_many(
+    conn: &mut PgConnection,
+    consumer: &str,
+    message_ids: &[String],
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    if message_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut ids = message_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let claimed: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO inbox (consumer, message_id)
+         SELECT $1, id FROM UNNEST($2::text[]) WITH ORDINALITY AS u(id, n) ORDER BY n
+         ON CONFLICT DO NOTHING
+         RETURNING message_id",
+    )
+    .bind(consumer)
+    .bind(&ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(claimed.into_iter().collect())
+}
+
 /// Forgets inbox rows older than `days` (a redelivery older than that is not expected).
 pub async fn prune(pool: &sqlx::PgPool, days: i32) -> Result<u64, sqlx::Error> {
     let done =
