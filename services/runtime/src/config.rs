@@ -58,6 +58,9 @@ pub struct CommonConfig {
     pub log_format: LogFormat,
     /// `PREFETCH`: unacknowledged deliveries per consumer (bounded prefetch).
     pub prefetch: u16,
+    /// `BATCH_SIZE`: most messages a batch consumer (reconciler, indicators) applies in one
+    /// transaction; its prefetch is at least this.
+    pub batch_size: u16,
     /// `RETRY_ATTEMPTS`: handler attempts before a message is dead-lettered.
     pub retry_attempts: u32,
     /// `RETRY_INITIAL_MS`: first retry delay; doubles each attempt.
@@ -78,6 +81,7 @@ impl Default for CommonConfig {
             http_addr: None,
             log_format: LogFormat::Human,
             prefetch: 64,
+            batch_size: 256,
             retry_attempts: 5,
             retry_initial_ms: 200,
             retry_max_ms: 10_000,
@@ -125,6 +129,12 @@ impl CommonConfig {
                 "expected a number from 1 to 65535",
             ));
         }
+        if self.batch_size == 0 {
+            return Err(ConfigError::invalid(
+                "BATCH_SIZE",
+                "expected a number from 1 to 65535",
+            ));
+        }
         if self.retry_attempts == 0 {
             return Err(ConfigError::invalid(
                 "RETRY_ATTEMPTS",
@@ -147,6 +157,11 @@ impl CommonConfig {
             initial: std::time::Duration::from_millis(self.retry_initial_ms),
             max: std::time::Duration::from_millis(self.retry_max_ms),
         }
+    }
+
+    /// The prefetch of a batch consumer: room for a whole batch.
+    pub fn batch_prefetch(&self) -> u16 {
+        self.prefetch.max(self.batch_size)
     }
 
     /// The topology namespace these settings describe.
