@@ -10,7 +10,7 @@
 //! | [`accuracy`] | scoring the engine against a simulated world's ground truth |
 //! | [`config`] | settings from the environment |
 //! | [`store`] | the `reconciler` schema: snapshot, changes, API reads |
-//! | [`service`] | the shell: consumer + inbox, one transaction per change with the outbox |
+//! | [`service`] | the shell: consumer + inbox, one transaction per batch of changes with the outbox |
 //! | [`http`] | the API: golden records, review queue, operator actions, the log |
 //!
 //! [`run`] consumes `source.cooperative.v1`, `source.disbursement.v1` and
@@ -32,7 +32,7 @@ use std::net::SocketAddr;
 use hub_contracts::Contract;
 use hub_contracts::registry::exchanges;
 use hub_contracts::v1::{LoanDisbursement, NtmCommuneReport, RegistryCooperative};
-use hub_runtime::messaging::{Consumer, Incoming, QueueSpec};
+use hub_runtime::messaging::{BatchConsumer, QueueSpec};
 use hub_runtime::service::{ServiceContext, ServiceError};
 use hub_runtime::shutdown::CancellationToken;
 use sqlx::migrate::Migrator;
@@ -118,18 +118,16 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     }
     let relay = ctx.spawn_outbox_relay();
     let probe = ctx.spawn_database_probe();
-    let handler_shared = shared.clone();
-    let consumer = Consumer::new(
+    // every record the broker delivered meanwhile goes in the next transaction (one batch at
+    // a time keeps the queue's order)
+    let consumer = BatchConsumer::new(
         ctx.broker.clone(),
         source_queue(&config),
-        move |m: Incoming| {
-            let s = handler_shared.clone();
-            async move { s.handle(m).await }
-        },
+        service::SourceHandler(shared.clone()),
     )
     .retry(ctx.config.retry_policy())
-    .prefetch(ctx.config.prefetch)
-    .concurrency(1)
+    .prefetch(ctx.config.batch_prefetch())
+    .max_batch(usize::from(ctx.config.batch_size))
     .accepts(&[
         RegistryCooperative::TYPE,
         LoanDisbursement::TYPE,

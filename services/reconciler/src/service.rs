@@ -3,6 +3,12 @@
 //! engine, persists what changed and enqueues the events in the OUTBOX, all in one
 //! transaction, then feeds the live log.
 //!
+//! Source records come in batches (whatever the broker delivered while the previous batch
+//! was being applied, see `hub_runtime::messaging::BatchConsumer`): [`Shared::apply_batch`]
+//! applies a whole batch in one transaction, with one inbox claim, the engine operations in
+//! order and one write of the union of their changes; [`Shared::apply`] is the same for one
+//! operation (operator requests, the settle pass).
+//!
 //! Consistency across replicas: the source queue has a single active consumer, and every
 //! change (message or operator request) runs under one PostgreSQL advisory lock and checks
 //! the stored state sequence first: a replica whose engine is behind (another replica
@@ -14,20 +20,20 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use hub_contracts::v1::{
     GoldenRecord, IdentityMerged, IdentitySplit, LoanDisbursement, NtmCommuneReport,
     ReconciliationDecision, RegistryCooperative, SourceRef,
 };
 use hub_contracts::{Contract, Envelope};
-use hub_runtime::messaging::{HandlerError, Incoming, OutgoingMessage};
+use hub_runtime::messaging::{BatchHandler, HandlerError, Incoming, OutgoingMessage};
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::storage::{Database, inbox, outbox};
 use serde_json::Value;
 use tokio::sync::{Mutex, broadcast};
 
 use crate::engine::observation::{Observation, ntm_entry_id};
-use crate::engine::{Changes, Engine, EngineError};
+use crate::engine::{Changes, Engine, EngineError, OrgId};
 use crate::store::{self, StoreError};
 
 mod settling;
@@ -115,11 +121,30 @@ impl Shared {
     /// duplicate returns `Ok(None)`.
     pub async fn apply<F>(&self, cause: &Cause, op: F) -> Result<Option<Changes>, ApplyError>
     where
-        F: FnOnce(
-            &mut Engine,
-            chrono::DateTime<Utc>,
-        ) -> Result<(Changes, BTreeMap<SourceRef, Value>), EngineError>,
+        F: FnOnce(&mut Engine, DateTime<Utc>) -> OpResult + Send,
     {
+        let (applied, changes) = self
+            .apply_batch(vec![(cause.clone(), Box::new(op) as Op<'_>)])
+            .await?;
+        Ok(applied.first().copied().unwrap_or(false).then_some(changes))
+    }
+
+    /// Applies several operations, in order, in ONE transaction: one advisory lock, one
+    /// inbox claim for every message id (a duplicate, within the batch or of an earlier
+    /// one, is skipped), the engine operations one after the other (the engine ends exactly
+    /// as if they had been applied one by one, golden record versions included), one write
+    /// of the union of what they changed and every event in the outbox. A golden record
+    /// changed by several operations is published once, at its latest version (a higher
+    /// version supersedes a lower one, so the ones in between are not sent). An engine error
+    /// rolls the whole batch back (the caller may then apply its operations one at a time).
+    ///
+    /// Returns, per operation, whether it was applied (false: a duplicate), and the union
+    /// of the changes.
+    pub async fn apply_batch(
+        &self,
+        ops: Vec<(Cause, Op<'_>)>,
+    ) -> Result<(Vec<bool>, Changes), ApplyError> {
+        let started = std::time::Instant::now();
         let mut st = self.state.lock().await;
         let mut tx = self.db.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -138,80 +163,172 @@ impl Shared {
             st.seq = seq;
             st.stale = false;
         }
-        if let Some(id) = &cause.message_id
-            && !inbox::claim(&mut tx, CONSUMER, id).await?
-        {
-            tx.commit().await?;
-            return Ok(None);
-        }
+        let ids: Vec<String> = ops
+            .iter()
+            .filter_map(|(c, _)| c.message_id.clone())
+            .collect();
+        let mut claimed = inbox::claim_many(&mut tx, CONSUMER, &ids).await?;
+        let claimed_at = started.elapsed();
         let now = Utc::now();
-        let (ch, payloads) = op(&mut st.engine, now)?;
-        // from here on the engine is ahead of the database until the commit succeeds
-        st.stale = true;
-        let goldens = st.engine.publish_golden(&ch.identities, now);
-        let new_seq = store::persist(&mut tx, &st.engine, &ch, &goldens, &payloads, now).await?;
-        let msgs = messages(&ch, &goldens, cause);
+        let mut applied = Vec::with_capacity(ops.len());
+        let mut total = Changes::default();
+        let mut payloads = BTreeMap::new();
+        let mut events = Vec::new();
+        let mut decisions = Vec::new();
+        // the latest golden record of each identity, and the operation that made it
+        let mut goldens: BTreeMap<OrgId, (GoldenRecord, usize)> = BTreeMap::new();
+        let mut causes = Vec::with_capacity(ops.len());
+        for (cause, op) in ops {
+            // claimed ids are taken out as they are applied: a second copy in the batch finds
+            // it gone
+            if let Some(id) = &cause.message_id
+                && !claimed.remove(id)
+            {
+                applied.push(false);
+                continue;
+            }
+            let (ch, p) = op(&mut st.engine, now)?;
+            // from here on the engine is ahead of the database until the commit succeeds
+            st.stale = true;
+            let c = causes.len();
+            for g in st.engine.publish_golden(&ch.identities, now) {
+                goldens.insert(g.organisation_id, (g, c));
+            }
+            events.extend(merge_and_split_messages(&ch, &cause));
+            decisions.extend(decision_messages(&ch, &cause));
+            // a payload only for what this operation changed (a stale report changes nothing)
+            payloads.extend(p.into_iter().filter(|(r, _)| ch.observations.contains(r)));
+            total.absorb(ch);
+            applied.push(true);
+            causes.push(cause);
+        }
+        if causes.is_empty() {
+            // only duplicates: nothing to write
+            tx.commit().await?;
+            return Ok((applied, total));
+        }
+        let engine_done = started.elapsed();
+        let mut msgs = events;
+        for (g, c) in goldens.values() {
+            msgs.push(golden_message(g, &causes[*c]));
+        }
+        let goldens: Vec<GoldenRecord> = goldens.into_values().map(|(g, _)| g).collect();
+        let new_seq = store::persist(&mut tx, &st.engine, &total, &goldens, &payloads, now).await?;
+        msgs.extend(decisions);
+        let persisted = started.elapsed();
         outbox::enqueue(&mut tx, &self.db.schema, &msgs).await?;
         tx.commit().await?;
         st.seq = new_seq;
         st.stale = false;
         drop(st);
-        for d in &ch.decisions {
+        tracing::debug!(
+            operations = causes.len(),
+            events = msgs.len(),
+            lock_and_claim_ms = claimed_at.as_secs_f64() * 1e3,
+            engine_ms = (engine_done - claimed_at).as_secs_f64() * 1e3,
+            persist_ms = (persisted - engine_done).as_secs_f64() * 1e3,
+            outbox_and_commit_ms = (started.elapsed() - persisted).as_secs_f64() * 1e3,
+            "batch committed"
+        );
+        for d in &total.decisions {
             // no subscriber is fine
             let _ = self.decisions.send(d.clone());
         }
-        Ok(Some(ch))
+        Ok((applied, total))
     }
 
     /// Handles one source record from the queue.
     pub async fn handle(&self, msg: Incoming) -> Result<(), HandlerError> {
-        let cause = Cause {
-            message_id: Some(msg.envelope.id.clone()),
-            correlation: Some(msg.envelope.correlationid.clone()),
-            traceparent: Some(msg.trace.header()),
-        };
-        let result = match msg.envelope.ty.as_str() {
-            RegistryCooperative::TYPE => {
-                let env = msg.decode::<RegistryCooperative>()?;
-                let payload = serde_json::to_value(&env.data).unwrap_or(Value::Null);
-                let obs = Observation::from_registry(&env.data);
-                self.apply(&cause, move |e, now| {
-                    let src = obs.source.clone();
-                    Ok((e.observe(obs, now), BTreeMap::from([(src, payload)])))
-                })
-                .await
+        let mut r = self.handle_batch(std::slice::from_ref(&msg)).await?;
+        r.pop().unwrap_or(Ok(()))
+    }
+
+    /// Handles source records from the queue, in order, in one transaction. A record that
+    /// does not decode is rejected alone; a failure of the transaction fails the batch
+    /// (the consumer then hands the records over one at a time).
+    pub async fn handle_batch(
+        &self,
+        msgs: &[Incoming],
+    ) -> Result<Vec<Result<(), HandlerError>>, HandlerError> {
+        let mut results: Vec<Result<(), HandlerError>> = Vec::with_capacity(msgs.len());
+        let mut ops: Vec<(Cause, Op<'static>)> = Vec::with_capacity(msgs.len());
+        for msg in msgs {
+            match operation(msg) {
+                Ok(op) => {
+                    let cause = Cause {
+                        message_id: Some(msg.envelope.id.clone()),
+                        correlation: Some(msg.envelope.correlationid.clone()),
+                        traceparent: Some(msg.trace.header()),
+                    };
+                    ops.push((cause, op));
+                    results.push(Ok(()));
+                }
+                Err(e) => results.push(Err(e)),
             }
-            LoanDisbursement::TYPE => {
-                let env = msg.decode::<LoanDisbursement>()?;
-                let payload = serde_json::to_value(&env.data).unwrap_or(Value::Null);
-                let obs = Observation::from_loan(&env.data);
-                self.apply(&cause, move |e, now| {
-                    let src = obs.source.clone();
-                    Ok((e.observe(obs, now), BTreeMap::from([(src, payload)])))
-                })
-                .await
-            }
-            NtmCommuneReport::TYPE => {
-                let env = msg.decode::<NtmCommuneReport>()?;
-                let report = env.data;
-                let payloads = ntm_payloads(&report);
-                self.apply(&cause, move |e, now| {
-                    Ok((e.ntm_report(&report, now), payloads))
-                })
-                .await
-            }
-            other => {
-                return Err(HandlerError::permanent(format!(
-                    "the reconciler does not take {other}"
-                )));
-            }
-        };
-        match result {
-            Ok(_) => Ok(()),
+        }
+        if ops.is_empty() {
+            return Ok(results);
+        }
+        match self.apply_batch(ops).await {
+            Ok(_) => Ok(results),
             Err(ApplyError::Engine(e)) => Err(HandlerError::permanent(e)),
             Err(ApplyError::Store(StoreError::Sql(e))) => Err(HandlerError::from(e)),
             Err(ApplyError::Store(e)) => Err(HandlerError::transient(e)),
         }
+    }
+}
+
+/// What an engine operation returns: its changes and the payloads of the source records it
+/// touched.
+pub type OpResult = Result<(Changes, BTreeMap<SourceRef, Value>), EngineError>;
+
+/// An engine operation of a batch.
+pub type Op<'a> = Box<dyn FnOnce(&mut Engine, DateTime<Utc>) -> OpResult + Send + 'a>;
+
+/// The engine operation of a source record; a payload that does not decode is a permanent
+/// error.
+fn operation(msg: &Incoming) -> Result<Op<'static>, HandlerError> {
+    Ok(match msg.envelope.ty.as_str() {
+        RegistryCooperative::TYPE => {
+            let env = msg.decode::<RegistryCooperative>()?;
+            let payload = serde_json::to_value(&env.data).unwrap_or(Value::Null);
+            let obs = Observation::from_registry(&env.data);
+            Box::new(move |e: &mut Engine, now| {
+                let src = obs.source.clone();
+                Ok((e.observe(obs, now), BTreeMap::from([(src, payload)])))
+            })
+        }
+        LoanDisbursement::TYPE => {
+            let env = msg.decode::<LoanDisbursement>()?;
+            let payload = serde_json::to_value(&env.data).unwrap_or(Value::Null);
+            let obs = Observation::from_loan(&env.data);
+            Box::new(move |e: &mut Engine, now| {
+                let src = obs.source.clone();
+                Ok((e.observe(obs, now), BTreeMap::from([(src, payload)])))
+            })
+        }
+        NtmCommuneReport::TYPE => {
+            let report = msg.decode::<NtmCommuneReport>()?.data;
+            let payloads = ntm_payloads(&report);
+            Box::new(move |e: &mut Engine, now| Ok((e.ntm_report(&report, now), payloads)))
+        }
+        other => {
+            return Err(HandlerError::permanent(format!(
+                "the reconciler does not take {other}"
+            )));
+        }
+    })
+}
+
+/// The consumer's view of [`Shared`]: a batch of source records at a time.
+pub struct SourceHandler(pub Arc<Shared>);
+
+impl BatchHandler for SourceHandler {
+    async fn handle_batch(
+        &self,
+        msgs: &[Incoming],
+    ) -> Result<Vec<Result<(), HandlerError>>, HandlerError> {
+        self.0.handle_batch(msgs).await
     }
 }
 
@@ -251,8 +368,8 @@ fn envelope<T: Contract>(id: String, data: T, subject: String, cause: &Cause) ->
     OutgoingMessage::from_envelope(&env)
 }
 
-/// The events of one change: golden records, merges, splits, decisions.
-fn messages(ch: &Changes, goldens: &[GoldenRecord], cause: &Cause) -> Vec<OutgoingMessage> {
+/// The merge and split events of one change.
+fn merge_and_split_messages(ch: &Changes, cause: &Cause) -> Vec<OutgoingMessage> {
     let mut out = Vec::new();
     for m in &ch.merged {
         out.push(envelope::<IdentityMerged>(
@@ -270,34 +387,43 @@ fn messages(ch: &Changes, goldens: &[GoldenRecord], cause: &Cause) -> Vec<Outgoi
             cause,
         ));
     }
-    for g in goldens {
-        out.push(envelope::<GoldenRecord>(
-            Envelope::<()>::deterministic_id(&[
-                "identity.golden_record",
-                &g.organisation_id.to_string(),
-                &g.version.to_string(),
-            ]),
-            g.clone(),
-            g.organisation_id.to_string(),
-            cause,
-        ));
-    }
-    for d in &ch.decisions {
-        let subject = d
-            .source
-            .as_ref()
-            .map(ToString::to_string)
-            .or(d.organisation_id.map(|o| o.to_string()))
-            .unwrap_or_default();
-        out.push(envelope::<ReconciliationDecision>(
-            Envelope::<()>::deterministic_id(&[
-                "reconciliation.decision",
-                &d.decision_id.to_string(),
-            ]),
-            d.clone(),
-            subject,
-            cause,
-        ));
-    }
     out
+}
+
+/// A published golden record version.
+fn golden_message(g: &GoldenRecord, cause: &Cause) -> OutgoingMessage {
+    envelope::<GoldenRecord>(
+        Envelope::<()>::deterministic_id(&[
+            "identity.golden_record",
+            &g.organisation_id.to_string(),
+            &g.version.to_string(),
+        ]),
+        g.clone(),
+        g.organisation_id.to_string(),
+        cause,
+    )
+}
+
+/// The decisions of one change.
+fn decision_messages(ch: &Changes, cause: &Cause) -> Vec<OutgoingMessage> {
+    ch.decisions
+        .iter()
+        .map(|d| {
+            let subject = d
+                .source
+                .as_ref()
+                .map(ToString::to_string)
+                .or(d.organisation_id.map(|o| o.to_string()))
+                .unwrap_or_default();
+            envelope::<ReconciliationDecision>(
+                Envelope::<()>::deterministic_id(&[
+                    "reconciliation.decision",
+                    &d.decision_id.to_string(),
+                ]),
+                d.clone(),
+                subject,
+                cause,
+            )
+        })
+        .collect()
 }
