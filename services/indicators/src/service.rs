@@ -17,7 +17,7 @@ use hub_contracts::registry::exchanges;
 use hub_contracts::v1::identity::{GoldenRecord, ReconciliationDecision};
 use hub_contracts::v1::indicator::IndicatorSnapshot;
 use hub_contracts::v1::source::{LoanDisbursement, NtmCommuneReport, RegistryCooperative};
-use hub_runtime::messaging::{Consumer, Handler, HandlerError, Incoming, QueueSpec};
+use hub_runtime::messaging::{BatchConsumer, BatchHandler, HandlerError, Incoming, QueueSpec};
 use hub_runtime::service::ServiceContext;
 use hub_runtime::shutdown::CancellationToken;
 use tokio::sync::{Notify, watch};
@@ -36,7 +36,8 @@ pub const SCHEMA: &str = "indicators";
 /// Base name of the input queue.
 pub const INPUT_QUEUE: &str = "indicators.inputs";
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The service's migrations (its own schema).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The contract types the service consumes.
 pub const INPUT_TYPES: [&str; 5] = [
@@ -153,7 +154,8 @@ impl Engine {
     }
 }
 
-/// Applies each consumed message once and marks the projection dirty when it changed.
+/// Applies each batch of consumed messages once, in one transaction, and marks the projection
+/// dirty when it changed.
 struct InputHandler {
     store: Store,
     dirty: Arc<Notify>,
@@ -178,13 +180,30 @@ fn decode_input(msg: &Incoming) -> Result<Input, HandlerError> {
     })
 }
 
-impl Handler for InputHandler {
-    async fn handle(&self, msg: Incoming) -> Result<(), HandlerError> {
-        let input = decode_input(&msg)?;
-        if self.store.apply(&msg.envelope.id, &input).await? {
+impl BatchHandler for InputHandler {
+    async fn handle_batch(
+        &self,
+        msgs: &[Incoming],
+    ) -> Result<Vec<Result<(), HandlerError>>, HandlerError> {
+        let mut results = Vec::with_capacity(msgs.len());
+        let mut inputs = Vec::with_capacity(msgs.len());
+        for msg in msgs {
+            match decode_input(msg) {
+                Ok(input) => {
+                    inputs.push((msg.envelope.id.as_str(), input));
+                    results.push(Ok(()));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        if inputs.is_empty() {
+            return Ok(results);
+        }
+        let batch: Vec<(&str, &Input)> = inputs.iter().map(|(id, i)| (*id, i)).collect();
+        if self.store.apply_batch(&batch).await? {
             self.dirty.notify_one();
         }
-        Ok(())
+        Ok(results)
     }
 }
 
@@ -280,7 +299,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     let dirty = Arc::new(Notify::new());
     let mut tasks = vec![ctx.spawn_outbox_relay(), ctx.spawn_database_probe()];
 
-    let consumer = Consumer::new(
+    // every input the broker delivered meanwhile goes in the next transaction
+    let consumer = BatchConsumer::new(
         ctx.broker.clone(),
         input_queue(&config),
         InputHandler {
@@ -289,8 +309,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         },
     )
     .retry(ctx.config.retry_policy())
-    .prefetch(ctx.config.prefetch)
-    .concurrency(4)
+    .prefetch(ctx.config.batch_prefetch())
+    .max_batch(usize::from(ctx.config.batch_size))
     .accepts(&INPUT_TYPES);
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {

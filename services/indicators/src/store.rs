@@ -89,102 +89,207 @@ impl Store {
     /// transaction. True when the projection changed (a first delivery that was not older
     /// than what is held).
     pub async fn apply(&self, message_id: &str, input: &Input) -> Result<bool, sqlx::Error> {
+        self.apply_batch(&[(message_id, input)]).await
+    }
+
+    /// Applies messages once each, in order, in ONE transaction: one inbox claim for every
+    /// message id (a duplicate, within the batch or of an earlier one, is skipped), then one
+    /// statement per table for the rest: of several versions of a golden record, a loan or a
+    /// report revision only the newest can take effect, so only it is written; versions of a
+    /// registry record go in successive statements in message order (its rule depends on
+    /// it). The outcome is the one of applying the messages one by one. True when the
+    /// projection changed.
+    pub async fn apply_batch(&self, inputs: &[(&str, &Input)]) -> Result<bool, sqlx::Error> {
         let mut tx = self.db.pool.begin().await?;
-        if !inbox::claim(&mut tx, CONSUMER, message_id).await? {
-            tx.commit().await?;
-            return Ok(false);
+        let ids: Vec<String> = inputs.iter().map(|(id, _)| (*id).to_owned()).collect();
+        let mut claimed = inbox::claim_many(&mut tx, CONSUMER, &ids).await?;
+        let mut golden = Vec::new();
+        let mut loans = Vec::new();
+        let mut ntm = Vec::new();
+        let mut registry = Vec::new();
+        let mut decisions = Vec::new();
+        for (id, input) in inputs {
+            // a second copy in the batch finds its id taken
+            if !claimed.remove(*id) {
+                continue;
+            }
+            match input {
+                Input::Golden(g) => golden.push(g.as_ref()),
+                Input::Loan(l) => loans.push(l.as_ref()),
+                Input::Ntm(r) => ntm.push(r.as_ref()),
+                Input::Registry(c) => registry.push(c.as_ref()),
+                Input::Decision(d) => decisions.push(d.as_ref()),
+            }
         }
-        let done = match input {
-            Input::Golden(g) => {
-                sqlx::query(
-                    "INSERT INTO golden_records (organisation_id, version, retired, updated_at, record)
-                     VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (organisation_id) DO UPDATE
-                     SET version = EXCLUDED.version, retired = EXCLUDED.retired,
-                         updated_at = EXCLUDED.updated_at, record = EXCLUDED.record
-                     WHERE golden_records.version < EXCLUDED.version",
-                )
-                .bind(g.organisation_id)
-                .bind(i64_of(g.version))
-                .bind(g.retired)
-                .bind(g.updated_at)
-                .bind(Json(g.as_ref()))
-                .execute(&mut *tx)
-                .await?
-            }
-            Input::Loan(l) => {
-                sqlx::query(
-                    "INSERT INTO loans (loan_no, modified, fetched_at, record) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (loan_no) DO UPDATE
-                     SET modified = EXCLUDED.modified, fetched_at = EXCLUDED.fetched_at,
-                         record = EXCLUDED.record
-                     WHERE (loans.modified, loans.fetched_at) < (EXCLUDED.modified, EXCLUDED.fetched_at)",
-                )
-                .bind(&l.loan_no)
-                .bind(l.modified.with_timezone(&Utc))
-                .bind(l.meta.fetched_at.with_timezone(&Utc))
-                .bind(Json(l.as_ref()))
-                .execute(&mut *tx)
-                .await?
-            }
-            Input::Ntm(r) => {
-                sqlx::query(
-                    "INSERT INTO ntm_revisions (commune_code, year, revision, status, fetched_at, record)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (commune_code, year, revision) DO UPDATE
-                     SET status = EXCLUDED.status, fetched_at = EXCLUDED.fetched_at,
-                         record = EXCLUDED.record
-                     WHERE ntm_revisions.fetched_at < EXCLUDED.fetched_at",
-                )
-                .bind(&r.commune_code)
-                .bind(r.year)
-                .bind(i64::from(r.revision))
-                .bind(serde_name(r.status))
-                .bind(r.meta.fetched_at.with_timezone(&Utc))
-                .bind(Json(r.as_ref()))
-                .execute(&mut *tx)
-                .await?
-            }
-            Input::Registry(c) => {
-                sqlx::query(
-                    "INSERT INTO registry_records (source_id, version, fetched_at) VALUES ($1, $2, $3)
-                     ON CONFLICT (source_id) DO UPDATE
-                     SET version = GREATEST(registry_records.version, EXCLUDED.version),
-                         fetched_at = GREATEST(registry_records.fetched_at, EXCLUDED.fetched_at)
-                     WHERE (registry_records.version, registry_records.fetched_at)
-                           < (EXCLUDED.version, EXCLUDED.fetched_at)",
-                )
-                .bind(&c.meta.source.id)
-                .bind(i64_of(c.version))
-                .bind(c.meta.fetched_at.with_timezone(&Utc))
-                .execute(&mut *tx)
-                .await?
-            }
-            Input::Decision(d) => {
-                let by_operator = d.operator.is_some()
-                    || matches!(
-                        d.outcome,
-                        DecisionOutcome::OperatorLinked | DecisionOutcome::OperatorSeparated
-                    );
-                sqlx::query(
-                    "INSERT INTO decisions
-                       (decision_id, at, outcome, source_system, source_id, organisation_id, by_operator)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (decision_id) DO NOTHING",
-                )
-                .bind(d.decision_id)
-                .bind(d.at)
-                .bind(serde_name(d.outcome))
-                .bind(d.source.as_ref().map(|s| s.system.clone()))
-                .bind(d.source.as_ref().map(|s| s.id.clone()))
-                .bind(d.organisation_id)
-                .bind(by_operator)
-                .execute(&mut *tx)
-                .await?
-            }
-        };
+        let mut changed = 0u64;
+        // `version <` keeps the newest: only the newest of the batch can change anything
+        let round = newest(&golden, |g| g.organisation_id, |g| g.version);
+        if !round.is_empty() {
+            changed += sqlx::query(
+                "INSERT INTO golden_records (organisation_id, version, retired, updated_at, record)
+                 SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::boolean[],
+                                      $4::timestamptz[], $5::jsonb[])
+                 ON CONFLICT (organisation_id) DO UPDATE
+                 SET version = EXCLUDED.version, retired = EXCLUDED.retired,
+                     updated_at = EXCLUDED.updated_at, record = EXCLUDED.record
+                 WHERE golden_records.version < EXCLUDED.version",
+            )
+            .bind(round.iter().map(|g| g.organisation_id).collect::<Vec<_>>())
+            .bind(round.iter().map(|g| i64_of(g.version)).collect::<Vec<_>>())
+            .bind(round.iter().map(|g| g.retired).collect::<Vec<_>>())
+            .bind(round.iter().map(|g| g.updated_at).collect::<Vec<_>>())
+            .bind(round.iter().map(|g| Json(*g)).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        let round = newest(
+            &loans,
+            |l| l.loan_no.clone(),
+            |l| (l.modified, l.meta.fetched_at),
+        );
+        if !round.is_empty() {
+            changed += sqlx::query(
+                "INSERT INTO loans (loan_no, modified, fetched_at, record)
+                 SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::timestamptz[],
+                                      $4::jsonb[])
+                 ON CONFLICT (loan_no) DO UPDATE
+                 SET modified = EXCLUDED.modified, fetched_at = EXCLUDED.fetched_at,
+                     record = EXCLUDED.record
+                 WHERE (loans.modified, loans.fetched_at) < (EXCLUDED.modified, EXCLUDED.fetched_at)",
+            )
+            .bind(round.iter().map(|l| l.loan_no.clone()).collect::<Vec<_>>())
+            .bind(
+                round
+                    .iter()
+                    .map(|l| l.modified.with_timezone(&Utc))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                round
+                    .iter()
+                    .map(|l| l.meta.fetched_at.with_timezone(&Utc))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(round.iter().map(|l| Json(*l)).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        let round = newest(
+            &ntm,
+            |r| (r.commune_code.clone(), r.year, r.revision),
+            |r| r.meta.fetched_at,
+        );
+        if !round.is_empty() {
+            changed += sqlx::query(
+                "INSERT INTO ntm_revisions (commune_code, year, revision, status, fetched_at, record)
+                 SELECT * FROM UNNEST($1::text[], $2::int[], $3::bigint[], $4::text[],
+                                      $5::timestamptz[], $6::jsonb[])
+                 ON CONFLICT (commune_code, year, revision) DO UPDATE
+                 SET status = EXCLUDED.status, fetched_at = EXCLUDED.fetched_at,
+                     record = EXCLUDED.record
+                 WHERE ntm_revisions.fetched_at < EXCLUDED.fetched_at",
+            )
+            .bind(
+                round
+                    .iter()
+                    .map(|r| r.commune_code.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(round.iter().map(|r| r.year).collect::<Vec<_>>())
+            .bind(
+                round
+                    .iter()
+                    .map(|r| i64::from(r.revision))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(round.iter().map(|r| serde_name(r.status)).collect::<Vec<_>>())
+            .bind(
+                round
+                    .iter()
+                    .map(|r| r.meta.fetched_at.with_timezone(&Utc))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(round.iter().map(|r| Json(*r)).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        // the registry's rule depends on the order its versions arrive in: one statement per
+        // version of the same record
+        for round in rounds(&registry, |c| c.meta.source.id.clone()) {
+            changed += sqlx::query(
+                "INSERT INTO registry_records (source_id, version, fetched_at)
+                 SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::timestamptz[])
+                 ON CONFLICT (source_id) DO UPDATE
+                 SET version = GREATEST(registry_records.version, EXCLUDED.version),
+                     fetched_at = GREATEST(registry_records.fetched_at, EXCLUDED.fetched_at)
+                 WHERE (registry_records.version, registry_records.fetched_at)
+                       < (EXCLUDED.version, EXCLUDED.fetched_at)",
+            )
+            .bind(
+                round
+                    .iter()
+                    .map(|c| c.meta.source.id.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(round.iter().map(|c| i64_of(c.version)).collect::<Vec<_>>())
+            .bind(
+                round
+                    .iter()
+                    .map(|c| c.meta.fetched_at.with_timezone(&Utc))
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        // `DO NOTHING`: the first of a decision is the one kept
+        let round = newest(&decisions, |d| d.decision_id, |_| ());
+        if !round.is_empty() {
+            changed += sqlx::query(
+                "INSERT INTO decisions
+                   (decision_id, at, outcome, source_system, source_id, organisation_id, by_operator)
+                 SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::text[],
+                                      $5::text[], $6::uuid[], $7::boolean[])
+                 ON CONFLICT (decision_id) DO NOTHING",
+            )
+            .bind(round.iter().map(|d| d.decision_id).collect::<Vec<_>>())
+            .bind(round.iter().map(|d| d.at).collect::<Vec<_>>())
+            .bind(round.iter().map(|d| serde_name(d.outcome)).collect::<Vec<_>>())
+            .bind(
+                round
+                    .iter()
+                    .map(|d| d.source.as_ref().map(|s| s.system.clone()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                round
+                    .iter()
+                    .map(|d| d.source.as_ref().map(|s| s.id.clone()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(round.iter().map(|d| d.organisation_id).collect::<Vec<_>>())
+            .bind(
+                round
+                    .iter()
+                    .map(|d| {
+                        d.operator.is_some()
+                            || matches!(
+                                d.outcome,
+                                DecisionOutcome::OperatorLinked
+                                    | DecisionOutcome::OperatorSeparated
+                            )
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
         tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        Ok(changed > 0)
     }
 
     /// The projection and the provenance, read in one consistent (repeatable-read) view.
@@ -363,6 +468,48 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The row of each key that applying the rows one by one would leave, for statements that
+/// only replace a stored row by a strictly newer one: the newest by `order`, the first of
+/// equals. One statement with these rows has the effect of the rows one by one.
+fn newest<'a, T, K: Ord, O: PartialOrd>(
+    rows: &[&'a T],
+    key: impl Fn(&T) -> K,
+    order: impl Fn(&T) -> O,
+) -> Vec<&'a T> {
+    let mut at: std::collections::BTreeMap<K, usize> = std::collections::BTreeMap::new();
+    let mut out: Vec<&'a T> = Vec::with_capacity(rows.len());
+    for row in rows {
+        match at.get(&key(row)) {
+            Some(&i) => {
+                if order(row) > order(out[i]) {
+                    out[i] = row;
+                }
+            }
+            None => {
+                at.insert(key(row), out.len());
+                out.push(row);
+            }
+        }
+    }
+    out
+}
+
+/// Splits rows into rounds: the n-th row about a key goes in round n, so that one statement
+/// per round never touches a row twice and the rows about one key apply in their order.
+fn rounds<'a, T, K: Ord>(rows: &[&'a T], key: impl Fn(&T) -> K) -> Vec<Vec<&'a T>> {
+    let mut seen: std::collections::BTreeMap<K, usize> = std::collections::BTreeMap::new();
+    let mut out: Vec<Vec<&'a T>> = Vec::new();
+    for row in rows {
+        let n = seen.entry(key(row)).or_insert(0);
+        if out.len() <= *n {
+            out.push(Vec::new());
+        }
+        out[*n].push(row);
+        *n += 1;
+    }
+    out
 }
 
 /// The projection: live golden records, every loan, every NTM revision.
