@@ -24,15 +24,15 @@
 
 use std::collections::HashMap;
 
-use super::features::{Features, Interner, TokClass, fnv};
+use super::features::{Features, Interner, MixState, TokClass, Unit};
 
 /// A key list longer than this is skipped when more selective keys already found candidates.
-pub const BROAD: usize = 400;
+pub const BROAD: usize = 64;
 /// A key list is never read past this many entries.
-pub const SCAN_LIMIT: usize = 4000;
+pub const SCAN_LIMIT: usize = 1000;
 /// Once candidates were found, no further key is read after this many entries in all (the
 /// most selective keys come first).
-pub const MAX_VISITS: usize = 1500;
+pub const MAX_VISITS: usize = 128;
 /// Identities scored in full per observation.
 pub const MAX_CANDIDATES: usize = 12;
 /// Distinctive words used for pair keys.
@@ -66,75 +66,82 @@ impl KeyKind {
     }
 }
 
+/// FNV-1a over the parts, a separator between them (as [`fnv`] of the joined bytes).
 fn key(parts: &[&[u8]]) -> u64 {
-    let mut buf = Vec::with_capacity(64);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {
-            buf.push(0x1f);
+            h ^= 0x1f;
+            h = h.wrapping_mul(0x0100_0000_01b3);
         }
-        buf.extend_from_slice(p);
+        for b in *p {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
     }
-    fnv(&buf)
+    h
 }
 
 /// The keys an observation is indexed under (`query = false`) or looked up with
-/// (`query = true`: every district when its own is unknown, and code deletions).
-pub fn keys(f: &Features, interner: &Interner, query: bool, out: &mut Vec<(u64, KeyKind)>) {
+/// (`query = true`: every district when its own is unknown, and code deletions). Words and
+/// representatives enter keys by their interned ids: keys only ever meet keys of the same
+/// engine.
+pub fn keys(f: &Features, _interner: &Interner, query: bool, out: &mut Vec<(u64, KeyKind)>) {
     out.clear();
     if let Some(c) = &f.code {
-        let d = c.digits.as_bytes();
+        let d = c.digits();
         if c.is_full() {
             out.push((key(&[b"C", d]), KeyKind::Code));
         }
         if d.len() == 10 {
+            let mut v = [0u8; 9];
             for i in 0..d.len() {
-                let mut v = d.to_vec();
-                v.remove(i);
+                v[..i].copy_from_slice(&d[..i]);
+                v[i..].copy_from_slice(&d[i + 1..]);
                 out.push((key(&[b"D", &v]), KeyKind::CodeNear));
             }
         } else if d.len() == 9 {
             out.push((key(&[b"D", d]), KeyKind::CodeNear));
         }
     }
-    if let Some(p) = &f.phone {
-        out.push((key(&[b"P", p.as_bytes()]), KeyKind::Phone));
+    if let Some(p) = f.phone {
+        out.push((key(&[b"P", &p.to_le_bytes()]), KeyKind::Phone));
     }
-    let own = f.district.as_deref().unwrap_or("?");
-    let scopes: Vec<&str> = if query {
+    let unknown: [u8; 8] = *b"?\0\0\0\0\0\0\0";
+    let own = f.district.map_or(unknown, Unit::key_bytes);
+    let mut scopes: Vec<[u8; 8]> = vec![own];
+    if query {
         if f.district.is_some() {
-            vec![own, "?"]
+            scopes.push(unknown);
         } else {
-            DISTRICTS.iter().copied().chain(["?"]).collect()
+            scopes.clear();
+            scopes.extend(DISTRICTS.iter().map(|d| Unit::new(d).key_bytes()));
+            scopes.push(unknown);
         }
-    } else {
-        vec![own]
-    };
-    let words: Vec<&str> = f
+    }
+    let mut words: Vec<[u8; 4]> = f
         .tokens
         .iter()
         .filter(|t| t.class != TokClass::Sector)
         .take(MAX_PAIR_WORDS)
-        .map(|t| interner.get(t.id))
+        .map(|t| t.id.to_le_bytes())
         .collect();
+    // a pair is the same whichever word comes first
+    words.sort_unstable_by_key(|w| u32::from_le_bytes(*w));
     let joined = f.joined.to_le_bytes();
-    for scope in scopes {
-        let s = scope.as_bytes();
-        if let Some((_, r)) = &f.rep {
-            out.push((key(&[b"R", s, r.as_bytes()]), KeyKind::Rep));
+    let rep = f.rep.map(u32::to_le_bytes);
+    for s in &scopes {
+        if let Some(r) = &rep {
+            out.push((key(&[b"R", s, r]), KeyKind::Rep));
         }
         if words.len() == 1 || query {
             for w in &words {
-                out.push((key(&[b"M", s, w.as_bytes()]), KeyKind::Single));
+                out.push((key(&[b"M", s, w]), KeyKind::Single));
             }
         }
         for i in 0..words.len() {
             for j in i + 1..words.len() {
-                let (a, b) = if words[i] <= words[j] {
-                    (words[i], words[j])
-                } else {
-                    (words[j], words[i])
-                };
-                out.push((key(&[b"N", s, a.as_bytes(), b.as_bytes()]), KeyKind::Pair));
+                out.push((key(&[b"N", s, &words[i], &words[j]]), KeyKind::Pair));
             }
         }
         if !words.is_empty() {
@@ -148,7 +155,7 @@ pub fn keys(f: &Features, interner: &Interner, query: bool, out: &mut Vec<(u64, 
 /// The inverted index: key → observation slots, in insertion order.
 #[derive(Debug, Default)]
 pub struct Index {
-    postings: HashMap<u64, Vec<u32>>,
+    postings: HashMap<u64, Vec<u32>, MixState>,
 }
 
 impl Index {
@@ -170,7 +177,15 @@ impl Index {
     }
 
     pub fn get(&self, k: u64) -> &[u32] {
-        self.postings.get(&k).map_or(&[], Vec::as_slice)
+        let list = self.postings.get(&k).map_or(&[][..], Vec::as_slice);
+        LOOKUPS.with(|c| {
+            let mut s = c.get();
+            s.lookups += 1;
+            s.entries += list.len() as u64;
+            s.longest = s.longest.max(list.len());
+            c.set(s);
+        });
+        list
     }
 
     pub fn len(&self) -> usize {
@@ -180,4 +195,28 @@ impl Index {
     pub fn is_empty(&self) -> bool {
         self.postings.is_empty()
     }
+}
+
+/// What key lists this thread's lookups met ([`Index::get`], all engines on the thread): for
+/// reports on how blocking grows with a world.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LookupStats {
+    /// Key lists looked up.
+    pub lookups: u64,
+    /// Entries in them (what a lookup could read; the engine reads at most [`SCAN_LIMIT`] of
+    /// a list and stops after [`MAX_VISITS`] once it has candidates).
+    pub entries: u64,
+    /// The longest list met.
+    pub longest: usize,
+}
+
+thread_local! {
+    static LOOKUPS: std::cell::Cell<LookupStats> = const {
+        std::cell::Cell::new(LookupStats { lookups: 0, entries: 0, longest: 0 })
+    };
+}
+
+/// This thread's lookup counts so far.
+pub fn lookup_stats() -> LookupStats {
+    LOOKUPS.with(std::cell::Cell::get)
 }

@@ -33,6 +33,9 @@ pub enum TokClass {
 pub struct Tok {
     pub id: u32,
     pub class: TokClass,
+    /// The word names the commune, district or province its record is in (it is in the
+    /// record's [`Features::local`]).
+    pub local: bool,
 }
 
 /// The kind an observation is of, as far as it can be told.
@@ -59,50 +62,129 @@ impl KindClass {
     }
 }
 
-/// A cleaned registration / tax code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Longest code kept (digits).
+const CODE_MAX: usize = 11;
+
+/// A cleaned registration / tax code, inline (8 to 11 digits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Code {
-    /// Digits only; for a 13-digit branch code, its 10-digit main part.
-    pub digits: Box<str>,
+    digits: [u8; CODE_MAX],
+    len: u8,
 }
 
 impl Code {
+    /// Digits only; for a 13-digit branch code, its 10-digit main part. `None` outside 8 to
+    /// 11 digits.
+    pub fn new(digits: &str) -> Option<Code> {
+        let d = digits.as_bytes();
+        if !(8..=CODE_MAX).contains(&d.len()) || !d.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let mut c = Code {
+            digits: [0; CODE_MAX],
+            len: d.len() as u8,
+        };
+        c.digits[..d.len()].copy_from_slice(d);
+        Some(c)
+    }
+
+    /// The digits (ASCII).
+    pub fn digits(&self) -> &[u8] {
+        &self.digits[..usize::from(self.len)]
+    }
+
     pub fn is_full(&self) -> bool {
-        self.digits.len() == 10
+        self.len == 10
+    }
+
+    /// Optimal string alignment distance between two codes, what
+    /// `hub_normalise::text::edit_distance` gives for their digits, on a table the size of a
+    /// code (codes are compared for every pair scored).
+    pub fn distance(&self, other: &Code) -> usize {
+        let (a, b) = (self.digits(), other.digits());
+        if a == b {
+            return 0;
+        }
+        let (n, m) = (a.len(), b.len());
+        let (mut prev2, mut prev, mut cur) =
+            ([0usize; CODE_MAX + 1], [0; CODE_MAX + 1], [0; CODE_MAX + 1]);
+        for (j, cell) in prev.iter_mut().enumerate().take(m + 1) {
+            *cell = j;
+        }
+        for i in 1..=n {
+            cur[0] = i;
+            for j in 1..=m {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    v = v.min(prev2[j - 2] + 1);
+                }
+                cur[j] = v;
+            }
+            (prev2, prev, cur) = (prev, cur, prev2);
+        }
+        prev[m]
     }
 }
 
-/// Everything the scorer and the blocker read, computed once per observation content.
+/// An administrative unit code (commune, district), compact: a code of digits is kept as its
+/// number tagged with its length (`03386` is not `3386`), anything else as a hash. Equal
+/// codes give equal units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Unit(std::num::NonZeroU64);
+
+impl Unit {
+    pub fn new(code: &str) -> Unit {
+        let b = code.as_bytes();
+        let v = if !b.is_empty() && b.len() <= 15 && b.iter().all(u8::is_ascii_digit) {
+            let n = b.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+            ((b.len() as u64) << 56) | n
+        } else {
+            fnv(b) | (1 << 63)
+        };
+        Unit(std::num::NonZeroU64::new(v).unwrap_or(std::num::NonZeroU64::MIN))
+    }
+
+    /// Bytes that stand for the unit in a blocking key.
+    pub fn key_bytes(self) -> [u8; 8] {
+        self.0.get().to_le_bytes()
+    }
+}
+
+/// Everything the scorer and the blocker read, computed once per observation content. Kept
+/// compact and mostly inline (codes, units and the phone are numbers, the representative an
+/// interned id): scoring a pair reads two of these, from anywhere in a large engine.
 #[derive(Debug, Clone)]
 pub struct Features {
     pub obs_kind: ObservationKind,
     pub kind: KindClass,
     /// Whether a system declared the kind (rather than the name suggesting it).
     pub kind_declared: bool,
+    pub person_like: bool,
+    /// The name was written without diacritics: a product word may be a place word
+    /// (`nam`: nấm the mushroom, or Nậm in a place name).
+    pub ascii: bool,
+    pub code: Option<Code>,
     /// Distinctive and sector tokens, sorted, without duplicates.
     pub tokens: Vec<Tok>,
     /// Hash of the canonical name (abbreviations expanded, unit words dropped).
     pub canonical: u64,
     /// Hash of the distinctive words glued together (spacing-insensitive).
     pub joined: u64,
-    pub person_like: bool,
-    /// The name was written without diacritics: a product word may be a place word
-    /// (`nam`: nấm the mushroom, or Nậm in a place name).
-    pub ascii: bool,
-    pub code: Option<Code>,
-    pub commune: Option<Box<str>>,
-    pub district: Option<Box<str>>,
+    pub commune: Option<Unit>,
+    pub district: Option<Unit>,
     /// The post-reform unit of the commune, to compare a 2024 code with a 2025 one.
-    pub unit_2025: Option<Box<str>>,
-    /// Normalised representative name (interned id, and the text for similarity).
-    pub rep: Option<(u32, Box<str>)>,
-    pub phone: Option<Box<str>>,
+    pub unit_2025: Option<Unit>,
+    /// Normalised representative name, interned (the interner gives the text back).
+    pub rep: Option<u32>,
+    /// The phone (E.164), hashed: only equality is ever asked.
+    pub phone: Option<u64>,
     /// For an NTM entry: its report (`commune_code:year`, hashed). Entries of one report are
     /// different cooperatives.
     pub report: Option<u64>,
     /// Words of the names of its commune, district and province (sorted ids): in a name,
     /// such a word says no more than the location already does.
-    pub local: Vec<u32>,
+    pub local: Box<[u32]>,
 }
 
 impl Features {
@@ -122,9 +204,40 @@ pub struct Interner {
 }
 
 /// A lock-protected cache (the engine is shared behind the service's lock; this one is
-/// uncontended).
+/// uncontended), keyed by the two ids in one number.
 #[derive(Debug, Default)]
-struct PersonCache(std::sync::Mutex<HashMap<(u32, u32), f64>>);
+struct PersonCache(std::sync::Mutex<HashMap<u64, f64, MixState>>);
+
+/// A fast hasher for keys that are numbers already (ids, FNV hashes): the splitmix64
+/// finaliser, deterministic. Not for keys an outsider chooses freely.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Mix(u64);
+
+impl std::hash::Hasher for Mix {
+    fn finish(&self) -> u64 {
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = self.0.rotate_left(5) ^ n;
+    }
+}
+
+/// Builds [`Mix`] hashers.
+pub type MixState = std::hash::BuildHasherDefault<Mix>;
 
 impl Clone for PersonCache {
     fn clone(&self) -> Self {
@@ -157,13 +270,14 @@ impl Interner {
         if a == b {
             return 1.0;
         }
-        let key = (a.min(b), a.max(b));
+        let (lo, hi) = (a.min(b), a.max(b));
+        let key = (u64::from(lo) << 32) | u64::from(hi);
         if let Ok(cache) = self.person_similarity.0.lock()
             && let Some(s) = cache.get(&key)
         {
             return *s;
         }
-        let s = person::similarity(self.get(key.0), self.get(key.1));
+        let s = person::similarity(self.get(lo), self.get(hi));
         if let Ok(mut cache) = self.person_similarity.0.lock() {
             if cache.len() >= PERSON_CACHE {
                 cache.clear();
@@ -236,6 +350,7 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
         tokens.push(Tok {
             id: interner.intern(&format!("{PRODUCT_PREFIX}{p}")),
             class: TokClass::Product,
+            local: false,
         });
     }
     for w in &parsed.place_tokens {
@@ -249,13 +364,18 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
         } else {
             (TokClass::Place, interner.intern(w))
         };
-        tokens.push(Tok { id, class });
+        tokens.push(Tok {
+            id,
+            class,
+            local: false,
+        });
     }
     // sector words too: `dịch` of `dịch vụ` is not `Đích` of `Nậm Đích`
     for w in &parsed.sector_tokens {
         tokens.push(Tok {
             id: interner.intern(&format!("{SECTOR_PREFIX}{w}")),
             class: TokClass::Sector,
+            local: false,
         });
     }
     tokens.sort_unstable();
@@ -270,13 +390,7 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
         .registration_code
         .as_deref()
         .and_then(taxcode::clean)
-        .map(|d| {
-            let d = if d.len() == 13 { d[..10].to_owned() } else { d };
-            Code {
-                digits: d.into_boxed_str(),
-            }
-        })
-        .filter(|c| (8..=11).contains(&c.digits.len()));
+        .and_then(|d| Code::new(if d.len() == 13 { &d[..10] } else { &d }));
 
     // location: codes when the source has them, else the address resolved
     let reference = Reference::get();
@@ -308,13 +422,13 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
 
     let rep = obs.representative.as_deref().and_then(|r| {
         let n = person::normalise(r);
-        (!n.is_empty()).then(|| (interner.intern(&n), n.into_boxed_str()))
+        (!n.is_empty()).then(|| interner.intern(&n))
     });
     let phone = obs
         .phone
         .as_deref()
         .and_then(phone::to_e164)
-        .map(String::into_boxed_str);
+        .map(|p| fnv(p.as_bytes()));
     let report = obs
         .ntm
         .as_ref()
@@ -344,6 +458,9 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
     add_words(hub_normalise::reference::PROVINCE_NAME, interner);
     local.sort_unstable();
     local.dedup();
+    for t in &mut tokens {
+        t.local = local.binary_search(&t.id).is_ok();
+    }
 
     Features {
         obs_kind: obs.kind,
@@ -355,17 +472,112 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
         person_like: parsed.person_like,
         ascii: obs.name.is_ascii(),
         code,
-        commune: commune.map(String::into_boxed_str),
-        district: district.map(String::into_boxed_str),
-        unit_2025: unit_2025.map(String::into_boxed_str),
+        commune: commune.as_deref().map(Unit::new),
+        district: district.as_deref().map(Unit::new),
+        unit_2025: unit_2025.as_deref().map(Unit::new),
         rep,
         phone,
         report,
-        local,
+        local: local.into_boxed_slice(),
     }
 }
 
 /// Whether two tokens are one typo apart (only for words of five letters or more).
 pub fn near(a: &str, b: &str) -> bool {
-    a.len() >= 5 && b.len() >= 5 && a.len().abs_diff(b.len()) <= 1 && text::edit_distance(a, b) <= 1
+    a.len() >= 5 && b.len() >= 5 && a.len().abs_diff(b.len()) <= 1 && within_one_edit(a, b)
+}
+
+/// Whether `hub_normalise::text::edit_distance(a, b) <= 1` (optimal string alignment, by
+/// characters): equal, or one substitution, insertion, deletion or swap of neighbours apart.
+/// Without building the distance table: this runs for every pair of differing words.
+pub fn within_one_edit(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let (mut x, mut y) = (a.chars(), b.chars());
+    // skip the common prefix
+    loop {
+        let (cx, cy) = (x.clone().next(), y.clone().next());
+        match (cx, cy) {
+            (Some(p), Some(q)) if p == q => {
+                x.next();
+                y.next();
+            }
+            _ => break,
+        }
+    }
+    let (rx, ry) = (x.as_str(), y.as_str());
+    let (mut xs, mut ys) = (rx.chars(), ry.chars());
+    let (fx, fy) = (xs.next(), ys.next());
+    match (fx, fy) {
+        // one is a prefix of the other: one character more at the end
+        (None, Some(_)) => ys.next().is_none(),
+        (Some(_), None) => xs.next().is_none(),
+        (None, None) => true,
+        (Some(p), Some(q)) => {
+            let (tx, ty) = (xs.as_str(), ys.as_str());
+            // substitution, deletion, insertion
+            if tx == ty || rx == ty || tx == ry {
+                return true;
+            }
+            // neighbours swapped
+            let (mut sx, mut sy) = (tx.chars(), ty.chars());
+            sx.next() == Some(q) && sy.next() == Some(p) && sx.as_str() == sy.as_str()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_distance_is_the_edit_distance_of_the_digits() {
+        let codes = [
+            "6200123456",
+            "6200123465",
+            "620012345",
+            "62001234567",
+            "6200213456",
+            "1234567890",
+            "6200123456",
+            "00123456",
+            "6211123456",
+        ];
+        for a in codes {
+            for b in codes {
+                let (ca, cb) = (Code::new(a).unwrap(), Code::new(b).unwrap());
+                assert_eq!(
+                    ca.distance(&cb),
+                    hub_normalise::text::edit_distance(a, b),
+                    "{a} {b}"
+                );
+            }
+        }
+        assert!(Code::new("1234567").is_none());
+        let words = [
+            "phieng", "phiengg", "phiegn", "phieng", "hieng", "phien", "pheing", "xphieng",
+            "phiang", "abcdef", "", "p", "nậm", "năm", "nậmm", "ậmn", "mường", "muờng",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(
+                    within_one_edit(a, b),
+                    hub_normalise::text::edit_distance(a, b) <= 1,
+                    "{a:?} {b:?}"
+                );
+            }
+        }
+        assert!(Code::new("123456789012").is_none());
+        assert!(Code::new("12345678a").is_none());
+    }
+
+    #[test]
+    fn units_are_equal_exactly_when_their_codes_are() {
+        assert_eq!(Unit::new("03386"), Unit::new("03386"));
+        assert_ne!(Unit::new("03386"), Unit::new("3386"));
+        assert_ne!(Unit::new("105"), Unit::new("106"));
+        assert_ne!(Unit::new("105"), Unit::new("x105"));
+        assert_eq!(Unit::new("x105"), Unit::new("x105"));
+    }
 }

@@ -123,6 +123,17 @@ fn tok_weight(t: &Tok, a: &Features, b: &Features) -> f64 {
     }
 }
 
+/// [`tok_weight`] of a word both names have (`x` from one list, `y` from the other): each
+/// token already knows whether it names its own record's place.
+fn shared_weight(x: &Tok, y: &Tok) -> f64 {
+    let class = x.class.min(y.class);
+    if class == TokClass::Place && x.local && y.local {
+        LOCAL_PLACE
+    } else {
+        weight(class)
+    }
+}
+
 /// How much a side that lacks words is penalised per unit: NTM reports use short forms
 /// (documented), registry and loan names are written in full (abbreviated, not shortened).
 fn drop_rate(side: &Features) -> f64 {
@@ -180,11 +191,7 @@ fn name_part(
     while i < ta.len() && j < tb.len() {
         match ta[i].id.cmp(&tb[j].id) {
             std::cmp::Ordering::Equal => {
-                let t = Tok {
-                    id: ta[i].id,
-                    class: ta[i].class.min(tb[j].class),
-                };
-                shared += tok_weight(&t, a, b);
+                shared += shared_weight(&ta[i], &tb[j]);
                 i += 1;
                 j += 1;
             }
@@ -334,7 +341,7 @@ fn person_part(
     out: &mut Vec<(&'static str, f64)>,
 ) -> f64 {
     let mut s = 0.0;
-    if let (Some((ia, _)), Some((ib, _))) = (&a.rep, &b.rep) {
+    if let (Some(ia), Some(ib)) = (&a.rep, &b.rep) {
         let sim = interner.person_similarity(*ia, *ib);
         out.push(("representative_similarity", sim));
         s += if sim >= 0.95 {
@@ -370,7 +377,7 @@ pub fn score(a: &Features, b: &Features, interner: &Interner) -> PairScore {
     let mut hard_conflict = name_conflict || geo_conflict || kind_conflict;
     let (logit, rule) = match (&a.code, &b.code) {
         (Some(ca), Some(cb)) => {
-            let d = hub_normalise::text::edit_distance(&ca.digits, &cb.digits);
+            let d = ca.distance(cb);
             features.push(("code_distance", d as f64));
             if d == 0 && ca.is_full() && rest >= CODE_RULE_FLOOR {
                 (
@@ -381,7 +388,7 @@ pub fn score(a: &Features, b: &Features, interner: &Interner) -> PairScore {
                 (rest + 6.0, Rule::Probabilistic)
             } else if d == 1 {
                 (rest + 4.0, Rule::Probabilistic)
-            } else if ca.digits.len() >= 9 && cb.digits.len() >= 9 {
+            } else if ca.digits().len() >= 9 && cb.digits().len() >= 9 {
                 hard_conflict = true;
                 (rest - 6.0, Rule::Probabilistic)
             } else {
