@@ -161,6 +161,33 @@ impl RawEnvelope {
         Ok(env)
     }
 
+    /// Decodes the payload as contract `T` without consuming (or copying) the untyped one.
+    pub fn decode_ref<T: Contract + DeserializeOwned>(&self) -> Result<Envelope<T>, EnvelopeError> {
+        if self.ty != T::TYPE {
+            return Err(EnvelopeError::TypeMismatch {
+                expected: T::TYPE.to_owned(),
+                found: self.ty.clone(),
+            });
+        }
+        let data = T::deserialize(&self.data).map_err(|e| EnvelopeError::InvalidData {
+            ty: self.ty.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(Envelope {
+            specversion: self.specversion.clone(),
+            id: self.id.clone(),
+            source: self.source.clone(),
+            ty: self.ty.clone(),
+            time: self.time,
+            datacontenttype: self.datacontenttype.clone(),
+            dataschema: self.dataschema.clone(),
+            subject: self.subject.clone(),
+            correlationid: self.correlationid.clone(),
+            traceparent: self.traceparent.clone(),
+            data,
+        })
+    }
+
     /// Decodes the payload as contract `T`.
     pub fn decode<T: Contract + DeserializeOwned>(self) -> Result<Envelope<T>, EnvelopeError> {
         if self.ty != T::TYPE {

@@ -119,8 +119,7 @@ impl Incoming {
     /// Decodes the payload as contract `T`; a mismatch is a permanent error.
     pub fn decode<T: Contract>(&self) -> Result<Envelope<T>, HandlerError> {
         self.envelope
-            .clone()
-            .decode::<T>()
+            .decode_ref::<T>()
             .map_err(HandlerError::permanent)
     }
 }
