@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use hub_contracts::v1::{GoldenRecord, ReconciliationDecision, SourceRef};
 use serde_json::Value;
+use sqlx::types::Json;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
@@ -230,7 +231,7 @@ pub async fn persist(
         .bind(
             identities
                 .iter()
-                .map(|i| golden(i).map(|g| serde_json::to_value(g).unwrap_or(Value::Null)))
+                .map(|i| golden(i).map(Json))
                 .collect::<Vec<_>>(),
         )
         .bind(
@@ -303,8 +304,8 @@ pub async fn persist(
             kinds.push(kind.as_str().unwrap_or("unknown").to_owned());
             states.push(so.state.as_str().to_owned());
             orgs.push(so.organisation_id);
-            bodies.push(serde_json::to_value(&so.observation).unwrap_or(Value::Null));
-            stored.push(payloads.get(*r).cloned());
+            bodies.push(Json(&so.observation));
+            stored.push(payloads.get(*r).map(Json));
         }
         sqlx::query(
             "INSERT INTO observations (system, source_id, kind, state, organisation_id, observation,
@@ -344,12 +345,7 @@ pub async fn persist(
                 .map(|r| r.status.as_str().to_owned())
                 .collect::<Vec<_>>(),
         )
-        .bind(
-            reviews
-                .iter()
-                .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
-                .collect::<Vec<_>>(),
-        )
+        .bind(reviews.iter().map(|r| Json(*r)).collect::<Vec<_>>())
         .bind(reviews.iter().map(|r| r.created_at).collect::<Vec<_>>())
         .bind(
             reviews
@@ -462,11 +458,7 @@ pub async fn persist(
         )
         .bind(d.iter().map(|d| d.organisation_id).collect::<Vec<_>>())
         .bind(d.iter().map(|d| d.candidate_id).collect::<Vec<_>>())
-        .bind(
-            d.iter()
-                .map(|d| serde_json::to_value(d).unwrap_or(Value::Null))
-                .collect::<Vec<_>>(),
-        )
+        .bind(d.iter().map(Json).collect::<Vec<_>>())
         .execute(&mut *conn)
         .await?;
     }
