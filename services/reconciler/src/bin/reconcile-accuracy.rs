@@ -61,6 +61,10 @@ struct Args {
     /// Runs per world in the growth table (it shows the range).
     #[arg(long, default_value_t = 1)]
     repeat: usize,
+    /// With `--scale`: render the table from the runs of an earlier table's JSON instead of
+    /// running the worlds again.
+    #[arg(long)]
+    scale_from: Option<PathBuf>,
     /// Where the growth table is written (markdown; the JSON goes beside it).
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/scale-results.md"))]
     scale_out: PathBuf,
@@ -239,7 +243,11 @@ mod scale {
         fn median(&self, f: impl Fn(&Value) -> Option<f64>) -> f64 {
             let mut v = self.nums(f);
             v.sort_by(f64::total_cmp);
-            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+            match v.len() {
+                0 => f64::NAN,
+                n if n % 2 == 1 => v[n / 2],
+                n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+            }
         }
         fn range(&self, f: impl Fn(&Value) -> Option<f64>, digits: usize) -> String {
             let v = self.nums(f);
@@ -280,7 +288,33 @@ mod scale {
     pub fn run(args: &Args) -> anyhow::Result<()> {
         let exe = std::env::current_exe().context("finding this program")?;
         let mut rows = Vec::new();
-        for s in &args.scale_sizes {
+        if let Some(from) = &args.scale_from {
+            let text = std::fs::read_to_string(from)
+                .with_context(|| format!("reading {}", from.display()))?;
+            let saved: Vec<Value> = serde_json::from_str(&text).context("reading the runs")?;
+            for r in saved {
+                let n = |k: &str| r.get(k).and_then(Value::as_u64).unwrap_or(0) as usize;
+                rows.push(Row {
+                    label: r
+                        .get("label")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                        .to_owned(),
+                    organisations: n("organisations"),
+                    loans: n("loans"),
+                    runs: r
+                        .get("runs")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        for s in args
+            .scale_sizes
+            .iter()
+            .filter(|_| args.scale_from.is_none())
+        {
             let (label, organisations, loans) = parse_size(s)?;
             let mut row = Row {
                 label,
@@ -373,9 +407,9 @@ mod scale {
         );
         let _ = writeln!(
             t,
-            "| world | orgs | loans | observations | engine s (wall) | engine s (CPU) | µs/obs (CPU) | × time (CPU) / × observations | peak RSS MiB | pairs scored/obs | key lists/obs | mean key list | longest key list | largest identity | precision | recall | F1 |"
+            "| world | orgs | loans | observations | engine s (wall) | engine s (CPU) | µs/obs (CPU) | × time (CPU) / × observations | cost per observation × | peak RSS MiB | pairs scored/obs | key lists/obs | mean key list | longest key list | largest identity | precision | recall | F1 |"
         );
-        let _ = writeln!(t, "|{}", "---|".repeat(17));
+        let _ = writeln!(t, "|{}", "---|".repeat(18));
         let mut prev: Option<&Row> = None;
         for r in rows {
             let n = r.first(obs);
@@ -389,11 +423,16 @@ mod scale {
                     n / p.first(obs)
                 )
             });
+            let per_obs = prev.map_or("—".to_owned(), |p| {
+                let now = r.median(cpu) / n.max(1.0);
+                let before = p.median(cpu) / p.first(obs).max(1.0);
+                format!("{:.2}×", now / before)
+            });
             let per = |f: &dyn Fn(&Value) -> Option<f64>| r.first(|v| f(v)) / n.max(1.0);
             let lookups = r.first(|v| get(v, &["key_lookups"]));
             let _ = writeln!(
                 t,
-                "| {} | {} | {} | {:.0} | {} | {} | {:.0} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.4} | {:.4} | {:.4} |",
+                "| {} | {} | {} | {:.0} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.4} | {:.4} | {:.4} |",
                 r.label,
                 r.organisations,
                 r.loans,
@@ -402,6 +441,7 @@ mod scale {
                 r.range(cpu, 2),
                 r.median(cpu) / n.max(1.0) * 1e6,
                 growth,
+                per_obs,
                 r.range(mib, 0),
                 per(&|v| get(v, &["pairs_scored"])),
                 lookups / n.max(1.0),
@@ -419,8 +459,9 @@ mod scale {
             "\nEngine time only (world generation, feed conversion and scoring excluded); CPU is the \
              engine thread's own time, steadier than the wall clock on a shared machine. Peak RSS is \
              the process's peak while the engine ran (the world and its feed are in memory too). \
-             Key lists: the blocking lists looked up per observation, their mean and longest length \
-             the engine reads at most a bounded part of them."
+             Key lists: the blocking lists looked up per observation, their mean and longest length; \
+             the engine reads at most a bounded part of them. Ratios use the median of the runs; \
+             `cost per observation ×` is the change in CPU time per observation from the row above."
         );
         t
     }
