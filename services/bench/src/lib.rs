@@ -7,7 +7,10 @@
 //!   persistent messages on a quorum queue, at the hub's contract message sizes: the
 //!   reference the hub's own throughput is compared with.
 //!
-//! - [`pipeline`]: the hub's end-to-end throughput and change-to-snapshot latency.
+//! - [`pipeline`]: the hub's end-to-end throughput and change-to-snapshot latency, with the
+//!   messages the hub publishes and the queue deliveries they cause per source record (what
+//!   makes the hub-to-raw ratio comparable: the raw reference is one publish and one delivery
+//!   per message).
 //!
 //! Benchmarks use their own topology namespace and database, and clean up after themselves.
 

@@ -10,10 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use hub::pipeline::{Pipeline, PipelineConfig, Sources};
+use hub_contracts::Contract;
 use hub_contracts::registry::exchanges;
 use hub_contracts::v1::{GoldenRecord, IndicatorSnapshot};
 use hub_runtime::CommonConfig;
-use hub_runtime::messaging::{Broker, Consumer, HandlerError, Incoming, QueueSpec};
+use hub_runtime::messaging::{
+    BatchConsumer, BatchHandler, Broker, Consumer, HandlerError, Incoming, QueueSpec,
+};
 use hub_runtime::shutdown::CancellationToken;
 use hub_simulators::{MutationRequest, SimConfig, TruthParams, UnitList, WorldConfig};
 use tokio::sync::mpsc;
@@ -28,6 +31,17 @@ pub struct Throughput {
     pub records_per_second: f64,
     /// Mean size of the source-record messages (bytes), for the raw reference.
     pub mean_message_bytes: usize,
+    /// When the adapters had published every source record (seconds from the start).
+    pub adapters_done_seconds: f64,
+    /// Messages the hub published during the run, by exchange (each routed to one or more
+    /// queues): source records, identity events (golden records, decisions, merges,
+    /// splits), snapshots.
+    pub published: std::collections::BTreeMap<String, u64>,
+    /// Published messages per source record.
+    pub published_per_record: f64,
+    /// Queue deliveries (publish × queues it was routed to, this benchmark's own watchers
+    /// left out) per source record: what the broker stored and delivered.
+    pub deliveries_per_record: f64,
 }
 
 /// Latency figures.
@@ -66,6 +80,72 @@ async fn watch<T: hub_contracts::Contract>(
     .prefetch(500);
     tokio::spawn(consumer.run(stop.clone()));
     Ok((spec, rx))
+}
+
+/// A message seen on an exchange: its contract type, payload and body size.
+type Seen = (String, serde_json::Value, usize);
+
+/// Every message published on `exchange` (a queue bound with `#`), in batches.
+async fn watch_all(
+    broker: &Broker,
+    common: &CommonConfig,
+    name: &str,
+    exchange: &str,
+    stop: &CancellationToken,
+) -> Result<(QueueSpec, mpsc::UnboundedReceiver<Seen>), BenchError> {
+    let spec = QueueSpec::new(name).bind(exchange, "#");
+    let ch = broker.channel().await?;
+    common
+        .topology()
+        .declare_queue(&ch, &spec, &common.retry_policy())
+        .await?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let consumer = BatchConsumer::new(broker.clone(), spec.clone(), Forward(tx)).prefetch(1000);
+    tokio::spawn(consumer.run(stop.clone()));
+    Ok((spec, rx))
+}
+
+struct Forward(mpsc::UnboundedSender<Seen>);
+
+impl BatchHandler for Forward {
+    async fn handle_batch(
+        &self,
+        msgs: &[Incoming],
+    ) -> Result<Vec<Result<(), HandlerError>>, HandlerError> {
+        for m in msgs {
+            // only what the benchmark looks at: sizes of source records, golden records
+            let e = &m.envelope;
+            let size = if e.ty.starts_with("source.") {
+                e.data.to_string().len()
+            } else {
+                0
+            };
+            let data = if e.ty == GoldenRecord::TYPE {
+                e.data.clone()
+            } else {
+                serde_json::Value::Null
+            };
+            self.0
+                .send((e.ty.clone(), data, size))
+                .map_err(HandlerError::permanent)?;
+        }
+        Ok(vec![Ok(()); msgs.len()])
+    }
+}
+
+/// Queues (other than this benchmark's watchers) each contract type is routed to in the
+/// pipeline: what one publish costs the broker in stored and delivered copies.
+fn routed_queues(ty: &str) -> u64 {
+    match ty {
+        // reconciler.source, indicators.inputs
+        "source.cooperative.v1" | "source.disbursement.v1" | "source.ntm_report.v1" => 2,
+        // indicators.inputs, reconciler.identity.tail
+        "identity.golden_record.v1" | "reconciliation.decision.v1" => 2,
+        // reconciler.identity.tail
+        "identity.merged.v1" | "identity.split.v1" => 1,
+        // coophub.indicator.retained
+        _ => 1,
+    }
 }
 
 fn pipeline_config(
@@ -123,13 +203,21 @@ pub async fn throughput(
         Default::default(),
         Default::default(),
     );
-    let (golden_q, mut golden) =
-        watch::<GoldenRecord>(&broker, common, "bench.golden", exchanges::IDENTITY, &stop).await?;
-    let (source_q, mut sources) = watch::<hub_contracts::v1::LoanDisbursement>(
+    let (identity_q, mut identity) = watch_all(
         &broker,
         common,
-        "bench.sources",
-        exchanges::SOURCE,
+        "bench.identity",
+        exchanges::IDENTITY,
+        &stop,
+    )
+    .await?;
+    let (source_q, mut sources) =
+        watch_all(&broker, common, "bench.sources", exchanges::SOURCE, &stop).await?;
+    let (indicator_q, mut indicators) = watch_all(
+        &broker,
+        common,
+        "bench.indicator",
+        exchanges::INDICATOR,
         &stop,
     )
     .await?;
@@ -148,27 +236,45 @@ pub async fn throughput(
         stop.clone(),
     )
     .await?;
-    let mut covered: BTreeMap<uuid::Uuid, Vec<(String, String)>> = BTreeMap::new();
+    let mut published: BTreeMap<String, u64> = BTreeMap::new();
+    let mut deliveries = 0u64;
+    let mut count = |ty: &str| {
+        *published.entry(ty.to_owned()).or_default() += 1;
+        deliveries += routed_queues(ty);
+    };
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut sizes = Vec::new();
+    let mut adapters_done = None;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    let incomplete = |seen: &BTreeSet<_>| BenchError::Incomplete(seen.len() as u64);
     while !expected.is_subset(&seen) {
-        let (g, _) = tokio::time::timeout_at(deadline, golden.recv())
-            .await
-            .map_err(|_| BenchError::Incomplete(seen.len() as u64))?
-            .ok_or(BenchError::Incomplete(seen.len() as u64))?;
-        let refs: Vec<(String, String)> = g
-            .source_refs
-            .iter()
-            .map(|r| (r.system.clone(), r.id.clone()))
-            .collect();
-        seen.extend(refs.iter().cloned());
-        covered.insert(g.organisation_id, refs);
+        tokio::select! {
+            m = sources.recv() => {
+                let (ty, _, size) = m.ok_or_else(|| incomplete(&seen))?;
+                count(&ty);
+                sizes.push(size);
+                if sizes.len() == source_records {
+                    adapters_done = Some(start.elapsed().as_secs_f64());
+                }
+            }
+            m = identity.recv() => {
+                let (ty, data, _) = m.ok_or_else(|| incomplete(&seen))?;
+                count(&ty);
+                if ty == GoldenRecord::TYPE
+                    && let Ok(g) = serde_json::from_value::<GoldenRecord>(data)
+                    && !g.retired
+                {
+                    seen.extend(g.source_refs.iter().map(|r| (r.system.clone(), r.id.clone())));
+                }
+            }
+            m = indicators.recv() => {
+                let (ty, _, _) = m.ok_or_else(|| incomplete(&seen))?;
+                count(&ty);
+            }
+            _ = tokio::time::sleep_until(deadline) => return Err(incomplete(&seen)),
+        }
     }
     let seconds = start.elapsed().as_secs_f64();
-    let mut sizes = Vec::new();
-    while let Ok((_, size)) = sources.try_recv() {
-        sizes.push(size);
-    }
     let mean_message_bytes = if sizes.is_empty() {
         0
     } else {
@@ -176,13 +282,18 @@ pub async fn throughput(
     };
     let _ = pipeline.stop().await;
     sims.shutdown().await;
-    drop((golden_q, source_q));
+    drop((identity_q, source_q, indicator_q));
     broker.close().await;
+    let total: u64 = published.values().sum();
     Ok(Throughput {
         source_records,
         seconds,
         records_per_second: source_records as f64 / seconds,
         mean_message_bytes,
+        adapters_done_seconds: adapters_done.unwrap_or(f64::NAN),
+        published_per_record: total as f64 / source_records as f64,
+        deliveries_per_record: deliveries as f64 / source_records as f64,
+        published,
     })
 }
 

@@ -21,6 +21,13 @@ struct Args {
     /// Write results to <out>.json and <out>.md.
     #[arg(long, global = true, default_value = "bench-results")]
     out: PathBuf,
+    /// BATCH_SIZE of the reconciler and the indicators (default: the hub's default).
+    #[arg(long, global = true)]
+    batch_size: Option<u16>,
+    /// Tokio worker threads of the process that runs every service (default: one per core;
+    /// deployed, each service is a process with its own).
+    #[arg(long, global = true)]
+    worker_threads: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,9 +63,19 @@ enum What {
 #[derive(Debug, Default, serde::Serialize)]
 struct Results {
     machine: String,
+    /// Worker threads of the runtime every service ran on (None: one per core).
+    worker_threads: Option<usize>,
+    /// BATCH_SIZE of the reconciler and the indicators.
+    batch_size: u16,
+    /// 1-minute load average before each measurement (other work on the machine).
+    load_before: std::collections::BTreeMap<String, f64>,
     raw: Option<broker::RawResult>,
     pipeline: Option<pipeline::Throughput>,
+    /// Hub source records per second over raw broker messages per second.
     hub_to_raw_ratio: Option<f64>,
+    /// The same with the hub's broker work counted: records/s × (publishes + deliveries)
+    /// per record, over the raw reference's 1 publish + 1 delivery per message.
+    broker_work_ratio: Option<f64>,
     latency: Option<pipeline::Latency>,
 }
 
@@ -69,18 +86,50 @@ fn machine() -> String {
     format!("{cores} cores, {}", std::env::consts::ARCH)
 }
 
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|l| l.parse().ok()))
+        .unwrap_or(f64::NAN)
+}
+
+/// A fresh database and namespace, with the benchmark's settings.
+async fn env(batch_size: Option<u16>) -> TestEnv {
+    let mut env = TestEnv::new().await;
+    if let Some(n) = batch_size {
+        env.config.batch_size = n.max(1);
+    }
+    env
+}
+
 async fn run_pipeline(
     results: &mut Results,
     organisations: usize,
     loans: usize,
+    batch_size: Option<u16>,
 ) -> anyhow::Result<()> {
-    let env = TestEnv::new().await;
-    let t = pipeline::throughput(&env.config, organisations, loans).await?;
+    results
+        .load_before
+        .insert("pipeline".into(), load_average());
+    let env = env(batch_size).await;
+    let t = pipeline::throughput(&env.config, organisations, loans).await;
+    // quorum queues hold broker resources until deleted
+    env.delete_queues(&[]).await;
     env.drop_database().await;
+    let t = t?;
     println!(
-        "pipeline: {} source records in {:.2} s = {:.0} records/s (mean message {} B)",
-        t.source_records, t.seconds, t.records_per_second, t.mean_message_bytes
+        "pipeline: {} source records in {:.2} s = {:.0} records/s (mean message {} B); adapters done at {:.2} s",
+        t.source_records,
+        t.seconds,
+        t.records_per_second,
+        t.mean_message_bytes,
+        t.adapters_done_seconds
     );
+    println!(
+        "  published per source record: {:.2} ({:?}); queue deliveries per record: {:.2}",
+        t.published_per_record, t.published, t.deliveries_per_record
+    );
+    results.load_before.insert("raw".into(), load_average());
     let raw = broker::raw_throughput(
         &env.config.amqp_url,
         t.source_records as u64 * 2,
@@ -94,6 +143,10 @@ async fn run_pipeline(
         raw.size_bytes, raw.per_second
     );
     results.hub_to_raw_ratio = Some(t.records_per_second / raw.per_second);
+    results.broker_work_ratio = Some(
+        t.records_per_second * (t.published_per_record + t.deliveries_per_record)
+            / (2.0 * raw.per_second),
+    );
     results.raw = Some(raw);
     results.pipeline = Some(t);
     Ok(())
@@ -104,10 +157,14 @@ async fn run_latency(
     changes: usize,
     poll: Duration,
     debounce: Duration,
+    batch_size: Option<u16>,
 ) -> anyhow::Result<()> {
-    let env = TestEnv::new().await;
-    let l = pipeline::latency(&env.config, changes, poll, debounce).await?;
+    results.load_before.insert("latency".into(), load_average());
+    let env = env(batch_size).await;
+    let l = pipeline::latency(&env.config, changes, poll, debounce).await;
+    env.delete_queues(&[]).await;
     env.drop_database().await;
+    let l = l?;
     println!(
         "latency over {} changes: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms (poll {} ms, debounce {} ms)",
         l.changes, l.p50_ms, l.p99_ms, l.max_ms, l.poll_interval_ms, l.debounce_ms
@@ -118,43 +175,79 @@ async fn run_latency(
 
 fn markdown(r: &Results) -> String {
     let mut s = format!(
-        "# Hub benchmarks\n\nMachine: {}\n\n| figure | value |\n|---|---|\n",
-        r.machine
+        "# Hub benchmarks\n\nMachine: {}; every service in one process, {} worker threads; BATCH_SIZE {}",
+        r.machine,
+        r.worker_threads
+            .map_or_else(|| "one tokio worker per core".to_owned(), |n| n.to_string()),
+        r.batch_size
     );
-    if let Some(raw) = &r.raw {
-        s += &format!(
-            "| raw broker, {} B persistent messages, confirms + acks, quorum | {:.0} msgs/s |\n",
-            raw.size_bytes, raw.per_second
-        );
+    if !r.load_before.is_empty() {
+        let loads: Vec<String> = r
+            .load_before
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.1}"))
+            .collect();
+        s += &format!(" (load average before each run: {})", loads.join(", "));
     }
-    if let Some(p) = &r.pipeline {
-        s += &format!(
-            "| hub end to end, adapter → golden record ({} records) | {:.0} records/s |\n",
-            p.source_records, p.records_per_second
-        );
-    }
-    if let Some(ratio) = r.hub_to_raw_ratio {
-        s += &format!("| hub / raw broker | {:.2} |\n", ratio);
-    }
-    if let Some(l) = &r.latency {
-        s += &format!(
-            "| change → snapshot latency p50 / p99 ({} changes, poll {} ms, debounce {} ms) | {:.0} ms / {:.0} ms |\n",
-            l.changes, l.poll_interval_ms, l.debounce_ms, l.p50_ms, l.p99_ms
-        );
-    }
+    s += "\n\n| raw broker | hub end to end | hub / raw | published / record | deliveries / record | broker work ratio | change → snapshot p50 / p99 |\n|---|---|---|---|---|---|---|\n";
+    let or = |v: Option<String>| v.unwrap_or_else(|| "–".into());
+    s += &format!(
+        "| {} | {} | {} | {} | {} | {} | {} |\n",
+        or(r.raw
+            .as_ref()
+            .map(|raw| format!("{:.0} msg/s ({} B)", raw.per_second, raw.size_bytes))),
+        or(r.pipeline.as_ref().map(|p| format!(
+            "{:.0} records/s ({} records)",
+            p.records_per_second, p.source_records
+        ))),
+        or(r.hub_to_raw_ratio.map(|x| format!("{x:.2}"))),
+        or(r.pipeline
+            .as_ref()
+            .map(|p| format!("{:.2}", p.published_per_record))),
+        or(r.pipeline
+            .as_ref()
+            .map(|p| format!("{:.2}", p.deliveries_per_record))),
+        or(r.broker_work_ratio.map(|x| format!("{x:.2}"))),
+        or(r.latency.as_ref().map(|l| format!(
+            "{:.0} ms / {:.0} ms ({} changes, poll {} ms, debounce {} ms)",
+            l.p50_ms, l.p99_ms, l.changes, l.poll_interval_ms, l.debounce_ms
+        ))),
+    );
+    s += "\n- raw broker: one persistent publish (confirmed, pipelined in windows of 200) and one \
+          consume (manual ack, prefetch 200) per message on a quorum queue, at the mean size of \
+          the hub's source-record messages.\n\
+          - hub end to end: source records per second from the adapters' first request to the \
+          last golden record covering them; each source record costs the hub several messages \
+          (published / record) and each message is stored and delivered by one or more quorum \
+          queues (deliveries / record).\n\
+          - broker work ratio: hub records/s × (published + deliveries per record) / \
+          (2 × raw msg/s): the share of the raw broker's capacity the hub's traffic uses.\n";
     s
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if let Some(n) = args.worker_threads {
+        runtime.worker_threads(n.max(1));
+    }
+    runtime.build()?.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     hub_runtime::telemetry::init(hub_runtime::config::LogFormat::Human);
     let mut results = Results {
         machine: machine(),
+        worker_threads: args.worker_threads,
+        batch_size: args
+            .batch_size
+            .unwrap_or(hub_runtime::CommonConfig::default().batch_size),
         ..Results::default()
     };
     match args.what {
         What::Broker { messages, size } => {
+            results.load_before.insert("raw".into(), load_average());
             let url = hub_runtime::config::load_common()?.amqp_url;
             let raw = broker::raw_throughput(&url, messages, size, 200, 200).await?;
             println!(
@@ -166,7 +259,7 @@ async fn main() -> anyhow::Result<()> {
         What::Pipeline {
             organisations,
             loans,
-        } => run_pipeline(&mut results, organisations, loans).await?,
+        } => run_pipeline(&mut results, organisations, loans, args.batch_size).await?,
         What::Latency {
             changes,
             poll_ms,
@@ -177,16 +270,18 @@ async fn main() -> anyhow::Result<()> {
                 changes,
                 Duration::from_millis(poll_ms),
                 Duration::from_millis(debounce_ms),
+                args.batch_size,
             )
             .await?
         }
         What::All => {
-            run_pipeline(&mut results, 3_000, 6_000).await?;
+            run_pipeline(&mut results, 3_000, 6_000, args.batch_size).await?;
             run_latency(
                 &mut results,
                 20,
                 Duration::from_secs(1),
                 Duration::from_millis(200),
+                args.batch_size,
             )
             .await?;
         }
