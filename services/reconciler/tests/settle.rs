@@ -212,3 +212,38 @@ fn operator_decisions_hold_through_settling() {
     );
     assert!(e.settle(Utc::now()).is_empty());
 }
+
+#[test]
+fn the_log_says_a_record_awaits_review_exactly_when_it_has_an_open_review_item() {
+    use std::collections::BTreeMap;
+    let w = world(11, 800, 1600);
+    let mut e = Engine::new();
+    let mut log = Vec::new();
+    // one `now` for everything, as in one batch: the log's order must still be the order
+    // decisions were taken
+    let now = Utc::now();
+    accuracy::run_traced(
+        &mut e,
+        shuffled_with_duplicates(&accuracy::world_feed(&w, FeedOrder::Time), 5),
+        now,
+        |_, ch| log.extend(ch.decisions.iter().cloned()),
+    );
+    log.extend(e.settle(now).decisions);
+    let mut latest: BTreeMap<SourceRef, (chrono::DateTime<Utc>, bool)> = BTreeMap::new();
+    for d in &log {
+        if let Some(s) = &d.source {
+            let review = d.outcome == hub_contracts::v1::DecisionOutcome::Review;
+            let e = latest.entry(s.clone()).or_insert((d.at, review));
+            assert!(d.at >= e.0, "decision times go back");
+            *e = (d.at, review);
+        }
+    }
+    let awaiting: BTreeSet<SourceRef> = latest
+        .into_iter()
+        .filter(|(_, (_, r))| *r)
+        .map(|(s, _)| s)
+        .collect();
+    let open: BTreeSet<SourceRef> = open_pairs(&e).into_iter().map(|(o, _)| o).collect();
+    assert!(!open.is_empty(), "the world gives review items");
+    assert_eq!(awaiting, open);
+}

@@ -132,6 +132,8 @@ pub struct Engine {
     generation: Generation,
     /// The generation the last settle pass confirmed or applied.
     settled: Option<Generation>,
+    /// Time of the last decision logged (decision times strictly increase).
+    last_decision_at: Option<DateTime<Utc>>,
 }
 
 /// Names the inputs (observations and operator constraints) an engine holds: it changes with
@@ -1577,8 +1579,28 @@ impl Engine {
             item.decided_at = Some(now);
             item.reason = reason.map(str::to_owned);
             ch.reviews.push(item.clone());
-            if let Some(&s) = self.by_ref.get(&item.observation) {
+            let source = item.observation.clone();
+            if let Some(&s) = self.by_ref.get(&source) {
                 self.slots[s as usize].reviews.retain(|r| *r != id);
+                // the log says the record no longer waits for anyone (an operator's decision
+                // logs its own): "awaiting review" read from the log stays equal to the open
+                // review items, whatever closed them
+                let sl = &self.slots[s as usize];
+                if status == ReviewStatus::Superseded && sl.reviews.is_empty() {
+                    let org = sl.identity.map(|i| self.idents[i as usize].id);
+                    self.decision(
+                        ch,
+                        DecisionOutcome::Matched,
+                        Some(source),
+                        org,
+                        None,
+                        None,
+                        "review_closed",
+                        None,
+                        Some(reason.unwrap_or("no longer doubtful").to_owned()),
+                        now,
+                    );
+                }
             }
         }
     }
@@ -1654,9 +1676,16 @@ impl Engine {
         note: Option<String>,
         now: DateTime<Utc>,
     ) {
+        // strictly increasing times: the log's order is the order decisions were taken, also
+        // within one batch (readers take a record's latest decision by time)
+        let at = match self.last_decision_at {
+            Some(last) if now <= last => last + chrono::Duration::microseconds(1),
+            _ => now,
+        };
+        self.last_decision_at = Some(at);
         ch.decisions.push(ReconciliationDecision {
             decision_id,
-            at: now,
+            at,
             outcome,
             source,
             organisation_id: org,
