@@ -175,10 +175,12 @@ async fn run_latency(
 
 fn markdown(r: &Results) -> String {
     let mut s = format!(
-        "# Hub benchmarks\n\nMachine: {}; every service in one process, {} worker threads; BATCH_SIZE {}",
+        "# Hub benchmarks\n\nMachine: {}; every service in one process on {}; BATCH_SIZE {}",
         r.machine,
-        r.worker_threads
-            .map_or_else(|| "one tokio worker per core".to_owned(), |n| n.to_string()),
+        r.worker_threads.map_or_else(
+            || "one tokio worker thread per core".to_owned(),
+            |n| format!("{n} tokio worker threads")
+        ),
         r.batch_size
     );
     if !r.load_before.is_empty() {
@@ -213,6 +215,14 @@ fn markdown(r: &Results) -> String {
             l.p50_ms, l.p99_ms, l.changes, l.poll_interval_ms, l.debounce_ms
         ))),
     );
+    if let Some(p) = &r.pipeline {
+        s += &format!(
+            "\nThe adapters had published every source record after {:.1} s of the {:.1} s run; \
+             the rest is the reconciler (one batch, one transaction at a time) and the \
+             indicators catching up.\n",
+            p.adapters_done_seconds, p.seconds
+        );
+    }
     s += "\n- raw broker: one persistent publish (confirmed, pipelined in windows of 200) and one \
           consume (manual ack, prefetch 200) per message on a quorum queue, at the mean size of \
           the hub's source-record messages.\n\
