@@ -1715,40 +1715,55 @@ impl Engine {
             .filter(|(l, _)| !l.is_empty())
             .collect();
         lists.sort_by_key(|(l, _)| l.len());
-        // pre-score identities by the keys they share, rarer keys weighing more
-        let mut pre: HashMap<u32, (f64, Vec<u32>)> = HashMap::new();
+        // pre-score identities by the keys they share, rarer keys weighing more; a list's
+        // identities are looked up first, all together (independent reads the processor
+        // overlaps: in a large engine each is a cache miss), then tallied
+        let mut pre: HashMap<u32, (f64, [u32; MEMBERS_SCORED], usize)> = HashMap::new();
+        let mut of: Vec<Option<u32>> = Vec::new();
         let mut visits = 0usize;
         for (list, kind) in &lists {
             if !pre.is_empty() && (list.len() > blocking::BROAD || visits >= blocking::MAX_VISITS) {
                 continue;
             }
-            visits += list.len().min(blocking::SCAN_LIMIT);
+            let read = &list[..list.len().min(blocking::SCAN_LIMIT)];
+            visits += read.len();
             let w = kind.weight() / (1.0 + (list.len() as f64).ln());
-            for &o in list.iter().take(blocking::SCAN_LIMIT) {
+            of.clear();
+            of.extend(read.iter().map(|o| self.slots[*o as usize].identity));
+            for (&o, ii) in read.iter().zip(&of) {
                 if o == s {
                     continue;
                 }
-                let Some(ii) = self.slots[o as usize].identity else {
+                let Some(ii) = *ii else {
                     continue;
                 };
-                let e = pre.entry(ii).or_insert((0.0, Vec::new()));
+                let e = pre.entry(ii).or_insert((0.0, [0; MEMBERS_SCORED], 0));
                 e.0 += w;
-                if e.1.len() < MEMBERS_SCORED && !e.1.contains(&o) {
-                    e.1.push(o);
+                if e.2 < MEMBERS_SCORED && !e.1[..e.2].contains(&o) {
+                    e.1[e.2] = o;
+                    e.2 += 1;
                 }
             }
         }
         self.key_buf = buf;
-        let mut ranked: Vec<(u32, f64, Vec<u32>)> =
-            pre.into_iter().map(|(i, (w, hits))| (i, w, hits)).collect();
-        ranked.sort_by(|a, b| {
-            b.1.total_cmp(&a.1).then(
+        let mut ranked: Vec<(u32, f64, [u32; MEMBERS_SCORED], usize)> = pre
+            .into_iter()
+            .map(|(i, (w, hits, n))| (i, w, hits, n))
+            .collect();
+        let order = |a: &(u32, f64, [u32; MEMBERS_SCORED], usize),
+                     b: &(u32, f64, [u32; MEMBERS_SCORED], usize)| {
+            b.1.total_cmp(&a.1).then_with(|| {
                 self.idents[a.0 as usize]
                     .seq
-                    .cmp(&self.idents[b.0 as usize].seq),
-            )
-        });
-        ranked.truncate(blocking::MAX_CANDIDATES);
+                    .cmp(&self.idents[b.0 as usize].seq)
+            })
+        };
+        // only the best are kept: select them, then sort them (the order is total: seqs differ)
+        if ranked.len() > blocking::MAX_CANDIDATES {
+            ranked.select_nth_unstable_by(blocking::MAX_CANDIDATES - 1, order);
+            ranked.truncate(blocking::MAX_CANDIDATES);
+        }
+        ranked.sort_by(order);
 
         let f = match self.slots[s as usize].feat.as_ref() {
             Some(f) => f,
@@ -1759,7 +1774,7 @@ impl Engine {
         let i_am_registry = f.obs_kind == ObservationKind::Registry;
         let mut out = Vec::new();
         let mut scored = 0u64;
-        'ident: for (ii, _, hits) in ranked {
+        'ident: for (ii, _, hits, n_hits) in ranked {
             let ident = &self.idents[ii as usize];
             if ident.retired {
                 continue;
@@ -1783,14 +1798,19 @@ impl Engine {
             {
                 continue;
             }
-            let mut compare: Vec<u32> = ident
-                .members
-                .iter()
-                .copied()
-                .filter(|m| self.is_registry(*m))
-                .take(2)
-                .collect();
-            for h in hits {
+            // its registry records (counted: none to look for in most identities)
+            let mut compare: Vec<u32> = Vec::with_capacity(MEMBERS_SCORED);
+            if ident.registry > 0 {
+                compare.extend(
+                    ident
+                        .members
+                        .iter()
+                        .copied()
+                        .filter(|m| self.is_registry(*m))
+                        .take(ident.registry.min(2) as usize),
+                );
+            }
+            for &h in &hits[..n_hits] {
                 if compare.len() >= MEMBERS_SCORED {
                     break;
                 }
