@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
@@ -33,9 +34,13 @@ pub enum BenchError {
 /// Result of one raw run.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RawResult {
+    /// Messages published.
     pub messages: u64,
     pub size_bytes: usize,
+    /// Queues each message was routed to (and consumed from).
+    pub queues: usize,
     pub seconds: f64,
+    /// Messages published per second (each delivered `queues` times).
     pub per_second: f64,
 }
 
@@ -47,54 +52,116 @@ pub async fn raw_throughput(
     window: usize,
     prefetch: u16,
 ) -> Result<RawResult, BenchError> {
-    let queue = format!("bench.raw.{}", uuid::Uuid::new_v4().simple());
+    raw_fanout(amqp_url, count, size, window, prefetch, 1).await
+}
+
+/// Like [`raw_throughput`], each message routed (by a fanout exchange) to `queues` fresh
+/// quorum queues, each consumed by its own consumer: the broker's figure for a fan-out like
+/// the hub's.
+pub async fn raw_fanout(
+    amqp_url: &str,
+    count: u64,
+    size: usize,
+    window: usize,
+    prefetch: u16,
+    queues: usize,
+) -> Result<RawResult, BenchError> {
+    let queues = queues.max(1);
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let names: Vec<String> = (0..queues).map(|i| format!("bench.raw.{id}.{i}")).collect();
+    let exchange = if queues == 1 {
+        String::new()
+    } else {
+        format!("bench.raw.{id}")
+    };
     let conn = Connection::connect(amqp_url, ConnectionProperties::default()).await?;
     let pub_ch = conn.create_channel().await?;
-    let sub_ch = conn.create_channel().await?;
     let mut args = FieldTable::default();
     args.insert(
         "x-queue-type".into(),
         AMQPValue::LongString("quorum".into()),
     );
-    pub_ch
-        .queue_declare(
-            queue.as_str().into(),
-            QueueDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            args,
-        )
-        .await?;
+    if !exchange.is_empty() {
+        pub_ch
+            .exchange_declare(
+                exchange.as_str().into(),
+                lapin::ExchangeKind::Fanout,
+                ExchangeDeclareOptions {
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    for q in &names {
+        pub_ch
+            .queue_declare(
+                q.as_str().into(),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                args.clone(),
+            )
+            .await?;
+        if !exchange.is_empty() {
+            pub_ch
+                .queue_bind(
+                    q.as_str().into(),
+                    exchange.as_str().into(),
+                    "".into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+    }
     pub_ch
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
-    sub_ch
-        .basic_qos(prefetch, BasicQosOptions::default())
-        .await?;
-    let mut consumer = sub_ch
-        .basic_consume(
-            queue.as_str().into(),
-            "bench".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    let mut consumers = Vec::with_capacity(queues);
+    for q in &names {
+        let sub_ch = conn.create_channel().await?;
+        sub_ch
+            .basic_qos(prefetch, BasicQosOptions::default())
+            .await?;
+        consumers.push(
+            sub_ch
+                .basic_consume(
+                    q.as_str().into(),
+                    "bench".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?,
+        );
+    }
     let payload = vec![b'x'; size];
     let start = Instant::now();
-    let consume = tokio::spawn(async move {
-        let mut got = 0u64;
-        while got < count {
-            match tokio::time::timeout(Duration::from_secs(60), consumer.next()).await {
-                Ok(Some(Ok(d))) => {
-                    d.ack(BasicAckOptions::default()).await?;
-                    got += 1;
+    let consume: Vec<_> = consumers
+        .into_iter()
+        .map(|mut consumer| {
+            tokio::spawn(async move {
+                let mut got = 0u64;
+                while got < count {
+                    match tokio::time::timeout(Duration::from_secs(60), consumer.next()).await {
+                        Ok(Some(Ok(d))) => {
+                            d.ack(BasicAckOptions::default()).await?;
+                            got += 1;
+                        }
+                        _ => return Err(BenchError::Incomplete(got)),
+                    }
                 }
-                _ => return Err(BenchError::Incomplete(got)),
-            }
-        }
-        Ok::<u64, BenchError>(got)
-    });
+                Ok::<u64, BenchError>(got)
+            })
+        })
+        .collect();
+    let routing_key = if exchange.is_empty() {
+        names[0].clone()
+    } else {
+        String::new()
+    };
     let mut sent = 0u64;
     while sent < count {
         let n = (count - sent).min(window as u64);
@@ -103,8 +170,8 @@ pub async fn raw_throughput(
             confirms.push(
                 pub_ch
                     .basic_publish(
-                        "".into(),
-                        queue.as_str().into(),
+                        exchange.as_str().into(),
+                        routing_key.as_str().into(),
                         BasicPublishOptions {
                             mandatory: true,
                             ..Default::default()
@@ -122,15 +189,21 @@ pub async fn raw_throughput(
         }
         sent += n;
     }
-    let got = consume.await.map_err(|_| BenchError::Incomplete(0))??;
+    let mut got = u64::MAX;
+    for c in consume {
+        got = got.min(c.await.map_err(|_| BenchError::Incomplete(0))??);
+    }
     let seconds = start.elapsed().as_secs_f64();
-    let _ = pub_ch
-        .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-        .await;
+    for q in &names {
+        let _ = pub_ch
+            .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+            .await;
+    }
     let _ = conn.close(200, "bench done".into()).await;
     Ok(RawResult {
         messages: got,
         size_bytes: size,
+        queues,
         seconds,
         per_second: got as f64 / seconds,
     })

@@ -38,6 +38,9 @@ enum What {
         messages: u64,
         #[arg(long, default_value_t = 2_000)]
         size: usize,
+        /// Quorum queues each message is routed to (a fanout exchange when more than one).
+        #[arg(long, default_value_t = 1)]
+        queues: usize,
     },
     /// Pipeline throughput (source records per second, adapter to golden record) and the
     /// raw broker at the same message size, with their ratio.
@@ -73,9 +76,14 @@ struct Results {
     pipeline: Option<pipeline::Throughput>,
     /// Hub source records per second over raw broker messages per second.
     hub_to_raw_ratio: Option<f64>,
-    /// The same with the hub's broker work counted: records/s × (publishes + deliveries)
-    /// per record, over the raw reference's 1 publish + 1 delivery per message.
-    broker_work_ratio: Option<f64>,
+    /// The raw broker with each message routed to as many queues as the hub's messages are
+    /// on average (deliveries / published, rounded).
+    raw_fanout: Option<broker::RawResult>,
+    /// Records per second the broker alone would allow the hub: the raw fan-out rate over
+    /// the messages the hub publishes per source record.
+    broker_ceiling_records_per_second: Option<f64>,
+    /// Hub records per second over that ceiling.
+    hub_to_ceiling_ratio: Option<f64>,
     latency: Option<pipeline::Latency>,
 }
 
@@ -143,10 +151,27 @@ async fn run_pipeline(
         raw.size_bytes, raw.per_second
     );
     results.hub_to_raw_ratio = Some(t.records_per_second / raw.per_second);
-    results.broker_work_ratio = Some(
-        t.records_per_second * (t.published_per_record + t.deliveries_per_record)
-            / (2.0 * raw.per_second),
+    let fanout = (t.deliveries_per_record / t.published_per_record)
+        .round()
+        .max(1.0) as usize;
+    let raw_fanout = broker::raw_fanout(
+        &env.config.amqp_url,
+        t.source_records as u64 * 2,
+        t.mean_message_bytes.max(256),
+        200,
+        200,
+        fanout,
+    )
+    .await?;
+    let ceiling = raw_fanout.per_second / t.published_per_record;
+    println!(
+        "raw broker at {} B, each message to {} queues: {:.0} msgs/s; the hub publishes {:.2} per \
+         record: at most {:.0} records/s from the broker alone",
+        raw_fanout.size_bytes, fanout, raw_fanout.per_second, t.published_per_record, ceiling
     );
+    results.broker_ceiling_records_per_second = Some(ceiling);
+    results.hub_to_ceiling_ratio = Some(t.records_per_second / ceiling);
+    results.raw_fanout = Some(raw_fanout);
     results.raw = Some(raw);
     results.pipeline = Some(t);
     Ok(())
@@ -191,10 +216,10 @@ fn markdown(r: &Results) -> String {
             .collect();
         s += &format!(" (load average before each run: {})", loads.join(", "));
     }
-    s += "\n\n| raw broker | hub end to end | hub / raw | published / record | deliveries / record | broker work ratio | change → snapshot p50 / p99 |\n|---|---|---|---|---|---|---|\n";
+    s += "\n\n| raw broker | hub end to end | hub / raw | published / record | deliveries / record | raw broker at the hub's fan-out | broker ceiling for the hub | hub / ceiling | change → snapshot p50 / p99 |\n|---|---|---|---|---|---|---|---|---|\n";
     let or = |v: Option<String>| v.unwrap_or_else(|| "–".into());
     s += &format!(
-        "| {} | {} | {} | {} | {} | {} | {} |\n",
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
         or(r.raw
             .as_ref()
             .map(|raw| format!("{:.0} msg/s ({} B)", raw.per_second, raw.size_bytes))),
@@ -209,7 +234,12 @@ fn markdown(r: &Results) -> String {
         or(r.pipeline
             .as_ref()
             .map(|p| format!("{:.2}", p.deliveries_per_record))),
-        or(r.broker_work_ratio.map(|x| format!("{x:.2}"))),
+        or(r.raw_fanout
+            .as_ref()
+            .map(|raw| format!("{:.0} msg/s, each to {} queues", raw.per_second, raw.queues))),
+        or(r.broker_ceiling_records_per_second
+            .map(|x| format!("{x:.0} records/s"))),
+        or(r.hub_to_ceiling_ratio.map(|x| format!("{x:.2}"))),
         or(r.latency.as_ref().map(|l| format!(
             "{:.0} ms / {:.0} ms ({} changes, poll {} ms, debounce {} ms)",
             l.p50_ms, l.p99_ms, l.changes, l.poll_interval_ms, l.debounce_ms
@@ -230,8 +260,10 @@ fn markdown(r: &Results) -> String {
           last golden record covering them; each source record costs the hub several messages \
           (published / record) and each message is stored and delivered by one or more quorum \
           queues (deliveries / record).\n\
-          - broker work ratio: hub records/s × (published + deliveries per record) / \
-          (2 × raw msg/s): the share of the raw broker's capacity the hub's traffic uses.\n";
+          - broker ceiling: the raw broker with each message routed to as many quorum queues \
+          as the hub's are on average, divided by the messages the hub publishes per source \
+          record: the records/s the broker alone would allow, whatever the services cost. \
+          hub / raw can be no higher than ceiling / raw.\n";
     s
 }
 
@@ -256,13 +288,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
         ..Results::default()
     };
     match args.what {
-        What::Broker { messages, size } => {
+        What::Broker {
+            messages,
+            size,
+            queues,
+        } => {
             results.load_before.insert("raw".into(), load_average());
             let url = hub_runtime::config::load_common()?.amqp_url;
-            let raw = broker::raw_throughput(&url, messages, size, 200, 200).await?;
+            let raw = broker::raw_fanout(&url, messages, size, 200, 200, queues).await?;
             println!(
-                "raw broker: {} msgs of {} B in {:.2} s = {:.0} msgs/s",
-                raw.messages, raw.size_bytes, raw.seconds, raw.per_second
+                "raw broker: {} msgs of {} B, each to {} queues, in {:.2} s = {:.0} msgs/s",
+                raw.messages, raw.size_bytes, raw.queues, raw.seconds, raw.per_second
             );
             results.raw = Some(raw);
         }
