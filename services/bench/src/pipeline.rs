@@ -238,52 +238,57 @@ pub async fn throughput(
     .await?;
     let mut published: BTreeMap<String, u64> = BTreeMap::new();
     let mut deliveries = 0u64;
-    let mut count = |ty: &str| {
-        *published.entry(ty.to_owned()).or_default() += 1;
-        deliveries += routed_queues(ty);
-    };
-    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
     let mut sizes = Vec::new();
     let mut adapters_done = None;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
-    let incomplete = |seen: &BTreeSet<_>| BenchError::Incomplete(seen.len() as u64);
-    while !expected.is_subset(&seen) {
-        tokio::select! {
-            m = sources.recv() => {
-                let (ty, _, size) = m.ok_or_else(|| incomplete(&seen))?;
-                count(&ty);
-                sizes.push(size);
-                if sizes.len() == source_records {
-                    adapters_done = Some(start.elapsed().as_secs_f64());
+    // measured in a block of its own: the pipeline is stopped whatever happens in it
+    let measured = async {
+        let mut count = |ty: &str| {
+            *published.entry(ty.to_owned()).or_default() += 1;
+            deliveries += routed_queues(ty);
+        };
+        let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+        let incomplete = |seen: &BTreeSet<_>| BenchError::Incomplete(seen.len() as u64);
+        while !expected.is_subset(&seen) {
+            tokio::select! {
+                m = sources.recv() => {
+                    let (ty, _, size) = m.ok_or_else(|| incomplete(&seen))?;
+                    count(&ty);
+                    sizes.push(size);
+                    if sizes.len() == source_records {
+                        adapters_done = Some(start.elapsed().as_secs_f64());
+                    }
                 }
-            }
-            m = identity.recv() => {
-                let (ty, data, _) = m.ok_or_else(|| incomplete(&seen))?;
-                count(&ty);
-                if ty == GoldenRecord::TYPE
-                    && let Ok(g) = serde_json::from_value::<GoldenRecord>(data)
-                    && !g.retired
-                {
-                    seen.extend(g.source_refs.iter().map(|r| (r.system.clone(), r.id.clone())));
+                m = identity.recv() => {
+                    let (ty, data, _) = m.ok_or_else(|| incomplete(&seen))?;
+                    count(&ty);
+                    if ty == GoldenRecord::TYPE
+                        && let Ok(g) = serde_json::from_value::<GoldenRecord>(data)
+                        && !g.retired
+                    {
+                        seen.extend(g.source_refs.iter().map(|r| (r.system.clone(), r.id.clone())));
+                    }
                 }
+                m = indicators.recv() => {
+                    let (ty, _, _) = m.ok_or_else(|| incomplete(&seen))?;
+                    count(&ty);
+                }
+                _ = tokio::time::sleep_until(deadline) => return Err(incomplete(&seen)),
             }
-            m = indicators.recv() => {
-                let (ty, _, _) = m.ok_or_else(|| incomplete(&seen))?;
-                count(&ty);
-            }
-            _ = tokio::time::sleep_until(deadline) => return Err(incomplete(&seen)),
         }
+        Ok::<f64, BenchError>(start.elapsed().as_secs_f64())
     }
-    let seconds = start.elapsed().as_secs_f64();
+    .await;
+    let _ = pipeline.stop().await;
+    sims.shutdown().await;
+    drop((identity_q, source_q, indicator_q));
+    broker.close().await;
+    let seconds = measured?;
     let mean_message_bytes = if sizes.is_empty() {
         0
     } else {
         sizes.iter().sum::<usize>() / sizes.len()
     };
-    let _ = pipeline.stop().await;
-    sims.shutdown().await;
-    drop((identity_q, source_q, indicator_q));
-    broker.close().await;
     let total: u64 = published.values().sum();
     Ok(Throughput {
         source_records,
@@ -346,42 +351,48 @@ pub async fn latency(
     )
     .await?;
 
-    // the first snapshot that equals the truth: everything synced
-    let truth = sims.truth(Some(params)).await;
-    let mut current = loop {
-        let (s, _) = snapshots.recv().await.ok_or(BenchError::Incomplete(0))?;
-        if s.unit_list == "2024" && truth.differences(&s).is_empty() {
-            break i7_numerator(&s);
-        }
-    };
     let mut samples = Vec::with_capacity(changes);
-    for _ in 0..changes {
-        let t0 = Instant::now();
-        let report = sims
-            .mutate(&MutationRequest {
-                credit_uncredited_htx: 1,
-                ..MutationRequest::default()
-            })
-            .await?;
-        if report.changes.is_empty() {
-            break; // every supported HTX has credit now
-        }
-        let want = current.map(|n| n + 1.0);
-        loop {
-            let (s, _) = tokio::time::timeout(Duration::from_secs(60), snapshots.recv())
-                .await
-                .map_err(|_| BenchError::Incomplete(samples.len() as u64))?
-                .ok_or(BenchError::Incomplete(samples.len() as u64))?;
-            if s.unit_list == "2024" && i7_numerator(&s) == want {
-                samples.push(t0.elapsed().as_secs_f64() * 1000.0);
-                current = want;
-                break;
+    // measured in a block of its own: the pipeline is stopped whatever happens in it
+    let measured = async {
+        // the first snapshot that equals the truth: everything synced
+        let truth = sims.truth(Some(params)).await;
+        let mut current = loop {
+            let (s, _) = snapshots.recv().await.ok_or(BenchError::Incomplete(0))?;
+            if s.unit_list == "2024" && truth.differences(&s).is_empty() {
+                break i7_numerator(&s);
+            }
+        };
+        for _ in 0..changes {
+            let t0 = Instant::now();
+            let report = sims
+                .mutate(&MutationRequest {
+                    credit_uncredited_htx: 1,
+                    ..MutationRequest::default()
+                })
+                .await?;
+            if report.changes.is_empty() {
+                break; // every supported HTX has credit now
+            }
+            let want = current.map(|n| n + 1.0);
+            loop {
+                let (s, _) = tokio::time::timeout(Duration::from_secs(60), snapshots.recv())
+                    .await
+                    .map_err(|_| BenchError::Incomplete(samples.len() as u64))?
+                    .ok_or(BenchError::Incomplete(samples.len() as u64))?;
+                if s.unit_list == "2024" && i7_numerator(&s) == want {
+                    samples.push(t0.elapsed().as_secs_f64() * 1000.0);
+                    current = want;
+                    break;
+                }
             }
         }
+        Ok::<(), BenchError>(())
     }
+    .await;
     let _ = pipeline.stop().await;
     sims.shutdown().await;
     broker.close().await;
+    measured?;
     samples.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| {
         if samples.is_empty() {
