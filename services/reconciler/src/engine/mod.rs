@@ -2089,6 +2089,32 @@ impl Engine {
     }
 
     fn add_review(&mut self, s: u32, own: u32, c: &Cand, now: DateTime<Utc>, ch: &mut Changes) {
+        self.open_review_item(
+            s,
+            own,
+            c.anchor,
+            c.ident,
+            c.score.probability(),
+            features_map(&c.score),
+            now,
+            ch,
+        );
+    }
+
+    /// Opens a review item between slot `s` (of identity `own`) and slot `cand` (of identity
+    /// `cand_ident`), and records it in `ch`.
+    #[allow(clippy::too_many_arguments)]
+    fn open_review_item(
+        &mut self,
+        s: u32,
+        own: u32,
+        cand: u32,
+        cand_ident: u32,
+        score: f64,
+        features: BTreeMap<String, f64>,
+        now: DateTime<Utc>,
+        ch: &mut Changes,
+    ) {
         let seq = self.counters.next_review_seq;
         self.counters.next_review_seq += 1;
         let id = ns_uuid("review", seq);
@@ -2098,11 +2124,11 @@ impl Engine {
             observation: self.refs[s as usize].clone(),
             observation_name: self.display_name(s),
             organisation_id: self.idents[own as usize].id,
-            candidate: self.refs[c.anchor as usize].clone(),
-            candidate_name: self.display_name(c.anchor),
-            candidate_id: self.idents[c.ident as usize].id,
-            score: c.score.probability(),
-            features: features_map(&c.score),
+            candidate: self.refs[cand as usize].clone(),
+            candidate_name: self.display_name(cand),
+            candidate_id: self.idents[cand_ident as usize].id,
+            score,
+            features,
             rule_version: RULE_VERSION.to_owned(),
             created_at: now,
             decided_by: None,

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use hub_contracts::v1::{DecisionOutcome, IdentityMerged, IdentitySplit, SourceRef, SplitPart};
 
 use super::observation::{Observation, ObservationKind};
-use super::{Changes, Constraint, Engine, Generation, ObsState, ReviewItem, ReviewStatus, ns_uuid};
+use super::{Changes, Constraint, Engine, Generation, ObsState, ReviewStatus};
 
 /// What a replay needs: the active observations and the operator constraints.
 #[derive(Debug, Clone)]
@@ -439,29 +439,7 @@ impl Engine {
             ) else {
                 continue;
             };
-            let seq = self.counters.next_review_seq;
-            self.counters.next_review_seq += 1;
-            let id = ns_uuid("review", seq);
-            let item = ReviewItem {
-                review_id: id,
-                status: ReviewStatus::Open,
-                observation: r.observation.clone(),
-                observation_name: self.display_name(s),
-                organisation_id: self.idents[own as usize].id,
-                candidate: r.candidate.clone(),
-                candidate_name: self.display_name(c),
-                candidate_id: self.idents[cand as usize].id,
-                score: r.score,
-                features: r.features.clone(),
-                rule_version: super::score::RULE_VERSION.to_owned(),
-                created_at: now,
-                decided_by: None,
-                decided_at: None,
-                reason: None,
-            };
-            self.slots[s as usize].reviews.push(id);
-            self.reviews.insert(id, item.clone());
-            ch.reviews.push(item);
+            self.open_review_item(s, own, c, cand, r.score, r.features.clone(), now, ch);
             let (o, c) = (self.idents[own as usize].id, self.idents[cand as usize].id);
             self.decision(
                 ch,
