@@ -565,29 +565,8 @@ impl Engine {
                 "its only record {} now belongs to {sid}",
                 self.refs[s as usize]
             );
-            ch.merged.push(IdentityMerged {
-                survivor: sid,
-                absorbed: vec![aid],
-                moved_refs: vec![self.refs[s as usize].clone()],
-                reason: reason.clone(),
-                decided_by: None,
-                decision_id: did,
-                at: now,
-            });
-            self.decision_with_id(
-                ch,
-                did,
-                DecisionOutcome::Merged,
-                None,
-                Some(sid),
-                Some(aid),
-                None,
-                BTreeMap::new(),
-                "moved",
-                None,
-                Some(reason),
-                now,
-            );
+            let moved_refs = vec![self.refs[s as usize].clone()];
+            self.log_merge(sid, aid, moved_refs, reason, None, "moved", did, now, ch);
         }
     }
 
@@ -1285,14 +1264,45 @@ impl Engine {
                 source_refs: g.iter().map(|m| self.refs[*m as usize].clone()).collect(),
             });
         }
-        let event = IdentitySplit {
+        let rule = if operator.is_some() {
+            "operator"
+        } else {
+            "split"
+        };
+        self.log_split(
             original,
             parts,
-            reason: reason.to_owned(),
-            decided_by: operator.map(str::to_owned),
+            reason.to_owned(),
+            operator,
+            rule,
             decision_id,
-            at: now,
-        };
+            now,
+            ch,
+        );
+    }
+
+    /// Logs the `Split` decision of `original` into `parts` and publishes the split (the
+    /// decision first; both under `decision_id`).
+    #[allow(clippy::too_many_arguments)]
+    fn log_split(
+        &mut self,
+        original: OrgId,
+        parts: Vec<SplitPart>,
+        reason: String,
+        operator: Option<&str>,
+        rule: &str,
+        decision_id: Uuid,
+        now: DateTime<Utc>,
+        ch: &mut Changes,
+    ) {
+        let note = format!(
+            "split into {}: {reason}",
+            parts
+                .iter()
+                .map(|p| p.organisation_id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         self.decision_with_id(
             ch,
             decision_id,
@@ -1302,24 +1312,19 @@ impl Engine {
             None,
             None,
             BTreeMap::new(),
-            if operator.is_some() {
-                "operator"
-            } else {
-                "split"
-            },
+            rule,
             operator.map(str::to_owned),
-            Some(format!(
-                "split into {}: {reason}",
-                event
-                    .parts
-                    .iter()
-                    .map(|p| p.organisation_id.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+            Some(note),
             now,
         );
-        ch.splits.push(event);
+        ch.splits.push(IdentitySplit {
+            original,
+            parts,
+            reason,
+            decided_by: operator.map(str::to_owned),
+            decision_id,
+            at: now,
+        });
     }
 
     /// Moves every member of `absorbed` into `survivor` and retires `absorbed`.
@@ -1374,34 +1379,64 @@ impl Engine {
             self.close_review(id, ReviewStatus::Superseded, None, None, now, ch);
         }
         let did = decision_id.unwrap_or_else(|| self.next_decision_id());
+        let moved_refs = moved
+            .iter()
+            .map(|m| self.refs[*m as usize].clone())
+            .collect();
+        let rule = if operator.is_some() {
+            "operator"
+        } else {
+            "linked_by_observation"
+        };
+        self.log_merge(
+            sid,
+            aid,
+            moved_refs,
+            reason.to_owned(),
+            operator,
+            rule,
+            did,
+            now,
+            ch,
+        );
+    }
+
+    /// Publishes that `absorbed` was merged into `survivor` and logs its `Merged` decision
+    /// (the event first; both under `decision_id`).
+    #[allow(clippy::too_many_arguments)]
+    fn log_merge(
+        &mut self,
+        survivor: OrgId,
+        absorbed: OrgId,
+        moved_refs: Vec<SourceRef>,
+        reason: String,
+        operator: Option<&str>,
+        rule: &str,
+        decision_id: Uuid,
+        now: DateTime<Utc>,
+        ch: &mut Changes,
+    ) {
         ch.merged.push(IdentityMerged {
-            survivor: sid,
-            absorbed: vec![aid],
-            moved_refs: moved
-                .iter()
-                .map(|m| self.refs[*m as usize].clone())
-                .collect(),
-            reason: reason.to_owned(),
+            survivor,
+            absorbed: vec![absorbed],
+            moved_refs,
+            reason: reason.clone(),
             decided_by: operator.map(str::to_owned),
-            decision_id: did,
+            decision_id,
             at: now,
         });
         self.decision_with_id(
             ch,
-            did,
+            decision_id,
             DecisionOutcome::Merged,
             None,
-            Some(sid),
-            Some(aid),
+            Some(survivor),
+            Some(absorbed),
             None,
             BTreeMap::new(),
-            if operator.is_some() {
-                "operator"
-            } else {
-                "linked_by_observation"
-            },
+            rule,
             operator.map(str::to_owned),
-            Some(reason.to_owned()),
+            Some(reason),
             now,
         );
     }

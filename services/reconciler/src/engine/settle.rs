@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use hub_contracts::v1::{DecisionOutcome, IdentityMerged, IdentitySplit, SourceRef, SplitPart};
+use hub_contracts::v1::{DecisionOutcome, SourceRef, SplitPart};
 
 use super::observation::{Observation, ObservationKind};
 use super::{Changes, Constraint, Engine, Generation, ObsState, ReviewStatus};
@@ -324,31 +324,12 @@ impl Engine {
                 let reason = "the settle pass found these records belong to one organisation \
                               whatever order they arrived in"
                     .to_owned();
-                ch.merged.push(IdentityMerged {
-                    survivor,
-                    absorbed: vec![original],
-                    moved_refs: moved
-                        .iter()
-                        .map(|m| self.refs[*m as usize].clone())
-                        .collect(),
-                    reason: reason.clone(),
-                    decided_by: None,
-                    decision_id: did,
-                    at: now,
-                });
-                self.decision_with_id(
-                    ch,
-                    did,
-                    DecisionOutcome::Merged,
-                    None,
-                    Some(survivor),
-                    Some(original),
-                    None,
-                    BTreeMap::new(),
-                    "settle",
-                    None,
-                    Some(reason),
-                    now,
+                let moved_refs = moved
+                    .iter()
+                    .map(|m| self.refs[*m as usize].clone())
+                    .collect();
+                self.log_merge(
+                    survivor, original, moved_refs, reason, None, "settle", did, now, ch,
                 );
                 continue;
             }
@@ -368,35 +349,7 @@ impl Engine {
             let reason = "the settle pass found these records are not one organisation \
                           whatever order they arrived in"
                 .to_owned();
-            self.decision_with_id(
-                ch,
-                did,
-                DecisionOutcome::Split,
-                None,
-                Some(original),
-                None,
-                None,
-                BTreeMap::new(),
-                "settle",
-                None,
-                Some(format!(
-                    "split into {}: {reason}",
-                    parts
-                        .iter()
-                        .map(|p| p.organisation_id.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-                now,
-            );
-            ch.splits.push(IdentitySplit {
-                original,
-                parts,
-                reason,
-                decided_by: None,
-                decision_id: did,
-                at: now,
-            });
+            self.log_split(original, parts, reason, None, "settle", did, now, ch);
         }
     }
 
