@@ -10,10 +10,10 @@
 mod common;
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
-use common::{effect_counts, effects_db, message};
-use hub_contracts::registry::exchanges;
+use common::{
+    dead_letters, declare, effect_counts, effects_db, message, poison_messages, ready, recv, spec,
+};
 use hub_contracts::v1::IdentityMerged;
 use hub_runtime::messaging::dlq::DeadLetters;
 use hub_runtime::messaging::{
@@ -21,45 +21,11 @@ use hub_runtime::messaging::{
 };
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::storage::{Database, inbox};
-use hub_runtime::testing::{TestEnv, eventually};
+use hub_runtime::testing::TestEnv;
 use tokio::sync::mpsc;
 
-const KEY: &str = "identity.merged.v1";
 /// The sequence number of a message whose effect always fails (a constraint it violates).
 const POISON: u64 = 666;
-
-fn spec(name: &str) -> QueueSpec {
-    QueueSpec::new(name).bind(exchanges::IDENTITY, KEY)
-}
-
-async fn declare(env: &TestEnv, spec: &QueueSpec) {
-    let broker = env.broker("declare");
-    let ch = broker.channel().await.expect("broker reachable");
-    env.topology()
-        .declare_queue(&ch, spec, &env.retry_policy())
-        .await
-        .expect("declare");
-    broker.close().await;
-}
-
-/// Messages ready in a queue (not delivered, or delivered and returned unacked).
-async fn ready(env: &TestEnv, queue: &str) -> u32 {
-    let broker = env.broker("depth");
-    let ch = broker.channel().await.expect("broker reachable");
-    let q = ch
-        .queue_declare(
-            env.topology().name(queue).as_str().into(),
-            lapin::options::QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            Default::default(),
-        )
-        .await
-        .expect("queue exists");
-    broker.close().await;
-    q.message_count()
-}
 
 /// One call of the handler: the sequence numbers it was handed, with their attempts.
 type Call = Vec<(u64, u32)>;
@@ -175,10 +141,7 @@ impl Run {
     }
 
     async fn next_call(&mut self) -> Call {
-        tokio::time::timeout(Duration::from_secs(30), self.calls.recv())
-            .await
-            .expect("timed out waiting for the handler")
-            .expect("handler gone")
+        recv(&mut self.calls, "the handler").await
     }
 
     /// Receives handler calls until `done` holds for the calls so far and the effects (each
@@ -199,17 +162,6 @@ impl Run {
             .expect("joined")
             .expect("consumer ends cleanly");
         (self.env, self.spec)
-    }
-}
-
-fn raw(id: &str, body: Vec<u8>) -> OutgoingMessage {
-    OutgoingMessage {
-        exchange: exchanges::IDENTITY.into(),
-        routing_key: KEY.into(),
-        message_id: id.into(),
-        contract_type: KEY.into(),
-        body,
-        headers: Default::default(),
     }
 }
 
@@ -295,20 +247,14 @@ async fn a_batch_with_duplicates_takes_effect_once_and_everything_is_acked() {
 #[tokio::test]
 async fn a_malformed_message_in_a_batch_is_dead_lettered_and_the_rest_applied() {
     let mut run = Run::start("batch-poison", 0).await;
-    let mut unknown = message(4).to_json();
-    unknown["type"] = "identity.merged.v9".into();
-    let mut bad_payload = message(5).to_json();
-    bad_payload["data"]["survivor"] = "not-a-uuid".into();
+    let [broken, future, bad_payload] = poison_messages(4, 5);
     run.publisher
         .publish_batch(&[
             OutgoingMessage::from_envelope(&message(1)),
-            raw("broken", b"{\"specversion\": \"1.0\", oops".to_vec()),
+            broken,
             OutgoingMessage::from_envelope(&message(2)),
-            raw("future", serde_json::to_vec(&unknown).expect("json")),
-            raw(
-                "bad-payload",
-                serde_json::to_vec(&bad_payload).expect("json"),
-            ),
+            future,
+            bad_payload,
             OutgoingMessage::from_envelope(&message(3)),
         ])
         .await
@@ -319,11 +265,7 @@ async fn a_malformed_message_in_a_batch_is_dead_lettered_and_the_rest_applied() 
     assert_eq!(effect_counts(&run.db).await, vec![(1, 1), (2, 1), (3, 1)]);
     let broker = run.env.broker("dlq");
     let dlq = DeadLetters::new(broker.clone(), "batch-poison");
-    let letters = eventually("three dead letters", Duration::from_secs(20), || async {
-        let l = dlq.list(10).await.ok()?;
-        (l.len() == 3).then_some(l)
-    })
-    .await;
+    let letters = dead_letters(&dlq, "three dead letters", |l| l.len() == 3).await;
     let mut summary: Vec<(Option<String>, String)> = letters
         .iter()
         .map(|l| (l.message_id.clone(), l.kind.clone()))
@@ -389,15 +331,7 @@ async fn a_failed_batch_is_retried_one_by_one_so_nothing_doubles_and_one_bad_mes
     );
     let broker = run.env.broker("dlq");
     let dlq = DeadLetters::new(broker.clone(), "batch-fail");
-    let letters = eventually(
-        "the poison message dead-lettered",
-        Duration::from_secs(20),
-        || async {
-            let l = dlq.list(10).await.ok()?;
-            (!l.is_empty()).then_some(l)
-        },
-    )
-    .await;
+    let letters = dead_letters(&dlq, "the poison message dead-lettered", |l| !l.is_empty()).await;
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].message_id.as_deref(), Some("msg-666"));
     assert_eq!(letters[0].kind, "rejected");

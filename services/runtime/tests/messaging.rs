@@ -7,41 +7,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::{counting, effect_counts, effects_db, message};
+use common::{
+    KEY, counting, dead_letters, declare, effect_counts, effects_db, message, poison_messages,
+    recv, spec,
+};
 use hub_contracts::registry::exchanges;
 use hub_runtime::messaging::dlq::DeadLetters;
 use hub_runtime::messaging::{
-    Consumer, HandlerError, Incoming, MessagingError, OutgoingMessage, Publisher, QueueSpec,
+    Consumer, HandlerError, Incoming, MessagingError, OutgoingMessage, Publisher,
 };
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::storage::outbox::{self, OutboxRelay};
 use hub_runtime::testing::{TestEnv, eventually};
 use tokio::sync::mpsc;
-
-const KEY: &str = "identity.merged.v1";
-
-fn spec(name: &str) -> QueueSpec {
-    QueueSpec::new(name).bind(exchanges::IDENTITY, KEY)
-}
-
-async fn recv<T>(rx: &mut mpsc::UnboundedReceiver<T>, what: &str) -> T {
-    tokio::time::timeout(Duration::from_secs(30), rx.recv())
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-        .unwrap_or_else(|| panic!("channel closed waiting for {what}"))
-}
-
-/// Declares the consumer's queue before anything is published (a publish to an exchange with
-/// no queue bound is an error: `mandatory`).
-async fn declare(env: &TestEnv, spec: &QueueSpec) {
-    let broker = env.broker("declare");
-    let ch = broker.channel().await.expect("broker reachable");
-    env.topology()
-        .declare_queue(&ch, spec, &env.retry_policy())
-        .await
-        .expect("declare");
-    broker.close().await;
-}
 
 #[tokio::test]
 async fn a_message_delivered_twice_takes_effect_once() {
@@ -107,26 +85,12 @@ async fn malformed_and_unknown_version_messages_are_dead_lettered_and_the_consum
     );
 
     let publisher = Publisher::new(broker.clone());
-    let raw = |id: &str, body: Vec<u8>| OutgoingMessage {
-        exchange: exchanges::IDENTITY.into(),
-        routing_key: KEY.into(),
-        message_id: id.into(),
-        contract_type: KEY.into(),
-        body,
-        headers: Default::default(),
-    };
-    let mut unknown = message(1).to_json();
-    unknown["type"] = "identity.merged.v9".into();
-    let mut bad_payload = message(2).to_json();
-    bad_payload["data"]["survivor"] = "not-a-uuid".into();
+    let [broken, future, bad_payload] = poison_messages(1, 2);
     publisher
         .publish_batch(&[
-            raw("broken", b"{\"specversion\": \"1.0\", oops".to_vec()),
-            raw("future", serde_json::to_vec(&unknown).expect("json")),
-            raw(
-                "bad-payload",
-                serde_json::to_vec(&bad_payload).expect("json"),
-            ),
+            broken,
+            future,
+            bad_payload,
             OutgoingMessage::from_envelope(&message(3)),
         ])
         .await
@@ -242,15 +206,7 @@ async fn transient_failures_are_retried_then_dead_lettered_after_the_configured_
         ]
     );
     let dlq = DeadLetters::new(broker.clone(), "retry");
-    let letters = eventually(
-        "msg-2 in the dead-letter queue",
-        Duration::from_secs(20),
-        || async {
-            let l = dlq.list(10).await.ok()?;
-            (!l.is_empty()).then_some(l)
-        },
-    )
-    .await;
+    let letters = dead_letters(&dlq, "msg-2 in the dead-letter queue", |l| !l.is_empty()).await;
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].message_id.as_deref(), Some("msg-2"));
     assert_eq!(letters[0].kind, "retries-exhausted");

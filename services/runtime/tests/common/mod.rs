@@ -4,13 +4,107 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use hub_contracts::Envelope;
+use hub_contracts::registry::exchanges;
 use hub_contracts::v1::{IdentityMerged, SourceRef};
-use hub_runtime::messaging::{HandlerError, Incoming};
+use hub_runtime::messaging::dlq::{DeadLetter, DeadLetters};
+use hub_runtime::messaging::{HandlerError, Incoming, OutgoingMessage, QueueSpec};
 use hub_runtime::storage::{Database, inbox};
+use hub_runtime::testing::{TestEnv, eventually};
 use tokio::sync::mpsc;
 use uuid::Uuid;
+
+/// The routing key (and contract type) of the test messages.
+pub const KEY: &str = "identity.merged.v1";
+
+/// A queue that takes the test messages.
+pub fn spec(name: &str) -> QueueSpec {
+    QueueSpec::new(name).bind(exchanges::IDENTITY, KEY)
+}
+
+/// Declares the consumer's queue before anything is published (a publish to an exchange with
+/// no queue bound is an error: `mandatory`).
+pub async fn declare(env: &TestEnv, spec: &QueueSpec) {
+    let broker = env.broker("declare");
+    let ch = broker.channel().await.expect("broker reachable");
+    env.topology()
+        .declare_queue(&ch, spec, &env.retry_policy())
+        .await
+        .expect("declare");
+    broker.close().await;
+}
+
+/// Messages ready in a queue (not delivered, or delivered and returned unacked).
+pub async fn ready(env: &TestEnv, queue: &str) -> u32 {
+    let broker = env.broker("depth");
+    let ch = broker.channel().await.expect("broker reachable");
+    let q = ch
+        .queue_declare(
+            env.topology().name(queue).as_str().into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            Default::default(),
+        )
+        .await
+        .expect("queue exists");
+    broker.close().await;
+    q.message_count()
+}
+
+/// The next value on `rx`, waiting at most 30 s.
+pub async fn recv<T>(rx: &mut mpsc::UnboundedReceiver<T>, what: &str) -> T {
+    tokio::time::timeout(Duration::from_secs(30), rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+        .unwrap_or_else(|| panic!("channel closed waiting for {what}"))
+}
+
+/// A message with the given body, routed as the test messages are.
+pub fn raw(id: &str, body: Vec<u8>) -> OutgoingMessage {
+    OutgoingMessage {
+        exchange: exchanges::IDENTITY.into(),
+        routing_key: KEY.into(),
+        message_id: id.into(),
+        contract_type: KEY.into(),
+        body,
+        headers: Default::default(),
+    }
+}
+
+/// Three messages that end in the dead-letter queue, in this order: `broken` (not JSON),
+/// `future` (message `unknown` as an unknown contract version) and `bad-payload` (message
+/// `bad` with a payload that does not decode).
+pub fn poison_messages(unknown: u64, bad: u64) -> [OutgoingMessage; 3] {
+    let mut future = message(unknown).to_json();
+    future["type"] = "identity.merged.v9".into();
+    let mut bad_payload = message(bad).to_json();
+    bad_payload["data"]["survivor"] = "not-a-uuid".into();
+    [
+        raw("broken", b"{\"specversion\": \"1.0\", oops".to_vec()),
+        raw("future", serde_json::to_vec(&future).expect("json")),
+        raw(
+            "bad-payload",
+            serde_json::to_vec(&bad_payload).expect("json"),
+        ),
+    ]
+}
+
+/// The dead letters of `dlq` (up to 10), once `enough` holds for them (waits up to 20 s).
+pub async fn dead_letters(
+    dlq: &DeadLetters,
+    what: &str,
+    enough: impl Fn(&[DeadLetter]) -> bool,
+) -> Vec<DeadLetter> {
+    eventually(what, Duration::from_secs(20), || async {
+        let l = dlq.list(10).await.ok()?;
+        enough(&l).then_some(l)
+    })
+    .await
+}
 
 /// A small valid contract message carrying a sequence number in `reason`.
 pub fn message(n: u64) -> Envelope<IdentityMerged> {
