@@ -10,21 +10,20 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use common::observer::{Observer, outgoing};
 use common::*;
-use hub_contracts::registry::exchanges;
 use hub_contracts::v1::{BorrowerType, GoldenRecord, OrgKind};
-use hub_contracts::{Contract, Envelope, RawEnvelope};
+use hub_contracts::{Contract, RawEnvelope};
 use hub_reconciler::service::Shared;
 use hub_reconciler::{Config, MIGRATOR, SCHEMA};
 use hub_runtime::messaging::dlq::DeadLetters;
-use hub_runtime::messaging::{Consumer, Incoming, OutgoingMessage, Publisher, QueueSpec};
+use hub_runtime::messaging::{Incoming, OutgoingMessage, Publisher};
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::storage::Database;
 use hub_runtime::telemetry::TraceContext;
 use hub_runtime::testing::{TestEnv, eventually};
 use serde_json::Value;
 use sqlx::Row;
-use tokio::sync::mpsc;
 
 /// Source records about a handful of cooperatives: registry records, loans that match them
 /// (and one household), NTM reports naming them. Enough for matches, merges and new
@@ -130,8 +129,7 @@ fn feed() -> Vec<(String, OutgoingMessage)> {
 }
 
 fn msg<T: Contract>(id: &str, data: T) -> (String, OutgoingMessage) {
-    let env = Envelope::new(id, "urn:coophub:test", data);
-    (id.to_owned(), OutgoingMessage::from_envelope(&env))
+    (id.to_owned(), outgoing(id, data))
 }
 
 fn incoming(m: &OutgoingMessage) -> Incoming {
@@ -359,19 +357,12 @@ async fn a_batch_is_one_transaction_with_the_result_of_one_by_one_and_duplicates
     two.drop_database().await;
 }
 
-const OBSERVER: &str = "test.identity";
-
-fn observer_spec() -> QueueSpec {
-    QueueSpec::new(OBSERVER).bind(exchanges::IDENTITY, GoldenRecord::TYPE)
-}
-
 /// The service over the broker, with everything published before it starts (so that it
 /// finds them waiting, as after an adapter's sync).
 struct Service {
     env: TestEnv,
     config: Config,
-    goldens: mpsc::UnboundedReceiver<GoldenRecord>,
-    stop: CancellationToken,
+    goldens: Observer<GoldenRecord>,
 }
 
 impl Service {
@@ -381,34 +372,14 @@ impl Service {
             common: env.config.clone(),
             ..Config::default()
         };
-        let broker = env.broker("test-declare");
-        let ch = broker.channel().await.expect("broker reachable");
-        for spec in [hub_reconciler::source_queue(&config), observer_spec()] {
-            env.topology()
-                .declare_queue(&ch, &spec, &env.retry_policy())
-                .await
-                .expect("declare");
-        }
-        broker.close().await;
-        let (tx, goldens) = mpsc::unbounded_channel();
-        let stop = CancellationToken::new();
-        let consumer = Consumer::new(
-            env.broker("test-observer"),
-            observer_spec(),
-            move |m: Incoming| {
-                let tx = tx.clone();
-                async move {
-                    let _ = tx.send(m.decode::<GoldenRecord>()?.data);
-                    Ok(())
-                }
-            },
-        );
-        tokio::spawn(consumer.run(stop.clone()));
+        let goldens = Observer::start(&env, &config, &[GoldenRecord::TYPE], |m: Incoming| {
+            Ok(m.decode::<GoldenRecord>()?.data)
+        })
+        .await;
         Service {
             env,
             config,
             goldens,
-            stop,
         }
     }
 
@@ -434,7 +405,7 @@ impl Service {
             if refs.is_subset(&seen) {
                 return;
             }
-            let g = tokio::time::timeout(Duration::from_secs(60), self.goldens.recv())
+            let g = tokio::time::timeout(Duration::from_secs(60), self.goldens.rx.recv())
                 .await
                 .unwrap_or_else(|_| panic!("timed out; covered so far: {seen:?}"))
                 .expect("observer running");
@@ -448,15 +419,7 @@ impl Service {
     }
 
     async fn teardown(self) {
-        self.stop.cancel();
-        self.env
-            .delete_queues(&[
-                hub_reconciler::source_queue(&self.config),
-                observer_spec(),
-                QueueSpec::new(hub_reconciler::TAIL_QUEUE),
-            ])
-            .await;
-        self.env.drop_database().await;
+        self.goldens.teardown(self.env, &self.config).await;
     }
 }
 

@@ -8,29 +8,25 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::observer::{Observer, outgoing};
 use common::*;
-use hub_contracts::registry::exchanges;
 use hub_contracts::v1::{
     BorrowerType, DecisionOutcome, GoldenRecord, IdentityMerged, IdentitySplit, OrgKind,
     ReconciliationDecision,
 };
-use hub_contracts::{Contract, Envelope, RawEnvelope};
+use hub_contracts::{Contract, RawEnvelope};
 use hub_reconciler::Config;
-use hub_runtime::messaging::{Consumer, Incoming, OutgoingMessage, Publisher, QueueSpec};
+use hub_runtime::messaging::{Incoming, Publisher};
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::testing::TestEnv;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 use uuid::Uuid;
-
-const OBSERVER: &str = "test.identity";
 
 struct Harness {
     env: TestEnv,
     config: Config,
-    events: mpsc::UnboundedReceiver<RawEnvelope>,
+    observer: Observer<RawEnvelope>,
     seen: Vec<RawEnvelope>,
-    observer_stop: CancellationToken,
     publisher: Publisher,
     http: reqwest::Client,
 }
@@ -45,43 +41,27 @@ impl Harness {
             },
             ..Config::default()
         };
-        // the queues exist before anything is published (publishing is `mandatory`)
-        let broker = env.broker("test-declare");
-        let ch = broker.channel().await.expect("broker reachable");
-        let observer = observer_spec();
-        for spec in [hub_reconciler::source_queue(&config), observer.clone()] {
-            env.topology()
-                .declare_queue(&ch, &spec, &env.retry_policy())
-                .await
-                .expect("declare");
-        }
-        broker.close().await;
-        let (tx, events) = mpsc::unbounded_channel();
-        let observer_stop = CancellationToken::new();
-        let consumer = Consumer::new(env.broker("test-observer"), observer, move |m: Incoming| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(m.envelope);
-                Ok(())
-            }
-        });
-        tokio::spawn(consumer.run(observer_stop.clone()));
+        let observer = Observer::start(
+            &env,
+            &config,
+            &["identity.#", "reconciliation.#"],
+            |m: Incoming| Ok(m.envelope),
+        )
+        .await;
         let publisher = Publisher::new(env.broker("test-publisher"));
         Harness {
             env,
             config,
-            events,
+            observer,
             seen: Vec::new(),
-            observer_stop,
             publisher,
             http: reqwest::Client::new(),
         }
     }
 
     async fn publish<T: Contract>(&self, id: &str, data: T) {
-        let env = Envelope::new(id, "urn:coophub:test", data);
         self.publisher
-            .publish(&OutgoingMessage::from_envelope(&env))
+            .publish(&outgoing(id, data))
             .await
             .expect("published");
     }
@@ -98,7 +78,7 @@ impl Harness {
             return t;
         }
         loop {
-            let e = tokio::time::timeout(Duration::from_secs(30), self.events.recv())
+            let e = tokio::time::timeout(Duration::from_secs(30), self.observer.rx.recv())
                 .await
                 .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
                 .unwrap_or_else(|| panic!("observer stopped waiting for {what}"));
@@ -139,22 +119,8 @@ impl Harness {
     }
 
     async fn teardown(self) {
-        self.observer_stop.cancel();
-        self.env
-            .delete_queues(&[
-                hub_reconciler::source_queue(&self.config),
-                observer_spec(),
-                QueueSpec::new(hub_reconciler::TAIL_QUEUE),
-            ])
-            .await;
-        self.env.drop_database().await;
+        self.observer.teardown(self.env, &self.config).await;
     }
-}
-
-fn observer_spec() -> QueueSpec {
-    QueueSpec::new(OBSERVER)
-        .bind(exchanges::IDENTITY, "identity.#")
-        .bind(exchanges::IDENTITY, "reconciliation.#")
 }
 
 fn has_ref(g: &GoldenRecord, system: &str, id: &str) -> bool {

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod observer;
+
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use hub_contracts::v1::{
     Borrower, BorrowerType, LoanDisbursement, LoanStatus, NtmCommuneReport, NtmCooperativeEntry,
