@@ -11,6 +11,9 @@
 
 #![allow(dead_code)]
 
+#[path = "support/snapshots.rs"]
+mod snapshots;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -29,6 +32,8 @@ use hub_runtime::testing::TestEnv;
 use hub_simulators::{RunningSims, SimConfig, Truth, TruthParams, UnitList, WorldConfig};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::mpsc;
+
+use snapshots::Unwatched;
 
 pub const SEED: u64 = 20251129;
 /// How long a scenario may take to reach the fault-free end state.
@@ -376,7 +381,8 @@ impl Run {
             }
         };
         let truth = sims.truth(Some(params)).await;
-        let (agency, snapshots) = watch_snapshots(&env, &stop).await;
+        let (agency, snapshots) =
+            snapshots::watch(&env, &stop, "e2e.faults.snapshots", Unwatched::Drop).await;
         let capture_spec = capture_spec();
         let captured = Arc::new(Mutex::new(Vec::new()));
         {
@@ -859,35 +865,6 @@ pub fn content(snapshot: &IndicatorSnapshot) -> serde_json::Value {
         }
     }
     v
-}
-
-/// A queue bound to `coophub.indicator`, consumed into a channel of decoded snapshots.
-async fn watch_snapshots(
-    env: &TestEnv,
-    stop: &CancellationToken,
-) -> (QueueSpec, mpsc::UnboundedReceiver<IndicatorSnapshot>) {
-    let spec =
-        QueueSpec::new("e2e.faults.snapshots").bind(exchanges::INDICATOR, "indicator.snapshot.v1");
-    let broker = env.broker("e2e-agency");
-    {
-        let ch = broker.channel().await.expect("broker reachable");
-        env.topology()
-            .declare_queue(&ch, &spec, &env.retry_policy())
-            .await
-            .expect("declare the agency queue");
-    }
-    let (tx, rx) = mpsc::unbounded_channel();
-    let consumer = Consumer::new(broker, spec.clone(), move |m: Incoming| {
-        let tx = tx.clone();
-        async move {
-            let env = m.decode::<IndicatorSnapshot>()?;
-            // the receiver is gone once the run is over: drop, do not dead-letter
-            let _ = tx.send(env.data);
-            Ok(())
-        }
-    });
-    tokio::spawn(consumer.run(stop.clone()));
-    (spec, rx)
 }
 
 /// Records a scenario's outcome as a report row.
