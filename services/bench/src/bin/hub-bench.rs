@@ -3,6 +3,11 @@
 //!
 //!   cargo run --release -p hub-bench -- all --out bench-results
 
+/// mimalloc: the services allocate and free many small JSON values per message; glibc malloc
+/// spent about a fifth of the pipeline benchmark's CPU in allocation (see `bench-results.md`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

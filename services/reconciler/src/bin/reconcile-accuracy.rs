@@ -9,6 +9,11 @@
 //! peak memory), and prints how time, memory and blocking grow from one size to the next; the
 //! table is also written to `--scale-out` (markdown, and JSON beside it).
 
+/// mimalloc: the services allocate and free many small JSON values per message; glibc malloc
+/// spent about a fifth of the pipeline benchmark's CPU in allocation (see `bench-results.md`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
