@@ -198,9 +198,9 @@ fn routed_queues(ty: &str) -> u64 {
     match ty {
         // reconciler.source, indicators.inputs
         "source.cooperative.v1" | "source.disbursement.v1" | "source.ntm_report.v1" => 2,
-        // indicators.inputs, reconciler.identity.tail
-        "identity.golden_record.v1" | "reconciliation.decision.v1" => 2,
-        // reconciler.identity.tail
+        // indicators.inputs
+        "identity.golden_record.v1" | "reconciliation.decision.v1" => 1,
+        // coophub.identity.unrouted (nothing in the pipeline follows them)
         "identity.merged.v1" | "identity.split.v1" => 1,
         // coophub.indicator.retained
         _ => 1,

@@ -81,13 +81,7 @@ const SERVICES: &[ServiceUser] = &[
     ServiceUser {
         name: "svc-reconciler",
         own_queues: &["reconciler."],
-        // its bounded tail queue of published events is bound to coophub.identity
-        reads: &[
-            "coophub.source",
-            "coophub.identity",
-            "coophub.dlx",
-            "coophub.requeue",
-        ],
+        reads: &["coophub.source", "coophub.dlx", "coophub.requeue"],
         writes: &[
             "coophub.identity",
             "coophub.dlx",
@@ -140,9 +134,13 @@ pub fn definitions() -> Value {
     let (mut exchanges, mut queues, mut bindings) = (Vec::new(), Vec::new(), Vec::new());
     for d in plan {
         match d {
-            Declaration::Exchange { name, kind } => exchanges.push(json!({
+            Declaration::Exchange {
+                name,
+                kind,
+                arguments,
+            } => exchanges.push(json!({
                 "name": name, "vhost": "/", "type": kind, "durable": true,
-                "auto_delete": false, "internal": false, "arguments": {}
+                "auto_delete": false, "internal": false, "arguments": args_json(&arguments)
             })),
             Declaration::Queue { name, arguments } => queues.push(json!({
                 "name": name, "vhost": "/", "durable": true, "auto_delete": false,
@@ -160,10 +158,19 @@ pub fn definitions() -> Value {
     }
 
     // every service declares the shared topology at connect: configure on coophub.*, and the
-    // binding of the retained-snapshots queue (write on it, read on the snapshot exchange)
+    // bindings of the retained-snapshots queue (write on it, read on the snapshot exchange)
+    // and of the unrouted-identity queue (exchange and queue share the name: write on both,
+    // which also lets an identity event be diverted there, read on the exchange)
     let shared_configure = r"coophub\..*";
-    let shared_write = re(hub_runtime::messaging::topology::RETAINED_SNAPSHOTS);
-    let shared_read = re(hub_contracts::registry::exchanges::INDICATOR);
+    let unrouted = re(hub_runtime::messaging::topology::UNROUTED_IDENTITY);
+    let shared_write = format!(
+        "{}|{unrouted}",
+        re(hub_runtime::messaging::topology::RETAINED_SNAPSHOTS)
+    );
+    let shared_read = format!(
+        "{}|{unrouted}",
+        re(hub_contracts::registry::exchanges::INDICATOR)
+    );
     let mut users = vec![json!({
         "name": "hub-admin", "password_hash": password_hash("hub-admin", "hub-admin"),
         "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ["administrator"]
@@ -252,7 +259,7 @@ mod tests {
         assert_eq!(
             committed,
             definitions(),
-            "run `hub topology export > {DEFINITIONS_PATH}` and commit"
+            "run `hub definitions > {DEFINITIONS_PATH}` and commit"
         );
     }
 

@@ -6,7 +6,6 @@
 //! | `AMQP_URL`, `DATABASE_URL`, `HUB_NAMESPACE`, `HTTP_ADDR`, `LOG_FORMAT`, `PREFETCH`, `BATCH_SIZE`, `RETRY_ATTEMPTS`, `RETRY_INITIAL_MS`, `RETRY_MAX_MS`, `DELIVERY_LIMIT` | see `hub_runtime::CommonConfig` | the common settings |
 //! | `RECONCILER_MAX_PAGE` | `500` | largest `limit` the HTTP API accepts |
 //! | `RECONCILER_SETTLE_QUIET_MS` | `1000` | the settle pass (identities independent of arrival order) runs once no record or operator decision changed the engine for this long; 50 to 600000 |
-//! | `RECONCILER_TAIL_LENGTH` | `10000` | length of `reconciler.identity.tail`, a bounded queue keeping the latest events this service published (so a publish is never unroutable when no one else listens); `0`: not declared |
 //!
 //! Owns parsing and validation only.
 
@@ -21,8 +20,6 @@ pub struct Config {
     pub common: CommonConfig,
     /// `RECONCILER_MAX_PAGE`.
     pub reconciler_max_page: u32,
-    /// `RECONCILER_TAIL_LENGTH`.
-    pub reconciler_tail_length: u32,
     /// `RECONCILER_SETTLE_QUIET_MS`.
     pub reconciler_settle_quiet_ms: u64,
 }
@@ -32,7 +29,6 @@ impl Default for Config {
         Config {
             common: CommonConfig::default(),
             reconciler_max_page: 500,
-            reconciler_tail_length: 10_000,
             reconciler_settle_quiet_ms: 1000,
         }
     }
@@ -80,11 +76,14 @@ mod tests {
     fn reads_its_own_and_the_common_variables() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("RECONCILER_MAX_PAGE", "50");
-            jail.set_env("RECONCILER_TAIL_LENGTH", "0");
+            jail.set_env("RECONCILER_SETTLE_QUIET_MS", "250");
             jail.set_env("HUB_NAMESPACE", "t1");
             jail.set_env("PREFETCH", "8");
             let c = Config::from_env().expect("valid");
-            assert_eq!((c.reconciler_max_page, c.reconciler_tail_length), (50, 0));
+            assert_eq!(
+                (c.reconciler_max_page, c.reconciler_settle_quiet_ms),
+                (50, 250)
+            );
             assert_eq!(
                 (c.common.hub_namespace.as_str(), c.common.prefetch),
                 ("t1", 8)

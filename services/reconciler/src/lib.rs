@@ -48,8 +48,6 @@ pub const NAME: &str = "reconciler";
 pub const SCHEMA: &str = "reconciler";
 /// The source queue (base name; the namespace is added).
 pub const SOURCE_QUEUE: &str = "reconciler.source";
-/// The bounded queue that keeps the latest published events.
-pub const TAIL_QUEUE: &str = "reconciler.identity.tail";
 
 /// Why the service stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -113,9 +111,6 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         i64::from(config.reconciler_max_page),
     )
     .await?;
-    if config.reconciler_tail_length > 0 {
-        declare_tail(&ctx, config.reconciler_tail_length, &shutdown).await?;
-    }
     let relay = ctx.spawn_outbox_relay();
     let probe = ctx.spawn_database_probe();
     // every record the broker delivered meanwhile goes in the next transaction (one batch at
@@ -176,51 +171,4 @@ fn spawn_inbox_prune(
             }
         }
     })
-}
-
-/// Declares the bounded tail queue on `coophub.identity` (every type this service
-/// publishes), so that publishing never fails as unroutable while no one else listens.
-async fn declare_tail(
-    ctx: &ServiceContext,
-    length: u32,
-    shutdown: &CancellationToken,
-) -> Result<(), Error> {
-    use lapin::options::{QueueBindOptions, QueueDeclareOptions};
-    use lapin::types::{AMQPValue, FieldTable};
-    let ch = ctx.broker.channel_with_retry(shutdown).await?;
-    let t = ctx.broker.topology();
-    let queue = t.name(TAIL_QUEUE);
-    let mut args = FieldTable::default();
-    args.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
-    );
-    args.insert(
-        "x-max-length".into(),
-        AMQPValue::LongLongInt(i64::from(length)),
-    );
-    args.insert(
-        "x-overflow".into(),
-        AMQPValue::LongString("drop-head".into()),
-    );
-    let opts = QueueDeclareOptions {
-        durable: true,
-        ..QueueDeclareOptions::default()
-    };
-    ch.queue_declare(queue.as_str().into(), opts, args)
-        .await
-        .map_err(hub_runtime::messaging::MessagingError::from)?;
-    for key in ["identity.#", "reconciliation.#"] {
-        ch.queue_bind(
-            queue.as_str().into(),
-            t.name(exchanges::IDENTITY).as_str().into(),
-            key.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .map_err(hub_runtime::messaging::MessagingError::from)?;
-    }
-    let _ = ch.close(200, "declared".into()).await;
-    Ok(())
 }

@@ -108,6 +108,7 @@ impl TestEnv {
             );
         }
         names.insert(t.name(crate::messaging::topology::RETAINED_SNAPSHOTS));
+        names.insert(t.name(crate::messaging::topology::UNROUTED_IDENTITY));
         for n in names {
             let _ = ch
                 .queue_delete(
@@ -123,6 +124,7 @@ impl TestEnv {
             hub_contracts::registry::exchanges::INDICATOR,
             crate::messaging::topology::DLX,
             crate::messaging::topology::REQUEUE,
+            crate::messaging::topology::UNROUTED_IDENTITY,
         ] {
             let _ = ch
                 .exchange_delete(

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{
     KEY, counting, dead_letters, declare, effect_counts, effects_db, message, poison_messages,
-    recv, spec,
+    ready, recv, spec,
 };
 use hub_contracts::registry::exchanges;
 use hub_runtime::messaging::dlq::DeadLetters;
@@ -234,8 +234,11 @@ async fn an_unroutable_message_is_an_error_not_a_silent_loss() {
     let env = TestEnv::new().await;
     let broker = env.broker("unroutable");
     let publisher = Publisher::new(broker.clone());
+    // on the source exchange (no alternate exchange: an unrouted source record is an error)
+    let mut m = OutgoingMessage::from_envelope(&message(1));
+    m.exchange = exchanges::SOURCE.to_owned();
     let err = publisher
-        .publish(&OutgoingMessage::from_envelope(&message(1)))
+        .publish(&m)
         .await
         .expect_err("no queue is bound in this namespace");
     match err {
@@ -244,12 +247,37 @@ async fn an_unroutable_message_is_an_error_not_a_silent_loss() {
             routing_key,
             ..
         } => {
-            assert_eq!(exchange, env.topology().name(exchanges::IDENTITY));
+            assert_eq!(exchange, env.topology().name(exchanges::SOURCE));
             assert_eq!(routing_key, KEY);
         }
         other => panic!("expected Unroutable, got {other}"),
     }
     env.delete_queues(&[]).await;
+    env.drop_database().await;
+}
+
+#[tokio::test]
+async fn an_identity_event_nobody_is_bound_for_is_kept_in_the_unrouted_queue_and_only_there() {
+    let env = TestEnv::new().await;
+    let broker = env.broker("unrouted");
+    let publisher = Publisher::new(broker.clone());
+    let unrouted = hub_runtime::messaging::topology::UNROUTED_IDENTITY;
+    publisher
+        .publish(&OutgoingMessage::from_envelope(&message(1)))
+        .await
+        .expect("an identity event with no queue bound goes to the alternate exchange");
+    assert_eq!(ready(&env, unrouted).await, 1);
+    // once a queue is bound for it, an event goes there and not also to the unrouted queue
+    let spec = spec("unrouted");
+    declare(&env, &spec).await;
+    publisher
+        .publish(&OutgoingMessage::from_envelope(&message(2)))
+        .await
+        .expect("routed");
+    assert_eq!(ready(&env, &spec.name).await, 1);
+    assert_eq!(ready(&env, unrouted).await, 1);
+    broker.close().await;
+    env.delete_queues(&[spec]).await;
     env.drop_database().await;
 }
 

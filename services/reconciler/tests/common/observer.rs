@@ -67,12 +67,8 @@ impl<T: Send + 'static> Observer<T> {
     /// Stops observing, deletes the test's queues and drops its database.
     pub async fn teardown(self, env: TestEnv, config: &Config) {
         self.stop.cancel();
-        env.delete_queues(&[
-            hub_reconciler::source_queue(config),
-            self.spec,
-            QueueSpec::new(hub_reconciler::TAIL_QUEUE),
-        ])
-        .await;
+        env.delete_queues(&[hub_reconciler::source_queue(config), self.spec])
+            .await;
         env.drop_database().await;
     }
 }

@@ -30,6 +30,14 @@ pub const DLX: &str = "coophub.dlx";
 /// Exchange that routes a message back to a queue by the queue's name (direct).
 pub const REQUEUE: &str = "coophub.requeue";
 
+/// Alternate exchange (fanout) of `coophub.identity`, and the bounded queue bound to it: an
+/// identity event no queue is bound for (no consumer has declared its queue yet) is kept
+/// there instead of being returned as unroutable. A routed event costs nothing more (an
+/// always-bound copy queue would store every event twice).
+pub const UNROUTED_IDENTITY: &str = "coophub.identity.unrouted";
+/// How many unrouted identity events it keeps (oldest dropped first).
+pub const UNROUTED_IDENTITY_MAX: i64 = 10_000;
+
 /// Bounded queue that retains the latest snapshots published on `coophub.indicator`.
 pub const RETAINED_SNAPSHOTS: &str = "coophub.indicator.retained";
 /// How many snapshots it keeps (oldest dropped first).
@@ -145,31 +153,47 @@ impl Topology {
         format!("{}.retry.{}ms", self.name(queue), delay.as_millis())
     }
 
-    /// The exchanges, as data: `(name, kind)` with kind `topic` or `direct`, all durable.
-    pub fn exchanges(&self) -> Vec<(String, &'static str)> {
-        let mut out: Vec<(String, &'static str)> = [
-            exchanges::SOURCE,
-            exchanges::INBOUND,
-            exchanges::IDENTITY,
-            exchanges::INDICATOR,
-        ]
-        .iter()
-        .map(|e| (self.name(e), "topic"))
-        .collect();
-        out.extend([DLX, REQUEUE].iter().map(|e| (self.name(e), "direct")));
-        out
-    }
-
-    /// What every service declares besides its own queues: the exchanges, and the bounded
-    /// queue that retains the latest snapshots published on the public snapshot exchange (so a
-    /// snapshot published while no agency has bound a queue is kept for them, and `mandatory`
-    /// publishing never fails for lack of a subscriber).
+    /// What every service declares besides its own queues:
+    /// - the public topic exchanges, `coophub.identity` with [`UNROUTED_IDENTITY`] as its
+    ///   alternate exchange, and the direct exchanges `coophub.dlx` and `coophub.requeue`;
+    /// - the bounded queue of unrouted identity events (so `mandatory` publishing of an
+    ///   identity event never fails while no consumer has bound a queue);
+    /// - the bounded queue that retains the latest snapshots published on the public snapshot
+    ///   exchange (so a snapshot published while no agency has bound a queue is kept for them,
+    ///   and `mandatory` publishing never fails for lack of a subscriber).
     pub fn shared_plan(&self) -> Vec<Declaration> {
-        let mut out: Vec<Declaration> = self
-            .exchanges()
-            .into_iter()
-            .map(|(name, kind)| Declaration::Exchange { name, kind })
-            .collect();
+        let unrouted = self.name(UNROUTED_IDENTITY);
+        let exchange = |name: &str, kind: &'static str| Declaration::Exchange {
+            name: self.name(name),
+            kind,
+            arguments: Vec::new(),
+        };
+        let mut out = vec![
+            exchange(UNROUTED_IDENTITY, "fanout"),
+            exchange(exchanges::SOURCE, "topic"),
+            exchange(exchanges::INBOUND, "topic"),
+            Declaration::Exchange {
+                name: self.name(exchanges::IDENTITY),
+                kind: "topic",
+                arguments: vec![("alternate-exchange".into(), Arg::Str(unrouted.clone()))],
+            },
+            exchange(exchanges::INDICATOR, "topic"),
+            exchange(DLX, "direct"),
+            exchange(REQUEUE, "direct"),
+        ];
+        out.push(Declaration::Queue {
+            name: unrouted.clone(),
+            arguments: vec![
+                ("x-queue-type".into(), Arg::Str("quorum".into())),
+                ("x-max-length".into(), Arg::Int(UNROUTED_IDENTITY_MAX)),
+                ("x-overflow".into(), Arg::Str("drop-head".into())),
+            ],
+        });
+        out.push(Declaration::Binding {
+            exchange: unrouted.clone(),
+            queue: unrouted,
+            routing_key: String::new(),
+        });
         let retained = self.name(RETAINED_SNAPSHOTS);
         out.push(Declaration::Queue {
             name: retained.clone(),
@@ -309,9 +333,11 @@ impl Arg {
 /// One thing to declare on the broker. Every exchange and queue is durable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Declaration {
+    /// `kind`: `topic`, `direct` or `fanout`.
     Exchange {
         name: String,
         kind: &'static str,
+        arguments: Vec<(String, Arg)>,
     },
     Queue {
         name: String,
@@ -324,14 +350,26 @@ pub enum Declaration {
     },
 }
 
+fn field_table(arguments: &[(String, Arg)]) -> Result<FieldTable, MessagingError> {
+    let mut args = FieldTable::default();
+    for (k, v) in arguments {
+        args.insert(short(k)?, v.amqp());
+    }
+    Ok(args)
+}
+
 async fn apply(ch: &Channel, plan: &[Declaration]) -> Result<(), MessagingError> {
     for d in plan {
         match d {
-            Declaration::Exchange { name, kind } => {
-                let kind = if *kind == "topic" {
-                    ExchangeKind::Topic
-                } else {
-                    ExchangeKind::Direct
+            Declaration::Exchange {
+                name,
+                kind,
+                arguments,
+            } => {
+                let kind = match *kind {
+                    "topic" => ExchangeKind::Topic,
+                    "fanout" => ExchangeKind::Fanout,
+                    _ => ExchangeKind::Direct,
                 };
                 ch.exchange_declare(
                     short(name)?,
@@ -340,22 +378,18 @@ async fn apply(ch: &Channel, plan: &[Declaration]) -> Result<(), MessagingError>
                         durable: true,
                         ..ExchangeDeclareOptions::default()
                     },
-                    FieldTable::default(),
+                    field_table(arguments)?,
                 )
                 .await?;
             }
             Declaration::Queue { name, arguments } => {
-                let mut args = FieldTable::default();
-                for (k, v) in arguments {
-                    args.insert(short(k)?, v.amqp());
-                }
                 ch.queue_declare(
                     short(name)?,
                     QueueDeclareOptions {
                         durable: true,
                         ..QueueDeclareOptions::default()
                     },
-                    args,
+                    field_table(arguments)?,
                 )
                 .await?;
                 remember(name);
