@@ -157,10 +157,11 @@ pub fn definitions() -> Value {
         }
     }
 
-    // every service declares the shared topology at connect: configure on coophub.*, and the
+    // every service declares the shared topology at connect: configure on coophub.*, the
     // bindings of the retained-snapshots queue (write on it, read on the snapshot exchange)
     // and of the unrouted-identity queue (exchange and queue share the name: write on both,
-    // which also lets an identity event be diverted there, read on the exchange)
+    // read on the exchange), and `coophub.identity` with its alternate exchange (RabbitMQ
+    // asks for read on the exchange declared and write on its alternate)
     let shared_configure = r"coophub\..*";
     let unrouted = re(hub_runtime::messaging::topology::UNROUTED_IDENTITY);
     let shared_write = format!(
@@ -168,8 +169,9 @@ pub fn definitions() -> Value {
         re(hub_runtime::messaging::topology::RETAINED_SNAPSHOTS)
     );
     let shared_read = format!(
-        "{}|{unrouted}",
-        re(hub_contracts::registry::exchanges::INDICATOR)
+        "{}|{}|{unrouted}",
+        re(hub_contracts::registry::exchanges::INDICATOR),
+        re(hub_contracts::registry::exchanges::IDENTITY)
     );
     let mut users = vec![json!({
         "name": "hub-admin", "password_hash": password_hash("hub-admin", "hub-admin"),
