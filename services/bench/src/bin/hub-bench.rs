@@ -260,11 +260,13 @@ fn markdown(r: &Results) -> String {
     }
     s += "\n- raw broker: one persistent publish (confirmed, pipelined in windows of 200) and one \
           consume (manual ack, prefetch 200) per message on a quorum queue, at the mean size of \
-          the hub's source-record messages.\n\
+          the hub's source-record messages (whole message bodies, envelope included).\n\
           - hub end to end: source records per second from the adapters' first request to the \
           last golden record covering them; each source record costs the hub several messages \
           (published / record) and each message is stored and delivered by one or more quorum \
-          queues (deliveries / record).\n\
+          queues (deliveries / record). The benchmark watches the exchanges through classic, \
+          exclusive, no-ack queues of its own (not counted), so that watching weighs little on \
+          what it measures.\n\
           - broker ceiling: the raw broker with each message routed to as many quorum queues \
           as the hub's are on average, divided by the messages the hub publishes per source \
           record: the records/s the broker alone would allow, whatever the services cost. \
