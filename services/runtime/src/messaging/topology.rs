@@ -181,33 +181,18 @@ impl Topology {
             exchange(DLX, "direct"),
             exchange(REQUEUE, "direct"),
         ];
-        out.push(Declaration::Queue {
-            name: unrouted.clone(),
-            arguments: vec![
-                ("x-queue-type".into(), Arg::Str("quorum".into())),
-                ("x-max-length".into(), Arg::Int(UNROUTED_IDENTITY_MAX)),
-                ("x-overflow".into(), Arg::Str("drop-head".into())),
-            ],
-        });
-        out.push(Declaration::Binding {
-            exchange: unrouted.clone(),
-            queue: unrouted,
-            routing_key: String::new(),
-        });
-        let retained = self.name(RETAINED_SNAPSHOTS);
-        out.push(Declaration::Queue {
-            name: retained.clone(),
-            arguments: vec![
-                ("x-queue-type".into(), Arg::Str("quorum".into())),
-                ("x-max-length".into(), Arg::Int(RETAINED_SNAPSHOTS_MAX)),
-                ("x-overflow".into(), Arg::Str("drop-head".into())),
-            ],
-        });
-        out.push(Declaration::Binding {
-            exchange: self.name(exchanges::INDICATOR),
-            queue: retained,
-            routing_key: "#".into(),
-        });
+        out.extend(bounded_queue(
+            unrouted.clone(),
+            UNROUTED_IDENTITY_MAX,
+            unrouted,
+            "",
+        ));
+        out.extend(bounded_queue(
+            self.name(RETAINED_SNAPSHOTS),
+            RETAINED_SNAPSHOTS_MAX,
+            self.name(exchanges::INDICATOR),
+            "#",
+        ));
         out
     }
 
@@ -348,6 +333,26 @@ pub enum Declaration {
         queue: String,
         routing_key: String,
     },
+}
+
+/// A quorum queue keeping the latest `max` messages (the oldest dropped first), bound to
+/// `exchange` under `routing_key`.
+fn bounded_queue(name: String, max: i64, exchange: String, routing_key: &str) -> [Declaration; 2] {
+    [
+        Declaration::Queue {
+            name: name.clone(),
+            arguments: vec![
+                ("x-queue-type".into(), Arg::Str("quorum".into())),
+                ("x-max-length".into(), Arg::Int(max)),
+                ("x-overflow".into(), Arg::Str("drop-head".into())),
+            ],
+        },
+        Declaration::Binding {
+            exchange,
+            queue: name,
+            routing_key: routing_key.to_owned(),
+        },
+    ]
 }
 
 fn field_table(arguments: &[(String, Arg)]) -> Result<FieldTable, MessagingError> {
