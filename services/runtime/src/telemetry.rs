@@ -20,8 +20,11 @@ use crate::config::LogFormat;
 /// error. `RUST_LOG` filters, default `info`.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // standard error: standard output is for what a command prints (`hub definitions >
+    // definitions.json`, `hub snapshot export`, the demo's table)
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_writer(std::io::stderr)
         .with_target(true);
     let _ = match format {
         LogFormat::Human => builder.try_init(),
