@@ -81,9 +81,14 @@ struct Results {
     pipeline: Option<pipeline::Throughput>,
     /// Hub source records per second over raw broker messages per second.
     hub_to_raw_ratio: Option<f64>,
-    /// The raw broker with each message routed to as many queues as the hub's messages are
-    /// on average (deliveries / published, rounded).
+    /// The raw broker with each message routed to the whole number of queues at or above the
+    /// hub's mean fan-out (deliveries / published).
     raw_fanout: Option<broker::RawResult>,
+    /// The hub's mean fan-out (queues per published message).
+    fanout: Option<f64>,
+    /// The raw broker's messages per second at that fan-out: the time per message
+    /// interpolated between the whole numbers of queues around it (measured).
+    raw_at_fanout_per_second: Option<f64>,
     /// Records per second the broker alone would allow the hub: the raw fan-out rate over
     /// the messages the hub publishes per source record.
     broker_ceiling_records_per_second: Option<f64>,
@@ -156,27 +161,46 @@ async fn run_pipeline(
         raw.size_bytes, raw.per_second
     );
     results.hub_to_raw_ratio = Some(t.records_per_second / raw.per_second);
-    let fanout = (t.deliveries_per_record / t.published_per_record)
-        .round()
-        .max(1.0) as usize;
-    let raw_fanout = broker::raw_fanout(
-        &env.config.amqp_url,
-        t.source_records as u64 * 2,
-        t.mean_message_bytes.max(256),
-        200,
-        200,
-        fanout,
-    )
-    .await?;
-    let ceiling = raw_fanout.per_second / t.published_per_record;
+    // the broker's cost per message grows with the queues it is stored in and delivered from:
+    // measure at the whole numbers of queues around the hub's mean fan-out and interpolate
+    // the time per message between them
+    let fanout = (t.deliveries_per_record / t.published_per_record).max(1.0);
+    let (lo, hi) = (fanout.floor() as usize, fanout.ceil() as usize);
+    let measure = |queues: usize| {
+        broker::raw_fanout(
+            &env.config.amqp_url,
+            t.source_records as u64 * 2,
+            t.mean_message_bytes.max(256),
+            200,
+            200,
+            queues,
+        )
+    };
+    let raw_lo = if lo == 1 {
+        raw.clone()
+    } else {
+        measure(lo).await?
+    };
+    let raw_hi = if hi == lo {
+        raw_lo.clone()
+    } else {
+        measure(hi).await?
+    };
+    let seconds_per_message = 1.0 / raw_lo.per_second
+        + (fanout - lo as f64) * (1.0 / raw_hi.per_second - 1.0 / raw_lo.per_second);
+    let at_fanout = 1.0 / seconds_per_message;
+    let ceiling = at_fanout / t.published_per_record;
     println!(
-        "raw broker at {} B, each message to {} queues: {:.0} msgs/s; the hub publishes {:.2} per \
-         record: at most {:.0} records/s from the broker alone",
-        raw_fanout.size_bytes, fanout, raw_fanout.per_second, t.published_per_record, ceiling
+        "raw broker at {} B, each message to {lo} queue(s): {:.0} msgs/s, to {hi}: {:.0} msgs/s; \
+         at the hub's {fanout:.2} queues per message: {at_fanout:.0} msgs/s; the hub publishes \
+         {:.2} per record: at most {ceiling:.0} records/s from the broker alone",
+        raw_hi.size_bytes, raw_lo.per_second, raw_hi.per_second, t.published_per_record
     );
+    results.fanout = Some(fanout);
+    results.raw_at_fanout_per_second = Some(at_fanout);
     results.broker_ceiling_records_per_second = Some(ceiling);
     results.hub_to_ceiling_ratio = Some(t.records_per_second / ceiling);
-    results.raw_fanout = Some(raw_fanout);
+    results.raw_fanout = Some(raw_hi);
     results.raw = Some(raw);
     results.pipeline = Some(t);
     Ok(())
@@ -239,9 +263,9 @@ fn markdown(r: &Results) -> String {
         or(r.pipeline
             .as_ref()
             .map(|p| format!("{:.2}", p.deliveries_per_record))),
-        or(r.raw_fanout
-            .as_ref()
-            .map(|raw| format!("{:.0} msg/s, each to {} queues", raw.per_second, raw.queues))),
+        or(r.raw_at_fanout_per_second
+            .zip(r.fanout)
+            .map(|(rate, f)| format!("{rate:.0} msg/s at {f:.2} queues per message"))),
         or(r.broker_ceiling_records_per_second
             .map(|x| format!("{x:.0} records/s"))),
         or(r.hub_to_ceiling_ratio.map(|x| format!("{x:.2}"))),
@@ -268,7 +292,8 @@ fn markdown(r: &Results) -> String {
           exclusive, no-ack queues of its own (not counted), so that watching weighs little on \
           what it measures.\n\
           - broker ceiling: the raw broker with each message routed to as many quorum queues \
-          as the hub's are on average, divided by the messages the hub publishes per source \
+          as the hub's are on average (measured at the whole numbers of queues around it, the \
+          time per message interpolated), divided by the messages the hub publishes per source \
           record: the records/s the broker alone would allow, whatever the services cost. \
           hub / raw can be no higher than ceiling / raw.\n";
     s
