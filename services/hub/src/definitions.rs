@@ -139,7 +139,7 @@ pub fn definitions() -> Value {
                 kind,
                 arguments,
             } => exchanges.push(json!({
-                "name": name, "vhost": "/", "type": kind, "durable": true,
+                "name": name, "vhost": "/", "type": kind.as_str(), "durable": true,
                 "auto_delete": false, "internal": false, "arguments": args_json(&arguments)
             })),
             Declaration::Queue { name, arguments } => queues.push(json!({

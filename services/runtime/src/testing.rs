@@ -11,6 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::config::CommonConfig;
 use crate::http::Readiness;
+use crate::messaging::topology::Declaration;
 use crate::messaging::{Broker, QueueSpec, RetryPolicy, Topology};
 use crate::telemetry::Metrics;
 
@@ -92,24 +93,28 @@ impl TestEnv {
         let Ok(ch) = broker.channel().await else {
             return;
         };
+        // what the shared plan and the specs' plans declare, and whatever else this process
+        // declared in the namespace
         let t = self.topology();
-        let mut names: std::collections::BTreeSet<String> =
+        let mut plan = t.shared_plan();
+        for spec in specs {
+            plan.extend(t.queue_plan(spec, &self.retry_policy()));
+        }
+        let mut queues: std::collections::BTreeSet<String> =
             crate::messaging::topology::declared_queues(&format!("{}.", self.namespace))
                 .into_iter()
                 .collect();
-        for spec in specs {
-            names.insert(t.name(&spec.name));
-            names.insert(t.dlq(&spec.name));
-            names.extend(
-                self.retry_policy()
-                    .delays()
-                    .into_iter()
-                    .map(|d| t.retry_queue(&spec.name, d)),
-            );
+        let mut exchanges = Vec::new();
+        for d in plan {
+            match d {
+                Declaration::Queue { name, .. } => {
+                    queues.insert(name);
+                }
+                Declaration::Exchange { name, .. } => exchanges.push(name),
+                Declaration::Binding { .. } => {}
+            }
         }
-        names.insert(t.name(crate::messaging::topology::RETAINED_SNAPSHOTS));
-        names.insert(t.name(crate::messaging::topology::UNROUTED_IDENTITY));
-        for n in names {
+        for n in queues {
             let _ = ch
                 .queue_delete(
                     n.as_str().into(),
@@ -117,18 +122,10 @@ impl TestEnv {
                 )
                 .await;
         }
-        for ex in [
-            hub_contracts::registry::exchanges::SOURCE,
-            hub_contracts::registry::exchanges::INBOUND,
-            hub_contracts::registry::exchanges::IDENTITY,
-            hub_contracts::registry::exchanges::INDICATOR,
-            crate::messaging::topology::DLX,
-            crate::messaging::topology::REQUEUE,
-            crate::messaging::topology::UNROUTED_IDENTITY,
-        ] {
+        for ex in exchanges {
             let _ = ch
                 .exchange_delete(
-                    t.name(ex).as_str().into(),
+                    ex.as_str().into(),
                     lapin::options::ExchangeDeleteOptions::default(),
                 )
                 .await;

@@ -163,23 +163,23 @@ impl Topology {
     ///   and `mandatory` publishing never fails for lack of a subscriber).
     pub fn shared_plan(&self) -> Vec<Declaration> {
         let unrouted = self.name(UNROUTED_IDENTITY);
-        let exchange = |name: &str, kind: &'static str| Declaration::Exchange {
+        let exchange = |name: &str, kind: ExchangeType| Declaration::Exchange {
             name: self.name(name),
             kind,
             arguments: Vec::new(),
         };
         let mut out = vec![
-            exchange(UNROUTED_IDENTITY, "fanout"),
-            exchange(exchanges::SOURCE, "topic"),
-            exchange(exchanges::INBOUND, "topic"),
+            exchange(UNROUTED_IDENTITY, ExchangeType::Fanout),
+            exchange(exchanges::SOURCE, ExchangeType::Topic),
+            exchange(exchanges::INBOUND, ExchangeType::Topic),
             Declaration::Exchange {
                 name: self.name(exchanges::IDENTITY),
-                kind: "topic",
+                kind: ExchangeType::Topic,
                 arguments: vec![("alternate-exchange".into(), Arg::Str(unrouted.clone()))],
             },
-            exchange(exchanges::INDICATOR, "topic"),
-            exchange(DLX, "direct"),
-            exchange(REQUEUE, "direct"),
+            exchange(exchanges::INDICATOR, ExchangeType::Topic),
+            exchange(DLX, ExchangeType::Direct),
+            exchange(REQUEUE, ExchangeType::Direct),
         ];
         out.extend(bounded_queue(
             unrouted.clone(),
@@ -315,13 +315,39 @@ impl Arg {
     }
 }
 
+/// The type of an exchange the hub declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExchangeType {
+    Topic,
+    Direct,
+    Fanout,
+}
+
+impl ExchangeType {
+    /// The name RabbitMQ gives it (`topic`, `direct`, `fanout`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExchangeType::Topic => "topic",
+            ExchangeType::Direct => "direct",
+            ExchangeType::Fanout => "fanout",
+        }
+    }
+
+    fn amqp(self) -> ExchangeKind {
+        match self {
+            ExchangeType::Topic => ExchangeKind::Topic,
+            ExchangeType::Direct => ExchangeKind::Direct,
+            ExchangeType::Fanout => ExchangeKind::Fanout,
+        }
+    }
+}
+
 /// One thing to declare on the broker. Every exchange and queue is durable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Declaration {
-    /// `kind`: `topic`, `direct` or `fanout`.
     Exchange {
         name: String,
-        kind: &'static str,
+        kind: ExchangeType,
         arguments: Vec<(String, Arg)>,
     },
     Queue {
@@ -371,14 +397,9 @@ async fn apply(ch: &Channel, plan: &[Declaration]) -> Result<(), MessagingError>
                 kind,
                 arguments,
             } => {
-                let kind = match *kind {
-                    "topic" => ExchangeKind::Topic,
-                    "fanout" => ExchangeKind::Fanout,
-                    _ => ExchangeKind::Direct,
-                };
                 ch.exchange_declare(
                     short(name)?,
-                    kind,
+                    kind.amqp(),
                     ExchangeDeclareOptions {
                         durable: true,
                         ..ExchangeDeclareOptions::default()
