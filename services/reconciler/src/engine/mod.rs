@@ -245,15 +245,7 @@ impl Engine {
         self.idents
             .iter()
             .filter(|i| !i.retired)
-            .map(|i| {
-                (
-                    i.id,
-                    i.members
-                        .iter()
-                        .map(|m| self.refs[*m as usize].clone())
-                        .collect(),
-                )
-            })
+            .map(|i| (i.id, self.refs_of(&i.members)))
             .collect()
     }
 
@@ -290,12 +282,7 @@ impl Engine {
     /// Source records of a live identity.
     pub fn members(&self, id: OrgId) -> Option<Vec<SourceRef>> {
         let i = &self.idents[*self.by_org.get(&id)? as usize];
-        Some(
-            i.members
-                .iter()
-                .map(|m| self.refs[*m as usize].clone())
-                .collect(),
-        )
+        Some(self.refs_of(&i.members))
     }
 
     pub fn review(&self, id: Uuid) -> Option<&ReviewItem> {
@@ -565,7 +552,7 @@ impl Engine {
                 "its only record {} now belongs to {sid}",
                 self.refs[s as usize]
             );
-            let moved_refs = vec![self.refs[s as usize].clone()];
+            let moved_refs = self.refs_of(&[s]);
             self.log_merge(sid, aid, moved_refs, reason, None, "moved", did, now, ch);
         }
     }
@@ -1261,28 +1248,42 @@ impl Engine {
             ch.identities.insert(self.idents[target as usize].id);
             parts.push(SplitPart {
                 organisation_id: self.idents[target as usize].id,
-                source_refs: g.iter().map(|m| self.refs[*m as usize].clone()).collect(),
+                source_refs: self.refs_of(&g),
             });
         }
-        let rule = if operator.is_some() {
-            "operator"
-        } else {
-            "split"
-        };
         self.log_split(
             original,
             parts,
             reason.to_owned(),
             operator,
-            rule,
+            "split",
             decision_id,
             now,
             ch,
         );
     }
 
+    /// The source references of `slots`, in their order.
+    fn refs_of(&self, slots: &[u32]) -> Vec<SourceRef> {
+        slots
+            .iter()
+            .map(|m| self.refs[*m as usize].clone())
+            .collect()
+    }
+
+    /// The rule a decision is logged under: `operator` when an operator took it, else the
+    /// automatic rule that did.
+    fn rule_of<'a>(operator: Option<&str>, automatic: &'a str) -> &'a str {
+        if operator.is_some() {
+            "operator"
+        } else {
+            automatic
+        }
+    }
+
     /// Logs the `Split` decision of `original` into `parts` and publishes the split (the
-    /// decision first; both under `decision_id`).
+    /// decision first; both under `decision_id`), under `automatic_rule` unless an
+    /// `operator` took it.
     #[allow(clippy::too_many_arguments)]
     fn log_split(
         &mut self,
@@ -1290,7 +1291,7 @@ impl Engine {
         parts: Vec<SplitPart>,
         reason: String,
         operator: Option<&str>,
-        rule: &str,
+        automatic_rule: &str,
         decision_id: Uuid,
         now: DateTime<Utc>,
         ch: &mut Changes,
@@ -1312,7 +1313,7 @@ impl Engine {
             None,
             None,
             BTreeMap::new(),
-            rule,
+            Self::rule_of(operator, automatic_rule),
             operator.map(str::to_owned),
             Some(note),
             now,
@@ -1379,22 +1380,14 @@ impl Engine {
             self.close_review(id, ReviewStatus::Superseded, None, None, now, ch);
         }
         let did = decision_id.unwrap_or_else(|| self.next_decision_id());
-        let moved_refs = moved
-            .iter()
-            .map(|m| self.refs[*m as usize].clone())
-            .collect();
-        let rule = if operator.is_some() {
-            "operator"
-        } else {
-            "linked_by_observation"
-        };
+        let moved_refs = self.refs_of(&moved);
         self.log_merge(
             sid,
             aid,
             moved_refs,
             reason.to_owned(),
             operator,
-            rule,
+            "linked_by_observation",
             did,
             now,
             ch,
@@ -1402,7 +1395,8 @@ impl Engine {
     }
 
     /// Publishes that `absorbed` was merged into `survivor` and logs its `Merged` decision
-    /// (the event first; both under `decision_id`).
+    /// (the event first; both under `decision_id`), under `automatic_rule` unless an
+    /// `operator` took it.
     #[allow(clippy::too_many_arguments)]
     fn log_merge(
         &mut self,
@@ -1411,7 +1405,7 @@ impl Engine {
         moved_refs: Vec<SourceRef>,
         reason: String,
         operator: Option<&str>,
-        rule: &str,
+        automatic_rule: &str,
         decision_id: Uuid,
         now: DateTime<Utc>,
         ch: &mut Changes,
@@ -1434,7 +1428,7 @@ impl Engine {
             Some(absorbed),
             None,
             BTreeMap::new(),
-            rule,
+            Self::rule_of(operator, automatic_rule),
             operator.map(str::to_owned),
             Some(reason),
             now,

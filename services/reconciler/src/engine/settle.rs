@@ -324,10 +324,7 @@ impl Engine {
                 let reason = "the settle pass found these records belong to one organisation \
                               whatever order they arrived in"
                     .to_owned();
-                let moved_refs = moved
-                    .iter()
-                    .map(|m| self.refs[*m as usize].clone())
-                    .collect();
+                let moved_refs = self.refs_of(moved);
                 self.log_merge(
                     survivor, original, moved_refs, reason, None, "settle", did, now, ch,
                 );
@@ -340,10 +337,7 @@ impl Engine {
             for (t, members) in ordered {
                 parts.push(SplitPart {
                     organisation_id: self.idents[*t as usize].id,
-                    source_refs: members
-                        .iter()
-                        .map(|m| self.refs[*m as usize].clone())
-                        .collect(),
+                    source_refs: self.refs_of(members),
                 });
             }
             let reason = "the settle pass found these records are not one organisation \
