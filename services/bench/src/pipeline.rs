@@ -14,7 +14,8 @@ use hub_contracts::Contract;
 use hub_contracts::registry::exchanges;
 use hub_contracts::v1::{GoldenRecord, IndicatorSnapshot};
 use hub_runtime::CommonConfig;
-use hub_runtime::messaging::{Broker, Consumer, HandlerError, Incoming, QueueSpec};
+use hub_runtime::messaging::topology::Declaration;
+use hub_runtime::messaging::{Broker, Consumer, HandlerError, Incoming, QueueSpec, Topology};
 use hub_runtime::shutdown::CancellationToken;
 use hub_simulators::{MutationRequest, SimConfig, TruthParams, UnitList, WorldConfig};
 use tokio::sync::mpsc;
@@ -81,9 +82,10 @@ async fn watch<T: hub_contracts::Contract>(
     Ok((spec, rx))
 }
 
-/// A message seen on an exchange: its contract type, body size, and for a golden record
-/// whether it is retired and the source records it covers.
+/// A message seen on an exchange: the exchange (base name), its contract type, body size,
+/// and for a golden record whether it is retired and the source records it covers.
 struct Tapped {
+    exchange: &'static str,
     ty: String,
     bytes: usize,
     golden: Option<(bool, Vec<(String, String)>)>,
@@ -121,7 +123,7 @@ struct TapRef {
 async fn tap(
     broker: &Broker,
     common: &CommonConfig,
-    exchange: &str,
+    exchange: &'static str,
     stop: &CancellationToken,
 ) -> Result<mpsc::UnboundedReceiver<Tapped>, BenchError> {
     use futures::StreamExt;
@@ -180,6 +182,7 @@ async fn tap(
                 (env.data.retired, refs.collect())
             });
             let tapped = Tapped {
+                exchange,
                 ty: env.ty,
                 bytes: d.data.len(),
                 golden,
@@ -192,18 +195,44 @@ async fn tap(
     Ok(rx)
 }
 
-/// Queues (other than this benchmark's watchers) each contract type is routed to in the
-/// pipeline: what one publish costs the broker in stored and delivered copies.
-fn routed_queues(ty: &str) -> u64 {
-    match ty {
-        // reconciler.source, indicators.inputs
-        "source.cooperative.v1" | "source.disbursement.v1" | "source.ntm_report.v1" => 2,
-        // indicators.inputs
-        "identity.golden_record.v1" | "reconciliation.decision.v1" => 1,
-        // coophub.identity.unrouted (nothing in the pipeline follows them)
-        "identity.merged.v1" | "identity.split.v1" => 1,
-        // coophub.indicator.retained
-        _ => 1,
+/// The pipeline's bindings, `(exchange, routing key)` with base names: the shared topology's
+/// and those of every service queue (this benchmark's taps left out).
+fn pipeline_bindings() -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Topology::default()
+        .shared_plan()
+        .into_iter()
+        .filter_map(|d| match d {
+            Declaration::Binding {
+                exchange,
+                routing_key,
+                ..
+            } => Some((exchange, routing_key)),
+            _ => None,
+        })
+        .collect();
+    let common = CommonConfig::default();
+    for spec in [
+        hub_reconciler::source_queue(&hub_reconciler::Config::default()),
+        hub_indicators::input_queue(&hub_indicators::Config::default()),
+        hub_inbound::queue_spec(common.delivery_limit),
+    ] {
+        out.extend(spec.bindings);
+    }
+    out
+}
+
+/// Queues one publish of `ty` on `exchange` is stored in and delivered from, by the
+/// pipeline's bindings (the hub binds contract types or `#`); an identity event no queue is
+/// bound for goes to the alternate exchange's queue.
+fn routed_queues(bindings: &[(String, String)], exchange: &str, ty: &str) -> u64 {
+    let n = bindings
+        .iter()
+        .filter(|(e, key)| e == exchange && (key == ty || key == "#"))
+        .count() as u64;
+    if n == 0 && exchange == exchanges::IDENTITY {
+        1
+    } else {
+        n
     }
 }
 
@@ -287,9 +316,10 @@ pub async fn throughput(
     let mut adapters_done = None;
     // measured in a block of its own: the pipeline is stopped whatever happens in it
     let measured = async {
-        let mut count = |ty: &str| {
-            *published.entry(ty.to_owned()).or_default() += 1;
-            deliveries += routed_queues(ty);
+        let bindings = pipeline_bindings();
+        let mut count = |m: &Tapped| {
+            *published.entry(m.ty.clone()).or_default() += 1;
+            deliveries += routed_queues(&bindings, m.exchange, &m.ty);
         };
         // source records not yet covered by a live golden record
         let mut uncovered = expected;
@@ -300,7 +330,7 @@ pub async fn throughput(
             tokio::select! {
                 m = sources.recv() => {
                     let m = m.ok_or_else(|| incomplete(&uncovered))?;
-                    count(&m.ty);
+                    count(&m);
                     sizes.push(m.bytes);
                     if sizes.len() == source_records {
                         adapters_done = Some(start.elapsed().as_secs_f64());
@@ -308,7 +338,7 @@ pub async fn throughput(
                 }
                 m = identity.recv() => {
                     let m = m.ok_or_else(|| incomplete(&uncovered))?;
-                    count(&m.ty);
+                    count(&m);
                     if let Some((false, refs)) = m.golden {
                         for r in refs {
                             uncovered.remove(&r);
@@ -317,7 +347,7 @@ pub async fn throughput(
                 }
                 m = indicators.recv() => {
                     let m = m.ok_or_else(|| incomplete(&uncovered))?;
-                    count(&m.ty);
+                    count(&m);
                 }
                 _ = tokio::time::sleep_until(deadline) => return Err(incomplete(&uncovered)),
             }
@@ -454,4 +484,37 @@ pub async fn latency(
         poll_interval_ms: poll.as_millis() as u64,
         debounce_ms: debounce.as_millis() as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hub_contracts::v1::{IdentityMerged, LoanDisbursement, ReconciliationDecision};
+
+    #[test]
+    fn routed_queues_follow_the_services_bindings() {
+        let b = pipeline_bindings();
+        // reconciler.source and indicators.inputs
+        assert_eq!(
+            routed_queues(&b, exchanges::SOURCE, LoanDisbursement::TYPE),
+            2
+        );
+        // indicators.inputs
+        assert_eq!(
+            routed_queues(&b, exchanges::IDENTITY, GoldenRecord::TYPE),
+            1
+        );
+        let decision = ReconciliationDecision::TYPE;
+        assert_eq!(routed_queues(&b, exchanges::IDENTITY, decision), 1);
+        // nobody binds merges in the pipeline: the unrouted queue keeps them
+        assert_eq!(
+            routed_queues(&b, exchanges::IDENTITY, IdentityMerged::TYPE),
+            1
+        );
+        // coophub.indicator.retained
+        let snapshot = IndicatorSnapshot::TYPE;
+        assert_eq!(routed_queues(&b, exchanges::INDICATOR, snapshot), 1);
+        // nothing is published on the source exchange under another key
+        assert_eq!(routed_queues(&b, exchanges::SOURCE, "other.v1"), 0);
+    }
 }
