@@ -12,6 +12,16 @@
 //! - [`edit_distance`]: optimal-string-alignment (Damerau–Levenshtein with adjacent
 //!   transpositions) over chars, shared by the other modules.
 //!
+//! - [`is_syllable`]: whether a folded ASCII word can be a Vietnamese syllable (onset,
+//!   vowel cluster, final consonant), the test every repair below is gated on.
+//! - [`repair_word`] / [`fold_typed`]: undoing Telex and VNI typing slips left in words typed
+//!   without diacritics (`Sif` → `si`, `Namj` → `nam`, `Haam` → `ham`, `Na5m` → `nam`,
+//!   `qau` → `qua`). Only an ASCII word that is *not* a valid syllable is touched, and only
+//!   when the repair gives one, so genuine words (`xoong`, `Noong`) and abbreviations
+//!   (`HTX`, `SX`) stay as written. [`words`] applies it to every ASCII word, so the parsers
+//!   of this crate (organisation names, addresses, person names) all see the repaired form;
+//!   [`fold`] itself stays a pure folding.
+//!
 //! `fold` runs over millions of names, so it does a single pass, allocates only the output
 //! string (or nothing at all with [`fold_into`] and a reused buffer), and maps the Vietnamese
 //! letters through a table instead of a general decomposition.
@@ -204,6 +214,199 @@ pub fn edit_similarity(a: &str, b: &str) -> f64 {
     1.0 - edit_distance(a, b) as f64 / longer as f64
 }
 
+// ---------------------------------------------------------------------------------------
+// Vietnamese syllables, and Telex / VNI slips.
+
+/// Onsets of a Vietnamese syllable, folded, longest first (`gi` and `qu` also tried as
+/// `g`/`q` + vowel by the caller's loop; `đ` folds to `d`).
+const ONSETS: &[&[u8]] = &[
+    b"ngh", b"ng", b"nh", b"ch", b"gh", b"gi", b"kh", b"ph", b"th", b"tr", b"qu", b"b", b"c", b"d",
+    b"g", b"h", b"k", b"l", b"m", b"n", b"p", b"r", b"s", b"t", b"v", b"x", b"",
+];
+
+/// Vowel clusters (folded) that end the syllable: no final consonant after them.
+const OPEN_CLUSTERS: &[&[u8]] = &[
+    b"ai", b"ao", b"au", b"ay", b"eo", b"eu", b"ia", b"iu", b"oi", b"ui", b"uu", b"ua", b"ieu",
+    b"yeu", b"oai", b"oay", b"oeo", b"uoi", b"uou", b"uya", b"uyu", b"uay", b"oao",
+];
+/// Vowel clusters (folded) that need a final consonant (`tiên`, `yên`, `chuyện`).
+const CLOSED_CLUSTERS: &[&[u8]] = &[b"ie", b"ye", b"uye"];
+/// Vowel clusters (folded) with or without a final consonant.
+const FREE_CLUSTERS: &[&[u8]] = &[
+    b"a", b"e", b"i", b"o", b"u", b"y", b"oa", b"oe", b"ue", b"uy", b"uo",
+];
+/// Final consonants.
+const CODAS: &[&[u8]] = &[b"", b"c", b"ch", b"m", b"n", b"ng", b"nh", b"p", b"t"];
+/// The few genuine words spelled with `oo` (`xoong`, `boong`, `soóc`, the place `Noong
+/// Hẻo`): anywhere else `oo` is Telex for `ô`.
+const OO_WORDS: &[&str] = &[
+    "xoong", "boong", "coong", "goong", "loong", "toong", "noong", "soong", "moong", "mooc",
+    "sooc", "cooc", "rooc", "kooc",
+];
+
+fn is_vowel(b: u8) -> bool {
+    matches!(b, b'a' | b'e' | b'i' | b'o' | b'u' | b'y')
+}
+
+fn valid_rhyme(r: &[u8]) -> bool {
+    let v = r.iter().take_while(|b| is_vowel(**b)).count();
+    let (cluster, coda) = r.split_at(v);
+    if cluster.is_empty() || !CODAS.contains(&coda) {
+        return false;
+    }
+    if cluster == b"oo" {
+        return matches!(coda, b"ng" | b"c");
+    }
+    if OPEN_CLUSTERS.contains(&cluster) {
+        coda.is_empty()
+    } else if CLOSED_CLUSTERS.contains(&cluster) {
+        !coda.is_empty()
+    } else {
+        FREE_CLUSTERS.contains(&cluster)
+    }
+}
+
+/// Whether `word` (folded: lower-case ASCII letters) can be a Vietnamese syllable: an
+/// onset, a vowel cluster, and a final consonant that fit together. Words of the
+/// province's place names and of Vietnamese person names all are; abbreviations (`htx`,
+/// `sx`), Telex leftovers (`sif`, `namj`, `haam`) and most foreign words are not.
+///
+/// ```
+/// use hub_normalise::text::is_syllable;
+/// assert!(is_syllable("nguyen") && is_syllable("xoong") && is_syllable("quynh"));
+/// assert!(!is_syllable("sif") && !is_syllable("haam") && !is_syllable("htx"));
+/// ```
+pub fn is_syllable(word: &str) -> bool {
+    let b = word.as_bytes();
+    if b.is_empty() || b.len() > 8 || !b.iter().all(u8::is_ascii_lowercase) {
+        return false;
+    }
+    if b.windows(2).any(|w| w == b"oo") && !OO_WORDS.contains(&word) {
+        return false;
+    }
+    ONSETS
+        .iter()
+        .any(|o| b.starts_with(o) && valid_rhyme(&b[o.len()..]))
+}
+
+/// The syllable a folded ASCII word was meant to be, when it carries a Telex or VNI typing
+/// slip; `None` when the word is fine as it is or no repair makes it a syllable.
+///
+/// - VNI: digits `1`–`9` after the first letter are marks (`Si2` → `si`, `Na6m5` → `nam`,
+///   `d9` for `đ`); numbers and codes that start with a digit stay.
+/// - Telex: a tone key (`s f r x j`, or `z`) after the first vowel (`Sif` → `si`, `Namj`
+///   → `nam`, `Sifn` → `sin`), doubled vowels for the circumflex (`Haam` → `ham`, `Hoongf`
+///   → `hong`), `dd` for `đ`, `w` for the horn and breve (`Muwowngf` → `muong`).
+/// - `q` without its `u` next to it (`qau` → `qua`).
+///
+/// ```
+/// use hub_normalise::text::repair_word;
+/// assert_eq!(repair_word("sif").as_deref(), Some("si"));
+/// assert_eq!(repair_word("namj").as_deref(), Some("nam"));
+/// assert_eq!(repair_word("haam").as_deref(), Some("ham"));
+/// assert_eq!(repair_word("nam"), None); // already a syllable
+/// assert_eq!(repair_word("htx"), None); // an abbreviation
+/// ```
+pub fn repair_word(word: &str) -> Option<String> {
+    let b = word.as_bytes();
+    if b.len() < 2
+        || b.len() > 14
+        || !b[0].is_ascii_lowercase()
+        || !b
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        || is_syllable(word)
+    {
+        return None;
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    if b.iter().any(u8::is_ascii_digit) {
+        // VNI: marks as digits after letters.
+        let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+        if digits > 3 || b.contains(&b'0') {
+            return None;
+        }
+        out.extend(b.iter().filter(|c| c.is_ascii_lowercase()));
+        if out.len() < 2 {
+            return None;
+        }
+    } else {
+        out.extend_from_slice(b);
+        // q without u: "qau" → "qua"
+        if out[0] == b'q'
+            && out.get(1) != Some(&b'u')
+            && let Some(p) = out.iter().position(|c| *c == b'u')
+        {
+            out.remove(p);
+            out.insert(1, b'u');
+        }
+        // dd → đ
+        if out.starts_with(b"dd") {
+            out.remove(0);
+        }
+        // w: horn or breve after a vowel (uw, ow, aw), ư on its own
+        let mut i = 0;
+        while i < out.len() {
+            if out[i] == b'w' {
+                if i > 0 && matches!(out[i - 1], b'a' | b'o' | b'u') {
+                    out.remove(i);
+                    continue;
+                }
+                out[i] = b'u';
+            }
+            i += 1;
+        }
+        // tone keys after the first vowel
+        if let Some(first_vowel) = out.iter().position(|c| is_vowel(*c)) {
+            let mut k = first_vowel + 1;
+            while k < out.len() {
+                if matches!(out[k], b's' | b'f' | b'r' | b'x' | b'j' | b'z') {
+                    out.remove(k);
+                } else {
+                    k += 1;
+                }
+            }
+        }
+        // doubled vowels: circumflex (aa, ee, oo), unless a genuine oo word
+        let mut k = 1;
+        while k < out.len() {
+            let c = out[k];
+            if c == out[k - 1] && matches!(c, b'a' | b'e' | b'o') {
+                let keep_oo =
+                    c == b'o' && std::str::from_utf8(&out).is_ok_and(|w| OO_WORDS.contains(&w));
+                if !keep_oo {
+                    out.remove(k);
+                    continue;
+                }
+            }
+            k += 1;
+        }
+    }
+    let candidate = String::from_utf8(out).ok()?;
+    (candidate != word && is_syllable(&candidate)).then_some(candidate)
+}
+
+/// [`fold`], with every word typed without diacritics [`repair_word`]ed: the comparison
+/// form of text that may carry Telex or VNI slips. Dotted abbreviations are glued as in the
+/// parsers (`H.T.X` → `htx`).
+///
+/// ```
+/// use hub_normalise::text::fold_typed;
+/// assert_eq!(fold_typed("HTX Sif Heo"), "htx si heo");
+/// assert_eq!(fold_typed("Haam Lếch"), "ham lech");
+/// assert_eq!(fold_typed("Namj Ma"), "nam ma");
+/// ```
+pub fn fold_typed(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    for w in words(input) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&w.folded);
+    }
+    out
+}
+
 /// What one non-ASCII char folds to.
 enum Folded {
     /// A combining mark: dropped.
@@ -292,7 +495,12 @@ pub(crate) fn words(input: &str) -> Vec<Word> {
     let mut dots_only = true;
     let mut flush = |cur: &mut String, seg: usize, dots_only: &mut bool| {
         if !cur.is_empty() {
-            let folded = fold(cur);
+            let mut folded = fold(cur);
+            if cur.is_ascii()
+                && let Some(repaired) = repair_word(&folded)
+            {
+                folded = repaired;
+            }
             if !folded.is_empty() {
                 let w = Word {
                     raw: std::mem::take(cur),
@@ -499,5 +707,106 @@ mod tests {
         // a lone initial stays alone
         let w = words("H. Tam Đường");
         assert_eq!(w[0].folded, "h");
+    }
+
+    #[test]
+    fn syllables_of_the_province_and_of_names_are_valid() {
+        let r = crate::reference::Reference::get();
+        let mut names: Vec<&str> = Vec::new();
+        for c in &r.communes_2024 {
+            names.push(&c.commune_name);
+            names.push(&c.district_name);
+        }
+        for c in &r.communes_2025 {
+            names.push(&c.commune_name);
+        }
+        for (_, alt) in crate::address::ALTERNATIVE_SPELLINGS {
+            names.push(alt);
+        }
+        names.extend([
+            "Nguyễn Thị Thu Hà Quỳnh Huỳnh Nghiêm Khuyến Giàng Seo Phử Tẩn Láo Lở Chảo",
+            "Hợp tác xã nông nghiệp dịch vụ chè dược liệu thảo quả xoong boong Noong Hẻo",
+            "Khuya Người Nguyễn Chuyện Quyết Thuở Giếng Gì Ngoéo Tiểu Yêu Oải Khoắng",
+        ]);
+        for n in names {
+            for w in tokens(n) {
+                assert!(is_syllable(&w), "{w} in {n}");
+                assert_eq!(repair_word(&w), None, "{w} in {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn telex_slips_are_repaired() {
+        for (typed, meant) in [
+            ("sif", "si"),
+            ("sir", "si"),
+            ("namj", "nam"),
+            ("haam", "ham"),
+            ("qau", "qua"),
+            ("quar", "qua"),
+            ("thaor", "thao"),
+            ("vaf", "va"),
+            ("hoon", "hon"),
+            ("hoongf", "hong"),
+            ("sifn", "sin"),
+            ("ddoanf", "doan"),
+            ("muwowngf", "muong"),
+            ("muowngf", "muong"),
+            ("lees", "le"),
+            ("chaaus", "chau"),
+            ("nguyeenx", "nguyen"),
+            ("tw", "tu"),
+            ("hawng", "hang"),
+            ("lamz", "lam"),
+        ] {
+            assert_eq!(repair_word(typed).as_deref(), Some(meant), "{typed}");
+        }
+    }
+
+    #[test]
+    fn vni_slips_are_repaired() {
+        for (typed, meant) in [
+            ("si2", "si"),
+            ("na5m", "nam"),
+            ("nam5", "nam"),
+            ("na6m5", "nam"),
+            ("d9oa2n", "doan"),
+            ("muo7ng2", "muong"),
+        ] {
+            assert_eq!(repair_word(typed).as_deref(), Some(meant), "{typed}");
+        }
+        // numbers and codes stay
+        for w in ["3", "12", "a2", "b12", "k3", "x10", "so10", "2a", "ab1234"] {
+            assert_eq!(repair_word(w), None, "{w}");
+        }
+    }
+
+    #[test]
+    fn genuine_words_and_abbreviations_are_left_alone() {
+        for w in [
+            "htx", "tht", "lhhtx", "sx", "kd", "dv", "nn", "tnhh", "mtv", "ctcp", "cty", "hkd",
+            "dntn", "ubnd", "xoong", "boong", "noong", "nam", "si", "heo", "qua", "green", "farm",
+            "tours", "organic", "macca", "x", "",
+        ] {
+            assert_eq!(repair_word(w), None, "{w}");
+        }
+        assert!(!is_syllable("HTX"));
+        assert!(!is_syllable(&"a".repeat(20)));
+    }
+
+    #[test]
+    fn typed_text_folds_to_what_was_meant() {
+        assert_eq!(fold_typed("HTX Sif Heo"), fold("HTX Sì Heo"));
+        assert_eq!(fold_typed("Namj Ma"), fold("Nậm Mạ"));
+        assert_eq!(fold_typed("Haam Lếch"), "ham lech");
+        assert_eq!(fold_typed("Thao qau"), "thao qua");
+        assert_eq!(fold_typed("nAmJ\u{00A0}\u{00A0}mA"), "nam ma");
+        assert_eq!(fold_typed("H.T.X  Sif  Heo"), "htx si heo");
+        // only ASCII words: a word with diacritics is taken as typed
+        assert_eq!(fold_typed("Sìs"), "sis");
+        let w = words("HTX Sif Heo");
+        assert_eq!(w[1].raw, "sif");
+        assert_eq!(w[1].folded, "si");
     }
 }
