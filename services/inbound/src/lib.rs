@@ -3,17 +3,27 @@
 //! An agency system that would rather push than be polled publishes source-record contracts
 //! (`source.cooperative.v1`, `source.disbursement.v1`, `source.ntm_report.v1`) to the
 //! `coophub.inbound` exchange under its own RabbitMQ user. This service consumes them from
-//! the queue `inbound.source` (bound with `source.#`) and, for each message:
+//! the queue `inbound.source` (bound with `source.#`; bounded, see [`queue_spec`]) and, for
+//! each message:
 //!
-//! 1. the runtime's consumer checks the CloudEvents envelope and that the type is one of the
-//!    three (anything else is dead-lettered by the runtime with its reason);
-//! 2. [`Validators`] checks `data` against the committed JSON Schema of its type
+//! 1. the runtime's consumer refuses a body larger than `INBOUND_MAX_MESSAGE_BYTES` before
+//!    parsing it (`too-large`), then checks the CloudEvents envelope and that the type is one
+//!    of the three (anything else is dead-lettered by the runtime with its reason);
+//! 2. **who sent it**: the publisher is the AMQP `user_id` the broker validated (RabbitMQ
+//!    refuses a `user_id` other than the connection's user), or, on the hub's own retry and
+//!    replay copies, the original publisher they carry ([`hub_runtime::messaging::consumer`]).
+//!    [`entitlements::Entitlements`] (data: `deploy/inbound/entitlements.toml` or
+//!    `INBOUND_ENTITLEMENTS_FILE`) must grant that user the record's system
+//!    (`data.meta.source.system`) and its contract type; a message without a publisher, from
+//!    an unknown user, for another agency's system or of a type not granted is dead-lettered
+//!    with that reason (`not entitled: …`) and forwarded nowhere;
+//! 3. [`Validators`] checks `data` against the committed JSON Schema of its type
 //!    (`contracts/schemas/*.schema.json`, embedded at build time, formats checked), and the
 //!    payload is decoded into its Rust type; `meta.content_hash` must be the hash of
 //!    `meta.raw` (consumers deduplicate on it);
-//! 3. a message that passes is republished unchanged (same id, same payload) to
-//!    `coophub.source` with a publisher confirm, so it is treated exactly like an adapter's
-//!    output; one that fails is dead-lettered (`HandlerError::Permanent`) with the schema
+//! 4. a message that passes is republished unchanged (same id, same payload) to
+//!    `coophub.source` with a publisher confirm (header `x-hub-pushed-by`: the agency user),
+//!    so it is treated exactly like an adapter's output; one that fails is dead-lettered (`HandlerError::Permanent`) with the schema
 //!    error's instance path and message, to `inbound.source.dlq`.
 //!
 //! Idempotent without state: a redelivered message is republished under the same id, which
@@ -25,6 +35,8 @@
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `INBOUND_CONCURRENCY` | messages validated at once | 4 |
+//! | `INBOUND_ENTITLEMENTS_FILE` | who may push what (TOML) | the committed `deploy/inbound/entitlements.toml` |
+//! | `INBOUND_MAX_MESSAGE_BYTES` | largest pushed message taken (bytes) | 262144 |
 //!
 //! plus the runtime's (`AMQP_URL`, `DATABASE_URL`, `HUB_NAMESPACE`, `HTTP_ADDR`, `PREFETCH`,
 //! `RETRY_*`, `DELIVERY_LIMIT`).
@@ -32,7 +44,10 @@
 //! This service may not change a record (it forwards or rejects), and publishes nowhere but
 //! `coophub.source`.
 
+pub mod entitlements;
+
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use hub_contracts::registry::{Contract, exchanges, is_source_record};
@@ -47,10 +62,18 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::entitlements::{Entitlements, EntitlementsError};
+
 /// The consumer queue (base name): its dead letters are in `inbound.source.dlq`.
 pub const QUEUE: &str = "inbound.source";
 /// Header added to a forwarded message: where it came in.
 pub const H_VIA: &str = "x-hub-via";
+/// Header added to a forwarded message: the agency user that pushed it (broker-verified).
+pub const H_PUSHED_BY: &str = "x-hub-pushed-by";
+/// Most messages `inbound.source` holds; beyond it the broker refuses (nacks) a push.
+pub const QUEUE_MAX_LENGTH: i64 = 100_000;
+/// Most bytes of message bodies `inbound.source` holds (same overflow).
+pub const QUEUE_MAX_BYTES: i64 = 512 * 1024 * 1024;
 
 /// The committed schemas of the source-record contracts, by type.
 const SCHEMAS: [(&str, &str); 3] = [
@@ -77,6 +100,10 @@ pub struct Config {
     pub common: CommonConfig,
     /// `INBOUND_CONCURRENCY`.
     pub inbound_concurrency: usize,
+    /// `INBOUND_ENTITLEMENTS_FILE`: who may push what; `None` takes the committed default.
+    pub inbound_entitlements_file: Option<PathBuf>,
+    /// `INBOUND_MAX_MESSAGE_BYTES`: a larger pushed message is dead-lettered unparsed.
+    pub inbound_max_message_bytes: usize,
 }
 
 impl Default for Config {
@@ -84,6 +111,8 @@ impl Default for Config {
         Self {
             common: CommonConfig::default(),
             inbound_concurrency: 4,
+            inbound_entitlements_file: None,
+            inbound_max_message_bytes: 256 * 1024,
         }
     }
 }
@@ -104,7 +133,21 @@ impl Config {
                 "expected at least 1",
             ));
         }
+        if self.inbound_max_message_bytes < 1024 {
+            return Err(ConfigError::invalid(
+                "INBOUND_MAX_MESSAGE_BYTES",
+                "expected at least 1024",
+            ));
+        }
         self.common.validate()
+    }
+
+    /// The entitlements this configuration names.
+    pub fn entitlements(&self) -> Result<Entitlements, EntitlementsError> {
+        match &self.inbound_entitlements_file {
+            Some(path) => Entitlements::load(path),
+            None => Entitlements::builtin(),
+        }
     }
 }
 
@@ -119,6 +162,8 @@ pub enum InboundError {
     Schema { ty: String, message: String },
     #[error(transparent)]
     Messaging(#[from] hub_runtime::messaging::MessagingError),
+    #[error(transparent)]
+    Entitlements(#[from] EntitlementsError),
 }
 
 /// One compiled validator per source-record contract.
@@ -171,29 +216,43 @@ impl Validators {
     }
 }
 
-/// Validates a pushed message and forwards it to `coophub.source`.
+/// Checks who pushed a message and what it says, and forwards it to `coophub.source`.
 pub struct Forwarder {
     validators: Arc<Validators>,
+    entitlements: Arc<Entitlements>,
     publisher: Arc<Publisher>,
 }
 
 impl Forwarder {
-    pub fn new(validators: Arc<Validators>, publisher: Arc<Publisher>) -> Self {
+    pub fn new(
+        validators: Arc<Validators>,
+        entitlements: Arc<Entitlements>,
+        publisher: Arc<Publisher>,
+    ) -> Self {
         Self {
             validators,
+            entitlements,
             publisher,
         }
     }
 
-    /// Checks the message; `Permanent` (dead-lettered with the reason) when it fails,
-    /// `Transient` when forwarding failed (retried).
-    pub fn check(&self, env: &RawEnvelope) -> Result<(), HandlerError> {
+    /// Checks the message pushed by `publisher` (the broker-verified user); `Permanent`
+    /// (dead-lettered with the reason) when it fails. Who sent it is checked first: a push
+    /// its publisher is not entitled to is refused for that, whatever else is wrong with it.
+    pub fn check(&self, publisher: Option<&str>, env: &RawEnvelope) -> Result<(), HandlerError> {
         if !is_source_record(&env.ty) {
             return Err(HandlerError::permanent(format!(
                 "coophub.inbound takes source.* contracts only, not {}",
                 env.ty
             )));
         }
+        let system = env
+            .data
+            .pointer("/meta/source/system")
+            .and_then(Value::as_str);
+        self.entitlements
+            .check(publisher, &env.ty, system)
+            .map_err(HandlerError::permanent)?;
         self.validators
             .validate(&env.ty, &env.data)
             .map_err(HandlerError::Permanent)?;
@@ -221,14 +280,19 @@ impl Forwarder {
 
     pub async fn handle(&self, msg: Incoming) -> Result<(), HandlerError> {
         let env = msg.envelope;
-        if let Err(e) = self.check(&env) {
-            tracing::warn!(id = %env.id, ty = %env.ty, source = %env.source, error = %e,
+        let publisher = msg.origin_user;
+        if let Err(e) = self.check(publisher.as_deref(), &env) {
+            tracing::warn!(id = %env.id, ty = %env.ty, source = %env.source,
+                publisher = publisher.as_deref().unwrap_or("-"), error = %e,
                 "pushed record rejected");
             return Err(e);
         }
         let body = serde_json::to_vec(&env).map_err(HandlerError::permanent)?;
         let mut headers = BTreeMap::new();
         headers.insert(H_VIA.to_owned(), exchanges::INBOUND.to_owned());
+        if let Some(p) = publisher {
+            headers.insert(H_PUSHED_BY.to_owned(), p);
+        }
         let out = OutgoingMessage {
             exchange: exchanges::SOURCE.to_owned(),
             routing_key: env.ty.clone(),
@@ -246,22 +310,31 @@ impl Forwarder {
     }
 }
 
-/// The consumer queue: `inbound.source`, bound to `coophub.inbound` with `source.#`.
+/// The consumer queue: `inbound.source`, bound to `coophub.inbound` with `source.#`, at
+/// most [`QUEUE_MAX_LENGTH`] messages and [`QUEUE_MAX_BYTES`] bytes (outsiders fill it: a
+/// push beyond either is refused to its publisher, never kept).
 pub fn queue_spec(delivery_limit: u32) -> QueueSpec {
     QueueSpec::new(QUEUE)
         .bind(exchanges::INBOUND, "source.#")
         .delivery_limit(delivery_limit)
+        .max_length(QUEUE_MAX_LENGTH, QUEUE_MAX_BYTES)
 }
 
 /// Runs the service until `shutdown`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), InboundError> {
     config.validate()?;
     let validators = Arc::new(Validators::load()?);
+    let entitlements = Arc::new(config.entitlements()?);
+    let relays = entitlements.relays.clone();
     let common = config.common.clone();
     let ctx =
         ServiceContext::start("inbound", common.clone(), "inbound", None, shutdown.clone()).await?;
     ctx.serve_http(axum::Router::new()).await?;
-    let forwarder = Arc::new(Forwarder::new(validators, ctx.publisher.clone()));
+    let forwarder = Arc::new(Forwarder::new(
+        validators,
+        entitlements.clone(),
+        ctx.publisher.clone(),
+    ));
     let types = [
         RegistryCooperative::TYPE,
         LoanDisbursement::TYPE,
@@ -278,8 +351,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Inbo
     .retry(common.retry_policy())
     .prefetch(common.prefetch)
     .concurrency(config.inbound_concurrency)
-    .accepts(&types);
-    tracing::info!(queue = QUEUE, "inbound: validating pushed source records");
+    .accepts(&types)
+    .relays(&relays)
+    .max_body_bytes(config.inbound_max_message_bytes);
+    tracing::info!(
+        queue = QUEUE,
+        agencies = entitlements.agencies.len(),
+        max_message_bytes = config.inbound_max_message_bytes,
+        "inbound: checking and validating pushed source records"
+    );
     consumer.run(shutdown).await?;
     ctx.broker.close().await;
     Ok(())

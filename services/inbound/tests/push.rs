@@ -1,5 +1,9 @@
 //! Pushed source records on the real broker: a valid one reaches `coophub.source` unchanged;
 //! invalid ones land in `inbound.source.dlq` with the reason.
+//!
+//! The test publishes as the service's own user (`guest` here), as the hub's own copies of a
+//! push are, naming the registry's agency user as the original publisher ([`H_ORIGIN_USER`]);
+//! `tests/identity.rs` pushes as real agency users.
 
 use std::time::Duration;
 
@@ -7,6 +11,7 @@ use hub_contracts::registry::exchanges;
 use hub_contracts::v1::{OrgKind, RegistryCooperative, SourceMeta, SourceRef};
 use hub_contracts::{Contract, Envelope, RawEnvelope, content_hash};
 use hub_inbound::{Config, QUEUE, run};
+use hub_runtime::messaging::consumer::H_ORIGIN_USER;
 use hub_runtime::messaging::dlq::DeadLetters;
 use hub_runtime::messaging::{Broker, OutgoingMessage, Publisher, QueueSpec};
 use hub_runtime::testing::{TestEnv, eventually};
@@ -58,9 +63,12 @@ fn pushed(id: &str, body: Vec<u8>) -> OutgoingMessage {
         message_id: id.into(),
         contract_type: RegistryCooperative::TYPE.into(),
         body,
-        headers: Default::default(),
+        headers: [(H_ORIGIN_USER.to_owned(), REGISTRY_USER.to_owned())].into(),
     }
 }
+
+/// The registry's agency user in the committed entitlements.
+const REGISTRY_USER: &str = "agency-coop-alliance";
 
 /// Waits until the service declared its queue (pushing before would be unroutable).
 async fn wait_for_queue(env: &TestEnv, broker: &Broker) {
@@ -121,7 +129,9 @@ async fn valid_pushes_reach_the_source_exchange_and_invalid_ones_are_dead_letter
     bad_hash["data"]["meta"]["raw"]["name"] = json!("changed after hashing");
     publisher
         .publish_batch(&[
-            OutgoingMessage::from_envelope(&good).with_header("x-agency", "coop-alliance"),
+            OutgoingMessage::from_envelope(&good)
+                .with_header("x-agency", "coop-alliance")
+                .with_header(H_ORIGIN_USER, REGISTRY_USER),
             pushed("no-name", serde_json::to_vec(&missing_name).expect("json")),
             pushed("bad-kind", serde_json::to_vec(&bad_kind).expect("json")),
             pushed("bad-hash", serde_json::to_vec(&bad_hash).expect("json")),

@@ -139,6 +139,7 @@ fn incoming(m: &OutgoingMessage) -> Incoming {
         redelivered: false,
         queue: "test".into(),
         trace: TraceContext::continue_or_new(None),
+        origin_user: None,
     }
 }
 

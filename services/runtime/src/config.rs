@@ -5,6 +5,12 @@
 //! [`load`]; the settings every service has are [`CommonConfig`]. A key `amqp_url` is read
 //! from the variable `AMQP_URL` or from `amqp_url = "…"` in the file. A wrong value fails at
 //! start with the variable's name and what was expected.
+//!
+//! `HUB_ENV=production` ([`HubEnv`]) makes a service refuse to start with development
+//! credentials: the default URLs, a known or default password (`guest`, the compose file's
+//! `hub`, a password equal to the user name, …) in `AMQP_URL` or `DATABASE_URL`
+//! ([`CommonConfig::validate`]); services check their own files the same way
+//! ([`refuse_dev_file`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,6 +47,33 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where a service runs: `HUB_ENV`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum HubEnv {
+    /// A developer machine, tests, the demo: the defaults and the dev users file work.
+    #[default]
+    Development,
+    /// A deployment: no default URL, no known password, no development file.
+    Production,
+}
+
+/// Passwords that are known: the defaults of RabbitMQ and the compose file, and words people
+/// leave in place. A password equal to its user name, or ending in `-dev`, is refused too.
+const KNOWN_PASSWORDS: &[&str] = &[
+    "",
+    "guest",
+    "hub",
+    "postgres",
+    "password",
+    "admin",
+    "secret",
+    "changeme",
+    "change-me",
+    "rabbitmq",
+    "coophub",
+];
+
 /// Settings every service has.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -70,6 +103,8 @@ pub struct CommonConfig {
     /// `DELIVERY_LIMIT`: redeliveries (consumer crashes, nacks) before the broker
     /// dead-letters a message by itself.
     pub delivery_limit: u32,
+    /// `HUB_ENV`: `development` (default) or `production`.
+    pub hub_env: HubEnv,
 }
 
 impl Default for CommonConfig {
@@ -86,6 +121,7 @@ impl Default for CommonConfig {
             retry_initial_ms: 200,
             retry_max_ms: 10_000,
             delivery_limit: 10,
+            hub_env: HubEnv::Development,
         }
     }
 }
@@ -147,7 +183,32 @@ impl CommonConfig {
                 "expected at least 1",
             ));
         }
+        if self.is_production() {
+            let defaults = CommonConfig::default();
+            for (variable, url, default) in [
+                ("AMQP_URL", &self.amqp_url, &defaults.amqp_url),
+                ("DATABASE_URL", &self.database_url, &defaults.database_url),
+            ] {
+                if url == default {
+                    return Err(ConfigError::invalid(
+                        variable,
+                        "HUB_ENV=production: set it (the default is for development)",
+                    ));
+                }
+                if let Some(problem) = known_credentials(url) {
+                    return Err(ConfigError::invalid(
+                        variable,
+                        format!("HUB_ENV=production: {problem} in {}", redact_url(url)),
+                    ));
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// `HUB_ENV=production`.
+    pub fn is_production(&self) -> bool {
+        self.hub_env == HubEnv::Production
     }
 
     /// The retry policy these settings describe.
@@ -168,6 +229,65 @@ impl CommonConfig {
     pub fn topology(&self) -> crate::messaging::Topology {
         crate::messaging::Topology::new(&self.hub_namespace)
     }
+}
+
+/// What is wrong with a URL's credentials in production, if anything: the user `guest`, or a
+/// known password (see [`KNOWN_PASSWORDS`]), one equal to the user name or ending in `-dev`.
+/// A URL without a password passes (certificate or peer authentication).
+pub fn known_credentials(url: &str) -> Option<String> {
+    let (s, at) = (url.find("://")?, url.rfind('@')?);
+    if at <= s + 3 {
+        return None;
+    }
+    let creds = &url[s + 3..at];
+    let (user, password) = match creds.split_once(':') {
+        Some((u, p)) => (u, Some(p)),
+        None => (creds, None),
+    };
+    if user == "guest" {
+        return Some("the user guest (RabbitMQ's default)".into());
+    }
+    let password = password?;
+    let lower = password.to_ascii_lowercase();
+    if KNOWN_PASSWORDS.contains(&lower.as_str()) || password == user || lower.ends_with("-dev") {
+        return Some(format!("a known or default password for user {user:?}"));
+    }
+    None
+}
+
+/// Refuses, in production, a file that is a development file: named `dev_name`, or holding
+/// any of `dev_markers` (e.g. the password hashes of the development users file).
+pub fn refuse_dev_file(
+    config: &CommonConfig,
+    variable: &str,
+    path: &std::path::Path,
+    dev_name: &str,
+    dev_markers: &[&str],
+) -> Result<(), ConfigError> {
+    if !config.is_production() {
+        return Ok(());
+    }
+    let refused = || {
+        ConfigError::invalid(
+            variable,
+            format!(
+                "HUB_ENV=production: {} is the development file; give the deployment's own",
+                path.display()
+            ),
+        )
+    };
+    if path.file_name().and_then(|n| n.to_str()) == Some(dev_name) {
+        return Err(refused());
+    }
+    // an unreadable file is reported by whoever reads it, with its own message
+    if let Ok(text) = std::fs::read_to_string(path)
+        && dev_markers
+            .iter()
+            .any(|m| !m.is_empty() && text.contains(m))
+    {
+        return Err(refused());
+    }
+    Ok(())
 }
 
 /// Hides a URL's password, for messages and logs.
@@ -281,6 +401,77 @@ mod tests {
             assert_eq!((c.prefetch, c.retry_attempts), (7, 3));
             Ok(())
         });
+    }
+
+    #[test]
+    fn production_refuses_default_and_known_credentials() {
+        let dev = CommonConfig::default();
+        dev.validate().expect("development takes the defaults");
+        let prod = |amqp: &str, db: &str| CommonConfig {
+            hub_env: HubEnv::Production,
+            amqp_url: amqp.into(),
+            database_url: db.into(),
+            ..CommonConfig::default()
+        };
+        let good_db = "postgres://svc_inbound:Zq8v1c0d9e@db:5432/coophub?sslmode=verify-full";
+        let e = CommonConfig {
+            hub_env: HubEnv::Production,
+            ..CommonConfig::default()
+        }
+        .validate()
+        .expect_err("defaults")
+        .to_string();
+        assert!(e.contains("AMQP_URL") && e.contains("production"), "{e}");
+        for bad in [
+            "amqp://guest:guest@mq:5672/%2f",
+            "amqps://svc-inbound:svc-inbound@mq:5671/%2f",
+            "amqps://svc-inbound:admin-dev@mq:5671/%2f",
+        ] {
+            let e = prod(bad, good_db).validate().expect_err(bad).to_string();
+            assert!(e.contains("AMQP_URL") && !e.contains("admin-dev"), "{e}");
+        }
+        let e = prod(
+            "amqps://svc-inbound:Kx81fP2m@mq:5671/%2f",
+            "postgres://hub:hub@db:5432/coophub",
+        )
+        .validate()
+        .expect_err("compose's password")
+        .to_string();
+        assert!(e.contains("DATABASE_URL") && !e.contains(":hub@"), "{e}");
+        prod("amqps://svc-inbound:Kx81fP2m@mq:5671/%2f", good_db)
+            .validate()
+            .expect("own secrets");
+    }
+
+    #[test]
+    fn production_refuses_the_development_file() {
+        let dir = std::env::temp_dir().join(format!("hub-devfile-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dev = dir.join("users.dev.toml");
+        let copy = dir.join("users.toml");
+        std::fs::write(&dev, "x").expect("write");
+        std::fs::write(&copy, "hash = \"$argon2id$DEV\"").expect("write");
+        let prod = CommonConfig {
+            hub_env: HubEnv::Production,
+            ..CommonConfig::default()
+        };
+        for path in [&dev, &copy] {
+            let e = refuse_dev_file(&prod, "F", path, "users.dev.toml", &["$argon2id$DEV"])
+                .expect_err("dev file");
+            assert!(e.to_string().contains("F"), "{e}");
+            refuse_dev_file(
+                &CommonConfig::default(),
+                "F",
+                path,
+                "users.dev.toml",
+                &["$argon2id$DEV"],
+            )
+            .expect("development takes it");
+        }
+        std::fs::write(&copy, "hash = \"$argon2id$OWN\"").expect("write");
+        refuse_dev_file(&prod, "F", &copy, "users.dev.toml", &["$argon2id$DEV"])
+            .expect("the deployment's own file");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

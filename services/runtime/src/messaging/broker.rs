@@ -22,6 +22,16 @@ use crate::telemetry::Metrics;
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 const OP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The user a connection to `url` authenticates as with a user name and password.
+fn url_user(url: &str) -> Option<String> {
+    use lapin::uri::{AMQPUri, SASLMechanism};
+    let uri: AMQPUri = url.parse().ok()?;
+    match uri.query.auth_mechanism.unwrap_or_default() {
+        SASLMechanism::Plain | SASLMechanism::AMQPlain => Some(uri.authority.userinfo.username),
+        _ => None,
+    }
+}
+
 /// A shared, self-healing broker connection.
 #[derive(Clone)]
 pub struct Broker {
@@ -30,6 +40,8 @@ pub struct Broker {
 
 struct Inner {
     url: String,
+    /// The user the connection authenticates as (see [`Broker::user`]).
+    user: Option<String>,
     name: String,
     topology: Topology,
     metrics: Metrics,
@@ -50,6 +62,7 @@ impl Broker {
         Self {
             inner: Arc::new(Inner {
                 url: url.to_owned(),
+                user: url_user(url),
                 name: name.to_owned(),
                 topology,
                 metrics,
@@ -61,6 +74,17 @@ impl Broker {
 
     pub fn topology(&self) -> &Topology {
         &self.inner.topology
+    }
+
+    /// The RabbitMQ user this connection authenticates as, when the URL says it (PLAIN or
+    /// AMQPLAIN: the URL's user name, `guest` when it names none); `None` for EXTERNAL
+    /// (certificate) or ANONYMOUS authentication, where the broker decides the name. The
+    /// publisher stamps it as the AMQP `user_id` of every message, which the broker checks
+    /// against the connection's user (validated user id): a consumer can tell a message the
+    /// hub's own services published (a retry or dead-letter copy, an operator's replay) from
+    /// one an agency published.
+    pub fn user(&self) -> Option<&str> {
+        self.inner.user.as_deref()
     }
 
     pub fn metrics(&self) -> &Metrics {

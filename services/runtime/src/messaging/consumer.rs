@@ -15,6 +15,16 @@
 //! and resumes. Cancelling the shutdown token stops new deliveries and lets in-flight ones
 //! finish.
 //!
+//! Who published a message: [`Incoming::origin_user`] is the broker-validated AMQP `user_id`
+//! of the delivery, or, when the delivery was published by the hub itself (this consumer's own
+//! connection user, or a configured relay such as the console replaying a dead letter), the
+//! original publisher recorded in the [`H_ORIGIN_USER`] header of that copy. Every retry and
+//! dead-letter copy records it there, so a message keeps its publisher through retries and
+//! replays, and a header an outside publisher sets is never believed.
+//!
+//! A consumer may cap the size of a message body ([`Consumer::max_body_bytes`]): a larger one is
+//! dead-lettered (`too-large`) before anything parses it.
+//!
 //! Two kinds: [`Consumer`] hands its [`Handler`] one message at a time (several at once with
 //! `concurrency`); [`BatchConsumer`] hands its [`BatchHandler`] every message the broker had
 //! already delivered (within the prefetch window, up to the batch size; it never waits for a
@@ -56,6 +66,10 @@ pub const H_DEAD_KIND: &str = "x-hub-dead-kind";
 pub const H_DEAD_QUEUE: &str = "x-hub-dead-queue";
 /// Header: when it was dead-lettered (RFC 3339).
 pub const H_DEAD_AT: &str = "x-hub-dead-at";
+/// Header: the broker-validated user that published the original message, on the hub's own
+/// copies of it (retry, dead letter, replay). Believed only on a message whose own `user_id`
+/// is the hub's (see the module documentation).
+pub const H_ORIGIN_USER: &str = "x-hub-origin-user";
 
 /// Longest wait for a broker operation that should be quick (ack, close): on a connection
 /// that died without notice it would otherwise never return.
@@ -113,6 +127,9 @@ pub struct Incoming {
     pub queue: String,
     /// This hop's trace context (a child of the envelope's `traceparent`).
     pub trace: TraceContext,
+    /// The RabbitMQ user that published the message, as the broker validated it (see the
+    /// module documentation); `None` when the message carries no `user_id`.
+    pub origin_user: Option<String>,
 }
 
 impl Incoming {
@@ -171,6 +188,10 @@ struct Core {
     retry: RetryPolicy,
     prefetch: u16,
     accepts: Option<Vec<String>>,
+    /// Users whose messages are the hub's own copies (besides the connection's own user).
+    relays: Vec<String>,
+    /// Largest body taken; a larger one is dead-lettered unparsed.
+    max_body: Option<usize>,
 }
 
 /// How a consumer works through its deliveries.
@@ -196,6 +217,20 @@ impl Core {
             retry: RetryPolicy::default(),
             prefetch: 64,
             accepts: None,
+            relays: Vec::new(),
+            max_body: None,
+        }
+    }
+
+    /// Who published `d` (see the module documentation).
+    fn origin_of(&self, d: &Delivery, headers: &BTreeMap<String, String>) -> Option<String> {
+        let user = d.properties.user_id().as_ref()?.as_str();
+        let relayed =
+            self.broker.user() == Some(user) || self.relays.iter().any(|r| r.as_str() == user);
+        if relayed {
+            headers.get(H_ORIGIN_USER).cloned()
+        } else {
+            Some(user.to_owned())
         }
     }
 
@@ -276,7 +311,24 @@ impl Core {
     }
 
     /// The delivery as an [`Incoming`], or why it goes straight to the dead-letter queue.
-    fn parse(&self, queue: &str, d: &Delivery, attempt: u32) -> Result<Incoming, Outcome> {
+    fn parse(
+        &self,
+        queue: &str,
+        d: &Delivery,
+        attempt: u32,
+        headers: &BTreeMap<String, String>,
+    ) -> Result<Incoming, Outcome> {
+        if let Some(max) = self.max_body
+            && d.data.len() > max
+        {
+            return Err(Outcome::DeadLetter(
+                "too-large".into(),
+                format!(
+                    "message of {} bytes is larger than the {max} bytes queue {queue} takes",
+                    d.data.len()
+                ),
+            ));
+        }
         let env = RawEnvelope::parse(&d.data)
             .map_err(|e| Outcome::DeadLetter(e.kind().to_owned(), e.to_string()))?;
         if let Some(types) = &self.accepts
@@ -294,6 +346,7 @@ impl Core {
             redelivered: d.redelivered,
             queue: queue.to_owned(),
             trace,
+            origin_user: self.origin_of(d, headers),
         })
     }
 
@@ -321,6 +374,11 @@ impl Core {
         mut h: BTreeMap<String, String>,
         outcome: Outcome,
     ) -> Option<OutgoingMessage> {
+        // the copy is published by this service: it records who published the original
+        match self.origin_of(d, &h) {
+            Some(origin) => h.insert(H_ORIGIN_USER.into(), origin),
+            None => h.remove(H_ORIGIN_USER),
+        };
         match outcome {
             Outcome::Ack => None,
             Outcome::Retry(delay, error) => {
@@ -453,6 +511,20 @@ impl<H: Handler> Consumer<H> {
         self
     }
 
+    /// Users (besides this connection's own) whose messages are the hub's copies of another
+    /// publisher's message, e.g. the console's user replaying dead letters: their
+    /// [`H_ORIGIN_USER`] header names the original publisher.
+    pub fn relays(mut self, users: &[String]) -> Self {
+        self.core.relays = users.to_vec();
+        self
+    }
+
+    /// The largest message body taken: a larger one is dead-lettered (`too-large`) unparsed.
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.core.max_body = Some(n);
+        self
+    }
+
     /// Declares the queue and consumes until `shutdown`, reconnecting after any broker failure.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), MessagingError> {
         self.core.run(&self, shutdown).await
@@ -461,7 +533,7 @@ impl<H: Handler> Consumer<H> {
     async fn process(&self, core: &Core, queue: &str, d: Delivery) {
         let headers = string_headers(d.properties.headers());
         let attempt = attempt_of(&headers);
-        let outcome = match core.parse(queue, &d, attempt) {
+        let outcome = match core.parse(queue, &d, attempt, &headers) {
             Err(dead) => dead,
             Ok(msg) => {
                 let span = tracing::info_span!("handle", %queue, id = %msg.envelope.id,
@@ -529,6 +601,20 @@ impl<B: BatchHandler> BatchConsumer<B> {
         self
     }
 
+    /// Users (besides this connection's own) whose messages are the hub's copies of another
+    /// publisher's message, e.g. the console's user replaying dead letters: their
+    /// [`H_ORIGIN_USER`] header names the original publisher.
+    pub fn relays(mut self, users: &[String]) -> Self {
+        self.core.relays = users.to_vec();
+        self
+    }
+
+    /// The largest message body taken: a larger one is dead-lettered (`too-large`) unparsed.
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.core.max_body = Some(n);
+        self
+    }
+
     /// Declares the queue and consumes until `shutdown`, reconnecting after any broker failure.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), MessagingError> {
         self.core.run(&self, shutdown).await
@@ -552,7 +638,7 @@ impl<B: BatchHandler> BatchConsumer<B> {
         for d in batch {
             let headers = string_headers(d.properties.headers());
             let attempt = attempt_of(&headers);
-            match core.parse(queue, &d, attempt) {
+            match core.parse(queue, &d, attempt, &headers) {
                 Ok(m) => {
                     msgs.push(m);
                     parsed.push((d, attempt, headers, None));

@@ -4,6 +4,8 @@
 //! not per message. A nack, or a message the broker returns as unroutable, fails the batch with
 //! the exchange and routing key named, so nothing is lost silently; callers (the outbox relay,
 //! the consumer's retry and dead-letter paths) keep the messages until the batch is confirmed.
+//! Every message carries the connection's user as its AMQP `user_id` (when the URL names
+//! one; see [`Broker::user`]), which the broker validates.
 
 use std::collections::BTreeMap;
 
@@ -135,7 +137,12 @@ impl Publisher {
             for (k, v) in &m.headers {
                 headers.insert(short(k)?, AMQPValue::LongString(v.as_str().into()));
             }
-            let props = BasicProperties::default()
+            let mut props = BasicProperties::default();
+            if let Some(user) = self.broker.user() {
+                // validated by the broker: it equals this connection's user
+                props = props.with_user_id(short(user)?);
+            }
+            let props = props
                 .with_delivery_mode(2)
                 .with_content_type(CLOUDEVENTS_JSON.into())
                 .with_message_id(short(&m.message_id)?)

@@ -4,8 +4,11 @@
 //! - Public topic exchanges from [`hub_contracts::registry::exchanges`], durable.
 //! - Per consumer queue `Q` (quorum, durable):
 //!   - `Q` itself, with an explicit `x-delivery-limit` and dead-lettering (at-least-once) to
-//!     `coophub.dlx` under routing key `Q`, and `x-single-active-consumer` when its spec asks
-//!     for one consumer at a time across replicas;
+//!     `coophub.dlx` under routing key `Q`, `x-overflow: reject-publish` (a publish to a full
+//!     queue is nacked, never dropped) with the `x-max-length`/`x-max-length-bytes` its spec
+//!     sets (the inbound queue, which outsiders fill, has both), and
+//!     `x-single-active-consumer` when its spec asks for one consumer at a time across
+//!     replicas;
 //!   - `Q.dlq`, the dead-letter queue an operator inspects and replays from;
 //!   - `Q.retry.<ms>`, one delay queue per retry delay: a message waits there for its TTL and
 //!     is dead-lettered back to `Q` through `coophub.requeue`.
@@ -86,6 +89,11 @@ pub struct QueueSpec {
     /// receives deliveries at a time; another takes over when it goes away. For services
     /// that must apply messages one at a time, in order, across replicas.
     pub single_active_consumer: bool,
+    /// `x-max-length`: most messages the queue holds; with `x-overflow: reject-publish` a
+    /// publish beyond it is nacked (the publisher sees it), never silently dropped.
+    pub max_length: Option<i64>,
+    /// `x-max-length-bytes`: most bytes of message bodies the queue holds (same overflow).
+    pub max_length_bytes: Option<i64>,
 }
 
 impl QueueSpec {
@@ -95,6 +103,8 @@ impl QueueSpec {
             bindings: Vec::new(),
             delivery_limit: 10,
             single_active_consumer: false,
+            max_length: None,
+            max_length_bytes: None,
         }
     }
 
@@ -113,6 +123,14 @@ impl QueueSpec {
     /// arguments cannot change once declared: set this when the queue is first created.
     pub fn single_active_consumer(mut self) -> Self {
         self.single_active_consumer = true;
+        self
+    }
+
+    /// Bounds the queue to `messages` messages and `bytes` bytes of bodies; beyond either a
+    /// publish is refused (nacked). Like every argument, fixed when the queue is created.
+    pub fn max_length(mut self, messages: i64, bytes: i64) -> Self {
+        self.max_length = Some(messages);
+        self.max_length_bytes = Some(bytes);
         self
     }
 }
@@ -229,6 +247,12 @@ impl Topology {
         ];
         if spec.single_active_consumer {
             args.push(("x-single-active-consumer".into(), Arg::Bool(true)));
+        }
+        if let Some(n) = spec.max_length {
+            args.push(("x-max-length".into(), Arg::Int(n)));
+        }
+        if let Some(n) = spec.max_length_bytes {
+            args.push(("x-max-length-bytes".into(), Arg::Int(n)));
         }
         out.push(Declaration::Queue {
             name: queue.clone(),

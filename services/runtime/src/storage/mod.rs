@@ -5,6 +5,10 @@
 //! history and the runtime's outbox and inbox all live there: no service reads another's
 //! tables. The runtime's tables have their own migration history table
 //! (`_hub_runtime_migrations`) beside the service's (`_sqlx_migrations`).
+//!
+//! In production each service connects as its own role, which owns its schema and has no
+//! rights on any other (`deploy/postgres/roles.sql`): the schema then exists already and is
+//! not created here. Development and tests connect as a superuser, which creates it.
 
 pub mod inbox;
 pub mod outbox;
@@ -67,19 +71,29 @@ impl Database {
             .connect_with(base.clone())
             .await
             .map_err(|e| StorageError::Connect(e.to_string()))?;
-        // the name was checked above: lower-case letters, digits and underscores only
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "CREATE SCHEMA IF NOT EXISTS {schema}"
-        )))
-        .execute(&bootstrap)
-        .await
-        .or_else(|e| match &e {
-            // two services racing to create the same schema
-            sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
-                Ok(Default::default())
-            }
-            _ => Err(e),
-        })?;
+        // a service connected as its own role finds its schema made for it (owned by the
+        // role, `deploy/postgres/roles.sql`) and may not create schemas: PostgreSQL checks
+        // that right before `IF NOT EXISTS`, so ask first
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                .bind(schema)
+                .fetch_one(&bootstrap)
+                .await?;
+        if !exists {
+            // the name was checked above: lower-case letters, digits and underscores only
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}"
+            )))
+            .execute(&bootstrap)
+            .await
+            .or_else(|e| match &e {
+                // two services racing to create the same schema
+                sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
+                    Ok(Default::default())
+                }
+                _ => Err(e),
+            })?;
+        }
         bootstrap.close().await;
 
         let options = base.options([("search_path", schema)]);
