@@ -15,6 +15,15 @@
 //! so `HTX NN DV Ban Hon` and `Hợp tác xã Nông nghiệp Dịch vụ Bản Hon` give the same
 //! [`OrgName::canonical`].
 //!
+//! Legal forms are recognised in every spelling met in the sources: `Tổ`, `Tổ SX`, `Tổ HT`,
+//! `THT`, `H.T.X`, `HTX.`, `Hop tac xa`, `LHHTX`, `LH HTX`, `Liên hiệp HTX`, `Liên hiệp Hợp tác
+//! xã`. Sector words come out in one order whatever order they were written in (`NN DV` and
+//! `DV NN` agree), each once, with joiners (`và`, `&`, `-`) dropped. Words typed with Telex or
+//! VNI slips are read as meant ([`text::repair_word`]: `vaf` is `và`, `Sif Heo` is `Sì Heo`).
+//! A trailing ` - <place>` / `, <place>` naming a unit of the reference lists (`HTX chè Phúc
+//! Than - Than Uyên`) is set apart in [`OrgName::suffix_place_tokens`]: it says where the
+//! organisation is, not which one it is.
+//!
 //! Words that fold alike are told apart by their diacritics when the input has them: `nấm`
 //! (mushroom) is a product but `Nậm` (in `Nậm Tăm`) is a place; `Tẩn` is a family name but
 //! `Tân` is not. Known place names of Lai Châu are recognised first, so `Sà Dề Phìn` or
@@ -62,6 +71,12 @@ pub struct OrgName {
     /// The name looks like a person's (2–4 words, a Vietnamese family name first, no legal
     /// form, sector or product word).
     pub person_like: bool,
+    /// Place words of a trailing ` - <place>` / `, <place>` / `(<place>)` suffix that names
+    /// a unit of the reference lists (`HTX chè Phúc Than - Than Uyên` → `["than", "uyen"]`),
+    /// folded. They say where the organisation is, not which one it is: they are kept out of
+    /// `core_tokens`, `place_tokens` and `canonical`, and given here for a caller that wants
+    /// them as location evidence. Empty when nothing distinctive would be left without them.
+    pub suffix_place_tokens: Vec<String>,
     /// [`text::fold`] of the input.
     pub folded: String,
     /// Legal form, sector and core words in their input order, abbreviations expanded,
@@ -101,6 +116,14 @@ const LEGAL_FORMS: &[(&str, &str, OrgKindHint)] = &[
     ("lh hop tac xa", "lien hiep hop tac xa", OrgKindHint::Lhhtx),
     ("lh htx", "lien hiep hop tac xa", OrgKindHint::Lhhtx),
     ("lhhtx", "lien hiep hop tac xa", OrgKindHint::Lhhtx),
+    ("lh cac htx", "lien hiep hop tac xa", OrgKindHint::Lhhtx),
+    (
+        "lien hiep hop tac",
+        "lien hiep hop tac xa",
+        OrgKindHint::Lhhtx,
+    ),
+    // "Liên hiệp" alone still names a union (of cooperatives, in this hub's data)
+    ("lien hiep", "lien hiep hop tac xa", OrgKindHint::Lhhtx),
     ("hop tac xa", "hop tac xa", OrgKindHint::Htx),
     ("htx", "hop tac xa", OrgKindHint::Htx),
     ("to hop tac", "to hop tac", OrgKindHint::Tht),
@@ -136,6 +159,8 @@ const LEGAL_FORMS: &[(&str, &str, OrgKindHint)] = &[
 
 /// Sector words: folded phrase (spelled out or abbreviated), expansion.
 const SECTORS: &[(&str, &str)] = &[
+    // The order of this table is also the order of sector words in `canonical` (so that
+    // `NN DV` and `DV NN` agree); a longer phrase comes before a shorter one it starts with.
     ("nong lam nghiep", "nong lam nghiep"),
     ("nln", "nong lam nghiep"),
     ("tieu thu cong nghiep", "tieu thu cong nghiep"),
@@ -144,16 +169,17 @@ const SECTORS: &[(&str, &str)] = &[
     ("nong nghiep", "nong nghiep"),
     ("nn", "nong nghiep"),
     ("lam nghiep", "lam nghiep"),
-    ("dich vu", "dich vu"),
-    ("dv", "dich vu"),
-    ("san xuat", "san xuat"),
-    ("sx", "san xuat"),
-    ("thuong mai", "thuong mai"),
-    ("tm", "thuong mai"),
-    ("kinh doanh", "kinh doanh"),
-    ("kd", "kinh doanh"),
     ("chan nuoi", "chan nuoi"),
     ("cn", "chan nuoi"),
+    ("trong trot", "trong trot"),
+    ("san xuat", "san xuat"),
+    ("sx", "san xuat"),
+    ("kinh doanh", "kinh doanh"),
+    ("kd", "kinh doanh"),
+    ("thuong mai", "thuong mai"),
+    ("tm", "thuong mai"),
+    ("dich vu", "dich vu"),
+    ("dv", "dich vu"),
     ("xay dung", "xay dung"),
     ("xd", "xay dung"),
     ("van tai", "van tai"),
@@ -162,7 +188,6 @@ const SECTORS: &[(&str, &str)] = &[
     ("dl", "du lich"),
     ("tong hop", "tong hop"),
     ("th", "tong hop"),
-    ("trong trot", "trong trot"),
     ("che bien", "che bien"),
     ("tieu thu", "tieu thu"),
     ("nong san", "nong san"),
@@ -279,7 +304,8 @@ struct ProductForm {
 
 struct Lexicon {
     legal: Vec<(Phrase, &'static str, OrgKindHint)>,
-    sectors: Vec<(Phrase, &'static str)>,
+    /// Phrase, expansion, rank of the expansion (its first row in [`SECTORS`]).
+    sectors: Vec<(Phrase, &'static str, usize)>,
     products: Vec<ProductForm>,
     places: Vec<&'static [String]>,
     stop: Vec<Phrase>,
@@ -323,7 +349,13 @@ fn lexicon() -> &'static Lexicon {
                 .iter()
                 .map(|(p, e, k)| (phrase(p), *e, *k))
                 .collect(),
-            sectors: SECTORS.iter().map(|(p, e)| (phrase(p), *e)).collect(),
+            sectors: SECTORS
+                .iter()
+                .map(|(p, e)| {
+                    let rank = SECTORS.iter().position(|(_, e2)| e2 == e).unwrap_or(0);
+                    (phrase(p), *e, rank)
+                })
+                .collect(),
             products,
             places,
             stop: STOP_WORDS.iter().map(|s| phrase(s)).collect(),
@@ -408,7 +440,11 @@ fn spells(w: &Word, raw: &str, folded: &str, strict: bool, input_ascii: bool) ->
     }
 }
 
-fn match_product(words: &[Word], at: usize, input_ascii: bool) -> Option<(usize, &'static str)> {
+fn match_product(
+    words: &[Word],
+    at: usize,
+    input_ascii: bool,
+) -> Option<(usize, &'static str, bool)> {
     for p in &lexicon().products {
         let n = p.raw.len();
         if at + n > words.len() {
@@ -425,7 +461,7 @@ fn match_product(words: &[Word], at: usize, input_ascii: bool) -> Option<(usize,
             )
         });
         if all {
-            return Some((n, p.canonical));
+            return Some((n, p.canonical, p.strict && words[at].is_ascii()));
         }
     }
     None
@@ -456,9 +492,111 @@ fn is_family_name(w: &Word) -> bool {
 /// assert!(parse("Lò Văn Minh").person_like);
 /// ```
 pub fn parse(name: &str) -> OrgName {
-    let lex = lexicon();
     let words = name_words(name);
     let input_ascii = name.is_ascii();
+    let mut parsed = parse_words(&words, input_ascii);
+    // Trailing place suffixes, one segment at a time, while something distinctive is left.
+    let mut cut = words.len();
+    let mut suffix: Vec<String> = Vec::new();
+    while let Some(start) = place_suffix_start(&words[..cut]) {
+        let prefix = parse_words(&words[..start], input_ascii);
+        let distinctive_left = prefix
+            .place_tokens
+            .iter()
+            .any(|t| t.bytes().any(|b| b.is_ascii_alphabetic()));
+        if !distinctive_left {
+            break;
+        }
+        let mut here = suffix_places(&words[start..cut]);
+        here.append(&mut suffix);
+        suffix = here;
+        parsed = prefix;
+        cut = start;
+    }
+    parsed.suffix_place_tokens = suffix;
+    parsed.folded = text::fold(name);
+    parsed
+}
+
+/// Words allowed in a place suffix beside the place names: unit words and their short forms.
+const SUFFIX_FILLER: &[&str] = &[
+    "xa",
+    "x",
+    "phuong",
+    "p",
+    "thi tran",
+    "tt",
+    "huyen",
+    "h",
+    "thi xa",
+    "tx",
+    "thanh pho",
+    "tp",
+    "tinh",
+    "t",
+];
+
+/// Where the last segment of `words` starts, when it is a place suffix: only place names of
+/// the reference lists and unit words, at least one place, and not the first segment.
+fn place_suffix_start(words: &[Word]) -> Option<usize> {
+    let lex = lexicon();
+    let last = words.last()?.seg;
+    let start = words.iter().position(|w| w.seg == last)?;
+    if start == 0 {
+        return None;
+    }
+    let seg = &words[start..];
+    let (mut j, mut places) = (0, 0);
+    while j < seg.len() {
+        if let Some(p) = lex.places.iter().find(|p| matches_folded(seg, j, p)) {
+            j += p.len();
+            places += 1;
+        } else if let Some(n) = SUFFIX_FILLER
+            .iter()
+            .map(|f| phrase(f).words)
+            .find(|f| matches_folded(seg, j, f))
+            .map(|f| f.len())
+        {
+            j += n;
+        } else {
+            return None;
+        }
+    }
+    (places > 0).then_some(start)
+}
+
+/// The place words of a suffix found by [`place_suffix_start`].
+fn suffix_places(seg: &[Word]) -> Vec<String> {
+    let lex = lexicon();
+    let mut out = Vec::new();
+    let mut j = 0;
+    while j < seg.len() {
+        if let Some(p) = lex.places.iter().find(|p| matches_folded(seg, j, p)) {
+            out.extend(p.iter().cloned());
+            j += p.len();
+        } else {
+            j += 1;
+        }
+    }
+    out
+}
+
+/// Whether a legal-form, sector, product or place phrase starts at `at`.
+fn org_word_at(words: &[Word], at: usize, input_ascii: bool) -> bool {
+    let lex = lexicon();
+    lex.legal
+        .iter()
+        .any(|(p, _, _)| matches_folded(words, at, &p.words))
+        || lex
+            .sectors
+            .iter()
+            .any(|(p, _, _)| matches_folded(words, at, &p.words))
+        || lex.places.iter().any(|p| matches_folded(words, at, p))
+        || match_product(words, at, input_ascii).is_some()
+}
+
+fn parse_words(words: &[Word], input_ascii: bool) -> OrgName {
+    let lex = lexicon();
     let mut kind = None;
     let mut legal_form_tokens = Vec::new();
     let mut sector_tokens = Vec::new();
@@ -469,6 +607,12 @@ pub fn parse(name: &str) -> OrgName {
     // The input words behind `core_tokens` (products as written), and the first of them.
     let mut core_source: Vec<String> = Vec::new();
     let mut first_core: Option<&Word> = None;
+    // Sector phrases (rank, expansion), and where in `canonical` the first one stood.
+    let mut sectors_found: Vec<(usize, &'static str)> = Vec::new();
+    let mut sector_at: Option<usize> = None;
+    // The last word taken was a place or other name word (not a legal, sector or product
+    // word).
+    let mut last_was_name = false;
 
     let push_expansion = |to: &mut Vec<String>, canonical: &mut Vec<String>, e: &str| {
         for w in e.split(' ') {
@@ -489,7 +633,7 @@ pub fn parse(name: &str) -> OrgName {
                 && !lex
                     .legal
                     .iter()
-                    .any(|(p, _, _)| matches_folded(&words, 0, &p.words))
+                    .any(|(p, _, _)| matches_folded(words, 0, &p.words))
             {
                 kind = Some(OrgKindHint::Household);
                 legal_form_tokens.push("ho".to_owned());
@@ -505,19 +649,40 @@ pub fn parse(name: &str) -> OrgName {
                 continue;
             }
         }
+        // "Tổ …" (a cooperative group: Tổ SX, Tổ chè …), not "Tổ 3" (a residential group)
+        // nor "Tô Văn …" (a family name): with its diacritics, or in ASCII before a word of an
+        // organisation's name.
+        if i == 0
+            && kind.is_none()
+            && words[0].folded == "to"
+            && words
+                .get(1)
+                .is_some_and(|n| !n.folded.bytes().all(|b| b.is_ascii_digit()))
+            && !lex
+                .legal
+                .iter()
+                .any(|(p, _, _)| matches_folded(words, 0, &p.words))
+            && (words[0].raw == "tổ" || (words[0].is_ascii() && org_word_at(words, 1, input_ascii)))
+        {
+            kind = Some(OrgKindHint::Tht);
+            push_expansion(&mut legal_form_tokens, &mut canonical, "to hop tac");
+            i += 1;
+            continue;
+        }
         if let Some((p, e, k)) = lex
             .legal
             .iter()
-            .find(|(p, _, _)| matches_folded(&words, i, &p.words))
+            .find(|(p, _, _)| matches_folded(words, i, &p.words))
         {
             if kind.is_none() {
                 kind = Some(*k);
             }
             push_expansion(&mut legal_form_tokens, &mut canonical, e);
+            last_was_name = false;
             i += p.words.len();
             continue;
         }
-        if let Some(p) = lex.places.iter().find(|p| matches_folded(&words, i, p)) {
+        if let Some(p) = lex.places.iter().find(|p| matches_folded(words, i, p)) {
             for w in p.iter() {
                 core_tokens.push(w.clone());
                 place_tokens.push(w.clone());
@@ -525,20 +690,29 @@ pub fn parse(name: &str) -> OrgName {
             }
             core_source.extend(p.iter().cloned());
             first_core = first_core.or(Some(&words[i]));
+            last_was_name = true;
             i += p.len();
             continue;
         }
-        if let Some((p, e)) = lex
+        if let Some((p, e, rank)) = lex
             .sectors
             .iter()
-            .find(|(p, _)| matches_folded(&words, i, &p.words))
+            .find(|(p, _, _)| matches_folded(words, i, &p.words))
         {
-            // Abbreviations are ASCII; a spelled-out word with diacritics is one too.
-            push_expansion(&mut sector_tokens, &mut canonical, e);
+            // Abbreviations are ASCII; a spelled-out word with diacritics is one too. Placed
+            // in canonical order at the end.
+            sectors_found.push((*rank, *e));
+            sector_at.get_or_insert(canonical.len());
+            last_was_name = false;
             i += p.words.len();
             continue;
         }
-        if let Some((n, canon)) = match_product(&words, i, input_ascii) {
+        // An ambiguous product word in ASCII right after a name word of the same segment is
+        // more likely the rest of that name (`Si Heo`: Sì Heo, not pigs).
+        let after_name_word = i > 0 && last_was_name && words[i - 1].seg == words[i].seg;
+        if let Some((n, canon, _)) = match_product(words, i, input_ascii)
+            .filter(|(_, _, ambiguous)| !(*ambiguous && after_name_word))
+        {
             product_tokens.push(canon.to_owned());
             for w in canon.split(' ') {
                 core_tokens.push(w.to_owned());
@@ -546,18 +720,28 @@ pub fn parse(name: &str) -> OrgName {
             }
             core_source.extend(words[i..i + n].iter().map(|w| w.folded.clone()));
             first_core = first_core.or(Some(&words[i]));
+            last_was_name = false;
             i += n;
             continue;
         }
+        // "Tô" (a family name) first is not the unit word "tổ"
+        let family_to = i == 0
+            && words[0].folded == "to"
+            && words[0].raw != "tổ"
+            && words
+                .get(1)
+                .is_some_and(|n| n.folded.bytes().any(|b| b.is_ascii_alphabetic()));
         if let Some(p) = lex
             .stop
             .iter()
-            .find(|p| matches_folded(&words, i, &p.words))
+            .find(|p| matches_folded(words, i, &p.words))
+            .filter(|_| !family_to)
         {
             i += p.words.len();
             continue;
         }
         let w = &words[i];
+        last_was_name = true;
         core_tokens.push(w.folded.clone());
         place_tokens.push(w.folded.clone());
         canonical.push(w.folded.clone());
@@ -565,6 +749,18 @@ pub fn parse(name: &str) -> OrgName {
         first_core = first_core.or(Some(w));
         i += 1;
     }
+
+    // Sector words in one order, each phrase once, where the first one stood.
+    sectors_found.sort_unstable();
+    sectors_found.dedup();
+    let sector_words: Vec<String> = sectors_found
+        .iter()
+        .flat_map(|(_, e)| e.split(' ').map(str::to_owned))
+        .collect();
+    if let Some(at) = sector_at {
+        canonical.splice(at..at, sector_words.iter().cloned());
+    }
+    sector_tokens.extend(sector_words);
 
     // Person-like: 2–4 words, a family name first, no legal form but "hộ", no sector word,
     // and not a place. A product word may be a given name ("Sùng A Dê"): it counts as one.
@@ -593,7 +789,8 @@ pub fn parse(name: &str) -> OrgName {
         product_tokens,
         place_tokens,
         person_like,
-        folded: text::fold(name),
+        suffix_place_tokens: Vec::new(),
+        folded: String::new(),
         canonical: canonical.join(" "),
     }
 }
@@ -806,10 +1003,8 @@ mod tests {
     #[test]
     fn unit_and_village_words_are_dropped() {
         let n = parse("HTX NN xã Bản Hon, huyện Tam Đường, tỉnh Lai Châu");
-        assert_eq!(
-            n.place_tokens,
-            v(&["ban", "hon", "tam", "duong", "lai", "chau"])
-        );
+        assert_eq!(n.place_tokens, v(&["ban", "hon"]));
+        assert_eq!(n.suffix_place_tokens, v(&["tam", "duong", "lai", "chau"]));
         let n = parse("THT bản Nà Khum");
         assert_eq!(n.core_tokens, v(&["na", "khum"]));
         let n = parse("HTX thôn 3 Bình Lư");
@@ -898,5 +1093,202 @@ mod tests {
             parse("HTX QRS Bản Hon").core_tokens,
             v(&["qrs", "ban", "hon"])
         );
+    }
+
+    #[test]
+    fn legal_forms_in_every_spelling() {
+        let tht = [
+            "Tổ chè Tả Lèng",
+            "Tổ SX chè Tả Lèng",
+            "Tổ HT chè Tả Lèng",
+            "THT chè Tả Lèng",
+            "T.H.T chè Tả Lèng",
+            "Tổ hợp tác chè Tả Lèng",
+            "TỔ HỢP TÁC CHÈ TẢ LÈNG",
+            "To SX che Ta Leng",
+            "To HT che Ta Leng",
+            "To che Ta Leng",
+            "Toor hopwj tacs chef Ta Leng",
+        ];
+        for s in tht {
+            let n = parse(s);
+            assert_eq!(n.kind, Some(OrgKindHint::Tht), "{s}: {n:?}");
+            assert_eq!(n.legal_form_tokens, v(&["to", "hop", "tac"]), "{s}");
+            assert_eq!(n.core_tokens, v(&["che", "ta", "leng"]), "{s}");
+        }
+        assert_eq!(
+            parse("Tổ SX chè Tả Lèng").sector_tokens,
+            v(&["san", "xuat"])
+        );
+        let htx = [
+            "HTX chè Tả Lèng",
+            "H.T.X chè Tả Lèng",
+            "HTX. chè Tả Lèng",
+            "Hop tac xa che Ta Leng",
+            "hợp tác xã chè Tả Lèng",
+            "Hopj tacs xax chef Tar Lefng",
+        ];
+        for s in htx {
+            let n = parse(s);
+            assert_eq!(n.kind, Some(OrgKindHint::Htx), "{s}: {n:?}");
+            assert_eq!(n.core_tokens, v(&["che", "ta", "leng"]), "{s}");
+        }
+        // not a group: an address's "tổ 3", a family name "Tô"
+        assert_eq!(parse("Tổ 3 Tân Phong").kind, None);
+        assert!(parse("Tô Văn Minh").person_like);
+        assert!(parse("To Van Minh").person_like);
+    }
+
+    #[test]
+    fn unions_of_cooperatives_in_every_spelling() {
+        for s in [
+            "LHHTX Than Uyên",
+            "L.H.H.T.X Than Uyên",
+            "LH HTX Than Uyên",
+            "LH.HTX Than Uyên",
+            "LH-HTX Than Uyên",
+            "Liên hiệp HTX Than Uyên",
+            "Lien hiep HTX Than Uyen",
+            "LIÊN HIỆP HTX THAN UYÊN",
+            "Liên hiệp Hợp tác xã Than Uyên",
+            "Liên hiệp các hợp tác xã Than Uyên",
+            "Liên hiệp các HTX Than Uyên",
+            "LH các HTX Than Uyên",
+            "Liên hiệp hợp tác Than Uyên",
+            "Liên hiệp Than Uyên",
+            "Lieen hieepj HTX Than Uyeen",
+        ] {
+            let n = parse(s);
+            assert_eq!(n.kind, Some(OrgKindHint::Lhhtx), "{s}: {n:?}");
+            assert_eq!(
+                n.legal_form_tokens,
+                v(&["lien", "hiep", "hop", "tac", "xa"]),
+                "{s}"
+            );
+            assert_eq!(n.core_tokens, v(&["than", "uyen"]), "{s}");
+            assert_eq!(n.canonical, "lien hiep hop tac xa than uyen", "{s}");
+        }
+        // a union with sectors: still a union
+        let n = parse("Liên hiệp HTX nông nghiệp dịch vụ Than Uyên");
+        assert_eq!(n.kind, Some(OrgKindHint::Lhhtx));
+        assert_eq!(n.sector_tokens, v(&["nong", "nghiep", "dich", "vu"]));
+    }
+
+    #[test]
+    fn sector_words_in_any_order_and_with_any_joiner() {
+        let want = parse("HTX NN DV Bản Hon");
+        for s in [
+            "HTX DV NN Bản Hon",
+            "HTX NN và DV Bản Hon",
+            "HTX DV và NN Bản Hon",
+            "HTX NN & DV Bản Hon",
+            "HTX NN vaf DV Bản Hon",
+            "HTX Dịch vụ Nông nghiệp Bản Hon",
+            "HTX dịch vụ và nông nghiệp Bản Hon",
+            "HTX NN-DV Bản Hon",
+            "HTX DV-NN Bản Hon",
+            "HTX NN DV NN Bản Hon",
+            "HTX DV, NN Bản Hon",
+        ] {
+            let n = parse(s);
+            assert_eq!(n.sector_tokens, want.sector_tokens, "{s}");
+            assert_eq!(n.core_tokens, want.core_tokens, "{s}");
+            assert_eq!(n.canonical, want.canonical, "{s}");
+            assert_eq!(n.kind, want.kind, "{s}");
+        }
+        let a = parse("HTX SX-KD chè Tả Lèng");
+        let b = parse("HTX kinh doanh và sản xuất chè Tả Lèng");
+        let c = parse("HTX SXKD chè Tả Lèng");
+        assert_eq!(a.sector_tokens, v(&["san", "xuat", "kinh", "doanh"]));
+        assert_eq!(a.canonical, b.canonical);
+        assert_eq!(a.canonical, c.canonical);
+        assert_eq!(a.core_tokens, v(&["che", "ta", "leng"]));
+    }
+
+    #[test]
+    fn telex_and_vni_slips_read_as_meant() {
+        let meant = parse("HTX Sì Heo");
+        assert_eq!(meant.core_tokens, v(&["si", "heo"]));
+        for s in [
+            "HTX Sif Heo",
+            "HTX Si2 Heo",
+            "HTX Sir Heo",
+            "htx SIF heo",
+            "HTX Si Heo",
+        ] {
+            assert_eq!(parse(s).core_tokens, meant.core_tokens, "{s}");
+        }
+        assert_eq!(parse("HTX Namj Ma").core_tokens, v(&["nam", "ma"]));
+        assert_eq!(parse("THT Haam Lếch").core_tokens, v(&["ham", "lech"]));
+        let n = parse("HTX Thao qau Sin Ho");
+        assert_eq!(n.product_tokens, v(&["thao qua"]));
+        // NFD, non-breaking and double spaces, partial capitals
+        use unicode_normalization::UnicodeNormalization;
+        let nfd: String = "Hợp tác xã Nông nghiệp Bản Hon".nfd().collect();
+        let want = parse("HTX NN Bản Hon");
+        assert_eq!(parse(&nfd).canonical, want.canonical);
+        assert_eq!(
+            parse("hTx\u{00A0}\u{00A0}nN  BẢn   hON").canonical,
+            want.canonical
+        );
+    }
+
+    #[test]
+    fn place_suffixes_are_set_apart() {
+        for (s, core, suffix) in [
+            (
+                "HTX chè Phúc Than - Than Uyên",
+                &["che", "phuc", "than"][..],
+                &["than", "uyen"][..],
+            ),
+            (
+                "HTX chè Phuc Than - Than Uyen",
+                &["che", "phuc", "than"],
+                &["than", "uyen"],
+            ),
+            ("HTX Nậm Tăm, Sìn Hồ", &["nam", "tam"], &["sin", "ho"]),
+            ("HTX Nam Tam, Sin Ho", &["nam", "tam"], &["sin", "ho"]),
+            ("HTX Hua Bun - Nam Nhun", &["hua", "bun"], &["nam", "nhun"]),
+            (
+                "HTX NN Bản Hon (huyện Tam Đường)",
+                &["ban", "hon"],
+                &["tam", "duong"],
+            ),
+            (
+                "HTX Bản Hon - H.Tam Đường - Lai Châu",
+                &["ban", "hon"],
+                &["tam", "duong", "lai", "chau"],
+            ),
+            ("HTX Bản Hon, xã Bản Hon", &["ban", "hon"], &["ban", "hon"]),
+            ("HTX Hoa Sen - Tân Uyên", &["hoa", "sen"], &["tan", "uyen"]),
+        ] {
+            let n = parse(s);
+            assert_eq!(n.core_tokens, v(core), "{s}: {n:?}");
+            assert_eq!(n.suffix_place_tokens, v(suffix), "{s}");
+            assert!(n.canonical.ends_with(&core.join(" ")), "{s}");
+        }
+        assert_eq!(
+            parse("HTX Nậm Tăm, Sìn Hồ").canonical,
+            parse("HTX Nậm Tăm").canonical
+        );
+        // kept when nothing distinctive would be left, or when it is not only a place
+        for (s, core) in [
+            ("HTX Sìn Hồ", &["sin", "ho"][..]),
+            ("HTX NN - Sìn Hồ", &["sin", "ho"]),
+            ("HTX chè, Tả Lèng", &["che", "ta", "leng"]),
+            ("HTX Tân Uyên", &["tan", "uyen"]),
+            ("HTX Bản Hon - chè", &["ban", "hon", "che"]),
+            ("HTX Hoa Sen - Hoa Ban", &["hoa", "sen", "hoa"]),
+            ("HTX Phúc Than Than Uyên", &["phuc", "than", "than", "uyen"]),
+        ] {
+            let n = parse(s);
+            assert_eq!(n.core_tokens, v(core), "{s}: {n:?}");
+            assert!(n.suffix_place_tokens.is_empty(), "{s}");
+        }
+        // a household borrower with its place: a person again
+        let n = parse("Lò Văn Minh, Tam Đường");
+        assert!(n.person_like, "{n:?}");
+        assert_eq!(n.suffix_place_tokens, v(&["tam", "duong"]));
+        assert_eq!(n.folded, "lo van minh tam duong");
     }
 }

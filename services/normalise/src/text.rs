@@ -344,11 +344,12 @@ pub fn repair_word(word: &str) -> Option<String> {
         if out.starts_with(b"dd") {
             out.remove(0);
         }
-        // w: horn or breve after a vowel (uw, ow, aw), ư on its own
+        // w: the horn or breve of a vowel before it (uw, ow, aw, or typed at the end: hopw),
+        // ư on its own (tw, nhw)
         let mut i = 0;
         while i < out.len() {
             if out[i] == b'w' {
-                if i > 0 && matches!(out[i - 1], b'a' | b'o' | b'u') {
+                if out[..i].iter().any(|c| matches!(c, b'a' | b'o' | b'u')) {
                     out.remove(i);
                     continue;
                 }
@@ -759,6 +760,8 @@ mod tests {
             ("tw", "tu"),
             ("hawng", "hang"),
             ("lamz", "lam"),
+            ("hopwj", "hop"),
+            ("nhw", "nhu"),
         ] {
             assert_eq!(repair_word(typed).as_deref(), Some(meant), "{typed}");
         }
