@@ -1,11 +1,16 @@
 //! RabbitMQ definitions (`deploy/rabbitmq/definitions.json`) generated from the topology
 //! code itself, so that the broker's pre-declared exchanges and queues are exactly what the
 //! services declare at start, and every service and agency system has its own user with the
-//! least privilege it needs.
+//! least privilege it needs; each agency user may publish on `coophub.inbound` only the routing
+//! keys (contract types) its entitlements grant (`deploy/inbound/entitlements.toml`, topic
+//! permissions).
 //!
-//! Passwords are development defaults (each user's password is its name), hashed with a salt
-//! derived from the name so that the file is reproducible; a deployment replaces the file (or
-//! the users) with its own secrets.
+//! The committed file holds no secret and no administrator: its users have no password (they
+//! cannot log in with one). [`render_with_passwords`] (`hub definitions --passwords-from-env`)
+//! gives the file a deployment loads, each user's password (from `RABBITMQ_PASSWORD_<USER>`)
+//! hashed with a random salt; rendered, it is a secret and never committed. Importing the
+//! committed file into a broker that has these users clears their passwords (RabbitMQ does
+//! that for a user without `password_hash`): deploy the rendered one.
 
 use base64::Engine as _;
 use hub_runtime::CommonConfig;
@@ -14,11 +19,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 /// RabbitMQ's `rabbit_password_hashing_sha256`: base64(salt ‖ sha256(salt ‖ password)).
-fn password_hash(user: &str, password: &str) -> String {
-    let salt: [u8; 4] = {
-        let d = Sha256::digest(format!("coophub-dev-salt:{user}").as_bytes());
-        [d[0], d[1], d[2], d[3]]
-    };
+fn password_hash(salt: [u8; 4], password: &str) -> String {
     let mut h = Sha256::new();
     h.update(salt);
     h.update(password.as_bytes());
@@ -173,13 +174,10 @@ pub fn definitions() -> Value {
         re(hub_contracts::registry::exchanges::INDICATOR),
         re(hub_contracts::registry::exchanges::IDENTITY)
     );
-    let mut users = vec![json!({
-        "name": "hub-admin", "password_hash": password_hash("hub-admin", "hub-admin"),
-        "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ["administrator"]
-    })];
-    let mut permissions = vec![json!({
-        "user": "hub-admin", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"
-    })];
+    // no administrator: operators manage the broker with rabbitmqctl on its host (or a
+    // management user they add there, outside these definitions)
+    let mut users = Vec::new();
+    let mut permissions = Vec::new();
     for s in SERVICES {
         let own: Vec<String> = s
             .own_queues
@@ -198,32 +196,34 @@ pub fn definitions() -> Value {
         let mut read = vec![shared_read.clone()];
         read.extend(s.reads.iter().map(|r| re(r)));
         read.extend(own.iter().cloned());
-        users.push(json!({
-            "name": s.name, "password_hash": password_hash(s.name, s.name),
-            "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []
-        }));
+        users.push(json!({"name": s.name, "tags": []}));
         permissions.push(json!({
             "user": s.name, "vhost": "/", "configure": alt(configure), "write": alt(write), "read": alt(read)
         }));
     }
     // the console: reads and requeues dead letters, reads queue depths
-    users.push(json!({
-        "name": "svc-console", "password_hash": password_hash("svc-console", "svc-console"),
-        "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []
-    }));
+    users.push(json!({"name": "svc-console", "tags": []}));
     permissions.push(json!({
         "user": "svc-console", "vhost": "/",
         "configure": format!("^({shared_configure}|.*\\.dlq)$"),
         "write": format!("^({shared_write}|coophub\\.requeue)$"),
         "read": format!("^({shared_read}|.*\\.dlq)$")
     }));
+    let entitlements = hub_inbound::entitlements::Entitlements::builtin()
+        .unwrap_or_else(|e| panic!("the committed entitlements file: {e}"));
+    let mut topic_permissions = Vec::new();
     for a in hub_console::agency::agency_users() {
-        users.push(json!({
-            "name": a.name, "password_hash": password_hash(&a.name, &a.name),
-            "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": a.tags
-        }));
+        users.push(json!({"name": a.name, "tags": a.tags}));
         permissions.push(json!({
             "user": a.name, "vhost": a.vhost, "configure": a.configure, "write": a.write, "read": a.read
+        }));
+        // on coophub.inbound, only the routing keys (contract types) it is entitled to; an
+        // agency the entitlements do not know may publish none
+        topic_permissions.push(json!({
+            "user": a.name, "vhost": a.vhost,
+            "exchange": hub_contracts::registry::exchanges::INBOUND,
+            "write": entitlements.topic_write_pattern(&a.name).unwrap_or_else(|| "^$".into()),
+            "read": "^$"
         }));
     }
     json!({
@@ -238,8 +238,50 @@ pub fn definitions() -> Value {
         "policies": [],
         "parameters": [],
         "global_parameters": [],
-        "topic_permissions": []
+        "topic_permissions": topic_permissions
     })
+}
+
+/// The environment variable holding `user`'s password for [`render_with_passwords`]:
+/// `RABBITMQ_PASSWORD_` and the name in capitals, `-` as `_` (`RABBITMQ_PASSWORD_SVC_INBOUND`).
+pub fn password_variable(user: &str) -> String {
+    format!(
+        "RABBITMQ_PASSWORD_{}",
+        user.to_ascii_uppercase().replace(['-', '.'], "_")
+    )
+}
+
+/// Why the definitions could not be rendered with passwords.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("{variable} is not set: the password of RabbitMQ user {user:?}")]
+    Missing { user: String, variable: String },
+    #[error("{variable}: a password of at least 16 characters is expected for {user:?}")]
+    Weak { user: String, variable: String },
+}
+
+/// The definitions with every user's password, from `password(variable)` (the environment
+/// in `hub definitions --passwords-from-env`), hashed with a random salt. Every user needs one
+/// (at least 16 characters): a missing one fails, naming its variable.
+pub fn render_with_passwords(
+    password: impl Fn(&str) -> Option<String>,
+) -> Result<Value, RenderError> {
+    let mut d = definitions();
+    if let Some(users) = d["users"].as_array_mut() {
+        for u in users {
+            let user = u["name"].as_str().unwrap_or_default().to_owned();
+            let variable = password_variable(&user);
+            let Some(p) = password(&variable).filter(|p| !p.is_empty()) else {
+                return Err(RenderError::Missing { user, variable });
+            };
+            if p.chars().count() < 16 {
+                return Err(RenderError::Weak { user, variable });
+            }
+            u["password_hash"] = Value::from(password_hash(rand::random(), &p));
+            u["hashing_algorithm"] = Value::from("rabbit_password_hashing_sha256");
+        }
+    }
+    Ok(d)
 }
 
 /// The committed file's path, from the repository root.
@@ -266,9 +308,95 @@ mod tests {
     }
 
     #[test]
+    fn committed_definitions_hold_no_secret_and_no_administrator() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(DEFINITIONS_PATH);
+        let text = std::fs::read_to_string(&path).expect("definitions.json");
+        assert!(
+            !text.contains("password"),
+            "no password or hash in {path:?}"
+        );
+        let d: Value = serde_json::from_str(&text).expect("JSON");
+        let users = d["users"].as_array().expect("users");
+        assert!(!users.is_empty());
+        for u in users {
+            assert!(
+                u["tags"].as_array().is_some_and(|t| t.is_empty()),
+                "no user has a tag (administrator, management, …): {u}"
+            );
+            assert!(u.get("password_hash").is_none() && u.get("password").is_none());
+        }
+        assert!(
+            !users
+                .iter()
+                .any(|u| u["name"] == "guest" || u["name"] == "hub-admin"),
+            "no default or administrator user"
+        );
+        for p in d["permissions"].as_array().expect("permissions") {
+            for what in ["configure", "write", "read"] {
+                assert_ne!(p[what], ".*", "nobody may do everything: {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn each_agency_may_publish_only_its_entitled_types_on_inbound() {
+        let d = definitions();
+        let entitlements = hub_inbound::entitlements::Entitlements::builtin().expect("valid");
+        let agencies: Vec<String> = hub_console::agency::agency_users()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(
+            agencies,
+            entitlements.agencies.keys().cloned().collect::<Vec<_>>(),
+            "the agency users and the entitlements name the same users"
+        );
+        let topic = d["topic_permissions"]
+            .as_array()
+            .expect("topic permissions");
+        assert_eq!(topic.len(), agencies.len());
+        let fund = topic
+            .iter()
+            .find(|t| t["user"] == "agency-loan-fund")
+            .expect("the fund's");
+        assert_eq!(fund["exchange"], "coophub.inbound");
+        assert_eq!(fund["write"], "^(source\\.disbursement\\.v1)$");
+    }
+
+    #[test]
+    fn rendering_hashes_every_users_password_or_names_the_missing_one() {
+        let pw = |v: &str| Some(format!("{v}-0123456789abcdef"));
+        let d = render_with_passwords(pw).expect("every password given");
+        for u in d["users"].as_array().expect("users") {
+            let name = u["name"].as_str().expect("name");
+            let h = base64::engine::general_purpose::STANDARD
+                .decode(u["password_hash"].as_str().expect("hashed"))
+                .expect("base64");
+            let mut sha = Sha256::new();
+            sha.update(&h[..4]);
+            sha.update(pw(&password_variable(name)).expect("pw").as_bytes());
+            assert_eq!(h[4..].to_vec(), sha.finalize().to_vec(), "{name}");
+        }
+        let e = render_with_passwords(|v| {
+            (v != "RABBITMQ_PASSWORD_SVC_INBOUND")
+                .then(|| pw(v))
+                .flatten()
+        })
+        .expect_err("one missing")
+        .to_string();
+        assert!(e.contains("RABBITMQ_PASSWORD_SVC_INBOUND"), "{e}");
+        let e = render_with_passwords(|_| Some("short".into()))
+            .expect_err("weak")
+            .to_string();
+        assert!(e.contains("16"), "{e}");
+    }
+
+    #[test]
     fn password_hashes_follow_rabbitmq_sha256_scheme() {
         let h = base64::engine::general_purpose::STANDARD
-            .decode(password_hash("u", "secret"))
+            .decode(password_hash([1, 2, 3, 4], "secret"))
             .expect("base64");
         assert_eq!(h.len(), 4 + 32);
         let mut d = Sha256::new();

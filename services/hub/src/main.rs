@@ -40,8 +40,13 @@ enum Command {
     #[command(flatten)]
     Ops(hub_console::ops::OpsCommand),
     /// Print the RabbitMQ definitions (exchanges, queues, bindings, least-privilege users)
-    /// generated from the topology code (`deploy/rabbitmq/definitions.json`).
-    Definitions,
+    /// generated from the topology code (`deploy/rabbitmq/definitions.json`, no passwords).
+    Definitions {
+        /// Give every user its password from `RABBITMQ_PASSWORD_<USER>` (e.g.
+        /// `RABBITMQ_PASSWORD_SVC_INBOUND`), hashed: the file a deployment loads (a secret).
+        #[arg(long)]
+        passwords_from_env: bool,
+    },
     /// Exit 0 when an HTTP endpoint answers 2xx (container health checks).
     Probe { url: String },
 }
@@ -164,9 +169,16 @@ async fn main() -> ExitCode {
             .map_err(anyhow::Error::from),
         Command::Ops(cmd) => hub_console::ops::run_ops(cmd).await,
         Command::Probe { url } => probe(&url).await,
-        Command::Definitions => serde_json::to_string_pretty(&hub::definitions::definitions())
-            .map(|text| println!("{text}"))
-            .map_err(anyhow::Error::from),
+        Command::Definitions { passwords_from_env } => {
+            let d = if passwords_from_env {
+                hub::definitions::render_with_passwords(|v| std::env::var(v).ok())
+                    .map_err(anyhow::Error::from)
+            } else {
+                Ok(hub::definitions::definitions())
+            };
+            d.and_then(|d| serde_json::to_string_pretty(&d).map_err(anyhow::Error::from))
+                .map(|text| println!("{text}"))
+        }
         Command::Service(c) => service(c).await,
     };
     match result {
