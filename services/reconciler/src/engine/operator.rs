@@ -1,0 +1,440 @@
+//! Operator actions: link or separate a review pair, merge identities, split one; and the
+//! operator constraints (must-link, cannot-link) they leave, which every later automatic
+//! run obeys.
+//!
+//! Owns: validating an operator's request and recording constraints. May not match
+//! automatically (it calls `resolve` only to re-place an observation an operator separated);
+//! members move through `identities`, entries go to the log through `log`.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use hub_contracts::v1::{DecisionOutcome, SourceRef};
+use uuid::Uuid;
+
+use super::{
+    Changes, Constraint, ConstraintKind, Engine, EngineError, OrgId, ReviewItem, ReviewStatus,
+};
+
+/// Cross pairs an operator split may create as cannot-links.
+const MAX_SPLIT_PAIRS: usize = 20_000;
+
+impl Engine {
+    pub(super) fn open_review(&self, id: Uuid) -> Result<ReviewItem, EngineError> {
+        let item = self.reviews.get(&id).ok_or(EngineError::NotFound {
+            what: "review item",
+            id: id.to_string(),
+        })?;
+        if item.status != ReviewStatus::Open {
+            return Err(EngineError::AlreadyDecided(id, item.status.as_str()));
+        }
+        Ok(item.clone())
+    }
+
+    /// An operator says a review pair is one organisation.
+    pub fn link_review(
+        &mut self,
+        id: Uuid,
+        operator: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Changes, EngineError> {
+        let item = self.open_review(id)?;
+        let mut ch = Changes::default();
+        let (a, b) = (
+            self.slot_of(&item.observation)?,
+            self.slot_of(&item.candidate)?,
+        );
+        // the merge (if any) is logged under the link's constraint; the link itself too
+        self.link_slots(a, b, operator, reason, now, &mut ch)?;
+        let decision_id = self.next_decision_id();
+        let org = self.slots[a as usize]
+            .identity
+            .map(|i| self.idents[i as usize].id);
+        self.decision_with_id(
+            &mut ch,
+            decision_id,
+            DecisionOutcome::OperatorLinked,
+            Some(item.observation.clone()),
+            org,
+            Some(item.candidate_id),
+            Some(item.score),
+            item.features.clone(),
+            "operator",
+            Some(operator.to_owned()),
+            Some(reason.to_owned()),
+            now,
+        );
+        self.close_review(
+            id,
+            ReviewStatus::Linked,
+            Some(operator),
+            Some(reason),
+            now,
+            &mut ch,
+        );
+        Ok(ch)
+    }
+
+    /// An operator says a review pair is two organisations.
+    pub fn separate_review(
+        &mut self,
+        id: Uuid,
+        operator: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Changes, EngineError> {
+        let item = self.open_review(id)?;
+        let mut ch = Changes::default();
+        let (a, b) = (
+            self.slot_of(&item.observation)?,
+            self.slot_of(&item.candidate)?,
+        );
+        let decision_id = self.next_decision_id();
+        self.add_constraint(
+            a,
+            b,
+            ConstraintKind::CannotLink,
+            operator,
+            reason,
+            decision_id,
+            now,
+            &mut ch,
+        );
+        // if they ended up together meanwhile, the observation leaves and is resolved again
+        let (ia, ib) = (
+            self.slots[a as usize].identity,
+            self.slots[b as usize].identity,
+        );
+        if ia.is_some() && ia == ib {
+            self.detach(a, "an operator separated it", false, now, &mut ch);
+            self.resolve(a, now, &mut ch);
+        }
+        let org = self.slots[a as usize]
+            .identity
+            .map(|i| self.idents[i as usize].id);
+        self.decision_with_id(
+            &mut ch,
+            decision_id,
+            DecisionOutcome::OperatorSeparated,
+            Some(item.observation.clone()),
+            org,
+            Some(item.candidate_id),
+            Some(item.score),
+            item.features.clone(),
+            "operator",
+            Some(operator.to_owned()),
+            Some(reason.to_owned()),
+            now,
+        );
+        self.close_review(
+            id,
+            ReviewStatus::Separated,
+            Some(operator),
+            Some(reason),
+            now,
+            &mut ch,
+        );
+        Ok(ch)
+    }
+
+    /// An operator merges identities. The survivor is `survivor`, else the one holding a
+    /// registry record, else the oldest.
+    pub fn merge(
+        &mut self,
+        ids: &[OrgId],
+        survivor: Option<OrgId>,
+        operator: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Changes, EngineError> {
+        let mut idx: Vec<u32> = Vec::new();
+        for id in ids.iter().chain(survivor.iter()) {
+            let i = self.live_ident(*id)?;
+            if !idx.contains(&i) {
+                idx.push(i);
+            }
+        }
+        if idx.len() < 2 {
+            return Err(EngineError::Invalid(
+                "a merge needs at least two different organisations".into(),
+            ));
+        }
+        for (k, &i) in idx.iter().enumerate() {
+            for &j in &idx[k + 1..] {
+                if let Some(c) = self.cross_cannot(i, j) {
+                    return Err(EngineError::Conflict(c));
+                }
+            }
+        }
+        let surv = match survivor {
+            Some(s) => self.live_ident(s)?,
+            None => self.pick_survivor(&idx),
+        };
+        let mut ch = Changes::default();
+        let anchor = self.anchor(surv);
+        for &i in &idx {
+            if i == surv {
+                continue;
+            }
+            let other = self.anchor(i);
+            let did = self.next_decision_id();
+            self.add_constraint(
+                anchor,
+                other,
+                ConstraintKind::MustLink,
+                operator,
+                reason,
+                did,
+                now,
+                &mut ch,
+            );
+            self.merge_idents(surv, i, reason, Some(operator), Some(did), now, &mut ch);
+        }
+        Ok(ch)
+    }
+
+    /// An operator splits an identity: each listed part becomes its own organisation (the
+    /// members not listed stay; if every member is listed, the first part keeps the id).
+    /// Parts are kept apart from each other, and together within, from now on.
+    pub fn split(
+        &mut self,
+        id: OrgId,
+        parts: &[Vec<SourceRef>],
+        operator: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Changes, EngineError> {
+        let ii = self.live_ident(id)?;
+        if parts.is_empty() || parts.iter().any(Vec::is_empty) {
+            return Err(EngineError::Invalid(
+                "every part must list source records".into(),
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        let mut slot_parts: Vec<Vec<u32>> = Vec::new();
+        for p in parts {
+            let mut v = Vec::new();
+            for r in p {
+                let s = self.slot_of(r)?;
+                if self.slots[s as usize].identity != Some(ii) {
+                    return Err(EngineError::Invalid(format!("{r} is not a member of {id}")));
+                }
+                if !seen.insert(s) {
+                    return Err(EngineError::Invalid(format!("{r} is listed twice")));
+                }
+                v.push(s);
+            }
+            slot_parts.push(v);
+        }
+        let rest: Vec<u32> = self.idents[ii as usize]
+            .members
+            .iter()
+            .copied()
+            .filter(|m| !seen.contains(m))
+            .collect();
+        let mut groups: Vec<Vec<u32>> = Vec::new();
+        if rest.is_empty() {
+            groups.extend(slot_parts);
+        } else {
+            groups.push(rest);
+            groups.extend(slot_parts);
+        }
+        if groups.len() < 2 {
+            return Err(EngineError::Invalid(
+                "a split needs at least two parts (list the records that leave)".into(),
+            ));
+        }
+        let pairs: usize = (0..groups.len())
+            .flat_map(|i| (i + 1..groups.len()).map(move |j| (i, j)))
+            .map(|(i, j)| groups[i].len() * groups[j].len())
+            .sum();
+        if pairs > MAX_SPLIT_PAIRS {
+            return Err(EngineError::Invalid(format!(
+                "a split this large ({pairs} cross pairs) must be done in steps"
+            )));
+        }
+        for (a, ga) in groups.iter().enumerate() {
+            for gb in &groups[a + 1..] {
+                for &x in ga {
+                    for &y in gb {
+                        if self.has_constraint(x, y, ConstraintKind::MustLink) {
+                            return Err(EngineError::Conflict(format!(
+                                "an operator linked {} and {}",
+                                self.refs[x as usize], self.refs[y as usize]
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        let mut ch = Changes::default();
+        let did = self.next_decision_id();
+        for (a, ga) in groups.iter().enumerate() {
+            for gb in &groups[a + 1..] {
+                for &x in ga {
+                    for &y in gb {
+                        self.add_constraint(
+                            x,
+                            y,
+                            ConstraintKind::CannotLink,
+                            operator,
+                            reason,
+                            did,
+                            now,
+                            &mut ch,
+                        );
+                    }
+                }
+            }
+            for w in ga.windows(2) {
+                if a > 0 || !rest_is_first(&groups, &seen) {
+                    self.add_constraint(
+                        w[0],
+                        w[1],
+                        ConstraintKind::MustLink,
+                        operator,
+                        reason,
+                        did,
+                        now,
+                        &mut ch,
+                    );
+                }
+            }
+        }
+        self.split_ident(ii, groups, reason, Some(operator), did, now, &mut ch);
+        Ok(ch)
+    }
+
+    pub(super) fn link_adjacency(&mut self, a: u32, b: u32, kind: ConstraintKind) {
+        for (x, y) in [(a, b), (b, a)] {
+            let sl = &mut self.slots[x as usize];
+            sl.must.retain(|v| *v != y);
+            sl.cannot.retain(|v| *v != y);
+            match kind {
+                ConstraintKind::MustLink => sl.must.push(y),
+                ConstraintKind::CannotLink => sl.cannot.push(y),
+            }
+        }
+    }
+
+    pub(super) fn has_constraint(&self, a: u32, b: u32, kind: ConstraintKind) -> bool {
+        let sl = &self.slots[a as usize];
+        match kind {
+            ConstraintKind::MustLink => sl.must.contains(&b),
+            ConstraintKind::CannotLink => sl.cannot.contains(&b),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn add_constraint(
+        &mut self,
+        a: u32,
+        b: u32,
+        kind: ConstraintKind,
+        operator: &str,
+        reason: &str,
+        decision_id: Uuid,
+        now: DateTime<Utc>,
+        ch: &mut Changes,
+    ) {
+        if a == b {
+            return;
+        }
+        let (ra, rb) = (self.refs[a as usize].clone(), self.refs[b as usize].clone());
+        let (ra, rb) = if ra <= rb { (ra, rb) } else { (rb, ra) };
+        self.input_changed();
+        self.link_adjacency(a, b, kind);
+        let c = Constraint {
+            a: ra.clone(),
+            b: rb.clone(),
+            kind,
+            operator: operator.to_owned(),
+            reason: reason.to_owned(),
+            decision_id,
+            at: now,
+        };
+        self.constraints.insert((ra, rb), c.clone());
+        ch.constraints.push(c);
+    }
+
+    /// A cannot-link between members of two identities, described.
+    pub(super) fn cross_cannot(&self, i: u32, j: u32) -> Option<String> {
+        let (small, other) =
+            if self.idents[i as usize].members.len() <= self.idents[j as usize].members.len() {
+                (i, j)
+            } else {
+                (j, i)
+            };
+        for &m in &self.idents[small as usize].members {
+            for &c in &self.slots[m as usize].cannot {
+                if self.slots[c as usize].identity == Some(other) {
+                    return Some(format!(
+                        "an operator separated {} and {}",
+                        self.refs[m as usize], self.refs[c as usize]
+                    ));
+                }
+            }
+        }
+        None
+    }
+
+    /// Links two observations by operator decision: a must-link, and their identities
+    /// merged.
+    pub(super) fn link_slots(
+        &mut self,
+        a: u32,
+        b: u32,
+        operator: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+        ch: &mut Changes,
+    ) -> Result<Uuid, EngineError> {
+        let (ia, ib) = (
+            self.slots[a as usize].identity,
+            self.slots[b as usize].identity,
+        );
+        if let (Some(x), Some(y)) = (ia, ib)
+            && x != y
+        {
+            // the pair itself may carry a cannot-link the operator now overrides
+            let was = self.has_constraint(a, b, ConstraintKind::CannotLink);
+            if was {
+                self.link_adjacency(a, b, ConstraintKind::MustLink);
+            }
+            let conflict = self.cross_cannot(x, y);
+            if let Some(c) = conflict {
+                if was {
+                    self.link_adjacency(a, b, ConstraintKind::CannotLink);
+                }
+                return Err(EngineError::Conflict(c));
+            }
+        }
+        let did = self.next_decision_id();
+        self.add_constraint(
+            a,
+            b,
+            ConstraintKind::MustLink,
+            operator,
+            reason,
+            did,
+            now,
+            ch,
+        );
+        match (ia, ib) {
+            (Some(x), Some(y)) if x != y => {
+                let surv = self.pick_survivor(&[x, y]);
+                let other = if surv == x { y } else { x };
+                self.merge_idents(surv, other, reason, Some(operator), Some(did), now, ch);
+            }
+            _ => {}
+        }
+        Ok(did)
+    }
+}
+
+fn rest_is_first(groups: &[Vec<u32>], listed: &BTreeSet<u32>) -> bool {
+    groups
+        .first()
+        .is_some_and(|g| g.iter().all(|m| !listed.contains(m)))
+}
