@@ -10,8 +10,11 @@
 //! | `CONSOLE_USERS_FILE` | required | the users file (TOML, argon2 password hashes); `deploy/console/users.dev.toml` for development |
 //! | `DLQ_QUEUES` | `reconciler.source,indicators.inputs,inbound.source` | consumer queues (base names) whose depth and dead letters the console shows |
 //! | `SESSION_TTL_MINUTES` | `480` | lifetime of a browser session or CLI token |
-//! | `COOKIE_SECURE` | `false` | add `Secure` to the session cookie (set it behind HTTPS) |
+//! | `COOKIE_SECURE` | `true` unless `HTTP_ADDR` is a loopback address | add `Secure` to the session cookie (a browser then sends it over HTTPS only; `false` for plain HTTP beyond this machine, never in production) |
 //! | `UPSTREAM_TIMEOUT_MS` | `5000` | timeout of each call to another service |
+//!
+//! With `HUB_ENV=production` the console refuses the development users file
+//! (`deploy/console/users.dev.toml`, by name or by its password hashes).
 //!
 //! An unset service URL is not an error: the pages that need it say it is not configured.
 //! Owns no I/O beyond reading the environment.
@@ -68,7 +71,16 @@ impl Default for Config {
 impl Config {
     /// Reads and validates the settings from the environment (and `HUB_CONFIG`).
     pub fn from_env() -> Result<Self, ConfigError> {
-        let c: Config = hub_runtime::config::load()?;
+        let mut c: Config = hub_runtime::config::load()?;
+        // COOKIE_SECURE unset: on, unless the console listens on loopback only
+        #[derive(Deserialize)]
+        struct Explicit {
+            cookie_secure: Option<bool>,
+        }
+        let explicit: Explicit = hub_runtime::config::load()?;
+        c.cookie_secure = explicit
+            .cookie_secure
+            .unwrap_or_else(|| !c.common.http_addr.is_some_and(|a| a.ip().is_loopback()));
         c.validate()?;
         Ok(c)
     }
@@ -98,6 +110,21 @@ impl Config {
                 "CONSOLE_USERS_FILE",
                 "required: the users file (deploy/console/users.dev.toml for development)",
             ));
+        }
+        if let Some(path) = &self.console_users_file {
+            let dev = include_str!("../../../deploy/console/users.dev.toml");
+            let hashes: Vec<&str> = dev
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("password_hash = "))
+                .map(|h| h.trim_matches('"'))
+                .collect();
+            hub_runtime::config::refuse_dev_file(
+                &self.common,
+                "CONSOLE_USERS_FILE",
+                path,
+                "users.dev.toml",
+                &hashes,
+            )?;
         }
         if self.session_ttl_minutes == 0 {
             return Err(ConfigError::invalid(
@@ -228,6 +255,42 @@ mod tests {
             jail.set_env("SESSION_TTL_MINUTES", "soon");
             let e = Config::from_env().expect_err("not a number").to_string();
             assert!(e.contains("SESSION_TTL_MINUTES"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn cookies_secure_beyond_loopback_and_no_dev_users_in_production() {
+        figment::Jail::expect_with(|jail| {
+            let dev = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../deploy/console/users.dev.toml"
+            );
+            jail.set_env("CONSOLE_USERS_FILE", dev);
+            jail.set_env("HTTP_ADDR", "127.0.0.1:8080");
+            assert!(!Config::from_env().expect("valid").cookie_secure);
+            jail.set_env("HTTP_ADDR", "0.0.0.0:8080");
+            assert!(Config::from_env().expect("valid").cookie_secure);
+            jail.set_env("COOKIE_SECURE", "false");
+            assert!(!Config::from_env().expect("valid").cookie_secure);
+            jail.set_env("HUB_ENV", "production");
+            jail.set_env("AMQP_URL", "amqps://svc-console:Qm2x8Lw0pZ@mq:5671/%2f");
+            jail.set_env(
+                "DATABASE_URL",
+                "postgres://svc_console:Qm2x8Lw0pZ@db/coophub",
+            );
+            let e = Config::from_env().expect_err("dev users").to_string();
+            assert!(e.contains("CONSOLE_USERS_FILE"), "{e}");
+            // the same users under another name are still the development users
+            jail.create_file(
+                "users.toml",
+                &std::fs::read_to_string(dev).expect("dev file"),
+            )?;
+            jail.set_env("CONSOLE_USERS_FILE", "users.toml");
+            let e = Config::from_env()
+                .expect_err("dev users copied")
+                .to_string();
+            assert!(e.contains("CONSOLE_USERS_FILE"), "{e}");
             Ok(())
         });
     }
