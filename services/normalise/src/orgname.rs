@@ -467,6 +467,11 @@ fn match_product(
     None
 }
 
+/// Whether a folded word is (the ASCII spelling of) a Vietnamese family name.
+pub(crate) fn is_family_name_folded(w: &str) -> bool {
+    lexicon().family_folded.iter().any(|f| f == w)
+}
+
 fn is_family_name(w: &Word) -> bool {
     let lex = lexicon();
     if w.is_ascii() {
