@@ -10,6 +10,13 @@
 //! - [`resolve_commune_in_district`]: a commune named with its district, as the NTM reports
 //!   do (`"Xã Bản Hon"`, `"Huyện Tam Đường"`).
 //! - [`district_code_by_name`], [`unit_2025_by_name`]: unit names to codes.
+//! - [`resolve_2025`]: an address read with the post-reform (1 July 2025) commune names, as
+//!   loans written since then are (`"Bản Nà Khum, xã Khun Há, tỉnh Lai Châu"`): the 2025 unit,
+//!   the pre-reform communes it covers (by the crosswalk) and their districts. [`resolve`]
+//!   and [`resolve_district`] fall back on it: a 2025 unit that covers one old commune
+//!   resolves to it, one whose old communes lie in one district gives that district; and
+//!   [`AddressMatch::unit_2025_reading`] warns when the commune an address names is also a
+//!   2025 unit that covers more (after July 2025 it may mean any of them).
 //!
 //! Tolerated: missing diacritics, any case and spacing, missing `xã/phường/thị trấn/huyện/
 //! thành phố/tỉnh` words or their short forms (`X.`, `P.`, `TT`, `H.`, `TP`), village or
@@ -65,6 +72,27 @@ pub struct AddressMatch {
     /// The official name, e.g. `Xã Bản Hon`.
     pub commune_name: &'static str,
     /// In `(0, 1]`; [`resolve`] returns only matches of at least [`MIN_CONFIDENCE`].
+    pub confidence: f64,
+    /// The 2025 unit (code) whose name the address used for this commune, when that unit
+    /// covers other pre-reform communes too (`xã Khun Há` since July 2025 is old Khun Há *or*
+    /// old Bản Hon) and no district word says the address predates the reform. Such an
+    /// address locates the unit surely, the commune only if it was written before the
+    /// reform: compare it at the 2025 unit. `None` for an unambiguous commune.
+    pub unit_2025_reading: Option<&'static str>,
+}
+
+/// A post-reform (2025) unit an address was resolved to by [`resolve_2025`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unit2025Match {
+    /// 2025 unit code, e.g. `03430`.
+    pub unit_code: &'static str,
+    /// Its official name, e.g. `Xã Khun Há`.
+    pub unit_name: &'static str,
+    /// The pre-reform (2024) communes it covers, by the crosswalk, in code order.
+    pub old_commune_codes: Vec<&'static str>,
+    /// Their pre-reform districts, in code order, without repeats.
+    pub old_district_codes: Vec<&'static str>,
+    /// In `(0, 1]`; [`resolve_2025`] returns only matches of at least [`MIN_CONFIDENCE`].
     pub confidence: f64,
 }
 
@@ -124,8 +152,22 @@ struct DistrictEntry {
 }
 
 #[derive(Debug)]
+struct Unit2025Entry {
+    unit: &'static Commune2025,
+    kind: CommuneKind,
+    /// Folded words of the name without its unit word.
+    words: Vec<String>,
+    joined: String,
+    /// Indexes into `Index::communes`, in code order.
+    old: Vec<usize>,
+    /// Indexes into `Index::districts`, without repeats.
+    districts: Vec<usize>,
+}
+
+#[derive(Debug)]
 struct Index {
     communes: Vec<CommuneEntry>,
+    units_2025: Vec<Unit2025Entry>,
     districts: Vec<DistrictEntry>,
     names: Vec<NameEntry>,
     /// The district that shares the province's name (Thành phố Lai Châu).
@@ -211,8 +253,39 @@ fn index() -> &'static Index {
         }
         names.push(entry("Lai Châu", Target::Province));
         names.push(entry("Việt Nam", Target::Province));
+        let mut units_2025 = Vec::with_capacity(r.communes_2025.len());
+        for u in &r.communes_2025 {
+            let mut old: Vec<usize> = r
+                .crosswalk
+                .iter()
+                .filter(|row| row.new_commune_code == u.commune_code)
+                .filter_map(|row| {
+                    communes
+                        .iter()
+                        .position(|c| c.unit.commune_code == row.old_commune_code)
+                })
+                .collect();
+            old.sort_by_key(|&i| &communes[i].unit.commune_code);
+            let mut ds: Vec<usize> = old.iter().map(|&i| communes[i].district).collect();
+            ds.sort_unstable();
+            ds.dedup();
+            let words = text::tokens(core_of_commune(&u.commune_name));
+            units_2025.push(Unit2025Entry {
+                unit: u,
+                kind: if u.commune_kind == "phường" {
+                    CommuneKind::Phuong
+                } else {
+                    CommuneKind::Xa
+                },
+                joined: words.concat(),
+                words,
+                old,
+                districts: ds,
+            });
+        }
         Index {
             communes,
+            units_2025,
             districts,
             names,
             city,
@@ -579,6 +652,7 @@ fn to_match(s: &Scored) -> AddressMatch {
         district_code: &c.unit.district_code,
         commune_name: &c.unit.commune_name,
         confidence: s.score,
+        unit_2025_reading: None,
     }
 }
 
@@ -598,10 +672,161 @@ pub fn candidates(address: &str) -> Vec<AddressMatch> {
 /// assert!(resolve("Mường Tè").is_none()); // the thị trấn or the xã?
 /// ```
 pub fn resolve(address: &str) -> Option<AddressMatch> {
-    let (scored, _, _) = score_communes(address);
-    let best = scored.first()?;
+    let (scored, mentions, words) = score_communes(address);
+    let best = scored.first();
     let runner_up = scored.get(1).map_or(0.0, |s| s.score);
-    (best.score >= MIN_CONFIDENCE && best.score - runner_up >= MIN_MARGIN).then(|| to_match(best))
+    if let Some(best) =
+        best.filter(|b| b.score >= MIN_CONFIDENCE && b.score - runner_up >= MIN_MARGIN)
+    {
+        let mut m = to_match(best);
+        m.unit_2025_reading = unit_2025_reading(&words, &mentions, best.commune);
+        return Some(m);
+    }
+    // A 2025 unit that is one old commune (renamed, or kept whole) locates it.
+    let u = resolve_2025_in(&words, &mentions)?;
+    let idx = index();
+    let [only] = idx.units_2025[u.unit].old.as_slice() else {
+        return None;
+    };
+    let mut m = to_match(&Scored {
+        commune: *only,
+        score: u.score,
+    });
+    m.unit_2025_reading = None;
+    Some(m)
+}
+
+/// For [`AddressMatch::unit_2025_reading`]: the 2025 unit named by the words that resolved
+/// `commune`, when it covers more than that commune and no district word dates the address
+/// before the reform.
+fn unit_2025_reading(words: &[Word], mentions: &[Mention], commune: usize) -> Option<&'static str> {
+    let idx = index();
+    let dated_before = mentions
+        .iter()
+        .any(|m| matches!(m.target, Target::District(_)) && m.marker == Some(Marker::District));
+    if dated_before {
+        return None;
+    }
+    mentions
+        .iter()
+        .filter(|m| m.target == Target::Commune(commune))
+        // "thị trấn …" predates the reform (2025 units are xã or phường)
+        .filter(|m| m.marker != Some(Marker::Commune(CommuneKind::ThiTran)))
+        .find_map(|m| {
+            let folded: Vec<&str> = words[m.start..m.end]
+                .iter()
+                .map(|w| w.folded.as_str())
+                .collect();
+            let joined = folded.concat();
+            idx.units_2025.iter().find(|u| {
+                (u.words
+                    .iter()
+                    .map(String::as_str)
+                    .eq(folded.iter().copied())
+                    || u.joined == joined)
+                    && u.old.as_slice() != [commune]
+            })
+        })
+        .map(|u| u.unit.commune_code.as_str())
+}
+
+/// The best 2025 reading of an address: index into `Index::units_2025` and score.
+struct Scored2025 {
+    unit: usize,
+    score: f64,
+}
+
+fn resolve_2025_in(words: &[Word], mentions: &[Mention]) -> Option<Scored2025> {
+    let idx = index();
+    let none_covered = vec![false; words.len()];
+    // Districts named elsewhere: a 2025 unit must lie (partly) in them.
+    let districts: Vec<(usize, usize, usize)> = mentions
+        .iter()
+        .filter_map(|m| match (m.target, m.marker) {
+            (Target::District(d), Some(Marker::District) | None) => Some((m.start, m.end, d)),
+            _ => None,
+        })
+        .collect();
+    let mut best: Vec<f64> = vec![0.0; idx.units_2025.len()];
+    for i in 0..words.len() {
+        for (ui, u) in idx.units_2025.iter().enumerate() {
+            let n = u.words.len();
+            let exact = i + n <= words.len()
+                && words[i..i + n]
+                    .iter()
+                    .zip(&u.words)
+                    .all(|(w, uw)| w.folded == *uw && w.seg == words[i].seg);
+            let glued = n > 1 && words[i].folded == u.joined;
+            if !exact && !glued {
+                continue;
+            }
+            let end = if exact { i + n } else { i + 1 };
+            let mut s = match marker_before(words, &none_covered, i).map(|(m, _)| m) {
+                Some(Marker::Commune(k)) if k == u.kind => 1.0,
+                Some(Marker::Commune(_)) => 0.8,
+                Some(Marker::District | Marker::Province) => continue,
+                Some(Marker::Village) => 0.35,
+                None => 0.75,
+            };
+            let others: Vec<usize> = districts
+                .iter()
+                .filter(|(ds, de, _)| !(*ds == i && *de == end))
+                .map(|(_, _, d)| *d)
+                .collect();
+            if !others.is_empty() {
+                s *= if others.iter().any(|d| u.districts.contains(d)) {
+                    1.0
+                } else {
+                    0.3
+                };
+            }
+            best[ui] = best[ui].max(s);
+        }
+    }
+    let mut order: Vec<usize> = (0..best.len()).filter(|&u| best[u] > 0.0).collect();
+    order.sort_by(|&a, &b| best[b].total_cmp(&best[a]));
+    let top = *order.first()?;
+    let runner_up = order.get(1).map_or(0.0, |&u| best[u]);
+    (best[top] >= MIN_CONFIDENCE && best[top] - runner_up >= MIN_MARGIN).then_some(Scored2025 {
+        unit: top,
+        score: best[top],
+    })
+}
+
+/// The post-reform (2025) unit an address names, read with the 2025 names (no districts
+/// any more, communes merged: `"xã Khun Há, tỉnh Lai Châu"`), with the pre-reform communes it
+/// covers; `None` when unsure. A district word that contradicts the unit lowers it below
+/// [`MIN_CONFIDENCE`].
+///
+/// Most 2025 units carry the name of one of the communes they absorbed, so the same
+/// address has a 2024 reading ([`resolve`]) too: which one holds depends on when it was
+/// written. Compare records at the 2025 unit when either may be post-reform.
+///
+/// ```
+/// use hub_normalise::address::resolve_2025;
+/// let u = resolve_2025("Bản Nà Khum, xã Khun Há, tỉnh Lai Châu").unwrap();
+/// assert_eq!(u.unit_code, "03430");
+/// assert_eq!(u.old_commune_codes, ["03421", "03430"]); // Bản Hon and Khun Há
+/// assert_eq!(u.old_district_codes, ["106"]);
+/// ```
+pub fn resolve_2025(address: &str) -> Option<Unit2025Match> {
+    let idx = index();
+    let mut words = text::words(address);
+    words.truncate(MAX_WORDS);
+    let mentions = find_mentions(&words);
+    let s = resolve_2025_in(&words, &mentions)?;
+    let u = &idx.units_2025[s.unit];
+    Some(Unit2025Match {
+        unit_code: &u.unit.commune_code,
+        unit_name: &u.unit.commune_name,
+        old_commune_codes: u
+            .old
+            .iter()
+            .map(|&i| idx.communes[i].unit.commune_code.as_str())
+            .collect(),
+        old_district_codes: u.districts.iter().map(|&d| idx.districts[d].code).collect(),
+        confidence: s.score,
+    })
 }
 
 /// The district an address names, from its communes or its district names; `None` when
@@ -614,8 +839,14 @@ pub fn resolve(address: &str) -> Option<AddressMatch> {
 /// ```
 pub fn resolve_district(address: &str) -> Option<DistrictMatch> {
     let idx = index();
-    let (scored, mentions, _) = score_communes(address);
+    let (scored, mentions, words) = score_communes(address);
     let mut by_district = vec![0.0f64; idx.districts.len()];
+    // A 2025 unit whose old communes all lie in one district names that district.
+    if let Some(u) = resolve_2025_in(&words, &mentions)
+        && let [d] = idx.units_2025[u.unit].districts.as_slice()
+    {
+        by_district[*d] = by_district[*d].max(u.score);
+    }
     for s in &scored {
         let d = idx.communes[s.commune].district;
         by_district[d] = by_district[d].max(s.score);
@@ -1050,5 +1281,104 @@ mod tests {
         // 106 communes + 9 alternative spellings + 7 districts (the city shares the
         // province's name) + Lai Châu + Việt Nam
         assert_eq!(n, 106 + 9 + 7 + 2);
+    }
+
+    #[test]
+    fn every_2025_unit_resolves_from_its_name() {
+        let r = Reference::get();
+        for u in &r.communes_2025 {
+            for a in [
+                format!("{}, Tỉnh Lai Châu", u.commune_name),
+                text::fold(&format!("Bản Nà Khum, {}, Lai Châu", u.commune_name)),
+                u.commune_name.clone(),
+            ] {
+                let m = resolve_2025(&a).unwrap_or_else(|| panic!("{a}"));
+                assert_eq!(m.unit_code, u.commune_code, "{a}");
+                assert_eq!(m.unit_name, u.commune_name);
+                assert!(m.confidence >= MIN_CONFIDENCE);
+                let old: Vec<&str> = r
+                    .crosswalk
+                    .iter()
+                    .filter(|c| c.new_commune_code == u.commune_code)
+                    .map(|c| c.old_commune_code.as_str())
+                    .collect();
+                let mut want = old.clone();
+                want.sort_unstable();
+                assert_eq!(m.old_commune_codes, want, "{a}");
+                for c in &m.old_commune_codes {
+                    assert_eq!(r.new_unit_of(c), Some(u.commune_code.as_str()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_new_name_locates_the_borrower() {
+        // Khun Há since July 2025 = old Khun Há + old Bản Hon (Tam Đường)
+        let a = "Bản Nà Khum, xã Khun Há, tỉnh Lai Châu";
+        let u = resolve_2025(a).unwrap();
+        assert_eq!(u.unit_code, "03430");
+        assert_eq!(u.old_commune_codes, ["03421", "03430"]);
+        assert_eq!(u.old_district_codes, ["106"]);
+        // the 2024 reading is still old Khun Há, flagged as possibly the 2025 unit
+        let m = resolve(a).unwrap();
+        assert_eq!(m.commune_code, "03430");
+        assert_eq!(m.unit_2025_reading, Some("03430"));
+        assert_eq!(resolve_district(a).map(|d| d.district_code), Some("106"));
+        // a district word dates the address before the reform: no 2025 warning
+        let m = resolve("xã Khun Há, huyện Tam Đường").unwrap();
+        assert_eq!(m.unit_2025_reading, None);
+        // a name that is no 2025 unit: no warning either
+        assert_eq!(
+            resolve("xã Bản Hon, Lai Châu").unwrap().unit_2025_reading,
+            None
+        );
+        // Sìn Hồ: a district and a thị trấn before, a xã since
+        let u = resolve_2025("xã Sìn Hồ, tỉnh Lai Châu").unwrap();
+        assert_eq!(u.unit_code, "03478");
+        assert_eq!(u.old_commune_codes.len(), 4);
+        assert_eq!(u.old_district_codes, ["108"]);
+        assert_eq!(
+            resolve_district("xã Sìn Hồ, tỉnh Lai Châu").map(|d| d.district_code),
+            Some("108")
+        );
+        assert_eq!(
+            resolve("Thị trấn Sìn Hồ").map(|m| m.unit_2025_reading),
+            Some(None)
+        );
+        // Mường Than: the 2025 unit (Phúc Than + Mường Mít) is not where old Mường Than went
+        let u = resolve_2025("xã Mường Than, tỉnh Lai Châu").unwrap();
+        assert_eq!(u.unit_code, "03618");
+        let m = resolve("xã Mường Than, tỉnh Lai Châu").unwrap();
+        assert_ne!(Reference::get().new_unit_of(m.commune_code), Some("03618"));
+        assert_eq!(m.unit_2025_reading, Some("03618"));
+        // a unit that spans two old districts gives no district
+        let u = resolve_2025("Phường Đoàn Kết, Lai Châu").unwrap();
+        assert_eq!(u.old_district_codes, ["105", "109"]);
+        // a 2025 unit that is one old commune resolves to it
+        let m = resolve("xã Tà Tổng, tỉnh Lai Châu").unwrap();
+        assert_eq!(m.commune_code, "03463");
+        assert_eq!(m.unit_2025_reading, None);
+        // Telex slips and ASCII
+        assert_eq!(
+            resolve_2025("xa Khun Haas, tinhr Lai Chaau").map(|u| u.unit_code),
+            Some("03430")
+        );
+    }
+
+    #[test]
+    fn a_2025_reading_needs_a_consistent_district_and_a_known_name() {
+        assert!(resolve_2025("xã Khun Há, huyện Sìn Hồ").is_none());
+        assert!(resolve_2025("xã Khun Há, huyện Tam Đường").is_some());
+        for a in [
+            "",
+            "Hà Nội",
+            "Lai Châu",
+            "huyện Sìn Hồ",
+            "N/A",
+            "bản Khun Há",
+        ] {
+            assert!(resolve_2025(a).is_none(), "{a}");
+        }
     }
 }

@@ -9,6 +9,10 @@
 //!   own examples do not pass the official one, so requiring it would reject real data.
 //! - [`distance`]: how far two codes are apart (edit distance over the digits), for matching a
 //!   code typed with one digit wrong, missing or swapped.
+//! - [`near_miss`] / [`transposition`]: *which* slip separates two codes. Two adjacent digits
+//!   swapped is a typing slip of the same code; one digit different may as well be another
+//!   organisation (codes are issued in sequence, so neighbours differ in one digit), which a
+//!   matcher should weigh less.
 
 use std::fmt;
 
@@ -119,6 +123,73 @@ pub fn distance(a: &str, b: &str) -> Option<usize> {
     Some(crate::text::edit_distance(&a, &b))
 }
 
+/// How two codes differ, when they differ by one slip at most (see [`near_miss`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NearMiss {
+    /// The same digits.
+    Same,
+    /// Two adjacent digits swapped; `at` is the index (in the digits) of the first of them.
+    Transposed { at: usize },
+    /// One digit replaced by another, at `at`.
+    Substituted { at: usize },
+    /// One digit more on one side (or missing on the other), at `at` of the longer.
+    Indel { at: usize },
+}
+
+/// The one slip that separates the digits of two codes, or `None` when either has no
+/// digits or they are further apart. A code typed with two digits swapped (`6200123456` /
+/// `6200124356`) is [`NearMiss::Transposed`]; neighbours in the register (`…456` / `…457`)
+/// are [`NearMiss::Substituted`].
+///
+/// ```
+/// use hub_normalise::taxcode::{near_miss, NearMiss};
+/// assert_eq!(near_miss("6200123456", "6200124356"), Some(NearMiss::Transposed { at: 6 }));
+/// assert_eq!(near_miss("6200123456", "6200123457"), Some(NearMiss::Substituted { at: 9 }));
+/// assert_eq!(near_miss("6200 123 456", "6200123456"), Some(NearMiss::Same));
+/// assert_eq!(near_miss("6200123456", "6200654321"), None);
+/// ```
+pub fn near_miss(a: &str, b: &str) -> Option<NearMiss> {
+    let a = clean(a)?;
+    let b = clean(b)?;
+    near_miss_digits(a.as_bytes(), b.as_bytes())
+}
+
+/// [`near_miss`] over digits already cleaned (no allocation).
+pub fn near_miss_digits(a: &[u8], b: &[u8]) -> Option<NearMiss> {
+    if a == b {
+        return Some(NearMiss::Same);
+    }
+    let first = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    if a.len() == b.len() {
+        let (ra, rb) = (&a[first..], &b[first..]);
+        if ra[1..] == rb[1..] {
+            return Some(NearMiss::Substituted { at: first });
+        }
+        if ra.len() >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..] {
+            return Some(NearMiss::Transposed { at: first });
+        }
+        return None;
+    }
+    let (long, short) = if a.len() > b.len() { (a, b) } else { (b, a) };
+    (long.len() == short.len() + 1 && long[first + 1..] == short[first..])
+        .then_some(NearMiss::Indel { at: first })
+}
+
+/// Whether the two codes are the same but for two adjacent digits swapped: the index of
+/// the first of them.
+///
+/// ```
+/// use hub_normalise::taxcode::transposition;
+/// assert_eq!(transposition("6200123456", "2600123456"), Some(0));
+/// assert_eq!(transposition("6200123456", "6200123457"), None);
+/// ```
+pub fn transposition(a: &str, b: &str) -> Option<usize> {
+    match near_miss(a, b)? {
+        NearMiss::Transposed { at } => Some(at),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,5 +280,47 @@ mod tests {
         assert_eq!(distance("6200123456", "6200123456-001"), Some(3));
         assert_eq!(distance("N/A", "6200123456"), None);
         assert_eq!(distance("6200123456", ""), None);
+    }
+
+    #[test]
+    fn near_misses_say_which_slip() {
+        use NearMiss::*;
+        assert_eq!(near_miss("6200123456", "6200-123-456"), Some(Same));
+        assert_eq!(
+            near_miss("6200123456", "6200124356"),
+            Some(Transposed { at: 6 })
+        );
+        assert_eq!(
+            near_miss("6200123456", "6200123465"),
+            Some(Transposed { at: 8 })
+        );
+        assert_eq!(
+            near_miss("6200123456", "2600123456"),
+            Some(Transposed { at: 0 })
+        );
+        assert_eq!(
+            near_miss("6200123456", "6200123457"),
+            Some(Substituted { at: 9 })
+        );
+        assert_eq!(near_miss("6200123456", "620012345"), Some(Indel { at: 9 }));
+        assert_eq!(near_miss("620012345", "6200123456"), Some(Indel { at: 9 }));
+        assert_eq!(near_miss("6200123456", "6201234566"), None);
+        assert_eq!(near_miss("6200123456", "6200213465"), None); // two swaps
+        assert_eq!(near_miss("6200123456", "6200132465"), None);
+        assert_eq!(near_miss("6200123456", "N/A"), None);
+        // a swap of equal digits is no swap at all
+        assert_eq!(near_miss("6200123456", "6200123456"), Some(Same));
+        assert_eq!(transposition("6200123456", "6200124356"), Some(6));
+        assert_eq!(transposition("6200123456", "6200123457"), None);
+        assert_eq!(transposition("6200123456", "6200123456"), None);
+        // agrees with the distance
+        for (a, b) in [
+            ("6200123456", "6200124356"),
+            ("6200123456", "6200123457"),
+            ("6200123456", "62001234567"),
+        ] {
+            assert_eq!(distance(a, b), Some(1), "{a} {b}");
+            assert!(near_miss(a, b).is_some());
+        }
     }
 }

@@ -92,6 +92,18 @@ const PIECES: &[&str] = &[
     "h.",
     "tp",
     "tỉnh",
+    "Sif",
+    "Namj",
+    "Haam",
+    "qau",
+    "Na5m",
+    "vaf",
+    "dd",
+    "w",
+    "Tổ",
+    "Liên hiệp",
+    "Khun Há",
+    "xoong",
 ];
 
 fn check_all(s: &str) {
@@ -107,6 +119,9 @@ fn check_all(s: &str) {
     let _ = text::edit_distance(&short, &f);
     let o = orgname::parse(s);
     assert_eq!(o.folded, f);
+    for t in o.core_tokens.iter().chain(&o.suffix_place_tokens) {
+        assert!(!t.is_empty() && !t.contains(' '), "{s:?}: {t:?}");
+    }
     let _ = address::resolve(s);
     let _ = address::candidates(s);
     let _ = address::resolve_district(s);
@@ -114,6 +129,12 @@ fn check_all(s: &str) {
     let _ = address::resolve_commune_in_district(s, "Huyện Tam Đường");
     let _ = address::district_code_by_name(s);
     let _ = address::unit_2025_by_name(s);
+    let _ = address::resolve_2025(s);
+    let _ = text::fold_typed(s);
+    let _ = text::is_syllable(s);
+    let _ = text::repair_word(s);
+    let _ = taxcode::near_miss(s, "6200123456");
+    let _ = taxcode::near_miss(s, s);
     let _ = taxcode::clean(s);
     let _ = taxcode::check(s);
     let _ = taxcode::distance(s, "6200123456");
