@@ -6,10 +6,10 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`text`] | folding (diacritics, case, punctuation, white space), tokens, edit distance |
-//! | [`orgname`] | organisation names: legal form, sector and product words, abbreviations |
-//! | [`address`] | free-text addresses → Lai Châu commune/district codes (2024 list) |
-//! | [`taxcode`] | tax/registration codes: cleaning, checking, distance |
+//! | [`text`] | folding (diacritics, case, punctuation, white space), tokens, edit distance, Vietnamese syllables, Telex/VNI slips |
+//! | [`orgname`] | organisation names: legal form, sector and product words, abbreviations, place suffixes |
+//! | [`address`] | free-text addresses → Lai Châu commune/district codes (2024 list), and the 2025 units by their new names |
+//! | [`taxcode`] | tax/registration codes: cleaning, checking, distance, which slip (swap, one digit) |
 //! | [`phone`] | Vietnamese phone numbers → E.164 |
 //! | [`datetime`] | `DD/MM/YYYY` dates and Vietnam local times (+07:00) |
 //! | [`mask`] | masking personal data for logs |

@@ -309,6 +309,7 @@ struct Lexicon {
     products: Vec<ProductForm>,
     places: Vec<&'static [String]>,
     stop: Vec<Phrase>,
+    suffix_filler: Vec<Phrase>,
     family: Vec<String>,
     family_folded: Vec<String>,
 }
@@ -359,6 +360,7 @@ fn lexicon() -> &'static Lexicon {
             products,
             places,
             stop: STOP_WORDS.iter().map(|s| phrase(s)).collect(),
+            suffix_filler: SUFFIX_FILLER.iter().map(|s| phrase(s)).collect(),
             family: FAMILY_NAMES.iter().map(|f| f.nfc().collect()).collect(),
             family_folded: FAMILY_NAMES.iter().map(|f| text::fold(f)).collect(),
         }
@@ -556,11 +558,11 @@ fn place_suffix_start(words: &[Word]) -> Option<usize> {
         if let Some(p) = lex.places.iter().find(|p| matches_folded(seg, j, p)) {
             j += p.len();
             places += 1;
-        } else if let Some(n) = SUFFIX_FILLER
+        } else if let Some(n) = lex
+            .suffix_filler
             .iter()
-            .map(|f| phrase(f).words)
-            .find(|f| matches_folded(seg, j, f))
-            .map(|f| f.len())
+            .find(|f| matches_folded(seg, j, &f.words))
+            .map(|f| f.words.len())
         {
             j += n;
         } else {
