@@ -11,11 +11,39 @@ use chrono::{DateTime, Utc};
 use hub_contracts::v1::SplitPart;
 use uuid::Uuid;
 
+use super::log::{MergePlan, SplitPlan};
 use super::score::{self, MATCH_LOGIT};
 use super::{Changes, ConstraintKind, Engine, Ident, ReviewStatus, ns_uuid};
 
 /// Identities larger than this are not checked for falling apart when a member leaves.
 const SPLIT_CHECK_LIMIT: usize = 64;
+
+/// Why identities are merged or split: the reason logged, the operator who decided (none:
+/// an automatic rule), and when.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Cause<'a> {
+    pub reason: &'a str,
+    pub operator: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+impl<'a> Cause<'a> {
+    pub(super) fn automatic(reason: &'a str, now: DateTime<Utc>) -> Cause<'a> {
+        Cause {
+            reason,
+            operator: None,
+            now,
+        }
+    }
+
+    pub(super) fn operator(operator: &'a str, reason: &'a str, now: DateTime<Utc>) -> Cause<'a> {
+        Cause {
+            reason,
+            operator: Some(operator),
+            now,
+        }
+    }
+}
 
 impl Engine {
     /// Retires the identity a changed observation left empty, if it was not reused: the
@@ -40,7 +68,16 @@ impl Engine {
                 self.refs[s as usize]
             );
             let moved_refs = self.refs_of(&[s]);
-            self.log_merge(sid, aid, moved_refs, reason, None, "moved", did, now, ch);
+            let plan = MergePlan {
+                survivor: sid,
+                absorbed: aid,
+                moved_refs,
+                reason,
+                operator: None,
+                automatic_rule: "moved",
+                decision_id: did,
+            };
+            self.log_merge_event(plan, now, ch);
         }
     }
 
@@ -132,7 +169,7 @@ impl Engine {
                 self.refs[s as usize]
             );
             let did = self.next_decision_id();
-            self.split_ident(ii, comps, &reason, None, did, now, ch);
+            self.split_ident(ii, comps, &Cause::automatic(&reason, now), did, ch);
         }
     }
 
@@ -190,16 +227,14 @@ impl Engine {
         out
     }
 
-    /// Splits identity `ii` into `groups` (the first keeps the id).
-    #[allow(clippy::too_many_arguments)]
+    /// Splits identity `ii` into `groups` (the first keeps the id), logged under
+    /// `decision_id`.
     pub(super) fn split_ident(
         &mut self,
         ii: u32,
         groups: Vec<Vec<u32>>,
-        reason: &str,
-        operator: Option<&str>,
+        cause: &Cause<'_>,
         decision_id: Uuid,
-        now: DateTime<Utc>,
         ch: &mut Changes,
     ) {
         let original = self.idents[ii as usize].id;
@@ -230,30 +265,28 @@ impl Engine {
                 source_refs: self.refs_of(&g),
             });
         }
-        self.log_split(
+        let plan = SplitPlan {
             original,
             parts,
-            reason.to_owned(),
-            operator,
-            "split",
+            reason: cause.reason.to_owned(),
+            operator: cause.operator,
+            automatic_rule: "split",
             decision_id,
-            now,
-            ch,
-        );
+        };
+        self.log_split_event(plan, cause.now, ch);
     }
 
-    /// Moves every member of `absorbed` into `survivor` and retires `absorbed`.
-    #[allow(clippy::too_many_arguments)]
+    /// Moves every member of `absorbed` into `survivor` and retires `absorbed`; logged
+    /// under `decision_id`, else the next one.
     pub(super) fn merge_idents(
         &mut self,
         survivor: u32,
         absorbed: u32,
-        reason: &str,
-        operator: Option<&str>,
+        cause: &Cause<'_>,
         decision_id: Option<Uuid>,
-        now: DateTime<Utc>,
         ch: &mut Changes,
     ) {
+        let now = cause.now;
         if survivor == absorbed {
             return;
         }
@@ -295,17 +328,16 @@ impl Engine {
         }
         let did = decision_id.unwrap_or_else(|| self.next_decision_id());
         let moved_refs = self.refs_of(&moved);
-        self.log_merge(
-            sid,
-            aid,
+        let plan = MergePlan {
+            survivor: sid,
+            absorbed: aid,
             moved_refs,
-            reason.to_owned(),
-            operator,
-            "linked_by_observation",
-            did,
-            now,
-            ch,
-        );
+            reason: cause.reason.to_owned(),
+            operator: cause.operator,
+            automatic_rule: "linked_by_observation",
+            decision_id: did,
+        };
+        self.log_merge_event(plan, now, ch);
     }
 
     pub(super) fn pick_survivor(&self, idx: &[u32]) -> u32 {

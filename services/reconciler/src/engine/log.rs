@@ -18,10 +18,129 @@ use super::features::KindClass;
 use super::score::{PairScore, RULE_VERSION};
 use super::{Cand, Changes, Engine, OrgId, ReviewItem, ReviewStatus, ns_uuid};
 
+/// One entry of the decision log, before it gets its id and time: what was decided, under
+/// which rule, about what, with which score, by whom, and why. Built with
+/// `LogEntry::new(outcome, rule)` and the setters below; what is not set stays empty.
+#[derive(Debug)]
+pub(super) struct LogEntry<'a> {
+    outcome: DecisionOutcome,
+    rule: &'a str,
+    source: Option<SourceRef>,
+    org: Option<OrgId>,
+    candidate: Option<OrgId>,
+    score: Option<f64>,
+    features: BTreeMap<String, f64>,
+    operator: Option<String>,
+    note: Option<String>,
+}
+
+impl<'a> LogEntry<'a> {
+    pub(super) fn new(outcome: DecisionOutcome, rule: &'a str) -> LogEntry<'a> {
+        LogEntry {
+            outcome,
+            rule,
+            source: None,
+            org: None,
+            candidate: None,
+            score: None,
+            features: BTreeMap::new(),
+            operator: None,
+            note: None,
+        }
+    }
+
+    /// The source record decided about.
+    pub(super) fn source(mut self, source: impl Into<Option<SourceRef>>) -> Self {
+        self.source = source.into();
+        self
+    }
+
+    /// The organisation it belongs to now (or the survivor, or the original).
+    pub(super) fn org(mut self, org: impl Into<Option<OrgId>>) -> Self {
+        self.org = org.into();
+        self
+    }
+
+    /// The other organisation in question (the candidate, or the one absorbed).
+    pub(super) fn candidate(mut self, candidate: impl Into<Option<OrgId>>) -> Self {
+        self.candidate = candidate.into();
+        self
+    }
+
+    /// The pair score behind the decision: its probability and rounded features.
+    pub(super) fn scored<'s>(mut self, score: impl Into<Option<&'s PairScore>>) -> Self {
+        let score = score.into();
+        self.score = score.map(PairScore::probability);
+        self.features = score.map(features_map).unwrap_or_default();
+        self
+    }
+
+    /// A probability and features already taken (from a review item).
+    pub(super) fn probability(mut self, score: f64, features: BTreeMap<String, f64>) -> Self {
+        self.score = Some(score);
+        self.features = features;
+        self
+    }
+
+    /// The operator who decided (none: automatic).
+    pub(super) fn by(mut self, operator: Option<&str>) -> Self {
+        self.operator = operator.map(str::to_owned);
+        self
+    }
+
+    pub(super) fn note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
+    }
+
+    /// The note, if any.
+    pub(super) fn maybe_note(mut self, note: Option<String>) -> Self {
+        self.note = note;
+        self
+    }
+}
+
+/// A merge to publish and log: `absorbed` into `survivor`, the records that moved, why, and
+/// who (`operator`; none: `automatic_rule` took it), under `decision_id`.
+#[derive(Debug)]
+pub(super) struct MergePlan<'a> {
+    pub survivor: OrgId,
+    pub absorbed: OrgId,
+    pub moved_refs: Vec<SourceRef>,
+    pub reason: String,
+    pub operator: Option<&'a str>,
+    pub automatic_rule: &'a str,
+    pub decision_id: Uuid,
+}
+
+/// A split to log and publish: `original` into `parts` (the first keeps the id), why, and
+/// who (`operator`; none: `automatic_rule` took it), under `decision_id`.
+#[derive(Debug)]
+pub(super) struct SplitPlan<'a> {
+    pub original: OrgId,
+    pub parts: Vec<SplitPart>,
+    pub reason: String,
+    pub operator: Option<&'a str>,
+    pub automatic_rule: &'a str,
+    pub decision_id: Uuid,
+}
+
+/// A review item to open: slot `s` (of identity `own`) against slot `cand` (of identity
+/// `cand_ident`), with the pair's probability and features.
+#[derive(Debug)]
+pub(super) struct ReviewPair {
+    pub s: u32,
+    pub own: u32,
+    pub cand: u32,
+    pub cand_ident: u32,
+    pub score: f64,
+    pub features: BTreeMap<String, f64>,
+}
+
 impl Engine {
     /// The rule a decision is logged under: `operator` when an operator took it, else the
     /// automatic rule that did.
-    pub(super) fn rule_of<'a>(operator: Option<&str>, automatic: &'a str) -> &'a str {
+    fn rule_of<'a>(operator: Option<&str>, automatic: &'a str) -> &'a str {
         if operator.is_some() {
             "operator"
         } else {
@@ -29,21 +148,22 @@ impl Engine {
         }
     }
 
-    /// Logs the `Split` decision of `original` into `parts` and publishes the split (the
-    /// decision first; both under `decision_id`), under `automatic_rule` unless an
-    /// `operator` took it.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn log_split(
+    /// Logs the `Split` decision of the plan's original into its parts and publishes the
+    /// split (the decision first; both under the plan's decision id).
+    pub(super) fn log_split_event(
         &mut self,
-        original: OrgId,
-        parts: Vec<SplitPart>,
-        reason: String,
-        operator: Option<&str>,
-        automatic_rule: &str,
-        decision_id: Uuid,
+        plan: SplitPlan<'_>,
         now: DateTime<Utc>,
         ch: &mut Changes,
     ) {
+        let SplitPlan {
+            original,
+            parts,
+            reason,
+            operator,
+            automatic_rule,
+            decision_id,
+        } = plan;
         let note = format!(
             "split into {}: {reason}",
             parts
@@ -52,20 +172,14 @@ impl Engine {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        self.decision_with_id(
-            ch,
-            decision_id,
+        let entry = LogEntry::new(
             DecisionOutcome::Split,
-            None,
-            Some(original),
-            None,
-            None,
-            BTreeMap::new(),
             Self::rule_of(operator, automatic_rule),
-            operator.map(str::to_owned),
-            Some(note),
-            now,
-        );
+        )
+        .org(original)
+        .by(operator)
+        .note(note);
+        self.log_decision_with_id(decision_id, entry, now, ch);
         ch.splits.push(IdentitySplit {
             original,
             parts,
@@ -76,22 +190,23 @@ impl Engine {
         });
     }
 
-    /// Publishes that `absorbed` was merged into `survivor` and logs its `Merged` decision
-    /// (the event first; both under `decision_id`), under `automatic_rule` unless an
-    /// `operator` took it.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn log_merge(
+    /// Publishes that the plan's absorbed identity was merged into its survivor and logs
+    /// its `Merged` decision (the event first; both under the plan's decision id).
+    pub(super) fn log_merge_event(
         &mut self,
-        survivor: OrgId,
-        absorbed: OrgId,
-        moved_refs: Vec<SourceRef>,
-        reason: String,
-        operator: Option<&str>,
-        automatic_rule: &str,
-        decision_id: Uuid,
+        plan: MergePlan<'_>,
         now: DateTime<Utc>,
         ch: &mut Changes,
     ) {
+        let MergePlan {
+            survivor,
+            absorbed,
+            moved_refs,
+            reason,
+            operator,
+            automatic_rule,
+            decision_id,
+        } = plan;
         ch.merged.push(IdentityMerged {
             survivor,
             absorbed: vec![absorbed],
@@ -101,22 +216,18 @@ impl Engine {
             decision_id,
             at: now,
         });
-        self.decision_with_id(
-            ch,
-            decision_id,
+        let entry = LogEntry::new(
             DecisionOutcome::Merged,
-            None,
-            Some(survivor),
-            Some(absorbed),
-            None,
-            BTreeMap::new(),
             Self::rule_of(operator, automatic_rule),
-            operator.map(str::to_owned),
-            Some(reason),
-            now,
-        );
+        )
+        .org(survivor)
+        .candidate(absorbed)
+        .by(operator)
+        .note(reason);
+        self.log_decision_with_id(decision_id, entry, now, ch);
     }
 
+    /// Closes the open review items about slot `s` as superseded.
     pub(super) fn supersede_reviews(&mut self, s: u32, now: DateTime<Utc>, ch: &mut Changes) {
         let open = std::mem::take(&mut self.slots[s as usize].reviews);
         for id in open {
@@ -124,6 +235,8 @@ impl Engine {
         }
     }
 
+    /// Closes review item `id` as `status`; a record left waiting for no one gets a
+    /// `review_closed` entry.
     pub(super) fn close_review(
         &mut self,
         id: Uuid,
@@ -148,18 +261,11 @@ impl Engine {
                 let sl = &self.slots[s as usize];
                 if status == ReviewStatus::Superseded && sl.reviews.is_empty() {
                     let org = sl.identity.map(|i| self.idents[i as usize].id);
-                    self.decision(
-                        ch,
-                        DecisionOutcome::Matched,
-                        Some(source),
-                        org,
-                        None,
-                        None,
-                        "review_closed",
-                        None,
-                        Some(reason.unwrap_or("no longer doubtful").to_owned()),
-                        now,
-                    );
+                    let entry = LogEntry::new(DecisionOutcome::Matched, "review_closed")
+                        .source(source)
+                        .org(org)
+                        .note(reason.unwrap_or("no longer doubtful"));
+                    self.log_decision(entry, now, ch);
                 }
             }
         }
@@ -188,53 +294,24 @@ impl Engine {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn decision(
+    /// Logs `entry` under the next decision id.
+    pub(super) fn log_decision(
         &mut self,
-        ch: &mut Changes,
-        outcome: DecisionOutcome,
-        source: Option<SourceRef>,
-        org: Option<OrgId>,
-        candidate: Option<OrgId>,
-        score: Option<&PairScore>,
-        rule: &str,
-        operator: Option<String>,
-        note: Option<String>,
+        entry: LogEntry<'_>,
         now: DateTime<Utc>,
+        ch: &mut Changes,
     ) {
         let id = self.next_decision_id();
-        let features = score.map(features_map).unwrap_or_default();
-        self.decision_with_id(
-            ch,
-            id,
-            outcome,
-            source,
-            org,
-            candidate,
-            score.map(PairScore::probability),
-            features,
-            rule,
-            operator,
-            note,
-            now,
-        );
+        self.log_decision_with_id(id, entry, now, ch);
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn decision_with_id(
+    /// Logs `entry` under `decision_id`, at `now` or just after the last decision logged.
+    pub(super) fn log_decision_with_id(
         &mut self,
-        ch: &mut Changes,
         decision_id: Uuid,
-        outcome: DecisionOutcome,
-        source: Option<SourceRef>,
-        org: Option<OrgId>,
-        candidate: Option<OrgId>,
-        score: Option<f64>,
-        features: BTreeMap<String, f64>,
-        rule: &str,
-        operator: Option<String>,
-        note: Option<String>,
+        entry: LogEntry<'_>,
         now: DateTime<Utc>,
+        ch: &mut Changes,
     ) {
         // strictly increasing times: the log's order is the order decisions were taken, also
         // within one batch (readers take a record's latest decision by time)
@@ -246,19 +323,20 @@ impl Engine {
         ch.decisions.push(ReconciliationDecision {
             decision_id,
             at,
-            outcome,
-            source,
-            organisation_id: org,
-            candidate_id: candidate,
-            score,
-            features,
-            rule: rule.to_owned(),
+            outcome: entry.outcome,
+            source: entry.source,
+            organisation_id: entry.org,
+            candidate_id: entry.candidate,
+            score: entry.score,
+            features: entry.features,
+            rule: entry.rule.to_owned(),
             rule_version: RULE_VERSION.to_owned(),
-            operator,
-            note,
+            operator: entry.operator,
+            note: entry.note,
         });
     }
 
+    /// Opens a review item between slot `s` (of identity `own`) and candidate `c`.
     pub(super) fn add_review(
         &mut self,
         s: u32,
@@ -267,32 +345,32 @@ impl Engine {
         now: DateTime<Utc>,
         ch: &mut Changes,
     ) {
-        self.open_review_item(
+        let pair = ReviewPair {
             s,
             own,
-            c.anchor,
-            c.ident,
-            c.score.probability(),
-            features_map(&c.score),
-            now,
-            ch,
-        );
+            cand: c.anchor,
+            cand_ident: c.ident,
+            score: c.score.probability(),
+            features: features_map(&c.score),
+        };
+        self.open_review_pair(pair, now, ch);
     }
 
-    /// Opens a review item between slot `s` (of identity `own`) and slot `cand` (of identity
-    /// `cand_ident`), and records it in `ch`.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn open_review_item(
+    /// Opens the review item `pair` and records it in `ch`.
+    pub(super) fn open_review_pair(
         &mut self,
-        s: u32,
-        own: u32,
-        cand: u32,
-        cand_ident: u32,
-        score: f64,
-        features: BTreeMap<String, f64>,
+        pair: ReviewPair,
         now: DateTime<Utc>,
         ch: &mut Changes,
     ) {
+        let ReviewPair {
+            s,
+            own,
+            cand,
+            cand_ident,
+            score,
+            features,
+        } = pair;
         let seq = self.counters.next_review_seq;
         self.counters.next_review_seq += 1;
         let id = ns_uuid("review", seq);

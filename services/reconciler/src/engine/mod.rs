@@ -36,6 +36,7 @@
 //! | `identities` | membership: join, detach, merge, split, which members still hold together, the survivor |
 //! | `log` | what the decision log and the review queue say: decision ids and times, merge and split events, review items |
 //! | `state` | snapshot and restore, slot and identity lookups, index entries, golden-record versions |
+//! | `positional` | nothing: the positional forms of the log calls `settle` still makes (to go) |
 //! | [`settle`] | the canonical-order replay and the move of live identities to its result |
 //! | [`blocking`], [`features`], [`score`] | which pairs are compared and how strongly they match |
 //! | [`golden`] | survivorship: a golden record from an identity's members |
@@ -51,6 +52,7 @@ pub mod types;
 mod identities;
 mod log;
 mod operator;
+mod positional;
 mod resolve;
 mod state;
 

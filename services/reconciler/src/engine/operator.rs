@@ -12,12 +12,23 @@ use chrono::{DateTime, Utc};
 use hub_contracts::v1::{DecisionOutcome, SourceRef};
 use uuid::Uuid;
 
+use super::identities::Cause;
+use super::log::LogEntry;
 use super::{
     Changes, Constraint, ConstraintKind, Engine, EngineError, OrgId, ReviewItem, ReviewStatus,
 };
 
 /// Cross pairs an operator split may create as cannot-links.
 const MAX_SPLIT_PAIRS: usize = 20_000;
+
+/// An operator's decision as constraints record it: who, why, under which decision, when.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct OperatorAct<'a> {
+    pub operator: &'a str,
+    pub reason: &'a str,
+    pub decision_id: Uuid,
+    pub now: DateTime<Utc>,
+}
 
 impl Engine {
     pub(super) fn open_review(&self, id: Uuid) -> Result<ReviewItem, EngineError> {
@@ -51,20 +62,14 @@ impl Engine {
         let org = self.slots[a as usize]
             .identity
             .map(|i| self.idents[i as usize].id);
-        self.decision_with_id(
-            &mut ch,
-            decision_id,
-            DecisionOutcome::OperatorLinked,
-            Some(item.observation.clone()),
-            org,
-            Some(item.candidate_id),
-            Some(item.score),
-            item.features.clone(),
-            "operator",
-            Some(operator.to_owned()),
-            Some(reason.to_owned()),
-            now,
-        );
+        let entry = LogEntry::new(DecisionOutcome::OperatorLinked, "operator")
+            .source(item.observation.clone())
+            .org(org)
+            .candidate(item.candidate_id)
+            .probability(item.score, item.features.clone())
+            .by(Some(operator))
+            .note(reason);
+        self.log_decision_with_id(decision_id, entry, now, &mut ch);
         self.close_review(
             id,
             ReviewStatus::Linked,
@@ -91,16 +96,13 @@ impl Engine {
             self.slot_of(&item.candidate)?,
         );
         let decision_id = self.next_decision_id();
-        self.add_constraint(
-            a,
-            b,
-            ConstraintKind::CannotLink,
+        let act = OperatorAct {
             operator,
             reason,
             decision_id,
             now,
-            &mut ch,
-        );
+        };
+        self.add_constraint(a, b, ConstraintKind::CannotLink, &act, &mut ch);
         // if they ended up together meanwhile, the observation leaves and is resolved again
         let (ia, ib) = (
             self.slots[a as usize].identity,
@@ -113,20 +115,14 @@ impl Engine {
         let org = self.slots[a as usize]
             .identity
             .map(|i| self.idents[i as usize].id);
-        self.decision_with_id(
-            &mut ch,
-            decision_id,
-            DecisionOutcome::OperatorSeparated,
-            Some(item.observation.clone()),
-            org,
-            Some(item.candidate_id),
-            Some(item.score),
-            item.features.clone(),
-            "operator",
-            Some(operator.to_owned()),
-            Some(reason.to_owned()),
-            now,
-        );
+        let entry = LogEntry::new(DecisionOutcome::OperatorSeparated, "operator")
+            .source(item.observation.clone())
+            .org(org)
+            .candidate(item.candidate_id)
+            .probability(item.score, item.features.clone())
+            .by(Some(operator))
+            .note(reason);
+        self.log_decision_with_id(decision_id, entry, now, &mut ch);
         self.close_review(
             id,
             ReviewStatus::Separated,
@@ -179,17 +175,15 @@ impl Engine {
             }
             let other = self.anchor(i);
             let did = self.next_decision_id();
-            self.add_constraint(
-                anchor,
-                other,
-                ConstraintKind::MustLink,
+            let act = OperatorAct {
                 operator,
                 reason,
-                did,
+                decision_id: did,
                 now,
-                &mut ch,
-            );
-            self.merge_idents(surv, i, reason, Some(operator), Some(did), now, &mut ch);
+            };
+            self.add_constraint(anchor, other, ConstraintKind::MustLink, &act, &mut ch);
+            let cause = Cause::operator(operator, reason, now);
+            self.merge_idents(surv, i, &cause, Some(did), &mut ch);
         }
         Ok(ch)
     }
@@ -206,6 +200,42 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Changes, EngineError> {
         let ii = self.live_ident(id)?;
+        let (groups, listed) = self.split_groups(ii, id, parts)?;
+        self.check_split(&groups)?;
+        let mut ch = Changes::default();
+        let act = OperatorAct {
+            operator,
+            reason,
+            decision_id: self.next_decision_id(),
+            now,
+        };
+        for (a, ga) in groups.iter().enumerate() {
+            for gb in &groups[a + 1..] {
+                for &x in ga {
+                    for &y in gb {
+                        self.add_constraint(x, y, ConstraintKind::CannotLink, &act, &mut ch);
+                    }
+                }
+            }
+            for w in ga.windows(2) {
+                if a > 0 || !rest_is_first(&groups, &listed) {
+                    self.add_constraint(w[0], w[1], ConstraintKind::MustLink, &act, &mut ch);
+                }
+            }
+        }
+        let cause = Cause::operator(operator, reason, now);
+        self.split_ident(ii, groups, &cause, act.decision_id, &mut ch);
+        Ok(ch)
+    }
+
+    /// The groups a split of identity `ii` (organisation `id`) makes of `parts`: the members
+    /// not listed first (if any), then each part; and the members listed.
+    fn split_groups(
+        &self,
+        ii: u32,
+        id: OrgId,
+        parts: &[Vec<SourceRef>],
+    ) -> Result<(Vec<Vec<u32>>, BTreeSet<u32>), EngineError> {
         if parts.is_empty() || parts.iter().any(Vec::is_empty) {
             return Err(EngineError::Invalid(
                 "every part must list source records".into(),
@@ -245,6 +275,12 @@ impl Engine {
                 "a split needs at least two parts (list the records that leave)".into(),
             ));
         }
+        Ok((groups, seen))
+    }
+
+    /// Whether a split into `groups` may be done: not too many cross pairs, and no
+    /// operator must-link across two groups.
+    fn check_split(&self, groups: &[Vec<u32>]) -> Result<(), EngineError> {
         let pairs: usize = (0..groups.len())
             .flat_map(|i| (i + 1..groups.len()).map(move |j| (i, j)))
             .map(|(i, j)| groups[i].len() * groups[j].len())
@@ -268,42 +304,7 @@ impl Engine {
                 }
             }
         }
-        let mut ch = Changes::default();
-        let did = self.next_decision_id();
-        for (a, ga) in groups.iter().enumerate() {
-            for gb in &groups[a + 1..] {
-                for &x in ga {
-                    for &y in gb {
-                        self.add_constraint(
-                            x,
-                            y,
-                            ConstraintKind::CannotLink,
-                            operator,
-                            reason,
-                            did,
-                            now,
-                            &mut ch,
-                        );
-                    }
-                }
-            }
-            for w in ga.windows(2) {
-                if a > 0 || !rest_is_first(&groups, &seen) {
-                    self.add_constraint(
-                        w[0],
-                        w[1],
-                        ConstraintKind::MustLink,
-                        operator,
-                        reason,
-                        did,
-                        now,
-                        &mut ch,
-                    );
-                }
-            }
-        }
-        self.split_ident(ii, groups, reason, Some(operator), did, now, &mut ch);
-        Ok(ch)
+        Ok(())
     }
 
     pub(super) fn link_adjacency(&mut self, a: u32, b: u32, kind: ConstraintKind) {
@@ -326,16 +327,14 @@ impl Engine {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Records an operator constraint of `kind` between slots `a` and `b` (replacing any
+    /// between them), under `act`.
     pub(super) fn add_constraint(
         &mut self,
         a: u32,
         b: u32,
         kind: ConstraintKind,
-        operator: &str,
-        reason: &str,
-        decision_id: Uuid,
-        now: DateTime<Utc>,
+        act: &OperatorAct<'_>,
         ch: &mut Changes,
     ) {
         if a == b {
@@ -349,10 +348,10 @@ impl Engine {
             a: ra.clone(),
             b: rb.clone(),
             kind,
-            operator: operator.to_owned(),
-            reason: reason.to_owned(),
-            decision_id,
-            at: now,
+            operator: act.operator.to_owned(),
+            reason: act.reason.to_owned(),
+            decision_id: act.decision_id,
+            at: act.now,
         };
         self.constraints.insert((ra, rb), c.clone());
         ch.constraints.push(c);
@@ -411,21 +410,19 @@ impl Engine {
             }
         }
         let did = self.next_decision_id();
-        self.add_constraint(
-            a,
-            b,
-            ConstraintKind::MustLink,
+        let act = OperatorAct {
             operator,
             reason,
-            did,
+            decision_id: did,
             now,
-            ch,
-        );
+        };
+        self.add_constraint(a, b, ConstraintKind::MustLink, &act, ch);
         match (ia, ib) {
             (Some(x), Some(y)) if x != y => {
                 let surv = self.pick_survivor(&[x, y]);
                 let other = if surv == x { y } else { x };
-                self.merge_idents(surv, other, reason, Some(operator), Some(did), now, ch);
+                let cause = Cause::operator(operator, reason, now);
+                self.merge_idents(surv, other, &cause, Some(did), ch);
             }
             _ => {}
         }

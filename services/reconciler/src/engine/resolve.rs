@@ -15,6 +15,8 @@ use hub_contracts::v1::{DecisionOutcome, NtmCommuneReport, SourceRef};
 
 use super::blocking::{self, KeyKind};
 use super::features::{self, Features};
+use super::identities::Cause;
+use super::log::LogEntry;
 use super::observation::{Observation, ObservationKind, ntm_entry_id};
 use super::score::{self, MARGIN_LOGIT, MATCH_LOGIT, PairScore, REVIEW_LOGIT, Rule};
 use super::{Cand, Changes, Engine, Ident, ObsState, ReportState};
@@ -72,18 +74,10 @@ impl Engine {
         if out {
             sl.state = ObsState::OutOfScope;
             let source = self.refs[s as usize].clone();
-            self.decision(
-                ch,
-                DecisionOutcome::OutOfScope,
-                Some(source),
-                None,
-                None,
-                None,
-                "borrower_type",
-                None,
-                Some("household borrower: outside the hub's scope, never matched".into()),
-                now,
-            );
+            let entry = LogEntry::new(DecisionOutcome::OutOfScope, "borrower_type")
+                .source(source)
+                .note("household borrower: outside the hub's scope, never matched");
+            self.log_decision(entry, now, ch);
             return;
         }
         sl.state = ObsState::Active;
@@ -147,7 +141,7 @@ impl Engine {
                         "the registry record {} matches {}",
                         self.refs[r as usize], self.refs[o as usize]
                     );
-                    self.merge_idents(target, cur, &reason, None, None, now, ch);
+                    self.merge_idents(target, cur, &Cause::automatic(&reason, now), None, ch);
                 }
                 continue;
             }
@@ -193,18 +187,13 @@ impl Engine {
                 self.display_name(o),
                 self.display_name(r)
             );
-            self.decision(
-                ch,
-                DecisionOutcome::Matched,
-                Some(source),
-                Some(org),
-                Some(from),
-                Some(&here),
-                "registry_arrival",
-                None,
-                Some(note),
-                now,
-            );
+            let entry = LogEntry::new(DecisionOutcome::Matched, "registry_arrival")
+                .source(source)
+                .org(org)
+                .candidate(from)
+                .scored(&here)
+                .note(note);
+            self.log_decision(entry, now, ch);
             self.settle_vacated(o, now, ch);
         }
     }
@@ -547,30 +536,16 @@ impl Engine {
         self.join(s, target, ch);
         for other in forced {
             if other != target && self.cross_cannot(target, other).is_none() {
-                self.merge_idents(
-                    target,
-                    other,
-                    "an operator linked their records",
-                    None,
-                    None,
-                    now,
-                    ch,
-                );
+                let cause = Cause::automatic("an operator linked their records", now);
+                self.merge_idents(target, other, &cause, None, ch);
             }
         }
         let org = self.idents[target as usize].id;
-        self.decision(
-            ch,
-            DecisionOutcome::Matched,
-            Some(source),
-            Some(org),
-            None,
-            None,
-            "operator_constraint",
-            None,
-            Some("an operator linked this record earlier".into()),
-            now,
-        );
+        let entry = LogEntry::new(DecisionOutcome::Matched, "operator_constraint")
+            .source(source)
+            .org(org)
+            .note("an operator linked this record earlier");
+        self.log_decision(entry, now, ch);
         true
     }
 
@@ -615,22 +590,16 @@ impl Engine {
         self.join(s, target, ch);
         let org = self.idents[target as usize].id;
         let cand_name = self.display_name(b.anchor);
-        self.decision(
-            ch,
-            DecisionOutcome::Matched,
-            Some(source.clone()),
-            Some(org),
-            None,
-            Some(&b.score),
-            b.score.rule.as_str(),
-            None,
-            Some(format!("{name} ~ {cand_name}")),
-            now,
-        );
+        let entry = LogEntry::new(DecisionOutcome::Matched, b.score.rule.as_str())
+            .source(source.clone())
+            .org(org)
+            .scored(&b.score)
+            .note(format!("{name} ~ {cand_name}"));
+        self.log_decision(entry, now, ch);
         for other in strong {
             if other != target {
                 let reason = format!("{source} matches both organisations");
-                self.merge_idents(target, other, &reason, None, None, now, ch);
+                self.merge_idents(target, other, &Cause::automatic(&reason, now), None, ch);
             }
         }
     }
@@ -650,18 +619,13 @@ impl Engine {
         self.join(s, ii, ch);
         let org = self.idents[ii as usize].id;
         let note = format!("{name}: ambiguous between two organisations");
-        self.decision(
-            ch,
-            DecisionOutcome::Review,
-            Some(source),
-            Some(org),
-            Some(self.idents[b.ident as usize].id),
-            Some(&b.score),
-            "ambiguous",
-            None,
-            Some(note),
-            now,
-        );
+        let entry = LogEntry::new(DecisionOutcome::Review, "ambiguous")
+            .source(source)
+            .org(org)
+            .candidate(self.idents[b.ident as usize].id)
+            .scored(&b.score)
+            .note(note);
+        self.log_decision(entry, now, ch);
         self.add_review(s, ii, b, now, ch);
         if let Some(c) = c {
             self.add_review(s, ii, &c, now, ch);
@@ -682,18 +646,13 @@ impl Engine {
         } else {
             format!("{name} ~ {cand_name}: doubtful")
         };
-        self.decision(
-            ch,
-            DecisionOutcome::Review,
-            Some(source),
-            Some(org),
-            Some(self.idents[b.ident as usize].id),
-            Some(&b.score),
-            b.score.rule.as_str(),
-            None,
-            Some(note),
-            now,
-        );
+        let entry = LogEntry::new(DecisionOutcome::Review, b.score.rule.as_str())
+            .source(source)
+            .org(org)
+            .candidate(self.idents[b.ident as usize].id)
+            .scored(&b.score)
+            .note(note);
+        self.log_decision(entry, now, ch);
         self.add_review(s, ii, &b, now, ch);
     }
 
@@ -708,17 +667,12 @@ impl Engine {
             Some(_) => format!("{name}: closest candidate scored too low"),
             None => format!("{name}: no candidate"),
         };
-        self.decision(
-            ch,
-            DecisionOutcome::New,
-            Some(source),
-            Some(org),
-            other.as_ref().map(|b| self.idents[b.ident as usize].id),
-            other.as_ref().map(|b| &b.score),
-            "probabilistic",
-            None,
-            Some(note),
-            now,
-        );
+        let entry = LogEntry::new(DecisionOutcome::New, "probabilistic")
+            .source(source)
+            .org(org)
+            .candidate(other.as_ref().map(|b| self.idents[b.ident as usize].id))
+            .scored(other.as_ref().map(|b| &b.score))
+            .note(note);
+        self.log_decision(entry, now, ch);
     }
 }
