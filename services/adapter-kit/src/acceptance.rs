@@ -93,6 +93,7 @@ pub fn world(seed: u64) -> WorldConfig {
         report_years: vec![2024, 2025],
         bad_records: 12,
         now: world_now(),
+        noise: Default::default(),
     }
 }
 

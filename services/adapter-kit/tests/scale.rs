@@ -154,6 +154,7 @@ async fn five_thousand_records_with_five_percent_faults_are_all_delivered() {
         report_years: vec![2023, 2024, 2025],
         bad_records: 30,
         now: world_now(),
+        noise: Default::default(),
     })
     .await;
     for s in System::ALL {

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::{Credentials, Faults, ServerConfig, SimConfig, WorldConfig, generate::wall_clock_now};
+use crate::{
+    Credentials, Faults, NoiseModel, ServerConfig, SimConfig, WorldConfig, generate::wall_clock_now,
+};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimArgs {
@@ -34,6 +36,9 @@ pub struct SimArgs {
     /// is the same on every run.
     #[arg(long, env = "HUB_SIM_NOW")]
     pub now: Option<DateTime<FixedOffset>>,
+    /// How records are written: `classic` or `field` (see the README's noise models).
+    #[arg(long, env = "HUB_SIM_NOISE", default_value = "classic")]
+    pub noise: NoiseModel,
 
     #[arg(long, env = "HUB_SIM_COOP_ADDR", default_value = crate::DEFAULT_COOP_ALLIANCE_ADDR)]
     pub coop_addr: SocketAddr,
@@ -109,6 +114,7 @@ impl SimArgs {
                 report_years: self.report_years,
                 bad_records: self.bad_records,
                 now: self.now.unwrap_or_else(wall_clock_now),
+                noise: self.noise,
             },
             coop_alliance: ServerConfig {
                 addr: self.coop_addr,

@@ -3,9 +3,17 @@
 //! reports with revision history, the hard cases (near-namesakes, namesake households,
 //! cooperatives missing from the registry) and deliberately bad records.
 //!
-//! Owns [`WorldConfig`] and [`generate`]. Everything is drawn from ChaCha streams seeded by
-//! `WorldConfig::seed` (one stream per phase) and iterated in a fixed order, so one
-//! configuration always gives the same world.
+//! Owns [`WorldConfig`], [`NoiseModel`] and [`generate`]. Everything is drawn from ChaCha
+//! streams seeded by `WorldConfig::seed` (one stream per phase) and iterated in a fixed order,
+//! so one configuration always gives the same world.
+//!
+//! With [`NoiseModel::Field`] the records are written with [`crate::noise_field`] instead of
+//! [`crate::noise`], and the world gets the field's structural cases, drawn from streams of
+//! their own (so a classic world is exactly what it was before the field model existed):
+//! cooperatives that moved to another commune of their district (about 3 % of registered HTX
+//! and THT established before mid-2023), one person leading an HTX and a THT of the same
+//! commune (about 6 % of THT), cooperatives and groups named after the same place as a union
+//! (up to two per union), and the registry's own noise on about one legal name in ten.
 
 use std::collections::BTreeSet;
 
@@ -22,9 +30,10 @@ use serde_json::json;
 
 use crate::error::SimError;
 use crate::noise;
+use crate::noise_field::{self, Context, OrgName};
 use crate::vocab::{self, PRODUCTS, Product};
 use crate::world::{
-    BadMark, BorrowerText, Loan, NtmEntry, NtmRevision, OrgFacts, Patch, RegistryRecord,
+    BadMark, BorrowerText, Loan, Move, NtmEntry, NtmRevision, OrgFacts, Patch, RegistryRecord,
     RegistrySubject, Representative, Subject, VN_OFFSET, World, criteria_for, local_to_fixed,
 };
 
@@ -42,6 +51,46 @@ const EARLIEST: NaiveDate = ymd(2015, 1, 1);
 /// No loan is older than this.
 const EARLIEST_LOAN: NaiveDate = ymd(2019, 1, 1);
 
+/// How the world's records are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoiseModel {
+    /// The first model ([`crate::noise`]): abbreviations, missing diacritics, odd spacing
+    /// and case, mistyped tax codes.
+    #[default]
+    Classic,
+    /// The second, independent model ([`crate::noise_field`]) written from real unseen
+    /// records, with the field's structural cases (moves, shared representatives, unions
+    /// named after a cooperative's place).
+    Field,
+}
+
+impl NoiseModel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoiseModel::Classic => "classic",
+            NoiseModel::Field => "field",
+        }
+    }
+}
+
+impl std::fmt::Display for NoiseModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for NoiseModel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "classic" => Ok(NoiseModel::Classic),
+            "field" => Ok(NoiseModel::Field),
+            other => Err(format!("unknown noise model {other:?}: classic or field")),
+        }
+    }
+}
+
 /// What world to generate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorldConfig {
@@ -56,6 +105,8 @@ pub struct WorldConfig {
     pub bad_records: usize,
     /// The world's present: every generated timestamp is at or before it.
     pub now: DateTime<FixedOffset>,
+    /// How the records are written (classic by default).
+    pub noise: NoiseModel,
 }
 
 impl WorldConfig {
@@ -69,6 +120,7 @@ impl WorldConfig {
             report_years: vec![2023, 2024, 2025],
             bad_records: 6,
             now,
+            noise: NoiseModel::Classic,
         }
     }
 }
@@ -124,11 +176,19 @@ pub fn generate(cfg: &WorldConfig) -> Result<World, SimError> {
         )));
     }
     let mut world = World::empty(cfg.seed, now, years);
+    world.noise = cfg.noise;
     let mut g = Gen::new(cfg.seed, now);
+    g.noise = cfg.noise;
     g.organisations(&mut world, cfg.organisations);
+    if cfg.noise == NoiseModel::Field {
+        g.field_structure(&mut world);
+    }
     g.loans(&mut world, cfg.loans);
     g.reports(&mut world);
     g.bad_records(&mut world, cfg.bad_records);
+    if cfg.noise == NoiseModel::Field {
+        g.field_registry_names(&mut world);
+    }
     Ok(world)
 }
 
@@ -139,6 +199,7 @@ pub(crate) struct Gen {
     pub now: DateTime<FixedOffset>,
     pub names: BTreeSet<String>,
     pub codes: BTreeSet<String>,
+    pub noise: NoiseModel,
 }
 
 /// How a legal name is built, kept to make a near-namesake sibling.
@@ -160,6 +221,7 @@ impl Gen {
             now,
             names: BTreeSet::new(),
             codes: BTreeSet::new(),
+            noise: NoiseModel::Classic,
         }
     }
 
@@ -171,6 +233,7 @@ impl Gen {
             now,
             names: BTreeSet::new(),
             codes: BTreeSet::new(),
+            noise: world.noise,
         };
         for rec in &world.registry {
             if let Some(f) = world.registry_facts(rec) {
@@ -600,18 +663,21 @@ impl Gen {
                     .find(|p| p.word == f.product)
                     .unwrap_or(&PRODUCTS[0]);
                 let rep = f.representative.as_ref();
-                let borrower = BorrowerText {
-                    name: noise::borrower_name(&mut self.rng, &f.name),
-                    tax_code: noise::tax_code(&mut self.rng, f.registration_code.as_deref()),
-                    address: noise::address(&mut self.rng, &f.village, &f.commune_code),
-                    legal_rep: rep
-                        .and_then(|r| r.full_name.as_deref())
-                        .filter(|_| self.rng.random_bool(0.85))
-                        .map(|n| noise::person_as_typed(&mut self.rng, n)),
-                    phone: rep
-                        .and_then(|r| r.phone.as_deref())
-                        .filter(|_| self.rng.random_bool(0.8))
-                        .map(|p| noise::phone_as_typed(&mut self.rng, p)),
+                let borrower = match self.noise {
+                    NoiseModel::Classic => BorrowerText {
+                        name: noise::borrower_name(&mut self.rng, &f.name),
+                        tax_code: noise::tax_code(&mut self.rng, f.registration_code.as_deref()),
+                        address: noise::address(&mut self.rng, &f.village, &f.commune_code),
+                        legal_rep: rep
+                            .and_then(|r| r.full_name.as_deref())
+                            .filter(|_| self.rng.random_bool(0.85))
+                            .map(|n| noise::person_as_typed(&mut self.rng, n)),
+                        phone: rep
+                            .and_then(|r| r.phone.as_deref())
+                            .filter(|_| self.rng.random_bool(0.8))
+                            .map(|p| noise::phone_as_typed(&mut self.rng, p)),
+                    },
+                    NoiseModel::Field => self.field_borrower(world, i, disbursed_on),
                 };
                 let t = match f.kind {
                     OrgKind::Tht => BorrowerType::CooperativeGroup,
@@ -642,11 +708,20 @@ impl Gen {
                         )
                     }
                 };
-                let typed = noise::person_as_typed(&mut self.rng, &name);
+                let typed = match self.noise {
+                    NoiseModel::Classic => noise::person_as_typed(&mut self.rng, &name),
+                    NoiseModel::Field => noise_field::person(&mut self.rng, &name, Context::Loan),
+                };
+                let address = match self.noise {
+                    NoiseModel::Classic => noise::address(&mut self.rng, &village, &commune),
+                    NoiseModel::Field => {
+                        noise_field::address(&mut self.rng, &village, &commune, disbursed_on)
+                    }
+                };
                 let borrower = BorrowerText {
                     name: typed.clone(),
                     tax_code: None,
-                    address: noise::address(&mut self.rng, &village, &commune),
+                    address,
                     legal_rep: self.rng.random_bool(0.3).then_some(typed),
                     phone: phone.map(|p| noise::phone_as_typed(&mut self.rng, &p)),
                 };
@@ -725,8 +800,8 @@ impl Gen {
             .organisations
             .iter()
             .enumerate()
-            .filter(|(_, o)| {
-                o.facts.commune_code == commune_code
+            .filter(|(i, o)| {
+                world.commune_in_year(*i, year) == Some(commune_code)
                     && o.facts.kind != OrgKind::Lhhtx
                     && o.facts.established_on.year() <= year
             })
@@ -743,16 +818,19 @@ impl Gen {
         let mut used: BTreeSet<String> = BTreeSet::new();
         let mut entries = Vec::new();
         for i in orgs {
-            let entry = self.entry(world, i, &mut used);
+            let entry = self.entry(world, i, year, &mut used);
             entries.push(entry);
         }
         entries
     }
 
+    /// An entry for `org` in a report of `year`; `used` holds the (folded) names the report
+    /// already lists.
     pub(crate) fn entry(
         &mut self,
         world: &World,
         org: usize,
+        year: i32,
         used: &mut BTreeSet<String>,
     ) -> NtmEntry {
         let o = &world.organisations[org];
@@ -763,21 +841,43 @@ impl Gen {
                 && other.facts.kind == f.kind
                 && other.facts.place == f.place
         });
-        let forms = noise::ntm_short_forms(&f.name, &f.product, &f.place, place_unique);
-        let mut name = forms
-            .choose(&mut self.rng)
-            .cloned()
-            .unwrap_or_else(|| f.name.clone());
-        if self.rng.random_bool(0.15) {
-            name = vocab::fold(&name);
-        }
         let key = |s: &str| vocab::fold(s).to_lowercase();
-        if used.contains(&key(&name)) {
-            name = forms.first().cloned().unwrap_or_else(|| f.name.clone());
-            if used.contains(&key(&name)) {
-                name = f.name.clone();
+        let name = match self.noise {
+            NoiseModel::Classic => {
+                let forms = noise::ntm_short_forms(&f.name, &f.product, &f.place, place_unique);
+                let mut name = forms
+                    .choose(&mut self.rng)
+                    .cloned()
+                    .unwrap_or_else(|| f.name.clone());
+                if self.rng.random_bool(0.15) {
+                    name = vocab::fold(&name);
+                }
+                if used.contains(&key(&name)) {
+                    name = forms.first().cloned().unwrap_or_else(|| f.name.clone());
+                    if used.contains(&key(&name)) {
+                        name = f.name.clone();
+                    }
+                }
+                name
             }
-        }
+            NoiseModel::Field => {
+                let commune = world.commune_in_year(org, year).unwrap_or(&f.commune_code);
+                let on = ymd(year.clamp(2000, 2100), 12, 31);
+                let spec = OrgName {
+                    legal: &f.name,
+                    kind: f.kind,
+                    place: &f.place,
+                    commune_code: commune,
+                    on,
+                };
+                let name = noise_field::ntm_name(&mut self.rng, &spec, place_unique);
+                if used.contains(&key(&name)) {
+                    f.name.clone()
+                } else {
+                    name
+                }
+            }
+        };
         used.insert(key(&name));
         let good = f
             .rating
@@ -808,12 +908,15 @@ impl Gen {
                 .as_ref()
                 .and_then(|r| r.full_name.as_deref())
                 .filter(|_| self.rng.random_bool(0.7))
-                .map(|n| {
-                    if self.rng.random_bool(0.15) {
-                        vocab::fold(n)
-                    } else {
-                        n.to_owned()
+                .map(|n| match self.noise {
+                    NoiseModel::Classic => {
+                        if self.rng.random_bool(0.15) {
+                            vocab::fold(n)
+                        } else {
+                            n.to_owned()
+                        }
                     }
+                    NoiseModel::Field => noise_field::person(&mut self.rng, n, Context::Ntm),
                 }),
             members: self.rng.random_bool(0.85).then(|| {
                 if self.rng.random_bool(0.3) {
@@ -1188,6 +1291,195 @@ impl Gen {
         };
         let plan = self.new_plan(kind);
         self.facts(&plan, lo, hi)
+    }
+
+    // ---- the field model ----
+
+    /// A loan's borrower written the field's way: where the organisation was on the day
+    /// (a moved cooperative's earlier loans carry its old commune), new commune names after
+    /// the reform, the field's names, tax codes and representatives.
+    fn field_borrower(&mut self, world: &World, org: usize, on: NaiveDate) -> BorrowerText {
+        let f = &world.organisations[org].facts;
+        let (commune, village) = world
+            .place_on(org, on)
+            .unwrap_or((f.commune_code.as_str(), f.village.as_str()));
+        let spec = OrgName {
+            legal: &f.name,
+            kind: f.kind,
+            place: &f.place,
+            commune_code: commune,
+            on,
+        };
+        let rep = f.representative.as_ref();
+        BorrowerText {
+            name: noise_field::borrower_name(&mut self.rng, &spec),
+            tax_code: noise_field::tax_code(&mut self.rng, f.registration_code.as_deref()),
+            address: noise_field::address(&mut self.rng, village, commune, on),
+            legal_rep: rep
+                .and_then(|r| r.full_name.as_deref())
+                .filter(|_| self.rng.random_bool(0.85))
+                .map(|n| noise_field::person(&mut self.rng, n, Context::Loan)),
+            phone: rep
+                .and_then(|r| r.phone.as_deref())
+                .filter(|_| self.rng.random_bool(0.8))
+                .map(|p| noise::phone_as_typed(&mut self.rng, p)),
+        }
+    }
+
+    /// The field's structural cases, after the organisations and before any record that
+    /// names them: unions' namesakes, moves, shared representatives. Own stream.
+    pub(crate) fn field_structure(&mut self, world: &mut World) {
+        self.rng = stream(self.seed, 20);
+        self.union_namesakes(world);
+        self.moves(world);
+        self.shared_representatives(world);
+    }
+
+    /// For each union (`Liên hiệp Hợp tác xã … X`), up to two HTX/THT of its district renamed
+    /// to carry the same place X (`Hợp tác xã chè X`): different organisations.
+    fn union_namesakes(&mut self, world: &mut World) {
+        let unions: Vec<usize> = (0..world.organisations.len())
+            .filter(|&i| world.organisations[i].facts.kind == OrgKind::Lhhtx)
+            .collect();
+        let mut renamed: BTreeSet<usize> = BTreeSet::new();
+        for u in unions {
+            let (district, place) = {
+                let f = &world.organisations[u].facts;
+                (f.district_code.clone(), f.place.clone())
+            };
+            let candidates: Vec<usize> = (0..world.organisations.len())
+                .filter(|&i| {
+                    let f = &world.organisations[i].facts;
+                    f.kind != OrgKind::Lhhtx && f.district_code == district && !renamed.contains(&i)
+                })
+                .collect();
+            for p in [0.75, 0.4] {
+                if !self.rng.random_bool(p) {
+                    break;
+                }
+                let Some(&i) = candidates
+                    .iter()
+                    .filter(|i| !renamed.contains(i))
+                    .collect::<Vec<_>>()
+                    .choose(&mut self.rng)
+                    .copied()
+                else {
+                    break;
+                };
+                let f = &world.organisations[i].facts;
+                let product = PRODUCTS
+                    .iter()
+                    .find(|p| p.word == f.product)
+                    .unwrap_or(&PRODUCTS[0]);
+                let start = self.rng.random_range(0..HTX_TEMPLATES);
+                let name = (0..HTX_TEMPLATES)
+                    .map(|k| {
+                        name_from_template(f.kind, (start + k) % HTX_TEMPLATES, product, &place)
+                    })
+                    .find(|n| !self.names.contains(n));
+                if let Some(name) = name {
+                    self.names.insert(name.clone());
+                    let f = &mut world.organisations[i].facts;
+                    f.name = name;
+                    f.place = place.clone();
+                    renamed.insert(i);
+                }
+            }
+        }
+    }
+
+    /// About 3 % of registered HTX and THT established before mid-2023 moved to another
+    /// commune of their district, between a year after they were established and the
+    /// registry's last change (before the reform): their facts (and the registry) give the
+    /// new commune; their name still carries the old place.
+    fn moves(&mut self, world: &mut World) {
+        let communes = &Reference::get().communes_2024;
+        let last_move = ymd(2025, 6, 30);
+        for i in 0..world.organisations.len() {
+            let o = &world.organisations[i];
+            let f = &o.facts;
+            if f.kind == OrgKind::Lhhtx || f.established_on > ymd(2023, 6, 30) {
+                continue;
+            }
+            let Some(updated) = o.registry_id.as_ref().and_then(|id| {
+                world
+                    .registry
+                    .iter()
+                    .find(|r| &r.id == id)
+                    .map(|r| r.updated_at.date_naive())
+            }) else {
+                continue;
+            };
+            if !self.rng.random_bool(0.03) {
+                continue;
+            }
+            let lo = (f.established_on + Days::new(365)).max(ymd(2020, 1, 1));
+            let hi = updated.min(last_move);
+            let others: Vec<usize> = (0..communes.len())
+                .filter(|&k| {
+                    communes[k].district_code == f.district_code
+                        && communes[k].commune_code != f.commune_code
+                })
+                .collect();
+            let Some(&to) = others.choose(&mut self.rng) else {
+                continue;
+            };
+            if hi <= lo {
+                continue;
+            }
+            let on = self.date_between(lo, hi);
+            let village = villages_of(to)[self.rng.random_range(0..4)];
+            let code = communes[to].commune_code.clone();
+            let o = &mut world.organisations[i];
+            o.moved_from = Some(Move {
+                commune_code: std::mem::replace(&mut o.facts.commune_code, code.clone()),
+                village: std::mem::replace(&mut o.facts.village, village.to_owned()),
+                on,
+            });
+            o.facts.address = noise::registry_address(village, &code);
+        }
+    }
+
+    /// About 6 % of THT are led by the representative of an HTX of the same commune (the
+    /// same phone six times in ten): one person, two organisations.
+    fn shared_representatives(&mut self, world: &mut World) {
+        for i in 0..world.organisations.len() {
+            if world.organisations[i].facts.kind != OrgKind::Tht {
+                continue;
+            }
+            let commune = world.organisations[i].facts.commune_code.clone();
+            let leaders: Vec<Representative> = world
+                .organisations
+                .iter()
+                .filter(|o| o.facts.kind == OrgKind::Htx && o.facts.commune_code == commune)
+                .filter_map(|o| o.facts.representative.clone())
+                .filter(|r| r.full_name.is_some())
+                .collect();
+            if leaders.is_empty() || !self.rng.random_bool(0.06) {
+                continue;
+            }
+            let Some(leader) = leaders.choose(&mut self.rng).cloned() else {
+                continue;
+            };
+            let same_phone = self.rng.random_bool(0.6);
+            let f = &mut world.organisations[i].facts;
+            let own_phone = f.representative.as_ref().and_then(|r| r.phone.clone());
+            f.representative = Some(Representative {
+                full_name: leader.full_name,
+                phone: if same_phone { leader.phone } else { own_phone },
+            });
+        }
+    }
+
+    /// The registry's own noise on its legal names (about one in ten), once every record
+    /// that copies a name was written. Own stream.
+    pub(crate) fn field_registry_names(&mut self, world: &mut World) {
+        self.rng = stream(self.seed, 21);
+        for o in &mut world.organisations {
+            if o.registry_id.is_some() {
+                o.facts.name = noise_field::registry_name(&mut self.rng, &o.facts.name);
+            }
+        }
     }
 }
 

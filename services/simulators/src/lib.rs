@@ -14,6 +14,8 @@
 //! - [`faults`]: 429, 5xx, latency, garbage bodies, token lifetime; changeable at run time.
 //! - [`http`]: the three axum servers and their `/_sim/` admin routes.
 //! - [`vocab`], [`noise`]: Vietnamese names and how loan officers and communes type them.
+//! - [`noise_field`]: a second, independent noise model written from real unseen records,
+//!   chosen with [`WorldConfig::noise`] ([`NoiseModel`]).
 //!
 //! Start everything with [`start`] (or [`start_with_world`] for a hand-built world); the
 //! binary `hub-sim` does the same from flags and `HUB_SIM_*` environment variables.
@@ -25,6 +27,7 @@ pub mod generate;
 pub mod http;
 pub mod mutate;
 pub mod noise;
+pub mod noise_field;
 pub mod truth;
 pub mod vocab;
 pub mod world;
@@ -40,7 +43,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::SimError;
 pub use faults::{FaultStats, Faults, FaultsUpdate, ScriptedFault};
-pub use generate::{DEFAULT_BASELINE, WorldConfig, generate};
+pub use generate::{DEFAULT_BASELINE, NoiseModel, WorldConfig, generate};
 pub use http::SharedWorld;
 pub use mutate::{Change, ChangeKind, MutationReport, MutationRequest};
 pub use truth::{Truth, TruthParams, TruthStatus, UnitList};

@@ -351,7 +351,7 @@ impl World {
                     .iter()
                     .enumerate()
                     .filter(|(i, o)| {
-                        o.facts.commune_code == code
+                        self.commune_in_year(*i, year) == Some(code.as_str())
                             && o.facts.kind != OrgKind::Lhhtx
                             && !listed.contains(i)
                             && o.facts.established_on.year() <= year
@@ -365,7 +365,7 @@ impl World {
                         .iter()
                         .map(|e| vocab::fold(&e.name).to_lowercase())
                         .collect();
-                    let entry = g.entry(self, org, &mut used);
+                    let entry = g.entry(self, org, year, &mut used);
                     entries.push(entry);
                 } else if !entries.is_empty() {
                     let i = g.rng.random_range(0..entries.len());

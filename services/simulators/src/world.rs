@@ -124,6 +124,22 @@ pub struct Organisation {
     pub facts: OrgFacts,
     /// Its registry record, if the registry has it.
     pub registry_id: Option<String>,
+    /// Where it was before it moved to the commune its facts (and the registry) give; loans
+    /// disbursed and NTM reports of years before the move still place it there. Only field
+    /// worlds ([`crate::NoiseModel::Field`]) have moves.
+    pub moved_from: Option<Move>,
+}
+
+/// A cooperative's move to another commune of its district.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Move {
+    /// The pre-reform commune it was in before.
+    pub commune_code: String,
+    /// Its village there.
+    pub village: String,
+    /// The day it moved: loans disbursed before and NTM reports of earlier years use the old
+    /// commune.
+    pub on: NaiveDate,
 }
 
 /// A household borrower (outside the hub's scope, but delivered by the loan fund).
@@ -320,6 +336,8 @@ pub struct World {
     pub reports: Vec<NtmReport>,
     /// How many mutations were applied (seeds each mutation's randomness).
     pub mutations: u64,
+    /// How its records are written (new loans and report entries of mutations follow it).
+    pub noise: crate::NoiseModel,
     pub(crate) next_registry_no: u64,
     pub(crate) next_loan_seq: std::collections::BTreeMap<i32, u32>,
 }
@@ -337,6 +355,7 @@ impl World {
             loans: Vec::new(),
             reports: Vec::new(),
             mutations: 0,
+            noise: crate::NoiseModel::Classic,
             next_registry_no: 1,
             next_loan_seq: Default::default(),
         }
@@ -365,8 +384,29 @@ impl World {
             id: format!("ORG-{:04}", idx + 1),
             facts,
             registry_id,
+            moved_from: None,
         });
         idx
+    }
+
+    /// The commune and village an organisation was in on `date` (its facts', unless it moved
+    /// after that day).
+    pub fn place_on(&self, org: usize, date: NaiveDate) -> Option<(&str, &str)> {
+        let o = self.organisations.get(org)?;
+        Some(match &o.moved_from {
+            Some(m) if date < m.on => (m.commune_code.as_str(), m.village.as_str()),
+            _ => (o.facts.commune_code.as_str(), o.facts.village.as_str()),
+        })
+    }
+
+    /// The commune whose NTM report of `year` lists an organisation: the one it was in that
+    /// year (a move counts from the year it happened).
+    pub fn commune_in_year(&self, org: usize, year: i32) -> Option<&str> {
+        let o = self.organisations.get(org)?;
+        Some(match &o.moved_from {
+            Some(m) if year < chrono::Datelike::year(&m.on) => m.commune_code.as_str(),
+            _ => o.facts.commune_code.as_str(),
+        })
     }
 
     /// Adds a household, returning its index.

@@ -20,6 +20,7 @@ pub fn world_config(seed: u64) -> WorldConfig {
         report_years: vec![2023, 2024, 2025],
         bad_records: 6,
         now: now(),
+        noise: Default::default(),
     }
 }
 
