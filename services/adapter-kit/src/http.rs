@@ -51,6 +51,10 @@ pub struct HttpSettings {
     pub garbage_attempts: u32,
     /// The longest `Retry-After` honoured as such (a longer one is cut to this).
     pub max_retry_after: Duration,
+    /// The largest response body read: a larger one (by `Content-Length`, or once that many
+    /// bytes arrived) is dropped unread and counted as a garbage answer, so that a broken or
+    /// hostile source cannot run the adapter out of memory.
+    pub max_response_bytes: usize,
 }
 
 impl Default for HttpSettings {
@@ -64,6 +68,7 @@ impl Default for HttpSettings {
             max_backoff: Duration::from_secs(10),
             garbage_attempts: 3,
             max_retry_after: Duration::from_secs(120),
+            max_response_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -168,6 +173,8 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for WithRaw<T> {
 /// The outcome of one attempt.
 enum Attempt {
     Body(Vec<u8>),
+    /// The body was larger than `max_response_bytes` (the detail says how large).
+    TooLarge(String),
     Unauthorized,
     Retry(Failure),
     Fatal(u16, String),
@@ -241,6 +248,7 @@ impl HttpClient {
                     Ok(v) => return Ok(v),
                     Err(e) => retry.garbage(e.to_string(), &bytes).await?,
                 },
+                Attempt::TooLarge(detail) => retry.garbage(detail, &[]).await?,
                 Attempt::Unauthorized
                     if !reauthenticated
                         && matches!(self.inner.auth, Auth::OAuth2ClientCredentials { .. }) =>
@@ -333,6 +341,7 @@ impl HttpClient {
                     }
                     Err(e) => retry.garbage(e.to_string(), &bytes).await?,
                 },
+                Attempt::TooLarge(detail) => retry.garbage(detail, &[]).await?,
                 Attempt::Unauthorized => return Err(self.unauthorized(token_url)),
                 Attempt::Retry(f) => retry.wait(f).await?,
                 Attempt::Fatal(status, snippet) => {
@@ -360,10 +369,29 @@ impl HttpClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = match resp.bytes().await {
-            Ok(b) => b.to_vec(),
-            Err(e) => return Attempt::Retry(Failure::Transient(transport_error(&e))),
+        let max = self.inner.settings.max_response_bytes;
+        let too_large = |n: u64| {
+            Attempt::TooLarge(format!(
+                "response body of {n} bytes or more is larger than the {max} bytes taken"
+            ))
         };
+        if let Some(n) = resp.content_length()
+            && n > max as u64
+        {
+            return too_large(n);
+        }
+        let mut resp = resp;
+        let mut body = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) if body.len() + chunk.len() > max => {
+                    return too_large((body.len() + chunk.len()) as u64);
+                }
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(e) => return Attempt::Retry(Failure::Transient(transport_error(&e))),
+            }
+        }
         if status == StatusCode::OK {
             return Attempt::Body(body);
         }

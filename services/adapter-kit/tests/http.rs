@@ -250,3 +250,28 @@ async fn oauth_tokens_are_cached_and_renewed_after_a_401() {
         .expect_err("401 twice");
     assert!(e.is_unauthorized(), "{e}");
 }
+
+#[tokio::test]
+async fn a_response_larger_than_the_cap_is_not_read() {
+    let sims = sims().await;
+    let client = coop(
+        &sims.credentials.coop_api_key,
+        HttpSettings {
+            max_response_bytes: 64,
+            garbage_attempts: 2,
+            ..quick()
+        },
+    );
+    let e = client
+        .get_json::<serde_json::Value>(&coop_url(&sims), &[("limit", "50".into())])
+        .await
+        .expect_err("a page is larger than 64 bytes");
+    let text = e.to_string();
+    assert!(text.contains("larger than the 64 bytes"), "{text}");
+    // the same page within the default cap is read
+    let client = coop(&sims.credentials.coop_api_key, quick());
+    client
+        .get_json::<serde_json::Value>(&coop_url(&sims), &[("limit", "50".into())])
+        .await
+        .expect("within the cap");
+}
