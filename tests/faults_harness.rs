@@ -347,6 +347,8 @@ pub struct Run {
     pub truth: Truth,
     pub params: TruthParams,
     pub reconciler_http: SocketAddr,
+    /// The service credential the reconciler's API accepts (`SERVICE_TOKENS`); `http` sends it.
+    pub service_token: String,
     pub http: reqwest::Client,
     pub pool: sqlx::PgPool,
     snapshots: mpsc::UnboundedReceiver<IndicatorSnapshot>,
@@ -413,6 +415,14 @@ impl Run {
             .connect_with(PgConnectOptions::from_str(&env.config.database_url).expect("url"))
             .await
             .expect("test database reachable");
+        let service_token = hub_runtime::service_auth::generate_token();
+        let mut auth = reqwest::header::HeaderMap::new();
+        auth.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {service_token}")
+                .parse()
+                .expect("header value"),
+        );
         Run {
             env,
             sims,
@@ -421,8 +431,10 @@ impl Run {
             truth,
             params,
             reconciler_http: "127.0.0.1:0".parse().expect("addr"),
+            service_token,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))
+                .default_headers(auth)
                 .build()
                 .expect("http client"),
             pool,
@@ -447,6 +459,7 @@ impl Run {
                 reconciler_http: Some("127.0.0.1:0".parse().expect("addr")),
                 indicators_http: None,
                 debounce: Duration::from_millis(300),
+                service_token: Some(self.service_token.clone()),
             },
             self.stop.clone(),
         )

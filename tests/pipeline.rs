@@ -56,6 +56,7 @@ async fn the_published_snapshot_equals_the_truth_and_a_new_loan_moves_i7() {
             reconciler_http: None,
             indicators_http: None,
             debounce: Duration::from_millis(500),
+            service_token: None,
         },
         stop.clone(),
     )

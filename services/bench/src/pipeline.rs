@@ -252,6 +252,7 @@ fn pipeline_config(
         reconciler_http: None,
         indicators_http: None,
         debounce,
+        service_token: None,
     }
 }
 

@@ -163,7 +163,7 @@ async fn audited<T, F>(
 where
     F: std::future::Future<Output = Result<T, ApiError>>,
 {
-    let id = state
+    let begun = state
         .audit
         .begin(caller, action, target, detail)
         .await
@@ -179,7 +179,7 @@ where
         Ok(_) => "ok".to_owned(),
         Err(e) => format!("failed: {} {}", e.status.as_u16(), e.message),
     };
-    state.audit.finish(id, &outcome).await;
+    state.audit.finish(&begun, &outcome).await;
     result
 }
 
@@ -194,7 +194,7 @@ pub async fn review(
     caller.require(Role::Reviewer)?;
     check_reason(reason)?;
     let path = format!("/api/v1/review/{}/{}", encode(item), decision.as_str());
-    let body = json!({ "operator": caller.name, "reason": reason });
+    let body = json!({ "reason": reason });
     audited(
         state,
         caller,
@@ -204,15 +204,15 @@ pub async fn review(
         async {
             Ok(state
                 .upstream
-                .post(Service::Reconciler, &path, &[], &body)
+                .post(Service::Reconciler, &path, &[], &body, &caller.name)
                 .await?)
         },
     )
     .await
 }
 
-/// Merges organisations: `body` is the reconciler's merge request, to which the operator is
-/// added.
+/// Merges organisations: `body` is the reconciler's merge request (the operator goes in the
+/// authenticated header).
 pub async fn merge(state: &AppState, caller: &Caller, mut body: Value) -> Result<Value, ApiError> {
     caller.require(Role::Reviewer)?;
     let reason = body
@@ -224,7 +224,8 @@ pub async fn merge(state: &AppState, caller: &Caller, mut body: Value) -> Result
     let Value::Object(map) = &mut body else {
         return Err(ApiError::bad_request("expected a JSON object"));
     };
-    map.insert("operator".into(), Value::String(caller.name.clone()));
+    // who acts travels in the authenticated X-Hub-Operator header, never in the body
+    map.remove("operator");
     let detail = body.clone();
     audited(
         state,
@@ -240,6 +241,7 @@ pub async fn merge(state: &AppState, caller: &Caller, mut body: Value) -> Result
                     "/api/v1/cooperatives/merge",
                     &[],
                     &body,
+                    &caller.name,
                 )
                 .await?)
         },
@@ -264,7 +266,8 @@ pub async fn split(
     let Value::Object(map) = &mut body else {
         return Err(ApiError::bad_request("expected a JSON object"));
     };
-    map.insert("operator".into(), Value::String(caller.name.clone()));
+    // who acts travels in the authenticated X-Hub-Operator header, never in the body
+    map.remove("operator");
     let path = format!("/api/v1/cooperatives/{}/split", encode(id));
     let detail = body.clone();
     audited(
@@ -276,7 +279,7 @@ pub async fn split(
         async {
             Ok(state
                 .upstream
-                .post(Service::Reconciler, &path, &[], &body)
+                .post(Service::Reconciler, &path, &[], &body, &caller.name)
                 .await?)
         },
     )
@@ -430,7 +433,13 @@ pub async fn recompute(
         async {
             Ok(state
                 .upstream
-                .post(Service::Indicators, "/api/v1/snapshots", &query, &json!({}))
+                .post(
+                    Service::Indicators,
+                    "/api/v1/snapshots",
+                    &query,
+                    &json!({}),
+                    &caller.name,
+                )
                 .await?)
         },
     )

@@ -4,7 +4,7 @@
 //!
 //! | route | what | role |
 //! |---|---|---|
-//! | `POST /api/v1/auth/token` `{username, password}` | a bearer token for the CLI | — |
+//! | `POST /api/v1/auth/token` `{username, password}` | a bearer token for the CLI (429 with `Retry-After` after too many failures for the name or the address) | — |
 //! | `POST /api/v1/auth/logout` | revokes the token or session used | viewer |
 //! | `GET /api/v1/whoami` | the caller | viewer |
 //! | `GET /api/v1/status` | pipeline health: sources, services, queue depths, dead letters | viewer |
@@ -20,11 +20,15 @@
 //! | `GET /api/v1/dlq/{queue}[?limit=]`, `GET /api/v1/dlq/{queue}/{message_id}` | dead letters with their reasons (bodies masked for viewers) | viewer |
 //! | `POST /api/v1/dlq/{queue}/{message_id}/replay\|discard` | act on a dead letter | admin |
 //! | `GET /api/v1/audit?actor=&action=&target=&limit=` | the audit log | viewer |
+//! | `GET /api/v1/audit/export?after=&limit=` | the audit log's rows as stored, oldest first, with their hashes (`{rows, next_after}`), for `hub audit verify` and an agency's own copy | viewer |
+//! | `GET /api/v1/audit/verify` | the console's own check of the chain (the CLI checks the export itself) | viewer |
 //! | `GET /api/v1/plan`, `GET /api/v1/snapshots/{version\|latest}[/units/{code}]`, `GET /api/v1/snapshots/{v}/export?format=&lang=`, `GET /api/v1/indicators/{id}/history?unit=` | indicators (proxied) | viewer |
 //! | `POST /api/v1/snapshots?units=&as_of=` | recompute a snapshot | admin |
 //!
 //! Every action is recorded in the audit log by [`crate::actions`]. Owns request parsing and
 //! responses only.
+
+use std::net::IpAddr;
 
 use axum::Json;
 use axum::Router;
@@ -40,6 +44,7 @@ use serde_json::{Value, json};
 use crate::actions::{self, ApiError, Reason, ReviewDecision};
 use crate::audit::AuditQuery;
 use crate::auth::{Caller, Role, SessionKind};
+use crate::guard::{AlreadyAudited, client_addr};
 use crate::pipeline;
 use crate::privacy::mask_personal;
 use crate::service::{AppState, Shared};
@@ -53,7 +58,6 @@ impl FromRequestParts<Shared> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
         state
-            .sessions
             .caller(&parts.headers)
             .await?
             .ok_or_else(ApiError::unauthenticated)
@@ -82,6 +86,8 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/dlq/{queue}/{id}", get(dlq_show))
         .route("/api/v1/dlq/{queue}/{id}/{action}", post(dlq_action))
         .route("/api/v1/audit", get(audit))
+        .route("/api/v1/audit/export", get(audit_export))
+        .route("/api/v1/audit/verify", get(audit_verify))
         .route("/api/v1/plan", get(plan))
         .route("/api/v1/snapshots", post(recompute))
         .route("/api/v1/snapshots/{version}", get(snapshot))
@@ -101,32 +107,110 @@ pub struct Login {
     pub password: String,
 }
 
+/// Why a login was refused, with what the response needs.
+#[derive(Debug)]
+pub struct LoginRefused {
+    pub error: ApiError,
+    /// Seconds until a throttled name or address may try again (429).
+    pub retry_after: Option<u64>,
+}
+
+impl From<ApiError> for LoginRefused {
+    fn from(error: ApiError) -> Self {
+        Self {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for LoginRefused {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl IntoResponse for LoginRefused {
+    fn into_response(self) -> Response {
+        let mut r = self.error.into_response();
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, secs.max(1).into());
+        }
+        // the login path wrote its own audit entry
+        r.extensions_mut().insert(AlreadyAudited);
+        r
+    }
+}
+
 /// Checks credentials, records the attempt, opens a session of `kind`.
+///
+/// A name or address with too many recent failures is refused (429) before the password is
+/// looked at; otherwise the password is verified (argon2) on a blocking thread, at most
+/// `LOGIN_CONCURRENCY` at once. Every attempt, refused or not, is written to the audit log.
 pub async fn login(
     state: &AppState,
     login: &Login,
     kind: SessionKind,
-) -> Result<(String, Caller), ApiError> {
-    let user = match state.users.verify(&login.username, &login.password) {
-        Some(u) => u.clone(),
-        None => {
-            let _ = state
-                .audit
-                .record(
-                    &login.username,
-                    "-",
-                    "login",
-                    "console",
-                    "refused",
-                    json!({ "via": kind }),
-                )
-                .await;
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unknown user or wrong password",
-            ));
-        }
+    addr: Option<IpAddr>,
+) -> Result<(String, Caller), LoginRefused> {
+    let address = addr.map(|a| a.to_string());
+    if let Err(t) = state.throttle.check(&login.username, addr) {
+        let _ = state
+            .audit
+            .record(
+                &login.username,
+                "-",
+                "login",
+                "console",
+                "refused: 429 throttled",
+                json!({ "via": kind, "address": address, "throttled_by": t.by }),
+            )
+            .await;
+        return Err(LoginRefused {
+            error: ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "too many failed logins for this {}: try again in {} s",
+                    t.by,
+                    t.retry_after.as_secs().max(1)
+                ),
+            ),
+            retry_after: Some(t.retry_after.as_secs()),
+        });
+    }
+    let users = state.users.current().await;
+    let user = {
+        let _slot = state.password_slots.acquire().await.map_err(|_| {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the console is stopping")
+        })?;
+        state.password_checks.inc();
+        let (name, password) = (login.username.clone(), login.password.clone());
+        tokio::task::spawn_blocking(move || users.verify(&name, &password).cloned())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "password verification panicked");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            })?
     };
+    let Some(user) = user else {
+        state.throttle.failed(&login.username, addr);
+        let _ = state
+            .audit
+            .record(
+                &login.username,
+                "-",
+                "login",
+                "console",
+                "refused: 401",
+                json!({ "via": kind, "address": address }),
+            )
+            .await;
+        return Err(
+            ApiError::new(StatusCode::UNAUTHORIZED, "unknown user or wrong password").into(),
+        );
+    };
+    state.throttle.succeeded(&user.name);
     let (secret, expires_at) = state.sessions.open(&user, kind).await?;
     let _ = state
         .audit
@@ -136,7 +220,7 @@ pub async fn login(
             "login",
             "console",
             "ok",
-            json!({ "via": kind }),
+            json!({ "via": kind, "address": address }),
         )
         .await;
     Ok((
@@ -150,8 +234,12 @@ pub async fn login(
     ))
 }
 
-async fn token(State(state): State<Shared>, Json(body): Json<Login>) -> Api {
-    let (secret, caller) = login(&state, &body, SessionKind::Token).await?;
+async fn token(
+    State(state): State<Shared>,
+    ConnectInfoAddr(addr): ConnectInfoAddr,
+    Json(body): Json<Login>,
+) -> Result<Response, LoginRefused> {
+    let (secret, caller) = login(&state, &body, SessionKind::Token, addr).await?;
     Ok(Json(json!({
         "token": secret,
         "user": caller.name,
@@ -159,6 +247,17 @@ async fn token(State(state): State<Shared>, Json(body): Json<Login>) -> Api {
         "expires_at": caller.expires_at,
     }))
     .into_response())
+}
+
+/// The client's address, if the server records it ([`crate::guard::client_addr`]).
+pub struct ConnectInfoAddr(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ConnectInfoAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_addr(&parts.extensions)))
+    }
 }
 
 async fn logout(State(state): State<Shared>, _caller: Caller, headers: HeaderMap) -> Api {
@@ -401,6 +500,34 @@ async fn dlq_action(
 async fn audit(State(state): State<Shared>, caller: Caller, Query(q): Query<AuditQuery>) -> Api {
     caller.require(Role::Viewer)?;
     Ok(Json(json!({ "entries": state.audit.list(&q).await? })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ExportQuery {
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn audit_export(
+    State(state): State<Shared>,
+    caller: Caller,
+    Query(q): Query<ExportQuery>,
+) -> Api {
+    caller.require(Role::Viewer)?;
+    let limit = q.limit.unwrap_or(5_000).clamp(1, 10_000);
+    let rows = state
+        .audit
+        .export(q.after.unwrap_or(i64::MIN), limit)
+        .await?;
+    let next_after = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    Ok(Json(json!({ "rows": rows, "next_after": next_after })).into_response())
+}
+
+async fn audit_verify(State(state): State<Shared>, caller: Caller) -> Api {
+    caller.require(Role::Viewer)?;
+    Ok(Json(state.audit.verify().await?).into_response())
 }
 
 async fn plan(State(state): State<Shared>, _caller: Caller) -> Api {

@@ -1,17 +1,27 @@
 //! The operators' audit log (`console.audit_log`): every action taken through the console or
 //! the CLI (review decisions, merges, splits, dead-letter replays and discards, sync triggers,
-//! recomputes, logins), with who, when, what and which target.
+//! recomputes), every login, and every refused attempt (401, 403, 429), with who, when, what
+//! and which target.
 //!
 //! An action is recorded *before* it is carried out ([`Audit::begin`], outcome `pending`),
-//! then finished with its outcome ([`Audit::finish`]): when the log cannot be written the
-//! action is refused, so nothing happens unrecorded. Owns this table only.
+//! then its outcome is appended as a row of its own that `finishes` the first
+//! ([`Audit::finish`]): when the log cannot be written the action is refused, so nothing
+//! happens unrecorded.
+//!
+//! The log is append-only and hash-chained ([`crate::chain`]): a trigger refuses `UPDATE`,
+//! `DELETE` and `TRUNCATE`, and each row stores the hash of its content and of the row before
+//! it, written under a table lock so that the chain has one order. [`Audit::export`] gives
+//! the rows with their hashes (`GET /api/v1/audit/export`), which `hub audit verify` checks,
+//! from the console or from a copy. Owns this table only.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::auth::Caller;
+use crate::chain::{self, ChainedRow, GENESIS};
 
-/// One entry.
+/// One entry (an action with its outcome, or a one-step event).
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct AuditEntry {
     pub id: i64,
@@ -23,6 +33,88 @@ pub struct AuditEntry {
     pub outcome: String,
     pub detail: sqlx::types::Json<serde_json::Value>,
     pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// One stored row, every column.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Row {
+    id: i64,
+    at: DateTime<Utc>,
+    actor: String,
+    role: String,
+    action: String,
+    target: String,
+    outcome: String,
+    detail: sqlx::types::Json<Value>,
+    finished_at: Option<DateTime<Utc>>,
+    finishes: Option<i64>,
+    prev_hash: Option<String>,
+    hash: Option<String>,
+}
+
+fn ts(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// The hashed fields of a row, in their fixed order:
+/// `[id, at, actor, role, action, target, outcome, detail, finished_at, finishes]`.
+#[allow(clippy::too_many_arguments)]
+fn content(
+    id: i64,
+    at: &DateTime<Utc>,
+    actor: &str,
+    role: &str,
+    action: &str,
+    target: &str,
+    outcome: &str,
+    detail: &Value,
+    finished_at: Option<&DateTime<Utc>>,
+    finishes: Option<i64>,
+) -> Value {
+    json!([
+        id,
+        ts(at),
+        actor,
+        role,
+        action,
+        target,
+        outcome,
+        detail,
+        finished_at.map(ts),
+        finishes
+    ])
+}
+
+impl Row {
+    fn chained(self) -> ChainedRow {
+        ChainedRow {
+            id: self.id,
+            content: content(
+                self.id,
+                &self.at,
+                &self.actor,
+                &self.role,
+                &self.action,
+                &self.target,
+                &self.outcome,
+                &self.detail.0,
+                self.finished_at.as_ref(),
+                self.finishes,
+            ),
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
+/// An action begun with [`Audit::begin`], to finish with [`Audit::finish`].
+#[derive(Debug, Clone)]
+pub struct Begun {
+    pub id: i64,
+    actor: String,
+    role: String,
+    action: String,
+    target: String,
 }
 
 /// The audit log.
@@ -40,31 +132,45 @@ pub struct AuditQuery {
     pub limit: Option<i64>,
 }
 
+/// Trims what a caller controls (a user name typed at the login form) to a sane size.
+fn bounded(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
 impl Audit {
     pub fn new(pool: sqlx::PgPool) -> Self {
         Self { pool }
     }
 
-    /// Records that `caller` is about to do `action` on `target`; returns the entry's id.
+    /// Records that `caller` is about to do `action` on `target`.
     pub async fn begin(
         &self,
         caller: &Caller,
         action: &str,
         target: &str,
-        detail: serde_json::Value,
-    ) -> Result<i64, sqlx::Error> {
-        self.record(
-            &caller.name,
-            caller.role.as_str(),
-            action,
-            target,
-            "pending",
-            detail,
-        )
-        .await
+        detail: Value,
+    ) -> Result<Begun, sqlx::Error> {
+        let id = self
+            .append(
+                &caller.name,
+                caller.role.as_str(),
+                action,
+                target,
+                "pending",
+                detail,
+                None,
+            )
+            .await?;
+        Ok(Begun {
+            id,
+            actor: caller.name.clone(),
+            role: caller.role.as_str().to_owned(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+        })
     }
 
-    /// Records a finished event in one step (a login, a refused login).
+    /// Records a finished event in one step (a login, a refused attempt).
     pub async fn record(
         &self,
         actor: &str,
@@ -72,47 +178,116 @@ impl Audit {
         action: &str,
         target: &str,
         outcome: &str,
-        detail: serde_json::Value,
+        detail: Value,
     ) -> Result<i64, sqlx::Error> {
-        let finished = (outcome != "pending").then(Utc::now);
-        sqlx::query_scalar(
-            "INSERT INTO audit_log (actor, role, action, target, outcome, detail, finished_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind(actor)
-        .bind(role)
-        .bind(action)
-        .bind(target)
-        .bind(outcome)
-        .bind(sqlx::types::Json(detail))
-        .bind(finished)
-        .fetch_one(&self.pool)
-        .await
+        self.append(actor, role, action, target, outcome, detail, None)
+            .await
     }
 
-    /// Sets the outcome of an entry begun with [`Audit::begin`] (`ok` or `failed: …`).
-    pub async fn finish(&self, id: i64, outcome: &str) {
-        if let Err(e) =
-            sqlx::query("UPDATE audit_log SET outcome = $2, finished_at = now() WHERE id = $1")
-                .bind(id)
-                .bind(outcome)
-                .execute(&self.pool)
-                .await
+    /// Appends the outcome of an action begun with [`Audit::begin`] (`ok` or `failed: …`).
+    pub async fn finish(&self, begun: &Begun, outcome: &str) {
+        if let Err(e) = self
+            .append(
+                &begun.actor,
+                &begun.role,
+                &begun.action,
+                &begun.target,
+                outcome,
+                json!({}),
+                Some(begun.id),
+            )
+            .await
         {
-            // the entry stays `pending`: the action is still recorded as attempted
-            tracing::error!(error = %e, id, "could not record an action's outcome");
+            // the action stays `pending`: it is still recorded as attempted
+            tracing::error!(error = %e, id = begun.id, "could not record an action's outcome");
         }
     }
 
-    /// Entries, newest first.
+    /// Appends one chained row; returns its id.
+    #[allow(clippy::too_many_arguments)]
+    async fn append(
+        &self,
+        actor: &str,
+        role: &str,
+        action: &str,
+        target: &str,
+        outcome: &str,
+        detail: Value,
+        finishes: Option<i64>,
+    ) -> Result<i64, sqlx::Error> {
+        let actor = bounded(actor, 200);
+        let target = bounded(target, 500);
+        let mut tx = self.pool.begin().await?;
+        // one writer at a time, so that the chain has one order; readers are not blocked
+        sqlx::query("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let prev: Option<String> = sqlx::query_scalar(
+            "SELECT hash FROM audit_log WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let prev = prev.unwrap_or_else(|| GENESIS.to_owned());
+        let id: i64 =
+            sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('audit_log', 'id'))")
+                .fetch_one(&mut *tx)
+                .await?;
+        // stored with microseconds: hash what is stored
+        let at = Utc::now().trunc_subsecs(6);
+        let finished_at = (outcome != "pending").then_some(at);
+        let hash = chain::link_hash(
+            &prev,
+            &content(
+                id,
+                &at,
+                &actor,
+                role,
+                action,
+                &target,
+                outcome,
+                &detail,
+                finished_at.as_ref(),
+                finishes,
+            ),
+        );
+        sqlx::query(
+            "INSERT INTO audit_log (id, at, actor, role, action, target, outcome, detail,
+                                    finished_at, finishes, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(&actor)
+        .bind(role)
+        .bind(action)
+        .bind(&target)
+        .bind(outcome)
+        .bind(sqlx::types::Json(&detail))
+        .bind(finished_at)
+        .bind(finishes)
+        .bind(&prev)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Entries, newest first: each action with the outcome appended for it.
     pub async fn list(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT id, at, actor, role, action, target, outcome, detail, finished_at
-               FROM audit_log
-              WHERE ($1::text IS NULL OR actor = $1)
-                AND ($2::text IS NULL OR action = $2)
-                AND ($3::text IS NULL OR target = $3)
-              ORDER BY id DESC
+            "SELECT b.id, b.at, b.actor, b.role, b.action, b.target,
+                    COALESCE(f.outcome, b.outcome) AS outcome, b.detail,
+                    COALESCE(f.at, b.finished_at) AS finished_at
+               FROM audit_log b
+               LEFT JOIN LATERAL (
+                    SELECT outcome, at FROM audit_log f
+                     WHERE f.finishes = b.id ORDER BY f.id DESC LIMIT 1) f ON true
+              WHERE b.finishes IS NULL
+                AND ($1::text IS NULL OR b.actor = $1)
+                AND ($2::text IS NULL OR b.action = $2)
+                AND ($3::text IS NULL OR b.target = $3)
+              ORDER BY b.id DESC
               LIMIT $4",
         )
         .bind(&q.actor)
@@ -121,5 +296,33 @@ impl Audit {
         .bind(q.limit.unwrap_or(200).clamp(1, 1000))
         .fetch_all(&self.pool)
         .await
+    }
+
+    /// Every row after `after` (at most `limit`), oldest first, with its hashed content and
+    /// its link: what `hub audit verify` checks.
+    pub async fn export(&self, after: i64, limit: i64) -> Result<Vec<ChainedRow>, sqlx::Error> {
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, at, actor, role, action, target, outcome, detail, finished_at,
+                    finishes, prev_hash, hash
+               FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit.clamp(1, 10_000))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Row::chained).collect())
+    }
+
+    /// Checks the whole chain in the database.
+    pub async fn verify(&self) -> Result<chain::Verdict, sqlx::Error> {
+        let mut rows = Vec::new();
+        let mut after = i64::MIN;
+        loop {
+            let page = self.export(after, 10_000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            rows.extend(page);
+        }
+        Ok(chain::verify(&rows, None))
     }
 }

@@ -4,16 +4,21 @@
 //!   (+ dead-letter replay/discard, sync triggers, recomputes). Roles are ordered: a higher
 //!   role may do everything a lower one may.
 //! - [`Users`]: the users file (`CONSOLE_USERS_FILE`, TOML), passwords as argon2 PHC
-//!   strings; [`hash_password`] makes one.
+//!   strings; [`hash_password`] makes one. [`UsersSource`] re-reads the file on every check
+//!   (it is small) and re-parses it when its bytes changed, so that a user removed, a role
+//!   lowered or a password changed there takes effect on the next request.
 //! - [`Sessions`]: browser sessions (cookie `hub_session`, `HttpOnly`, `SameSite=Strict`) and
 //!   CLI bearer tokens, both random 256-bit secrets of which only the SHA-256 is stored, in
 //!   the console's own `console.sessions` table, with an expiry.
+//!   A session is valid only while its user is still in the users file with the same
+//!   password hash ([`Sessions::caller`]); its role is the file's current one.
 //! - [`Caller`]: the authenticated caller of a request, and [`Caller::require`].
 //!
 //! Owns the `console.sessions` table only; never another service's data.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -150,6 +155,11 @@ impl Users {
         }
     }
 
+    /// The user named `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&UserEntry> {
+        self.by_name.get(name)
+    }
+
     pub fn len(&self) -> usize {
         self.by_name.len()
     }
@@ -157,6 +167,65 @@ impl Users {
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
     }
+}
+
+/// The users file, re-read on every check and re-parsed when it changed.
+pub struct UsersSource {
+    path: PathBuf,
+    /// The bytes last parsed and what they gave.
+    cache: Mutex<(Vec<u8>, Arc<Users>)>,
+}
+
+impl UsersSource {
+    /// Reads the file once (start fails when it is missing or wrong).
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let bytes = std::fs::read(path).map_err(|e| Error::Users {
+            path: path.to_owned(),
+            problem: e.to_string(),
+        })?;
+        let users =
+            Users::parse(&String::from_utf8_lossy(&bytes)).map_err(|problem| Error::Users {
+                path: path.to_owned(),
+                problem,
+            })?;
+        Ok(Self {
+            path: path.to_owned(),
+            cache: Mutex::new((bytes, Arc::new(users))),
+        })
+    }
+
+    /// The users as the file says now. When it cannot be read or parsed, nobody (fail
+    /// closed: a broken users file must not keep a removed user in).
+    pub async fn current(&self) -> Arc<Users> {
+        let bytes = match tokio::fs::read(&self.path).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, file = %self.path.display(), "users file unreadable: every login and session refused");
+                return Arc::new(Users::default());
+            }
+        };
+        let Ok(mut cache) = self.cache.lock() else {
+            return Arc::new(Users::default());
+        };
+        if cache.0 != bytes {
+            match Users::parse(&String::from_utf8_lossy(&bytes)) {
+                Ok(users) => {
+                    tracing::info!(users = users.len(), file = %self.path.display(), "users file reloaded");
+                    *cache = (bytes, Arc::new(users));
+                }
+                Err(problem) => {
+                    tracing::error!(%problem, file = %self.path.display(), "users file invalid: every login and session refused");
+                    return Arc::new(Users::default());
+                }
+            }
+        }
+        cache.1.clone()
+    }
+}
+
+/// What a session is bound to: the user's password hash as it was at login.
+fn credential_digest(user: &UserEntry) -> String {
+    digest(&user.password_hash)
 }
 
 /// An argon2id PHC string for `password`, for a users file.
@@ -252,14 +321,16 @@ impl Sessions {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
         let expires_at = Utc::now() + self.ttl;
         sqlx::query(
-            "INSERT INTO sessions (secret_sha256, username, role, kind, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO sessions (secret_sha256, username, role, kind, expires_at,
+                                   credential_sha256)
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(digest(&secret))
         .bind(&user.name)
         .bind(user.role.as_str())
         .bind(kind.as_str())
         .bind(expires_at)
+        .bind(credential_digest(user))
         .execute(&self.pool)
         .await?;
         // expired rows are of no use to anyone
@@ -269,26 +340,37 @@ impl Sessions {
         Ok((secret, expires_at))
     }
 
-    /// The caller a secret belongs to, if it is known and not expired.
-    pub async fn lookup(&self, secret: &str) -> Result<Option<Caller>, sqlx::Error> {
-        let row: Option<(String, String, String, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT username, role, kind, expires_at FROM sessions
+    /// The caller a secret belongs to, if it is known, not expired, and its user is still in
+    /// `users` with the password it logged in with; the role is the users file's current one.
+    pub async fn lookup(&self, secret: &str, users: &Users) -> Result<Option<Caller>, sqlx::Error> {
+        let row: Option<(String, String, DateTime<Utc>, Option<String>)> = sqlx::query_as(
+            "SELECT username, kind, expires_at, credential_sha256 FROM sessions
               WHERE secret_sha256 = $1 AND expires_at > now()",
         )
         .bind(digest(secret))
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.and_then(|(name, role, kind, expires_at)| {
-            Some(Caller {
-                name,
-                role: role.parse().ok()?,
-                kind: if kind == "token" {
-                    SessionKind::Token
-                } else {
-                    SessionKind::Cookie
-                },
-                expires_at,
-            })
+        let Some((name, kind, expires_at, credential)) = row else {
+            return Ok(None);
+        };
+        let current = users
+            .get(&name)
+            .filter(|u| credential.as_deref() == Some(credential_digest(u).as_str()));
+        let Some(user) = current else {
+            // removed from the users file, or its password changed: the session is over
+            tracing::info!(user = %name, "session ended: user removed or password changed");
+            self.close(secret).await?;
+            return Ok(None);
+        };
+        Ok(Some(Caller {
+            name,
+            role: user.role,
+            kind: if kind == "token" {
+                SessionKind::Token
+            } else {
+                SessionKind::Cookie
+            },
+            expires_at,
         }))
     }
 
@@ -301,10 +383,15 @@ impl Sessions {
         Ok(())
     }
 
-    /// The caller of a request: a bearer token first, else the session cookie.
-    pub async fn caller(&self, headers: &HeaderMap) -> Result<Option<Caller>, sqlx::Error> {
+    /// The caller of a request: a bearer token first, else the session cookie; checked
+    /// against `users` (the users file as it is now).
+    pub async fn caller(
+        &self,
+        headers: &HeaderMap,
+        users: &Users,
+    ) -> Result<Option<Caller>, sqlx::Error> {
         match credentials(headers) {
-            Some(secret) => self.lookup(&secret).await,
+            Some(secret) => self.lookup(&secret, users).await,
             None => Ok(None),
         }
     }

@@ -12,6 +12,11 @@
 //! | `SESSION_TTL_MINUTES` | `480` | lifetime of a browser session or CLI token |
 //! | `COOKIE_SECURE` | `true` unless `HTTP_ADDR` is a loopback address | add `Secure` to the session cookie (a browser then sends it over HTTPS only; `false` for plain HTTP beyond this machine, never in production) |
 //! | `UPSTREAM_TIMEOUT_MS` | `5000` | timeout of each call to another service |
+//! | `SERVICE_TOKEN` | required with `RECONCILER_URL`/`INDICATORS_URL` | the bearer token sent to the reconciler and indicators (one of their `SERVICE_TOKENS`) |
+//! | `LOGIN_MAX_FAILURES` | `10` | failed logins per user name within `LOGIN_WINDOW_SECS` after which further attempts are refused (429) without checking the password |
+//! | `LOGIN_MAX_FAILURES_PER_ADDRESS` | `30` | the same per client address |
+//! | `LOGIN_WINDOW_SECS` | `900` | the throttling window |
+//! | `LOGIN_CONCURRENCY` | `2` | password verifications (argon2) run at once, on blocking threads |
 //!
 //! With `HUB_ENV=production` the console refuses the development users file
 //! (`deploy/console/users.dev.toml`, by name or by its password hashes).
@@ -22,6 +27,7 @@
 use std::path::PathBuf;
 
 use hub_runtime::config::{CommonConfig, ConfigError};
+use hub_runtime::service_auth::ServiceCredential;
 use serde::{Deserialize, Deserializer};
 
 /// Settings of hub-console.
@@ -48,6 +54,16 @@ pub struct Config {
     pub cookie_secure: bool,
     /// `UPSTREAM_TIMEOUT_MS`.
     pub upstream_timeout_ms: u64,
+    /// `SERVICE_TOKEN`.
+    pub service_token: ServiceCredential,
+    /// `LOGIN_MAX_FAILURES`.
+    pub login_max_failures: u32,
+    /// `LOGIN_MAX_FAILURES_PER_ADDRESS`.
+    pub login_max_failures_per_address: u32,
+    /// `LOGIN_WINDOW_SECS`.
+    pub login_window_secs: u64,
+    /// `LOGIN_CONCURRENCY`.
+    pub login_concurrency: u16,
 }
 
 impl Default for Config {
@@ -64,6 +80,11 @@ impl Default for Config {
             session_ttl_minutes: 480,
             cookie_secure: false,
             upstream_timeout_ms: 5_000,
+            service_token: ServiceCredential::default(),
+            login_max_failures: 10,
+            login_max_failures_per_address: 30,
+            login_window_secs: 900,
+            login_concurrency: 2,
         }
     }
 }
@@ -125,6 +146,21 @@ impl Config {
                 "users.dev.toml",
                 &hashes,
             )?;
+        }
+        self.service_token
+            .validate(self.reconciler_url.is_some() || self.indicators_url.is_some())?;
+        for (var, v) in [
+            ("LOGIN_MAX_FAILURES", u64::from(self.login_max_failures)),
+            (
+                "LOGIN_MAX_FAILURES_PER_ADDRESS",
+                u64::from(self.login_max_failures_per_address),
+            ),
+            ("LOGIN_WINDOW_SECS", self.login_window_secs),
+            ("LOGIN_CONCURRENCY", u64::from(self.login_concurrency)),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::invalid(var, "expected at least 1"));
+            }
         }
         if self.session_ttl_minutes == 0 {
             return Err(ConfigError::invalid(
@@ -216,6 +252,7 @@ mod tests {
     fn reads_its_variables_and_the_common_ones() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("RECONCILER_URL", "http://127.0.0.1:8081");
+            jail.set_env("SERVICE_TOKEN", "t".repeat(32));
             jail.set_env(
                 "ADAPTER_URLS",
                 "coop-alliance=http://127.0.0.1:9001/, ntm=http://127.0.0.1:9002",
@@ -244,6 +281,10 @@ mod tests {
             let e = Config::from_env().expect_err("no users file").to_string();
             assert!(e.contains("CONSOLE_USERS_FILE"), "{e}");
             jail.set_env("CONSOLE_USERS_FILE", "/etc/hub/users.toml");
+            jail.set_env("INDICATORS_URL", "http://x");
+            let e = Config::from_env().expect_err("no token").to_string();
+            assert!(e.contains("SERVICE_TOKEN"), "{e}");
+            jail.set_env("SERVICE_TOKEN", "t".repeat(32));
             jail.set_env("INDICATORS_URL", "ftp://x");
             let e = Config::from_env().expect_err("not http").to_string();
             assert!(e.contains("INDICATORS_URL"), "{e}");

@@ -8,7 +8,10 @@
 //! |---|---|
 //! | [`config`] | [`Config`] from the environment (`RECONCILER_URL`, `INDICATORS_URL`, `ADAPTER_URLS`, `CONSOLE_USERS_FILE`, …) |
 //! | [`auth`] | roles, the users file (argon2), sessions (cookie) and tokens (bearer) |
-//! | [`audit`] | the audit log of operator actions |
+//! | [`audit`] | the audit log of operator actions, refused attempts and logins (append-only, hash-chained) |
+//! | [`chain`] | hash chains: canonical content, link hashes, verification naming the first bad row |
+//! | [`throttle`] | login throttling per user name and per client address |
+//! | [`guard`] | what every response gets: security headers, `no-store`, refused requests audited |
 //! | [`privacy`] | masking personal data for viewers |
 //! | [`upstream`] | HTTP clients of the reconciler, indicators and adapters |
 //! | [`pipeline`] | pipeline health: sources, services, queue depths, dead-letter counts |
@@ -28,11 +31,14 @@ pub mod agency;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod chain;
 pub mod config;
+pub mod guard;
 pub mod ops;
 pub mod pipeline;
 pub mod privacy;
 pub mod service;
+pub mod throttle;
 pub mod upstream;
 pub mod web;
 

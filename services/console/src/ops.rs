@@ -47,13 +47,40 @@ pub enum OpsCommand {
         #[command(subcommand)]
         action: SnapshotAction,
     },
-    /// The audit log of operator actions.
-    Audit {
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
-    },
+    /// The audit log of operator actions; `verify` checks its hash chain, `export` writes a
+    /// copy that can be verified later (`verify --file`).
+    Audit(AuditArgs),
     /// Print an argon2 hash of a password read from standard input, for a users file.
     HashPassword,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub action: Option<AuditAction>,
+    /// Entries listed (without a subcommand).
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AuditAction {
+    /// Check the hash chain: every row's hash recomputes and links to the row before; the
+    /// first bad row is named and the command fails.
+    Verify {
+        /// Check an exported copy (JSON lines from `hub audit export`) instead of the console.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+        /// A head printed by an earlier verify (`id:hash`): it must still be in the chain,
+        /// unchanged (detects rows deleted from the end).
+        #[arg(long)]
+        expect_head: Option<String>,
+    },
+    /// Write every row with its hashes as JSON lines (to a file or standard output).
+    Export {
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -378,23 +405,7 @@ pub async fn execute(
         OpsCommand::Log(args) => log(client, args, out).await?,
         OpsCommand::Dlq { action } => dlq(client, action, out).await?,
         OpsCommand::Snapshot { action } => snapshot(client, action, out).await?,
-        OpsCommand::Audit { limit } => {
-            let v = client
-                .get("/api/v1/audit", &[("limit", limit.to_string())])
-                .await?;
-            for e in array(&v, &["entries"]) {
-                writeln!(
-                    out,
-                    "{}\t{}\t{}\t{}\t{}\t{}",
-                    s(e, "at"),
-                    s(e, "actor"),
-                    s(e, "action"),
-                    s(e, "target"),
-                    s(e, "outcome"),
-                    e.get("detail").map(Value::to_string).unwrap_or_default()
-                )?;
-            }
-        }
+        OpsCommand::Audit(args) => audit(client, args, out).await?,
     }
     Ok(())
 }
@@ -788,4 +799,120 @@ mod tests {
         let e = parse(&["review", "link", "r1"]).expect_err("a reason is required");
         assert!(e.contains("--reason"), "{e}");
     }
+}
+
+/// Every row of the audit log with its hashes, oldest first, from the console.
+async fn audit_rows(client: &OpsClient) -> anyhow::Result<Vec<crate::chain::ChainedRow>> {
+    let mut rows = Vec::new();
+    let mut after: Option<i64> = None;
+    loop {
+        let mut q = vec![("limit", "5000".to_owned())];
+        if let Some(a) = after {
+            q.push(("after", a.to_string()));
+        }
+        let v = client.get("/api/v1/audit/export", &q).await?;
+        let page: Vec<crate::chain::ChainedRow> =
+            serde_json::from_value(v.get("rows").cloned().unwrap_or(Value::Null))
+                .context("the console's audit export is not a list of rows")?;
+        rows.extend(page);
+        match v.get("next_after").and_then(Value::as_i64) {
+            Some(a) => after = Some(a),
+            None => break,
+        }
+    }
+    Ok(rows)
+}
+
+async fn audit(
+    client: &OpsClient,
+    args: AuditArgs,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    match args.action {
+        None => {
+            let v = client
+                .get("/api/v1/audit", &[("limit", args.limit.to_string())])
+                .await?;
+            for e in array(&v, &["entries"]) {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    s(e, "at"),
+                    s(e, "actor"),
+                    s(e, "action"),
+                    s(e, "target"),
+                    s(e, "outcome"),
+                    e.get("detail").map(Value::to_string).unwrap_or_default()
+                )?;
+            }
+        }
+        Some(AuditAction::Export { output }) => {
+            let rows = audit_rows(client).await?;
+            let mut text = String::new();
+            for r in &rows {
+                text.push_str(&serde_json::to_string(r)?);
+                text.push('\n');
+            }
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, text)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    writeln!(out, "{} rows written to {}", rows.len(), path.display())?;
+                }
+                None => out.write_all(text.as_bytes())?,
+            }
+        }
+        Some(AuditAction::Verify { file, expect_head }) => {
+            let rows = match &file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    text.lines()
+                        .filter(|l| !l.trim().is_empty())
+                        .enumerate()
+                        .map(|(i, l)| {
+                            serde_json::from_str(l).with_context(|| {
+                                format!("{} line {}: not an exported row", path.display(), i + 1)
+                            })
+                        })
+                        .collect::<anyhow::Result<Vec<_>>>()?
+                }
+                None => audit_rows(client).await?,
+            };
+            let head = expect_head
+                .as_deref()
+                .map(|h| {
+                    let (id, hash) = h
+                        .split_once(':')
+                        .ok_or_else(|| anyhow!("--expect-head: expected id:hash, got {h:?}"))?;
+                    let id: i64 = id
+                        .parse()
+                        .map_err(|_| anyhow!("--expect-head: {id:?} is not a row id"))?;
+                    Ok::<_, anyhow::Error>((id, hash.to_owned()))
+                })
+                .transpose()?;
+            let verdict = crate::chain::verify(&rows, head.as_ref().map(|(i, h)| (*i, h.as_str())));
+            if let Some(p) = verdict.problem {
+                bail!("audit log chain broken at {p}");
+            }
+            writeln!(
+                out,
+                "audit log chain holds: {} rows chained{}; head {}",
+                verdict.rows,
+                if verdict.unchained > 0 {
+                    format!(
+                        ", {} earlier rows before the chain began",
+                        verdict.unchained
+                    )
+                } else {
+                    String::new()
+                },
+                verdict
+                    .head
+                    .map(|(id, h)| format!("{id}:{h}"))
+                    .unwrap_or_else(|| "(empty)".into())
+            )?;
+        }
+    }
+    Ok(())
 }

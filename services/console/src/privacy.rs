@@ -1,4 +1,5 @@
-//! Personal data for the roles that need it: representatives' names and phones reach
+//! Personal data for the roles that need it: representatives' names and phones, and
+//! household borrowers' names and tax codes (a household's tax code is a person's), reach
 //! reviewers and admins as they are, and viewers masked ([`hub_normalise::mask`]).
 //!
 //! [`mask_personal`] walks any JSON an upstream service returned (golden records, source
@@ -26,10 +27,66 @@ fn is_person_key(key: &str) -> bool {
         || k == "director"
 }
 
+/// A tax code shown only by its last three characters: `*******456`.
+pub fn mask_code(code: &str) -> String {
+    let chars: Vec<char> = code.chars().filter(|c| !c.is_whitespace()).collect();
+    let keep = if chars.len() > 6 { 3 } else { 0 };
+    let mut out: String =
+        std::iter::repeat_n('*', chars.len().saturating_sub(keep).max(3)).collect();
+    out.extend(&chars[chars.len() - keep..]);
+    out
+}
+
+/// An object describing a household borrower (`borrower_type: household`, in a loan or in
+/// its raw record).
+fn is_household(map: &serde_json::Map<String, Value>) -> bool {
+    ["borrower_type", "loai_khach_hang", "customer_type"]
+        .iter()
+        .filter_map(|k| map.get(*k).and_then(Value::as_str))
+        .any(|t| {
+            let t = t.trim().to_lowercase();
+            t == "household" || t == "ho_gia_dinh" || t == "hộ gia đình"
+        })
+}
+
+fn is_tax_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.contains("tax_code") || k == "mst" || k == "ma_so_thue"
+}
+
+/// Masks a household borrower's names and tax codes (the object `borrower`, or the fields
+/// beside `borrower_type`).
+fn mask_household(map: &mut serde_json::Map<String, Value>) {
+    for (k, v) in map.iter_mut() {
+        let lk = k.to_ascii_lowercase();
+        if lk == "borrower" {
+            if let Value::Object(b) = v {
+                for (bk, bv) in b.iter_mut() {
+                    let lbk = bk.to_ascii_lowercase();
+                    if lbk.contains("name") {
+                        mask_strings(bv, &mask_name);
+                    } else if is_tax_key(&lbk) {
+                        mask_strings(bv, &mask_code);
+                    }
+                }
+            } else {
+                mask_strings(v, &mask_name);
+            }
+        } else if lk == "borrower_name" || lk == "name" {
+            mask_strings(v, &mask_name);
+        } else if is_tax_key(&lk) {
+            mask_strings(v, &mask_code);
+        }
+    }
+}
+
 /// Masks personal values in `value`, in place.
 pub fn mask_personal(value: &mut Value) {
     match value {
         Value::Object(map) => {
+            if is_household(map) {
+                mask_household(map);
+            }
             for (k, v) in map.iter_mut() {
                 if is_phone_key(k) {
                     mask_strings(v, &mask_phone);
@@ -108,6 +165,30 @@ mod tests {
         assert_eq!(v["records"][0]["borrower"]["legal_rep"], "T*** T** H**");
         assert!(!v.to_string().contains("345"), "{v}");
         assert_eq!(v["records"][1]["raw"]["representative"], "L** V** M***");
+    }
+
+    #[test]
+    fn household_borrowers_are_masked_cooperatives_are_not() {
+        let mut v = json!({"items": [
+            {"borrower": {"name": "Lò Văn Minh", "tax_code": "8012345678", "address": "Bản Hon"},
+             "borrower_type": "household",
+             "meta": {"raw": {"borrower": {"name": "Lo Van Minh", "tax_code": "801-234-5678"},
+                              "borrower_type": "household"}}},
+            {"borrower": {"name": "HTX Tân Uyên", "tax_code": "6200123456"},
+             "borrower_type": "cooperative"},
+        ]});
+        mask_personal(&mut v);
+        let h = &v["items"][0];
+        assert_eq!(h["borrower"]["name"], "L** V** M***");
+        assert_eq!(h["borrower"]["tax_code"], "*******678");
+        assert_eq!(h["meta"]["raw"]["borrower"]["name"], "L** V** M***");
+        assert!(
+            !v.to_string().contains("8012345678") && !v.to_string().contains("Minh"),
+            "{v}"
+        );
+        assert_eq!(v["items"][1]["borrower"]["name"], "HTX Tân Uyên");
+        assert_eq!(v["items"][1]["borrower"]["tax_code"], "6200123456");
+        assert_eq!(mask_code("12"), "***");
     }
 
     #[test]

@@ -17,8 +17,9 @@ use sqlx::migrate::Migrator;
 
 use crate::Error;
 use crate::audit::Audit;
-use crate::auth::{Sessions, Users};
+use crate::auth::{Caller, Sessions, UsersSource};
 use crate::config::Config;
+use crate::throttle::LoginThrottle;
 use crate::upstream::Upstream;
 
 /// The service's name (broker connection, logs).
@@ -31,7 +32,14 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// What every handler shares.
 pub struct AppState {
-    pub users: Users,
+    /// The users file, as it is now.
+    pub users: UsersSource,
+    /// Failed logins per user and address.
+    pub throttle: LoginThrottle,
+    /// Password verifications (argon2) running at once, at most `LOGIN_CONCURRENCY`.
+    pub password_slots: tokio::sync::Semaphore,
+    /// Password verifications run (`coophub_console_password_verifications_total`).
+    pub password_checks: prometheus_client::metrics::counter::Counter,
     pub sessions: Sessions,
     pub audit: Audit,
     pub upstream: Upstream,
@@ -40,6 +48,16 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The caller of a request, checked against the users file as it is now (a removed user
+    /// or a changed password ends the session; a changed role applies at once).
+    pub async fn caller(
+        &self,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<Option<Caller>, sqlx::Error> {
+        let users = self.users.current().await;
+        self.sessions.caller(headers, &users).await
+    }
+
     /// The queues whose dead letters operators may see and act on.
     pub fn knows_queue(&self, queue: &str) -> bool {
         self.config.dlq_queues.iter().any(|q| q == queue)
@@ -82,8 +100,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         .console_users_file
         .clone()
         .ok_or_else(|| hub_runtime::ConfigError::invalid("CONSOLE_USERS_FILE", "required"))?;
-    let users = Users::load(&users_file)?;
-    tracing::info!(users = users.len(), file = %users_file.display(), "users loaded");
+    let users = UsersSource::load(&users_file)?;
+    tracing::info!(users = users.current().await.len(), file = %users_file.display(), "users loaded");
     if config.common.http_addr.is_none() {
         return Err(Error::NoHttp);
     }
@@ -100,9 +118,23 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         &config.indicators_url,
         &config.adapter_urls,
         Duration::from_millis(config.upstream_timeout_ms),
+        config.service_token.token().map(str::to_owned),
+    );
+    let password_checks = prometheus_client::metrics::counter::Counter::default();
+    ctx.metrics.register(
+        "console_password_verifications",
+        "Password verifications (argon2) run by the console",
+        password_checks.clone(),
     );
     let state = Arc::new(AppState {
         users,
+        throttle: LoginThrottle::new(
+            config.login_max_failures,
+            config.login_max_failures_per_address,
+            Duration::from_secs(config.login_window_secs),
+        ),
+        password_slots: tokio::sync::Semaphore::new(usize::from(config.login_concurrency)),
+        password_checks,
         sessions: Sessions::new(ctx.db.pool.clone(), config.session_ttl_minutes),
         audit: Audit::new(ctx.db.pool.clone()),
         upstream,
@@ -119,7 +151,10 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         });
     }
     let _probe = ctx.spawn_database_probe();
-    let router = crate::api::router(state.clone()).merge(crate::web::router(state));
+    let router = crate::guard::layer(
+        crate::api::router(state.clone()).merge(crate::web::router(state.clone())),
+        state,
+    );
     let http_addr = ctx.serve_http(router).await?.ok_or(Error::NoHttp)?;
     tracing::info!(%http_addr, "console serving");
     Ok(Running {

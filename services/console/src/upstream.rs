@@ -1,6 +1,11 @@
 //! The other services, as the console sees them: HTTP clients of hub-reconciler,
 //! hub-indicators and the adapters (`RECONCILER_URL`, `INDICATORS_URL`, `ADAPTER_URLS`).
 //!
+//! Every call to the reconciler or the indicators carries the service credential
+//! (`Authorization: Bearer <SERVICE_TOKEN>`); an action also carries the operator of the
+//! authenticated console session in `X-Hub-Operator` (never in the body), which those
+//! services trust only with the credential. Adapters get neither.
+//!
 //! Responses are kept as JSON values: the console shows what the services say and tolerates
 //! fields it does not know, so a service may add fields without breaking it. Owns no data;
 //! never reads another service's tables, only its public HTTP API.
@@ -74,6 +79,8 @@ pub struct Upstream {
     reconciler: Option<String>,
     indicators: Option<String>,
     adapters: Vec<(String, String)>,
+    /// `SERVICE_TOKEN`.
+    token: Option<String>,
 }
 
 /// A raw response (exports).
@@ -94,6 +101,7 @@ impl Upstream {
         indicators: &Option<String>,
         adapters: &[(String, String)],
         timeout: Duration,
+        token: Option<String>,
     ) -> Self {
         let http = reqwest::Client::builder()
             .timeout(timeout)
@@ -113,6 +121,26 @@ impl Upstream {
                 .iter()
                 .map(|(s, u)| (s.clone(), u.trim_end_matches('/').to_owned()))
                 .collect(),
+            token,
+        }
+    }
+
+    /// Adds the service credential and, for an action, the operator.
+    fn authorised(
+        &self,
+        req: reqwest::RequestBuilder,
+        operator: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let req = match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        match operator {
+            Some(op) => req.header(
+                hub_runtime::service_auth::OPERATOR_HEADER,
+                hub_runtime::service_auth::encode_operator(op),
+            ),
+            None => req,
         }
     }
 
@@ -147,20 +175,21 @@ impl Upstream {
         query: &[(String, String)],
     ) -> Result<Value, UpstreamError> {
         let url = format!("{}{path}", self.base(service)?);
-        let req = self.http.get(url).query(query);
+        let req = self.authorised(self.http.get(url).query(query), None);
         json_of(service.name(), req.send().await).await
     }
 
-    /// `POST path` with a JSON body.
+    /// `POST path` with a JSON body, as `operator` (the authenticated caller).
     pub async fn post(
         &self,
         service: Service,
         path: &str,
         query: &[(String, String)],
         body: &Value,
+        operator: &str,
     ) -> Result<Value, UpstreamError> {
         let url = format!("{}{path}", self.base(service)?);
-        let req = self.http.post(url).query(query).json(body);
+        let req = self.authorised(self.http.post(url).query(query).json(body), Some(operator));
         json_of(service.name(), req.send().await).await
     }
 
@@ -174,9 +203,7 @@ impl Upstream {
         let name = service.name();
         let url = format!("{}{path}", self.base(service)?);
         let resp = self
-            .http
-            .get(url)
-            .query(query)
+            .authorised(self.http.get(url).query(query), None)
             .send()
             .await
             .map_err(|e| unreachable(name, &e))?;
@@ -219,9 +246,7 @@ impl Upstream {
         let name = service.name();
         let url = format!("{}{path}", self.base(service)?);
         let resp = self
-            .streaming
-            .get(url)
-            .query(query)
+            .authorised(self.streaming.get(url).query(query), None)
             .header(reqwest::header::ACCEPT, "text/event-stream")
             .send()
             .await

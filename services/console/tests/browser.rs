@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::browser::Browser;
-use common::{declare, start_console, token};
+use common::{declare, service_tokens, start_console, token};
 use fantoccini::Locator;
 use hub_contracts::registry::exchanges;
 use hub_runtime::QueueSpec;
@@ -26,6 +26,7 @@ async fn pages_in_a_real_browser_indicators_dead_letters_and_audit() {
     let config = hub_indicators::Config {
         common,
         unit_list: vec![hub_indicators::UnitList::Units2024],
+        service_tokens: service_tokens(),
         ..Default::default()
     };
     let snapshots = QueueSpec::new("consoletest.snapshots").bind(exchanges::INDICATOR, "#");

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{declare, free_addr, hub, start_console, token};
+use common::{declare, free_addr, hub, service_tokens, start_console, token};
 use hub_contracts::Envelope;
 use hub_contracts::registry::exchanges;
 use hub_contracts::v1::{IdentityMerged, SourceRef};
@@ -304,6 +304,7 @@ async fn snapshot_show_and_export_through_the_console() {
         common,
         unit_list: vec![hub_indicators::UnitList::Units2024],
         as_of: chrono::NaiveDate::from_ymd_opt(2025, 6, 30),
+        service_tokens: service_tokens(),
         ..Default::default()
     };
     let snapshots = QueueSpec::new("consoletest.snapshots").bind(exchanges::INDICATOR, "#");

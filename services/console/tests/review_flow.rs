@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{FixedOffset, TimeZone};
 use common::browser::Browser;
-use common::{declare, hub, start_console, token};
+use common::{declare, hub, service_tokens, start_console, token};
 use fantoccini::Locator;
 use hub_contracts::Envelope;
 use hub_contracts::registry::exchanges;
@@ -144,6 +144,7 @@ async fn a_reviewer_resolves_a_review_item_and_sees_it_in_the_log_and_the_golden
     common.http_addr = Some("127.0.0.1:0".parse().expect("addr"));
     let rconfig = hub_reconciler::Config {
         common,
+        service_tokens: service_tokens(),
         ..Default::default()
     };
     let identity = QueueSpec::new("consoletest.identity").bind(exchanges::IDENTITY, "#");

@@ -150,6 +150,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
             reconciler_http: Some(args.reconciler_addr),
             indicators_http: Some(args.indicators_addr),
             debounce: Duration::from_millis(1000),
+            service_token: None,
         },
         shutdown.clone(),
     )
@@ -163,6 +164,9 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
             reconciler_url: Some(format!("http://{}", args.reconciler_addr)),
             indicators_url: Some(format!("http://{}", args.indicators_addr)),
             console_users_file: Some(args.users_file.clone()),
+            service_token: hub_runtime::service_auth::ServiceCredential::new(
+                pipeline.service_token.clone(),
+            ),
             ..hub_console::Config::default()
         },
         shutdown.clone(),
@@ -217,6 +221,11 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
     println!(
         "reconciler API  http://{}/api/v1/cooperatives",
         args.reconciler_addr
+    );
+    println!(
+        "                (the APIs need the service credential of this run: \
+         -H 'Authorization: Bearer {}')",
+        pipeline.service_token
     );
     println!(
         "indicator API   http://{}/api/v1/snapshots/latest",

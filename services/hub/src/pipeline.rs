@@ -58,6 +58,9 @@ pub struct PipelineConfig {
     pub indicators_http: Option<SocketAddr>,
     /// Debounce of snapshot recomputation.
     pub debounce: Duration,
+    /// The service credential the reconciler's and indicators' APIs accept (`SERVICE_TOKENS`);
+    /// None: a fresh random one (see [`Pipeline::service_token`]).
+    pub service_token: Option<String>,
 }
 
 /// What could not start.
@@ -75,6 +78,9 @@ pub enum PipelineError {
 pub struct Pipeline {
     pub reconciler: hub_reconciler::Running,
     pub indicators: hub_indicators::Running,
+    /// The bearer token the reconciler's and indicators' APIs accept: give it to the console
+    /// (`SERVICE_TOKEN`) and to anything else that calls them.
+    pub service_token: String,
     pub shutdown: CancellationToken,
     tasks: Vec<(String, JoinHandle<Result<(), String>>)>,
 }
@@ -93,9 +99,15 @@ impl Pipeline {
         config: PipelineConfig,
         shutdown: CancellationToken,
     ) -> Result<Self, PipelineError> {
+        let service_token = config
+            .service_token
+            .clone()
+            .unwrap_or_else(hub_runtime::service_auth::generate_token);
+        let tokens = hub_runtime::service_auth::ServiceTokens::new([service_token.clone()]);
         let reconciler = hub_reconciler::start(
             hub_reconciler::Config {
                 common: with_http(&config.common, config.reconciler_http),
+                service_tokens: tokens.clone(),
                 ..hub_reconciler::Config::default()
             },
             shutdown.clone(),
@@ -106,6 +118,7 @@ impl Pipeline {
                 common: with_http(&config.common, config.indicators_http),
                 as_of: config.as_of,
                 debounce_ms: config.debounce.as_millis() as u64,
+                service_tokens: tokens,
                 ..hub_indicators::Config::default()
             },
             shutdown.clone(),
@@ -214,6 +227,7 @@ impl Pipeline {
         Ok(Self {
             reconciler,
             indicators,
+            service_token,
             shutdown,
             tasks,
         })

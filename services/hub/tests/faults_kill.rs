@@ -65,6 +65,7 @@ impl Processes {
             ("AS_OF", run.params.as_of.to_string()),
             ("DEBOUNCE_MS", "300".into()),
             ("RECONCILER_HTTP_ADDR", reconciler_http.to_string()),
+            ("SERVICE_TOKENS", run.service_token.clone()),
         ] {
             env.insert(k.to_owned(), v);
         }

@@ -9,6 +9,7 @@
 //! | `DEBOUNCE_MS` | `2000` | quiet time after an input change before recomputing |
 //! | `DEBOUNCE_MAX_MS` | `30000` | longest a stream of changes may delay a recompute |
 //! | `AS_OF` | unset: today in Vietnam (UTC+7) | fixed as-of date (`YYYY-MM-DD`) of automatic recomputes |
+//! | `SERVICE_TOKENS` | required with `HTTP_ADDR` | bearer tokens the API accepts (the console's `SERVICE_TOKEN`), comma-separated so that one can be rotated; at least 32 characters each |
 //!
 //! Owns no I/O beyond reading the environment.
 
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use hub_runtime::config::{CommonConfig, ConfigError};
+use hub_runtime::service_auth::ServiceTokens;
 use serde::{Deserialize, Deserializer};
 
 use crate::plan::UnitList;
@@ -37,6 +39,8 @@ pub struct Config {
     pub debounce_max_ms: u64,
     /// `AS_OF`.
     pub as_of: Option<NaiveDate>,
+    /// `SERVICE_TOKENS`.
+    pub service_tokens: ServiceTokens,
 }
 
 impl Default for Config {
@@ -48,6 +52,7 @@ impl Default for Config {
             debounce_ms: 2_000,
             debounce_max_ms: 30_000,
             as_of: None,
+            service_tokens: ServiceTokens::default(),
         }
     }
 }
@@ -63,6 +68,8 @@ impl Config {
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.common.validate()?;
+        self.service_tokens
+            .validate(self.common.http_addr.is_some())?;
         if self.unit_list.is_empty() {
             return Err(ConfigError::invalid(
                 "UNIT_LIST",
@@ -156,6 +163,18 @@ mod tests {
             jail.set_env("DEBOUNCE_MS", "soon");
             let e = Config::from_env().expect_err("not a number").to_string();
             assert!(e.contains("DEBOUNCE_MS"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_api_needs_a_service_token() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("HTTP_ADDR", "127.0.0.1:0");
+            let e = Config::from_env().expect_err("no token").to_string();
+            assert!(e.contains("SERVICE_TOKENS"), "{e}");
+            jail.set_env("SERVICE_TOKENS", "a".repeat(32));
+            Config::from_env().expect("a token");
             Ok(())
         });
     }

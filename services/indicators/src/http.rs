@@ -11,6 +11,11 @@
 //! | `GET /api/v1/snapshots/{version\|latest}/export?format=csv\|xlsx&lang=en\|vi&units=2024` | the provincial report |
 //! | `GET /api/v1/indicators/{id}/history?unit=12&units=2024` | one indicator of one unit across versions |
 //!
+//! Every route needs the service credential (`Authorization: Bearer <token>`, one of
+//! `SERVICE_TOKENS`; 401 otherwise, see [`hub_runtime::service_auth`]); `/healthz`, `/readyz`
+//! and `/metrics` stay open. A recompute is logged with the operator the console vouched for
+//! (`X-Hub-Operator`).
+//!
 //! `units` defaults to the first of `UNIT_LIST`. Errors are JSON `{"error": "…"}`. Owns
 //! request parsing and responses only; computing and storing is the engine's.
 
@@ -127,9 +132,18 @@ async fn versions(State(engine): State<Arc<Engine>>, Query(p): Query<Params>) ->
     )
 }
 
-async fn recompute(State(engine): State<Arc<Engine>>, Query(p): Query<Params>) -> Api {
+async fn recompute(
+    State(engine): State<Arc<Engine>>,
+    operator: Option<axum::Extension<hub_runtime::service_auth::AuthenticatedOperator>>,
+    Query(p): Query<Params>,
+) -> Api {
     let list = p.list(&engine)?;
     let as_of = p.as_of()?;
+    tracing::info!(
+        operator = operator.as_ref().map(|o| o.0.0.as_str()).unwrap_or("-"),
+        %list,
+        "recompute asked"
+    );
     let r = engine.recompute(list, as_of).await?;
     let code = if r.created {
         StatusCode::CREATED

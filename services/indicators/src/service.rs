@@ -329,7 +329,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     // a first snapshot from whatever the projection holds
     dirty.notify_one();
 
-    let http_addr = ctx.serve_http(http::router(engine.clone())).await?;
+    let api = hub_runtime::service_auth::require_service_credential(
+        http::router(engine.clone()),
+        config.service_tokens.clone(),
+    );
+    let http_addr = ctx.serve_http(api).await?;
     let broker = ctx.broker.clone();
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {

@@ -379,6 +379,7 @@ async fn snapshots_equal_the_simulator_truth_and_follow_a_new_loan() {
 
     let mut common = env.config.clone();
     common.http_addr = Some("127.0.0.1:0".parse().expect("addr"));
+    let token = hub_runtime::service_auth::generate_token();
     let config = Config {
         common,
         plan_file: None,
@@ -386,6 +387,7 @@ async fn snapshots_equal_the_simulator_truth_and_follow_a_new_loan() {
         debounce_ms: 200,
         debounce_max_ms: 2_000,
         as_of: Some(params.as_of),
+        service_tokens: hub_runtime::service_auth::ServiceTokens::new([token.clone()]),
     };
     // queues exist before anything is published (publishes are mandatory)
     let inputs_queue = hub_indicators::input_queue(&config);
@@ -455,8 +457,38 @@ async fn snapshots_equal_the_simulator_truth_and_follow_a_new_loan() {
     let (i7n, i7d) = value(&first, "12", "I7");
     assert!(i7n.unwrap_or(0.0) > 0.0 && i7n < i7d, "I7 {i7n:?}/{i7d:?}");
 
+    // --- without the service credential: 401, before anything is computed or read ---
+    let anonymous = reqwest::Client::new();
+    for req in [
+        anonymous.post(format!("{base}/api/v1/snapshots?units=2024")),
+        anonymous.get(format!("{base}/api/v1/snapshots/latest?units=2024")),
+        anonymous.get(format!("{base}/api/v1/plan")),
+        anonymous
+            .get(format!("{base}/api/v1/snapshots/latest/export?format=csv"))
+            .bearer_auth("not-the-token-not-the-token-not-the-token"),
+    ] {
+        let resp = req.send().await.expect("http");
+        assert_eq!(resp.status(), 401);
+    }
+    for open in ["/healthz", "/metrics"] {
+        let resp = anonymous
+            .get(format!("{base}{open}"))
+            .send()
+            .await
+            .expect("http");
+        assert_eq!(resp.status(), 200, "{open} stays open");
+    }
+
     // --- the same inputs give the same content: no new version ---
-    let http = reqwest::Client::new();
+    let mut auth = reqwest::header::HeaderMap::new();
+    auth.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    let http = reqwest::Client::builder()
+        .default_headers(auth)
+        .build()
+        .expect("client");
     let again = http
         .post(format!("{base}/api/v1/snapshots?units=2024"))
         .send()

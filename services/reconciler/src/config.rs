@@ -5,11 +5,13 @@
 //! |---|---|---|
 //! | `AMQP_URL`, `DATABASE_URL`, `HUB_NAMESPACE`, `HTTP_ADDR`, `LOG_FORMAT`, `PREFETCH`, `BATCH_SIZE`, `RETRY_ATTEMPTS`, `RETRY_INITIAL_MS`, `RETRY_MAX_MS`, `DELIVERY_LIMIT` | see `hub_runtime::CommonConfig` | the common settings |
 //! | `RECONCILER_MAX_PAGE` | `500` | largest `limit` the HTTP API accepts |
+//! | `SERVICE_TOKENS` | required with `HTTP_ADDR` | bearer tokens the API accepts (the console's `SERVICE_TOKEN`), comma-separated so that one can be rotated; at least 32 characters each |
 //! | `RECONCILER_SETTLE_QUIET_MS` | `1000` | the settle pass (identities independent of arrival order) runs once no record or operator decision changed the engine for this long; 50 to 600000 |
 //!
 //! Owns parsing and validation only.
 
 use hub_runtime::config::{self, CommonConfig, ConfigError};
+use hub_runtime::service_auth::ServiceTokens;
 use serde::Deserialize;
 
 /// The reconciler's configuration.
@@ -22,6 +24,8 @@ pub struct Config {
     pub reconciler_max_page: u32,
     /// `RECONCILER_SETTLE_QUIET_MS`.
     pub reconciler_settle_quiet_ms: u64,
+    /// `SERVICE_TOKENS`.
+    pub service_tokens: ServiceTokens,
 }
 
 impl Default for Config {
@@ -30,6 +34,7 @@ impl Default for Config {
             common: CommonConfig::default(),
             reconciler_max_page: 500,
             reconciler_settle_quiet_ms: 1000,
+            service_tokens: ServiceTokens::default(),
         }
     }
 }
@@ -44,6 +49,8 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.common.validate()?;
+        self.service_tokens
+            .validate(self.common.http_addr.is_some())?;
         if !(1..=10_000).contains(&self.reconciler_max_page) {
             return Err(ConfigError::invalid(
                 "RECONCILER_MAX_PAGE",
@@ -105,6 +112,25 @@ mod tests {
             jail.set_env("RECONCILER_SETTLE_QUIET_MS", "10");
             let e = Config::from_env().expect_err("too short").to_string();
             assert!(e.contains("RECONCILER_SETTLE_QUIET_MS"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_api_needs_a_service_token() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("HTTP_ADDR", "127.0.0.1:0");
+            let e = Config::from_env().expect_err("no token").to_string();
+            assert!(e.contains("SERVICE_TOKENS"), "{e}");
+            jail.set_env("SERVICE_TOKENS", "too-short");
+            let e = Config::from_env().expect_err("short token").to_string();
+            assert!(e.contains("SERVICE_TOKENS"), "{e}");
+            jail.set_env(
+                "SERVICE_TOKENS",
+                format!("{},{}", "a".repeat(32), "b".repeat(40)),
+            );
+            let c = Config::from_env().expect("two tokens");
+            assert!(c.service_tokens.accepts(&"b".repeat(40)));
             Ok(())
         });
     }

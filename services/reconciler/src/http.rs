@@ -5,18 +5,23 @@
 //! |---|---|
 //! | `GET /api/v1/cooperatives` | golden records, paginated (`limit`, `cursor`), filters `commune_code`, `district_code`, `kind`, `in_registry`, `include_retired` |
 //! | `GET /api/v1/cooperatives/{id}` | one golden record with its versions, merges/splits and decisions |
-//! | `POST /api/v1/cooperatives/merge` | `{operator, reason, organisation_ids, survivor?}` |
-//! | `POST /api/v1/cooperatives/{id}/split` | `{operator, reason, parts: [[{system, id}]]}` |
+//! | `POST /api/v1/cooperatives/merge` | `{reason, organisation_ids, survivor?}` |
+//! | `POST /api/v1/cooperatives/{id}/split` | `{reason, parts: [[{system, id}]]}` |
 //! | `GET /api/v1/review` | review items (`status`, default `open`; `limit`, `cursor`) |
-//! | `POST /api/v1/review/{id}/link` | `{operator, reason}` |
-//! | `POST /api/v1/review/{id}/separate` | `{operator, reason}` |
+//! | `POST /api/v1/review/{id}/link` | `{reason}` |
+//! | `POST /api/v1/review/{id}/separate` | `{reason}` |
 //! | `GET /api/v1/log` | decisions, filters `organisation`, `system`, `source_id`, `since`, `until` (RFC 3339); `limit`, `cursor` |
 //! | `GET /api/v1/log/stream` | decisions live, as Server-Sent Events (`event: decision`) |
 //!
+//! Every route needs the service credential (`Authorization: Bearer <token>`, one of
+//! `SERVICE_TOKENS`; 401 otherwise): [`router`] is wrapped by
+//! [`hub_runtime::service_auth::require_service_credential`], which also turns the
+//! `X-Hub-Operator` header (set by the console from its authenticated session) into an
+//! [`AuthenticatedOperator`]. `/healthz`, `/readyz` and `/metrics` are outside and stay open.
+//!
 //! Reads come from the database (what is committed); changes go through
-//! [`Shared::apply`]. Who acts: the operator named in the body, until authentication
-//! arrives; an authentication layer inserts [`AuthenticatedOperator`] into the request's
-//! extensions, which then wins over the body (see [`actor`]). Owns request and response
+//! [`Shared::apply`]. Who acts: only the authenticated operator, never a name in the body
+//! (see [`actor`]; an action without one is refused with 401). Owns request and response
 //! shapes only.
 
 use std::convert::Infallible;
@@ -38,9 +43,8 @@ use crate::engine::{EngineError, ReviewItem, ReviewStatus};
 use crate::service::{ApplyError, Cause, Shared};
 use crate::store::{self, CooperativeFilter, LogFilter, StoreError};
 
-/// The operator an authentication layer vouched for. Absent today.
-#[derive(Debug, Clone)]
-pub struct AuthenticatedOperator(pub String);
+/// The operator the console vouched for with the service credential.
+pub use hub_runtime::service_auth::AuthenticatedOperator;
 
 /// An API error: a status and `{"error": "…"}`.
 #[derive(Debug)]
@@ -166,25 +170,24 @@ async fn cooperative(
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no organisation {id}")))
 }
 
-/// Who decides and why.
+/// Why an operator decides (who decides comes from the authenticated request, never from
+/// here; an `operator` field in the body is ignored).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct OperatorBody {
-    /// Until authentication arrives: the operator's name.
-    #[serde(default)]
-    pub operator: Option<String>,
     pub reason: String,
 }
 
-/// The acting operator: the authenticated one when an auth layer set it, else the body's.
+/// The acting operator (the authenticated one; 401 without) and the reason.
 pub fn actor(
     auth: Option<&AuthenticatedOperator>,
     body: &OperatorBody,
 ) -> Result<(String, String), ApiError> {
-    let who = match auth {
-        Some(a) => a.0.clone(),
-        None => body.operator.clone().unwrap_or_default(),
-    };
-    let who = who.trim().to_owned();
+    let who = auth.map(|a| a.0.trim().to_owned()).ok_or_else(|| {
+        ApiError(
+            StatusCode::UNAUTHORIZED,
+            "an operator action needs the X-Hub-Operator header of an authenticated caller".into(),
+        )
+    })?;
     if who.is_empty() || who.chars().count() > 200 {
         return Err(bad("operator: expected a name of 1 to 200 characters"));
     }

@@ -135,7 +135,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         std::time::Duration::from_millis(config.reconciler_settle_quiet_ms),
         shutdown.clone(),
     ));
-    let http_addr = ctx.serve_http(http::router(shared)).await?;
+    let api = hub_runtime::service_auth::require_service_credential(
+        http::router(shared),
+        config.service_tokens.clone(),
+    );
+    let http_addr = ctx.serve_http(api).await?;
     let task = tokio::spawn(async move {
         shutdown.cancelled().await;
         let consumed = consumer.await.map_err(|e| Error::Task(e.to_string()))?;

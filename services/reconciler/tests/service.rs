@@ -28,19 +28,32 @@ struct Harness {
     observer: Observer<RawEnvelope>,
     seen: Vec<RawEnvelope>,
     publisher: Publisher,
+    /// Sends the service credential (as the console does).
     http: reqwest::Client,
+    token: String,
 }
 
 impl Harness {
     async fn new() -> Harness {
         let env = TestEnv::new().await;
+        let token = hub_runtime::service_auth::generate_token();
         let config = Config {
             common: hub_runtime::CommonConfig {
                 http_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
                 ..env.config.clone()
             },
+            // the old token is still accepted during a rotation: two at once
+            service_tokens: hub_runtime::service_auth::ServiceTokens::new([
+                hub_runtime::service_auth::generate_token(),
+                token.clone(),
+            ]),
             ..Config::default()
         };
+        let mut auth = reqwest::header::HeaderMap::new();
+        auth.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().expect("header"),
+        );
         let observer = Observer::start(
             &env,
             &config,
@@ -55,7 +68,11 @@ impl Harness {
             observer,
             seen: Vec::new(),
             publisher,
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .default_headers(auth)
+                .build()
+                .expect("client"),
+            token,
         }
     }
 
@@ -106,14 +123,21 @@ impl Harness {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    async fn post(&self, addr: SocketAddr, path: &str, body: Value) -> (u16, Value) {
-        let resp = self
-            .http
-            .post(format!("http://{addr}{path}"))
-            .json(&body)
-            .send()
-            .await
-            .expect("http");
+    /// `POST` as the console does: the body's `operator`, if any, goes in the authenticated
+    /// `X-Hub-Operator` header instead.
+    async fn post(&self, addr: SocketAddr, path: &str, mut body: Value) -> (u16, Value) {
+        let operator = body
+            .as_object_mut()
+            .and_then(|m| m.remove("operator"))
+            .and_then(|v| v.as_str().map(str::to_owned));
+        let mut req = self.http.post(format!("http://{addr}{path}")).json(&body);
+        if let Some(op) = operator {
+            req = req.header(
+                hub_runtime::service_auth::OPERATOR_HEADER,
+                hub_runtime::service_auth::encode_operator(&op),
+            );
+        }
+        let resp = req.send().await.expect("http");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
@@ -278,7 +302,7 @@ async fn merges_and_splits_propagate_to_golden_records_and_events_and_survive_a_
         )
         .await;
     assert_eq!(status, 409, "{body}");
-    // no operator, no action
+    // no authenticated operator, no action
     let (status, _) = h
         .post(
             addr,
@@ -286,7 +310,7 @@ async fn merges_and_splits_propagate_to_golden_records_and_events_and_survive_a_
             json!({"reason": "x", "parts": [[{"system": "loan-fund", "id": "Q-1"}]]}),
         )
         .await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 401);
 
     // 4. restart: the engine is rebuilt from the database, and the operator's split holds
     stop.cancel();
@@ -649,5 +673,90 @@ async fn a_replica_that_is_behind_rebuilds_its_engine_before_acting() {
     stop.cancel();
     a.wait().await.expect("a stops");
     b.wait().await.expect("b stops");
+    h.teardown().await;
+}
+
+/// Issue 15: the API answers only the holder of a service credential (401 otherwise, before
+/// any handler runs), takes the operator from the authenticated header and never from the
+/// body, and the service refuses to start with an API but without a credential.
+#[tokio::test]
+async fn the_api_refuses_requests_without_the_service_credential() {
+    let h = Harness::new().await;
+    let stop = CancellationToken::new();
+    let mut no_token = h.config.clone();
+    no_token.service_tokens = Default::default();
+    let e = hub_reconciler::start(no_token, stop.clone())
+        .await
+        .err()
+        .expect("an API without a credential does not start")
+        .to_string();
+    assert!(e.contains("SERVICE_TOKENS"), "{e}");
+
+    let running = hub_reconciler::start(h.config.clone(), stop.clone())
+        .await
+        .expect("service starts");
+    let addr = running.http_addr.expect("http address");
+    let anonymous = reqwest::Client::new();
+    let merge = json!({"operator": "mallory", "reason": "x", "organisation_ids": [Uuid::from_u128(1), Uuid::from_u128(2)]});
+    for (what, req) in [
+        (
+            "no credential",
+            anonymous.get(format!("http://{addr}/api/v1/cooperatives")),
+        ),
+        (
+            "a wrong credential",
+            anonymous
+                .get(format!("http://{addr}/api/v1/review"))
+                .bearer_auth(hub_runtime::service_auth::generate_token()),
+        ),
+        (
+            "a credential one character short",
+            anonymous
+                .get(format!("http://{addr}/api/v1/log"))
+                .bearer_auth(&h.token[1..]),
+        ),
+        (
+            "an operator header without a credential",
+            anonymous
+                .post(format!("http://{addr}/api/v1/cooperatives/merge"))
+                .header(hub_runtime::service_auth::OPERATOR_HEADER, "mallory")
+                .json(&merge),
+        ),
+        (
+            "the log stream",
+            anonymous.get(format!("http://{addr}/api/v1/log/stream")),
+        ),
+    ] {
+        let resp = req.send().await.expect("http");
+        assert_eq!(resp.status().as_u16(), 401, "{what}");
+        assert!(
+            resp.headers().contains_key("www-authenticate"),
+            "{what}: WWW-Authenticate"
+        );
+    }
+    // with the credential, reads work; an action needs the operator header, never the body's
+    let (status, _) = h.get(addr, "/api/v1/cooperatives").await;
+    assert_eq!(status, 200);
+    let resp = h
+        .http
+        .post(format!("http://{addr}/api/v1/cooperatives/merge"))
+        .json(&merge)
+        .send()
+        .await
+        .expect("http");
+    assert_eq!(resp.status().as_u16(), 401, "an operator in the body only");
+    let (status, body) = h.post(addr, "/api/v1/cooperatives/merge", merge).await;
+    assert_ne!(status, 401, "authenticated operator: {body}");
+    // health, readiness and metrics stay open (no personal data, no action)
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let resp = anonymous
+            .get(format!("http://{addr}{path}"))
+            .send()
+            .await
+            .expect("http");
+        assert_ne!(resp.status().as_u16(), 401, "{path}");
+    }
+    stop.cancel();
+    running.wait().await.expect("clean stop");
     h.teardown().await;
 }

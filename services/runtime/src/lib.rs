@@ -8,6 +8,8 @@
 //! - [`storage`]: PostgreSQL through sqlx: a schema per service, migrations, the
 //!   transactional outbox and the idempotent inbox;
 //! - [`http`]: `/healthz`, `/readyz` and `/metrics`, plus a service's own routes;
+//! - [`service_auth`]: the service credential the internal HTTP APIs require, and the
+//!   operator the console vouches for;
 //! - [`shutdown`]: one cancellation token fired by SIGTERM or SIGINT.
 //!
 //! This crate knows the envelope but no payload's meaning: it never decides what a message
@@ -17,6 +19,7 @@ pub mod config;
 pub mod http;
 pub mod messaging;
 pub mod service;
+pub mod service_auth;
 pub mod shutdown;
 pub mod storage;
 pub mod telemetry;

@@ -230,7 +230,8 @@ pub fn chart(title: &str, points: &[(String, Option<f64>)], targets: &[TargetLin
         let _ = write!(
             svg,
             "<line x1=\"{left}\" y1=\"{ty:.1}\" x2=\"{r}\" y2=\"{ty:.1}\" stroke=\"{c}\" stroke-dasharray=\"5 4\"/>\
-             <text x=\"{tx}\" y=\"{ly:.1}\" style=\"fill:{c}\">{label} {v}</text>",
+             <text x=\"{tx}\" y=\"{ly:.1}\" class=\"target t{k}\">{label} {v}</text>",
+            k = i % colours.len(),
             r = w - right,
             c = colours[i % colours.len()],
             tx = w - right + 4.0,

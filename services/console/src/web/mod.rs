@@ -13,12 +13,14 @@
 //! | `GET /dlq`, `GET /dlq/{queue}/{id}`, `POST /dlq/{queue}/{id}/replay\|discard` | dead letters | viewer / admin |
 //! | `GET /audit` | the audit log | viewer |
 //!
-//! A page without a session redirects to `/login`; an action above the caller's role answers
-//! 403. Personal data is masked for viewers. Owns presentation only: every action goes
+//! A page without a session redirects to `/login` (only ever back to a same-site path, see
+//! [`pages::safe_next`]); an action above the caller's role answers 403. Personal data is
+//! masked for viewers. Every response carries the security headers and `no-store` of
+//! [`crate::guard`]. Owns presentation only: every action goes
 //! through [`crate::actions`].
 
 mod html;
-mod pages;
+pub mod pages;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, OriginalUri};
@@ -59,7 +61,7 @@ impl FromRequestParts<Shared> for PageCaller {
                     .unwrap_or_else(|| "/".into())
             })
             .unwrap_or_else(|_| "/".into());
-        match state.sessions.caller(&parts.headers).await {
+        match state.caller(&parts.headers).await {
             Ok(Some(c)) => Ok(PageCaller(c)),
             Ok(None) => Err(ToLogin(path).into_response()),
             Err(e) => {

@@ -17,9 +17,10 @@ use super::html::{
     text,
 };
 use crate::actions::{self, ApiError, ReviewDecision};
-use crate::api::{Login, for_caller, login as api_login, pipeline_status};
+use crate::api::{ConnectInfoAddr, Login, for_caller, login as api_login, pipeline_status};
 use crate::audit::AuditQuery;
 use crate::auth::{self, Caller, Role, SessionKind};
+use crate::guard::AlreadyAudited;
 use crate::service::Shared;
 use crate::upstream::Service;
 
@@ -46,10 +47,22 @@ pub struct Next {
     error: Option<String>,
 }
 
-/// Only a local path: never redirect elsewhere after login.
-fn safe_next(next: Option<&str>) -> String {
+/// Only a same-site absolute path: never redirect elsewhere after login. Browsers drop tabs
+/// and line breaks from URLs and read `\\` as `/`, so `/\t/evil.example` or `/\\evil` would
+/// become `//evil.example`, another site: anything but plain path characters is refused.
+pub fn safe_next(next: Option<&str>) -> String {
+    fn path_char(c: char) -> bool {
+        c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@%/?#".contains(c)
+    }
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.len() <= 2000
+                && n.chars().all(path_char) =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -78,13 +91,17 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-pub async fn login(State(state): State<Shared>, Form(f): Form<LoginForm>) -> Page {
+pub async fn login(
+    State(state): State<Shared>,
+    ConnectInfoAddr(addr): ConnectInfoAddr,
+    Form(f): Form<LoginForm>,
+) -> Page {
     let next = safe_next(f.next.as_deref());
     let creds = Login {
         username: f.username,
         password: f.password,
     };
-    match api_login(&state, &creds, SessionKind::Cookie).await {
+    match api_login(&state, &creds, SessionKind::Cookie, addr).await {
         Ok((secret, _)) => {
             let cookie = auth::session_cookie_header(
                 &secret,
@@ -97,10 +114,20 @@ pub async fn login(State(state): State<Shared>, Form(f): Form<LoginForm>) -> Pag
             }
             r
         }
-        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
-            Redirect::to(&format!("/login?error=1&next={}", actions::encode(&next))).into_response()
+        Err(e) => {
+            let mut r = if e.error.status == StatusCode::UNAUTHORIZED {
+                Redirect::to(&format!("/login?error=1&next={}", actions::encode(&next)))
+                    .into_response()
+            } else {
+                error_page(e.error.status, None, &e.error.message)
+            };
+            if let Some(secs) = e.retry_after {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, secs.max(1).into());
+            }
+            r.extensions_mut().insert(AlreadyAudited);
+            r
         }
-        Err(e) => error_page(e.status, None, &e.message),
     }
 }
 

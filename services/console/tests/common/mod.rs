@@ -15,6 +15,14 @@ use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::testing::TestEnv;
 use hub_runtime::{QueueSpec, Topology};
 
+/// The service credential the tests' reconciler and indicators accept and the console sends.
+pub const SERVICE_TOKEN: &str = "console-tests-service-credential-0123456789abcdef";
+
+/// [`SERVICE_TOKEN`] as a service's `SERVICE_TOKENS`.
+pub fn service_tokens() -> hub_runtime::service_auth::ServiceTokens {
+    hub_runtime::service_auth::ServiceTokens::new([SERVICE_TOKEN])
+}
+
 pub fn users_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/console/users.dev.toml")
 }
@@ -39,6 +47,7 @@ pub async fn start_console(env: &TestEnv, adjust: impl FnOnce(&mut Config)) -> C
     let mut config = Config {
         common,
         console_users_file: Some(users_file()),
+        service_token: hub_runtime::service_auth::ServiceCredential::new(SERVICE_TOKEN),
         ..Config::default()
     };
     adjust(&mut config);
