@@ -25,6 +25,8 @@ umask 077
     for u in AGENCY_COOP_ALLIANCE AGENCY_LOAN_FUND AGENCY_NTM; do
         echo "RABBITMQ_PASSWORD_$u=$(pw)"
     done
+    # the console's credential for the reconciler's and indicators' APIs
+    echo "HUB_SERVICE_TOKEN=$(openssl rand -hex 32)"
 } > .env
 echo "gen-secrets: wrote .env (give each agency its RABBITMQ_PASSWORD_AGENCY_* over a safe channel)"
 
