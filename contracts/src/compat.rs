@@ -3,7 +3,12 @@
 //! A change is breaking when, in the root object or any named definition that both schemas
 //! have, a property is removed, changes shape (type, format, reference, item type,
 //! nullability), becomes required (including a new property that is required), or an enum
-//! loses a value. Adding an optional property or an enum value is compatible. This is what
+//! loses a value, or a size limit (`maxLength`, `maxItems`, `maxProperties`) is lowered.
+//! Adding an optional property or an enum value is compatible. So is adding a size limit
+//! where there was none, or raising one: the limits guard the hub against oversized input (an
+//! agency's push, checked by hub-inbound) and are set far above any value the sources hold
+//! (names 1,000 characters, addresses 2,000, codes 64, a report's cooperatives 2,000), so
+//! that no real record that was valid becomes invalid; readers are unaffected. This is what
 //! "never broken silently" is enforced with: `tests/schemas.rs` runs it against the committed
 //! schemas, and `gen-schemas` refuses to overwrite a published schema with a breaking one.
 
@@ -72,6 +77,7 @@ fn compare_object(old: &Value, new: &Value, path: &str, out: &mut Vec<Breaking>)
                     });
                 }
                 compare_enum(old_schema, new_schema, &field_path, out);
+                compare_limits(old_schema, new_schema, &field_path, out);
             }
         }
     }
@@ -109,6 +115,26 @@ fn enum_values(schema: &Value) -> Option<BTreeSet<String>> {
         .filter_map(|a| a.get("const").map(Value::to_string))
         .collect();
     (!consts.is_empty() && consts.len() == alternatives.len()).then_some(consts)
+}
+
+/// The size limits a schema may carry.
+const LIMITS: [&str; 3] = ["maxLength", "maxItems", "maxProperties"];
+
+/// A limit lowered is breaking (a value valid before is refused now); one added where there
+/// was none, raised or removed is not (see the module documentation for why adding is).
+fn compare_limits(old: &Value, new: &Value, path: &str, out: &mut Vec<Breaking>) {
+    for key in LIMITS {
+        if let (Some(a), Some(b)) = (
+            old.get(key).and_then(Value::as_u64),
+            new.get(key).and_then(Value::as_u64),
+        ) && b < a
+        {
+            out.push(Breaking {
+                path: path.to_owned(),
+                what: format!("{key} lowered from {a} to {b}"),
+            });
+        }
+    }
 }
 
 fn compare_enum(old: &Value, new: &Value, path: &str, out: &mut Vec<Breaking>) {
@@ -185,6 +211,23 @@ mod tests {
             "required": ["id", "kind"],
             "$defs": {"Kind": {"type": "string", "enum": ["HTX", "THT"]}}
         })
+    }
+
+    #[test]
+    fn adding_or_raising_a_size_limit_is_compatible_lowering_it_is_not() {
+        let mut limited = base();
+        limited["properties"]["id"]["maxLength"] = json!(100);
+        assert!(breaking_changes(&base(), &limited).is_empty(), "added");
+        let mut raised = limited.clone();
+        raised["properties"]["id"]["maxLength"] = json!(200);
+        assert!(breaking_changes(&limited, &raised).is_empty(), "raised");
+        let b = breaking_changes(&raised, &limited);
+        assert_eq!(b.len(), 1);
+        assert!(
+            b[0].what.contains("maxLength lowered from 200 to 100"),
+            "{}",
+            b[0]
+        );
     }
 
     #[test]

@@ -37,8 +37,9 @@ impl OrgKind {
     Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 pub struct SourceRef {
-    #[schemars(regex(pattern = r"^[a-z][a-z0-9-]*$"))]
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9-]*$"), length(max = 64))]
     pub system: String,
+    #[schemars(length(max = 256))]
     pub id: String,
 }
 
@@ -62,8 +63,10 @@ impl std::fmt::Display for SourceRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FieldIssue {
     /// JSON path of the field in the source record, e.g. `borrower.tax_code`.
+    #[schemars(length(max = 256))]
     pub field: String,
     /// What was wrong, in words.
+    #[schemars(length(max = 2000))]
     pub problem: String,
     /// The value as the source gave it (personal data fields are not copied here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,11 +81,13 @@ pub struct SourceMeta {
     /// When the adapter read it (or the agency pushed it).
     pub fetched_at: DateTime<FixedOffset>,
     /// SHA-256 of the raw record's canonical JSON: equal hashes mean unchanged content.
+    #[schemars(length(max = 128))]
     pub content_hash: String,
     /// The record exactly as the source served it, for provenance.
     pub raw: serde_json::Value,
     /// Values that were invalid or doubtful.
     #[serde(default)]
+    #[schemars(length(max = 500))]
     pub issues: Vec<FieldIssue>,
 }
 
@@ -90,8 +95,10 @@ pub struct SourceMeta {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Person {
     #[serde(default)]
+    #[schemars(length(max = 500))]
     pub full_name: Option<String>,
     /// E.164 (`+84912345678`) when the source's phone could be read, else null.
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub phone: Option<String>,
 }

@@ -60,15 +60,20 @@ pub struct RegistryCooperative {
     pub meta: SourceMeta,
     /// 10 digits after cleaning; null when absent or unreadable (see `meta.issues`).
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub registration_code: Option<String>,
     pub kind: OrgKind,
     /// Legal name, as the registry holds it.
+    #[schemars(length(max = 1000))]
     pub name: String,
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub commune_code: Option<String>,
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub district_code: Option<String>,
     #[serde(default)]
+    #[schemars(length(max = 2000))]
     pub address: Option<String>,
     #[serde(default)]
     pub representative: Option<Person>,
@@ -98,18 +103,23 @@ pub struct RegistryCooperative {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Borrower {
     /// As typed by the loan officer (abbreviations, missing diacritics, odd spacing).
+    #[schemars(length(max = 1000))]
     pub name: String,
     /// Digits only after cleaning (spaces and dashes removed); null when absent. A cleaned
     /// code that is not 10 digits is kept and flagged in `meta.issues`.
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub tax_code: Option<String>,
     #[serde(default)]
+    #[schemars(length(max = 2000))]
     pub address: Option<String>,
     /// Legal representative (personal data).
     #[serde(default)]
+    #[schemars(length(max = 500))]
     pub legal_rep: Option<String>,
     /// E.164 when readable (personal data).
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub phone: Option<String>,
 }
 
@@ -138,6 +148,7 @@ pub enum LoanStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LoanDisbursement {
     pub meta: SourceMeta,
+    #[schemars(length(max = 128))]
     pub loan_no: String,
     pub borrower: Borrower,
     pub borrower_type: BorrowerType,
@@ -148,6 +159,7 @@ pub struct LoanDisbursement {
     #[serde(default)]
     pub term_months: Option<u32>,
     #[serde(default)]
+    #[schemars(length(max = 2000))]
     pub purpose: Option<String>,
     pub status: LoanStatus,
     /// The source's local `modified` time with its explicit `+07:00` offset.
@@ -166,9 +178,11 @@ pub enum ReportStatus {
 /// One criterion line of a report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Criterion {
+    #[schemars(length(max = 64))]
     pub id: String,
     pub met: bool,
     #[serde(default)]
+    #[schemars(length(max = 2000))]
     pub note: Option<String>,
 }
 
@@ -176,13 +190,16 @@ pub struct Criterion {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct NtmCooperativeEntry {
     /// `{commune_code}:{year}:{index}`, index being the 0-based position in this revision.
+    #[schemars(length(max = 256))]
     pub source_id: String,
     pub index: u32,
+    #[schemars(length(max = 1000))]
     pub name: String,
     #[serde(default)]
     pub kind: Option<OrgKind>,
     /// Personal data.
     #[serde(default)]
+    #[schemars(length(max = 500))]
     pub representative: Option<String>,
     #[serde(default)]
     pub members: Option<u32>,
@@ -195,15 +212,20 @@ pub struct NtmCooperativeEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct NtmCommuneReport {
     pub meta: SourceMeta,
+    #[schemars(length(max = 64))]
     pub commune_code: String,
     #[serde(default)]
+    #[schemars(length(max = 500))]
     pub commune_name: Option<String>,
     #[serde(default)]
+    #[schemars(length(max = 500))]
     pub district_name: Option<String>,
     pub year: i32,
     pub revision: u32,
     pub status: ReportStatus,
+    #[schemars(length(max = 200))]
     pub criteria: Vec<Criterion>,
+    #[schemars(length(max = 2000))]
     pub cooperatives: Vec<NtmCooperativeEntry>,
     #[serde(default)]
     pub submitted_at: Option<DateTime<FixedOffset>>,
