@@ -157,6 +157,9 @@ const LEGAL_FORMS: &[(&str, &str, OrgKindHint)] = &[
     ("ho gia dinh", "ho gia dinh", OrgKindHint::Household),
 ];
 
+/// Legal forms that count only as the first words of a name.
+const LEADING_ONLY: &[&str] = &["lien hiep", "lien hiep hop tac"];
+
 /// Sector words: folded phrase (spelled out or abbreviated), expansion.
 const SECTORS: &[(&str, &str)] = &[
     // The order of this table is also the order of sector words in `canonical` (so that
@@ -680,6 +683,9 @@ fn parse_words(words: &[Word], input_ascii: bool) -> OrgName {
             .legal
             .iter()
             .find(|(p, _, _)| matches_folded(words, i, &p.words))
+            // "Liên hiệp" without "HTX" names a union only first (not in "Hội Liên hiệp
+            // Phụ nữ", the women's union)
+            .filter(|(p, _, _)| i == 0 || !LEADING_ONLY.contains(&p.words.join(" ").as_str()))
         {
             if kind.is_none() {
                 kind = Some(*k);
@@ -1175,6 +1181,9 @@ mod tests {
             assert_eq!(n.core_tokens, v(&["than", "uyen"]), "{s}");
             assert_eq!(n.canonical, "lien hiep hop tac xa than uyen", "{s}");
         }
+        // the women's union is no union of cooperatives
+        let n = parse("Hội Liên hiệp Phụ nữ xã Bản Hon");
+        assert_ne!(n.kind, Some(OrgKindHint::Lhhtx));
         // a union with sectors: still a union
         let n = parse("Liên hiệp HTX nông nghiệp dịch vụ Than Uyên");
         assert_eq!(n.kind, Some(OrgKindHint::Lhhtx));
