@@ -17,6 +17,8 @@ umask 077
 {
     echo "# made by deploy/gen-secrets.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ); never commit"
     echo "POSTGRES_PASSWORD=$(pw)"
+    # the console's credential towards the reconciler's and indicators' APIs
+    echo "HUB_SERVICE_TOKEN=$(openssl rand -hex 32)"
     for u in SVC_ADAPTER_COOP_ALLIANCE SVC_ADAPTER_LOAN_FUND SVC_ADAPTER_NTM SVC_INBOUND \
              SVC_RECONCILER SVC_INDICATORS SVC_CONSOLE; do
         echo "RABBITMQ_PASSWORD_$u=$(pw)"
