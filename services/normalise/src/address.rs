@@ -299,6 +299,22 @@ pub(crate) fn place_phrases() -> impl Iterator<Item = &'static [String]> {
     index().names.iter().map(|n| n.words.as_slice())
 }
 
+/// What a place phrase of [`place_phrases`] names: the districts of the communes called so,
+/// and the district called so, if any.
+pub(crate) fn place_units(words: &[String]) -> (Vec<&'static str>, Option<&'static str>) {
+    let idx = index();
+    let mut communes_in = Vec::new();
+    let mut district = None;
+    for n in idx.names.iter().filter(|n| n.words == words) {
+        match n.target {
+            Target::Commune(c) => communes_in.push(idx.districts[idx.communes[c].district].code),
+            Target::District(d) => district = Some(idx.districts[d].code),
+            Target::Province => {}
+        }
+    }
+    (communes_in, district)
+}
+
 // ---------------------------------------------------------------------------------------
 // Markers: the words that say what kind of unit a name is.
 

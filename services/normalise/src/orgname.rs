@@ -523,9 +523,53 @@ pub fn parse(name: &str) -> OrgName {
         parsed = prefix;
         cut = start;
     }
+    // A district glued to the end after a commune of that district, with no separator
+    // (`HTX Phúc Than Than Uyên`).
+    if let Some(start) = district_after_its_commune(&words[..cut]) {
+        let prefix = parse_words(&words[..start], input_ascii);
+        if prefix
+            .place_tokens
+            .iter()
+            .any(|t| t.bytes().any(|b| b.is_ascii_alphabetic()))
+        {
+            let mut here = suffix_places(&words[start..cut]);
+            here.append(&mut suffix);
+            suffix = here;
+            parsed = prefix;
+        }
+    }
     parsed.suffix_place_tokens = suffix;
     parsed.folded = text::fold(name);
     parsed
+}
+
+/// Where a trailing district name starts, when the words right before it (same segment)
+/// name a commune of that district.
+fn district_after_its_commune(words: &[Word]) -> Option<usize> {
+    let lex = lexicon();
+    let n = words.len();
+    let district = lex.places.iter().find(|p| {
+        p.len() < n && matches_folded(words, n - p.len(), p) && {
+            let (_, d) = crate::address::place_units(p);
+            d.is_some()
+        }
+    })?;
+    let start = n - district.len();
+    let (_, d) = crate::address::place_units(district);
+    let seg = words[start].seg;
+    lex.places
+        .iter()
+        .filter(|c| c.len() <= start)
+        .find(|c| {
+            let at = start - c.len();
+            words[at..start].iter().all(|w| w.seg == seg)
+                && matches_folded(words, at, c)
+                && crate::address::place_units(c)
+                    .0
+                    .iter()
+                    .any(|cd| Some(*cd) == d)
+        })
+        .map(|_| start)
 }
 
 /// Words allowed in a place suffix beside the place names: unit words and their short forms.
@@ -1295,11 +1339,34 @@ mod tests {
             ("HTX Tân Uyên", &["tan", "uyen"]),
             ("HTX Bản Hon - chè", &["ban", "hon", "che"]),
             ("HTX Hoa Sen - Hoa Ban", &["hoa", "sen", "hoa"]),
-            ("HTX Phúc Than Than Uyên", &["phuc", "than", "than", "uyen"]),
+            ("HTX Nậm Tăm Tam Đường", &["nam", "tam", "tam", "duong"]),
+            ("HTX Mường Tè", &["muong", "te"]),
         ] {
             let n = parse(s);
             assert_eq!(n.core_tokens, v(core), "{s}: {n:?}");
             assert!(n.suffix_place_tokens.is_empty(), "{s}");
+        }
+        // a district glued after one of its communes
+        for (s, core, suffix) in [
+            (
+                "HTX Phúc Than Than Uyên",
+                &["phuc", "than"][..],
+                &["than", "uyen"][..],
+            ),
+            (
+                "HTX chè Ban Hon Tam Duong",
+                &["che", "ban", "hon"],
+                &["tam", "duong"],
+            ),
+            (
+                "HTX Bản Hon Tam Đường, Lai Châu",
+                &["ban", "hon"],
+                &["tam", "duong", "lai", "chau"],
+            ),
+        ] {
+            let n = parse(s);
+            assert_eq!(n.core_tokens, v(core), "{s}: {n:?}");
+            assert_eq!(n.suffix_place_tokens, v(suffix), "{s}");
         }
         // a household borrower with its place: a person again
         let n = parse("Lò Văn Minh, Tam Đường");
