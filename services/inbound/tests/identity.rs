@@ -4,7 +4,9 @@
 //! a publisher, or from a user the hub does not know is dead-lettered with that reason and
 //! reaches nothing; a push within an agency's rights is forwarded; an oversized push is
 //! refused unparsed and the service goes on; an operator's replay keeps the original
-//! publisher.
+//! publisher; and the broker itself refuses a `user_id` that is not the connection's user
+//! and, with the topic permission the definitions derive from the entitlements, a routing key
+//! (contract type) the agency is not entitled to.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -185,15 +187,18 @@ async fn pushes_are_taken_only_within_the_publishers_rights() {
     let registry = AgencyUser::create(format!("{ns}-agency-coop-alliance"), &env.config.amqp_url);
     let fund = AgencyUser::create(format!("{ns}-agency-loan-fund"), &env.config.amqp_url);
     let stranger = AgencyUser::create(format!("{ns}-stranger"), &env.config.amqp_url);
+    let ntm = AgencyUser::create(format!("{ns}-agency-ntm"), &env.config.amqp_url);
     let file = std::env::temp_dir().join(format!("{ns}-entitlements.toml"));
     std::fs::write(
         &file,
         format!(
             "relays = []\n\
              [agencies.{r}]\nsystems = [\"coop-alliance\"]\ntypes = [\"source.cooperative.v1\"]\n\
-             [agencies.{f}]\nsystems = [\"loan-fund\"]\ntypes = [\"source.disbursement.v1\"]\n",
+             [agencies.{f}]\nsystems = [\"loan-fund\"]\ntypes = [\"source.disbursement.v1\"]\n\
+             [agencies.{n}]\nsystems = [\"ntm\"]\ntypes = [\"source.ntm_report.v1\"]\n",
             r = registry.name,
-            f = fund.name
+            f = fund.name,
+            n = ntm.name
         ),
     )
     .expect("entitlements file");
@@ -232,6 +237,34 @@ async fn pushes_are_taken_only_within_the_publishers_rights() {
         e.contains("PRECONDITION_FAILED") || e.contains("user_id"),
         "{e}"
     );
+
+    // the topic permission `hub definitions` derives from the entitlements: the NTM office may
+    // publish only its own contract type on coophub.inbound, the broker refuses another
+    let entitlements = hub_inbound::entitlements::Entitlements::load(&file).expect("entitlements");
+    let exchange = env.topology().name(exchanges::INBOUND);
+    let pattern = entitlements
+        .topic_write_pattern(&ntm.name)
+        .expect("the NTM user is known");
+    rabbitmqctl(&[
+        "set_topic_permissions",
+        "-p",
+        "/",
+        &ntm.name,
+        &exchange,
+        &pattern,
+        "^$",
+    ]);
+    let e = push(
+        &env,
+        &ntm,
+        Some(&ntm.name),
+        "ntm-as-registry",
+        &record("coop-alliance", "LM-000007"),
+        &[],
+    )
+    .await
+    .expect_err("a routing key the NTM office is not entitled to");
+    assert!(e.contains("ACCESS_REFUSED"), "{e}");
 
     // the fund claims the registry's system (and forges the origin header): refused
     let claims = [
@@ -410,7 +443,7 @@ async fn pushes_are_taken_only_within_the_publishers_rights() {
         .expect("the service stops cleanly");
     let _ = ch.close(200, "done".into()).await;
     broker.close().await;
-    for u in [&registry, &fund, &stranger] {
+    for u in [&registry, &fund, &stranger, &ntm] {
         u.delete();
     }
     let _ = std::fs::remove_file(&file);
