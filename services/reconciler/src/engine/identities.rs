@@ -199,7 +199,7 @@ impl Engine {
                 let linked = self.has_constraint(a, b, ConstraintKind::MustLink)
                     || match (&self.slots[a as usize].feat, &self.slots[b as usize].feat) {
                         (Some(fa), Some(fb)) => {
-                            let sc = score::score(fa, fb, &self.interner);
+                            let sc = score::score_with(fa, fb, &self.interner, &self.weights);
                             !sc.veto && sc.logit >= MATCH_LOGIT
                         }
                         _ => false,

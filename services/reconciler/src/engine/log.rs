@@ -92,12 +92,6 @@ impl<'a> LogEntry<'a> {
         self.note = Some(note.into());
         self
     }
-
-    /// The note, if any.
-    pub(super) fn maybe_note(mut self, note: Option<String>) -> Self {
-        self.note = note;
-        self
-    }
 }
 
 /// A merge to publish and log: `absorbed` into `survivor`, the records that moved, why, and

@@ -36,23 +36,23 @@
 //! | `identities` | membership: join, detach, merge, split, which members still hold together, the survivor |
 //! | `log` | what the decision log and the review queue say: decision ids and times, merge and split events, review items |
 //! | `state` | snapshot and restore, slot and identity lookups, index entries, golden-record versions |
-//! | `positional` | nothing: the positional forms of the log calls `settle` still makes (to go) |
 //! | [`settle`] | the canonical-order replay and the move of live identities to its result |
 //! | [`blocking`], [`features`], [`score`] | which pairs are compared and how strongly they match |
 //! | [`golden`] | survivorship: a golden record from an identity's members |
 
 pub mod blocking;
+mod estimate;
 pub mod features;
 pub mod golden;
 pub mod observation;
 pub mod score;
 pub mod settle;
 pub mod types;
+pub mod weights;
 
 mod identities;
 mod log;
 mod operator;
-mod positional;
 mod resolve;
 mod state;
 
@@ -138,6 +138,9 @@ pub struct Engine {
     settled: Option<Generation>,
     /// Time of the last decision logged (decision times strictly increase).
     last_decision_at: Option<DateTime<Utc>>,
+    /// What each feature's agreement weighs, per pair of systems (estimated by the settle
+    /// pass from the records held, see [`weights`]).
+    weights: weights::Weights,
 }
 
 /// Names the inputs (observations and operator constraints) an engine holds: it changes with

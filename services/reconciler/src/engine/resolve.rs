@@ -130,7 +130,7 @@ impl Engine {
             else {
                 continue;
             };
-            let here = score::score(fo, fr, &self.interner);
+            let here = score::score_with(fo, fr, &self.interner, &self.weights);
             if here.veto || here.logit < MATCH_LOGIT {
                 continue;
             }
@@ -150,7 +150,7 @@ impl Engine {
                 .iter()
                 .filter(|m| self.is_registry(**m))
                 .filter_map(|m| self.slots[*m as usize].feat.as_ref())
-                .map(|fm| score::score(fo, fm, &self.interner).logit)
+                .map(|fm| score::score_with(fo, fm, &self.interner, &self.weights).logit)
                 .fold(f64::NEG_INFINITY, f64::max);
             if here.logit < there + MARGIN_LOGIT {
                 continue;
@@ -411,7 +411,7 @@ impl Engine {
             let Some(fm) = self.slots[m as usize].feat.as_ref() else {
                 continue;
             };
-            let sc = score::score(f, fm, &self.interner);
+            let sc = score::score_with(f, fm, &self.interner, &self.weights);
             *scored += 1;
             vetoed |= sc.veto;
             conflict |= sc.hard_conflict;
@@ -483,7 +483,7 @@ impl Engine {
                 if let (Some(fx), Some(fy)) =
                     (&self.slots[x as usize].feat, &self.slots[y as usize].feat)
                 {
-                    let sc = score::score(fx, fy, &self.interner);
+                    let sc = score::score_with(fx, fy, &self.interner, &self.weights);
                     if sc.veto || sc.hard_conflict {
                         return false;
                     }

@@ -32,6 +32,7 @@
 //! rule (`registration_code`), unless everything else strongly disagrees.
 
 use super::features::{Features, Interner, KindClass, PRODUCT_PREFIX, Tok, TokClass, near};
+use super::weights::{self, Feature, Levels, PairClass, Weights};
 
 /// Version of the matching rules, in every decision.
 pub const RULE_VERSION: &str = "reconciler-rules-1.0";
@@ -177,13 +178,35 @@ fn ascii_products(
     shared
 }
 
+/// What comparing two names found.
+struct NameCmp {
+    /// The hand-set contribution (the legacy weights).
+    legacy: f64,
+    /// A hard conflict (see the module documentation).
+    conflict: bool,
+    /// The agreement level (see [`weights::LEVEL_NAMES`]).
+    level: u8,
+}
+
+/// The name's agreement level: a number or product conflict, or the band the hand-set
+/// name contribution falls in (it weighs shared words by class, substitutions, and words
+/// dropped as the side's system drops them), so the estimate learns how much each band says.
+fn name_level(legacy: f64, number_or_product_conflict: bool) -> u8 {
+    const BANDS: [f64; 5] = [-3.0, 0.5, 3.0, 5.5, 8.0];
+    if number_or_product_conflict {
+        0
+    } else {
+        1 + BANDS.iter().filter(|b| legacy >= **b).count() as u8
+    }
+}
+
 /// Name comparison: shared, substituted and dropped weight.
 fn name_part(
     a: &Features,
     b: &Features,
     interner: &Interner,
     out: &mut Vec<(&'static str, f64)>,
-) -> (f64, bool) {
+) -> NameCmp {
     let (mut shared, mut only_a, mut only_b) = (0.0, Vec::<Tok>::new(), Vec::<Tok>::new());
     // both token lists are sorted by (id, class); ids are unique within a list
     let (mut i, mut j) = (0, 0);
@@ -274,7 +297,6 @@ fn name_part(
     out.push(("name_substituted", substituted));
     out.push(("name_dropped", dropped));
     out.push(("name_number_conflict", f64::from(u8::from(number_conflict))));
-    out.push(("name", s));
     // a different product (both name one) or a different number is a hard conflict
     let product_conflict = only_a.iter().any(|t| t.class == TokClass::Product)
         && only_b.iter().any(|t| t.class == TokClass::Product)
@@ -290,112 +312,191 @@ fn name_part(
     let full_dropped = dropped >= 1.0 && full(shorter);
     // short forms leave words out, they never put others in: a substitution is another name
     let substitution = substituted >= 1.0;
-    (
-        s,
-        number_conflict || product_conflict || full_name_conflict || full_dropped || substitution,
-    )
+    NameCmp {
+        legacy: s,
+        conflict: number_conflict
+            || product_conflict
+            || full_name_conflict
+            || full_dropped
+            || substitution,
+        level: name_level(s, number_conflict || product_conflict),
+    }
 }
 
-fn geo_part(a: &Features, b: &Features, out: &mut Vec<(&'static str, f64)>) -> (f64, bool) {
-    let s = match (&a.commune, &b.commune, &a.district, &b.district) {
-        (Some(ca), Some(cb), _, _) if ca == cb => 3.0,
+/// Location: the legacy contribution, whether it is a hard conflict, and the level.
+fn geo_part(a: &Features, b: &Features) -> (f64, bool, u8) {
+    let (s, level) = match (&a.commune, &b.commune, &a.district, &b.district) {
+        (Some(ca), Some(cb), _, _) if ca == cb => (3.0, 0),
         (Some(_), Some(_), da, db) => {
             let same_unit = a.unit_2025.is_some() && a.unit_2025 == b.unit_2025;
-            if same_unit || (da.is_some() && da == db) {
-                -1.0
+            if same_unit {
+                (-1.0, 1)
+            } else if da.is_some() && da == db {
+                (-1.0, 2)
             } else {
-                -4.0
+                (-4.0, 4)
             }
         }
         (_, _, Some(da), Some(db)) => {
             if da == db {
-                0.5
+                (0.5, 3)
             } else {
-                -4.0
+                (-4.0, 4)
             }
         }
-        _ => -0.5,
+        _ => (-0.5, 5),
     };
-    out.push(("location", s));
-    (s, s <= -4.0)
+    (s, s <= -4.0, level)
 }
 
-fn kind_part(a: &Features, b: &Features, out: &mut Vec<(&'static str, f64)>) -> (f64, bool) {
+/// Kind: the legacy contribution, the household veto, and the level.
+fn kind_part(a: &Features, b: &Features) -> (f64, bool, u8) {
     use KindClass::*;
-    let (s, veto) = match (a.kind, b.kind) {
-        (Household, _) | (_, Household) => (0.0, true),
-        (Unknown, _) | (_, Unknown) => (0.0, false),
-        (x, y) if x == y => (0.5, false),
-        (Htx, Tht) | (Tht, Htx) => (-5.0, false),
-        (Lhhtx, _) | (_, Lhhtx) => (-2.5, false),
-        _ => (-3.0, false),
-    };
-    out.push(("kind", s));
-    (s, veto)
+    match (a.kind, b.kind) {
+        (Household, _) | (_, Household) => (0.0, true, 1),
+        (Unknown, _) | (_, Unknown) => (0.0, false, 1),
+        (x, y) if x == y => (0.5, false, 0),
+        (Htx, Tht) | (Tht, Htx) => (-5.0, false, 2),
+        (Lhhtx, _) | (_, Lhhtx) => (-2.5, false, 3),
+        _ => (-3.0, false, 4),
+    }
 }
 
+/// Representative and phone: the legacy contribution and both levels.
 fn person_part(
     a: &Features,
     b: &Features,
     interner: &Interner,
     out: &mut Vec<(&'static str, f64)>,
-) -> f64 {
+) -> (f64, u8, u8) {
     let mut s = 0.0;
+    let mut rep_level = 5;
     if let (Some(ia), Some(ib)) = (&a.rep, &b.rep) {
         let sim = interner.person_similarity(*ia, *ib);
         out.push(("representative_similarity", sim));
-        s += if sim >= 0.95 {
-            2.0
+        (s, rep_level) = if sim >= 0.95 {
+            (2.0, 0)
         } else if sim >= 0.85 {
-            1.0
-        } else if sim < 0.5 {
-            -2.5
-        } else if sim < 0.7 {
-            -1.5
+            (1.0, 1)
+        } else if sim >= 0.7 {
+            (0.0, 2)
+        } else if sim >= 0.5 {
+            (-1.5, 3)
         } else {
-            0.0
+            (-2.5, 4)
         };
     }
+    let mut phone_level = 2;
     if let (Some(pa), Some(pb)) = (&a.phone, &b.phone) {
         let eq = pa == pb;
         out.push(("phone_equal", f64::from(u8::from(eq))));
         s += if eq { 2.5 } else { -1.0 };
+        phone_level = if eq { 0 } else { 1 };
     }
-    out.push(("representative_phone", s));
-    s
+    (s, rep_level, phone_level)
 }
 
-/// Scores a pair of observations.
-pub fn score(a: &Features, b: &Features, interner: &Interner) -> PairScore {
-    let mut features = Vec::with_capacity(16);
-    let (name, name_conflict) = name_part(a, b, interner, &mut features);
-    let (geo, geo_conflict) = geo_part(a, b, &mut features);
-    let (kind, veto) = kind_part(a, b, &mut features);
-    let kind_conflict = kind <= -5.0 && a.kind_declared && b.kind_declared;
-    let person = person_part(a, b, interner, &mut features);
-    let rest = BASE + name + geo + kind + person;
-    let mut hard_conflict = name_conflict || geo_conflict || kind_conflict;
-    let (logit, rule) = match (&a.code, &b.code) {
+/// The registration codes' distance and level, when both sides have one.
+fn code_level(a: &Features, b: &Features) -> (Option<usize>, u8) {
+    match (&a.code, &b.code) {
         (Some(ca), Some(cb)) => {
             let d = ca.distance(cb);
-            features.push(("code_distance", d as f64));
-            if d == 0 && ca.is_full() && rest >= CODE_RULE_FLOOR {
-                (
-                    rest.max(MATCH_LOGIT + MARGIN_LOGIT) + 6.0,
-                    Rule::RegistrationCode,
-                )
-            } else if d == 0 {
-                (rest + 6.0, Rule::Probabilistic)
+            let level = if d == 0 {
+                0
             } else if d == 1 {
-                (rest + 4.0, Rule::Probabilistic)
+                1
             } else if ca.digits().len() >= 9 && cb.digits().len() >= 9 {
-                hard_conflict = true;
-                (rest - 6.0, Rule::Probabilistic)
+                2
             } else {
-                (rest, Rule::Probabilistic)
+                3
+            };
+            (Some(d), level)
+        }
+        _ => (None, 3),
+    }
+}
+
+/// The agreement levels of a pair, for estimating weights; `None` for a vetoed pair (a
+/// household and an organisation), which no weight decides.
+pub fn levels(a: &Features, b: &Features, interner: &Interner) -> Option<Levels> {
+    let mut scratch = Vec::new();
+    let name = name_part(a, b, interner, &mut scratch);
+    let (_, _, geo) = geo_part(a, b);
+    let (_, veto, kind) = kind_part(a, b);
+    if veto {
+        return None;
+    }
+    let (_, rep, phone) = person_part(a, b, interner, &mut scratch);
+    let (_, code) = code_level(a, b);
+    Some(Levels([name.level, geo, kind, rep, phone, code]))
+}
+
+/// Scores a pair of observations with the legacy (hand-set) weights.
+pub fn score(a: &Features, b: &Features, interner: &Interner) -> PairScore {
+    score_with(a, b, interner, Weights::legacy())
+}
+
+/// Scores a pair of observations: the weights of the pair's class for each feature's level
+/// (or, with [`Weights::legacy`], the hand-set contributions), the certain rules on top.
+pub fn score_with(a: &Features, b: &Features, interner: &Interner, w: &Weights) -> PairScore {
+    let mut features = Vec::with_capacity(24);
+    let name = name_part(a, b, interner, &mut features);
+    let (geo, geo_conflict, geo_level) = geo_part(a, b);
+    let (kind, veto, kind_level) = kind_part(a, b);
+    let kind_conflict = kind <= -5.0 && a.kind_declared && b.kind_declared;
+    let (person, rep_level, phone_level) = person_part(a, b, interner, &mut features);
+    let (distance, code_lvl) = code_level(a, b);
+    let levels = Levels([
+        name.level,
+        geo_level,
+        kind_level,
+        rep_level,
+        phone_level,
+        code_lvl,
+    ]);
+    let mut hard_conflict = name.conflict || geo_conflict || kind_conflict;
+    if let Some(d) = distance {
+        features.push(("code_distance", d as f64));
+    }
+    let class = w.class(PairClass::of(a.obs_kind, b.obs_kind));
+    let (rest, code_w) = if w.is_legacy() {
+        let code_w = match (distance, code_lvl) {
+            (Some(0), _) => 6.0,
+            (Some(1), _) => 4.0,
+            (_, 2) => -6.0,
+            _ => 0.0,
+        };
+        features.push(("name", name.legacy));
+        features.push(("location", geo));
+        features.push(("kind", kind));
+        features.push(("representative_phone", person));
+        (BASE + name.legacy + geo + kind + person, code_w)
+    } else {
+        let prior = class.prior_logit();
+        features.push(("prior", prior));
+        let mut rest = prior;
+        for f in weights::ALL {
+            let l = levels.0[f.index()];
+            let wt = class.weight(f, l);
+            features.push((f.level_key(), f64::from(l)));
+            features.push((f.weight_key(), wt));
+            if f != Feature::Code {
+                rest += wt;
             }
         }
-        _ => (rest, Rule::Probabilistic),
+        (rest, class.weight(Feature::Code, code_lvl))
+    };
+    if code_lvl == 2 {
+        hard_conflict = true;
+    }
+    let full_equal = distance == Some(0) && a.code.is_some_and(|c| c.is_full());
+    let (logit, rule) = if full_equal && rest >= CODE_RULE_FLOOR {
+        (
+            rest.max(MATCH_LOGIT + MARGIN_LOGIT) + code_w.max(0.0),
+            Rule::RegistrationCode,
+        )
+    } else {
+        (rest + code_w, Rule::Probabilistic)
     };
     features.push(("logit", logit));
     PairScore {

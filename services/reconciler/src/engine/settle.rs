@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use hub_contracts::v1::{DecisionOutcome, SourceRef, SplitPart};
 
+use super::log::{LogEntry, MergePlan, ReviewPair, SplitPlan};
 use super::observation::{Observation, ObservationKind};
 use super::{Changes, Constraint, Engine, Generation, ObsState, ReviewStatus};
 
@@ -50,6 +51,8 @@ pub struct Settlement {
     groups: Vec<Vec<SourceRef>>,
     /// Open review pairs, by (observation, candidate).
     reviews: BTreeMap<(SourceRef, SourceRef), CanonReview>,
+    /// The weights estimated from the input and replayed with.
+    weights: super::weights::Weights,
 }
 
 impl Settlement {
@@ -62,6 +65,11 @@ impl Settlement {
     pub fn generation(&self) -> Generation {
         self.generation
     }
+
+    /// The weights estimated from the input.
+    pub fn weights(&self) -> &super::weights::Weights {
+        &self.weights
+    }
 }
 
 /// Canonical order: registry records first (they anchor identities), then by reference.
@@ -73,7 +81,10 @@ impl SettleInput {
     /// Replays the input into a fresh engine in canonical order. Pure and deterministic:
     /// the result depends on the set of observations and constraints only.
     pub fn replay(mut self, now: DateTime<Utc>) -> Settlement {
+        // the weights first, from every record held (the same set gives the same weights)
+        let weights = Engine::estimate_for(&self.observations);
         let mut e = Engine::new();
+        e.weights = weights.clone();
         self.constraints
             .sort_by(|a, b| (&a.a, &a.b).cmp(&(&b.a, &b.b)));
         for c in self.constraints {
@@ -123,6 +134,7 @@ impl SettleInput {
             generation: self.generation,
             groups,
             reviews,
+            weights,
         }
     }
 }
@@ -197,6 +209,8 @@ impl Engine {
         let Some(groups) = self.settlement_slots(settlement) else {
             return ch;
         };
+        // later records are scored with what this input taught
+        self.weights = settlement.weights.clone();
         if !self.same_partition(&groups) {
             self.move_to(&groups, now, &mut ch);
         }
@@ -325,9 +339,16 @@ impl Engine {
                               whatever order they arrived in"
                     .to_owned();
                 let moved_refs = self.refs_of(moved);
-                self.log_merge(
-                    survivor, original, moved_refs, reason, None, "settle", did, now, ch,
-                );
+                let plan = MergePlan {
+                    survivor,
+                    absorbed: original,
+                    moved_refs,
+                    reason,
+                    operator: None,
+                    automatic_rule: "settle",
+                    decision_id: did,
+                };
+                self.log_merge_event(plan, now, ch);
                 continue;
             }
             // the part that stays (if any) first: it keeps the id
@@ -343,7 +364,15 @@ impl Engine {
             let reason = "the settle pass found these records are not one organisation \
                           whatever order they arrived in"
                 .to_owned();
-            self.log_split(original, parts, reason, None, "settle", did, now, ch);
+            let plan = SplitPlan {
+                original,
+                parts,
+                reason,
+                operator: None,
+                automatic_rule: "settle",
+                decision_id: did,
+            };
+            self.log_split_event(plan, now, ch);
         }
     }
 
@@ -386,20 +415,22 @@ impl Engine {
             ) else {
                 continue;
             };
-            self.open_review_item(s, own, c, cand, r.score, r.features.clone(), now, ch);
+            let pair = ReviewPair {
+                s,
+                own,
+                cand: c,
+                cand_ident: cand,
+                score: r.score,
+                features: r.features.clone(),
+            };
+            self.open_review_pair(pair, now, ch);
             let (o, c) = (self.idents[own as usize].id, self.idents[cand as usize].id);
-            self.decision(
-                ch,
-                DecisionOutcome::Review,
-                Some(r.observation.clone()),
-                Some(o),
-                Some(c),
-                None,
-                "settle",
-                None,
-                Some("the settle pass finds this pair doubtful".into()),
-                now,
-            );
+            let entry = LogEntry::new(DecisionOutcome::Review, "settle")
+                .source(r.observation.clone())
+                .org(o)
+                .candidate(c)
+                .note("the settle pass finds this pair doubtful");
+            self.log_decision(entry, now, ch);
         }
     }
 }

@@ -166,6 +166,8 @@ impl Engine {
         for r in snap.reports {
             e.reports.insert((r.commune_code.clone(), r.year), r);
         }
+        // what the records held teach, as the settle pass would estimate it
+        e.weights = e.estimate_weights();
         e
     }
 
