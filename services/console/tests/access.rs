@@ -158,11 +158,19 @@ async fn roles_too_low_are_refused_with_403_before_anything_is_done() {
         .await
         .expect("answers");
     let audit: serde_json::Value = r.json().await.expect("json");
+    // every 403 above is audited as a refused request (issue 15), none ran
+    let refused = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == "refused" && e["outcome"] == "refused: 403")
+        .count();
+    assert_eq!(refused, ACTIONS.len() + 1 + 4, "viewer's and reviewer's 403s");
     let actions: Vec<(String, String)> = audit["entries"]
         .as_array()
         .expect("entries")
         .iter()
-        .filter(|e| e["action"] != "login")
+        .filter(|e| e["action"] != "login" && e["action"] != "refused")
         .map(|e| {
             (
                 format!(
