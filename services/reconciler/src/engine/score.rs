@@ -35,7 +35,7 @@ use super::features::{Features, Interner, KindClass, PRODUCT_PREFIX, Tok, TokCla
 use super::weights::{self, Feature, Levels, PairClass, Weights};
 
 /// Version of the matching rules, in every decision.
-pub const RULE_VERSION: &str = "reconciler-rules-1.0";
+pub const RULE_VERSION: &str = "reconciler-rules-2.0";
 
 /// At or above: the same organisation.
 pub const MATCH_LOGIT: f64 = 3.0;
@@ -459,7 +459,7 @@ pub fn score_with(a: &Features, b: &Features, interner: &Interner, w: &Weights) 
         features.push(("code_distance", d as f64));
     }
     let class = w.class(PairClass::of(a.obs_kind, b.obs_kind));
-    let (rest, code_w) = if w.is_legacy() {
+    let (rest, code_w) = if class.legacy {
         let code_w = match (distance, code_lvl) {
             (Some(0), _) => 6.0,
             (Some(1), _) => 4.0,

@@ -81,7 +81,10 @@ impl SettleInput {
     /// Replays the input into a fresh engine in canonical order. Pure and deterministic:
     /// the result depends on the set of observations and constraints only.
     pub fn replay(mut self, now: DateTime<Utc>) -> Settlement {
-        // the weights first, from every record held (the same set gives the same weights)
+        // the weights first, from every record held in canonical order (the same set gives
+        // the same weights)
+        self.observations
+            .sort_by(|a, b| canonical_key(a).cmp(&canonical_key(b)));
         let weights = Engine::estimate_for(&self.observations);
         let mut e = Engine::new();
         e.weights = weights.clone();
@@ -92,8 +95,6 @@ impl SettleInput {
             e.link_adjacency(a, b, c.kind);
             e.constraints.insert((c.a.clone(), c.b.clone()), c);
         }
-        self.observations
-            .sort_by(|a, b| canonical_key(a).cmp(&canonical_key(b)));
         for o in self.observations {
             // the replay's own log is not kept: only its result is
             let mut scratch = Changes::default();

@@ -277,8 +277,12 @@ pub struct ClassModel {
     pub pairs: u64,
     /// EM iterations run.
     pub iterations: u32,
-    /// Why the estimate was not used, when it was not.
+    /// Why the estimate was not used, when it was not: the class then scores with the
+    /// hand-set contributions of rules 1.0.
     pub fallback: Option<String>,
+    /// Score this class with the hand-set contributions (no estimate yet, too few pairs, or
+    /// an estimate refused).
+    pub legacy: bool,
 }
 
 impl ClassModel {
@@ -293,6 +297,7 @@ impl ClassModel {
             pairs: 0,
             iterations: 0,
             fallback: None,
+            legacy: false,
         };
         for f in ALL {
             let (m, u) = prior_mu(class, f);
@@ -368,19 +373,23 @@ impl ClassModel {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Weights {
     classes: Vec<ClassModel>,
-    /// Score with the hand-set contributions of `reconciler-rules-1.0` instead (the engine's
-    /// weights before they were estimated; kept to compare against).
-    legacy: bool,
 }
 
 static LEGACY: std::sync::LazyLock<Weights> = std::sync::LazyLock::new(|| Weights {
-    legacy: true,
-    ..Weights::prior()
+    classes: ALL_CLASSES
+        .iter()
+        .map(|c| ClassModel {
+            legacy: true,
+            fallback: Some("not estimated".into()),
+            ..ClassModel::prior(*c)
+        })
+        .collect(),
 });
 
 impl Default for Weights {
+    /// [`Weights::legacy`]: an engine that has not estimated yet scores as rules 1.0 did.
     fn default() -> Self {
-        Weights::prior()
+        Weights::legacy().clone()
     }
 }
 
@@ -389,18 +398,18 @@ impl Weights {
     pub fn prior() -> Weights {
         Weights {
             classes: ALL_CLASSES.iter().map(|c| ClassModel::prior(*c)).collect(),
-            legacy: false,
         }
     }
 
-    /// The hand-set contributions the engine used before its weights were estimated.
+    /// The hand-set contributions of rules 1.0 in every class: what an engine scores with
+    /// before it has estimated anything (and kept to compare against).
     pub fn legacy() -> &'static Weights {
         &LEGACY
     }
 
-    /// Whether these are [`Weights::legacy`].
+    /// Whether every class scores with the hand-set contributions.
     pub fn is_legacy(&self) -> bool {
-        self.legacy
+        self.classes.iter().all(|c| c.legacy)
     }
 
     pub fn class(&self, c: PairClass) -> &ClassModel {
@@ -427,7 +436,6 @@ impl Weights {
                     )
                 })
                 .collect(),
-            legacy: false,
         }
     }
 
@@ -444,7 +452,7 @@ impl Weights {
                 c.iterations,
                 c.fallback
                     .as_ref()
-                    .map(|f| format!(" (prior kept: {f})"))
+                    .map(|f| format!(" (hand-set weights: {f})"))
                     .unwrap_or_default()
             ));
             for f in ALL {
@@ -532,6 +540,7 @@ fn estimate_class(
         return ClassModel {
             pairs: total,
             fallback: Some(format!("{total} blocked pairs, fewer than {MIN_PAIRS}")),
+            legacy: true,
             ..prior
         };
     }
@@ -652,6 +661,7 @@ fn estimate_class(
             pairs: total,
             iterations,
             fallback: Some(why),
+            legacy: true,
             ..prior
         };
     }
@@ -789,6 +799,6 @@ mod tests {
         let c = w.class(PairClass::RegistryNtm);
         assert_eq!(c.pairs, 1);
         assert!(c.fallback.is_some());
-        assert_eq!(c.w, Weights::prior().class(PairClass::RegistryNtm).w);
+        assert!(c.legacy);
     }
 }
