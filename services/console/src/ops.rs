@@ -747,60 +747,6 @@ async fn snapshot(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use clap::{CommandFactory, Parser, Subcommand};
-
-    use super::*;
-
-    /// The `hub` binary's shape: its own commands beside the flattened operator commands.
-    #[derive(Debug, Parser)]
-    struct Hub {
-        #[command(subcommand)]
-        command: Top,
-    }
-
-    #[derive(Debug, Subcommand)]
-    enum Top {
-        /// Stands for the lead's own commands (`sim`, `probe`).
-        Probe { url: String },
-        #[command(flatten)]
-        Ops(OpsCommand),
-    }
-
-    #[test]
-    fn flattens_into_the_hub_command() {
-        Hub::command().debug_assert();
-        let parse = |args: &[&str]| {
-            Hub::try_parse_from(std::iter::once("hub").chain(args.iter().copied()))
-                .map(|h| h.command)
-                .map_err(|e| e.to_string())
-        };
-        assert!(matches!(
-            parse(&["dlq", "replay", "reconciler.source", "m-1"]),
-            Ok(Top::Ops(OpsCommand::Dlq {
-                action: DlqAction::Replay { .. }
-            }))
-        ));
-        assert!(matches!(
-            parse(&["log", "--follow"]),
-            Ok(Top::Ops(OpsCommand::Log(LogArgs { follow: true, .. })))
-        ));
-        assert!(matches!(
-            parse(&["review", "link", "r1", "--reason", "same tax code"]),
-            Ok(Top::Ops(OpsCommand::Review {
-                action: ReviewAction::Link { .. }
-            }))
-        ));
-        assert!(matches!(
-            parse(&["probe", "http://x"]),
-            Ok(Top::Probe { .. })
-        ));
-        let e = parse(&["review", "link", "r1"]).expect_err("a reason is required");
-        assert!(e.contains("--reason"), "{e}");
-    }
-}
-
 /// Every row of the audit log with its hashes, oldest first, from the console.
 async fn audit_rows(client: &OpsClient) -> anyhow::Result<Vec<crate::chain::ChainedRow>> {
     let mut rows = Vec::new();
@@ -915,4 +861,58 @@ async fn audit(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser, Subcommand};
+
+    use super::*;
+
+    /// The `hub` binary's shape: its own commands beside the flattened operator commands.
+    #[derive(Debug, Parser)]
+    struct Hub {
+        #[command(subcommand)]
+        command: Top,
+    }
+
+    #[derive(Debug, Subcommand)]
+    enum Top {
+        /// Stands for the lead's own commands (`sim`, `probe`).
+        Probe { url: String },
+        #[command(flatten)]
+        Ops(OpsCommand),
+    }
+
+    #[test]
+    fn flattens_into_the_hub_command() {
+        Hub::command().debug_assert();
+        let parse = |args: &[&str]| {
+            Hub::try_parse_from(std::iter::once("hub").chain(args.iter().copied()))
+                .map(|h| h.command)
+                .map_err(|e| e.to_string())
+        };
+        assert!(matches!(
+            parse(&["dlq", "replay", "reconciler.source", "m-1"]),
+            Ok(Top::Ops(OpsCommand::Dlq {
+                action: DlqAction::Replay { .. }
+            }))
+        ));
+        assert!(matches!(
+            parse(&["log", "--follow"]),
+            Ok(Top::Ops(OpsCommand::Log(LogArgs { follow: true, .. })))
+        ));
+        assert!(matches!(
+            parse(&["review", "link", "r1", "--reason", "same tax code"]),
+            Ok(Top::Ops(OpsCommand::Review {
+                action: ReviewAction::Link { .. }
+            }))
+        ));
+        assert!(matches!(
+            parse(&["probe", "http://x"]),
+            Ok(Top::Probe { .. })
+        ));
+        let e = parse(&["review", "link", "r1"]).expect_err("a reason is required");
+        assert!(e.contains("--reason"), "{e}");
+    }
 }
