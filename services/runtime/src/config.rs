@@ -105,6 +105,10 @@ pub struct CommonConfig {
     pub delivery_limit: u32,
     /// `HUB_ENV`: `development` (default) or `production`.
     pub hub_env: HubEnv,
+    /// `HTTP_TLS_CERT`: PEM certificate chain; with `HTTP_TLS_KEY`, `HTTP_ADDR` serves HTTPS.
+    pub http_tls_cert: Option<PathBuf>,
+    /// `HTTP_TLS_KEY`: PEM private key (PKCS#8) of `HTTP_TLS_CERT`.
+    pub http_tls_key: Option<PathBuf>,
 }
 
 impl Default for CommonConfig {
@@ -122,6 +126,8 @@ impl Default for CommonConfig {
             retry_max_ms: 10_000,
             delivery_limit: 10,
             hub_env: HubEnv::Development,
+            http_tls_cert: None,
+            http_tls_key: None,
         }
     }
 }
@@ -183,6 +189,16 @@ impl CommonConfig {
                 "expected at least 1",
             ));
         }
+        if self.http_tls_cert.is_some() != self.http_tls_key.is_some() {
+            return Err(ConfigError::invalid(
+                if self.http_tls_cert.is_some() {
+                    "HTTP_TLS_KEY"
+                } else {
+                    "HTTP_TLS_CERT"
+                },
+                "HTTPS needs both HTTP_TLS_CERT and HTTP_TLS_KEY",
+            ));
+        }
         if self.is_production() {
             let defaults = CommonConfig::default();
             for (variable, url, default) in [
@@ -204,6 +220,17 @@ impl CommonConfig {
             }
         }
         Ok(())
+    }
+
+    /// The certificate and key `HTTP_ADDR` serves HTTPS with, if set.
+    pub fn http_tls(&self) -> Option<crate::http::TlsFiles> {
+        match (&self.http_tls_cert, &self.http_tls_key) {
+            (Some(cert), Some(key)) => Some(crate::http::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        }
     }
 
     /// `HUB_ENV=production`.

@@ -1,6 +1,9 @@
 //! The HTTP face every service has: `/healthz` (the process is alive), `/readyz` (its broker
 //! and database connections are up) and Prometheus `/metrics`, merged with the service's own
 //! routes. Owns no business logic.
+//!
+//! Served over TLS when `HTTP_TLS_CERT` and `HTTP_TLS_KEY` name PEM files ([`TlsFiles`]):
+//! handshakes run on their own tasks with a timeout, so a slow client holds up nobody else.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -87,8 +90,112 @@ pub async fn serve(
     router: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    serve_with(addr, router, shutdown, None).await
+}
+
+/// The certificate chain and private key (PEM, PKCS#8) an HTTP listener serves TLS with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+/// Longest time a client may take over its TLS handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A listener that hands over connections whose TLS handshake succeeded.
+struct TlsListener {
+    local: SocketAddr,
+    accepted: tokio::sync::mpsc::Receiver<(
+        tokio_native_tls::TlsStream<tokio::net::TcpStream>,
+        SocketAddr,
+    )>,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_native_tls::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.accepted.recv().await {
+            Some(c) => c,
+            // the accepting task ended (shutdown): wait for the server to stop
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
+
+fn tls_acceptor(files: &TlsFiles) -> std::io::Result<tokio_native_tls::TlsAcceptor> {
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))
+    };
+    let identity =
+        tokio_native_tls::native_tls::Identity::from_pkcs8(&read(&files.cert)?, &read(&files.key)?)
+            .map_err(|e| std::io::Error::other(format!("HTTP_TLS_CERT/HTTP_TLS_KEY: {e}")))?;
+    let acceptor = tokio_native_tls::native_tls::TlsAcceptor::new(identity)
+        .map_err(|e| std::io::Error::other(format!("TLS: {e}")))?;
+    Ok(acceptor.into())
+}
+
+/// Like [`serve`], over TLS when `tls` names a certificate and key.
+pub async fn serve_with(
+    addr: SocketAddr,
+    router: Router,
+    shutdown: CancellationToken,
+    tls: Option<&TlsFiles>,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
+    if let Some(files) = tls {
+        use axum::serve::ListenerExt as _;
+        let acceptor = std::sync::Arc::new(tls_acceptor(files)?);
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                let (tcp, peer) = tokio::select! {
+                    _ = stop.cancelled() => break,
+                    r = listener.accept() => match r {
+                        Ok(c) => c,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    },
+                };
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(tls)) => {
+                            let _ = tx.send((tls, peer)).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        let listener = TlsListener {
+            local,
+            accepted: rx,
+        }
+        .tap_io(|_| {});
+        let task = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+        });
+        tracing::info!(%local, "https listening");
+        return Ok((local, task));
+    }
     let task = tokio::spawn(async move {
         // with the peer's address in each request (`ConnectInfo`), for per-address limits
         axum::serve(

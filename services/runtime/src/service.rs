@@ -140,7 +140,8 @@ impl ServiceContext {
             self.readiness.clone(),
             self.metrics.clone(),
         ));
-        let (local, _task) = http::serve(addr, router, self.shutdown.clone())
+        let tls = self.config.http_tls();
+        let (local, _task) = http::serve_with(addr, router, self.shutdown.clone(), tls.as_ref())
             .await
             .map_err(|e| ServiceError::Http {
                 addr,
