@@ -3,7 +3,7 @@
 //! release mode. Prints observations per second, the engine's CPU time, pairs scored per
 //! observation, peak memory and F1 for each size, and the time ratio to the size before.
 //! The full growth table (each size in its own process, repeated, written to a file) is
-//! `cargo run --release -p hub-reconciler --bin reconcile-accuracy -- --scale`.
+//! `cargo run --release -p hub-reconciler --features accuracy --bin reconcile-accuracy -- --scale`.
 
 use hub_reconciler::accuracy::{self, FeedOrder};
 use hub_reconciler::engine::Engine;

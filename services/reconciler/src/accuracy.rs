@@ -3,8 +3,12 @@
 //! Owns the feed (every current source record of a [`World`], converted as an adapter would:
 //! tax codes to digits, phones to E.164, local times with `+07:00`, NTM entries named
 //! `{commune_code}:{year}:{index}`), the pairwise metrics (precision, recall, F1 over pairs
-//! of records said to be one organisation) and the worst errors with the names involved
-//! (person-like names masked). The engine never sees the truth: it is read only here, after
+//! of records said to be one organisation, overall and per source pair: registry↔loan,
+//! loan↔loan, loan↔ntm, registry↔ntm, ntm↔ntm, registry↔registry), the review load and the
+//! worst errors with the names involved (person-like names masked).
+//!
+//! Built only with the crate's `accuracy` feature: it links the simulators, which the
+//! production library does not. The engine never sees the truth: it is read only here, after
 //! the run. Deliberately bad records (which belong to no organisation) are left out, as an
 //! adapter would reject them.
 
@@ -233,6 +237,90 @@ pub struct ErrorCase {
     pub records: Vec<String>,
 }
 
+/// The systems of a pair of records, in a fixed order (registry, loan fund, NTM).
+pub const SOURCE_PAIRS: [&str; 6] = [
+    "registry-loan",
+    "loan-loan",
+    "loan-ntm",
+    "registry-ntm",
+    "ntm-ntm",
+    "registry-registry",
+];
+
+/// 0 registry, 1 loan fund, 2 NTM (another system counts as NTM: there is none).
+fn system_index(r: &SourceRef) -> usize {
+    match r.system.as_str() {
+        "coop-alliance" => 0,
+        "loan-fund" => 1,
+        _ => 2,
+    }
+}
+
+/// The [`SOURCE_PAIRS`] index of a pair of systems.
+fn pair_index(a: usize, b: usize) -> usize {
+    match (a.min(b), a.max(b)) {
+        (0, 1) => 0,
+        (1, 1) => 1,
+        (1, 2) => 2,
+        (0, 2) => 3,
+        (2, 2) => 4,
+        _ => 5,
+    }
+}
+
+/// Pairs within a group of records, per source pair, from its count per system.
+fn pairs_by_source(n: &[u64; 3]) -> [u64; 6] {
+    let mut out = [0u64; 6];
+    for a in 0..3 {
+        for b in a..3 {
+            let k = if a == b { pairs(n[a]) } else { n[a] * n[b] };
+            out[pair_index(a, b)] += k;
+        }
+    }
+    out
+}
+
+fn counts(records: &[&SourceRef]) -> [u64; 3] {
+    let mut n = [0u64; 3];
+    for r in records {
+        n[system_index(r)] += 1;
+    }
+    n
+}
+
+/// Precision, recall and F1 over the pairs of one source pair (`registry-loan`, …).
+#[derive(Debug, Clone, Serialize)]
+pub struct PairMetrics {
+    pub pair: String,
+    pub true_pairs: u64,
+    pub predicted_pairs: u64,
+    pub correct_pairs: u64,
+    /// 1 when nothing was predicted.
+    pub precision: f64,
+    /// 1 when there is nothing to find.
+    pub recall: f64,
+    pub f1: f64,
+}
+
+fn ratios(correct: u64, predicted: u64, true_pairs: u64) -> (f64, f64, f64) {
+    let precision = if predicted == 0 {
+        1.0
+    } else {
+        correct as f64 / predicted as f64
+    };
+    let recall = if true_pairs == 0 {
+        1.0
+    } else {
+        correct as f64 / true_pairs as f64
+    };
+    let f1 = if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    };
+    (precision, recall, f1)
+}
+
 /// Pairwise metrics of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Metrics {
@@ -244,6 +332,10 @@ pub struct Metrics {
     pub f1: f64,
     /// Records of true organisations the engine resolved.
     pub labelled_records: usize,
+    /// The same figures per source pair, in [`SOURCE_PAIRS`] order.
+    pub by_pair: Vec<PairMetrics>,
+    /// Review items still open after the run (the engine's own count).
+    pub open_reviews: usize,
     pub false_merges: Vec<ErrorCase>,
     pub missed_links: Vec<ErrorCase>,
 }
@@ -281,8 +373,13 @@ pub fn evaluate(engine: &Engine, truth: &Truth, worst: usize) -> Metrics {
     // where each true organisation's records went
     let mut spread: BTreeMap<usize, BTreeMap<usize, Vec<SourceRef>>> = BTreeMap::new();
     let mut labelled = 0;
+    let (mut predicted_by, mut correct_by) = ([0u64; 6], [0u64; 6]);
     for (ci, (_, members)) in clusters.iter().enumerate() {
         predicted += pairs(members.len() as u64);
+        let all: Vec<&SourceRef> = members.iter().collect();
+        for (k, n) in pairs_by_source(&counts(&all)).into_iter().enumerate() {
+            predicted_by[k] += n;
+        }
         let mut by_label: BTreeMap<Option<usize>, Vec<&SourceRef>> = BTreeMap::new();
         for m in members {
             let l = label.get(m).copied();
@@ -303,6 +400,11 @@ pub fn evaluate(engine: &Engine, truth: &Truth, worst: usize) -> Metrics {
             .map(|(_, v)| pairs(v.len() as u64))
             .sum();
         correct += good;
+        for (_, v) in by_label.iter().filter(|(l, _)| l.is_some()) {
+            for (k, n) in pairs_by_source(&counts(v)).into_iter().enumerate() {
+                correct_by[k] += n;
+            }
+        }
         let wrong = pairs(members.len() as u64) - good;
         if wrong > 0 {
             false_merges.push(ErrorCase {
@@ -317,10 +419,15 @@ pub fn evaluate(engine: &Engine, truth: &Truth, worst: usize) -> Metrics {
         }
     }
     let mut true_pairs = 0;
+    let mut true_by = [0u64; 6];
     let mut missed = Vec::new();
     for parts in spread.values() {
         let n: u64 = parts.values().map(|v| v.len() as u64).sum();
         true_pairs += pairs(n);
+        let all: Vec<&SourceRef> = parts.values().flatten().collect();
+        for (k, n) in pairs_by_source(&counts(&all)).into_iter().enumerate() {
+            true_by[k] += n;
+        }
         if parts.len() > 1 {
             let within: u64 = parts.values().map(|v| pairs(v.len() as u64)).sum();
             missed.push(ErrorCase {
@@ -338,21 +445,23 @@ pub fn evaluate(engine: &Engine, truth: &Truth, worst: usize) -> Metrics {
     missed.sort_by(|a, b| b.pairs.cmp(&a.pairs).then(a.records.cmp(&b.records)));
     false_merges.truncate(worst);
     missed.truncate(worst);
-    let precision = if predicted == 0 {
-        1.0
-    } else {
-        correct as f64 / predicted as f64
-    };
-    let recall = if true_pairs == 0 {
-        1.0
-    } else {
-        correct as f64 / true_pairs as f64
-    };
-    let f1 = if precision + recall == 0.0 {
-        0.0
-    } else {
-        2.0 * precision * recall / (precision + recall)
-    };
+    let (precision, recall, f1) = ratios(correct, predicted, true_pairs);
+    let by_pair = SOURCE_PAIRS
+        .iter()
+        .enumerate()
+        .map(|(k, name)| {
+            let (precision, recall, f1) = ratios(correct_by[k], predicted_by[k], true_by[k]);
+            PairMetrics {
+                pair: (*name).to_owned(),
+                true_pairs: true_by[k],
+                predicted_pairs: predicted_by[k],
+                correct_pairs: correct_by[k],
+                precision,
+                recall,
+                f1,
+            }
+        })
+        .collect();
     Metrics {
         true_pairs,
         predicted_pairs: predicted,
@@ -361,6 +470,8 @@ pub fn evaluate(engine: &Engine, truth: &Truth, worst: usize) -> Metrics {
         recall,
         f1,
         labelled_records: labelled,
+        by_pair,
+        open_reviews: engine.stats().open_reviews,
         false_merges,
         missed_links: missed,
     }

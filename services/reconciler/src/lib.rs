@@ -7,7 +7,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`engine`] | the matching engine: pure, in-memory, deterministic; no I/O |
-//! | [`accuracy`] | scoring the engine against a simulated world's ground truth |
+//! | `accuracy` | scoring the engine against a simulated world's ground truth (feature `accuracy`) |
 //! | [`config`] | settings from the environment |
 //! | [`store`] | the `reconciler` schema: snapshot, changes, API reads |
 //! | [`service`] | the shell: consumer + inbox, one transaction per batch of changes with the outbox |
@@ -20,6 +20,7 @@
 //! transactional outbox. Reads no other service's tables; talks to the rest of the hub only
 //! through the published contracts.
 
+#[cfg(feature = "accuracy")]
 pub mod accuracy;
 pub mod config;
 pub mod engine;

@@ -64,3 +64,43 @@ fn households_never_join_an_organisation() {
         assert_eq!(engine.identity_of(r), None, "{r} is a household's loan");
     }
 }
+
+#[test]
+fn per_source_pair_figures_add_up_to_the_overall_ones_under_both_noise_models() {
+    for noise in [
+        hub_simulators::NoiseModel::Classic,
+        hub_simulators::NoiseModel::Field,
+    ] {
+        let mut cfg = WorldConfig::new(4, accuracy::default_now());
+        cfg.organisations = 400;
+        cfg.loans = 720;
+        cfg.noise = noise;
+        let world = generate(&cfg).expect("world");
+        let mut engine = Engine::new();
+        accuracy::run(
+            &mut engine,
+            accuracy::world_feed(&world, FeedOrder::Time),
+            chrono::Utc::now(),
+        );
+        let m = accuracy::evaluate(&engine, &accuracy::truth_of(&world), 0);
+        let names: Vec<&str> = m.by_pair.iter().map(|p| p.pair.as_str()).collect();
+        assert_eq!(names, accuracy::SOURCE_PAIRS);
+        let sum = |f: fn(&accuracy::PairMetrics) -> u64| m.by_pair.iter().map(f).sum::<u64>();
+        assert_eq!(sum(|p| p.true_pairs), m.true_pairs, "{noise}");
+        assert_eq!(sum(|p| p.predicted_pairs), m.predicted_pairs, "{noise}");
+        assert_eq!(sum(|p| p.correct_pairs), m.correct_pairs, "{noise}");
+        for p in &m.by_pair {
+            assert!(
+                p.correct_pairs <= p.true_pairs.min(p.predicted_pairs),
+                "{p:?}"
+            );
+            if p.pair == "registry-registry" {
+                // one registry record per organisation
+                assert_eq!(p.true_pairs, 0);
+            } else {
+                assert!(p.true_pairs > 0, "{noise}: no {} pairs to find", p.pair);
+            }
+        }
+        assert_eq!(m.open_reviews, engine.stats().open_reviews);
+    }
+}

@@ -1395,19 +1395,18 @@ impl Gen {
     fn moves(&mut self, world: &mut World) {
         let communes = &Reference::get().communes_2024;
         let last_move = ymd(2025, 6, 30);
+        let updated_on: std::collections::HashMap<String, NaiveDate> = world
+            .registry
+            .iter()
+            .map(|r| (r.id.clone(), r.updated_at.date_naive()))
+            .collect();
         for i in 0..world.organisations.len() {
             let o = &world.organisations[i];
             let f = &o.facts;
             if f.kind == OrgKind::Lhhtx || f.established_on > ymd(2023, 6, 30) {
                 continue;
             }
-            let Some(updated) = o.registry_id.as_ref().and_then(|id| {
-                world
-                    .registry
-                    .iter()
-                    .find(|r| &r.id == id)
-                    .map(|r| r.updated_at.date_naive())
-            }) else {
+            let Some(&updated) = o.registry_id.as_ref().and_then(|id| updated_on.get(id)) else {
                 continue;
             };
             if !self.rng.random_bool(0.03) {

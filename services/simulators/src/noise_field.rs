@@ -13,14 +13,14 @@
 //!
 //! | class | loan borrower | NTM entry | registry |
 //! |---|---|---|---|
-//! | legal form written another way (`HTX`, `H.T.X`, `HTX.`, `Htx`, `Hợp tác xã`; `THT`, `Tổ`, `Tổ HT`, `Tổ SX`, `T.H.T`; `LHHTX`, `Liên hiệp HTX`, `LH HTX`) | 85 % (not the full form) | short forms, 90 % | 2 % `HTX` in the legal name |
-//! | sector words abbreviated (`NN DV`), reordered (`DV NN`), joined (`và`, `&`, `vaf`, `-`, run together `NNDV`) | 60 % abbreviated, 15 % of pairs reordered, 30 % another joiner | 10 % | 1 % `Nông nghiệp - Dịch vụ` |
+//! | legal form written another way (`HTX`, `H.T.X`, `HTX.`, `Htx`, `Hợp tác xã`; `THT`, `Tổ`, `Tổ HT`, `Tổ SX`, `T.H.T`; `LHHTX`, `Liên hiệp HTX`, `LH HTX`) | 85 % (not the full form) | short forms, 90 % | 1.5 % `HTX`, 1.5 % `hợp tác xã` in the legal name |
+//! | sector words abbreviated (`NN DV`), reordered (`DV NN`), joined (`và`, `&`, `vaf`, `-`, run together `NNDV`) | 60 % abbreviated, 15 % of pairs reordered, 30 % another joiner | 10 % | 0.5 % `Nông nghiệp - Dịch vụ` |
 //! | typed without diacritics | 40 % (5 % half) | 15 % | — |
 //! | Telex / VNI slip in a word typed without diacritics (`Sif`, `Namj`, `Haam`, `Si2`); one word in sixteen as often in text typed with them (`Haam Lếch`) | 5 % of such words (about 6 % of names) | 4 % of such words | — |
 //! | letters swapped (`qau`) | 2 % | 1 % | — |
-//! | case: UPPER / lower / partial capitals | 9 / 7 / 7 % | 3 / 3 / 4 % | 1 % UPPER |
+//! | case: UPPER / lower / partial capitals | 9 / 7 / 7 % | 3 / 3 / 4 % | 0.5 % UPPER |
 //! | words run together (`HTXNN`, `TảLèng`) | 4 % | 2 % | — |
-//! | double space / non-breaking space / leading or trailing space / trailing `.` `,` | 7 / 4 / 9 / 4 % | 4 / 2 / 4 / 2 % | 2 / — / 2 / 2 % |
+//! | double space / non-breaking space / leading or trailing space / trailing `.` `,` | 7 / 4 / 9 / 4 % | 4 / 2 / 4 / 2 % | 2 / — / 1 / 1 % |
 //! | Unicode NFD instead of NFC | 5 % | 3 % | 2 % |
 //! | place appended (`… Phúc Than - Than Uyên`, `…, Sìn Hồ`, `(xã …)`) | 12 % | 5 % | — |
 //! | address with the NEW commune name (loans on or after 1 July 2025) | 75 % of those loans, 8 % of them also name the old one | — | — |
