@@ -139,3 +139,30 @@ impl SimArgs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::NoiseModel;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        sim: super::SimArgs,
+    }
+
+    #[test]
+    fn the_noise_model_comes_from_the_command_line() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|c| c.sim.config().world.noise);
+        assert_eq!(
+            parse(&["hub-sim", "--noise", "field"]).ok(),
+            Some(NoiseModel::Field)
+        );
+        assert_eq!(
+            parse(&["hub-sim", "--noise", "classic"]).ok(),
+            Some(NoiseModel::Classic)
+        );
+        assert!(parse(&["hub-sim", "--noise", "loud"]).is_err());
+    }
+}
