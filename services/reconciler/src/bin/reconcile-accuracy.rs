@@ -27,6 +27,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 use hub_reconciler::accuracy::{self, FeedOrder};
+use hub_reconciler::engine::weights::Weights;
 use hub_reconciler::engine::{Engine, blocking};
 use hub_simulators::{NoiseModel, WorldConfig, generate};
 
@@ -84,6 +85,11 @@ struct Args {
     /// list of the models to run (a single run uses the first).
     #[arg(long, default_value = "classic", value_delimiter = ',')]
     noise: Vec<NoiseModel>,
+    /// Match weights: `estimated` (the settle pass estimates them from the world's records,
+    /// as the service does once quiet) or `legacy` (the hand-set weights of rules 1.0, fixed);
+    /// with `--eval`, a comma-separated list to run side by side.
+    #[arg(long, default_value = "estimated", value_delimiter = ',')]
+    weights: Vec<String>,
     /// Run the evaluation table (see the module documentation) instead of one world.
     #[arg(long)]
     eval: bool,
@@ -133,6 +139,12 @@ fn main() -> anyhow::Result<()> {
             .count();
     let feed = accuracy::world_feed(&world, args.order);
     let mut engine = Engine::new();
+    let weights = args.weights.first().map_or("estimated", String::as_str);
+    match weights {
+        "estimated" => {}
+        "legacy" => engine.fix_weights(Weights::legacy().clone()),
+        other => anyhow::bail!("unknown --weights {other:?}: estimated or legacy"),
+    }
     let now = chrono::Utc::now();
     let needle = args.trace.as_deref().map(hub_normalise::text::fold);
     // measure the engine only: the world and its feed are built
@@ -165,6 +177,11 @@ fn main() -> anyhow::Result<()> {
             }
         }
     });
+    // the settle pass, as the service runs it once the input is quiet: with estimated
+    // weights it estimates them from every record, then replays in canonical order
+    let settle_start = Instant::now();
+    engine.settle(now);
+    let elapsed = elapsed + settle_start.elapsed();
     let cpu = match (cpu0, accuracy::thread_cpu_time()) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
         _ => None,
@@ -186,6 +203,7 @@ fn main() -> anyhow::Result<()> {
         let v = serde_json::json!({
             "seed": args.seed, "organisations": args.organisations, "loans": args.loans,
             "noise": noise, "order": args.order, "observations": observations,
+            "weights": weights,
             "review_share": stats.open_reviews as f64 / observations.max(1) as f64,
             "source_records": source_records,
             "engine_seconds": elapsed.as_secs_f64(), "observations_per_second": rate,
@@ -581,10 +599,16 @@ mod eval {
                 }
             };
             for noise in &args.noise {
-                for &seed in &args.seeds {
-                    eprintln!("{size} organisations, {loans} loans, {noise} noise, seed {seed}…");
+                for (&seed, weights) in args
+                    .seeds
+                    .iter()
+                    .flat_map(|s| args.weights.iter().map(move |w| (s, w)))
+                {
+                    eprintln!(
+                        "{size} organisations, {loans} loans, {noise} noise, seed {seed}, {weights} weights…"
+                    );
                     let out = Command::new(&exe)
-                        .args(["--json", "--worst", "5", "--seed"])
+                        .args(["--json", "--worst", "5", "--weights", weights, "--seed"])
                         .arg(seed.to_string())
                         .arg("--organisations")
                         .arg(size.to_string())
@@ -636,6 +660,12 @@ mod eval {
         Ok(())
     }
 
+    /// A run's noise model and weights, as the means table groups them (`field · estimated`).
+    fn model_of(v: &Value) -> String {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
+        format!("{} · {}", s("noise"), s("weights"))
+    }
+
     /// The pairs shown, with their column titles.
     const PAIRS: [(&str, &str); 5] = [
         ("registry-loan", "reg↔loan"),
@@ -655,7 +685,7 @@ mod eval {
         );
         let _ = write!(
             t,
-            "| orgs | loans | noise | seed | source records | observations | P | R | F1 |"
+            "| orgs | loans | noise | seed | weights | source records | observations | P | R | F1 |"
         );
         for (_, title) in PAIRS {
             let _ = write!(t, " {title} R / P |");
@@ -664,7 +694,7 @@ mod eval {
             t,
             " reg↔reg false pairs | open reviews / records | engine s |"
         );
-        let _ = writeln!(t, "|{}", "---|".repeat(9 + PAIRS.len() + 3));
+        let _ = writeln!(t, "|{}", "---|".repeat(10 + PAIRS.len() + 3));
         let f = |x: f64| {
             if x.is_nan() {
                 "–".to_owned()
@@ -675,11 +705,12 @@ mod eval {
         for v in runs {
             let _ = write!(
                 t,
-                "| {:.0} | {:.0} | {} | {:.0} | {:.0} | {:.0} | {} | {} | {} |",
+                "| {:.0} | {:.0} | {} | {:.0} | {} | {:.0} | {:.0} | {} | {} | {} |",
                 num(v, &["organisations"]),
                 num(v, &["loans"]),
                 v.get("noise").and_then(Value::as_str).unwrap_or("?"),
                 num(v, &["seed"]),
+                v.get("weights").and_then(Value::as_str).unwrap_or("?"),
                 num(v, &["source_records"]),
                 num(v, &["observations"]),
                 f(num(v, &["metrics", "precision"])),
@@ -704,7 +735,7 @@ mod eval {
         }
         // means per size and model
         let _ = writeln!(t, "\nMeans over the seeds:\n");
-        let _ = write!(t, "| orgs | noise | runs | P | R | F1 |");
+        let _ = write!(t, "| orgs | noise · weights | runs | P | R | F1 |");
         for (_, title) in PAIRS {
             let _ = write!(t, " {title} R / P |");
         }
@@ -712,13 +743,7 @@ mod eval {
         let _ = writeln!(t, "|{}", "---|".repeat(6 + PAIRS.len() + 1));
         let mut groups: Vec<(f64, String)> = Vec::new();
         for v in runs {
-            let key = (
-                num(v, &["organisations"]),
-                v.get("noise")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-                    .to_owned(),
-            );
+            let key = (num(v, &["organisations"]), model_of(v));
             if !groups.contains(&key) {
                 groups.push(key);
             }
@@ -726,10 +751,7 @@ mod eval {
         for (orgs, noise) in groups {
             let group: Vec<&Value> = runs
                 .iter()
-                .filter(|v| {
-                    num(v, &["organisations"]) == orgs
-                        && v.get("noise").and_then(Value::as_str) == Some(noise.as_str())
-                })
+                .filter(|v| num(v, &["organisations"]) == orgs && model_of(v) == noise)
                 .collect();
             let mean = |g: &dyn Fn(&Value) -> f64| {
                 group.iter().map(|v| g(v)).sum::<f64>() / group.len().max(1) as f64

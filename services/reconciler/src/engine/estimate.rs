@@ -132,8 +132,15 @@ impl Engine {
         &self.weights
     }
 
-    /// Scores with these weights from now on (decisions already taken stay).
-    pub fn set_weights(&mut self, weights: Weights) {
+    /// Scores with these weights from now on (decisions already taken stay), and never
+    /// re-estimates them: the settle pass replays with them too.
+    pub fn fix_weights(&mut self, weights: Weights) {
         self.weights = weights;
+        self.weights_fixed = true;
+    }
+
+    /// The weights a settle replay scores with: fixed ones, or none (estimate them).
+    pub(super) fn fixed_weights(&self) -> Option<Weights> {
+        self.weights_fixed.then(|| self.weights.clone())
     }
 }

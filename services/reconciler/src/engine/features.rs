@@ -395,12 +395,22 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
     // location: codes when the source has them, else the address resolved
     let reference = Reference::get();
     let (mut commune, mut district) = (obs.commune_code.clone(), obs.district_code.clone());
+    let mut unit_2025_named: Option<String> = None;
     if commune.is_none()
         && let Some(a) = obs.address.as_deref()
     {
         if let Some(m) = address::resolve(a) {
             commune = Some(m.commune_code.to_owned());
             district = Some(m.district_code.to_owned());
+        } else if let Some(u) = address::resolve_2025(a) {
+            // a commune named as after the July 2025 reform: its new unit, and its district
+            // when every old commune it covers was in one
+            unit_2025_named = Some(u.unit_code.to_owned());
+            if district.is_none()
+                && let [d] = u.old_district_codes.as_slice()
+            {
+                district = Some((*d).to_owned());
+            }
         } else if district.is_none()
             && let Some(d) = address::resolve_district(a)
         {
@@ -412,13 +422,16 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
     {
         district = reference.commune_2024(c).map(|c| c.district_code.clone());
     }
-    let unit_2025 = commune.as_deref().and_then(|c| {
-        reference
-            .new_unit_of(c)
-            .map(str::to_owned)
-            // a code that is already a 2025 unit
-            .or_else(|| reference.commune_2025(c).map(|u| u.commune_code.clone()))
-    });
+    let unit_2025 = commune
+        .as_deref()
+        .and_then(|c| {
+            reference
+                .new_unit_of(c)
+                .map(str::to_owned)
+                // a code that is already a 2025 unit
+                .or_else(|| reference.commune_2025(c).map(|u| u.commune_code.clone()))
+        })
+        .or(unit_2025_named);
 
     let rep = obs.representative.as_deref().and_then(|r| {
         let n = person::normalise(r);

@@ -141,6 +141,9 @@ pub struct Engine {
     /// What each feature's agreement weighs, per pair of systems (estimated by the settle
     /// pass from the records held, see [`weights`]).
     weights: weights::Weights,
+    /// The weights were set by the caller and are never re-estimated (to compare the
+    /// rules-1.0 weights against estimated ones).
+    weights_fixed: bool,
 }
 
 /// Names the inputs (observations and operator constraints) an engine holds: it changes with

@@ -337,6 +337,15 @@ fn geo_part(a: &Features, b: &Features) -> (f64, bool, u8) {
                 (-4.0, 4)
             }
         }
+        // one side named only its 2025 unit (an address written after the reform): the
+        // same unit is where the other's commune went
+        (ca, cb, _, _)
+            if (ca.is_none() || cb.is_none())
+                && a.unit_2025.is_some()
+                && a.unit_2025 == b.unit_2025 =>
+        {
+            (1.5, 1)
+        }
         (_, _, Some(da), Some(db)) => {
             if da == db {
                 (0.5, 3)

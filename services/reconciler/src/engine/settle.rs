@@ -31,6 +31,8 @@ pub struct SettleInput {
     generation: Generation,
     observations: Vec<Observation>,
     constraints: Vec<Constraint>,
+    /// Weights the caller fixed (else the replay estimates them).
+    fixed: Option<super::weights::Weights>,
 }
 
 /// An open review pair of the canonical replay.
@@ -85,7 +87,10 @@ impl SettleInput {
         // the same weights)
         self.observations
             .sort_by(|a, b| canonical_key(a).cmp(&canonical_key(b)));
-        let weights = Engine::estimate_for(&self.observations);
+        let weights = match self.fixed.take() {
+            Some(w) => w,
+            None => Engine::estimate_for(&self.observations),
+        };
         let mut e = Engine::new();
         e.weights = weights.clone();
         self.constraints
@@ -153,6 +158,7 @@ impl Engine {
             generation: self.generation,
             observations,
             constraints: self.constraints.values().cloned().collect(),
+            fixed: self.fixed_weights(),
         }
     }
 
