@@ -721,6 +721,14 @@ fn parse_words(words: &[Word], input_ascii: bool) -> OrgName {
             kind = Some(OrgKindHint::Tht);
             push_expansion(&mut legal_form_tokens, &mut canonical, "to hop tac");
             i += 1;
+            // "Tổ SX", "Tổ sản xuất", "Tổ HT": the words say what kind of group it is (the
+            // legal form), not what it does
+            let folded = |k: usize| words.get(k).map(|w| w.folded.as_str());
+            match (folded(i), folded(i + 1)) {
+                (Some("sx" | "ht"), _) => i += 1,
+                (Some("san"), Some("xuat")) | (Some("hop"), Some("tac")) => i += 2,
+                _ => {}
+            }
             continue;
         }
         if let Some((p, e, k)) = lex
@@ -1173,10 +1181,9 @@ mod tests {
             assert_eq!(n.legal_form_tokens, v(&["to", "hop", "tac"]), "{s}");
             assert_eq!(n.core_tokens, v(&["che", "ta", "leng"]), "{s}");
         }
-        assert_eq!(
-            parse("Tổ SX chè Tả Lèng").sector_tokens,
-            v(&["san", "xuat"])
-        );
+        // "SX" after "Tổ" is part of the legal form (a production group), not a sector the
+        // registry's "Tổ hợp tác chè Tả Lèng" would lack
+        assert!(parse("Tổ SX chè Tả Lèng").sector_tokens.is_empty());
         let htx = [
             "HTX chè Tả Lèng",
             "H.T.X chè Tả Lèng",
@@ -1189,6 +1196,17 @@ mod tests {
             let n = parse(s);
             assert_eq!(n.kind, Some(OrgKindHint::Htx), "{s}: {n:?}");
             assert_eq!(n.core_tokens, v(&["che", "ta", "leng"]), "{s}");
+        }
+        // "Tổ SX" / "Tổ sản xuất" / "Tổ HT": the legal form, not a sector
+        for s in [
+            "Tổ SX chè Bản Hon",
+            "To SX che Ban Hon",
+            "Tổ sản xuất chè Bản Hon",
+            "Tổ HT chè Bản Hon",
+        ] {
+            let n = parse(s);
+            assert_eq!(n.kind, Some(OrgKindHint::Tht), "{s}");
+            assert!(n.sector_tokens.is_empty(), "{s}: {:?}", n.sector_tokens);
         }
         // not a group: an address's "tổ 3", a family name "Tô"
         assert_eq!(parse("Tổ 3 Tân Phong").kind, None);

@@ -4,7 +4,7 @@
 
 use hub_reconciler::accuracy::{self, FeedOrder};
 use hub_reconciler::engine::Engine;
-use hub_simulators::{WorldConfig, generate};
+use hub_simulators::{NoiseModel, WorldConfig, generate};
 
 fn f1(seed: u64, orgs: usize, loans: usize, order: FeedOrder) -> accuracy::Metrics {
     let mut cfg = WorldConfig::new(seed, accuracy::default_now());
@@ -103,4 +103,71 @@ fn per_source_pair_figures_add_up_to_the_overall_ones_under_both_noise_models() 
         }
         assert_eq!(m.open_reviews, engine.stats().open_reviews);
     }
+}
+
+/// Issue 14: the weights are estimated from the records in front of the engine, so two worlds
+/// with different noise get different weights, and the engine stays accurate in both.
+#[test]
+fn estimated_weights_differ_between_noise_models_and_both_stay_accurate() {
+    use hub_reconciler::engine::weights::{ALL, ALL_CLASSES, LEVELS};
+    let run = |noise: NoiseModel| {
+        // the evaluation's small size (about 4,300 source records)
+        let mut cfg = WorldConfig::new(21, accuracy::default_now());
+        cfg.organisations = 1500;
+        cfg.loans = 2650;
+        cfg.noise = noise;
+        let world = generate(&cfg).expect("world");
+        let mut engine = Engine::new();
+        let now = chrono::Utc::now();
+        accuracy::run(
+            &mut engine,
+            accuracy::world_feed(&world, FeedOrder::Time),
+            now,
+        );
+        // the settle pass estimates the weights from every record, then replays with them
+        engine.settle(now);
+        let m = accuracy::evaluate(&engine, &accuracy::truth_of(&world), 5);
+        (engine.weights().clone(), m)
+    };
+    let (wc, mc) = run(NoiseModel::Classic);
+    let (wf, mf) = run(NoiseModel::Field);
+    for (noise, m) in [("classic", &mc), ("field", &mf)] {
+        assert!(
+            m.f1 >= 0.97 && m.precision >= 0.98,
+            "{noise}: precision {:.4} recall {:.4} F1 {:.4}\nmissed {:#?}",
+            m.precision,
+            m.recall,
+            m.f1,
+            m.missed_links
+        );
+        for p in &m.by_pair {
+            if p.true_pairs >= 50 {
+                assert!(
+                    p.recall >= 0.92,
+                    "{noise} {}: recall {:.4}",
+                    p.pair,
+                    p.recall
+                );
+            }
+        }
+    }
+    // estimated (not the hand-set rules) where the world has the pairs for it …
+    let estimated = |w: &hub_reconciler::engine::weights::Weights| {
+        ALL_CLASSES.iter().filter(|c| !w.class(**c).legacy).count()
+    };
+    assert!(estimated(&wc) >= 3 && estimated(&wf) >= 3);
+    // … and different: the largest difference of a level's weight between the two worlds
+    let mut largest = 0.0f64;
+    for c in ALL_CLASSES {
+        let (a, b) = (wc.class(c), wf.class(c));
+        if a.legacy || b.legacy {
+            continue;
+        }
+        for f in ALL {
+            for l in 0..LEVELS[f.index()] {
+                largest = largest.max((a.weight(f, l as u8) - b.weight(f, l as u8)).abs());
+            }
+        }
+    }
+    assert!(largest > 0.5, "the weights barely differ: {largest}");
 }

@@ -1,0 +1,328 @@
+//! The engine on each class of noise seen in unseen agency records (issue 14): every loan
+//! below is written the way a loan officer or a district clerk typed it, and must land on
+//! the registry's organisation; different organisations that look alike (a union of
+//! cooperatives named after a place and a cooperative of that place, an HTX and a THT led by
+//! one person) must stay apart.
+
+mod common;
+
+use common::*;
+use hub_contracts::v1::{BorrowerType, DecisionOutcome, OrgKind};
+use hub_reconciler::engine::observation::Observation;
+use hub_reconciler::engine::{Changes, Engine};
+
+fn reg(e: &mut Engine, rec: hub_contracts::v1::RegistryCooperative) -> Changes {
+    e.observe(Observation::from_registry(&rec), now())
+}
+
+fn lo(e: &mut Engine, l: hub_contracts::v1::LoanDisbursement) -> Changes {
+    e.observe(Observation::from_loan(&l), now())
+}
+
+/// A loan to an organisation, typed as given, without a tax code, after the registry.
+fn org_loan(no: &str, name: &str, address: &str, rep: Option<&str>) -> (Engine, Changes) {
+    let mut e = Engine::new();
+    base_registry(&mut e);
+    let ch = lo(
+        &mut e,
+        loan(
+            no,
+            name,
+            BorrowerType::Cooperative,
+            None,
+            address,
+            rep,
+            None,
+        ),
+    );
+    (e, ch)
+}
+
+const PHUC_THAN: &str = "03618";
+const MUONG_CANG: &str = "03631";
+
+/// The registry of the cases: a cooperative of Bản Hon, a tea cooperative of Tả Lèng.
+fn base_registry(e: &mut Engine) {
+    reg(
+        e,
+        registry(
+            "LM-1",
+            "Hợp tác xã Nông nghiệp Dịch vụ Bản Hon",
+            OrgKind::Htx,
+            Some("6200123456"),
+            BAN_HON,
+            Some("Lò Văn Minh"),
+            None,
+        ),
+    );
+    reg(
+        e,
+        registry(
+            "LM-2",
+            "Hợp tac xã Chè Sì Lở Lầu",
+            OrgKind::Htx,
+            None,
+            TA_LENG,
+            Some("Giàng A Páo"),
+            None,
+        ),
+    );
+}
+
+/// The change's first decision matched its record to the registry record's organisation.
+fn assert_joins((e, ch): &(Engine, Changes), registry_id: &str, what: &str) {
+    let d = ch.decisions.first().expect("a decision");
+    assert_eq!(
+        d.outcome,
+        DecisionOutcome::Matched,
+        "{what}: {:?} {:?} {:?}",
+        d.note,
+        d.score,
+        d.features
+    );
+    let source = d.source.as_ref().expect("a record");
+    assert_eq!(
+        e.identity_of(source),
+        e.identity_of(&r("coop-alliance", registry_id)),
+        "{what}"
+    );
+}
+
+#[test]
+fn legal_forms_and_sector_words_written_every_way() {
+    for (i, name) in [
+        "H.T.X DV & NN Ban Hon",
+        "HTX. Dịch vụ và Nông nghiệp Bản Hon",
+        "Hop tac xa NN vaf DV Ban Hon",
+        "HTX NN-DV Bản Hon",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let run = org_loan(&format!("Q-{i}"), name, "Bản Hon, Tam Đường", None);
+        assert_joins(&run, "LM-1", name);
+    }
+}
+
+#[test]
+fn telex_and_vni_slips_nfd_and_odd_spaces() {
+    for (i, name) in [
+        "HTX Che Sif Lor Lauf",
+        "HTX che\u{a0}Si2 Lo3  Lau2",
+        // NFD: the combining marks typed apart from their letters
+        "HTX Che\u{300} Si\u{300} Lo\u{309} La\u{302}\u{300}u",
+        "htx CHÈ sì lở LẦU",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let run = org_loan(&format!("T-{i}"), name, "Tả Lèng, Tam Đường", None);
+        assert_joins(&run, "LM-2", name);
+    }
+}
+
+#[test]
+fn a_place_name_appended_to_the_name() {
+    for (i, name) in [
+        "HTX NN DV Ban Hon - Tam Duong",
+        "HTX NN DV Bản Hon, Tam Đường",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let run = org_loan(&format!("P-{i}"), name, "Bản Hon, Tam Đường", None);
+        assert_joins(&run, "LM-1", name);
+    }
+}
+
+#[test]
+fn an_address_with_the_communes_2025_name() {
+    // Bản Hon went into Khun Há on 1 July 2025
+    let run = org_loan(
+        "N-1",
+        "HTX NN DV Ban Hon",
+        "xã Khun Há, tỉnh Lai Châu",
+        None,
+    );
+    assert_joins(&run, "LM-1", "a 2025 address");
+}
+
+#[test]
+fn a_tax_code_with_two_adjacent_digits_swapped() {
+    let mut e = Engine::new();
+    base_registry(&mut e);
+    let ch = lo(
+        &mut e,
+        loan(
+            "S-1",
+            "HTX Nong nghiep Dich vu Ban Hon",
+            BorrowerType::Cooperative,
+            Some("6200124356"),
+            "Tam Đường",
+            None,
+            None,
+        ),
+    );
+    assert_joins(&(e, ch), "LM-1", "swapped digits");
+}
+
+#[test]
+fn representatives_shortened_or_reordered() {
+    for (i, rep) in ["Minh Lò Văn", "Văn Minh", "Lo Minh"].iter().enumerate() {
+        let run = org_loan(
+            &format!("R-{i}"),
+            "HTX NN DV Ban Hon",
+            "Bản Hon, Tam Đường",
+            Some(rep),
+        );
+        assert_joins(&run, "LM-1", rep);
+    }
+}
+
+#[test]
+fn a_union_named_after_a_place_is_not_the_cooperative_of_that_place() {
+    let mut e = Engine::new();
+    reg(
+        &mut e,
+        registry(
+            "LM-U",
+            "Liên hiệp Hợp tác xã Phúc Than",
+            OrgKind::Lhhtx,
+            Some("6200200001"),
+            PHUC_THAN,
+            None,
+            None,
+        ),
+    );
+    reg(
+        &mut e,
+        registry(
+            "LM-H",
+            "Hợp tác xã Phúc Than",
+            OrgKind::Htx,
+            Some("6200200002"),
+            PHUC_THAN,
+            None,
+            None,
+        ),
+    );
+    for (no, name, to) in [
+        ("U-1", "LH HTX Phuc Than", "LM-U"),
+        ("U-2", "Lien hiep HTX Phúc Than - Than Uyên", "LM-U"),
+        ("H-1", "HTX Phuc Than", "LM-H"),
+        ("H-2", "H.T.X Phúc Than, Than Uyên", "LM-H"),
+    ] {
+        lo(
+            &mut e,
+            loan(
+                no,
+                name,
+                BorrowerType::Cooperative,
+                None,
+                "Phúc Than, Than Uyên",
+                None,
+                None,
+            ),
+        );
+        assert_eq!(
+            e.identity_of(&r("loan-fund", no)),
+            e.identity_of(&r("coop-alliance", to)),
+            "{name} belongs with {to}"
+        );
+    }
+    assert_ne!(
+        e.identity_of(&r("coop-alliance", "LM-U")),
+        e.identity_of(&r("coop-alliance", "LM-H"))
+    );
+}
+
+#[test]
+fn an_htx_and_a_tht_led_by_one_person_stay_two_organisations() {
+    let mut e = Engine::new();
+    for (id, name, kind) in [
+        ("LM-H", "Hợp tác xã chè Bản Hon", OrgKind::Htx),
+        ("LM-T", "Tổ hợp tác chè Bản Hon", OrgKind::Tht),
+    ] {
+        reg(
+            &mut e,
+            registry(
+                id,
+                name,
+                kind,
+                None,
+                BAN_HON,
+                Some("Lò Văn Minh"),
+                Some("+84912345678"),
+            ),
+        );
+    }
+    for (no, name, kind, to) in [
+        (
+            "T-1",
+            "Tổ HT chè Bản Hon",
+            BorrowerType::CooperativeGroup,
+            "LM-T",
+        ),
+        (
+            "T-2",
+            "To SX che Ban Hon",
+            BorrowerType::CooperativeGroup,
+            "LM-T",
+        ),
+        ("H-1", "HTX che Ban Hon", BorrowerType::Cooperative, "LM-H"),
+    ] {
+        let ch = lo(
+            &mut e,
+            loan(
+                no,
+                name,
+                kind,
+                None,
+                "Bản Hon, Tam Đường",
+                Some("Lò Văn Minh"),
+                Some("0912345678"),
+            ),
+        );
+        assert_eq!(
+            e.identity_of(&r("loan-fund", no)),
+            e.identity_of(&r("coop-alliance", to)),
+            "{name} belongs with {to}: {:?}",
+            ch.decisions
+        );
+    }
+    assert_ne!(
+        e.identity_of(&r("coop-alliance", "LM-H")),
+        e.identity_of(&r("coop-alliance", "LM-T"))
+    );
+}
+
+#[test]
+fn a_cooperative_that_moved_within_its_district() {
+    let mut e = Engine::new();
+    // the registry has the new commune; an older loan the old one
+    reg(
+        &mut e,
+        registry(
+            "LM-M",
+            "Hợp tác xã Dược liệu Nậm Sỏ",
+            OrgKind::Htx,
+            None,
+            MUONG_CANG,
+            Some("Lường Văn Thắng"),
+            None,
+        ),
+    );
+    let ch = lo(
+        &mut e,
+        loan(
+            "M-1",
+            "HTX duoc lieu Nam So",
+            BorrowerType::Cooperative,
+            None,
+            "xã Hua Nà, huyện Than Uyên",
+            Some("Lường Văn Thắng"),
+            None,
+        ),
+    );
+    assert_joins(&(e, ch), "LM-M", "moved");
+}
