@@ -165,7 +165,11 @@ async fn roles_too_low_are_refused_with_403_before_anything_is_done() {
         .iter()
         .filter(|e| e["action"] == "refused" && e["outcome"] == "refused: 403")
         .count();
-    assert_eq!(refused, ACTIONS.len() + 1 + 4, "viewer's and reviewer's 403s");
+    assert_eq!(
+        refused,
+        ACTIONS.len() + 1 + 4,
+        "viewer's and reviewer's 403s"
+    );
     let actions: Vec<(String, String)> = audit["entries"]
         .as_array()
         .expect("entries")
