@@ -9,7 +9,7 @@
 //! | [`config`] | [`Config`] from the environment (`RECONCILER_URL`, `INDICATORS_URL`, `ADAPTER_URLS`, `CONSOLE_USERS_FILE`, …) |
 //! | [`auth`] | roles, the users file (argon2), sessions (cookie) and tokens (bearer) |
 //! | [`audit`] | the audit log of operator actions, refused attempts and logins (append-only, hash-chained) |
-//! | [`chain`] | hash chains: canonical content, link hashes, verification naming the first bad row |
+//! | [`chain`] | re-export of [`hub_runtime::chain`] (shared with hub-inbound's exchange log) |
 //! | [`throttle`] | login throttling per user name and per client address |
 //! | [`guard`] | what every response gets: security headers, `no-store`, refused requests audited |
 //! | [`privacy`] | masking personal data for viewers |
@@ -31,7 +31,8 @@ pub mod agency;
 pub mod api;
 pub mod audit;
 pub mod auth;
-pub mod chain;
+/// Hash chains live in the runtime (shared with hub-inbound's exchange log).
+pub use hub_runtime::chain;
 pub mod config;
 pub mod guard;
 pub mod ops;

@@ -48,7 +48,8 @@ pub enum OpsCommand {
         action: SnapshotAction,
     },
     /// The audit log of operator actions; `verify` checks its hash chain, `export` writes a
-    /// copy that can be verified later (`verify --file`).
+    /// copy that can be verified later (`verify --file`). With `--exchange`: the per-agency
+    /// exchange log of hub-inbound instead (read from its database, `DATABASE_URL`).
     Audit(AuditArgs),
     /// Print an argon2 hash of a password read from standard input, for a users file.
     HashPassword,
@@ -72,15 +73,52 @@ pub enum AuditAction {
         #[arg(long)]
         file: Option<std::path::PathBuf>,
         /// A head printed by an earlier verify (`id:hash`): it must still be in the chain,
-        /// unchanged (detects rows deleted from the end).
+        /// unchanged (detects rows deleted from the end). With `--exchange`, needs `--agency`.
         #[arg(long)]
         expect_head: Option<String>,
+        #[command(flatten)]
+        exchange: ExchangeArgs,
     },
     /// Write every row with its hashes as JSON lines (to a file or standard output).
     Export {
         #[arg(long, short)]
         output: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        exchange: ExchangeArgs,
     },
+}
+
+/// Which log `hub audit verify`/`export` read: the console's audit log, or hub-inbound's
+/// per-agency exchange log.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ExchangeArgs {
+    /// The per-agency exchange log (what each agency pushed: message ids, content hashes,
+    /// outcomes, times; one hash chain per agency user) instead of the audit log.
+    #[arg(long)]
+    pub exchange: bool,
+    /// Only this agency user's chain (e.g. `agency-loan-fund`).
+    #[arg(long, requires = "exchange")]
+    pub agency: Option<String>,
+}
+
+impl AuditAction {
+    /// The exchange-log options of the command, when it reads the exchange log from the
+    /// database (not from a `--file` copy): the `hub` binary then reads the rows itself.
+    pub fn exchange_from_database(&self) -> Option<&ExchangeArgs> {
+        match self {
+            AuditAction::Verify {
+                file: None,
+                exchange,
+                ..
+            }
+            | AuditAction::Export { exchange, .. }
+                if exchange.exchange =>
+            {
+                Some(exchange)
+            }
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -792,51 +830,38 @@ async fn audit(
                 )?;
             }
         }
-        Some(AuditAction::Export { output }) => {
-            let rows = audit_rows(client).await?;
-            let mut text = String::new();
-            for r in &rows {
-                text.push_str(&serde_json::to_string(r)?);
-                text.push('\n');
-            }
-            match output {
-                Some(path) => {
-                    std::fs::write(&path, text)
-                        .with_context(|| format!("writing {}", path.display()))?;
-                    writeln!(out, "{} rows written to {}", rows.len(), path.display())?;
-                }
-                None => out.write_all(text.as_bytes())?,
-            }
+        Some(AuditAction::Export { exchange, .. }) if exchange.exchange => {
+            bail!(
+                "the exchange log is read from hub-inbound's database: run `hub audit export \
+                 --exchange` (with DATABASE_URL)"
+            )
         }
-        Some(AuditAction::Verify { file, expect_head }) => {
+        Some(AuditAction::Export { output, .. }) => {
+            let rows = audit_rows(client).await?;
+            write_rows(&rows, output.as_deref(), out)?;
+        }
+        Some(AuditAction::Verify {
+            file,
+            expect_head,
+            exchange,
+        }) => {
             let rows = match &file {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path)
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    text.lines()
-                        .filter(|l| !l.trim().is_empty())
-                        .enumerate()
-                        .map(|(i, l)| {
-                            serde_json::from_str(l).with_context(|| {
-                                format!("{} line {}: not an exported row", path.display(), i + 1)
-                            })
-                        })
-                        .collect::<anyhow::Result<Vec<_>>>()?
-                }
+                Some(path) => read_rows(path)?,
+                None if exchange.exchange => bail!(
+                    "the exchange log is read from hub-inbound's database: run `hub audit \
+                     verify --exchange` (with DATABASE_URL), or verify a copy with --file"
+                ),
                 None => audit_rows(client).await?,
             };
-            let head = expect_head
-                .as_deref()
-                .map(|h| {
-                    let (id, hash) = h
-                        .split_once(':')
-                        .ok_or_else(|| anyhow!("--expect-head: expected id:hash, got {h:?}"))?;
-                    let id: i64 = id
-                        .parse()
-                        .map_err(|_| anyhow!("--expect-head: {id:?} is not a row id"))?;
-                    Ok::<_, anyhow::Error>((id, hash.to_owned()))
-                })
-                .transpose()?;
+            if exchange.exchange {
+                return verify_exchange(
+                    rows,
+                    exchange.agency.as_deref(),
+                    expect_head.as_deref(),
+                    out,
+                );
+            }
+            let head = parse_head(expect_head.as_deref())?;
             let verdict = crate::chain::verify(&rows, head.as_ref().map(|(i, h)| (*i, h.as_str())));
             if let Some(p) = verdict.problem {
                 bail!("audit log chain broken at {p}");
@@ -859,6 +884,111 @@ async fn audit(
                     .unwrap_or_else(|| "(empty)".into())
             )?;
         }
+    }
+    Ok(())
+}
+
+/// Writes exported rows as JSON lines, to `output` or to `out`.
+pub fn write_rows(
+    rows: &[crate::chain::ChainedRow],
+    output: Option<&std::path::Path>,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let mut text = String::new();
+    for r in rows {
+        text.push_str(&serde_json::to_string(r)?);
+        text.push('\n');
+    }
+    match output {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+            writeln!(out, "{} rows written to {}", rows.len(), path.display())?;
+        }
+        None => out.write_all(text.as_bytes())?,
+    }
+    Ok(())
+}
+
+/// Reads a copy written by `hub audit export` (JSON lines).
+fn read_rows(path: &std::path::Path) -> anyhow::Result<Vec<crate::chain::ChainedRow>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{} line {}: not an exported row", path.display(), i + 1))
+        })
+        .collect()
+}
+
+/// `--expect-head id:hash`.
+fn parse_head(h: Option<&str>) -> anyhow::Result<Option<(i64, String)>> {
+    h.map(|h| {
+        let (id, hash) = h
+            .split_once(':')
+            .ok_or_else(|| anyhow!("--expect-head: expected id:hash, got {h:?}"))?;
+        let id: i64 = id
+            .parse()
+            .map_err(|_| anyhow!("--expect-head: {id:?} is not a row id"))?;
+        Ok((id, hash.to_owned()))
+    })
+    .transpose()
+}
+
+/// Checks the exchange log's rows (from the database or a copy): each agency's chain on its
+/// own (only `agency`'s when given), naming the first bad row; prints each chain's head.
+pub fn verify_exchange(
+    rows: Vec<crate::chain::ChainedRow>,
+    agency: Option<&str>,
+    expect_head: Option<&str>,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let head = parse_head(expect_head)?;
+    if head.is_some() && agency.is_none() {
+        bail!("--expect-head names one agency's chain: give --agency too");
+    }
+    let mut by_agency: std::collections::BTreeMap<String, Vec<crate::chain::ChainedRow>> =
+        Default::default();
+    for row in rows {
+        let a = row
+            .content
+            .get(1)
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("row {}: not an exchange-log row (no agency)", row.id))?
+            .to_owned();
+        if agency.is_none_or(|want| want == a) {
+            by_agency.entry(a).or_default().push(row);
+        }
+    }
+    if let Some(a) = agency
+        && !by_agency.contains_key(a)
+        && head.is_none()
+    {
+        writeln!(out, "exchange log of {a}: no rows")?;
+        return Ok(());
+    }
+    if let Some(a) = agency {
+        by_agency.entry(a.to_owned()).or_default();
+    }
+    for (a, rows) in &by_agency {
+        let verdict = crate::chain::verify(rows, head.as_ref().map(|(i, h)| (*i, h.as_str())));
+        if let Some(p) = verdict.problem {
+            bail!("exchange log of {a}: chain broken at {p}");
+        }
+        writeln!(
+            out,
+            "exchange log of {a}: chain holds: {} rows chained; head {}",
+            verdict.rows,
+            verdict
+                .head
+                .map(|(id, h)| format!("{id}:{h}"))
+                .unwrap_or_else(|| "(empty)".into())
+        )?;
+    }
+    if by_agency.is_empty() {
+        writeln!(out, "exchange log: no rows")?;
     }
     Ok(())
 }
@@ -914,5 +1044,30 @@ mod tests {
         ));
         let e = parse(&["review", "link", "r1"]).expect_err("a reason is required");
         assert!(e.contains("--reason"), "{e}");
+        match parse(&[
+            "audit",
+            "verify",
+            "--exchange",
+            "--agency",
+            "agency-loan-fund",
+        ]) {
+            Ok(Top::Ops(OpsCommand::Audit(AuditArgs {
+                action: Some(action),
+                ..
+            }))) => {
+                let x = action.exchange_from_database().expect("from the database");
+                assert_eq!(x.agency.as_deref(), Some("agency-loan-fund"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["audit", "verify", "--exchange", "--file", "copy.jsonl"]) {
+            Ok(Top::Ops(OpsCommand::Audit(AuditArgs {
+                action: Some(action),
+                ..
+            }))) => assert!(action.exchange_from_database().is_none(), "a copy"),
+            other => panic!("{other:?}"),
+        }
+        let e = parse(&["audit", "export", "--agency", "x"]).expect_err("needs --exchange");
+        assert!(e.contains("--exchange"), "{e}");
     }
 }

@@ -8,4 +8,5 @@
 
 pub mod definitions;
 pub mod demo;
+pub mod exchange;
 pub mod pipeline;

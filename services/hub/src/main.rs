@@ -1,6 +1,7 @@
 //! `hub`: one binary for every role. Thin: it parses arguments and configuration, then calls
 //! the library `run` of the service named. Operator commands talk to the services' HTTP APIs
-//! and to the broker, never to another service's tables.
+//! and to the broker, never to another service's tables, except `hub audit verify|export
+//! --exchange`, which reads hub-inbound's exchange log, read only ([`hub::exchange`]).
 
 /// mimalloc: the services allocate and free many small JSON values per message; glibc malloc
 /// spent about a fifth of the pipeline benchmark's CPU in allocation (see `bench-results.md`).
@@ -155,6 +156,20 @@ async fn sim(args: hub_simulators::cli::SimArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The operator commands; those on the exchange log read hub-inbound's database.
+async fn ops(cmd: hub_console::ops::OpsCommand) -> anyhow::Result<()> {
+    if let hub_console::ops::OpsCommand::Audit(hub_console::ops::AuditArgs {
+        action: Some(action),
+        ..
+    }) = &cmd
+        && action.exchange_from_database().is_some()
+    {
+        let c = hub_runtime::config::load_common()?;
+        return hub::exchange::run(action, &c.database_url, &mut std::io::stdout()).await;
+    }
+    hub_console::ops::run_ops(cmd).await
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -167,7 +182,7 @@ async fn main() -> ExitCode {
         Command::Demo { args } => hub::demo::run(*args, hub_runtime::shutdown::on_signals())
             .await
             .map_err(anyhow::Error::from),
-        Command::Ops(cmd) => hub_console::ops::run_ops(cmd).await,
+        Command::Ops(cmd) => ops(cmd).await,
         Command::Probe { url } => probe(&url).await,
         Command::Definitions { passwords_from_env } => {
             let d = if passwords_from_env {

@@ -39,7 +39,7 @@ fn as_role(url: &str, role: &str) -> String {
 async fn each_service_migrates_as_its_own_role() {
     let env = TestEnv::new().await;
     let services: [(&str, String, Option<&Migrator>); 5] = [
-        ("inbound", "inbound".into(), None),
+        ("inbound", "inbound".into(), Some(&hub_inbound::MIGRATOR)),
         (
             "reconciler",
             hub_reconciler::SCHEMA.into(),

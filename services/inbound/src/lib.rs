@@ -24,11 +24,17 @@
 //! 4. a message that passes is republished unchanged (same id, same payload) to
 //!    `coophub.source` with a publisher confirm (header `x-hub-pushed-by`: the agency user),
 //!    so it is treated exactly like an adapter's output; one that fails is dead-lettered (`HandlerError::Permanent`) with the schema
-//!    error's instance path and message, to `inbound.source.dlq`.
+//!    error's instance path and message, to `inbound.source.dlq`;
+//! 5. the decision is appended to the per-agency, hash-chained [`exchange_log`] (schema
+//!    `inbound`): a forwarded push once the broker confirmed it, a refused one before it is
+//!    dead-lettered. When the log cannot be written the message is retried (transient), so
+//!    no push is forwarded or refused unrecorded for long; a push is recorded once per
+//!    agency and message id, so a redelivery adds nothing. Bodies the runtime refuses before
+//!    this handler (too large, not an envelope, an unknown type) are not in the log: they
+//!    are in the dead-letter queue with their reason.
 //!
-//! Idempotent without state: a redelivered message is republished under the same id, which
-//! consumers' inboxes drop. The database connection only serves the shared start-up and
-//! readiness (schema `inbound`).
+//! Idempotent: a redelivered message is republished under the same id, which consumers'
+//! inboxes drop, and is not logged twice.
 //!
 //! ## Configuration
 //!
@@ -45,6 +51,7 @@
 //! `coophub.source`.
 
 pub mod entitlements;
+pub mod exchange_log;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -63,6 +70,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::entitlements::{Entitlements, EntitlementsError};
+use crate::exchange_log::{ExchangeLog, NO_PUBLISHER, Outcome, Push};
 
 /// The consumer queue (base name): its dead letters are in `inbound.source.dlq`.
 pub const QUEUE: &str = "inbound.source";
@@ -90,6 +98,9 @@ const SCHEMAS: [(&str, &str); 3] = [
         include_str!("../../../contracts/schemas/source.ntm_report.v1.schema.json"),
     ),
 ];
+
+/// The service's migrations (schema `inbound`: the exchange log).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The service's settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -221,6 +232,7 @@ pub struct Forwarder {
     validators: Arc<Validators>,
     entitlements: Arc<Entitlements>,
     publisher: Arc<Publisher>,
+    log: ExchangeLog,
 }
 
 impl Forwarder {
@@ -228,11 +240,43 @@ impl Forwarder {
         validators: Arc<Validators>,
         entitlements: Arc<Entitlements>,
         publisher: Arc<Publisher>,
+        log: ExchangeLog,
     ) -> Self {
         Self {
             validators,
             entitlements,
             publisher,
+            log,
+        }
+    }
+
+    /// Appends the decision on `env` to its agency's chain; a failure is transient (the
+    /// message comes back and is decided, and recorded, again).
+    async fn record(
+        &self,
+        publisher: Option<&str>,
+        env: &RawEnvelope,
+        outcome: Outcome,
+    ) -> Result<(), HandlerError> {
+        let body_sha256 = content_hash(&env.data);
+        let push = Push {
+            agency: publisher.unwrap_or(NO_PUBLISHER),
+            message_id: &env.id,
+            contract_type: &env.ty,
+            body_sha256: &body_sha256,
+            outcome,
+        };
+        match self.log.record(&push).await {
+            Ok(added) => {
+                if !added {
+                    tracing::debug!(id = %env.id, "push already in the exchange log");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(id = %env.id, error = %e, "could not write the exchange log");
+                Err(HandlerError::transient(format!("exchange log: {e}")))
+            }
         }
     }
 
@@ -285,13 +329,18 @@ impl Forwarder {
             tracing::warn!(id = %env.id, ty = %env.ty, source = %env.source,
                 publisher = publisher.as_deref().unwrap_or("-"), error = %e,
                 "pushed record rejected");
+            let reason = match &e {
+                HandlerError::Permanent(r) | HandlerError::Transient(r) => r.clone(),
+            };
+            self.record(publisher.as_deref(), &env, Outcome::Refused(reason))
+                .await?;
             return Err(e);
         }
         let body = serde_json::to_vec(&env).map_err(HandlerError::permanent)?;
         let mut headers = BTreeMap::new();
         headers.insert(H_VIA.to_owned(), exchanges::INBOUND.to_owned());
-        if let Some(p) = publisher {
-            headers.insert(H_PUSHED_BY.to_owned(), p);
+        if let Some(p) = &publisher {
+            headers.insert(H_PUSHED_BY.to_owned(), p.clone());
         }
         let out = OutgoingMessage {
             exchange: exchanges::SOURCE.to_owned(),
@@ -305,6 +354,8 @@ impl Forwarder {
             .publish(&out)
             .await
             .map_err(HandlerError::transient)?;
+        self.record(publisher.as_deref(), &env, Outcome::Forwarded)
+            .await?;
         tracing::debug!(id = %env.id, ty = %env.ty, "pushed record forwarded");
         Ok(())
     }
@@ -327,13 +378,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Inbo
     let entitlements = Arc::new(config.entitlements()?);
     let relays = entitlements.relays.clone();
     let common = config.common.clone();
-    let ctx =
-        ServiceContext::start("inbound", common.clone(), "inbound", None, shutdown.clone()).await?;
+    let ctx = ServiceContext::start(
+        "inbound",
+        common.clone(),
+        "inbound",
+        Some(&MIGRATOR),
+        shutdown.clone(),
+    )
+    .await?;
     ctx.serve_http(axum::Router::new()).await?;
     let forwarder = Arc::new(Forwarder::new(
         validators,
         entitlements.clone(),
         ctx.publisher.clone(),
+        ExchangeLog::new(ctx.db.pool.clone()),
     ));
     let types = [
         RegistryCooperative::TYPE,

@@ -10,11 +10,14 @@
 //! - [`http`]: `/healthz`, `/readyz` and `/metrics`, plus a service's own routes;
 //! - [`service_auth`]: the service credential the internal HTTP APIs require, and the
 //!   operator the console vouches for;
+//! - [`chain`]: hash chains (canonical content, link hashes, verification naming the first
+//!   bad row) for the tamper-evident logs: the console's audit log, hub-inbound's exchange log;
 //! - [`shutdown`]: one cancellation token fired by SIGTERM or SIGINT.
 //!
 //! This crate knows the envelope but no payload's meaning: it never decides what a message
 //! does. Services build on it; it depends on no service.
 
+pub mod chain;
 pub mod config;
 pub mod http;
 pub mod messaging;

@@ -7,7 +7,8 @@
 //!
 //! The content is a JSON array of the row's fields in a fixed order, with object keys sorted
 //! and no whitespace ([`canonical`]), so anyone can recompute a hash from an export: the
-//! format is documented in `SECURITY.md` and is the same for every chained log. Pure: no I/O.
+//! format is documented in `SECURITY.md` and is the same for every chained log (the console's
+//! audit log, hub-inbound's per-agency exchange log). Pure: no I/O.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -1,0 +1,285 @@
+//! The per-agency exchange log (`inbound.exchange_log`): every push this service decided on,
+//! forwarded or refused, with the agency user that pushed it (broker-verified), the message
+//! id, the contract type, the SHA-256 of the pushed payload, the outcome (and why it was
+//! refused) and when. Owns this table only.
+//!
+//! One hash chain per agency user ([`hub_runtime::chain`], the format the console's audit log
+//! uses): a row's `prev_hash` is the hash of the same agency's row before it. Rows of one
+//! agency are appended under a transaction-scoped advisory lock on that agency, so that each
+//! chain has one order even with several consumers or replicas; agencies do not wait for one
+//! another. The table is append-only (a trigger refuses `UPDATE`, `DELETE`, `TRUNCATE`) and a
+//! push is recorded once (`UNIQUE (agency, message_id)`, like an inbox): a redelivered or
+//! retried push adds nothing.
+//!
+//! The hashed content of a row is the JSON array
+//! `[id, agency, message_id, contract_type, body_sha256, outcome, reason, at]`
+//! (`reason` `null` when forwarded, `at` as `YYYY-MM-DDTHH:MM:SS.ffffffZ`); `body_sha256` is
+//! [`hub_contracts::content_hash`] of the envelope's `data` (its canonical JSON: keys sorted,
+//! no whitespace), which an agency can recompute from what it sent.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use hub_runtime::chain::{self, ChainedRow, GENESIS};
+use serde_json::{Value, json};
+
+/// The agency recorded for a push that carried no publisher at all.
+pub const NO_PUBLISHER: &str = "-";
+
+/// What became of a push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Republished to `coophub.source` and confirmed by the broker.
+    Forwarded,
+    /// Dead-lettered, with the reason.
+    Refused(String),
+}
+
+/// One push to record.
+#[derive(Debug, Clone)]
+pub struct Push<'a> {
+    /// The agency user (broker-verified), or [`NO_PUBLISHER`].
+    pub agency: &'a str,
+    pub message_id: &'a str,
+    pub contract_type: &'a str,
+    /// SHA-256 (hex) of the pushed payload's canonical JSON.
+    pub body_sha256: &'a str,
+    pub outcome: Outcome,
+}
+
+/// One stored row, every column.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Row {
+    id: i64,
+    agency: String,
+    message_id: String,
+    contract_type: String,
+    body_sha256: String,
+    outcome: String,
+    reason: Option<String>,
+    at: DateTime<Utc>,
+    prev_hash: String,
+    hash: String,
+}
+
+fn ts(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// The hashed fields of a row, in their fixed order:
+/// `[id, agency, message_id, contract_type, body_sha256, outcome, reason, at]`.
+#[allow(clippy::too_many_arguments)]
+fn content(
+    id: i64,
+    agency: &str,
+    message_id: &str,
+    contract_type: &str,
+    body_sha256: &str,
+    outcome: &str,
+    reason: Option<&str>,
+    at: &DateTime<Utc>,
+) -> Value {
+    json!([
+        id,
+        agency,
+        message_id,
+        contract_type,
+        body_sha256,
+        outcome,
+        reason,
+        ts(at)
+    ])
+}
+
+impl Row {
+    fn chained(self) -> ChainedRow {
+        ChainedRow {
+            id: self.id,
+            content: content(
+                self.id,
+                &self.agency,
+                &self.message_id,
+                &self.contract_type,
+                &self.body_sha256,
+                &self.outcome,
+                self.reason.as_deref(),
+                &self.at,
+            ),
+            prev_hash: Some(self.prev_hash),
+            hash: Some(self.hash),
+        }
+    }
+}
+
+/// The exchange log.
+#[derive(Clone, Debug)]
+pub struct ExchangeLog {
+    pool: sqlx::PgPool,
+}
+
+impl ExchangeLog {
+    /// The log in the database `pool` is connected to (its `search_path` the `inbound` schema).
+    pub fn new(pool: sqlx::PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// Appends `push` to its agency's chain, unless that agency's message id is recorded
+    /// already; returns whether a row was added.
+    pub async fn record(&self, push: &Push<'_>) -> Result<bool, sqlx::Error> {
+        let (outcome, reason) = match &push.outcome {
+            Outcome::Forwarded => ("forwarded", None),
+            Outcome::Refused(r) => ("refused", Some(bounded(r, 2000))),
+        };
+        let agency = bounded(push.agency, 200);
+        let message_id = bounded(push.message_id, 500);
+        let contract_type = bounded(push.contract_type, 200);
+        let mut tx = self.pool.begin().await?;
+        // one writer per agency at a time, so that its chain has one order
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(hashtextextended('inbound.exchange_log:' || $1, 0))",
+        )
+        .bind(&agency)
+        .execute(&mut *tx)
+        .await?;
+        let seen: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM exchange_log WHERE agency = $1 AND message_id = $2")
+                .bind(&agency)
+                .bind(&message_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if seen.is_some() {
+            return Ok(false);
+        }
+        let prev: Option<String> = sqlx::query_scalar(
+            "SELECT hash FROM exchange_log WHERE agency = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(&agency)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let prev = prev.unwrap_or_else(|| GENESIS.to_owned());
+        let id: i64 =
+            sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('exchange_log', 'id'))")
+                .fetch_one(&mut *tx)
+                .await?;
+        // stored with microseconds: hash what is stored
+        let at = Utc::now().trunc_subsecs(6);
+        let hash = chain::link_hash(
+            &prev,
+            &content(
+                id,
+                &agency,
+                &message_id,
+                &contract_type,
+                push.body_sha256,
+                outcome,
+                reason.as_deref(),
+                &at,
+            ),
+        );
+        let added = sqlx::query(
+            "INSERT INTO exchange_log (id, agency, message_id, contract_type, body_sha256,
+                                       outcome, reason, at, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT ON CONSTRAINT exchange_log_once DO NOTHING",
+        )
+        .bind(id)
+        .bind(&agency)
+        .bind(&message_id)
+        .bind(&contract_type)
+        .bind(push.body_sha256)
+        .bind(outcome)
+        .bind(reason.as_deref())
+        .bind(at)
+        .bind(&prev)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(added == 1)
+    }
+
+    /// The rows of `agency` (every agency when `None`) after `after`, at most `limit`, in id
+    /// order, with their hashed content and links.
+    pub async fn export(
+        &self,
+        agency: Option<&str>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<ChainedRow>, sqlx::Error> {
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, agency, message_id, contract_type, body_sha256, outcome, reason, at,
+                    prev_hash, hash
+               FROM exchange_log
+              WHERE id > $1 AND ($2::text IS NULL OR agency = $2)
+              ORDER BY id LIMIT $3",
+        )
+        .bind(after)
+        .bind(agency)
+        .bind(limit.clamp(1, 10_000))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Row::chained).collect())
+    }
+
+    /// Every row of `agency` (every agency when `None`), in id order.
+    pub async fn export_all(&self, agency: Option<&str>) -> Result<Vec<ChainedRow>, sqlx::Error> {
+        let mut rows = Vec::new();
+        let mut after = i64::MIN;
+        loop {
+            let page = self.export(agency, after, 10_000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            rows.extend(page);
+        }
+        Ok(rows)
+    }
+}
+
+/// Trims a value the pusher controls to a sane size.
+fn bounded(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, agency: &str, prev: &str) -> ChainedRow {
+        let at = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let content = content(
+            id,
+            agency,
+            "m",
+            "source.cooperative.v1",
+            "ab",
+            "forwarded",
+            None,
+            &at,
+        );
+        let hash = chain::link_hash(prev, &content);
+        ChainedRow {
+            id,
+            content,
+            prev_hash: Some(prev.to_owned()),
+            hash: Some(hash),
+        }
+    }
+
+    #[test]
+    fn rows_chain_and_an_edit_is_named() {
+        let a1 = row(1, "agency-a", GENESIS);
+        let a2 = row(3, "agency-a", a1.hash.as_deref().expect("hash"));
+        let v = chain::verify(&[a1.clone(), a2.clone()], None);
+        assert_eq!((v.rows, v.problem), (2, None));
+        assert_eq!(
+            a1.content[1],
+            json!("agency-a"),
+            "the agency is the second field"
+        );
+        let mut edited = a1;
+        edited.content[4] = json!("cd");
+        let p = chain::verify(&[edited, a2], None).problem.expect("edited");
+        assert_eq!(p.id, 1);
+    }
+}
