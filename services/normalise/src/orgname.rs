@@ -196,6 +196,7 @@ const SECTORS: &[(&str, &str)] = &[
     ("nong san", "nong san"),
     ("lam san", "lam san"),
     ("thuy san", "thuy san"),
+    ("ts", "thuy san"),
     ("moi truong", "moi truong"),
     ("cong nghe cao", "cong nghe cao"),
     ("nuoc sach", "nuoc sach"),
@@ -1181,6 +1182,11 @@ mod tests {
             assert_eq!(n.legal_form_tokens, v(&["to", "hop", "tac"]), "{s}");
             assert_eq!(n.core_tokens, v(&["che", "ta", "leng"]), "{s}");
         }
+        // "TS" is thủy sản (aquaculture), as in "HTX NN & TS"
+        assert_eq!(
+            parse("HTX TS Nậm Cha").canonical,
+            parse("Hợp tác xã Thủy sản Nậm Cha").canonical
+        );
         // "SX" after "Tổ" is part of the legal form (a production group), not a sector the
         // registry's "Tổ hợp tác chè Tả Lèng" would lack
         assert!(parse("Tổ SX chè Tả Lèng").sector_tokens.is_empty());
