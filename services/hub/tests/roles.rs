@@ -2,38 +2,9 @@
 //! `deploy/postgres/role.sql` as the deployment makes it: its migrations (the runtime's and
 //! its own) run in its own schema, and it cannot touch another service's.
 
-use std::process::Command;
-
 use hub_runtime::storage::Database;
 use hub_runtime::testing::TestEnv;
 use sqlx::migrate::Migrator;
-
-fn role_sql(env: &TestEnv, role: &str, schema: &str) {
-    let sql =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/postgres/role.sql");
-    let out = Command::new("psql")
-        .arg(&env.config.database_url)
-        .args(["-q", "-v", "ON_ERROR_STOP=1"])
-        .args(["-v", &format!("db={}", env.database)])
-        .args(["-v", &format!("role={role}")])
-        .args(["-v", &format!("schema={schema}")])
-        .args(["-v", "password=test-only-0123456789"])
-        .arg("-f")
-        .arg(&sql)
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "role.sql for {role}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn as_role(url: &str, role: &str) -> String {
-    let (scheme, rest) = url.split_once("://").expect("a URL");
-    let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
-    format!("{scheme}://{role}@{host}")
-}
 
 #[tokio::test]
 async fn each_service_migrates_as_its_own_role() {
@@ -65,8 +36,8 @@ async fn each_service_migrates_as_its_own_role() {
     let mut pools = Vec::new();
     for (name, schema, migrator) in &services {
         let role = format!("{}_{name}", env.namespace);
-        role_sql(&env, &role, schema);
-        let db = Database::connect(&as_role(&env.config.database_url, &role), schema, *migrator)
+        env.create_service_role(&role, schema);
+        let db = Database::connect(&env.database_url_as(&role), schema, *migrator)
             .await
             .unwrap_or_else(|e| panic!("{name} as its own role: {e}"));
         roles.push(role);

@@ -133,6 +133,38 @@ impl TestEnv {
         broker.close().await;
     }
 
+    /// Makes a service's own role owning `schema` in the test database, by running
+    /// `deploy/postgres/role.sql` with `psql` as the deployment does (a test-only password).
+    pub fn create_service_role(&self, role: &str, schema: &str) {
+        let sql =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/postgres/role.sql");
+        let out = std::process::Command::new("psql")
+            .arg(&self.config.database_url)
+            .args(["-q", "-v", "ON_ERROR_STOP=1"])
+            .args(["-v", &format!("db={}", self.database)])
+            .args(["-v", &format!("role={role}")])
+            .args(["-v", &format!("schema={schema}")])
+            .args(["-v", "password=test-only-0123456789"])
+            .arg("-f")
+            .arg(&sql)
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "role.sql for {role}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The test database's URL with `role` as the user (trust authentication here):
+    /// `postgres://user@host/db` → `postgres://role@host/db`.
+    pub fn database_url_as(&self, role: &str) -> String {
+        let url = &self.config.database_url;
+        let (scheme, rest) = url.split_once("://").expect("a URL");
+        let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+        format!("{scheme}://{role}@{host}")
+    }
+
     /// Drops the test database.
     pub async fn drop_database(&self) {
         let url = replace_db(&self.config.database_url, "postgres");

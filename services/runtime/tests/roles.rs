@@ -3,38 +3,8 @@
 //! in its own schema, and cannot read or write another service's schema, create a schema or
 //! use `public`.
 
-use std::process::Command;
-
 use hub_runtime::storage::Database;
 use hub_runtime::testing::TestEnv;
-
-fn role_sql(env: &TestEnv, role: &str, schema: &str) {
-    let sql =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/postgres/role.sql");
-    let out = Command::new("psql")
-        .arg(&env.config.database_url)
-        .args(["-q", "-v", "ON_ERROR_STOP=1"])
-        .args(["-v", &format!("db={}", env.database)])
-        .args(["-v", &format!("role={role}")])
-        .args(["-v", &format!("schema={schema}")])
-        .args(["-v", "password=test-only-0123456789"])
-        .arg("-f")
-        .arg(&sql)
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "role.sql for {role}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn as_role(url: &str, role: &str) -> String {
-    // postgres://user@host/db -> postgres://role@host/db (trust authentication here)
-    let (scheme, rest) = url.split_once("://").expect("a URL");
-    let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
-    format!("{scheme}://{role}@{host}")
-}
 
 #[tokio::test]
 async fn a_service_role_owns_its_schema_and_nothing_else() {
@@ -43,15 +13,15 @@ async fn a_service_role_owns_its_schema_and_nothing_else() {
         format!("{}_alpha", env.namespace),
         format!("{}_beta", env.namespace),
     );
-    role_sql(&env, &alpha, "alpha");
-    role_sql(&env, &beta, "beta");
+    env.create_service_role(&alpha, "alpha");
+    env.create_service_role(&beta, "beta");
     // idempotent: run again (a password rotation)
-    role_sql(&env, &alpha, "alpha");
+    env.create_service_role(&alpha, "alpha");
 
-    let a = Database::connect(&as_role(&env.config.database_url, &alpha), "alpha", None)
+    let a = Database::connect(&env.database_url_as(&alpha), "alpha", None)
         .await
         .expect("alpha connects as its own role and migrates its schema");
-    let b = Database::connect(&as_role(&env.config.database_url, &beta), "beta", None)
+    let b = Database::connect(&env.database_url_as(&beta), "beta", None)
         .await
         .expect("beta too");
     sqlx::query("INSERT INTO inbox (consumer, message_id) VALUES ('c', 'm1')")
