@@ -80,6 +80,9 @@ contract!(
     "source.ntm_report.v1",
     exchanges::SOURCE
 );
+contract!(v1::FuBranch, "source.fu_branch.v1", exchanges::SOURCE);
+contract!(v1::FuOfficer, "source.fu_officer.v1", exchanges::SOURCE);
+contract!(v1::FuTraining, "source.fu_training.v1", exchanges::SOURCE);
 contract!(
     v1::GoldenRecord,
     "identity.golden_record.v1",
@@ -117,6 +120,9 @@ pub fn all_contracts() -> Vec<ContractInfo> {
         info::<v1::RegistryCooperative>("A Cooperative Alliance registry record"),
         info::<v1::LoanDisbursement>("A loan-fund disbursement"),
         info::<v1::NtmCommuneReport>("One revision of a commune's NTM report"),
+        info::<v1::FuBranch>("A Farmers' Union professional branch or group (workbook row)"),
+        info::<v1::FuOfficer>("A Farmers' Union officer (workbook row)"),
+        info::<v1::FuTraining>("A Farmers' Union officer's training attendance (workbook row)"),
         info::<v1::GoldenRecord>("The golden record of one organisation"),
         info::<v1::IdentityMerged>("Organisations merged into one"),
         info::<v1::IdentitySplit>("An organisation split into several"),
