@@ -18,6 +18,8 @@
 //!   has it.
 //! - A commune's NTM report: of every revision seen, the highest `submitted`/`approved` one of
 //!   the latest year <= year(T) that has one. A draft seen later never replaces it.
+//! - The plan's targets are the province's: districts and communes carry their values as
+//!   context (`context`, no targets, never `behind`), unless a plan gives their level targets.
 //! - Counts (I1, I2, I4) carry `numerator` = `value`; I3 and I10 are percents with the count
 //!   as numerator; I5 is `no_source` with its numerator; I8 is `no_source`.
 
@@ -27,7 +29,8 @@ use chrono::{Datelike, NaiveDate};
 use hub_contracts::v1::common::{OrgKind, SourceRef};
 use hub_contracts::v1::identity::GoldenRecord;
 use hub_contracts::v1::indicator::{
-    Comparison, IndicatorValue, Target, TargetCheck, UnitIndicators, ValueStatus, ValueUnit,
+    Comparison, IndicatorValue, Target, TargetCheck, UnitIndicators, UnitLevel, ValueStatus,
+    ValueUnit,
 };
 use hub_contracts::v1::source::{
     Grade, LoanDisbursement, LoanStatus, NtmCommuneReport, OrgStatus, Origin, ReportStatus,
@@ -259,7 +262,7 @@ pub fn compute(
             values: plan
                 .indicators
                 .iter()
-                .map(|ind| value_of(ind, &s))
+                .map(|ind| value_of(ind, row.level, &s))
                 .collect(),
         })
         .collect()
@@ -291,7 +294,17 @@ fn percent(n: u64, d: u64) -> Raw {
     }
 }
 
-fn value_of(ind: &PlanIndicator, s: &Sums) -> IndicatorValue {
+/// The plan's targets are the province's (`indicators.md`: "targets belong to the province");
+/// a district's or commune's value is context, judged against nothing, as long as the plan
+/// gives no targets of its own for that level (Lai Châu's plan gives none).
+fn judged(ind: &PlanIndicator, level: UnitLevel) -> (Option<Target>, Option<Target>) {
+    match level {
+        UnitLevel::Province => (ind.target_2025, ind.target_2030),
+        UnitLevel::District | UnitLevel::Commune => (None, None),
+    }
+}
+
+fn value_of(ind: &PlanIndicator, level: UnitLevel, s: &Sums) -> IndicatorValue {
     let raw = match ind.id {
         IndicatorId::I1 => count(s.i1),
         IndicatorId::I2 => count(s.i2),
@@ -322,8 +335,9 @@ fn value_of(ind: &PlanIndicator, s: &Sums) -> IndicatorValue {
             status: against(&raw, ind.unit, &target),
         })
     };
-    let target_2025 = check(ind.target_2025);
-    let target_2030 = check(ind.target_2030);
+    let (t2025, t2030) = judged(ind, level);
+    let target_2025 = check(t2025);
+    let target_2030 = check(t2030);
     let status = if raw.no_source {
         ValueStatus::NoSource
     } else if raw.value.is_none() {
@@ -343,7 +357,7 @@ fn value_of(ind: &PlanIndicator, s: &Sums) -> IndicatorValue {
         status,
         target_2025,
         target_2030,
-        context: ind.is_context(),
+        context: t2025.is_none() && t2030.is_none(),
     }
 }
 

@@ -410,20 +410,15 @@ fn percents_over_live_supported_htx() {
     // the count target still compares the numerator.
     assert_eq!(nds(&u, TA_LENG, "I3"), (Some(0.0), Some(0.0), NoData));
     assert_eq!(get(&u, TA_LENG, "I3").value, None);
-    assert_eq!(
-        get(&u, TA_LENG, "I3").target_2025.map(|c| c.status),
-        Some(NoData)
-    );
-    assert_eq!(
-        get(&u, TA_LENG, "I3").target_2030.map(|c| c.status),
-        Some(Behind)
-    );
+    // a commune is context: no targets of its own (the province's below)
+    assert_eq!(get(&u, TA_LENG, "I3").target_2025, None);
+    assert_eq!(get(&u, TA_LENG, "I3").target_2030, None);
     // I6: A (registry), B (Bản Hon's 2024 report stands: 2025 is a draft); F not (Nậm Xe's
     // 2025 report says not linked) → 2/3 = 66.7 % > 30 and > 50.
     assert_eq!(nds(&u, "12", "I6"), (Some(2.0), Some(3.0), Met));
     assert_eq!(get(&u, "12", "I6").target_2030.map(|c| c.status), Some(Met));
     assert_eq!(nds(&u, BAN_HON, "I6"), (Some(2.0), Some(2.0), Met));
-    assert_eq!(nds(&u, NAM_XE, "I6"), (Some(0.0), Some(1.0), Behind));
+    assert_eq!(nds(&u, NAM_XE, "I6"), (Some(0.0), Some(1.0), Met)); // context
     assert_eq!(get(&u, NAM_XE, "I6").value, Some(0.0));
     // I7: A (2024-07-02), F (overdue counts); B's loans are before B or cancelled; C is
     // dissolved; H's is after T; R is retired → 2/3 > 50 % but not > 70 %.
@@ -434,7 +429,7 @@ fn percents_over_live_supported_htx() {
     );
     let v = get(&u, "12", "I7").value.expect("value");
     assert!((v - 200.0 / 3.0).abs() < 1e-9, "{v}");
-    assert_eq!(nds(&u, BAN_HON, "I7"), (Some(1.0), Some(2.0), Behind));
+    assert_eq!(nds(&u, BAN_HON, "I7"), (Some(1.0), Some(2.0), Met)); // context
     // I9: A 3/5 + B 4/4 = 7/9 = 77.8 % >= 70, not >= 90; F reports no officers.
     assert_eq!(nds(&u, "12", "I9"), (Some(7.0), Some(9.0), Met));
     assert_eq!(
@@ -444,7 +439,7 @@ fn percents_over_live_supported_htx() {
     assert_eq!(nds(&u, NAM_XE, "I9").2, NoData);
     // a commune with no organisation at all
     assert_eq!(nds(&u, "03430", "I7"), (Some(0.0), Some(0.0), NoData));
-    assert_eq!(nds(&u, "03430", "I1"), (Some(0.0), None, Behind));
+    assert_eq!(nds(&u, "03430", "I1"), (Some(0.0), None, Met)); // context
 }
 
 #[test]
@@ -545,7 +540,7 @@ fn a_reference_listed_by_two_live_records_belongs_to_the_most_recently_updated()
     b.updated_at += chrono::Duration::days(1);
     let u = run(&w, "2025-06-30", UnitList::Units2024);
     // L1 moves from A to B: still 1 of 2 in Bản Hon, but the other one
-    assert_eq!(nds(&u, BAN_HON, "I7"), (Some(1.0), Some(2.0), Behind));
+    assert_eq!(nds(&u, BAN_HON, "I7"), (Some(1.0), Some(2.0), Met));
     // a loan cancelled later (the projection holds the latest state) gives no credit
     let mut w = world();
     if let Some(l) = w.loans.iter_mut().find(|l| l.loan_no == "L1") {
@@ -622,5 +617,41 @@ fn targets_compare_with_more_than_and_at_least() {
             &t(Comparison::Gt, 50.0, ValueUnit::Percent)
         ),
         NoData
+    );
+}
+
+/// Issue #17: the plan's targets are the province's. A commune with 3 new HTX is not
+/// "behind" a province target of "> 3"; districts and communes are context.
+#[test]
+fn districts_and_communes_are_context_not_judged_against_the_province_targets() {
+    use hub_contracts::v1::indicator::UnitLevel;
+    let u = run(&world(), "2025-06-30", UnitList::Units2024);
+    // the province is judged
+    let p = get(&u, "12", "I1");
+    assert!(!p.context && p.target_2025.is_some() && p.target_2030.is_some());
+    assert_eq!(p.status, Behind);
+    for unit in u.iter().filter(|x| x.level != UnitLevel::Province) {
+        for v in &unit.values {
+            assert!(
+                v.context && v.target_2025.is_none() && v.target_2030.is_none(),
+                "{} {} is judged against the province's targets",
+                unit.unit_code,
+                v.indicator
+            );
+            assert_ne!(v.status, Behind, "{} {}", unit.unit_code, v.indicator);
+        }
+    }
+    // values stay: Nậm Xe's I6 is 0 % (context, no target to be behind), Tả Lèng's I3 has no
+    // data, I5 has no source
+    assert_eq!(nds(&u, NAM_XE, "I6"), (Some(0.0), Some(1.0), Met));
+    assert_eq!(nds(&u, TA_LENG, "I3"), (Some(0.0), Some(0.0), NoData));
+    assert_eq!(nds(&u, "106", "I5").2, NoSource);
+    // the 2025 list too
+    let u = run(&world(), "2025-08-01", UnitList::Units2025);
+    assert!(
+        u.iter()
+            .filter(|x| x.level != UnitLevel::Province)
+            .flat_map(|x| &x.values)
+            .all(|v| v.context && v.status != Behind)
     );
 }
