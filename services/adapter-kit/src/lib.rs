@@ -12,6 +12,7 @@
 //! | [`metrics`] | records read / published / skipped / invalid, errors, lag |
 //! | [`runner`] | [`run`]: the service (checks, poll schedule, ops routes, graceful shutdown) |
 //! | [`config`] | [`Secret`] and lenient readers for environment values |
+//! | [`file`] | files as a source kind: workbooks (XLSX, CSV) uploaded, read into rows, diffed against the sender's roster, retractions, audit of every upload, the upload API |
 //! | `acceptance` | (feature `acceptance`) the acceptance test kit every adapter runs |
 //!
 //! Delivery guarantee: a page's records are published with confirms, then their content
@@ -24,6 +25,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod file;
 pub mod http;
 pub mod mapping;
 pub mod metrics;

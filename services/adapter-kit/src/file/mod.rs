@@ -1,0 +1,261 @@
+//! Files as a source kind, beside HTTP pull: a source whose records come as workbooks (one
+//! XLSX, or CSV files) that people or scripts upload, rather than pages the hub fetches.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`workbook`] | files into sheets of cells; values as people type them; [`RowError`] |
+//! | [`ingest`] | [`FileSource`], and [`FileIngest`]: dedup by file hash, roster diff, retractions, publish with confirms, audit of every upload |
+//! | here | the ways in over HTTP ([`upload_router`], authenticated, size-limited) and [`run`], the service |
+//!
+//! The three ways in (the `hub upload` command, `POST /api/v1/upload`, the console's upload
+//! page through that endpoint) all call [`FileIngest::upload`].
+
+pub mod ingest;
+pub mod workbook;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hub_runtime::CommonConfig;
+use hub_runtime::service::ServiceContext;
+use hub_runtime::service_auth::{OPERATOR_HEADER, ServiceTokens, decode_operator};
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+pub use ingest::{
+    FileIngest, FileRecord, FileSource, IngestError, Outcome, Records, UploadReport, files_hash,
+};
+pub use workbook::{
+    Cell, Columns, FileError, Row, RowError, RowReader, Sheet, UploadFile, Workbook,
+};
+
+use crate::checkpoint::{MIGRATOR, schema_for};
+use crate::runner::AdapterError;
+
+/// Default most bytes one upload may have (all its files together).
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
+
+/// Who may upload over HTTP: named uploaders (a district union's script), each with its own
+/// bearer token (`name=token,…`), and the console with the service credential, naming its
+/// operator in `X-Hub-Operator`.
+#[derive(Debug, Clone, Default)]
+pub struct UploadAuth {
+    uploaders: Vec<(String, ServiceTokens)>,
+    console: ServiceTokens,
+}
+
+impl UploadAuth {
+    /// Parses `name=token,name=token` (tokens of at least 32 characters) from `var`, and the
+    /// console's accepted service tokens.
+    pub fn parse(
+        var: &str,
+        uploaders: &str,
+        console: ServiceTokens,
+    ) -> Result<Self, hub_runtime::ConfigError> {
+        let mut list = Vec::new();
+        for pair in uploaders
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let Some((name, token)) = pair.split_once('=') else {
+                return Err(hub_runtime::ConfigError::invalid(
+                    var,
+                    "expected name=token pairs, comma-separated",
+                ));
+            };
+            let name = name.trim();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(hub_runtime::ConfigError::invalid(
+                    var,
+                    "an uploader name is letters, digits, '-', '_' or '.'",
+                ));
+            }
+            let token = token.trim();
+            if token.len() < hub_runtime::service_auth::MIN_TOKEN_LEN {
+                return Err(hub_runtime::ConfigError::invalid(
+                    var,
+                    format!(
+                        "every token needs at least {} characters",
+                        hub_runtime::service_auth::MIN_TOKEN_LEN
+                    ),
+                ));
+            }
+            list.push((name.to_owned(), ServiceTokens::new([token])));
+        }
+        Ok(Self {
+            uploaders: list,
+            console,
+        })
+    }
+
+    /// True when nobody could upload over HTTP.
+    pub fn is_empty(&self) -> bool {
+        self.uploaders.is_empty() && self.console.is_empty()
+    }
+
+    /// The uploader a request is from, or `None` (401).
+    pub fn authenticate(&self, headers: &HeaderMap) -> Option<String> {
+        let token = headers
+            .get(header::AUTHORIZATION)?
+            .to_str()
+            .ok()?
+            .strip_prefix("Bearer ")?
+            .trim();
+        // every uploader is compared, so timing does not tell which one matched
+        let mut found = None;
+        for (name, tokens) in &self.uploaders {
+            if tokens.accepts(token) && found.is_none() {
+                found = Some(name.clone());
+            }
+        }
+        if found.is_some() {
+            return found;
+        }
+        if !self.console.is_empty() && self.console.accepts(token) {
+            let operator = headers
+                .get(OPERATOR_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(decode_operator)?;
+            return Some(format!("console:{operator}"));
+        }
+        None
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct UploadQuery {
+    /// The file's name (`.xlsx` or `.csv`).
+    file: String,
+}
+
+struct Api<S: FileSource> {
+    ingest: Arc<FileIngest<S>>,
+    auth: UploadAuth,
+}
+
+/// `POST /api/v1/upload?file=NAME.xlsx` (the file as the body) and `GET /api/v1/uploads`
+/// (the latest reports). Bearer token required (401 otherwise); a body over the ingest's
+/// limit is refused 413 before it is read whole. An accepted or duplicate upload answers
+/// 200 with its report, a refused one 422 with its report.
+pub fn upload_router<S: FileSource>(ingest: Arc<FileIngest<S>>, auth: UploadAuth) -> Router {
+    let limit = ingest.max_bytes();
+    let api = Arc::new(Api { ingest, auth });
+    Router::new()
+        .route("/api/v1/upload", axum::routing::post(upload::<S>))
+        .route("/api/v1/uploads", axum::routing::get(recent::<S>))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(api)
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+async fn upload<S: FileSource>(
+    State(api): State<Arc<Api<S>>>,
+    headers: HeaderMap,
+    query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(uploader) = api.auth.authenticate(&headers) else {
+        return error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+    };
+    let Ok(Query(q)) = query else {
+        return error(StatusCode::BAD_REQUEST, "name the file: ?file=NAME.xlsx");
+    };
+    let name = q.file.rsplit(['/', '\\']).next().unwrap_or("").to_owned();
+    if name.is_empty() || name.len() > 200 {
+        return error(StatusCode::BAD_REQUEST, "bad file name");
+    }
+    let files = [UploadFile {
+        name,
+        bytes: body.to_vec(),
+    }];
+    match api.ingest.upload(&files, &uploader).await {
+        Ok(report) => {
+            let status = if report.outcome == Outcome::Refused {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::OK
+            };
+            (status, axum::Json(report)).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "upload failed; the uploader may send it again");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the upload could not be processed now; send it again",
+            )
+        }
+    }
+}
+
+async fn recent<S: FileSource>(State(api): State<Arc<Api<S>>>, headers: HeaderMap) -> Response {
+    if api.auth.authenticate(&headers).is_none() {
+        return error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+    }
+    match api.ingest.recent(50).await {
+        Ok(r) => axum::Json(r).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "reading uploads failed");
+            error(StatusCode::SERVICE_UNAVAILABLE, "try again")
+        }
+    }
+}
+
+/// How a file source runs.
+#[derive(Debug, Clone)]
+pub struct FileSettings {
+    pub max_upload_bytes: usize,
+    pub auth: UploadAuth,
+}
+
+/// The adapter's database (schema `adapter_<system>`, the kit's migrations) and broker.
+pub async fn context(
+    system: &str,
+    common: CommonConfig,
+    shutdown: CancellationToken,
+) -> Result<ServiceContext, AdapterError> {
+    Ok(ServiceContext::start(
+        &format!("adapter-{system}"),
+        common,
+        &schema_for(system),
+        Some(&MIGRATOR),
+        shutdown,
+    )
+    .await?)
+}
+
+/// Runs a file source as a service until `shutdown`: `/healthz`, `/readyz`, `/metrics` and
+/// the upload API on `HTTP_ADDR`.
+pub async fn run<S: FileSource>(
+    source: S,
+    common: CommonConfig,
+    settings: FileSettings,
+    shutdown: CancellationToken,
+) -> Result<(), AdapterError> {
+    let system = source.system().to_owned();
+    let ctx = context(&system, common, shutdown.clone()).await?;
+    let ingest = Arc::new(FileIngest::new(
+        source,
+        ctx.db.clone(),
+        ctx.publisher.clone(),
+        settings.max_upload_bytes,
+    ));
+    if let Some(addr) = ctx.serve_http(upload_router(ingest, settings.auth)).await? {
+        tracing::info!(%system, %addr, "file source serving POST /api/v1/upload");
+    }
+    let probe = ctx.spawn_database_probe();
+    shutdown.cancelled().await;
+    probe.abort();
+    ctx.broker.close().await;
+    Ok(())
+}
