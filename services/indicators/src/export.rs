@@ -1,16 +1,19 @@
-//! CSV and Excel (XLSX) exports of a snapshot laid out like a provincial report: units as
-//! rows, indicators as columns, each value with its numerator, denominator, status and the
-//! 2025 and 2030 targets beside it; headers in English or Vietnamese.
+//! Exports of a snapshot. CSV, for systems that import it: units as rows, indicators as
+//! columns, each value with its numerator, denominator, status and the 2025 and 2030 targets
+//! beside it; headers in English or Vietnamese. XLSX and printable HTML, for people: the
+//! provincial report of [`crate::report`] (one row per indicator, a block per unit, A4
+//! landscape), in Vietnamese with the English beside it.
 //!
-//! Owns the report layout and its wording. Pure: bytes in memory, no I/O.
+//! Owns the layouts. Pure: bytes in memory, no I/O.
 
 use hub_contracts::v1::indicator::{
     Comparison, IndicatorSnapshot, IndicatorValue, Target, TargetCheck, UnitLevel, ValueStatus,
     ValueUnit,
 };
-use rust_xlsxwriter::{Format, FormatAlign, Workbook, XlsxError};
+use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 
 use crate::plan::Plan;
+use crate::report::{Assessment, Report};
 
 /// Language of headers and words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -30,6 +33,8 @@ pub enum ExportError {
     Xlsx(#[from] XlsxError),
     #[error("CSV: {0}")]
     Io(#[from] std::io::Error),
+    #[error("HTML: {0}")]
+    Html(#[from] minijinja::Error),
 }
 
 /// The columns each indicator has, in order.
@@ -204,131 +209,349 @@ fn row(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// The snapshot as an Excel workbook: a report sheet (title, indicator names over their
-/// columns, one row per unit) and a provenance sheet.
-pub fn xlsx(plan: &Plan, snap: &IndicatorSnapshot, lang: Lang) -> Result<Vec<u8>, ExportError> {
-    let ids = columns(plan, snap, lang);
-    let mut book = Workbook::new();
-    let bold = Format::new().set_bold();
-    let group = Format::new()
-        .set_bold()
-        .set_align(FormatAlign::Center)
-        .set_text_wrap();
-    let decimal = Format::new().set_num_format("0.0");
+/// Tiếng Việt first, English beside it (or the other way round for `Lang::En`).
+fn bi(lang: Lang, vi: &str, en: &str) -> String {
+    if en.is_empty() || vi == en {
+        return vi.to_owned();
+    }
+    match lang {
+        Lang::Vi => format!("{vi}\n{en}"),
+        Lang::En => format!("{en}\n{vi}"),
+    }
+}
 
-    let sheet = book.add_worksheet();
-    sheet.set_name(match lang {
-        Lang::En => "Indicators",
-        Lang::Vi => "Chỉ tiêu",
-    })?;
-    let plan_name = match lang {
-        Lang::En => plan.name.clone(),
-        Lang::Vi => plan.name_vi.clone().unwrap_or_else(|| plan.name.clone()),
-    };
-    let title = match lang {
-        Lang::En => format!(
-            "{plan_name} | as of {} | baseline {} | units {} | version {}",
-            snap.as_of, snap.baseline, snap.unit_list, snap.version
+/// The report's columns: STT, indicator, unit of measure, target 2025, target 2030, achieved,
+/// detail, assessment.
+pub const REPORT_COLUMNS: usize = 8;
+/// The column of the achieved value (0-based).
+pub const ACHIEVED_COLUMN: usize = 5;
+
+fn column_heads(lang: Lang, milestone: i32) -> [String; REPORT_COLUMNS] {
+    [
+        bi(lang, "STT", "No."),
+        bi(lang, "Chỉ tiêu", "Indicator"),
+        bi(lang, "Đơn vị tính", "Unit"),
+        bi(lang, "Mục tiêu 2025", "Target 2025"),
+        bi(lang, "Mục tiêu 2030", "Target 2030"),
+        bi(lang, "Kết quả thực hiện", "Achieved"),
+        bi(lang, "Chi tiết", "Detail"),
+        bi(
+            lang,
+            &format!("Đánh giá (so với mục tiêu {milestone})"),
+            &format!("Assessment (against the {milestone} target)"),
         ),
-        Lang::Vi => format!(
-            "{plan_name} | tính đến ngày {} | mốc {} | danh mục đơn vị {} | phiên bản {}",
-            snap.as_of.format("%d/%m/%Y"),
-            snap.baseline.format("%d/%m/%Y"),
-            snap.unit_list,
-            snap.version
-        ),
-    };
-    sheet.write_string_with_format(0, 0, &title, &bold)?;
-    let head = header(&ids, lang);
-    for (i, (id, name)) in ids.iter().enumerate() {
-        let first = 4 + i * PER_INDICATOR;
-        sheet.merge_range(
-            2,
-            col(first),
-            2,
-            col(first + PER_INDICATOR - 1),
-            &format!("{id}: {name}"),
-            &group,
-        )?;
-    }
-    for (c, h) in head.iter().enumerate() {
-        sheet.write_string_with_format(3, col(c), h, &bold)?;
-    }
-    for (r, u) in snap.units.iter().enumerate() {
-        let r = row(4 + r);
-        sheet.write_string(r, 0, &u.unit_code)?;
-        sheet.write_string(r, 1, &u.unit_name)?;
-        sheet.write_string(r, 2, level(u.level, lang))?;
-        sheet.write_string(r, 3, u.parent_code.as_deref().unwrap_or(""))?;
-        for (i, (id, _)) in ids.iter().enumerate() {
-            let Some(v) = u.values.iter().find(|v| &v.indicator == id) else {
-                continue;
+    ]
+}
+
+/// The header lines every sheet starts with: title, plan, as of, sources.
+pub fn header_lines(r: &Report, lang: Lang) -> Vec<String> {
+    let sources: Vec<String> = r
+        .sources
+        .iter()
+        .map(|s| {
+            let when = if s.last_sync.is_empty() {
+                "chưa đồng bộ · never synced".to_owned()
+            } else {
+                format!("đồng bộ · synced {} (UTC+7)", s.last_sync)
             };
-            let c = 4 + i * PER_INDICATOR;
-            if let Some(x) = v.value {
-                match v.unit {
-                    ValueUnit::Percent => sheet.write_number_with_format(r, col(c), x, &decimal)?,
-                    ValueUnit::Count => sheet.write_number(r, col(c), x)?,
-                };
-            }
-            if let Some(x) = v.numerator {
-                sheet.write_number(r, col(c + 1), x)?;
-            }
-            if let Some(x) = v.denominator {
-                sheet.write_number(r, col(c + 2), x)?;
-            }
-            sheet.write_string(r, col(c + 3), status(v, v.status, lang))?;
-            sheet.write_string(r, col(c + 4), target_cell(&v.target_2025))?;
-            sheet.write_string(r, col(c + 5), target_cell(&v.target_2030))?;
-            sheet.write_string(r, col(c + 6), check_status(v, &v.target_2030, lang))?;
+            format!(
+                "{} · {} ({}): {when}, {} bản ghi · records",
+                s.name_vi, s.name_en, s.system, s.records
+            )
+        })
+        .collect();
+    vec![
+        bi(
+            lang,
+            &format!(
+                "BÁO CÁO KẾT QUẢ THỰC HIỆN CÁC CHỈ TIÊU KẾ HOẠCH · {}",
+                r.province_name.to_uppercase()
+            ),
+            "Report on the plan's indicators",
+        )
+        .replace('\n', " · "),
+        bi(lang, &r.plan_name_vi, &r.plan_name_en).replace('\n', " · "),
+        format!(
+            "Số liệu tính đến ngày · As of: {} · Mốc tính từ · Baseline: {} · Danh mục đơn vị hành chính · Unit list: {} · Phiên bản · Version: {}",
+            r.as_of, r.baseline, r.unit_list, r.version
+        ),
+        format!(
+            "Nguồn số liệu · Data sources: {}{}",
+            if sources.is_empty() {
+                "chưa có · none yet".to_owned()
+            } else {
+                sources.join("; ")
+            },
+            format_args!(
+                " · Đối chiếu tự động · reconciled automatically: {} · Chờ rà soát · awaiting review: {}",
+                r.reconciled_automatically, r.awaiting_review
+            )
+        ),
+    ]
+}
+
+struct Formats {
+    title: Format,
+    line: Format,
+    unit: Format,
+    note: Format,
+    head: Format,
+    text: Format,
+    center: Format,
+    count: Format,
+    percent: Format,
+    met: Format,
+    behind: Format,
+}
+
+impl Formats {
+    fn new() -> Self {
+        let cell = Format::new()
+            .set_border(FormatBorder::Thin)
+            .set_align(FormatAlign::VerticalCenter)
+            .set_text_wrap()
+            .set_font_name("Times New Roman")
+            .set_font_size(11);
+        Formats {
+            title: Format::new()
+                .set_bold()
+                .set_font_size(14)
+                .set_font_name("Times New Roman"),
+            line: Format::new()
+                .set_font_name("Times New Roman")
+                .set_text_wrap(),
+            unit: Format::new()
+                .set_bold()
+                .set_font_size(12)
+                .set_font_name("Times New Roman"),
+            note: Format::new()
+                .set_italic()
+                .set_font_name("Times New Roman")
+                .set_font_color(Color::RGB(0x555555)),
+            head: cell
+                .clone()
+                .set_bold()
+                .set_align(FormatAlign::Center)
+                .set_background_color(Color::RGB(0xE8EEF5)),
+            text: cell.clone(),
+            center: cell.clone().set_align(FormatAlign::Center),
+            count: cell.clone().set_num_format("#,##0"),
+            percent: cell.clone().set_num_format("0.0"),
+            met: cell.clone().set_bold().set_font_color(Color::RGB(0x1B5E20)),
+            behind: cell.set_bold().set_font_color(Color::RGB(0xB3261E)),
         }
     }
-    sheet.set_column_width(1, 28)?;
-    sheet.set_freeze_panes(4, 2)?;
+}
+
+/// Writes the blocks of one sheet; answers the rows where blocks start (for page breaks).
+fn write_sheet(
+    sheet: &mut Worksheet,
+    report: &Report,
+    blocks: &[crate::report::Block],
+    lang: Lang,
+    f: &Formats,
+) -> Result<Vec<u32>, XlsxError> {
+    let lines = header_lines(report, lang);
+    let last = col(REPORT_COLUMNS - 1);
+    for (i, l) in lines.iter().enumerate() {
+        let fmt = if i == 0 { &f.title } else { &f.line };
+        sheet.merge_range(row(i), 0, row(i), last, l, fmt)?;
+    }
+    sheet.set_row_height(row(3), 45)?;
+    let heads = column_heads(lang, report.milestone);
+    let mut r = row(lines.len() + 1);
+    let mut starts = Vec::new();
+    for b in blocks {
+        starts.push(r);
+        let mut title = format!("{} ({})", b.unit_name, b.unit_code);
+        if let Some(parent) = &b.parent_name {
+            title.push_str(&format!(" · {parent}"));
+        }
+        sheet.merge_range(r, 0, r, last, &title, &f.unit)?;
+        r += 1;
+        if b.context {
+            sheet.merge_range(
+                r,
+                0,
+                r,
+                last,
+                &bi(
+                    lang,
+                    "Số liệu tham khảo: chỉ tiêu kế hoạch là của tỉnh, không đánh giá đạt/chưa đạt cho đơn vị này.",
+                    "Context only: the plan's targets are the province's; this unit is not assessed against them.",
+                )
+                .replace('\n', " · "),
+                &f.note,
+            )?;
+            r += 1;
+        }
+        for (c, h) in heads.iter().enumerate() {
+            sheet.write_string_with_format(r, col(c), h, &f.head)?;
+        }
+        sheet.set_row_height(r, 45)?;
+        r += 1;
+        for x in &b.rows {
+            sheet.write_number_with_format(r, 0, x.no as f64, &f.center)?;
+            sheet.write_string_with_format(r, 1, bi(lang, &x.name_vi, &x.name_en), &f.text)?;
+            sheet.write_string_with_format(
+                r,
+                2,
+                bi(lang, &x.measure_vi, &x.measure_en),
+                &f.center,
+            )?;
+            sheet.write_string_with_format(
+                r,
+                3,
+                bi(lang, &x.target_2025_vi, &x.target_2025_en),
+                &f.center,
+            )?;
+            sheet.write_string_with_format(
+                r,
+                4,
+                bi(lang, &x.target_2030_vi, &x.target_2030_en),
+                &f.center,
+            )?;
+            match x.achieved {
+                Some(v) if x.percent => {
+                    sheet.write_number_with_format(r, col(ACHIEVED_COLUMN), v, &f.percent)?
+                }
+                Some(v) => sheet.write_number_with_format(r, col(ACHIEVED_COLUMN), v, &f.count)?,
+                None => sheet.write_string_with_format(r, col(ACHIEVED_COLUMN), "–", &f.center)?,
+            };
+            sheet.write_string_with_format(r, 6, bi(lang, &x.detail_vi, &x.detail_en), &f.text)?;
+            let fmt = match x.assessment {
+                Assessment::Met => &f.met,
+                Assessment::Behind => &f.behind,
+                _ => &f.text,
+            };
+            sheet.write_string_with_format(
+                r,
+                7,
+                bi(lang, x.assessment_vi, x.assessment_en),
+                fmt,
+            )?;
+            sheet.set_row_height(r, 32)?;
+            r += 1;
+        }
+        r += 1;
+    }
+    for (c, w) in [5.0, 48.0, 12.0, 18.0, 18.0, 14.0, 22.0, 20.0]
+        .iter()
+        .enumerate()
+    {
+        sheet.set_column_width(col(c), *w)?;
+    }
+    sheet.set_landscape();
+    sheet.set_paper_size(9); // A4
+    sheet.set_margins(0.4, 0.4, 0.6, 0.6, 0.3, 0.3);
+    sheet.set_print_fit_to_pages(1, 0);
+    sheet.set_print_center_horizontally(true);
+    sheet.set_footer("&CTrang &P / &N");
+    Ok(starts)
+}
+
+/// The snapshot as an Excel workbook laid out as a provincial report ([`crate::report`]):
+/// the province's sheet, then the districts' and the communes' (a block per unit, context
+/// only), each with the header (as-of date, sources) and set up to print on A4 landscape;
+/// and a provenance sheet.
+pub fn xlsx(plan: &Plan, snap: &IndicatorSnapshot, lang: Lang) -> Result<Vec<u8>, ExportError> {
+    let report = crate::report::build(plan, snap);
+    let f = Formats::new();
+    let mut book = Workbook::new();
+    let communes_name = if report.districts.is_empty() {
+        "Xã, phường"
+    } else {
+        "Xã"
+    };
+    for (name, blocks, per_page) in [
+        ("Tỉnh", &report.province, 1),
+        ("Huyện", &report.districts, 1),
+        (communes_name, &report.communes, 2),
+    ] {
+        if blocks.is_empty() {
+            continue;
+        }
+        let sheet = book.add_worksheet();
+        sheet.set_name(name)?;
+        let starts = write_sheet(sheet, &report, blocks, lang, &f)?;
+        let breaks: Vec<u32> = starts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i > 0 && i % per_page == 0)
+            .map(|(_, r)| *r)
+            .collect();
+        if !breaks.is_empty() {
+            sheet.set_page_breaks(&breaks)?;
+        }
+    }
 
     let prov = book.add_worksheet();
-    prov.set_name(match lang {
-        Lang::En => "Provenance",
-        Lang::Vi => "Nguồn dữ liệu",
-    })?;
-    let (h_system, h_sync, h_records, h_auto, h_review) = match lang {
-        Lang::En => (
-            "Source",
-            "Last sync",
-            "Records",
-            "Reconciled automatically",
-            "Awaiting review",
-        ),
-        Lang::Vi => (
-            "Nguồn",
-            "Đồng bộ gần nhất",
-            "Số bản ghi",
-            "Đối chiếu tự động",
-            "Chờ xem xét",
-        ),
-    };
-    for (c, h) in [h_system, h_sync, h_records].iter().enumerate() {
-        prov.write_string_with_format(0, col(c), *h, &bold)?;
+    prov.set_name("Nguồn dữ liệu")?;
+    let bold = Format::new().set_bold();
+    let heads = [
+        bi(lang, "Nguồn", "Source"),
+        bi(lang, "Hệ thống", "System"),
+        bi(lang, "Đồng bộ gần nhất (UTC+7)", "Last sync (UTC+7)"),
+        bi(lang, "Số bản ghi", "Records"),
+    ];
+    for (c, h) in heads.iter().enumerate() {
+        prov.write_string_with_format(0, col(c), h, &bold)?;
     }
-    for (i, s) in snap.provenance.sources.iter().enumerate() {
+    for (i, s) in report.sources.iter().enumerate() {
         let r = row(1 + i);
-        prov.write_string(r, 0, &s.system)?;
-        prov.write_string(
-            r,
-            1,
-            s.last_sync.map(|t| t.to_rfc3339()).unwrap_or_default(),
-        )?;
-        prov.write_number(r, 2, s.records as f64)?;
+        prov.write_string(r, 0, bi(lang, &s.name_vi, &s.name_en))?;
+        prov.write_string(r, 1, &s.system)?;
+        prov.write_string(r, 2, &s.last_sync)?;
+        prov.write_number(r, 3, s.records as f64)?;
     }
-    let r = row(2 + snap.provenance.sources.len());
-    prov.write_string_with_format(r, 0, h_auto, &bold)?;
-    prov.write_number(r, 2, snap.provenance.reconciled_automatically as f64)?;
-    prov.write_string_with_format(r + 1, 0, h_review, &bold)?;
-    prov.write_number(r + 1, 2, snap.provenance.awaiting_review as f64)?;
-    prov.set_column_width(0, 26)?;
-    prov.set_column_width(1, 28)?;
+    let r = row(2 + report.sources.len());
+    prov.write_string_with_format(
+        r,
+        0,
+        bi(lang, "Đối chiếu tự động", "Reconciled automatically"),
+        &bold,
+    )?;
+    prov.write_number(r, 3, report.reconciled_automatically as f64)?;
+    prov.write_string_with_format(r + 1, 0, bi(lang, "Chờ rà soát", "Awaiting review"), &bold)?;
+    prov.write_number(r + 1, 3, report.awaiting_review as f64)?;
+    prov.write_string(r + 3, 0, bi(lang, "Ảnh chụp số liệu", "Snapshot"))?;
+    prov.write_string(r + 3, 1, &report.snapshot_id)?;
+    prov.write_string(r + 4, 0, bi(lang, "Mã băm nội dung", "Content hash"))?;
+    prov.write_string(r + 4, 1, &report.content_hash)?;
+    prov.set_column_width(0, 40)?;
+    prov.set_column_width(1, 40)?;
+    prov.set_column_width(2, 24)?;
+    prov.set_landscape();
+    prov.set_paper_size(9);
 
     Ok(book.save_to_buffer()?)
+}
+
+/// The printable page's stylesheet (A4 landscape), for a page standing alone.
+pub const REPORT_CSS: &str = include_str!("report.css");
+
+const REPORT_TEMPLATE: &str = include_str!("report.html");
+
+/// The report as HTML (auto-escaped): the body alone (`fragment`, for a page that brings its
+/// own layout and stylesheet) or a whole printable document with [`REPORT_CSS`] inline.
+pub fn html(plan: &Plan, snap: &IndicatorSnapshot, fragment: bool) -> Result<String, ExportError> {
+    let report = crate::report::build(plan, snap);
+    let mut env = minijinja::Environment::new();
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    env.add_template("report.html", REPORT_TEMPLATE)?;
+    let heads = column_heads(Lang::Vi, report.milestone);
+    let body = env.get_template("report.html")?.render(minijinja::context! {
+        r => &report,
+        header => header_lines(&report, Lang::Vi),
+        heads => heads.iter().map(|h| h.split_once('\n').map(|(a, b)| (a.to_owned(), b.to_owned())).unwrap_or((h.clone(), String::new()))).collect::<Vec<_>>(),
+    })?;
+    if fragment {
+        return Ok(body);
+    }
+    let title = minijinja::HtmlEscape(&report.plan_name_vi).to_string();
+    Ok(format!(
+        "<!doctype html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\"><title>{title}</title><style>{REPORT_CSS}</style></head><body>{body}</body></html>"
+    ))
 }
 
 #[cfg(test)]
@@ -406,13 +629,170 @@ mod tests {
         assert_eq!(text.lines().count(), 1 + 1 + 38);
     }
 
-    #[test]
-    fn xlsx_is_a_workbook() {
-        let (plan, s) = snapshot(UnitList::Units2024);
-        for lang in [Lang::En, Lang::Vi] {
-            let bytes = xlsx(&plan, &s, lang).expect("xlsx");
-            assert!(bytes.starts_with(b"PK\x03\x04"), "a zip archive");
-            assert!(bytes.len() > 5_000);
+    /// (unit code, indicator number) → the achieved cell, read back from the workbook.
+    fn read_back(bytes: &[u8]) -> std::collections::BTreeMap<(String, usize), calamine::Data> {
+        use calamine::{Data, Reader, Xlsx};
+        let mut book = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).expect("an xlsx");
+        let mut out = std::collections::BTreeMap::new();
+        for name in book.sheet_names() {
+            let range = book.worksheet_range(&name).expect("sheet");
+            let mut unit: Option<String> = None;
+            for r in range.rows() {
+                let first = r.first().cloned().unwrap_or(Data::Empty);
+                match first {
+                    Data::String(t) if r.iter().skip(1).all(|c| *c == Data::Empty) => {
+                        // a block title: "Name (code) · parent"
+                        let code = t.split('(').skip(1).find_map(|p| {
+                            let code = p.split(')').next()?;
+                            (!code.is_empty() && code.chars().all(|c| c.is_ascii_digit()))
+                                .then(|| code.to_owned())
+                        });
+                        unit = code.or(unit);
+                    }
+                    Data::Float(n) => {
+                        if let Some(u) = &unit {
+                            out.insert((u.clone(), n as usize), r[ACHIEVED_COLUMN].clone());
+                        }
+                    }
+                    _ => {}
+                }
+            }
         }
+        out
+    }
+
+    #[test]
+    fn the_xlsx_report_reads_back_as_the_snapshot_rounded_as_shown() {
+        let (plan, mut s) = snapshot(UnitList::Units2024);
+        // values that need rounding: 2/3, 1 500/106, 1 250 households
+        let province = &mut s.units[0];
+        for v in &mut province.values {
+            match v.indicator.as_str() {
+                "I7" => {
+                    v.value = Some(200.0 / 3.0);
+                    v.numerator = Some(2.0);
+                    v.denominator = Some(3.0);
+                }
+                "I10" => {
+                    v.value = Some(1500.0 / 106.0);
+                    v.numerator = Some(15.0);
+                    v.denominator = Some(106.0);
+                }
+                "I4" => {
+                    v.value = Some(1250.0);
+                    v.numerator = Some(1250.0);
+                }
+                _ => {}
+            }
+        }
+        for lang in [Lang::Vi, Lang::En] {
+            let bytes = xlsx(&plan, &s, lang).expect("xlsx");
+            let cells = read_back(&bytes);
+            // every unit, every indicator
+            assert_eq!(cells.len(), (1 + 8 + 106) * 10);
+            for u in &s.units {
+                for (i, v) in u.values.iter().enumerate() {
+                    let got = &cells[&(u.unit_code.clone(), i + 1)];
+                    match v.value {
+                        Some(x) => assert_eq!(
+                            got,
+                            &calamine::Data::Float(crate::report::rounded(x, v.unit)),
+                            "{} {}",
+                            u.unit_code,
+                            v.indicator
+                        ),
+                        None => assert_eq!(got, &calamine::Data::String("–".into())),
+                    }
+                }
+            }
+            assert_eq!(cells[&("12".into(), 7)], calamine::Data::Float(66.7));
+            assert_eq!(cells[&("12".into(), 10)], calamine::Data::Float(14.2));
+            assert_eq!(cells[&("12".into(), 4)], calamine::Data::Float(1250.0));
+        }
+    }
+
+    #[test]
+    fn the_xlsx_report_has_a_sheet_per_level_header_and_print_setup() {
+        use calamine::{Data, Reader, Xlsx};
+        let (plan, s) = snapshot(UnitList::Units2025);
+        let bytes = xlsx(&plan, &s, Lang::Vi).expect("xlsx");
+        let mut book = Xlsx::new(std::io::Cursor::new(bytes.clone())).expect("xlsx");
+        assert_eq!(
+            book.sheet_names(),
+            vec!["Tỉnh", "Xã, phường", "Nguồn dữ liệu"]
+        );
+        let p = book.worksheet_range("Tỉnh").expect("sheet");
+        let text = |r: usize, c: usize| match p.get((r, c)) {
+            Some(Data::String(s)) => s.clone(),
+            other => format!("{other:?}"),
+        };
+        assert!(text(0, 0).starts_with("BÁO CÁO KẾT QUẢ"), "{}", text(0, 0));
+        assert!(text(2, 0).contains("30/06/2025"), "{}", text(2, 0));
+        assert!(text(3, 0).starts_with("Nguồn số liệu"), "{}", text(3, 0));
+        // the province's I1 row: target 2025 "Trên 3 HTX", 2030 "Ít nhất 10 HTX", behind
+        let i1 = (0..p.height())
+            .find(|r| p.get((*r, 0)) == Some(&Data::Float(1.0)))
+            .expect("row 1");
+        assert!(text(i1, 1).starts_with("HTX thành lập mới do Hội Nông dân hỗ trợ\nNew HTX"));
+        assert!(text(i1, 3).starts_with("Trên 3 HTX"), "{}", text(i1, 3));
+        assert!(text(i1, 4).starts_with("Ít nhất 10 HTX"), "{}", text(i1, 4));
+        assert!(
+            text(i1, 7).starts_with("Chưa đạt\nbehind"),
+            "{}",
+            text(i1, 7)
+        );
+        // a commune is context: no targets, not assessed
+        let c = book.worksheet_range("Xã, phường").expect("sheet");
+        let assessed: Vec<String> = c
+            .rows()
+            .filter(|r| matches!(r.first(), Some(Data::Float(_))))
+            .map(|r| format!("{}", r[7]))
+            .collect();
+        assert_eq!(assessed.len(), 38 * 10);
+        assert!(
+            assessed
+                .iter()
+                .all(|a| !a.starts_with("Đạt") && !a.starts_with("Chưa đạt")),
+            "{assessed:?}"
+        );
+        // A4 landscape in the sheet's page setup
+        let sheet1 = {
+            use std::io::Read;
+            let mut zip = zip_entry(&bytes, "xl/worksheets/sheet1.xml");
+            let mut s = String::new();
+            zip.read_to_string(&mut s).expect("xml");
+            s
+        };
+        assert!(
+            sheet1.contains("paperSize=\"9\"") && sheet1.contains("orientation=\"landscape\""),
+            "{sheet1}"
+        );
+    }
+
+    fn zip_entry(bytes: &[u8], name: &str) -> std::io::Cursor<Vec<u8>> {
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("zip");
+        let mut f = archive.by_name(name).expect("entry");
+        let mut out = Vec::new();
+        std::io::copy(&mut f, &mut out).expect("read");
+        std::io::Cursor::new(out)
+    }
+
+    #[test]
+    fn the_printable_page_escapes_and_shows_the_header() {
+        let (mut plan, s) = snapshot(UnitList::Units2024);
+        plan.name_vi = Some("Kế hoạch <script>alert(1)</script>".into());
+        let page = html(&plan, &s, false).expect("html");
+        assert!(page.contains("@page { size: A4 landscape"));
+        assert!(!page.contains("<script>alert"), "escaped");
+        assert!(page.contains("&lt;script&gt;"));
+        // minijinja writes '/' as &#x2f;
+        assert!(
+            page.replace("&#x2f;", "/")
+                .contains("id=\"as-of\">30/06/2025")
+        );
+        let body = html(&plan, &s, true).expect("fragment");
+        assert!(body.starts_with("<article class=\"report\""));
+        assert_eq!(body.matches("<section class=\"unit").count(), 1 + 8 + 106);
+        assert_eq!(body.matches("class=\"unit districts context\"").count(), 8);
     }
 }

@@ -8,7 +8,7 @@
 //! | `GET /api/v1/snapshots/latest?units=2024` | the latest snapshot (`indicator.snapshot.v1`) |
 //! | `GET /api/v1/snapshots/{version}?units=2024` | a given version |
 //! | `GET /api/v1/snapshots/{version\|latest}/units/{code}?units=2024` | one unit of a snapshot |
-//! | `GET /api/v1/snapshots/{version\|latest}/export?format=csv\|xlsx&lang=en\|vi&units=2024` | the provincial report |
+//! | `GET /api/v1/snapshots/{version\|latest}/export?format=csv\|xlsx\|html&lang=en\|vi&units=2024[&fragment=true]` | the provincial report (CSV for import; XLSX and printable HTML laid out for people) |
 //! | `GET /api/v1/indicators/{id}/history?unit=12&units=2024` | one indicator of one unit across versions |
 //!
 //! Every route needs the service credential (`Authorization: Bearer <token>`, one of
@@ -78,6 +78,8 @@ struct Params {
     format: Option<String>,
     lang: Option<String>,
     unit: Option<String>,
+    /// `format=html` only: the report's body alone, for a page with its own layout.
+    fragment: Option<bool>,
 }
 
 impl Params {
@@ -250,7 +252,20 @@ async fn export_report(
             export::xlsx(&engine.plan, &s, lang).map_err(fail)?,
         )
             .into_response()),
-        other => Err(bad(format!("format: expected csv or xlsx, got {other:?}"))),
+        "html" => Ok((
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("inline; filename=\"{name}.html\""),
+                ),
+            ],
+            export::html(&engine.plan, &s, p.fragment.unwrap_or(false)).map_err(fail)?,
+        )
+            .into_response()),
+        other => Err(bad(format!(
+            "format: expected csv, xlsx or html, got {other:?}"
+        ))),
     }
 }
 

@@ -37,6 +37,7 @@ pub mod config;
 pub mod export;
 pub mod http;
 pub mod plan;
+pub mod report;
 pub mod service;
 pub mod snapshot;
 pub mod store;

@@ -334,6 +334,38 @@ async fn published(
     }
 }
 
+/// (unit code, row number) → the achieved cell of the XLSX report, read back with calamine.
+fn report_values(bytes: &[u8]) -> BTreeMap<(String, usize), calamine::Data> {
+    use calamine::{Data, Reader, Xlsx};
+    let mut book = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).expect("an xlsx");
+    let mut out = BTreeMap::new();
+    for name in book.sheet_names() {
+        let range = book.worksheet_range(&name).expect("sheet");
+        let mut unit: Option<String> = None;
+        for r in range.rows() {
+            match r.first() {
+                // a block title "Name (code) · parent", alone on its row
+                Some(Data::String(t)) if r.iter().skip(1).all(|c| *c == Data::Empty) => {
+                    let code = t.split('(').skip(1).find_map(|p| {
+                        let code = p.split(')').next()?;
+                        (!code.is_empty() && code.chars().all(|c| c.is_ascii_digit()))
+                            .then(|| code.to_owned())
+                    });
+                    unit = code.or(unit);
+                }
+                Some(Data::Float(n)) => {
+                    if let Some(u) = &unit {
+                        // column F: "Kết quả thực hiện"
+                        out.insert((u.clone(), *n as usize), r[5].clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
 fn value(s: &IndicatorSnapshot, unit: &str, ind: &str) -> (Option<f64>, Option<f64>) {
     let v = s
         .units
@@ -666,17 +698,51 @@ async fn snapshots_equal_the_simulator_truth_and_follow_a_new_loan() {
         &csv[..40.min(csv.len())]
     );
     assert_eq!(csv.lines().count(), 1 + 1 + 8 + 106);
-    let xlsx = http
+    // the report read back: every achieved value equals the snapshot's, rounded as shown
+    for snap in [&first, &second] {
+        let xlsx = http
+            .get(format!(
+                "{base}/api/v1/snapshots/{}/export?format=xlsx&lang=vi&units=2024",
+                snap.version
+            ))
+            .send()
+            .await
+            .expect("xlsx")
+            .bytes()
+            .await
+            .expect("bytes");
+        let cells = report_values(&xlsx);
+        assert_eq!(cells.len(), snap.units.len() * 10);
+        let mut fractional = 0;
+        for u in &snap.units {
+            for (i, v) in u.values.iter().enumerate() {
+                let got = &cells[&(u.unit_code.clone(), i + 1)];
+                let want = match v.value {
+                    Some(x) => {
+                        fractional += usize::from(x.fract() != 0.0);
+                        calamine::Data::Float(hub_indicators::report::rounded(x, v.unit))
+                    }
+                    None => calamine::Data::String("–".into()),
+                };
+                assert_eq!(
+                    got, &want,
+                    "{} {} in v{}",
+                    u.unit_code, v.indicator, snap.version
+                );
+            }
+        }
+        assert!(fractional > 0, "some values needed rounding");
+    }
+    let page = http
         .get(format!(
-            "{base}/api/v1/snapshots/latest/export?format=xlsx&units=2024"
+            "{base}/api/v1/snapshots/latest/export?format=html&units=2024"
         ))
         .send()
         .await
-        .expect("xlsx")
-        .bytes()
-        .await
-        .expect("bytes");
-    assert!(xlsx.starts_with(b"PK\x03\x04"));
+        .expect("html");
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.expect("text");
+    assert!(page.contains("@page { size: A4 landscape"));
     let missing = http
         .get(format!("{base}/api/v1/snapshots/999/units/12?units=2024"))
         .send()
