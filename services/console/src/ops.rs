@@ -49,7 +49,8 @@ pub enum OpsCommand {
     },
     /// The audit log of operator actions; `verify` checks its hash chain, `export` writes a
     /// copy that can be verified later (`verify --file`). With `--exchange`: the per-agency
-    /// exchange log of hub-inbound instead (read from its database, `DATABASE_URL`).
+    /// exchange log of hub-inbound instead (read from hub-inbound's API, `INBOUND_URL` with
+    /// `SERVICE_TOKEN`).
     Audit(AuditArgs),
     /// Print an argon2 hash of a password read from standard input, for a users file.
     HashPassword,
@@ -92,8 +93,9 @@ pub enum AuditAction {
 /// per-agency exchange log.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ExchangeArgs {
-    /// The per-agency exchange log (what each agency pushed: message ids, content hashes,
-    /// outcomes, times; one hash chain per agency user) instead of the audit log.
+    /// The per-agency exchange log (what each agency pushed and was delivered: message ids,
+    /// content hashes, outcomes, times; one hash chain per agency user) instead of the audit
+    /// log.
     #[arg(long)]
     pub exchange: bool,
     /// Only this agency user's chain (e.g. `agency-loan-fund`).
@@ -102,8 +104,8 @@ pub struct ExchangeArgs {
 }
 
 impl AuditAction {
-    /// The exchange-log options of the command, when it reads the exchange log from the
-    /// database (not from a `--file` copy): the `hub` binary then reads the rows itself.
+    /// The exchange-log options of the command, when it reads the live exchange log (not a
+    /// `--file` copy): the `hub` binary then asks hub-inbound's API itself.
     pub fn exchange_from_database(&self) -> Option<&ExchangeArgs> {
         match self {
             AuditAction::Verify {
@@ -832,8 +834,8 @@ async fn audit(
         }
         Some(AuditAction::Export { exchange, .. }) if exchange.exchange => {
             bail!(
-                "the exchange log is read from hub-inbound's database: run `hub audit export \
-                 --exchange` (with DATABASE_URL)"
+                "the exchange log is read from hub-inbound's API: run `hub audit export \
+                 --exchange` (with INBOUND_URL and SERVICE_TOKEN)"
             )
         }
         Some(AuditAction::Export { output, .. }) => {
@@ -848,8 +850,9 @@ async fn audit(
             let rows = match &file {
                 Some(path) => read_rows(path)?,
                 None if exchange.exchange => bail!(
-                    "the exchange log is read from hub-inbound's database: run `hub audit \
-                     verify --exchange` (with DATABASE_URL), or verify a copy with --file"
+                    "the exchange log is read from hub-inbound's API: run `hub audit verify \
+                     --exchange` (with INBOUND_URL and SERVICE_TOKEN), or verify a copy \
+                     with --file"
                 ),
                 None => audit_rows(client).await?,
             };
@@ -937,7 +940,7 @@ fn parse_head(h: Option<&str>) -> anyhow::Result<Option<(i64, String)>> {
     .transpose()
 }
 
-/// Checks the exchange log's rows (from the database or a copy): each agency's chain on its
+/// Checks the exchange log's rows (from hub-inbound or a copy): each agency's chain on its
 /// own (only `agency`'s when given), naming the first bad row; prints each chain's head.
 pub fn verify_exchange(
     rows: Vec<crate::chain::ChainedRow>,

@@ -1,7 +1,7 @@
 //! `hub`: one binary for every role. Thin: it parses arguments and configuration, then calls
 //! the library `run` of the service named. Operator commands talk to the services' HTTP APIs
-//! and to the broker, never to another service's tables, except `hub audit verify|export
-//! --exchange`, which reads hub-inbound's exchange log, read only ([`hub::exchange`]).
+//! and to the broker, never to another service's tables (`hub audit verify|export --exchange`
+//! reads hub-inbound's exchange log through hub-inbound's API, [`hub::exchange`]).
 
 /// mimalloc: the services allocate and free many small JSON values per message; glibc malloc
 /// spent about a fifth of the pipeline benchmark's CPU in allocation (see `bench-results.md`).
@@ -156,7 +156,7 @@ async fn sim(args: hub_simulators::cli::SimArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The operator commands; those on the exchange log read hub-inbound's database.
+/// The operator commands; those on the exchange log ask hub-inbound's API.
 async fn ops(cmd: hub_console::ops::OpsCommand) -> anyhow::Result<()> {
     if let hub_console::ops::OpsCommand::Audit(hub_console::ops::AuditArgs {
         action: Some(action),
@@ -164,8 +164,8 @@ async fn ops(cmd: hub_console::ops::OpsCommand) -> anyhow::Result<()> {
     }) = &cmd
         && action.exchange_from_database().is_some()
     {
-        let c = hub_runtime::config::load_common()?;
-        return hub::exchange::run(action, &c.database_url, &mut std::io::stdout()).await;
+        let api = hub::exchange::ExchangeApi::from_env()?;
+        return hub::exchange::run(action, &api, &mut std::io::stdout()).await;
     }
     hub_console::ops::run_ops(cmd).await
 }

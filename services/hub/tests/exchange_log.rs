@@ -1,7 +1,9 @@
 //! The per-agency exchange log on the real broker and database: hub-inbound records every
-//! push it decides on (forwarded or refused) in one hash chain per agency user, once per
-//! message; `hub audit verify --exchange` (the code the binary runs) checks the chain from
-//! the database and from an exported copy, and names the row that was edited or deleted.
+//! push it decides on (forwarded or refused) and every event published on an exchange an
+//! agency reads (delivered) in one hash chain per agency user, once per message and
+//! direction; `hub audit verify --exchange` (the code the binary runs) reads the chains
+//! through hub-inbound's authenticated API (never its tables), checks them and an exported
+//! copy, and names the row that was edited or deleted.
 //!
 //! Pushes are published as the service's own user (`guest` here) naming the agency user as
 //! the original publisher (`x-hub-origin-user`), as the hub's own copies of a push are;
@@ -10,11 +12,12 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use hub::exchange::ExchangeApi;
 use hub_console::ops::{AuditAction, AuditArgs, ExchangeArgs, OpsClient, OpsCommand};
 use hub_contracts::registry::exchanges;
 use hub_contracts::v1::{OrgKind, RegistryCooperative, SourceMeta, SourceRef};
 use hub_contracts::{Contract, Envelope, content_hash};
-use hub_inbound::{Config, QUEUE, run};
+use hub_inbound::{Config, DELIVERED_QUEUE, QUEUE, start};
 use hub_runtime::messaging::consumer::H_ORIGIN_USER;
 use hub_runtime::messaging::{Broker, OutgoingMessage, Publisher, QueueSpec};
 use hub_runtime::testing::{TestEnv, eventually};
@@ -25,6 +28,25 @@ use tokio_util::sync::CancellationToken;
 
 const REGISTRY_USER: &str = "agency-coop-alliance";
 const LOAN_FUND_USER: &str = "agency-loan-fund";
+const NTM_USER: &str = "agency-ntm";
+
+/// An event the hub publishes on `exchange` (a public one agencies read), as raw JSON.
+fn event(id: &str, ty: &str, exchange: &str, data: Value) -> (Value, OutgoingMessage) {
+    let env = json!({
+        "specversion": "1.0", "id": id, "source": "urn:coophub:test", "type": ty,
+        "time": "2025-03-01T01:00:00Z", "datacontenttype": "application/json",
+        "dataschema": format!("urn:coophub:schema:{ty}"), "correlationid": id, "data": data
+    });
+    let out = OutgoingMessage {
+        exchange: exchange.into(),
+        routing_key: ty.into(),
+        message_id: id.into(),
+        contract_type: ty.into(),
+        body: serde_json::to_vec(&env).expect("json"),
+        headers: Default::default(),
+    };
+    (env, out)
+}
 
 fn record(id: &str) -> Value {
     let raw = json!({"id": id, "kind": "HTX", "name": "Hợp tác xã Bản Hon", "version": 1});
@@ -75,8 +97,8 @@ fn pushed(env: &Value, agency: &str) -> OutgoingMessage {
     }
 }
 
-async fn wait_for_queue(env: &TestEnv, broker: &Broker) {
-    let name = env.topology().name(QUEUE);
+async fn wait_for_queue(env: &TestEnv, broker: &Broker, queue: &str) {
+    let name = env.topology().name(queue);
     eventually(
         "the inbound service consuming",
         Duration::from_secs(30),
@@ -108,6 +130,17 @@ async fn rows_of(pool: &sqlx::PgPool, agency: &str) -> i64 {
         .expect("count")
 }
 
+/// `(message_id, outcome, body_sha256)` of an agency's rows, in chain order.
+async fn chain_of(pool: &sqlx::PgPool, agency: &str) -> Vec<(String, String, String)> {
+    sqlx::query_as(
+        "SELECT message_id, outcome, body_sha256 FROM exchange_log WHERE agency = $1 ORDER BY id",
+    )
+    .bind(agency)
+    .fetch_all(pool)
+    .await
+    .expect("rows")
+}
+
 fn exchange(agency: &str) -> ExchangeArgs {
     ExchangeArgs {
         exchange: true,
@@ -115,15 +148,15 @@ fn exchange(agency: &str) -> ExchangeArgs {
     }
 }
 
-/// `hub audit verify --exchange --agency <agency>` against the database.
-async fn verify_db(url: &str, agency: &str) -> Result<String, String> {
+/// `hub audit verify --exchange --agency <agency>` against hub-inbound's API.
+async fn verify_db(api: &ExchangeApi, agency: &str) -> Result<String, String> {
     let action = AuditAction::Verify {
         file: None,
         expect_head: None,
         exchange: exchange(agency),
     };
     let mut out = Vec::new();
-    hub::exchange::run(&action, url, &mut out)
+    hub::exchange::run(&action, api, &mut out)
         .await
         .map(|()| String::from_utf8_lossy(&out).into_owned())
         .map_err(|e| format!("{e:#}"))
@@ -168,7 +201,7 @@ async fn tamper(pool: &sqlx::PgPool, sql: &str) {
 }
 
 #[tokio::test]
-async fn every_push_is_chained_per_agency_once_and_tampering_is_named() {
+async fn every_push_and_delivery_is_chained_per_agency_once_and_tampering_is_named() {
     let env = TestEnv::new().await;
     let broker = env.broker("exchange-log-test");
     // forwarded pushes need somewhere to go (they are published `mandatory`)
@@ -180,16 +213,28 @@ async fn every_push_is_chained_per_agency_once_and_tampering_is_named() {
         .expect("observer queue");
     let _ = ch.close(200, "ok".into()).await;
     let stop = CancellationToken::new();
-    let service = tokio::spawn(run(
+    let token = hub_runtime::service_auth::generate_token();
+    let mut common = env.config.clone();
+    common.http_addr = Some("127.0.0.1:0".parse().expect("address"));
+    let running = start(
         Config {
-            common: env.config.clone(),
+            common,
             // one at a time: the redelivery below is decided before the marker after it
             inbound_concurrency: 1,
+            service_tokens: hub_runtime::service_auth::ServiceTokens::new([token.clone()]),
             ..Config::default()
         },
         stop.clone(),
-    ));
-    wait_for_queue(&env, &broker).await;
+    )
+    .await
+    .expect("inbound starts");
+    let addr = running.http_addr.expect("the API listens");
+    let api = ExchangeApi {
+        inbound_url: Some(format!("http://{addr}")),
+        service_token: hub_runtime::service_auth::ServiceCredential::new(token.clone()),
+    };
+    wait_for_queue(&env, &broker, QUEUE).await;
+    wait_for_queue(&env, &broker, DELIVERED_QUEUE).await;
     let url = env.config.database_url.clone();
     let pool = PgPoolOptions::new()
         .max_connections(2)
@@ -279,8 +324,86 @@ async fn every_push_is_chained_per_agency_once_and_tampering_is_named() {
         async move { (rows_of(pool, LOAN_FUND_USER).await == 1).then_some(()) }
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(rows_of(&pool, REGISTRY_USER).await, 3, "no second row");
+
+    // what the hub publishes on the exchanges agencies read is logged as delivered to each
+    // agency that reads it (entitlements `reads`): a golden record to the registry and the
+    // fund, a snapshot to all three. The golden record reuses the id of the registry's first
+    // push: its delivery is still recorded (a push cannot pre-empt an event's row).
+    let first_id = first["id"].as_str().expect("id").to_owned();
+    let (golden, golden_msg) = event(
+        &first_id,
+        "identity.golden_record.v1",
+        exchanges::IDENTITY,
+        json!({"organisation_id": "o-1", "name": "Hợp tác xã Bản Hon"}),
+    );
+    let (snapshot, snapshot_msg) = event(
+        "snap-1",
+        "indicator.snapshot.v1",
+        exchanges::INDICATOR,
+        json!({"unit": "12", "values": [1, 2, 3]}),
+    );
+    publisher
+        .publish_batch(&[golden_msg.clone(), snapshot_msg])
+        .await
+        .expect("confirmed");
+    eventually(
+        "the snapshot delivered to NTM",
+        Duration::from_secs(30),
+        || {
+            let pool = &pool;
+            async move { (rows_of(pool, NTM_USER).await == 1).then_some(()) }
+        },
+    )
+    .await;
+    // the same events again, then a marker: the deliveries are recorded once
+    let (_, marker_msg) = event(
+        "snap-2",
+        "indicator.snapshot.v1",
+        exchanges::INDICATOR,
+        json!({"unit": "12", "values": [4]}),
+    );
+    publisher.publish(&golden_msg).await.expect("confirmed");
+    publisher.publish(&marker_msg).await.expect("confirmed");
+    eventually(
+        "the marker delivered to NTM",
+        Duration::from_secs(30),
+        || {
+            let pool = &pool;
+            async move { (rows_of(pool, NTM_USER).await == 2).then_some(()) }
+        },
+    )
+    .await;
+    let golden_hash = content_hash(&golden["data"]);
+    let snapshot_hash = content_hash(&snapshot["data"]);
+    let delivered = |c: Vec<(String, String, String)>| -> Vec<(String, String)> {
+        c.into_iter()
+            .filter(|(_, o, _)| o == "delivered")
+            .map(|(id, _, h)| (id, h))
+            .collect()
+    };
+    let registry = chain_of(&pool, REGISTRY_USER).await;
+    assert_eq!(registry.len(), 3 + 3, "{registry:?}");
+    let mut got = delivered(registry);
+    got.sort();
+    let mut want = vec![
+        (first_id.clone(), golden_hash.clone()),
+        ("snap-1".to_owned(), snapshot_hash.clone()),
+        (
+            "snap-2".to_owned(),
+            content_hash(&json!({"unit": "12", "values": [4]})),
+        ),
+    ];
+    want.sort();
+    assert_eq!(got, want, "the registry reads identity and indicators");
+    let fund = delivered(chain_of(&pool, LOAN_FUND_USER).await);
+    assert_eq!(fund.len(), 3, "{fund:?}");
+    let ntm = delivered(chain_of(&pool, NTM_USER).await);
+    assert_eq!(
+        ntm.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+        ["snap-1", "snap-2"],
+        "the NTM office reads indicators only"
+    );
 
     // the log is append-only
     let refused = sqlx::query("DELETE FROM exchange_log")
@@ -294,11 +417,30 @@ async fn every_push_is_chained_per_agency_once_and_tampering_is_named() {
         .expect_err("the trigger refuses");
     assert!(refused.to_string().contains("append-only"), "{refused}");
 
-    // the chains hold, from the database and from an agency's own copy
-    let ok = verify_db(&url, REGISTRY_USER).await.expect("chain holds");
-    assert!(ok.contains("3 rows chained"), "{ok}");
-    let ok = verify_db(&url, LOAN_FUND_USER).await.expect("chain holds");
-    assert!(ok.contains("1 rows chained"), "{ok}");
+    // the API answers only the service credential
+    let stranger = ExchangeApi {
+        inbound_url: api.inbound_url.clone(),
+        service_token: hub_runtime::service_auth::ServiceCredential::new(
+            hub_runtime::service_auth::generate_token(),
+        ),
+    };
+    let e = verify_db(&stranger, REGISTRY_USER)
+        .await
+        .expect_err("a wrong token");
+    assert!(e.contains("401"), "{e}");
+    let status = reqwest::get(format!("http://{addr}/api/v1/exchange-log"))
+        .await
+        .expect("answers")
+        .status();
+    assert_eq!(status.as_u16(), 401, "no credential");
+
+    // the chains hold, read through the API and from an agency's own copy
+    let ok = verify_db(&api, REGISTRY_USER).await.expect("chain holds");
+    assert!(ok.contains("6 rows chained"), "{ok}");
+    let ok = verify_db(&api, LOAN_FUND_USER).await.expect("chain holds");
+    assert!(ok.contains("4 rows chained"), "{ok}");
+    let ok = verify_db(&api, NTM_USER).await.expect("chain holds");
+    assert!(ok.contains("2 rows chained"), "{ok}");
     let dir = std::env::temp_dir().join(format!("exchange-log-{}", env.namespace));
     std::fs::create_dir_all(&dir).expect("dir");
     let copy = dir.join("copy.jsonl");
@@ -307,19 +449,23 @@ async fn every_push_is_chained_per_agency_once_and_tampering_is_named() {
         exchange: exchange(REGISTRY_USER),
     };
     let mut out = Vec::new();
-    hub::exchange::run(&export, &url, &mut out)
+    hub::exchange::run(&export, &api, &mut out)
         .await
         .expect("export");
     let text = std::fs::read_to_string(&copy).expect("copy");
-    assert_eq!(text.lines().count(), 3, "{text}");
+    assert_eq!(text.lines().count(), 6, "{text}");
     assert!(
         !text.contains(LOAN_FUND_USER),
         "only the agency's own chain"
     );
+    assert!(
+        text.contains(&golden_hash),
+        "the agency finds the hash of what it received"
+    );
     let ok = verify_file(&copy, REGISTRY_USER)
         .await
         .expect("copy verifies");
-    assert!(ok.contains("3 rows chained"), "{ok}");
+    assert!(ok.contains("6 rows chained"), "{ok}");
 
     // an edited row is named
     let (id0, id1, id2) = (rows[0].id, rows[1].id, rows[2].id);
@@ -329,26 +475,44 @@ async fn every_push_is_chained_per_agency_once_and_tampering_is_named() {
         &format!("UPDATE exchange_log SET body_sha256 = repeat('f', 64) WHERE id = {id1}"),
     )
     .await;
-    let err = verify_db(&url, REGISTRY_USER)
+    let err = verify_db(&api, REGISTRY_USER)
         .await
         .expect_err("edit detected");
     assert!(
         err.contains(&format!("row {id1}:")) && err.contains("edited"),
         "{err}"
     );
-    // the other agency's chain is untouched; the agency's copy still holds
-    verify_db(&url, LOAN_FUND_USER).await.expect("other chain");
+    // the other agencies' chains are untouched; the agency's copy still holds
+    verify_db(&api, LOAN_FUND_USER).await.expect("other chain");
     verify_file(&copy, REGISTRY_USER).await.expect("copy holds");
     tamper(
         &pool,
         &format!("UPDATE exchange_log SET body_sha256 = '{original}' WHERE id = {id1}"),
     )
     .await;
-    verify_db(&url, REGISTRY_USER).await.expect("restored");
+    verify_db(&api, REGISTRY_USER).await.expect("restored");
+
+    // a delivery rewritten (what the hub says it sent the NTM office) is named
+    let ntm_first: i64 = sqlx::query_scalar(
+        "SELECT min(id) FROM exchange_log WHERE agency = $1 AND outcome = 'delivered'",
+    )
+    .bind(NTM_USER)
+    .fetch_one(&pool)
+    .await
+    .expect("id");
+    tamper(
+        &pool,
+        &format!("UPDATE exchange_log SET body_sha256 = repeat('0', 64) WHERE id = {ntm_first}"),
+    )
+    .await;
+    let err = verify_db(&api, NTM_USER)
+        .await
+        .expect_err("edited delivery detected");
+    assert!(err.contains(&format!("row {ntm_first}:")), "{err}");
 
     // a deleted row is named (its successor no longer links)
     tamper(&pool, &format!("DELETE FROM exchange_log WHERE id = {id1}")).await;
-    let err = verify_db(&url, REGISTRY_USER)
+    let err = verify_db(&api, REGISTRY_USER)
         .await
         .expect_err("deletion detected");
     assert!(
@@ -366,13 +530,15 @@ async fn every_push_is_chained_per_agency_once_and_tampering_is_named() {
 
     let _ = std::fs::remove_dir_all(&dir);
     stop.cancel();
-    service
-        .await
-        .expect("joined")
-        .expect("the service stops cleanly");
+    running.wait().await.expect("the service stops cleanly");
     pool.close().await;
     broker.close().await;
-    env.delete_queues(&[observer, hub_inbound::queue_spec(env.config.delivery_limit)])
-        .await;
+    let entitlements = hub_inbound::entitlements::Entitlements::builtin().expect("entitlements");
+    let mut specs = vec![observer, hub_inbound::queue_spec(env.config.delivery_limit)];
+    specs.extend(hub_inbound::delivered_queue_spec(
+        &entitlements,
+        env.config.delivery_limit,
+    ));
+    env.delete_queues(&specs).await;
     env.drop_database().await;
 }

@@ -27,7 +27,21 @@ pub struct Grant {
     pub systems: Vec<String>,
     /// Contract types it may publish (also its routing keys on `coophub.inbound`).
     pub types: Vec<String>,
+    /// The hub's public exchanges it reads (`coophub.identity`, `coophub.indicator`): what
+    /// is published there is recorded in its exchange-log chain as delivered to it.
+    #[serde(default)]
+    pub reads: Vec<String>,
 }
+
+/// The envelope `source` (producer) of an agency's push names its system:
+/// `urn:agency:<system>`.
+pub const AGENCY_SOURCE_PREFIX: &str = "urn:agency:";
+
+/// The exchanges an agency may be granted to read (`reads`).
+pub const READABLE_EXCHANGES: [&str; 2] = [
+    hub_contracts::registry::exchanges::IDENTITY,
+    hub_contracts::registry::exchanges::INDICATOR,
+];
 
 /// The entitlements file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -77,6 +91,15 @@ pub enum Refusal {
         ty: String,
         allowed: String,
     },
+    #[error(
+        "not entitled: the envelope's source (producer) {producer:?} does not agree with \
+         publisher {user:?} and the record's system: expected {expected:?}"
+    )]
+    Producer {
+        user: String,
+        producer: String,
+        expected: String,
+    },
 }
 
 impl Entitlements {
@@ -114,6 +137,14 @@ impl Entitlements {
                     "{user:?} is both an agency user and a relay"
                 )));
             }
+            for exchange in &grant.reads {
+                if !READABLE_EXCHANGES.contains(&exchange.as_str()) {
+                    return Err(invalid(format!(
+                        "agency user {user:?} reads {exchange:?}: not one of {}",
+                        READABLE_EXCHANGES.join(", ")
+                    )));
+                }
+            }
             for ty in &grant.types {
                 if !hub_contracts::registry::is_source_record(ty) {
                     return Err(invalid(format!(
@@ -133,9 +164,18 @@ impl Entitlements {
         Ok(e)
     }
 
-    /// Whether `user` may publish a record of `system` as contract type `ty`. `system` is
-    /// `None` when the record does not name one (its schema check reports that).
-    pub fn check(&self, user: Option<&str>, ty: &str, system: Option<&str>) -> Result<(), Refusal> {
+    /// Whether `user` may publish a record of `system` as contract type `ty`, in an envelope
+    /// whose `source` (producer) is `producer`. `system` is `None` when the record does not
+    /// name one (its schema check reports that). The producer must be
+    /// `urn:agency:<system>`: the record's own system, one the user speaks for (or, without
+    /// a system, one of the user's).
+    pub fn check(
+        &self,
+        user: Option<&str>,
+        ty: &str,
+        system: Option<&str>,
+        producer: &str,
+    ) -> Result<(), Refusal> {
         let user = user.ok_or(Refusal::NoUser)?;
         let grant = self
             .agencies
@@ -159,7 +199,38 @@ impl Entitlements {
                 allowed: grant.types.join(", "),
             });
         }
+        let named = producer.strip_prefix(AGENCY_SOURCE_PREFIX);
+        let agrees = match (named, system) {
+            (Some(n), Some(s)) => n == s,
+            (Some(n), None) => grant.systems.iter().any(|s| s == n),
+            (None, _) => false,
+        };
+        if !agrees {
+            let expected = match system {
+                Some(s) => format!("{AGENCY_SOURCE_PREFIX}{s}"),
+                None => grant
+                    .systems
+                    .iter()
+                    .map(|s| format!("{AGENCY_SOURCE_PREFIX}{s}"))
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+            };
+            return Err(Refusal::Producer {
+                user: user.to_owned(),
+                producer: producer.chars().take(200).collect(),
+                expected,
+            });
+        }
         Ok(())
+    }
+
+    /// The agency users that read `exchange` (base name), in name order.
+    pub fn readers_of(&self, exchange: &str) -> Vec<&str> {
+        self.agencies
+            .iter()
+            .filter(|(_, g)| g.reads.iter().any(|r| r == exchange))
+            .map(|(u, _)| u.as_str())
+            .collect()
     }
 
     /// The routing keys `user` may publish on `coophub.inbound`, as a RabbitMQ topic
@@ -183,6 +254,7 @@ mod tests {
             Some("agency-coop-alliance"),
             "source.cooperative.v1",
             Some("coop-alliance"),
+            "urn:agency:coop-alliance",
         )
         .expect("the registry speaks for itself");
         let r = e
@@ -190,6 +262,7 @@ mod tests {
                 Some("agency-loan-fund"),
                 "source.cooperative.v1",
                 Some("coop-alliance"),
+                "urn:agency:coop-alliance",
             )
             .expect_err("the fund may not speak for the registry");
         assert!(matches!(r, Refusal::System { .. }), "{r}");
@@ -199,18 +272,25 @@ mod tests {
                 Some("agency-loan-fund"),
                 "source.cooperative.v1",
                 Some("loan-fund"),
+                "urn:agency:loan-fund",
             )
             .expect_err("not its type");
         assert!(matches!(r, Refusal::Type { .. }), "{r}");
         assert_eq!(
-            e.check(None, "source.cooperative.v1", Some("coop-alliance")),
+            e.check(
+                None,
+                "source.cooperative.v1",
+                Some("coop-alliance"),
+                "urn:agency:coop-alliance"
+            ),
             Err(Refusal::NoUser)
         );
         assert!(matches!(
             e.check(
                 Some("guest"),
                 "source.cooperative.v1",
-                Some("coop-alliance")
+                Some("coop-alliance"),
+                "urn:agency:coop-alliance"
             ),
             Err(Refusal::UnknownUser { .. })
         ));
@@ -218,13 +298,51 @@ mod tests {
             e.check(
                 Some("svc-inbound"),
                 "source.cooperative.v1",
-                Some("coop-alliance")
+                Some("coop-alliance"),
+                "urn:agency:coop-alliance"
             ),
             Err(Refusal::UnknownUser { .. })
         ));
         assert_eq!(
             e.topic_write_pattern("agency-ntm").as_deref(),
             Some("^(source\\.ntm_report\\.v1)$")
+        );
+    }
+
+    #[test]
+    fn the_envelope_source_must_name_the_records_system() {
+        let e = Entitlements::builtin().expect("valid");
+        let registry = Some("agency-coop-alliance");
+        let ty = "source.cooperative.v1";
+        for producer in [
+            "urn:agency:loan-fund",
+            "urn:coophub:adapter:coop-alliance",
+            "urn:agency:coop-alliance-x",
+            "",
+        ] {
+            let r = e
+                .check(registry, ty, Some("coop-alliance"), producer)
+                .expect_err(producer);
+            assert!(matches!(r, Refusal::Producer { .. }), "{r}");
+            assert!(
+                r.to_string().contains("urn:agency:coop-alliance"),
+                "names what is expected: {r}"
+            );
+        }
+        // without a system in the record, the producer must still be one of the user's
+        e.check(registry, ty, None, "urn:agency:coop-alliance")
+            .expect("its own system");
+        assert!(matches!(
+            e.check(registry, ty, None, "urn:agency:ntm"),
+            Err(Refusal::Producer { .. })
+        ));
+        assert_eq!(
+            e.readers_of("coophub.indicator"),
+            vec!["agency-coop-alliance", "agency-loan-fund", "agency-ntm"]
+        );
+        assert_eq!(
+            e.readers_of("coophub.identity"),
+            vec!["agency-coop-alliance", "agency-loan-fund"]
         );
     }
 
@@ -246,5 +364,12 @@ mod tests {
         )
         .expect_err("not a source record");
         assert!(e.to_string().contains("source-record"), "{e}");
+        let e = Entitlements::parse(
+            "[agencies.a]\nsystems = [\"x\"]\ntypes = [\"source.cooperative.v1\"]\n\
+             reads = [\"coophub.source\"]\n",
+            "x.toml",
+        )
+        .expect_err("not a readable exchange");
+        assert!(e.to_string().contains("coophub.source"), "{e}");
     }
 }

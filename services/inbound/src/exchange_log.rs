@@ -1,7 +1,8 @@
 //! The per-agency exchange log (`inbound.exchange_log`): every push this service decided on,
 //! forwarded or refused, with the agency user that pushed it (broker-verified), the message
 //! id, the contract type, the SHA-256 of the pushed payload, the outcome (and why it was
-//! refused) and when. Owns this table only.
+//! refused) and when; and every event the hub published on an exchange an agency reads
+//! (outcome `delivered`), once per agency that reads it. Owns this table only.
 //!
 //! One hash chain per agency user ([`hub_runtime::chain`], the format the console's audit log
 //! uses): a row's `prev_hash` is the hash of the same agency's row before it. Rows of one
@@ -9,7 +10,8 @@
 //! chain has one order even with several consumers or replicas; agencies do not wait for one
 //! another. The table is append-only (a trigger refuses `UPDATE`, `DELETE`, `TRUNCATE`) and a
 //! push is recorded once (`UNIQUE (agency, message_id)`, like an inbox): a redelivered or
-//! retried push adds nothing.
+//! retried push adds nothing. A delivered event is recorded once per agency too (its own
+//! `direction`, so a push cannot pre-empt an event's row by reusing its id).
 //!
 //! The hashed content of a row is the JSON array
 //! `[id, agency, message_id, contract_type, body_sha256, outcome, reason, at]`
@@ -31,9 +33,22 @@ pub enum Outcome {
     Forwarded,
     /// Dead-lettered, with the reason.
     Refused(String),
+    /// Not a push: an event the hub published on an exchange the agency reads.
+    Delivered,
 }
 
-/// One push to record.
+impl Outcome {
+    /// The stored outcome, the reason, and the direction (`pushed` / `received`).
+    fn columns(&self) -> (&'static str, Option<String>, &'static str) {
+        match self {
+            Outcome::Forwarded => ("forwarded", None, "pushed"),
+            Outcome::Refused(r) => ("refused", Some(bounded(r, 2000)), "pushed"),
+            Outcome::Delivered => ("delivered", None, "received"),
+        }
+    }
+}
+
+/// One push (or delivery, [`Outcome::Delivered`]) to record.
 #[derive(Debug, Clone)]
 pub struct Push<'a> {
     /// The agency user (broker-verified), or [`NO_PUBLISHER`].
@@ -122,79 +137,36 @@ impl ExchangeLog {
     }
 
     /// Appends `push` to its agency's chain, unless that agency's message id is recorded
-    /// already; returns whether a row was added.
+    /// already (in the same direction); returns whether a row was added.
     pub async fn record(&self, push: &Push<'_>) -> Result<bool, sqlx::Error> {
-        let (outcome, reason) = match &push.outcome {
-            Outcome::Forwarded => ("forwarded", None),
-            Outcome::Refused(r) => ("refused", Some(bounded(r, 2000))),
-        };
-        let agency = bounded(push.agency, 200);
-        let message_id = bounded(push.message_id, 500);
-        let contract_type = bounded(push.contract_type, 200);
+        Ok(self.record_many(std::slice::from_ref(push)).await? == 1)
+    }
+
+    /// Appends `pushes` (in order) to their agencies' chains in one transaction, skipping
+    /// what is recorded already; returns how many rows were added. The agencies' locks are
+    /// taken in name order, so two writers never wait on each other in a cycle.
+    pub async fn record_many(&self, pushes: &[Push<'_>]) -> Result<usize, sqlx::Error> {
+        let mut agencies: Vec<String> = pushes.iter().map(|p| bounded(p.agency, 200)).collect();
+        agencies.sort();
+        agencies.dedup();
         let mut tx = self.pool.begin().await?;
         // one writer per agency at a time, so that its chain has one order
-        sqlx::query(
-            "SELECT pg_advisory_xact_lock(hashtextextended('inbound.exchange_log:' || $1, 0))",
-        )
-        .bind(&agency)
-        .execute(&mut *tx)
-        .await?;
-        let seen: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM exchange_log WHERE agency = $1 AND message_id = $2")
-                .bind(&agency)
-                .bind(&message_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if seen.is_some() {
-            return Ok(false);
+        for agency in &agencies {
+            sqlx::query(
+                "SELECT pg_advisory_xact_lock(hashtextextended('inbound.exchange_log:' || $1, 0))",
+            )
+            .bind(agency)
+            .execute(&mut *tx)
+            .await?;
         }
-        let prev: Option<String> = sqlx::query_scalar(
-            "SELECT hash FROM exchange_log WHERE agency = $1 ORDER BY id DESC LIMIT 1",
-        )
-        .bind(&agency)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let prev = prev.unwrap_or_else(|| GENESIS.to_owned());
-        let id: i64 =
-            sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('exchange_log', 'id'))")
-                .fetch_one(&mut *tx)
-                .await?;
-        // stored with microseconds: hash what is stored
-        let at = Utc::now().trunc_subsecs(6);
-        let hash = chain::link_hash(
-            &prev,
-            &content(
-                id,
-                &agency,
-                &message_id,
-                &contract_type,
-                push.body_sha256,
-                outcome,
-                reason.as_deref(),
-                &at,
-            ),
-        );
-        let added = sqlx::query(
-            "INSERT INTO exchange_log (id, agency, message_id, contract_type, body_sha256,
-                                       outcome, reason, at, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT ON CONSTRAINT exchange_log_once DO NOTHING",
-        )
-        .bind(id)
-        .bind(&agency)
-        .bind(&message_id)
-        .bind(&contract_type)
-        .bind(push.body_sha256)
-        .bind(outcome)
-        .bind(reason.as_deref())
-        .bind(at)
-        .bind(&prev)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let mut added = 0;
+        for push in pushes {
+            if append(&mut tx, push).await? {
+                added += 1;
+            }
+        }
         tx.commit().await?;
-        Ok(added == 1)
+        Ok(added)
     }
 
     /// The rows of `agency` (every agency when `None`) after `after`, at most `limit`, in id
@@ -232,6 +204,76 @@ impl ExchangeLog {
         }
         Ok(rows)
     }
+}
+
+/// Appends one row to its agency's chain inside `tx` (which holds the agency's lock), unless
+/// it is recorded already; returns whether it was added.
+async fn append(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    push: &Push<'_>,
+) -> Result<bool, sqlx::Error> {
+    let (outcome, reason, direction) = push.outcome.columns();
+    let agency = bounded(push.agency, 200);
+    let message_id = bounded(push.message_id, 500);
+    let contract_type = bounded(push.contract_type, 200);
+    let body_sha256 = bounded(push.body_sha256, 64);
+    let seen: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM exchange_log WHERE agency = $1 AND direction = $2 AND message_id = $3",
+    )
+    .bind(&agency)
+    .bind(direction)
+    .bind(&message_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if seen.is_some() {
+        return Ok(false);
+    }
+    let prev: Option<String> = sqlx::query_scalar(
+        "SELECT hash FROM exchange_log WHERE agency = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(&agency)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let prev = prev.unwrap_or_else(|| GENESIS.to_owned());
+    let id: i64 =
+        sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('exchange_log', 'id'))")
+            .fetch_one(&mut **tx)
+            .await?;
+    // stored with microseconds: hash what is stored
+    let at = Utc::now().trunc_subsecs(6);
+    let hash = chain::link_hash(
+        &prev,
+        &content(
+            id,
+            &agency,
+            &message_id,
+            &contract_type,
+            &body_sha256,
+            outcome,
+            reason.as_deref(),
+            &at,
+        ),
+    );
+    let added = sqlx::query(
+        "INSERT INTO exchange_log (id, agency, message_id, contract_type, body_sha256,
+                                   outcome, reason, at, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT ON CONSTRAINT exchange_log_once DO NOTHING",
+    )
+    .bind(id)
+    .bind(&agency)
+    .bind(&message_id)
+    .bind(&contract_type)
+    .bind(&body_sha256)
+    .bind(outcome)
+    .bind(reason.as_deref())
+    .bind(at)
+    .bind(&prev)
+    .bind(&hash)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(added == 1)
 }
 
 /// Trims a value the pusher controls to a sane size.

@@ -52,18 +52,22 @@
 
 pub mod entitlements;
 pub mod exchange_log;
+pub mod http;
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hub_contracts::registry::{Contract, exchanges, is_source_record};
+use hub_contracts::registry::{Contract, exchanges, find_contract, is_source_record};
 use hub_contracts::v1::{LoanDisbursement, NtmCommuneReport, RegistryCooperative};
 use hub_contracts::{RawEnvelope, content_hash};
 use hub_runtime::messaging::{
-    Consumer, HandlerError, Incoming, OutgoingMessage, Publisher, QueueSpec,
+    BatchConsumer, BatchHandler, Consumer, HandlerError, Incoming, OutgoingMessage, Publisher,
+    QueueSpec,
 };
 use hub_runtime::service::{ServiceContext, ServiceError};
+use hub_runtime::service_auth::ServiceTokens;
 use hub_runtime::{CommonConfig, ConfigError};
 use serde::Deserialize;
 use serde_json::Value;
@@ -74,6 +78,8 @@ use crate::exchange_log::{ExchangeLog, NO_PUBLISHER, Outcome, Push};
 
 /// The consumer queue (base name): its dead letters are in `inbound.source.dlq`.
 pub const QUEUE: &str = "inbound.source";
+/// The queue of events published to agencies, logged as delivered ([`DeliveryRecorder`]).
+pub const DELIVERED_QUEUE: &str = "inbound.delivered";
 /// Header added to a forwarded message: where it came in.
 pub const H_VIA: &str = "x-hub-via";
 /// Header added to a forwarded message: the agency user that pushed it (broker-verified).
@@ -115,6 +121,8 @@ pub struct Config {
     pub inbound_entitlements_file: Option<PathBuf>,
     /// `INBOUND_MAX_MESSAGE_BYTES`: a larger pushed message is dead-lettered unparsed.
     pub inbound_max_message_bytes: usize,
+    /// `SERVICE_TOKENS`: who may read the exchange log over HTTP (required with `HTTP_ADDR`).
+    pub service_tokens: ServiceTokens,
 }
 
 impl Default for Config {
@@ -124,6 +132,7 @@ impl Default for Config {
             inbound_concurrency: 4,
             inbound_entitlements_file: None,
             inbound_max_message_bytes: 256 * 1024,
+            service_tokens: ServiceTokens::default(),
         }
     }
 }
@@ -150,6 +159,8 @@ impl Config {
                 "expected at least 1024",
             ));
         }
+        self.service_tokens
+            .validate(self.common.http_addr.is_some())?;
         self.common.validate()
     }
 
@@ -175,6 +186,8 @@ pub enum InboundError {
     Messaging(#[from] hub_runtime::messaging::MessagingError),
     #[error(transparent)]
     Entitlements(#[from] EntitlementsError),
+    #[error("inbound task: {0}")]
+    Task(String),
 }
 
 /// One compiled validator per source-record contract.
@@ -295,7 +308,7 @@ impl Forwarder {
             .pointer("/meta/source/system")
             .and_then(Value::as_str);
         self.entitlements
-            .check(publisher, &env.ty, system)
+            .check(publisher, &env.ty, system, &env.source)
             .map_err(HandlerError::permanent)?;
         self.validators
             .validate(&env.ty, &env.data)
@@ -361,6 +374,73 @@ impl Forwarder {
     }
 }
 
+/// Records, in the exchange log, every event published on an exchange agencies read, once
+/// per agency that reads it ([`exchange_log::Outcome::Delivered`]): what the hub offered each
+/// agency, which the agency checks against what it received.
+pub struct DeliveryRecorder {
+    entitlements: Arc<Entitlements>,
+    log: ExchangeLog,
+}
+
+impl DeliveryRecorder {
+    pub fn new(entitlements: Arc<Entitlements>, log: ExchangeLog) -> Self {
+        Self { entitlements, log }
+    }
+}
+
+impl BatchHandler for DeliveryRecorder {
+    async fn handle_batch(
+        &self,
+        msgs: &[Incoming],
+    ) -> Result<Vec<Result<(), HandlerError>>, HandlerError> {
+        let hashes: Vec<String> = msgs
+            .iter()
+            .map(|m| content_hash(&m.envelope.data))
+            .collect();
+        let mut rows = Vec::new();
+        let mut results = Vec::with_capacity(msgs.len());
+        for (m, hash) in msgs.iter().zip(&hashes) {
+            let env = &m.envelope;
+            let Some(contract) = find_contract(&env.ty) else {
+                results.push(Err(HandlerError::permanent(format!(
+                    "{} is not a contract this hub knows",
+                    env.ty
+                ))));
+                continue;
+            };
+            for agency in self.entitlements.readers_of(contract.exchange) {
+                rows.push(Push {
+                    agency,
+                    message_id: &env.id,
+                    contract_type: &env.ty,
+                    body_sha256: hash,
+                    outcome: Outcome::Delivered,
+                });
+            }
+            results.push(Ok(()));
+        }
+        let added = self.log.record_many(&rows).await.map_err(|e| {
+            tracing::warn!(error = %e, "could not write the exchange log (deliveries)");
+            HandlerError::transient(format!("exchange log: {e}"))
+        })?;
+        tracing::debug!(events = msgs.len(), rows = added, "deliveries logged");
+        Ok(results)
+    }
+}
+
+/// The queue of the events delivered to agencies: `inbound.delivered`, bound with `#` to each
+/// exchange some agency reads (so it sees every event an agency's own queue could be bound
+/// for); `None` when no agency reads any.
+pub fn delivered_queue_spec(entitlements: &Entitlements, delivery_limit: u32) -> Option<QueueSpec> {
+    let mut spec = QueueSpec::new(DELIVERED_QUEUE).delivery_limit(delivery_limit);
+    for exchange in entitlements::READABLE_EXCHANGES {
+        if !entitlements.readers_of(exchange).is_empty() {
+            spec = spec.bind(exchange, "#");
+        }
+    }
+    (!spec.bindings.is_empty()).then_some(spec)
+}
+
 /// The consumer queue: `inbound.source`, bound to `coophub.inbound` with `source.#`, at
 /// most [`QUEUE_MAX_LENGTH`] messages and [`QUEUE_MAX_BYTES`] bytes (outsiders fill it: a
 /// push beyond either is refused to its publisher, never kept).
@@ -371,8 +451,30 @@ pub fn queue_spec(delivery_limit: u32) -> QueueSpec {
         .max_length(QUEUE_MAX_LENGTH, QUEUE_MAX_BYTES)
 }
 
+/// A started service.
+pub struct Running {
+    /// Where the HTTP API listens (when `HTTP_ADDR` is set).
+    pub http_addr: Option<SocketAddr>,
+    task: tokio::task::JoinHandle<Result<(), InboundError>>,
+}
+
+impl Running {
+    /// Waits until the service stopped (after `shutdown` was cancelled, or a failure).
+    pub async fn wait(self) -> Result<(), InboundError> {
+        self.task
+            .await
+            .map_err(|e| InboundError::Task(e.to_string()))?
+    }
+}
+
 /// Runs the service until `shutdown`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), InboundError> {
+    start(config, shutdown).await?.wait().await
+}
+
+/// Starts the service: database (migrations), HTTP API, and the consumers of the pushes and
+/// of the deliveries; returns once the API serves.
+pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running, InboundError> {
     config.validate()?;
     let validators = Arc::new(Validators::load()?);
     let entitlements = Arc::new(config.entitlements()?);
@@ -386,13 +488,27 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Inbo
         shutdown.clone(),
     )
     .await?;
-    ctx.serve_http(axum::Router::new()).await?;
+    let log = ExchangeLog::new(ctx.db.pool.clone());
+    let api = hub_runtime::service_auth::require_service_credential(
+        http::router(log.clone()),
+        config.service_tokens.clone(),
+    );
+    let http_addr = ctx.serve_http(api).await?;
     let forwarder = Arc::new(Forwarder::new(
         validators,
         entitlements.clone(),
         ctx.publisher.clone(),
-        ExchangeLog::new(ctx.db.pool.clone()),
+        log.clone(),
     ));
+    let deliveries = delivered_queue_spec(&entitlements, common.delivery_limit).map(|spec| {
+        BatchConsumer::new(
+            ctx.broker.clone(),
+            spec,
+            DeliveryRecorder::new(entitlements.clone(), log.clone()),
+        )
+        .retry(common.retry_policy())
+        .prefetch(common.prefetch)
+    });
     let types = [
         RegistryCooperative::TYPE,
         LoanDisbursement::TYPE,
@@ -418,9 +534,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Inbo
         max_message_bytes = config.inbound_max_message_bytes,
         "inbound: checking and validating pushed source records"
     );
-    consumer.run(shutdown).await?;
-    ctx.broker.close().await;
-    Ok(())
+    let task = tokio::spawn(async move {
+        match deliveries {
+            Some(d) => {
+                // either failing stops both
+                tokio::try_join!(consumer.run(shutdown.clone()), d.run(shutdown.clone()))?;
+            }
+            None => consumer.run(shutdown).await?,
+        }
+        ctx.broker.close().await;
+        Ok(())
+    });
+    Ok(Running { http_addr, task })
 }
 
 #[cfg(test)]

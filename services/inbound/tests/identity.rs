@@ -1,8 +1,9 @@
 //! Who may push what, on the real broker with real RabbitMQ users (made with `rabbitmqctl`
 //! for this test and deleted after): the broker validates the AMQP `user_id`, hub-inbound
 //! checks it against the entitlements file. A push claiming another agency's system, without
-//! a publisher, or from a user the hub does not know is dead-lettered with that reason and
-//! reaches nothing; a push within an agency's rights is forwarded; an oversized push is
+//! a publisher, from a user the hub does not know, or whose envelope `source` (producer)
+//! names another system is dead-lettered with that reason and reaches nothing; a push within
+//! an agency's rights is forwarded; an oversized push is
 //! refused unparsed and the service goes on; an operator's replay keeps the original
 //! publisher; and the broker itself refuses a `user_id` that is not the connection's user
 //! and, with the topic permission the definitions derive from the entitlements, a routing key
@@ -121,6 +122,11 @@ async fn push(
 }
 
 fn record(system: &str, id: &str) -> Vec<u8> {
+    record_from(system, id, &format!("urn:agency:{system}"))
+}
+
+/// A registry record of `system` in an envelope whose `source` (producer) is `producer`.
+fn record_from(system: &str, id: &str, producer: &str) -> Vec<u8> {
     let raw = json!({"id": id, "kind": "HTX", "name": "Hợp tác xã Bản Hon", "version": 1});
     let time = chrono::DateTime::parse_from_rfc3339("2025-03-01T08:00:00+07:00").expect("time");
     let data = RegistryCooperative {
@@ -151,7 +157,7 @@ fn record(system: &str, id: &str) -> Vec<u8> {
     };
     Envelope::new(
         Envelope::<Value>::deterministic_id(&["push", system, id]),
-        format!("urn:agency:{system}"),
+        producer,
         data,
     )
     .to_bytes()
@@ -299,6 +305,18 @@ async fn pushes_are_taken_only_within_the_publishers_rights() {
         .await
         .expect("the broker takes it");
     }
+    // the registry's own user, its own system in the record, but the envelope's producer
+    // names the fund: refused (both must agree with the entitlement)
+    push(
+        &env,
+        &registry,
+        Some(&registry.name),
+        "registry-as-fund-producer",
+        &record_from("coop-alliance", "LM-000008", "urn:agency:loan-fund"),
+        &[],
+    )
+    .await
+    .expect("the broker takes it");
     // within the registry's rights: taken
     push(
         &env,
@@ -336,9 +354,9 @@ async fn pushes_are_taken_only_within_the_publishers_rights() {
     .expect("confirmed");
 
     let dead = DeadLetters::new(broker.clone(), QUEUE);
-    eventually("four dead letters", Duration::from_secs(30), || {
+    eventually("five dead letters", Duration::from_secs(30), || {
         let dead = &dead;
-        async move { (dead.count().await.ok()? == 4).then_some(()) }
+        async move { (dead.count().await.ok()? == 5).then_some(()) }
     })
     .await;
     let letters = dead.list(10).await.expect("list");
@@ -361,6 +379,15 @@ async fn pushes_are_taken_only_within_the_publishers_rights() {
         headers.get(H_ORIGIN_USER),
         Some(&fund.name),
         "forged header replaced"
+    );
+    let (kind, why, _) = reason("registry-as-fund-producer");
+    assert_eq!(kind, "rejected");
+    assert!(
+        why.contains("not entitled")
+            && why.contains("envelope's source")
+            && why.contains("\"urn:agency:loan-fund\"")
+            && why.contains("expected \"urn:agency:coop-alliance\""),
+        "{why}"
     );
     let (_, why, _) = reason("no-user-id");
     assert!(why.contains("no broker-verified publisher"), "{why}");
@@ -413,7 +440,15 @@ async fn pushes_are_taken_only_within_the_publishers_rights() {
         Duration::from_secs(30),
         || {
             let dead = &dead;
-            async move { (dead.count().await.ok()? == 4).then_some(()) }
+            async move {
+                let back = dead
+                    .list(10)
+                    .await
+                    .ok()?
+                    .into_iter()
+                    .any(|l| l.message_id.as_deref() == Some("fund-as-registry"));
+                (back && dead.count().await.ok()? == 5).then_some(())
+            }
         },
     )
     .await;
@@ -427,12 +462,39 @@ async fn pushes_are_taken_only_within_the_publishers_rights() {
         "{}",
         l.reason
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(
-        ch.basic_get(queue.as_str().into(), BasicGetOptions { no_ack: true })
+    // a marker pushed after the replay was refused: it is the only record forwarded since
+    push(
+        &env,
+        &registry,
+        Some(&registry.name),
+        "registry-marker",
+        &record("coop-alliance", "LM-000009"),
+        &[],
+    )
+    .await
+    .expect("confirmed");
+    let start = tokio::time::Instant::now();
+    let after_replay = loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for the marker"
+        );
+        match ch
+            .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: true })
             .await
             .expect("get")
-            .is_none(),
+        {
+            Some(m) => {
+                break RawEnvelope::parse(&m.delivery.data).expect("envelope").data["meta"]
+                    ["source"]["id"]
+                    .clone();
+            }
+            None => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    assert_eq!(
+        after_replay,
+        json!("LM-000009"),
         "nothing refused was forwarded"
     );
 
