@@ -17,8 +17,6 @@ umask 077
 {
     echo "# made by deploy/gen-secrets.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ); never commit"
     echo "POSTGRES_PASSWORD=$(pw)"
-    # the console's credential towards the reconciler's and indicators' APIs
-    echo "HUB_SERVICE_TOKEN=$(openssl rand -hex 32)"
     for u in SVC_ADAPTER_COOP_ALLIANCE SVC_ADAPTER_LOAN_FUND SVC_ADAPTER_NTM SVC_INBOUND \
              SVC_RECONCILER SVC_INDICATORS SVC_CONSOLE; do
         echo "RABBITMQ_PASSWORD_$u=$(pw)"
@@ -27,7 +25,7 @@ umask 077
     for u in AGENCY_COOP_ALLIANCE AGENCY_LOAN_FUND AGENCY_NTM; do
         echo "RABBITMQ_PASSWORD_$u=$(pw)"
     done
-    # the console's credential for the reconciler's and indicators' APIs
+    # the console's credential for the reconciler's, indicators' and inbound's APIs
     echo "HUB_SERVICE_TOKEN=$(openssl rand -hex 32)"
 } > .env
 echo "gen-secrets: wrote .env (give each agency its RABBITMQ_PASSWORD_AGENCY_* over a safe channel)"
