@@ -180,13 +180,7 @@ pub fn records(
                 let hash = o.meta.content_hash.clone();
                 ctx.push(id, hash, o).map_err(invalid)?;
             }
-            Err(e) => {
-                // an officer listed but unreadable is still the sender's officer
-                if let Some(id) = &e.record_id {
-                    officer_ids.insert(id.clone());
-                }
-                ctx.out.rejected.push(e)
-            }
+            Err(e) => ctx.out.rejected.push(e),
         }
     }
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();

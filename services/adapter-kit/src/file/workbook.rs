@@ -568,7 +568,7 @@ mod tests {
         let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
         reader_test(
             vec![
-                Cell::Text("  Bản   Hon\u{0301} ".into()),
+                Cell::Text("  Bản   Ho\u{0301}n ".into()),
                 Cell::Number(3421.0),
                 Cell::Date(45292.0),
                 Cell::Text("5/3/2024".into()),
