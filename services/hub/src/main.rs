@@ -50,6 +50,28 @@ enum Command {
     },
     /// Exit 0 when an HTTP endpoint answers 2xx (container health checks).
     Probe { url: String },
+    /// Upload a file source's files (one XLSX workbook, or its CSV files) as `DATABASE_URL`
+    /// and `AMQP_URL` allow; prints the upload's report (rejected rows with sheet, row,
+    /// column and reason) and fails when the upload is refused.
+    Upload {
+        #[arg(value_enum)]
+        source: FileSourceName,
+        /// The workbook (`.xlsx`) or the CSV files, one per sheet.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Who uploads, for the audit (default: `cli:$USER`).
+        #[arg(long = "as")]
+        uploaded_by: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The sources that come as files.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum FileSourceName {
+    FarmersUnion,
 }
 
 /// The services, each run on its own in a real deployment.
@@ -76,6 +98,8 @@ enum SourceName {
     CoopAlliance,
     LoanFund,
     Ntm,
+    /// The Farmers' Union's workbooks: the upload API (`POST /api/v1/upload`).
+    FarmersUnion,
 }
 
 /// Runs one service until SIGTERM or SIGINT.
@@ -101,6 +125,12 @@ async fn service(command: ServiceCommand) -> anyhow::Result<()> {
                 hub_adapter_ntm::run(config, shutdown)
                     .await
                     .context("adapter ntm")?
+            }
+            SourceName::FarmersUnion => {
+                let config = hub_adapter_farmers_union::Config::from_env()?;
+                hub_adapter_farmers_union::run(config, shutdown)
+                    .await
+                    .context("adapter farmers-union")?
             }
         },
         ServiceCommand::Inbound => {
@@ -128,6 +158,61 @@ async fn service(command: ServiceCommand) -> anyhow::Result<()> {
                 .context("indicators")?
         }
     }
+    Ok(())
+}
+
+/// `hub upload <source> FILE…`: the same ingest as the upload API.
+async fn upload(
+    source: FileSourceName,
+    files: &[std::path::PathBuf],
+    uploaded_by: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let who = uploaded_by.unwrap_or_else(|| {
+        format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        )
+    });
+    let report = match source {
+        FileSourceName::FarmersUnion => {
+            let config = hub_adapter_farmers_union::Config::from_env()?;
+            hub_adapter_farmers_union::upload_files(config, files, &who).await?
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "upload {}: {} (sha256 {}), by {}",
+            report.upload_id,
+            report.outcome.as_str(),
+            report.file_hash,
+            report.uploaded_by
+        );
+        if let (Some(sender), Some(date)) = (&report.sender, report.report_date) {
+            println!("sender {sender}, report date {date}");
+        }
+        if let Some(reason) = &report.reason {
+            println!("{reason}");
+        }
+        println!(
+            "{} rows read: {} taken ({} published, {} unchanged), {} retracted, {} rejected",
+            report.rows_read,
+            report.taken,
+            report.published,
+            report.unchanged,
+            report.retracted,
+            report.rejected.len()
+        );
+        for e in &report.rejected {
+            println!("  {e}");
+        }
+    }
+    anyhow::ensure!(
+        report.outcome != hub_adapter_kit::file::Outcome::Refused,
+        "upload refused"
+    );
     Ok(())
 }
 
@@ -184,6 +269,12 @@ async fn main() -> ExitCode {
             .map_err(anyhow::Error::from),
         Command::Ops(cmd) => ops(cmd).await,
         Command::Probe { url } => probe(&url).await,
+        Command::Upload {
+            source,
+            files,
+            uploaded_by,
+            json,
+        } => upload(source, &files, uploaded_by, json).await,
         Command::Definitions { passwords_from_env } => {
             let d = if passwords_from_env {
                 hub::definitions::render_with_passwords(|v| std::env::var(v).ok())
