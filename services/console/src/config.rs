@@ -8,7 +8,7 @@
 //! | `INDICATORS_URL` | unset | base URL of hub-indicators' HTTP API |
 //! | `ADAPTER_URLS` | empty | `system=url` pairs, comma-separated: `coop-alliance=http://127.0.0.1:8091,loan-fund=…` |
 //! | `CONSOLE_USERS_FILE` | required | the users file (TOML, argon2 password hashes); `deploy/console/users.dev.toml` for development |
-//! | `DLQ_QUEUES` | `reconciler.source,indicators.inputs,inbound.source` | consumer queues (base names) whose depth and dead letters the console shows |
+//! | `DLQ_QUEUES` | `reconciler.source,indicators.inputs,inbound.source` and `inbound.source.<agency user>` for each agency | consumer queues (base names) whose depth and dead letters the console shows |
 //! | `SESSION_TTL_MINUTES` | `480` | lifetime of a browser session or CLI token |
 //! | `COOKIE_SECURE` | `true` unless `HTTP_ADDR` is a loopback address | add `Secure` to the session cookie (a browser then sends it over HTTPS only; `false` for plain HTTP beyond this machine, never in production) |
 //! | `UPSTREAM_TIMEOUT_MS` | `5000` | timeout of each call to another service |
@@ -66,6 +66,20 @@ pub struct Config {
     pub login_concurrency: u16,
 }
 
+/// The hub's consumer queues: the reconciler's, the indicators', hub-inbound's former shared
+/// queue and its queue per agency user (`inbound.source.<user>`).
+fn default_dlq_queues() -> Vec<String> {
+    let mut q: Vec<String> = ["reconciler.source", "indicators.inputs", "inbound.source"]
+        .map(String::from)
+        .to_vec();
+    q.extend(
+        crate::agency::agency_users()
+            .into_iter()
+            .map(|a| format!("inbound.source.{}", a.name)),
+    );
+    q
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -74,9 +88,7 @@ impl Default for Config {
             indicators_url: None,
             adapter_urls: Vec::new(),
             console_users_file: None,
-            dlq_queues: ["reconciler.source", "indicators.inputs", "inbound.source"]
-                .map(String::from)
-                .to_vec(),
+            dlq_queues: default_dlq_queues(),
             session_ttl_minutes: 480,
             cookie_secure: false,
             upstream_timeout_ms: 5_000,

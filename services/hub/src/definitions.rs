@@ -122,7 +122,12 @@ pub fn definitions() -> Value {
     let common = CommonConfig::default();
     let retry = common.retry_policy();
     let mut plan = topology.shared_plan();
-    plan.extend(topology.queue_plan(&hub_inbound::queue_spec(common.delivery_limit), &retry));
+    // hub-inbound: the former shared queue, one bounded queue per agency, the deliveries'
+    let inbound = hub_inbound::queue_specs(&hub_inbound::Config::default())
+        .unwrap_or_else(|e| panic!("the committed entitlements file: {e}"));
+    for spec in &inbound {
+        plan.extend(topology.queue_plan(spec, &retry));
+    }
     plan.extend(topology.queue_plan(
         &hub_reconciler::source_queue(&hub_reconciler::Config::default()),
         &retry,
@@ -365,6 +370,26 @@ mod tests {
         assert_eq!(fund["write"], "^(source\\.disbursement\\.v1)$");
     }
 
+    /// The exchanges each agency reads, by its RabbitMQ permissions (hub-console's agency
+    /// users), are the ones whose events hub-inbound logs as delivered to it (`reads` in the
+    /// entitlements): the two lists cannot drift.
+    #[test]
+    fn each_agency_is_logged_as_receiving_what_it_may_read() {
+        let entitlements = hub_inbound::entitlements::Entitlements::builtin().expect("valid");
+        for a in hub_console::agency::agency_users() {
+            let grant = &entitlements.agencies[&a.name];
+            for exchange in hub_inbound::entitlements::READABLE_EXCHANGES {
+                let readable = a.read.contains(&re(exchange));
+                let logged = grant.reads.iter().any(|r| r == exchange);
+                assert_eq!(
+                    readable, logged,
+                    "{}: may read {exchange}: {readable}; logged as received: {logged}",
+                    a.name
+                );
+            }
+        }
+    }
+
     #[test]
     fn rendering_hashes_every_users_password_or_names_the_missing_one() {
         let pw = |v: &str| Some(format!("{v}-0123456789abcdef"));
@@ -409,9 +434,18 @@ mod tests {
     fn every_service_queue_is_a_quorum_queue_with_a_delivery_limit() {
         let d = definitions();
         let queues = d["queues"].as_array().expect("queues");
+        let consumer_queues = [
+            "inbound.source",
+            "inbound.source.agency-coop-alliance",
+            "inbound.source.agency-loan-fund",
+            "inbound.source.agency-ntm",
+            "inbound.delivered",
+            "reconciler.source",
+            "indicators.inputs",
+        ];
         for q in queues.iter().filter(|q| {
             let n = q["name"].as_str().unwrap_or("");
-            ["inbound.source", "reconciler.source", "indicators.inputs"].contains(&n)
+            consumer_queues.contains(&n)
         }) {
             assert_eq!(q["arguments"]["x-queue-type"], "quorum");
             assert!(q["arguments"]["x-delivery-limit"].as_i64().unwrap_or(0) > 0);
@@ -422,7 +456,35 @@ mod tests {
                 .iter()
                 .filter(|q| q["name"].as_str().is_some_and(|n| n.ends_with(".dlq")))
                 .count(),
-            3
+            consumer_queues.len()
+        );
+        // each agency's queue is bounded on its own and bound only to its own contract types
+        for (agency, ty) in [
+            ("agency-coop-alliance", "source.cooperative.v1"),
+            ("agency-loan-fund", "source.disbursement.v1"),
+            ("agency-ntm", "source.ntm_report.v1"),
+        ] {
+            let name = format!("inbound.source.{agency}");
+            let q = queues
+                .iter()
+                .find(|q| q["name"] == name.as_str())
+                .expect("queue");
+            assert_eq!(q["arguments"]["x-overflow"], "reject-publish");
+            assert!(q["arguments"]["x-max-length"].as_i64().is_some(), "{q}");
+            let keys: Vec<&str> = d["bindings"]
+                .as_array()
+                .expect("bindings")
+                .iter()
+                .filter(|b| b["destination"] == name.as_str() && b["source"] == "coophub.inbound")
+                .filter_map(|b| b["routing_key"].as_str())
+                .collect();
+            assert_eq!(keys, [ty], "{name}");
+        }
+        assert!(
+            !d["bindings"].as_array().expect("bindings").iter().any(|b| {
+                b["destination"] == "inbound.source" && b["source"] == "coophub.inbound"
+            }),
+            "nothing routes to the former shared queue"
         );
     }
 }

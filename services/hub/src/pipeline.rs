@@ -72,6 +72,8 @@ pub enum PipelineError {
     Indicators(#[from] hub_indicators::Error),
     #[error("declaring the queues: {0}")]
     Messaging(#[from] hub_runtime::messaging::MessagingError),
+    #[error("inbound: {0}")]
+    Inbound(#[from] hub_inbound::entitlements::EntitlementsError),
 }
 
 /// Every service, running.
@@ -133,6 +135,7 @@ impl Pipeline {
             common: common.clone(),
             ..hub_inbound::Config::default()
         };
+        let inbound_queues = hub_inbound::queue_specs(&inbound)?;
         let t = shutdown.clone();
         tasks.push((
             "inbound".to_owned(),
@@ -153,7 +156,7 @@ impl Pipeline {
             Default::default(),
         );
         let retry = common.retry_policy();
-        let specs = [
+        let mut specs = vec![
             hub_reconciler::source_queue(&hub_reconciler::Config {
                 common: common.clone(),
                 ..hub_reconciler::Config::default()
@@ -162,8 +165,8 @@ impl Pipeline {
                 common: common.clone(),
                 ..hub_indicators::Config::default()
             }),
-            hub_inbound::queue_spec(common.delivery_limit),
         ];
+        specs.extend(inbound_queues);
         let ch = broker.channel_with_retry(&shutdown).await?;
         for spec in &specs {
             common.topology().declare_queue(&ch, spec, &retry).await?;

@@ -17,7 +17,7 @@ use hub_console::ops::{AuditAction, AuditArgs, ExchangeArgs, OpsClient, OpsComma
 use hub_contracts::registry::exchanges;
 use hub_contracts::v1::{OrgKind, RegistryCooperative, SourceMeta, SourceRef};
 use hub_contracts::{Contract, Envelope, content_hash};
-use hub_inbound::{Config, DELIVERED_QUEUE, QUEUE, start};
+use hub_inbound::{Config, DELIVERED_QUEUE, agency_queue, start};
 use hub_runtime::messaging::consumer::H_ORIGIN_USER;
 use hub_runtime::messaging::{Broker, OutgoingMessage, Publisher, QueueSpec};
 use hub_runtime::testing::{TestEnv, eventually};
@@ -233,7 +233,8 @@ async fn every_push_and_delivery_is_chained_per_agency_once_and_tampering_is_nam
         inbound_url: Some(format!("http://{addr}")),
         service_token: hub_runtime::service_auth::ServiceCredential::new(token.clone()),
     };
-    wait_for_queue(&env, &broker, QUEUE).await;
+    // every push below is a registry record: it goes to the registry's queue
+    wait_for_queue(&env, &broker, &agency_queue(REGISTRY_USER)).await;
     wait_for_queue(&env, &broker, DELIVERED_QUEUE).await;
     let url = env.config.database_url.clone();
     let pool = PgPoolOptions::new()

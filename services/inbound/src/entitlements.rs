@@ -117,8 +117,9 @@ impl Entitlements {
         Self::parse(&text, &path.display().to_string())
     }
 
-    /// Parses and checks: every user grants at least one system and type, and no system is
-    /// granted to two users.
+    /// Parses and checks: every user grants at least one system and type, and no system and
+    /// no contract type is granted to two users (a type routes pushes to its agency's own
+    /// queue, see [`crate::agency_queue`]).
     pub fn parse(text: &str, path: &str) -> Result<Self, EntitlementsError> {
         let invalid = |message: String| EntitlementsError::Invalid {
             path: path.to_owned(),
@@ -126,7 +127,19 @@ impl Entitlements {
         };
         let e: Entitlements = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut type_owner: BTreeMap<&str, &str> = BTreeMap::new();
         for (user, grant) in &e.agencies {
+            // the user names its queue (`inbound.source.<user>`) and its exchange-log chain
+            if user.is_empty()
+                || user.len() > 100
+                || !user
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(invalid(format!(
+                    "agency user {user:?}: 1 to 100 of a-z, A-Z, 0-9, '-', '_', '.'"
+                )));
+            }
             if grant.systems.is_empty() || grant.types.is_empty() {
                 return Err(invalid(format!(
                     "agency user {user:?} needs at least one system and one type"
@@ -149,6 +162,12 @@ impl Entitlements {
                 if !hub_contracts::registry::is_source_record(ty) {
                     return Err(invalid(format!(
                         "agency user {user:?}: {ty:?} is not a source-record contract type"
+                    )));
+                }
+                if let Some(other) = type_owner.insert(ty, user) {
+                    return Err(invalid(format!(
+                        "type {ty:?} is granted to both {other:?} and {user:?}: each agency's \
+                         pushes have a queue of their own, bound by contract type"
                     )));
                 }
             }
@@ -371,5 +390,21 @@ mod tests {
         )
         .expect_err("not a readable exchange");
         assert!(e.to_string().contains("coophub.source"), "{e}");
+        let text = r#"
+            [agencies.a]
+            systems = ["x"]
+            types = ["source.cooperative.v1"]
+            [agencies.b]
+            systems = ["y"]
+            types = ["source.cooperative.v1"]
+        "#;
+        let e = Entitlements::parse(text, "x.toml").expect_err("type granted twice");
+        assert!(e.to_string().contains("queue of their own"), "{e}");
+        let e = Entitlements::parse(
+            "[agencies.\"a b\"]\nsystems = [\"x\"]\ntypes = [\"source.cooperative.v1\"]\n",
+            "x.toml",
+        )
+        .expect_err("a user name that cannot name a queue");
+        assert!(e.to_string().contains("1 to 100"), "{e}");
     }
 }

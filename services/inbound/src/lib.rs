@@ -2,9 +2,15 @@
 //!
 //! An agency system that would rather push than be polled publishes source-record contracts
 //! (`source.cooperative.v1`, `source.disbursement.v1`, `source.ntm_report.v1`) to the
-//! `coophub.inbound` exchange under its own RabbitMQ user. This service consumes them from
-//! the queue `inbound.source` (bound with `source.#`; bounded, see [`queue_spec`]) and, for
-//! each message:
+//! `coophub.inbound` exchange under its own RabbitMQ user. Each agency's pushes have a queue
+//! of their own, `inbound.source.<agency user>` ([`agency_queue_specs`]), bound with the
+//! contract types the agency is entitled to (a type belongs to one agency) and bounded on its
+//! own (`INBOUND_QUEUE_MAX_MESSAGES`, `INBOUND_QUEUE_MAX_BYTES`, reject-publish): an agency
+//! that floods fills only its own queue, the broker refuses only its pushes, and each queue
+//! has its own consumer, so the others' pushes are neither refused nor kept waiting behind
+//! the flood. The former shared queue `inbound.source` is still consumed (what it holds
+//! from before is decided as ever; nothing routes to it any more: its `source.#` binding is
+//! removed at start). For each message:
 //!
 //! 1. the runtime's consumer refuses a body larger than `INBOUND_MAX_MESSAGE_BYTES` before
 //!    parsing it (`too-large`), then checks the CloudEvents envelope and that the type is one
@@ -24,7 +30,7 @@
 //! 4. a message that passes is republished unchanged (same id, same payload) to
 //!    `coophub.source` with a publisher confirm (header `x-hub-pushed-by`: the agency user),
 //!    so it is treated exactly like an adapter's output; one that fails is dead-lettered (`HandlerError::Permanent`) with the schema
-//!    error's instance path and message, to `inbound.source.dlq`;
+//!    error's instance path and message, to its queue's `.dlq` (`inbound.source.<agency>.dlq`);
 //! 5. the decision is appended to the per-agency, hash-chained [`exchange_log`] (schema
 //!    `inbound`): a forwarded push once the broker confirmed it, a refused one before it is
 //!    dead-lettered. When the log cannot be written the message is retried (transient), so
@@ -43,9 +49,15 @@
 //! | `INBOUND_CONCURRENCY` | messages validated at once | 4 |
 //! | `INBOUND_ENTITLEMENTS_FILE` | who may push what (TOML) | the committed `deploy/inbound/entitlements.toml` |
 //! | `INBOUND_MAX_MESSAGE_BYTES` | largest pushed message taken (bytes) | 262144 |
+//! | `INBOUND_QUEUE_MAX_MESSAGES` | most messages one agency's queue holds (fixed when the queue is created) | 100000 |
+//! | `INBOUND_QUEUE_MAX_BYTES` | most bytes one agency's queue holds (likewise) | 536870912 |
+//! | `SERVICE_TOKENS` | bearer tokens accepted by the API (the exchange log, [`http`]); required with `HTTP_ADDR` | none |
 //!
 //! plus the runtime's (`AMQP_URL`, `DATABASE_URL`, `HUB_NAMESPACE`, `HTTP_ADDR`, `PREFETCH`,
 //! `RETRY_*`, `DELIVERY_LIMIT`).
+//!
+//! Besides, [`DeliveryRecorder`] logs every event published on an exchange an agency reads
+//! (`inbound.delivered`) in that agency's chain as delivered.
 //!
 //! This service may not change a record (it forwards or rejects), and publishes nowhere but
 //! `coophub.source`.
@@ -76,7 +88,9 @@ use tokio_util::sync::CancellationToken;
 use crate::entitlements::{Entitlements, EntitlementsError};
 use crate::exchange_log::{ExchangeLog, NO_PUBLISHER, Outcome, Push};
 
-/// The consumer queue (base name): its dead letters are in `inbound.source.dlq`.
+/// The former shared queue of every agency's pushes (base name), still consumed so that what
+/// it holds is decided; nothing is routed to it any more (see [`agency_queue`]). Its dead
+/// letters are in `inbound.source.dlq`, as before.
 pub const QUEUE: &str = "inbound.source";
 /// The queue of events published to agencies, logged as delivered ([`DeliveryRecorder`]).
 pub const DELIVERED_QUEUE: &str = "inbound.delivered";
@@ -84,10 +98,16 @@ pub const DELIVERED_QUEUE: &str = "inbound.delivered";
 pub const H_VIA: &str = "x-hub-via";
 /// Header added to a forwarded message: the agency user that pushed it (broker-verified).
 pub const H_PUSHED_BY: &str = "x-hub-pushed-by";
-/// Most messages `inbound.source` holds; beyond it the broker refuses (nacks) a push.
+/// Most messages an agency's queue holds by default; beyond it the broker refuses (nacks)
+/// the agency's push.
 pub const QUEUE_MAX_LENGTH: i64 = 100_000;
-/// Most bytes of message bodies `inbound.source` holds (same overflow).
+/// Most bytes of message bodies an agency's queue holds by default (same overflow).
 pub const QUEUE_MAX_BYTES: i64 = 512 * 1024 * 1024;
+
+/// The queue of one agency user's pushes (base name): `inbound.source.<user>`.
+pub fn agency_queue(agency: &str) -> String {
+    format!("{QUEUE}.{agency}")
+}
 
 /// The committed schemas of the source-record contracts, by type.
 const SCHEMAS: [(&str, &str); 3] = [
@@ -123,6 +143,10 @@ pub struct Config {
     pub inbound_max_message_bytes: usize,
     /// `SERVICE_TOKENS`: who may read the exchange log over HTTP (required with `HTTP_ADDR`).
     pub service_tokens: ServiceTokens,
+    /// `INBOUND_QUEUE_MAX_MESSAGES`: the bound of each agency's queue, in messages.
+    pub inbound_queue_max_messages: i64,
+    /// `INBOUND_QUEUE_MAX_BYTES`: the bound of each agency's queue, in bytes of bodies.
+    pub inbound_queue_max_bytes: i64,
 }
 
 impl Default for Config {
@@ -133,6 +157,8 @@ impl Default for Config {
             inbound_entitlements_file: None,
             inbound_max_message_bytes: 256 * 1024,
             service_tokens: ServiceTokens::default(),
+            inbound_queue_max_messages: QUEUE_MAX_LENGTH,
+            inbound_queue_max_bytes: QUEUE_MAX_BYTES,
         }
     }
 }
@@ -156,6 +182,18 @@ impl Config {
         if self.inbound_max_message_bytes < 1024 {
             return Err(ConfigError::invalid(
                 "INBOUND_MAX_MESSAGE_BYTES",
+                "expected at least 1024",
+            ));
+        }
+        if self.inbound_queue_max_messages < 1 {
+            return Err(ConfigError::invalid(
+                "INBOUND_QUEUE_MAX_MESSAGES",
+                "expected at least 1",
+            ));
+        }
+        if self.inbound_queue_max_bytes < 1024 {
+            return Err(ConfigError::invalid(
+                "INBOUND_QUEUE_MAX_BYTES",
                 "expected at least 1024",
             ));
         }
@@ -441,14 +479,74 @@ pub fn delivered_queue_spec(entitlements: &Entitlements, delivery_limit: u32) ->
     (!spec.bindings.is_empty()).then_some(spec)
 }
 
-/// The consumer queue: `inbound.source`, bound to `coophub.inbound` with `source.#`, at
-/// most [`QUEUE_MAX_LENGTH`] messages and [`QUEUE_MAX_BYTES`] bytes (outsiders fill it: a
-/// push beyond either is refused to its publisher, never kept).
+/// The former shared queue `inbound.source`, bounded as it was created; bound to nothing
+/// but the requeue exchange (retries and replays of what it held come back to it).
 pub fn queue_spec(delivery_limit: u32) -> QueueSpec {
     QueueSpec::new(QUEUE)
-        .bind(exchanges::INBOUND, "source.#")
         .delivery_limit(delivery_limit)
         .max_length(QUEUE_MAX_LENGTH, QUEUE_MAX_BYTES)
+}
+
+/// One queue per agency user, `inbound.source.<user>`, bound to `coophub.inbound` with the
+/// contract types the user may push, at most `max_messages` messages and `max_bytes` bytes
+/// (outsiders fill it: a push beyond either is refused to its publisher, never kept).
+pub fn agency_queue_specs(
+    entitlements: &Entitlements,
+    delivery_limit: u32,
+    max_messages: i64,
+    max_bytes: i64,
+) -> Vec<QueueSpec> {
+    entitlements
+        .agencies
+        .iter()
+        .map(|(user, grant)| {
+            let mut spec = QueueSpec::new(agency_queue(user))
+                .delivery_limit(delivery_limit)
+                .max_length(max_messages, max_bytes);
+            for ty in &grant.types {
+                spec = spec.bind(exchanges::INBOUND, ty);
+            }
+            spec
+        })
+        .collect()
+}
+
+/// Every queue the service consumes (the former shared one, each agency's, the deliveries'),
+/// for set-up and teardown by whoever runs it in process.
+pub fn queue_specs(config: &Config) -> Result<Vec<QueueSpec>, EntitlementsError> {
+    let entitlements = config.entitlements()?;
+    let dl = config.common.delivery_limit;
+    let mut specs = vec![queue_spec(dl)];
+    specs.extend(agency_queue_specs(
+        &entitlements,
+        dl,
+        config.inbound_queue_max_messages,
+        config.inbound_queue_max_bytes,
+    ));
+    specs.extend(delivered_queue_spec(&entitlements, dl));
+    Ok(specs)
+}
+
+/// Removes the binding that routed every push to the former shared queue (idempotent: a
+/// binding that is not there is no error), so that pushes reach only their agency's queue.
+async fn unbind_shared_queue(ctx: &ServiceContext) -> Result<(), InboundError> {
+    let t = ctx.broker.topology().clone();
+    let ch = ctx.broker.channel().await?;
+    let r = ch
+        .queue_unbind(
+            t.name(QUEUE).as_str().into(),
+            t.name(exchanges::INBOUND).as_str().into(),
+            "source.#".into(),
+            Default::default(),
+        )
+        .await;
+    let _ = ch.close(200, "done".into()).await;
+    match r {
+        Ok(()) => Ok(()),
+        // the queue or exchange does not exist yet: nothing is bound
+        Err(e) if e.to_string().contains("NOT_FOUND") => Ok(()),
+        Err(e) => Err(InboundError::Messaging(e.into())),
+    }
 }
 
 /// A started service.
@@ -514,33 +612,45 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         LoanDisbursement::TYPE,
         NtmCommuneReport::TYPE,
     ];
-    let consumer = Consumer::new(
-        ctx.broker.clone(),
-        queue_spec(common.delivery_limit),
-        move |m: Incoming| {
+    let mut push_queues = vec![queue_spec(common.delivery_limit)];
+    push_queues.extend(agency_queue_specs(
+        &entitlements,
+        common.delivery_limit,
+        config.inbound_queue_max_messages,
+        config.inbound_queue_max_bytes,
+    ));
+    unbind_shared_queue(&ctx).await?;
+    let mut consumers = Vec::new();
+    for spec in push_queues {
+        let forwarder = forwarder.clone();
+        let consumer = Consumer::new(ctx.broker.clone(), spec, move |m: Incoming| {
             let f = forwarder.clone();
             async move { f.handle(m).await }
-        },
-    )
-    .retry(common.retry_policy())
-    .prefetch(common.prefetch)
-    .concurrency(config.inbound_concurrency)
-    .accepts(&types)
-    .relays(&relays)
-    .max_body_bytes(config.inbound_max_message_bytes);
+        })
+        .retry(common.retry_policy())
+        .prefetch(common.prefetch)
+        .concurrency(config.inbound_concurrency)
+        .accepts(&types)
+        .relays(&relays)
+        .max_body_bytes(config.inbound_max_message_bytes);
+        consumers.push(consumer.run(shutdown.clone()));
+    }
     tracing::info!(
-        queue = QUEUE,
         agencies = entitlements.agencies.len(),
         max_message_bytes = config.inbound_max_message_bytes,
-        "inbound: checking and validating pushed source records"
+        queue_max_messages = config.inbound_queue_max_messages,
+        "inbound: checking and validating pushed source records, one queue per agency"
     );
     let task = tokio::spawn(async move {
+        let pushes = futures::future::try_join_all(consumers);
         match deliveries {
             Some(d) => {
-                // either failing stops both
-                tokio::try_join!(consumer.run(shutdown.clone()), d.run(shutdown.clone()))?;
+                // any consumer failing stops them all
+                tokio::try_join!(pushes, d.run(shutdown.clone()))?;
             }
-            None => consumer.run(shutdown).await?,
+            None => {
+                pushes.await?;
+            }
         }
         ctx.broker.close().await;
         Ok(())

@@ -15,7 +15,7 @@ use std::time::Duration;
 use hub_contracts::registry::exchanges;
 use hub_contracts::v1::{OrgKind, RegistryCooperative, SourceMeta, SourceRef};
 use hub_contracts::{Contract, Envelope, RawEnvelope, content_hash};
-use hub_inbound::{Config, H_PUSHED_BY, QUEUE, run};
+use hub_inbound::{Config, H_PUSHED_BY, agency_queue, run};
 use hub_runtime::messaging::consumer::{H_ORIGIN_USER, string_headers};
 use hub_runtime::messaging::dlq::DeadLetters;
 use hub_runtime::messaging::{Broker, QueueSpec};
@@ -163,8 +163,8 @@ fn record_from(system: &str, id: &str, producer: &str) -> Vec<u8> {
     .to_bytes()
 }
 
-async fn wait_for_consumer(env: &TestEnv, broker: &Broker) {
-    let name = env.topology().name(QUEUE);
+async fn wait_for_consumer(env: &TestEnv, broker: &Broker, queue: &str) {
+    let name = env.topology().name(queue);
     eventually(
         "the inbound service consuming",
         Duration::from_secs(30),
@@ -226,7 +226,9 @@ async fn pushes_are_taken_only_within_the_publishers_rights() {
         },
         stop.clone(),
     ));
-    wait_for_consumer(&env, &broker).await;
+    // every push below is a registry record: its routing key (contract type) leads to the
+    // registry's queue, whoever publishes it
+    wait_for_consumer(&env, &broker, &agency_queue(&registry.name)).await;
 
     // the broker itself refuses a user_id that is not the connection's user
     let e = push(
@@ -353,7 +355,7 @@ async fn pushes_are_taken_only_within_the_publishers_rights() {
     .await
     .expect("confirmed");
 
-    let dead = DeadLetters::new(broker.clone(), QUEUE);
+    let dead = DeadLetters::new(broker.clone(), &agency_queue(&registry.name));
     eventually("five dead letters", Duration::from_secs(30), || {
         let dead = &dead;
         async move { (dead.count().await.ok()? == 5).then_some(()) }

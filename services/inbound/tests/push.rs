@@ -1,5 +1,6 @@
 //! Pushed source records on the real broker: a valid one reaches `coophub.source` unchanged;
-//! invalid ones land in `inbound.source.dlq` with the reason.
+//! invalid ones land in the registry's queue's dead letters (`inbound.source.<user>.dlq`) with
+//! the reason.
 //!
 //! The test publishes as the service's own user (`guest` here), as the hub's own copies of a
 //! push are, naming the registry's agency user as the original publisher ([`H_ORIGIN_USER`]);
@@ -10,7 +11,7 @@ use std::time::Duration;
 use hub_contracts::registry::exchanges;
 use hub_contracts::v1::{OrgKind, RegistryCooperative, SourceMeta, SourceRef};
 use hub_contracts::{Contract, Envelope, RawEnvelope, content_hash};
-use hub_inbound::{Config, QUEUE, run};
+use hub_inbound::{Config, agency_queue, run};
 use hub_runtime::messaging::consumer::H_ORIGIN_USER;
 use hub_runtime::messaging::dlq::DeadLetters;
 use hub_runtime::messaging::{Broker, OutgoingMessage, Publisher, QueueSpec};
@@ -72,7 +73,7 @@ const REGISTRY_USER: &str = "agency-coop-alliance";
 
 /// Waits until the service declared its queue (pushing before would be unroutable).
 async fn wait_for_queue(env: &TestEnv, broker: &Broker) {
-    let name = env.topology().name(QUEUE);
+    let name = env.topology().name(&agency_queue(REGISTRY_USER));
     eventually(
         "the inbound service consuming",
         Duration::from_secs(30),
@@ -140,7 +141,7 @@ async fn valid_pushes_reach_the_source_exchange_and_invalid_ones_are_dead_letter
         .await
         .expect("confirmed by the broker");
 
-    let dead = DeadLetters::new(broker.clone(), QUEUE);
+    let dead = DeadLetters::new(broker.clone(), &agency_queue(REGISTRY_USER));
     eventually("four dead letters", Duration::from_secs(30), || {
         let dead = &dead;
         async move { (dead.count().await.ok()? == 4).then_some(()) }
