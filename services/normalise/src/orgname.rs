@@ -409,6 +409,12 @@ fn split_glued(s: &str) -> Option<Vec<&'static str>> {
 fn name_words(name: &str) -> Vec<Word> {
     let mut out = Vec::new();
     for w in text::words(name) {
+        // a number glued to the word before it (`số5`, `so12`): two words
+        if let Some((word, digits)) = split_trailing_number(&w) {
+            out.push(word);
+            out.push(digits);
+            continue;
+        }
         if is_vowel_less(&w.folded)
             && !GLUEABLE.contains(&w.folded.as_str())
             && let Some(parts) = split_glued(&w.folded)
@@ -425,6 +431,36 @@ fn name_words(name: &str) -> Vec<Word> {
         out.push(w);
     }
     out
+}
+
+/// `số5` → `số`, `5`: a word of letters with digits glued to its end.
+fn split_trailing_number(w: &Word) -> Option<(Word, Word)> {
+    let digits = w.raw.len() - w.raw.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let fdigits = w.folded.len()
+        - w
+            .folded
+            .trim_end_matches(|c: char| c.is_ascii_digit())
+            .len();
+    if digits == 0 || digits == w.raw.len() || fdigits != digits {
+        return None;
+    }
+    let (raw, num) = w.raw.split_at(w.raw.len() - digits);
+    let (folded, _) = w.folded.split_at(w.folded.len() - digits);
+    if !raw.chars().all(char::is_alphabetic) {
+        return None;
+    }
+    Some((
+        Word {
+            raw: raw.to_owned(),
+            folded: folded.to_owned(),
+            seg: w.seg,
+        },
+        Word {
+            raw: num.to_owned(),
+            folded: num.to_owned(),
+            seg: w.seg,
+        },
+    ))
 }
 
 fn matches_folded(words: &[Word], at: usize, phrase: &[String]) -> bool {
@@ -1135,6 +1171,18 @@ mod tests {
         }
         assert_eq!(parse("HTX").kind, Some(OrgKindHint::Htx));
         assert_eq!(parse("HTX số 1").core_tokens, v(&["1"]));
+        // a number glued to `số` is the same number
+        for glued in ["Tổ hợp tác trồng chè Nậm Mở số5", "To hop tac trong che Nam Mo so5"] {
+            assert_eq!(
+                parse(glued).core_tokens,
+                parse("Tổ hợp tác trồng chè Nậm Mở số 5").core_tokens,
+                "{glued}"
+            );
+        }
+        assert_eq!(
+            parse("HTX Dịch vụ Tổng hợp Huổi Luông số12").core_tokens,
+            parse("HTX Dịch vụ Tổng hợp Huổi Luông số 12").core_tokens
+        );
         assert_eq!(OrgName::parse("HTX Bản Hon"), parse("HTX Bản Hon"));
         assert_eq!(
             serde_json::to_value(OrgKindHint::Lhhtx).unwrap(),

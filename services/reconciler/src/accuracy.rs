@@ -72,9 +72,22 @@ fn meta(system: &str, id: &str, fetched_at: DateTime<FixedOffset>) -> SourceMeta
     }
 }
 
-/// Every current, well-formed source record of the world, as contracts, in `order`.
-pub fn world_feed(world: &World, order: FeedOrder) -> Vec<FeedItem> {
-    let mut items: Vec<(u8, DateTime<FixedOffset>, String, FeedItem)> = Vec::new();
+/// The world's current, well-formed source records as the adapters publish them: registry
+/// records, loans and NTM reports (every revision served, as a hub polling all along saw
+/// them: the indicators count the highest submitted one; the engine reads the current one).
+#[derive(Debug, Clone, Default)]
+pub struct WorldContracts {
+    pub registry: Vec<RegistryCooperative>,
+    pub loans: Vec<LoanDisbursement>,
+    /// The current revision of every report.
+    pub reports: Vec<NtmCommuneReport>,
+    /// Every revision of every report, the current one included.
+    pub revisions: Vec<NtmCommuneReport>,
+}
+
+/// The world's records converted as an adapter would (see the module documentation).
+pub fn world_contracts(world: &World) -> WorldContracts {
+    let mut out = WorldContracts::default();
     for rec in &world.registry {
         if rec.bad.is_some() {
             continue;
@@ -83,7 +96,7 @@ pub fn world_feed(world: &World, order: FeedOrder) -> Vec<FeedItem> {
             RegistrySubject::Org(i) => &world.organisations[*i].facts,
             RegistrySubject::Junk(f) => f,
         };
-        let r = RegistryCooperative {
+        out.registry.push(RegistryCooperative {
             meta: meta(System::CoopAlliance.as_str(), &rec.id, rec.updated_at),
             registration_code: f.registration_code.clone(),
             kind: f.kind,
@@ -105,13 +118,7 @@ pub fn world_feed(world: &World, order: FeedOrder) -> Vec<FeedItem> {
             key_officers: f.key_officers,
             updated_at: rec.updated_at,
             version: rec.version,
-        };
-        items.push((
-            0,
-            rec.updated_at,
-            rec.id.clone(),
-            FeedItem::Observation(Box::new(Observation::from_registry(&r))),
-        ));
+        });
     }
     for loan in &world.loans {
         if loan.bad.is_some() {
@@ -119,7 +126,7 @@ pub fn world_feed(world: &World, order: FeedOrder) -> Vec<FeedItem> {
         }
         let modified = local_to_fixed(&loan.modified);
         let b = &loan.borrower;
-        let l = LoanDisbursement {
+        out.loans.push(LoanDisbursement {
             meta: meta(System::LoanFund.as_str(), &loan.loan_no, modified),
             loan_no: loan.loan_no.clone(),
             borrower: Borrower {
@@ -136,54 +143,89 @@ pub fn world_feed(world: &World, order: FeedOrder) -> Vec<FeedItem> {
             purpose: Some(loan.purpose.clone()),
             status: loan.status,
             modified,
-        };
-        items.push((
-            1,
-            modified,
-            loan.loan_no.clone(),
-            FeedItem::Observation(Box::new(Observation::from_loan(&l))),
-        ));
+        });
     }
     let reference = hub_normalise::reference::Reference::get();
     for rep in &world.reports {
-        let Some(cur) = rep.current() else { continue };
-        if cur.bad.is_some() {
-            continue;
+        let n = rep.revisions.len();
+        for (k, rev) in rep.revisions.iter().enumerate() {
+            // a revision replaced before anyone read it was never served
+            if rev.bad.is_some() || !rev.ever_current {
+                continue;
+            }
+            let at = rev.submitted_at.unwrap_or_else(|| {
+                let d = chrono::NaiveDate::from_ymd_opt(rep.year, 12, 31)
+                    .unwrap_or_default()
+                    .and_time(NaiveTime::MIN);
+                local_to_fixed(&d)
+            });
+            let commune = reference.commune_2024(&rep.commune_code);
+            let report = NtmCommuneReport {
+                meta: meta(System::Ntm.as_str(), &rep.id(), at),
+                commune_code: rep.commune_code.clone(),
+                commune_name: commune.map(|c| c.commune_name.clone()),
+                district_name: commune.map(|c| c.district_name.clone()),
+                year: rep.year,
+                revision: rev.revision,
+                status: rev.status,
+                criteria: rev.criteria.clone(),
+                cooperatives: rev
+                    .cooperatives
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| NtmCooperativeEntry {
+                        source_id: ntm_entry_id(&rep.commune_code, rep.year, i as u32),
+                        index: i as u32,
+                        name: e.name.clone(),
+                        kind: e.kind,
+                        representative: e.representative.clone(),
+                        members: e.members,
+                        effective: e.effective,
+                        linked_with_enterprise: e.linked_with_enterprise,
+                    })
+                    .collect(),
+                submitted_at: rev.submitted_at,
+            };
+            if k + 1 == n {
+                out.reports.push(report.clone());
+            }
+            out.revisions.push(report);
         }
-        let at = cur.submitted_at.unwrap_or_else(|| {
-            let d = chrono::NaiveDate::from_ymd_opt(rep.year, 12, 31)
-                .unwrap_or_default()
-                .and_time(NaiveTime::MIN);
-            local_to_fixed(&d)
-        });
-        let commune = reference.commune_2024(&rep.commune_code);
-        let report = NtmCommuneReport {
-            meta: meta(System::Ntm.as_str(), &rep.id(), at),
-            commune_code: rep.commune_code.clone(),
-            commune_name: commune.map(|c| c.commune_name.clone()),
-            district_name: commune.map(|c| c.district_name.clone()),
-            year: rep.year,
-            revision: cur.revision,
-            status: cur.status,
-            criteria: cur.criteria.clone(),
-            cooperatives: cur
-                .cooperatives
-                .iter()
-                .enumerate()
-                .map(|(i, e)| NtmCooperativeEntry {
-                    source_id: ntm_entry_id(&rep.commune_code, rep.year, i as u32),
-                    index: i as u32,
-                    name: e.name.clone(),
-                    kind: e.kind,
-                    representative: e.representative.clone(),
-                    members: e.members,
-                    effective: e.effective,
-                    linked_with_enterprise: e.linked_with_enterprise,
-                })
-                .collect(),
-            submitted_at: cur.submitted_at,
-        };
-        items.push((2, at, rep.id(), FeedItem::Report(Box::new(report))));
+    }
+    out
+}
+
+/// Every current, well-formed source record of the world, as contracts, in `order`.
+pub fn world_feed(world: &World, order: FeedOrder) -> Vec<FeedItem> {
+    feed_of(&world_contracts(world), order)
+}
+
+/// The engine's inputs from a world's contracts, in `order` (ties by time, then id).
+pub fn feed_of(c: &WorldContracts, order: FeedOrder) -> Vec<FeedItem> {
+    let mut items: Vec<(u8, DateTime<FixedOffset>, String, FeedItem)> = Vec::new();
+    for r in &c.registry {
+        items.push((
+            0,
+            r.updated_at,
+            r.meta.source.id.clone(),
+            FeedItem::Observation(Box::new(Observation::from_registry(r))),
+        ));
+    }
+    for l in &c.loans {
+        items.push((
+            1,
+            l.modified,
+            l.loan_no.clone(),
+            FeedItem::Observation(Box::new(Observation::from_loan(l))),
+        ));
+    }
+    for r in &c.reports {
+        items.push((
+            2,
+            r.meta.fetched_at,
+            r.meta.source.id.clone(),
+            FeedItem::Report(Box::new(r.clone())),
+        ));
     }
     match order {
         FeedOrder::Time => items.sort_by(|a, b| (a.1, a.0, &a.2).cmp(&(b.1, b.0, &b.2))),
@@ -336,6 +378,10 @@ pub struct Metrics {
     pub by_pair: Vec<PairMetrics>,
     /// Review items still open after the run (the engine's own count).
     pub open_reviews: usize,
+    /// Open review items whose two records truly are one organisation (the rest are not, or
+    /// are unlabelled), by the item's logit: below 1, [1, 2), [2, 3), 3 and above.
+    pub reviews_same_org: [usize; 4],
+    pub reviews_different: [usize; 4],
     pub false_merges: Vec<ErrorCase>,
     pub missed_links: Vec<ErrorCase>,
 }
@@ -462,7 +508,26 @@ pub fn evaluate(engine: &Engine, truth: &Truth, worst: usize) -> Metrics {
             }
         })
         .collect();
+    let (mut reviews_same_org, mut reviews_different) = ([0usize; 4], [0usize; 4]);
+    for r in engine.reviews() {
+        if r.status != crate::engine::ReviewStatus::Open {
+            continue;
+        }
+        let logit = r.features.get("logit").copied().unwrap_or(0.0);
+        let band = (logit.max(0.0) as usize).min(3);
+        let same = match (label.get(&r.observation), label.get(&r.candidate)) {
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        };
+        if same {
+            reviews_same_org[band] += 1;
+        } else {
+            reviews_different[band] += 1;
+        }
+    }
     Metrics {
+        reviews_same_org,
+        reviews_different,
         true_pairs,
         predicted_pairs: predicted,
         correct_pairs: correct,
@@ -475,6 +540,80 @@ pub fn evaluate(engine: &Engine, truth: &Truth, worst: usize) -> Metrics {
         false_merges,
         missed_links: missed,
     }
+}
+
+/// How the indicators computed from the engine's identities compare with the world's truth.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IndicatorCheck {
+    /// Values (indicator × unit) compared, and those that differ: all units, then the
+    /// province and its districts only (what a provincial report shows).
+    pub values: usize,
+    pub differ: usize,
+    pub values_province_districts: usize,
+    pub differ_province_districts: usize,
+    /// The differences in words (unit, indicator, got, truth), at most 40.
+    pub differences: Vec<String>,
+}
+
+/// Computes the plan's indicators (Lai Châu's built-in plan, the truth's unit list, as of and
+/// baseline) from the engine's current golden records, the world's loans and every NTM report
+/// revision, exactly as the indicator service does, and compares them with `truth`.
+pub fn check_indicators(
+    engine: &Engine,
+    contracts: &WorldContracts,
+    truth: &Truth,
+    params: TruthParams,
+    now: DateTime<Utc>,
+) -> Result<IndicatorCheck, hub_indicators::PlanError> {
+    use hub_indicators::{Plan, UnitList, compute, snapshot};
+    let plan = Plan::builtin()?;
+    let golden: Vec<_> = engine
+        .clusters()
+        .into_iter()
+        .filter_map(|(id, _)| engine.current_golden(id, now))
+        .collect();
+    let list = match params.units {
+        hub_simulators::UnitList::Units2024 => UnitList::Units2024,
+        hub_simulators::UnitList::Units2025 => UnitList::Units2025,
+    };
+    let units = compute::compute(
+        &plan,
+        list,
+        params.as_of,
+        compute::Inputs {
+            golden: &golden,
+            loans: &contracts.loans,
+            ntm: &contracts.revisions,
+        },
+    );
+    let provenance = hub_contracts::v1::indicator::SnapshotProvenance {
+        sources: Vec::new(),
+        reconciled_automatically: 0,
+        awaiting_review: 0,
+        automatic_share: None,
+    };
+    let snap = snapshot::build(&plan, list, params.as_of, units, provenance);
+    let differences = truth.differences(&snap);
+    // a difference names its unit first: the province is `12`, a district three digits
+    let upper = |code: &str| code.len() <= 3;
+    let values: usize = truth.indicators.iter().map(|u| u.values.len()).sum();
+    let values_pd: usize = truth
+        .indicators
+        .iter()
+        .filter(|u| upper(&u.unit_code))
+        .map(|u| u.values.len())
+        .sum();
+    let differ_pd = differences
+        .iter()
+        .filter(|d| d.split_whitespace().next().is_some_and(upper))
+        .count();
+    Ok(IndicatorCheck {
+        values,
+        differ: differences.len(),
+        values_province_districts: values_pd,
+        differ_province_districts: differ_pd,
+        differences: differences.into_iter().take(40).collect(),
+    })
 }
 
 /// The truth of a world, with its default parameters.

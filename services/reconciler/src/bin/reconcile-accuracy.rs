@@ -137,7 +137,8 @@ fn main() -> anyhow::Result<()> {
             .iter()
             .filter(|r| r.current().is_some_and(|c| c.bad.is_none()))
             .count();
-    let feed = accuracy::world_feed(&world, args.order);
+    let contracts = accuracy::world_contracts(&world);
+    let feed = accuracy::feed_of(&contracts, args.order);
     let mut engine = Engine::new();
     let weights = args.weights.first().map_or("estimated", String::as_str);
     match weights {
@@ -194,8 +195,11 @@ fn main() -> anyhow::Result<()> {
     } else {
         "whole process"
     };
-    let truth = accuracy::truth_of(&world);
+    let params = hub_simulators::TruthParams::for_world(&world);
+    let truth = world.truth(&params);
     let metrics = accuracy::evaluate(&engine, &truth, args.worst);
+    let indicators = accuracy::check_indicators(&engine, &contracts, &truth, params, now)
+        .context("computing the indicators")?;
     let stats = engine.stats();
     let rate = observations as f64 / elapsed.as_secs_f64().max(1e-9);
     let lookups = lookups1.lookups - lookups0.lookups;
@@ -217,6 +221,7 @@ fn main() -> anyhow::Result<()> {
             "key_list_entries": lookups1.entries - lookups0.entries,
             "longest_key_list": lookups1.longest,
             "metrics": metrics,
+            "indicators": indicators,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
@@ -275,6 +280,44 @@ fn main() -> anyhow::Result<()> {
             "  {:<18} precision {:.4} · recall {:.4} · F1 {:.4} (true {} · predicted {} · correct {})",
             p.pair, p.precision, p.recall, p.f1, p.true_pairs, p.predicted_pairs, p.correct_pairs
         );
+    }
+    println!(
+        "open reviews by logit (<1, 1–2, 2–3, ≥3): one organisation {:?}, different {:?}",
+        metrics.reviews_same_org, metrics.reviews_different
+    );
+    {
+        let mut by: std::collections::BTreeMap<(String, String), usize> = Default::default();
+        for r in engine.reviews() {
+            if r.status == hub_reconciler::engine::ReviewStatus::Open {
+                let mut k = [r.observation.system.clone(), r.candidate.system.clone()];
+                k.sort();
+                let [a, b] = k;
+                *by.entry((a, b)).or_default() += 1;
+            }
+        }
+        println!("open reviews by systems: {by:?}");
+        if std::env::var_os("SHOW_WEIGHTS").is_some() {
+            println!("{}", engine.weights().describe());
+        }
+        if std::env::var_os("SHOW_REVIEWS").is_some() {
+            let mut open: Vec<_> = engine.reviews().filter(|r| r.status == hub_reconciler::engine::ReviewStatus::Open && r.observation.system == "ntm").collect();
+            open.sort_by(|a, b| a.observation.cmp(&b.observation));
+            for r in open.into_iter().take(60) {
+                let obs = engine.observation(&r.observation);
+                let cand = engine.observation(&r.candidate);
+                println!("  review {} {:?} | {} {:?} · {:?}", r.observation, obs.map(|o| (&o.name, &o.commune_code, &o.representative)), r.candidate, cand.map(|o| (&o.name, &o.commune_code, &o.representative)), r.features.get("logit"));
+            }
+        }
+    }
+    println!(
+        "indicators ≠ truth: {} of {} values (province and districts: {} of {})",
+        indicators.differ,
+        indicators.values,
+        indicators.differ_province_districts,
+        indicators.values_province_districts
+    );
+    for d in indicators.differences.iter().take(args.worst) {
+        println!("  {d}");
     }
     if !metrics.false_merges.is_empty() {
         println!("\nworst false merges (records of different organisations put together):");

@@ -227,10 +227,12 @@ impl Engine {
             return ch;
         }
         let mut seen = BTreeSet::new();
+        let mut entries = Vec::with_capacity(report.cooperatives.len());
         for e in &report.cooperatives {
             seen.insert(e.index);
-            self.observe_into(Observation::from_ntm_entry(report, e), now, &mut ch);
+            entries.push(Observation::from_ntm_entry(report, e));
         }
+        self.observe_entries_into(entries, now, &mut ch);
         let before = previous.as_ref().map_or(0, |p| p.entries);
         let upto = before.max(report.cooperatives.len() as u32);
         for i in 0..upto {
@@ -254,6 +256,73 @@ impl Engine {
             ch.reports.push(state);
         }
         ch
+    }
+
+    /// Entries of one NTM report. They are different cooperatives, so a cooperative one
+    /// entry takes is ruled out for the others: the entries new to the engine are resolved
+    /// most decisive first (the widest lead of the best candidate over the next), so that
+    /// an entry that clearly names `A` takes it before a doubtful sibling, which then sees
+    /// `B` alone, as a person reading the whole list would. Entries already held (changed or
+    /// not) are resolved one by one, as any observation. Deterministic: ties by reference.
+    pub(super) fn observe_entries_into(
+        &mut self,
+        entries: Vec<Observation>,
+        now: DateTime<Utc>,
+        ch: &mut Changes,
+    ) {
+        let mut fresh: Vec<u32> = Vec::with_capacity(entries.len());
+        for obs in entries {
+            let s = self.slot_for(&obs.source);
+            if self.slots[s as usize].obs.is_some() || obs.out_of_scope() {
+                self.observe_into(obs, now, ch);
+                continue;
+            }
+            self.input_changed();
+            let feat = features::extract(&obs, &mut self.interner);
+            let sl = &mut self.slots[s as usize];
+            sl.obs = Some(obs);
+            sl.feat = Some(feat);
+            sl.state = ObsState::Active;
+            ch.observations.insert(self.refs[s as usize].clone());
+            fresh.push(s);
+        }
+        if fresh.len() < 2 {
+            for s in fresh {
+                self.resolve(s, now, ch);
+            }
+            return;
+        }
+        // unresolved siblings are in no identity (nor the index): they cannot see each other
+        let mut ranked: Vec<(f64, u32, Vec<Cand>)> = fresh
+            .into_iter()
+            .map(|s| {
+                let cands = self.candidates(s);
+                let lead = match (cands.first(), cands.get(1)) {
+                    (Some(b), Some(c)) => b.score.logit - c.score.logit.max(0.0),
+                    (Some(b), None) => b.score.logit,
+                    _ => f64::NEG_INFINITY,
+                };
+                (lead, s, cands)
+            })
+            .collect();
+        ranked.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| self.refs[a.1 as usize].cmp(&self.refs[b.1 as usize]))
+        });
+        for (_, s, cands) in ranked {
+            // what earlier siblings did may have changed these candidates: score again then
+            let stale = cands.iter().any(|c| {
+                let ident = &self.idents[c.ident as usize];
+                ident.retired
+                    || ident
+                        .members
+                        .iter()
+                        .any(|m| self.slots[*m as usize].feat.as_ref().and_then(|f| f.report)
+                            == self.slots[s as usize].feat.as_ref().and_then(|f| f.report))
+            });
+            let cands = if stale { self.candidates(s) } else { cands };
+            self.resolve_with(s, cands, now, ch);
+        }
     }
 
     /// Candidate identities of slot `s`, scored, best first.
@@ -423,6 +492,13 @@ impl Engine {
         if vetoed {
             return None;
         }
+        let review_only = f.obs_kind == ObservationKind::Registry && ident.registry > 0;
+        // two registry records are two registrations: worth an operator's look only when
+        // nothing they say contradicts one being a duplicate of the other (one person may
+        // lead an HTX and a THT of one commune: two organisations)
+        if review_only && (conflict || sc.hard_conflict) {
+            return None;
+        }
         if conflict && sc.rule != Rule::RegistrationCode {
             sc.logit += MEMBER_CONFLICT;
             sc.features.push(("member_conflict", MEMBER_CONFLICT));
@@ -430,7 +506,7 @@ impl Engine {
         Some(Cand {
             ident: ii,
             seq: ident.seq,
-            review_only: f.obs_kind == ObservationKind::Registry && ident.registry > 0,
+            review_only,
             score: sc,
             anchor,
         })
@@ -503,6 +579,18 @@ impl Engine {
         }
         // 2. candidates
         let cands = self.candidates(s);
+        self.resolve_scored(s, cands, now, ch);
+    }
+
+    /// [`Engine::resolve`] with the candidates already scored (best first).
+    fn resolve_with(&mut self, s: u32, cands: Vec<Cand>, now: DateTime<Utc>, ch: &mut Changes) {
+        if self.resolve_forced(s, now, ch) {
+            return;
+        }
+        self.resolve_scored(s, cands, now, ch);
+    }
+
+    fn resolve_scored(&mut self, s: u32, cands: Vec<Cand>, now: DateTime<Utc>, ch: &mut Changes) {
         match cands.first().cloned() {
             Some(b) if b.score.logit >= MATCH_LOGIT && !b.review_only => {
                 self.resolve_match(s, b, &cands, now, ch);
@@ -562,7 +650,9 @@ impl Engine {
     ) {
         let second = cands.get(1);
         let ambiguous = second.is_some_and(|c| {
-            c.score.logit > b.score.logit - MARGIN_LOGIT && c.score.logit >= REVIEW_LOGIT
+            c.score.logit > b.score.logit - MARGIN_LOGIT
+                && c.score.logit >= REVIEW_LOGIT
+                && !self.named_exactly(s, &b, c)
         });
         if ambiguous {
             let c = second.cloned();
@@ -602,6 +692,19 @@ impl Engine {
                 self.merge_idents(target, other, &Cause::automatic(&reason, now), None, ch);
             }
         }
+    }
+
+    /// Whether slot `s` names candidate `b` exactly (the same canonical name: legal form,
+    /// sector words and products spelled alike once normalised) and `c` not, while `b`
+    /// scores at least as well: of two organisations a record resembles about equally, the
+    /// one it names word for word is the one it means.
+    fn named_exactly(&self, s: u32, b: &Cand, c: &Cand) -> bool {
+        let canon = |x: u32| self.slots[x as usize].feat.as_ref().map(|f| f.canonical);
+        let me = canon(s);
+        b.score.logit >= c.score.logit
+            && me.is_some()
+            && me == canon(b.anchor)
+            && me != canon(c.anchor)
     }
 
     /// Doubtful between two (`b` and `c`): a new identity, and both pairs to review.

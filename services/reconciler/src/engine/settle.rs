@@ -74,6 +74,14 @@ impl Settlement {
     }
 }
 
+/// The report an NTM entry belongs to (`{commune}:{year}` of its `{commune}:{year}:{index}`).
+fn report_of(o: &Observation) -> Option<&str> {
+    if o.kind != ObservationKind::NtmEntry {
+        return None;
+    }
+    o.source.id.rsplit_once(':').map(|(report, _)| report)
+}
+
 /// Canonical order: registry records first (they anchor identities), then by reference.
 fn canonical_key(o: &Observation) -> (bool, &SourceRef) {
     (o.kind != ObservationKind::Registry, &o.source)
@@ -100,10 +108,27 @@ impl SettleInput {
             e.link_adjacency(a, b, c.kind);
             e.constraints.insert((c.a.clone(), c.b.clone()), c);
         }
+        // the replay's own log is not kept: only its result is
+        let mut scratch = Changes::default();
+        let mut entries: Vec<Observation> = Vec::new();
         for o in self.observations {
-            // the replay's own log is not kept: only its result is
-            let mut scratch = Changes::default();
-            e.observe_into(o, now, &mut scratch);
+            // the entries of one report together (adjacent in canonical order), as they arrive
+            if entries
+                .last()
+                .is_some_and(|last| report_of(last) != report_of(&o))
+            {
+                e.observe_entries_into(std::mem::take(&mut entries), now, &mut scratch);
+                scratch = Changes::default();
+            }
+            if o.kind == ObservationKind::NtmEntry {
+                entries.push(o);
+            } else {
+                e.observe_into(o, now, &mut scratch);
+                scratch = Changes::default();
+            }
+        }
+        if !entries.is_empty() {
+            e.observe_entries_into(entries, now, &mut scratch);
         }
         let mut groups: Vec<Vec<SourceRef>> = e
             .idents
