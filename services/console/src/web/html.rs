@@ -1,5 +1,5 @@
-//! HTML building blocks: escaping, the page layout, tables of JSON values and the inline SVG
-//! chart. Pure functions; no I/O.
+//! HTML building blocks of the pages not yet templated: escaping, tables of JSON values and
+//! the inline SVG chart; [`page`] wraps a body in the templated layout. Pure functions; no I/O.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -26,45 +26,9 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-const NAV: [(&str, &str, &str); 7] = [
-    ("/", "health", "Pipeline"),
-    ("/log", "log", "Log"),
-    ("/review", "review", "Review"),
-    ("/cooperatives", "cooperatives", "Cooperatives"),
-    ("/indicators", "indicators", "Indicators"),
-    ("/dlq", "dlq", "Dead letters"),
-    ("/audit", "audit", "Audit"),
-];
-
-/// A full page.
+/// A full page: the templated layout ([`super::views::layout`]) around a rendered body.
 pub fn page(title: &str, caller: Option<&Caller>, active: &str, body: &str) -> Html<String> {
-    let mut nav = String::new();
-    if let Some(c) = caller {
-        for (href, key, label) in NAV {
-            let class = if key == active {
-                " class=\"active\""
-            } else {
-                ""
-            };
-            let _ = write!(nav, "<a href=\"{href}\"{class}>{label}</a>");
-        }
-        let _ = write!(
-            nav,
-            "<span class=\"who\">{} <span class=\"muted\">({})</span> \
-             <form method=\"post\" action=\"/logout\"><button class=\"secondary\" type=\"submit\">Log out</button></form></span>",
-            esc(&c.name),
-            c.role
-        );
-    }
-    Html(format!(
-        "<!doctype html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · Cooperative data hub</title>\
-         <link rel=\"stylesheet\" href=\"/assets/console.css\"></head>\
-         <body><header><span class=\"brand\">Cooperative data hub · Lai Châu</span>{nav}</header>\
-         <main>{body}</main><script src=\"/assets/console.js\"></script></body></html>",
-        esc(title)
-    ))
+    Html(super::views::layout(title, caller, active, body))
 }
 
 /// An error page with a status.

@@ -1,12 +1,15 @@
-//! The web console: server-rendered HTML pages (UTF-8, a font stack that covers Vietnamese)
+//! The web console: server-rendered HTML pages (the layout, log, review, side-by-side and
+//! report pages from auto-escaping templates, [`views`]) (UTF-8, a font stack that covers Vietnamese)
 //! with one embedded stylesheet and one small script, no build step.
 //!
 //! | page | what | role |
 //! |---|---|---|
 //! | `GET /login`, `POST /login`, `POST /logout` | session cookie (`HttpOnly`, `SameSite=Strict`) | — |
 //! | `GET /` | pipeline health: sources (last sync, lag, errors), services, queue depths, dead letters | viewer |
-//! | `GET /log` | the reconciliation log, live (server-sent events) | viewer |
-//! | `GET /review`, `POST /review/{id}/link\|separate` | the review queue and its decisions | viewer / reviewer |
+//! | `GET /log?district=&outcome=` | the reconciliation log, live (server-sent events), in Vietnam time, with names, districts and each score's feature contributions | viewer |
+//! | `GET /review?district=`, `POST /review/{id}/link\|separate` | the review queue and its decisions | viewer / reviewer |
+//! | `GET /compare?a=&b=&source=` | the two records of a decision or review item side by side | viewer |
+//! | `GET /indicators/report?units=` | the provincial report, printable on A4 landscape | viewer |
 //! | `GET /cooperatives`, `GET /cooperatives/{id}` | golden records, with their source records side by side | viewer |
 //! | `POST /cooperatives/{id}/merge` | merge another organisation into this one | reviewer |
 //! | `GET /indicators?units=&unit=` | each indicator against its 2025 and 2030 targets, with a chart over time, per unit | viewer |
@@ -21,6 +24,7 @@
 
 mod html;
 pub mod pages;
+mod views;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, OriginalUri};
@@ -91,6 +95,8 @@ pub fn router(state: Shared) -> Router {
         .route("/cooperatives/{id}", get(pages::cooperative))
         .route("/cooperatives/{id}/merge", post(pages::cooperative_merge))
         .route("/indicators", get(pages::indicators))
+        .route("/indicators/report", get(pages::report))
+        .route("/compare", get(pages::compare))
         .route("/dlq", get(pages::dlq))
         .route("/dlq/{queue}/{id}", get(pages::dlq_show))
         .route("/dlq/{queue}/{id}/{action}", post(pages::dlq_action))

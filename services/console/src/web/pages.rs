@@ -2,13 +2,14 @@
 //! [`crate::upstream`] and renders with [`super::html`]. Personal data reaches the page only
 //! through [`crate::api::for_caller`] (masked for viewers).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::PageCaller;
@@ -16,6 +17,7 @@ use super::html::{
     TargetLine, chart, error_page, esc, field, fmt_num, ftext, items, kv_table, page, side_by_side,
     text,
 };
+use super::views;
 use crate::actions::{self, ApiError, ReviewDecision};
 use crate::api::{ConnectInfoAddr, Login, for_caller, login as api_login, pipeline_status};
 use crate::audit::AuditQuery;
@@ -219,35 +221,21 @@ pub async fn health(State(state): State<Shared>, PageCaller(caller): PageCaller)
     page("Pipeline", Some(&caller), "health", &b).into_response()
 }
 
-fn log_row(d: &Value) -> String {
-    let score = field(d, &["score"])
-        .and_then(Value::as_f64)
-        .map(|s| format!("{s:.3}"))
-        .unwrap_or_default();
-    format!(
-        "<tr data-decision=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{score}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-        esc(&ftext(d, &["decision_id", "id"])),
-        esc(&ftext(d, &["at"])),
-        esc(&ftext(d, &["outcome"])),
-        esc(&ftext(d, &["source"])),
-        esc(&ftext(d, &["organisation_id"])),
-        esc(&ftext(d, &["candidate_id"])),
-        esc(&ftext(d, &["rule"])),
-        esc(&ftext(d, &["operator"])),
-        esc(&ftext(d, &["reason", "note"])),
-    )
-}
-
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, Serialize)]
 pub struct LogFilter {
     organisation: Option<String>,
     system: Option<String>,
     source_id: Option<String>,
     since: Option<String>,
     until: Option<String>,
+    /// A pre-2025 district code: decisions about an organisation (or candidate) there.
+    district: Option<String>,
+    /// A decision outcome (`matched`, `review`, …).
+    outcome: Option<String>,
 }
 
 impl LogFilter {
+    /// What the reconciler filters (district and outcome are the console's).
     fn query(&self) -> Vec<(String, String)> {
         [
             ("organisation", &self.organisation),
@@ -264,7 +252,132 @@ impl LogFilter {
         })
         .collect()
     }
+
+    fn district(&self) -> Option<&str> {
+        self.district.as_deref().filter(|d| !d.is_empty())
+    }
+
+    fn outcome(&self) -> Option<&str> {
+        self.outcome.as_deref().filter(|d| !d.is_empty())
+    }
 }
+
+/// The golden records of these organisations (masked for the caller), by id; an id the
+/// reconciler does not answer for is left out.
+async fn golden_records(
+    state: &Shared,
+    caller: &Caller,
+    ids: impl IntoIterator<Item = String>,
+) -> BTreeMap<String, Value> {
+    use futures::StreamExt as _;
+    let ids: BTreeSet<String> = ids.into_iter().filter(|i| !i.is_empty()).collect();
+    futures::stream::iter(ids)
+        .map(|id| {
+            let upstream = state.upstream.clone();
+            async move {
+                let path = format!("/api/v1/cooperatives/{}", actions::encode(&id));
+                let v = upstream.get(Service::Reconciler, &path, &[]).await.ok();
+                (id, v)
+            }
+        })
+        .buffer_unordered(8)
+        .filter_map(|(id, v)| async move {
+            let v = v?;
+            let record = v.get("record").cloned().unwrap_or(v);
+            Some((id, record))
+        })
+        .collect::<BTreeMap<_, _>>()
+        .await
+        .into_iter()
+        .map(|(id, v)| (id, for_caller(caller, v)))
+        .collect()
+}
+
+/// The organisations of a district, by id (golden records, masked for the caller).
+async fn district_records(
+    state: &Shared,
+    caller: &Caller,
+    district: &str,
+) -> Result<BTreeMap<String, Value>, ApiError> {
+    let mut out = BTreeMap::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..50 {
+        let mut q = vec![
+            ("district_code".to_owned(), district.to_owned()),
+            ("include_retired".to_owned(), "true".to_owned()),
+            ("limit".to_owned(), "500".to_owned()),
+        ];
+        if let Some(c) = &cursor {
+            q.push(("cursor".to_owned(), c.clone()));
+        }
+        let page = state
+            .upstream
+            .get(Service::Reconciler, "/api/v1/cooperatives", &q)
+            .await?;
+        for r in items(&page, &["items"]) {
+            let id = ftext(r, &["organisation_id"]);
+            out.insert(id, for_caller(caller, r.clone()));
+        }
+        match page.get("next_cursor").and_then(Value::as_str) {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+/// One row of the log page.
+#[derive(Debug, Serialize)]
+struct LogRow {
+    decision_id: String,
+    at: String,
+    at_utc: String,
+    outcome: String,
+    outcome_label: String,
+    source: String,
+    organisation: Option<views::Org>,
+    candidate: Option<views::Org>,
+    score: Option<views::Score>,
+    rule: String,
+    operator: String,
+    note: String,
+    compare: Option<String>,
+}
+
+fn org_of(id: &str, records: &BTreeMap<String, Value>) -> Option<views::Org> {
+    (!id.is_empty()).then(|| views::Org::new(id, records.get(id)))
+}
+
+fn log_row(d: &Value, records: &BTreeMap<String, Value>) -> LogRow {
+    let org = ftext(d, &["organisation_id"]);
+    let cand = ftext(d, &["candidate_id"]);
+    let source = views::source_text(d.get("source"));
+    let at = ftext(d, &["at"]);
+    let outcome = ftext(d, &["outcome"]);
+    LogRow {
+        decision_id: ftext(d, &["decision_id", "id"]),
+        at: views::vn_time(&at),
+        at_utc: at,
+        outcome_label: views::outcome_label(&outcome),
+        outcome,
+        compare: views::compare_href(Some(&org), Some(&cand), &source),
+        source,
+        organisation: org_of(&org, records),
+        candidate: org_of(&cand, records),
+        score: views::score(
+            field(d, &["score"]).and_then(Value::as_f64),
+            d.get("features"),
+        ),
+        rule: ftext(d, &["rule"]),
+        operator: ftext(d, &["operator"]),
+        note: ftext(d, &["reason", "note"]),
+    }
+}
+
+/// How many decisions the page shows.
+const LOG_ROWS: usize = 200;
+/// How many of the latest decisions a district or outcome filter looks through.
+const LOG_SCAN: usize = 5000;
 
 pub async fn log(
     State(state): State<Shared>,
@@ -272,20 +385,7 @@ pub async fn log(
     Query(f): Query<LogFilter>,
 ) -> Page {
     let q = f.query();
-    let mut b = String::from(
-        "<h1>Reconciliation log <small>Nhật ký đối soát</small> <span id=\"stream-status\" class=\"muted\">connecting…</span></h1>",
-    );
-    let _ = write!(
-        b,
-        "<form class=\"inline\" method=\"get\" action=\"/log\">\
-         <input type=\"text\" name=\"organisation\" placeholder=\"organisation id\" value=\"{}\">\
-         <input type=\"text\" name=\"system\" placeholder=\"system\" value=\"{}\">\
-         <input type=\"text\" name=\"source_id\" placeholder=\"source id\" value=\"{}\">\
-         <button type=\"submit\">Filter</button></form>",
-        esc(f.organisation.as_deref().unwrap_or("")),
-        esc(f.system.as_deref().unwrap_or("")),
-        esc(f.source_id.as_deref().unwrap_or("")),
-    );
+    let filtered = f.district().is_some() || f.outcome().is_some();
     let stream = {
         let qs: Vec<String> = q
             .iter()
@@ -297,28 +397,57 @@ pub async fn log(
             format!("/api/v1/log/stream?{}", qs.join("&"))
         }
     };
-    let _ = write!(
-        b,
-        "<table id=\"log\"><thead><tr><th>at</th><th>outcome</th><th>source record</th><th>organisation</th><th>candidate</th><th>score</th><th>rule</th><th>operator</th><th>reason</th></tr></thead><tbody data-stream=\"{}\">",
-        esc(&stream)
-    );
-    match crate::api::latest_log(&state, &q, 200).await {
+    let mut problem = None;
+    let mut rows = Vec::new();
+    let mut scanned = 0;
+    let keep = if filtered { LOG_SCAN } else { LOG_ROWS };
+    match crate::api::latest_log(&state, &q, keep).await {
         Ok(entries) => {
+            scanned = entries.len();
             let v = for_caller(&caller, Value::Array(entries));
             let mut entries = items(&v, &[]);
             // newest first
             entries.reverse();
-            for e in entries {
-                b.push_str(&log_row(e));
+            if let Some(o) = f.outcome() {
+                entries.retain(|d| ftext(d, &["outcome"]) == o);
             }
-            b.push_str("</tbody></table>");
+            let mut records = BTreeMap::new();
+            if let Some(district) = f.district() {
+                match district_records(&state, &caller, district).await {
+                    Ok(r) => records = r,
+                    Err(e) => problem = Some(e.message),
+                }
+                entries.retain(|d| {
+                    records.contains_key(&ftext(d, &["organisation_id"]))
+                        || records.contains_key(&ftext(d, &["candidate_id"]))
+                });
+            }
+            entries.truncate(LOG_ROWS);
+            let missing: Vec<String> = entries
+                .iter()
+                .flat_map(|d| [ftext(d, &["organisation_id"]), ftext(d, &["candidate_id"])])
+                .filter(|id| !records.contains_key(id))
+                .collect();
+            records.extend(golden_records(&state, &caller, missing).await);
+            rows = entries.iter().map(|d| log_row(d, &records)).collect();
         }
-        Err(e) => {
-            b.push_str("</tbody></table>");
-            b.push_str(&problem(&e));
-        }
+        Err(e) => problem = Some(e.message),
     }
-    page("Log", Some(&caller), "log", &b).into_response()
+    let body = views::render(
+        "log.html",
+        minijinja::context! {
+            f => &f,
+            districts => views::district_options(),
+            outcomes => views::outcome_options(),
+            shown => rows.len(),
+            scanned,
+            filtered,
+            rows,
+            stream,
+            problem,
+        },
+    );
+    page("Log", Some(&caller), "log", &body).into_response()
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -326,88 +455,36 @@ pub struct Done {
     done: Option<String>,
 }
 
-fn item_id(item: &Value) -> String {
-    ftext(item, &["id", "review_id", "item_id"])
+#[derive(Debug, Deserialize, Default)]
+pub struct ReviewQuery {
+    done: Option<String>,
+    district: Option<String>,
 }
 
-/// The two sides of a review item, when it has them.
-fn review_sides(item: &Value) -> Option<(String, &Value, String, &Value)> {
-    let left_keys = ["observation", "source_record", "left", "record", "source"];
-    let right_keys = [
-        "candidate",
-        "candidate_record",
-        "right",
-        "organisation",
-        "golden_record",
-    ];
-    let (lk, left) = left_keys
-        .iter()
-        .find_map(|k| item.get(*k).filter(|v| v.is_object()).map(|v| (*k, v)))?;
-    let (rk, right) = right_keys
-        .iter()
-        .find_map(|k| item.get(*k).filter(|v| v.is_object()).map(|v| (*k, v)))?;
-    Some((lk.to_owned(), left, rk.to_owned(), right))
-}
-
-/// A reconciler review item: the observation and the candidate side by side, then the
-/// features that drove the score.
-fn review_pair(item: &Value) -> String {
-    let mut t = String::from(
-        "<table class=\"pair\"><tr><th></th><th>observation · bản ghi mới</th><th>candidate · ứng viên</th></tr>",
-    );
-    for (label, l, r) in [
-        ("source record", "observation", "candidate"),
-        ("name", "observation_name", "candidate_name"),
-        ("organisation", "organisation_id", "candidate_id"),
-    ] {
-        let link = |k: &str| {
-            let v = ftext(item, &[k]);
-            if k.ends_with("_id") {
-                format!("<a href=\"/cooperatives/{0}\">{0}</a>", esc(&v))
-            } else {
-                esc(&v)
-            }
-        };
-        let _ = write!(
-            t,
-            "<tr><th>{label}</th><td>{}</td><td>{}</td></tr>",
-            link(l),
-            link(r)
-        );
-    }
-    t.push_str("</table>");
-    if let Some(Value::Object(f)) = item.get("features") {
-        t.push_str("<table class=\"features\"><tr><th>feature</th><th>value</th></tr>");
-        for (k, v) in f {
-            let _ = write!(
-                t,
-                "<tr><td>{}</td><td class=\"num\">{}</td></tr>",
-                esc(k),
-                v.as_f64()
-                    .map(|x| format!("{x:.3}"))
-                    .unwrap_or_else(|| text(v))
-            );
-        }
-        t.push_str("</table>");
-    }
-    let _ = write!(
-        t,
-        "<p class=\"muted\">opened {} · rules {}</p>",
-        esc(&ftext(item, &["created_at"])),
-        esc(&ftext(item, &["rule_version"]))
-    );
-    t
+/// One doubtful pair on the review page.
+#[derive(Debug, Serialize)]
+struct ReviewView {
+    id: String,
+    observation: String,
+    observation_name: String,
+    candidate: String,
+    candidate_name: String,
+    organisation: Option<views::Org>,
+    candidate_org: Option<views::Org>,
+    score: Option<views::Score>,
+    opened: String,
+    rule_version: String,
+    compare: Option<String>,
 }
 
 pub async fn review(
     State(state): State<Shared>,
     PageCaller(caller): PageCaller,
-    Query(d): Query<Done>,
+    Query(rq): Query<ReviewQuery>,
 ) -> Page {
-    let mut b = format!(
-        "<h1>Review queue <small>Hàng đợi rà soát</small></h1>{}",
-        notice(&d.done)
-    );
+    let district = rq.district.clone().filter(|d| !d.is_empty());
+    let mut problem = None;
+    let mut views_ = Vec::new();
     match state
         .upstream
         .get(Service::Reconciler, "/api/v1/review", &[])
@@ -416,51 +493,199 @@ pub async fn review(
         Ok(v) => {
             let v = for_caller(&caller, v);
             let list = items(&v, &["items", "review", "reviews", "data"]);
-            if list.is_empty() {
-                b.push_str("<p class=\"muted\" id=\"review-empty\">Nothing waits for review.</p>");
-            }
+            let ids = list
+                .iter()
+                .flat_map(|i| [ftext(i, &["organisation_id"]), ftext(i, &["candidate_id"])]);
+            let records = golden_records(&state, &caller, ids).await;
             for item in list {
-                let id = item_id(item);
-                let score = field(item, &["score"])
-                    .and_then(Value::as_f64)
-                    .map(|s| format!(" · score {s:.3}"))
-                    .unwrap_or_default();
-                let _ = write!(
-                    b,
-                    "<div class=\"card review-item\" data-id=\"{0}\"><h2>Item {0}<small>{1}</small></h2>",
-                    esc(&id),
-                    esc(&score)
-                );
-                if item.get("observation_name").is_some() {
-                    b.push_str(&review_pair(item));
-                } else {
-                    match review_sides(item) {
-                        Some((lt, l, rt, r)) => b.push_str(&side_by_side(&[(lt, l), (rt, r)])),
-                        None => b.push_str(&kv_table(item)),
-                    }
+                let org = ftext(item, &["organisation_id"]);
+                let cand = ftext(item, &["candidate_id"]);
+                let observation = views::source_text(item.get("observation"));
+                let view = ReviewView {
+                    id: ftext(item, &["review_id", "id", "item_id"]),
+                    candidate: views::source_text(item.get("candidate")),
+                    observation_name: ftext(item, &["observation_name"]),
+                    candidate_name: ftext(item, &["candidate_name"]),
+                    organisation: org_of(&org, &records),
+                    candidate_org: org_of(&cand, &records),
+                    score: views::score(
+                        field(item, &["score"]).and_then(Value::as_f64),
+                        item.get("features"),
+                    ),
+                    opened: views::vn_time(&ftext(item, &["created_at"])),
+                    rule_version: ftext(item, &["rule_version"]),
+                    compare: views::compare_href(Some(&org), Some(&cand), &observation),
+                    observation,
+                };
+                let in_district = |o: &Option<views::Org>| {
+                    o.as_ref().and_then(|o| o.district_code.as_deref()) == district.as_deref()
+                };
+                if district.is_none()
+                    || in_district(&view.organisation)
+                    || in_district(&view.candidate_org)
+                {
+                    views_.push(view);
                 }
-                if caller.role >= Role::Reviewer {
-                    for (action, label, class) in [
-                        ("link", "Link · Gộp", ""),
-                        ("separate", "Separate · Tách", " class=\"secondary\""),
-                    ] {
-                        let _ = write!(
-                            b,
-                            "<form class=\"inline\" method=\"post\" action=\"/review/{id}/{action}\">\
-                             <input type=\"text\" name=\"reason\" placeholder=\"reason · lý do\" required>\
-                             <button type=\"submit\" name=\"{action}\"{class}>{label}</button></form>",
-                            id = esc(&actions::encode(&id)),
-                        );
-                    }
-                } else {
-                    b.push_str("<p class=\"muted\">Reviewers decide these items.</p>");
-                }
-                b.push_str("</div>");
             }
         }
-        Err(e) => b.push_str(&problem(&e.into())),
+        Err(e) => problem = Some(ApiError::from(e).message),
     }
-    page("Review", Some(&caller), "review", &b).into_response()
+    let body = views::render(
+        "review.html",
+        minijinja::context! {
+            done => rq.done,
+            district,
+            districts => views::district_options(),
+            items => views_,
+            problem,
+            reviewer => caller.role >= Role::Reviewer,
+        },
+    );
+    page("Review", Some(&caller), "review", &body).into_response()
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct CompareQuery {
+    a: Option<String>,
+    b: Option<String>,
+    source: Option<String>,
+}
+
+/// Two organisations' golden records side by side (the two records of a decision or a
+/// review item), attribute by attribute, with the decisions about them.
+pub async fn compare(
+    State(state): State<Shared>,
+    PageCaller(caller): PageCaller,
+    Query(cq): Query<CompareQuery>,
+) -> Page {
+    let ids: Vec<String> = [cq.a.clone(), cq.b.clone()]
+        .into_iter()
+        .flatten()
+        .filter(|x| !x.is_empty())
+        .collect();
+    if ids.is_empty() {
+        return fail(
+            &caller,
+            ApiError::not_found("which organisations? (a=, b=)"),
+        );
+    }
+    let mut problems = Vec::new();
+    let mut histories = Vec::new();
+    for id in &ids {
+        let path = format!("/api/v1/cooperatives/{}", actions::encode(id));
+        match state.upstream.get(Service::Reconciler, &path, &[]).await {
+            Ok(v) => histories.push((id.clone(), for_caller(&caller, v))),
+            Err(e) => problems.push(format!("{id}: {}", ApiError::from(e).message)),
+        }
+    }
+    let mut columns = Vec::new();
+    let mut flat = Vec::new();
+    for (id, h) in &histories {
+        let g = field(h, &["record"]).unwrap_or(h);
+        columns.push(serde_json::json!({
+            "id": id,
+            "title": ftext(g, &["name"]),
+        }));
+        let mut values = g.clone();
+        if let Value::Object(m) = &mut values {
+            m.remove("attribute_sources");
+        }
+        flat.push(super::html::flatten(&values));
+    }
+    let mut keys: Vec<String> = Vec::new();
+    for rows in &flat {
+        for (k, _) in rows {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    let rows: Vec<Value> = keys
+        .iter()
+        .map(|k| {
+            let values: Vec<String> = flat
+                .iter()
+                .map(|rows| {
+                    rows.iter()
+                        .find(|(rk, _)| rk == k)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default()
+                })
+                .collect();
+            let differs = values.len() > 1 && values.iter().any(|v| *v != values[0]);
+            serde_json::json!({ "key": k, "values": values, "differs": differs })
+        })
+        .collect();
+    let mut decisions: Vec<Value> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (_, h) in &histories {
+        for d in items(h, &["decisions"]) {
+            if seen.insert(ftext(d, &["decision_id"])) {
+                decisions.push(serde_json::json!({
+                    "at_utc": ftext(d, &["at"]),
+                    "at": views::vn_time(&ftext(d, &["at"])),
+                    "outcome": views::outcome_label(&ftext(d, &["outcome"])),
+                    "source": views::source_text(d.get("source")),
+                    "rule": ftext(d, &["rule"]),
+                    "operator": ftext(d, &["operator"]),
+                    "note": ftext(d, &["note", "reason"]),
+                }));
+            }
+        }
+    }
+    decisions.sort_by(|x, y| y["at_utc"].as_str().cmp(&x["at_utc"].as_str()));
+    decisions.truncate(50);
+    let body = views::render(
+        "compare.html",
+        minijinja::context! {
+            source => cq.source,
+            columns,
+            rows,
+            decisions,
+            problems,
+        },
+    );
+    page("Side by side", Some(&caller), "log", &body).into_response()
+}
+
+/// The provincial report, printable (A4 landscape): the indicators service renders it
+/// (auto-escaped), the console puts it in its layout and stylesheet.
+pub async fn report(
+    State(state): State<Shared>,
+    PageCaller(caller): PageCaller,
+    Query(iq): Query<IndicatorQuery>,
+) -> Page {
+    let units = iq.units.clone().filter(|u| !u.is_empty());
+    let mut q = vec![
+        ("format".to_owned(), "html".to_owned()),
+        ("fragment".to_owned(), "true".to_owned()),
+    ];
+    if let Some(u) = &units {
+        q.push(("units".to_owned(), u.clone()));
+    }
+    let (report, problem) = match state
+        .upstream
+        .get_raw(Service::Indicators, "/api/v1/snapshots/latest/export", &q)
+        .await
+    {
+        Ok(raw) if raw.status.is_success() => {
+            (String::from_utf8_lossy(&raw.body).into_owned(), None)
+        }
+        Ok(raw) => (
+            String::new(),
+            Some(format!(
+                "indicators answered {}: {}",
+                raw.status,
+                String::from_utf8_lossy(&raw.body)
+            )),
+        ),
+        Err(e) => (String::new(), Some(ApiError::from(e).message)),
+    };
+    let body = views::render(
+        "report.html",
+        minijinja::context! { report, problem, units => units.unwrap_or_default() },
+    );
+    page("Report", Some(&caller), "indicators", &body).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -764,7 +989,8 @@ pub async fn indicators(
     let _ = write!(
         b,
         " <a href=\"/api/v1/snapshots/latest/export?format=csv&amp;lang=vi&amp;units={0}\">CSV (vi)</a> · \
-         <a href=\"/api/v1/snapshots/latest/export?format=xlsx&amp;lang=vi&amp;units={0}\">XLSX (vi)</a>",
+         <a href=\"/api/v1/snapshots/latest/export?format=xlsx&amp;lang=vi&amp;units={0}\">XLSX (vi)</a> · \
+         <a id=\"report-link\" href=\"/indicators/report?units={0}\">Report · Báo cáo (A4)</a>",
         esc(&actions::encode(&list))
     );
     let values = items(unit, &["values"]);
