@@ -1,6 +1,7 @@
 #!/bin/sh
 # Makes the secrets docker-compose needs, once, on the machine that runs it:
-#   .env                       every RabbitMQ and PostgreSQL password (random, 32 hex digits)
+#   .env                       every RabbitMQ and PostgreSQL password, the service token and the
+#                              (simulated) agency systems' credentials (random)
 #   secrets/console-users.toml the console's users file: one admin, its password printed once
 # Neither is committed (.gitignore). Run again with --force to rotate everything (then
 # `docker compose down -v` to drop the volumes made with the old passwords, or rotate in place
@@ -25,6 +26,10 @@ umask 077
     for u in AGENCY_COOP_ALLIANCE AGENCY_LOAN_FUND AGENCY_NTM; do
         echo "RABBITMQ_PASSWORD_$u=$(pw)"
     done
+    # the agency systems' credentials (compose: the simulators and the adapters share them)
+    echo "COOP_ALLIANCE_API_KEY=$(pw)"
+    echo "LOAN_FUND_CLIENT_SECRET=$(pw)"
+    echo "NTM_PASSWORD=$(pw)"
     # the console's credential for the reconciler's, indicators' and inbound's APIs
     echo "HUB_SERVICE_TOKEN=$(openssl rand -hex 32)"
 } > .env
