@@ -21,7 +21,9 @@
 //! - The plan's targets are the province's: districts and communes carry their values as
 //!   context (`context`, no targets, never `behind`), unless a plan gives their level targets.
 //! - Counts (I1, I2, I4) carry `numerator` = `value`; I3 and I10 are percents with the count
-//!   as numerator; I5 is `no_source` with its numerator; I8 is `no_source`.
+//!   as numerator. I5 and I8 come from the Farmers' Union's workbooks
+//!   ([`crate::farmers_union`]); where no workbook covers a unit, I5 is `no_source` with the
+//!   registry's count of new HTX/THT from a professional branch as numerator, I8 `no_source`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,6 +39,7 @@ use hub_contracts::v1::source::{
 };
 use uuid::Uuid;
 
+use crate::farmers_union::{FuInputs, FuSums};
 use crate::plan::{IndicatorId, Plan, PlanIndicator, UnitList};
 
 /// What the indicators are computed from: the service's projection.
@@ -108,12 +111,25 @@ fn criterion_met(report: &NtmCommuneReport, id: &str) -> bool {
     report.criteria.iter().any(|c| c.id == id && c.met)
 }
 
-/// Computes every indicator of the plan for every unit of `list`, as of `as_of`.
+/// Computes every indicator of the plan for every unit of `list`, as of `as_of`, without
+/// the Farmers' Union's records (I5 and I8 `no_source` everywhere).
 pub fn compute(
     plan: &Plan,
     list: UnitList,
     as_of: NaiveDate,
     inputs: Inputs<'_>,
+) -> Vec<UnitIndicators> {
+    compute_with_union(plan, list, as_of, inputs, &FuInputs::default())
+}
+
+/// Computes every indicator of the plan for every unit of `list`, as of `as_of`, I5 and I8
+/// from the Farmers' Union's records `fu` where a workbook covers the unit.
+pub fn compute_with_union(
+    plan: &Plan,
+    list: UnitList,
+    as_of: NaiveDate,
+    inputs: Inputs<'_>,
+    fu: &FuInputs,
 ) -> Vec<UnitIndicators> {
     let t = as_of;
     let b = plan.baseline;
@@ -250,11 +266,13 @@ pub fn compute(
             unit_sums[i] += s;
         }
     }
+    let fu_sums = crate::farmers_union::per_unit(plan, list, t, fu);
     table
         .rows
         .iter()
         .zip(unit_sums)
-        .map(|(row, s)| UnitIndicators {
+        .zip(fu_sums)
+        .map(|((row, s), fu)| UnitIndicators {
             unit_code: row.code.clone(),
             unit_name: row.name.clone(),
             level: row.level,
@@ -262,7 +280,7 @@ pub fn compute(
             values: plan
                 .indicators
                 .iter()
-                .map(|ind| value_of(ind, row.level, &s))
+                .map(|ind| value_of(ind, row.level, &s, fu.as_ref()))
                 .collect(),
         })
         .collect()
@@ -304,13 +322,27 @@ fn judged(ind: &PlanIndicator, level: UnitLevel) -> (Option<Target>, Option<Targ
     }
 }
 
-fn value_of(ind: &PlanIndicator, level: UnitLevel, s: &Sums) -> IndicatorValue {
-    let raw = match ind.id {
+fn value_of(
+    ind: &PlanIndicator,
+    level: UnitLevel,
+    s: &Sums,
+    fu: Option<&FuSums>,
+) -> IndicatorValue {
+    let raw = match (ind.id, fu) {
+        (IndicatorId::I5, Some(fu)) => percent(fu.i5_num, fu.i5_den),
+        (IndicatorId::I8, Some(fu)) => percent(fu.i8_num, fu.i8_den),
+        (id, _) => raw_of(id, s),
+    };
+    value_with(ind, level, raw)
+}
+
+fn raw_of(id: IndicatorId, s: &Sums) -> Raw {
+    match id {
         IndicatorId::I1 => count(s.i1),
         IndicatorId::I2 => count(s.i2),
         IndicatorId::I3 => percent(s.i3_num, s.i3_den),
         IndicatorId::I4 => count(s.i4),
-        // the denominator (the Union's roster of professional branches) has no source yet
+        // no workbook covers the unit: the registry's count as context
         IndicatorId::I5 => Raw {
             value: None,
             numerator: Some(s.i5 as f64),
@@ -319,7 +351,7 @@ fn value_of(ind: &PlanIndicator, level: UnitLevel, s: &Sums) -> IndicatorValue {
         },
         IndicatorId::I6 => percent(s.i6_num, s.i6_den),
         IndicatorId::I7 => percent(s.i7_num, s.i7_den),
-        // the Union's training records have no source yet
+        // no workbook covers the unit
         IndicatorId::I8 => Raw {
             value: None,
             numerator: None,
@@ -328,7 +360,10 @@ fn value_of(ind: &PlanIndicator, level: UnitLevel, s: &Sums) -> IndicatorValue {
         },
         IndicatorId::I9 => percent(s.i9_num, s.i9_den),
         IndicatorId::I10 => percent(s.i10_num, s.i10_den),
-    };
+    }
+}
+
+fn value_with(ind: &PlanIndicator, level: UnitLevel, raw: Raw) -> IndicatorValue {
     let check = |target: Option<Target>| {
         target.map(|target| TargetCheck {
             target,

@@ -6,7 +6,8 @@
 //! `indicator.snapshot.v1` snapshots on `coophub.indicator`.
 //!
 //! - [`plan`]: the plan as data (baseline, indicators, targets, unit lists), validated;
-//! - [`compute`]: the definitions, a pure function of the projection;
+//! - [`compute`]: the definitions, a pure function of the projection; [`farmers_union`]: I5
+//!   and I8 from the Farmers' Union's workbook records;
 //! - [`store`]: the service's own schema `indicators`: a projection of golden records,
 //!   loans, NTM report revisions, registry records and reconciliation decisions, built from
 //!   consumed contracts through the inbox, and the snapshots, written with their outbox
@@ -35,6 +36,7 @@
 pub mod compute;
 pub mod config;
 pub mod export;
+pub mod farmers_union;
 pub mod http;
 pub mod plan;
 pub mod report;

@@ -17,13 +17,14 @@ use hub_contracts::registry::exchanges;
 use hub_contracts::v1::identity::{GoldenRecord, ReconciliationDecision};
 use hub_contracts::v1::indicator::IndicatorSnapshot;
 use hub_contracts::v1::source::{LoanDisbursement, NtmCommuneReport, RegistryCooperative};
+use hub_contracts::v1::{FuBranch, FuOfficer, FuTraining};
 use hub_runtime::messaging::{BatchConsumer, BatchHandler, HandlerError, Incoming, QueueSpec};
 use hub_runtime::service::ServiceContext;
 use hub_runtime::shutdown::CancellationToken;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use crate::compute::{Inputs, compute};
+use crate::compute::{Inputs, compute_with_union};
 use crate::config::Config;
 use crate::plan::{Plan, UnitList};
 use crate::store::{Input, Store};
@@ -40,12 +41,15 @@ pub const INPUT_QUEUE: &str = "indicators.inputs";
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The contract types the service consumes.
-pub const INPUT_TYPES: [&str; 5] = [
+pub const INPUT_TYPES: [&str; 8] = [
     GoldenRecord::TYPE,
     ReconciliationDecision::TYPE,
     LoanDisbursement::TYPE,
     NtmCommuneReport::TYPE,
     RegistryCooperative::TYPE,
+    FuBranch::TYPE,
+    FuOfficer::TYPE,
+    FuTraining::TYPE,
 ];
 
 /// The input queue and its bindings (declaring it before publishing is what a test needs:
@@ -57,6 +61,9 @@ pub fn input_queue(config: &Config) -> QueueSpec {
         .bind(exchanges::SOURCE, LoanDisbursement::TYPE)
         .bind(exchanges::SOURCE, NtmCommuneReport::TYPE)
         .bind(exchanges::SOURCE, RegistryCooperative::TYPE)
+        .bind(exchanges::SOURCE, FuBranch::TYPE)
+        .bind(exchanges::SOURCE, FuOfficer::TYPE)
+        .bind(exchanges::SOURCE, FuTraining::TYPE)
         .delivery_limit(config.common.delivery_limit)
 }
 
@@ -126,7 +133,7 @@ impl Engine {
         let _one_at_a_time = self.running.lock().await;
         let as_of = as_of.unwrap_or_else(|| self.default_as_of());
         let (projection, provenance) = self.store.inputs().await?;
-        let units = compute(
+        let units = compute_with_union(
             &self.plan,
             list,
             as_of,
@@ -135,6 +142,7 @@ impl Engine {
                 loans: &projection.loans,
                 ntm: &projection.ntm,
             },
+            &projection.fu,
         );
         let built = snapshot::build(&self.plan, list, as_of, units, provenance);
         let (snapshot, created) = self.store.save_if_changed(built).await?;
@@ -172,6 +180,9 @@ fn decode_input(msg: &Incoming) -> Result<Input, HandlerError> {
         ReconciliationDecision::TYPE => {
             Input::Decision(Box::new(msg.decode::<ReconciliationDecision>()?.data))
         }
+        FuBranch::TYPE => Input::FuBranch(Box::new(msg.decode::<FuBranch>()?.data)),
+        FuOfficer::TYPE => Input::FuOfficer(Box::new(msg.decode::<FuOfficer>()?.data)),
+        FuTraining::TYPE => Input::FuTraining(Box::new(msg.decode::<FuTraining>()?.data)),
         other => {
             return Err(HandlerError::permanent(format!(
                 "hub-indicators does not take contract type {other:?}"

@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use hub_contracts::v1::identity::{DecisionOutcome, GoldenRecord, ReconciliationDecision};
 use hub_contracts::v1::indicator::{IndicatorSnapshot, SnapshotProvenance, SourceProvenance};
 use hub_contracts::v1::source::{LoanDisbursement, NtmCommuneReport, RegistryCooperative};
+use hub_contracts::v1::{FuBranch, FuOfficer, FuTraining, SourceMeta, Workbook};
 use hub_contracts::{Contract, Envelope};
 use hub_runtime::messaging::OutgoingMessage;
 use hub_runtime::storage::{Database, inbox, outbox};
@@ -33,6 +34,18 @@ pub enum Input {
     Ntm(Box<NtmCommuneReport>),
     Registry(Box<RegistryCooperative>),
     Decision(Box<ReconciliationDecision>),
+    FuBranch(Box<FuBranch>),
+    FuOfficer(Box<FuOfficer>),
+    FuTraining(Box<FuTraining>),
+}
+
+/// One version of a Farmers' Union record, as `fu_records` keeps it.
+struct FuRow<'a> {
+    contract_type: &'static str,
+    meta: &'a SourceMeta,
+    workbook: &'a Workbook,
+    retracted: bool,
+    record: serde_json::Value,
 }
 
 /// What was read back from the projection for a computation.
@@ -41,6 +54,8 @@ pub struct Projection {
     pub golden: Vec<GoldenRecord>,
     pub loans: Vec<LoanDisbursement>,
     pub ntm: Vec<NtmCommuneReport>,
+    /// Every version of the Farmers' Union's records.
+    pub fu: crate::farmers_union::FuInputs,
 }
 
 /// One stored snapshot's header.
@@ -108,6 +123,7 @@ impl Store {
         let mut ntm = Vec::new();
         let mut registry = Vec::new();
         let mut decisions = Vec::new();
+        let mut fu: Vec<FuRow<'_>> = Vec::new();
         for (id, input) in inputs {
             // a second copy in the batch finds its id taken
             if !claimed.remove(*id) {
@@ -119,6 +135,27 @@ impl Store {
                 Input::Ntm(r) => ntm.push(r.as_ref()),
                 Input::Registry(c) => registry.push(c.as_ref()),
                 Input::Decision(d) => decisions.push(d.as_ref()),
+                Input::FuBranch(r) => fu.push(FuRow {
+                    contract_type: FuBranch::TYPE,
+                    meta: &r.meta,
+                    workbook: &r.workbook,
+                    retracted: r.retracted,
+                    record: serde_json::to_value(r.as_ref()).unwrap_or_default(),
+                }),
+                Input::FuOfficer(r) => fu.push(FuRow {
+                    contract_type: FuOfficer::TYPE,
+                    meta: &r.meta,
+                    workbook: &r.workbook,
+                    retracted: r.retracted,
+                    record: serde_json::to_value(r.as_ref()).unwrap_or_default(),
+                }),
+                Input::FuTraining(r) => fu.push(FuRow {
+                    contract_type: FuTraining::TYPE,
+                    meta: &r.meta,
+                    workbook: &r.workbook,
+                    retracted: r.retracted,
+                    record: serde_json::to_value(r.as_ref()).unwrap_or_default(),
+                }),
             }
         }
         let mut changed = 0u64;
@@ -284,6 +321,61 @@ impl Store {
                     })
                     .collect::<Vec<_>>(),
             )
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        // one version per record and report date: a later fetch replaces it
+        let refs: Vec<&FuRow<'_>> = fu.iter().collect();
+        let round = newest(
+            &refs,
+            |r| {
+                (
+                    r.contract_type,
+                    r.meta.source.id.clone(),
+                    r.workbook.report_date,
+                )
+            },
+            |r| r.meta.fetched_at,
+        );
+        if !round.is_empty() {
+            changed += sqlx::query(
+                "INSERT INTO fu_records (contract_type, source_id, report_date, sender, retracted,
+                                         fetched_at, record)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::date[], $4::text[],
+                                      $5::boolean[], $6::timestamptz[], $7::jsonb[])
+                 ON CONFLICT (contract_type, source_id, report_date) DO UPDATE
+                 SET sender = EXCLUDED.sender, retracted = EXCLUDED.retracted,
+                     fetched_at = EXCLUDED.fetched_at, record = EXCLUDED.record
+                 WHERE fu_records.fetched_at < EXCLUDED.fetched_at",
+            )
+            .bind(round.iter().map(|r| r.contract_type).collect::<Vec<_>>())
+            .bind(
+                round
+                    .iter()
+                    .map(|r| r.meta.source.id.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                round
+                    .iter()
+                    .map(|r| r.workbook.report_date)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                round
+                    .iter()
+                    .map(|r| r.workbook.sender.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(round.iter().map(|r| r.retracted).collect::<Vec<_>>())
+            .bind(
+                round
+                    .iter()
+                    .map(|r| r.meta.fetched_at.with_timezone(&Utc))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(round.iter().map(|r| r.record.clone()).collect::<Vec<_>>())
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -528,10 +620,36 @@ async fn projection(conn: &mut PgConnection) -> Result<Projection, sqlx::Error> 
     )
     .fetch_all(&mut *conn)
     .await?;
+    let branches: Vec<Json<FuBranch>> = sqlx::query_scalar(
+        "SELECT record FROM fu_records WHERE contract_type = $1
+          ORDER BY source_id, report_date",
+    )
+    .bind(FuBranch::TYPE)
+    .fetch_all(&mut *conn)
+    .await?;
+    let officers: Vec<Json<FuOfficer>> = sqlx::query_scalar(
+        "SELECT record FROM fu_records WHERE contract_type = $1
+          ORDER BY source_id, report_date",
+    )
+    .bind(FuOfficer::TYPE)
+    .fetch_all(&mut *conn)
+    .await?;
+    let trainings: Vec<Json<FuTraining>> = sqlx::query_scalar(
+        "SELECT record FROM fu_records WHERE contract_type = $1
+          ORDER BY source_id, report_date",
+    )
+    .bind(FuTraining::TYPE)
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(Projection {
         golden: golden.into_iter().map(|j| j.0).collect(),
         loans: loans.into_iter().map(|j| j.0).collect(),
         ntm: ntm.into_iter().map(|j| j.0).collect(),
+        fu: crate::farmers_union::FuInputs {
+            branches: branches.into_iter().map(|j| j.0).collect(),
+            officers: officers.into_iter().map(|j| j.0).collect(),
+            trainings: trainings.into_iter().map(|j| j.0).collect(),
+        },
     })
 }
 
@@ -545,6 +663,8 @@ async fn provenance(conn: &mut PgConnection) -> Result<SnapshotProvenance, sqlx:
              SELECT 'loan-fund', count(*), max(fetched_at) FROM loans
              UNION ALL
              SELECT 'ntm', count(*), max(fetched_at) FROM ntm_revisions
+             UNION ALL
+             SELECT 'farmers-union', count(*), max(fetched_at) FROM fu_records
              UNION ALL
              SELECT 'reconciler', count(*) FILTER (WHERE NOT retired),
                     max(updated_at) FILTER (WHERE NOT retired)
