@@ -69,6 +69,12 @@ const SERVICES: &[ServiceUser] = &[
         writes: &["coophub.source"],
     },
     ServiceUser {
+        name: "svc-adapter-farmers-union",
+        own_queues: &[],
+        reads: &[],
+        writes: &["coophub.source"],
+    },
+    ServiceUser {
         name: "svc-inbound",
         own_queues: &["inbound."],
         reads: &["coophub.inbound", "coophub.dlx", "coophub.requeue"],
