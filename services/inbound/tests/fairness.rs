@@ -3,7 +3,8 @@
 //! the registry's queue is full the broker refuses the registry's next push (nack) while the
 //! loan fund's push is still taken, and is decided and forwarded though the registry's backlog
 //! is still queued behind the registry's own consumer. With one shared bounded queue the
-//! fund's push would have been refused too.
+//! fund's push would have been refused too. A former shared queue still bound the old way
+//! (`inbound.source` ← `source.#`, as before the per-agency queues) is unbound at start.
 //!
 //! Pushes are published as the service's own user (`guest` here) naming the agency user as
 //! the original publisher (as the hub's own copies are); `tests/identity.rs` pushes as real
@@ -124,6 +125,28 @@ async fn queue_state(broker: &Broker, name: &str) -> Option<(u32, u32)> {
     q.map(|q| (q.message_count(), q.consumer_count()))
 }
 
+/// Whether `queue` is bound to `exchange` with `source.#` (asked of `rabbitmqctl`).
+fn bound_to_every_push(queue: &str, exchange: &str) -> bool {
+    let out = std::process::Command::new("rabbitmqctl")
+        .args([
+            "list_bindings",
+            "-q",
+            "source_name",
+            "destination_name",
+            "routing_key",
+        ])
+        .output()
+        .expect("rabbitmqctl runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.split('\t').collect::<Vec<_>>() == [exchange, queue, "source.#"])
+}
+
 async fn rows_of(pool: &sqlx::PgPool, agency: &str, outcome: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM exchange_log WHERE agency = $1 AND outcome = $2")
         .bind(agency)
@@ -154,6 +177,16 @@ async fn a_flooding_agency_fills_only_its_own_queue() {
     let mut common = config.common.clone();
     common.prefetch = 1;
     let config = Config { common, ..config };
+    // the former shared queue, as an older hub declared it: bound to every push
+    let legacy =
+        hub_inbound::queue_spec(config.common.delivery_limit).bind(exchanges::INBOUND, "source.#");
+    t.declare_queue(&ch, &legacy, &env.retry_policy())
+        .await
+        .expect("the former shared queue");
+    assert!(bound_to_every_push(
+        &t.name(hub_inbound::QUEUE),
+        &t.name(exchanges::INBOUND)
+    ));
     let registry_queue = t.name(&agency_queue(REGISTRY_USER));
     let fund_queue = t.name(&agency_queue(FUND_USER));
 
@@ -174,6 +207,10 @@ async fn a_flooding_agency_fills_only_its_own_queue() {
     }
     stop.cancel();
     running.wait().await.expect("stops cleanly");
+    assert!(
+        !bound_to_every_push(&t.name(hub_inbound::QUEUE), &t.name(exchanges::INBOUND)),
+        "the former shared queue no longer takes every push"
+    );
 
     // the registry floods until the broker refuses it (a quorum queue takes at most one
     // message past its bound)
