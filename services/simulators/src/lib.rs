@@ -29,6 +29,7 @@ pub mod mutate;
 pub mod noise;
 pub mod noise_field;
 pub mod truth;
+pub mod union;
 pub mod vocab;
 pub mod world;
 
