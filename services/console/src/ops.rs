@@ -28,8 +28,17 @@ pub enum OpsCommand {
         #[command(subcommand)]
         action: SourcesAction,
     },
-    /// Ask an adapter to sync now (admin).
-    Sync { source: String },
+    /// Ask an adapter to sync now (admin), and follow it with a progress bar (records
+    /// published, lag) until it has finished.
+    Sync {
+        source: String,
+        /// Only ask; do not wait for the sync to finish.
+        #[arg(long)]
+        no_wait: bool,
+        /// Give up waiting after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
     /// The review queue.
     Review {
         #[command(subcommand)]
@@ -412,7 +421,13 @@ pub async fn execute(
                 bail!("not ready: {}", bad.join(", "));
             }
         }
-        OpsCommand::Sync { source } => {
+        OpsCommand::Sync {
+            source,
+            no_wait,
+            timeout,
+        } => {
+            let before = source_state(client, &source).await?;
+            let requested_at = chrono::Utc::now().timestamp();
             let v = client
                 .post(
                     &format!("/api/v1/sources/{}/sync", crate::actions::encode(&source)),
@@ -420,6 +435,9 @@ pub async fn execute(
                 )
                 .await?;
             writeln!(out, "sync of {source} requested: {v}")?;
+            if !no_wait {
+                follow_sync(client, &source, before, requested_at, timeout, out).await?;
+            }
         }
         OpsCommand::Review { action } => match action {
             ReviewAction::List => {
@@ -485,6 +503,64 @@ fn summary(item: &Value) -> String {
     ) {
         (Some(l), Some(r)) => format!("{l}  <->  {r}"),
         _ => item.to_string().chars().take(160).collect(),
+    }
+}
+
+/// What `GET /api/v1/sources` says of one source: last sync (Unix seconds) and records
+/// published so far.
+async fn source_state(client: &OpsClient, system: &str) -> anyhow::Result<(Option<i64>, f64)> {
+    let v = client.get("/api/v1/sources", &[]).await?;
+    let src = array(&v, &["sources"])
+        .into_iter()
+        .find(|x| x["system"] == system)
+        .cloned()
+        .unwrap_or(Value::Null);
+    let last = src["last_sync"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.timestamp());
+    Ok((last, src["records_published"].as_f64().unwrap_or(0.0)))
+}
+
+/// Follows a requested sync until the adapter reports a sync that ended at or after the
+/// request, drawing a progress bar on stderr (records published since the request, elapsed
+/// time); a line on `out` when it is done.
+async fn follow_sync(
+    client: &OpsClient,
+    system: &str,
+    before: (Option<i64>, f64),
+    requested_at: i64,
+    timeout: u64,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {prefix}: {pos} records published [{elapsed}] {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.set_prefix(format!("sync {system}"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout);
+    loop {
+        let (last, published) = source_state(client, system).await?;
+        bar.set_position((published - before.1).max(0.0) as u64);
+        if last.is_some_and(|t| t >= requested_at && Some(t) >= before.0) {
+            bar.finish_with_message("done");
+            writeln!(
+                out,
+                "sync of {system} done: {} records published",
+                (published - before.1).max(0.0)
+            )?;
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            bar.abandon_with_message("gave up");
+            bail!("sync of {system} not finished after {timeout} s (see `hub sources check`)");
+        }
+        bar.set_message("waiting for the adapter");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
 }
 

@@ -277,6 +277,8 @@ async fn login_status_sources_check_and_sync_against_a_real_adapter() {
         .await
         .expect("an admin triggers a sync");
     assert!(out.contains("requested"), "{out}");
+    // it follows the sync to its end (a progress bar on stderr, a line on stdout)
+    assert!(out.contains("sync of coop-alliance done"), "{out}");
     let e = hub(&console.base, &admin, &["sync", "nowhere"])
         .await
         .expect_err("unknown");
