@@ -19,6 +19,8 @@
 //! [`hub_contracts::content_hash`] of the envelope's `data` (its canonical JSON: keys sorted,
 //! no whitespace), which an agency can recompute from what it sent.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use hub_runtime::chain::{self, ChainedRow, GENESIS};
 use serde_json::{Value, json};
@@ -38,12 +40,13 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The stored outcome, the reason, and the direction (`pushed` / `received`).
-    fn columns(&self) -> (&'static str, Option<String>, &'static str) {
+    /// The stored outcome and the reason. (The row's `direction`, `pushed` or `received`,
+    /// is generated from the outcome by the database.)
+    fn columns(&self) -> (&'static str, Option<String>) {
         match self {
-            Outcome::Forwarded => ("forwarded", None, "pushed"),
-            Outcome::Refused(r) => ("refused", Some(bounded(r, 2000)), "pushed"),
-            Outcome::Delivered => ("delivered", None, "received"),
+            Outcome::Forwarded => ("forwarded", None),
+            Outcome::Refused(r) => ("refused", Some(bounded(r, 2000))),
+            Outcome::Delivered => ("delivered", None),
         }
     }
 }
@@ -146,6 +149,9 @@ impl ExchangeLog {
     /// what is recorded already; returns how many rows were added. The agencies' locks are
     /// taken in name order, so two writers never wait on each other in a cycle.
     pub async fn record_many(&self, pushes: &[Push<'_>]) -> Result<usize, sqlx::Error> {
+        if pushes.is_empty() {
+            return Ok(0);
+        }
         let mut agencies: Vec<String> = pushes.iter().map(|p| bounded(p.agency, 200)).collect();
         agencies.sort();
         agencies.dedup();
@@ -159,9 +165,35 @@ impl ExchangeLog {
             .execute(&mut *tx)
             .await?;
         }
+        // each chain's head, and the rows' ids (increasing, taken under the locks)
+        let mut heads: HashMap<String, String> = sqlx::query_as(
+            "SELECT DISTINCT ON (agency) agency, hash FROM exchange_log
+              WHERE agency = ANY($1) ORDER BY agency, id DESC",
+        )
+        .bind(&agencies)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        let mut ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT nextval(pg_get_serial_sequence('exchange_log', 'id'))
+               FROM generate_series(1, $1::int)",
+        )
+        .bind(i32::try_from(pushes.len()).unwrap_or(i32::MAX))
+        .fetch_all(&mut *tx)
+        .await?;
+        ids.sort_unstable();
         let mut added = 0;
-        for push in pushes {
-            if append(&mut tx, push).await? {
+        for (push, id) in pushes.iter().zip(ids) {
+            let agency = bounded(push.agency, 200);
+            let prev = heads
+                .get(&agency)
+                .cloned()
+                .unwrap_or_else(|| GENESIS.to_owned());
+            // a row recorded already (same agency, direction and id) is skipped by the
+            // constraint and leaves the head where it was
+            if let Some(hash) = append(&mut tx, push, id, &prev).await? {
+                heads.insert(agency, hash);
                 added += 1;
             }
         }
@@ -206,43 +238,23 @@ impl ExchangeLog {
     }
 }
 
-/// Appends one row to its agency's chain inside `tx` (which holds the agency's lock), unless
-/// it is recorded already; returns whether it was added.
+/// Inserts `push` as row `id` after `prev` inside `tx` (which holds the agency's lock), unless
+/// it is recorded already; returns the new row's hash when it was added.
 async fn append(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     push: &Push<'_>,
-) -> Result<bool, sqlx::Error> {
-    let (outcome, reason, direction) = push.outcome.columns();
+    id: i64,
+    prev: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let (outcome, reason) = push.outcome.columns();
     let agency = bounded(push.agency, 200);
     let message_id = bounded(push.message_id, 500);
     let contract_type = bounded(push.contract_type, 200);
     let body_sha256 = bounded(push.body_sha256, 64);
-    let seen: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM exchange_log WHERE agency = $1 AND direction = $2 AND message_id = $3",
-    )
-    .bind(&agency)
-    .bind(direction)
-    .bind(&message_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    if seen.is_some() {
-        return Ok(false);
-    }
-    let prev: Option<String> = sqlx::query_scalar(
-        "SELECT hash FROM exchange_log WHERE agency = $1 ORDER BY id DESC LIMIT 1",
-    )
-    .bind(&agency)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let prev = prev.unwrap_or_else(|| GENESIS.to_owned());
-    let id: i64 =
-        sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('exchange_log', 'id'))")
-            .fetch_one(&mut **tx)
-            .await?;
     // stored with microseconds: hash what is stored
     let at = Utc::now().trunc_subsecs(6);
     let hash = chain::link_hash(
-        &prev,
+        prev,
         &content(
             id,
             &agency,
@@ -268,12 +280,12 @@ async fn append(
     .bind(outcome)
     .bind(reason.as_deref())
     .bind(at)
-    .bind(&prev)
+    .bind(prev)
     .bind(&hash)
     .execute(&mut **tx)
     .await?
     .rows_affected();
-    Ok(added == 1)
+    Ok((added == 1).then_some(hash))
 }
 
 /// Trims a value the pusher controls to a sane size.
