@@ -409,6 +409,77 @@ pub async fn sync(state: &AppState, caller: &Caller, system: &str) -> Result<Val
     .await
 }
 
+/// Most bytes the console forwards in one upload (the adapter has its own limit too).
+pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
+
+/// Uploads a file (one XLSX workbook, or one CSV file) to a file source's adapter for the
+/// caller (reviewer or admin): audited with the file's name, size and SHA-256; the adapter's
+/// report of the upload (accepted, duplicate or refused, rejected rows) is the answer.
+pub async fn upload(
+    state: &AppState,
+    caller: &Caller,
+    system: &str,
+    file_name: &str,
+    bytes: Vec<u8>,
+) -> Result<Value, ApiError> {
+    use sha2::Digest;
+    caller.require(Role::Reviewer)?;
+    let base = state
+        .upstream
+        .adapter_url(system)
+        .ok_or_else(|| ApiError::not_found(format!("no source {system:?} in ADAPTER_URLS")))?
+        .to_owned();
+    let name = file_name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "name the file"));
+    }
+    if bytes.len() > MAX_UPLOAD_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("at most {MAX_UPLOAD_BYTES} bytes"),
+        ));
+    }
+    let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+    audited(
+        state,
+        caller,
+        "source.upload",
+        &format!("source:{system}"),
+        json!({ "file": name, "bytes": bytes.len(), "sha256": sha256 }),
+        async {
+            let (status, text) = state
+                .upstream
+                .post_file(system, &base, &caller.name, &name, bytes)
+                .await?;
+            if status.is_success() || status == StatusCode::UNPROCESSABLE_ENTITY {
+                return serde_json::from_str(&text).map_err(|_| {
+                    ApiError::new(
+                        StatusCode::BAD_GATEWAY,
+                        format!("adapter {system} answered {status} without a report"),
+                    )
+                });
+            }
+            Err(ApiError::new(
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    StatusCode::BAD_GATEWAY
+                },
+                format!(
+                    "adapter {system} answered {status}: {}",
+                    text.chars().take(300).collect::<String>()
+                ),
+            ))
+        },
+    )
+    .await
+}
+
 /// Asks the indicators service to recompute a snapshot now.
 pub async fn recompute(
     state: &AppState,

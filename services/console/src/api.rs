@@ -73,6 +73,12 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/status", get(status))
         .route("/api/v1/sources", get(sources))
         .route("/api/v1/sources/{system}/sync", post(sync))
+        .route(
+            "/api/v1/sources/{system}/upload",
+            post(upload).layer(axum::extract::DefaultBodyLimit::max(
+                actions::MAX_UPLOAD_BYTES,
+            )),
+        )
         .route("/api/v1/review", get(review_list))
         .route("/api/v1/review/{id}/{decision}", post(review_decide))
         .route("/api/v1/cooperatives", get(cooperatives))
@@ -304,6 +310,28 @@ async fn sources(State(state): State<Shared>, _caller: Caller) -> Api {
 
 async fn sync(State(state): State<Shared>, caller: Caller, Path(system): Path<String>) -> Api {
     Ok(Json(actions::sync(&state, &caller, &system).await?).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct UploadQuery {
+    file: String,
+}
+
+/// `POST /api/v1/sources/{system}/upload?file=NAME`: the file as the body (reviewer, admin).
+async fn upload(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(system): Path<String>,
+    Query(q): Query<UploadQuery>,
+    body: axum::body::Bytes,
+) -> Api {
+    let report = actions::upload(&state, &caller, &system, &q.file, body.to_vec()).await?;
+    let status = if report["outcome"] == "refused" {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(report)).into_response())
 }
 
 /// Masks personal data for callers who may not see it.

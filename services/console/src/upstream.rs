@@ -299,6 +299,33 @@ impl Upstream {
     }
 }
 
+impl Upstream {
+    /// Posts a file to a file source's upload API (`{base}/api/v1/upload?file=NAME`) with
+    /// the service credential, naming the operator; the adapter's status and body.
+    pub async fn post_file(
+        &self,
+        who: &str,
+        base: &str,
+        operator: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(StatusCode, String), UpstreamError> {
+        let req = self
+            .http
+            .post(format!("{base}/api/v1/upload"))
+            .query(&[("file", file_name)])
+            .body(bytes);
+        let resp = self
+            .authorised(req, Some(operator))
+            .send()
+            .await
+            .map_err(|e| unreachable(who, &e))?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| unreachable(who, &e))?;
+        Ok((status, text))
+    }
+}
+
 fn unreachable(service: &str, e: &reqwest::Error) -> UpstreamError {
     UpstreamError::Unreachable {
         service: service.into(),

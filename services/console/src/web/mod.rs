@@ -14,6 +14,7 @@
 //! | `POST /cooperatives/{id}/merge` | merge another organisation into this one | reviewer |
 //! | `GET /indicators?units=&unit=` | each indicator against its 2025 and 2030 targets, with a chart over time, per unit | viewer |
 //! | `GET /dlq`, `GET /dlq/{queue}/{id}`, `POST /dlq/{queue}/{id}/replay\|discard` | dead letters | viewer / admin |
+//! | `GET /upload`, `POST /upload` | upload a file source's workbook (the Farmers' Union's): the report at once, the latest uploads' reports | reviewer |
 //! | `GET /audit` | the audit log | viewer |
 //!
 //! A page without a session redirects to `/login` (only ever back to a same-site path, see
@@ -100,6 +101,12 @@ pub fn router(state: Shared) -> Router {
         .route("/dlq", get(pages::dlq))
         .route("/dlq/{queue}/{id}", get(pages::dlq_show))
         .route("/dlq/{queue}/{id}/{action}", post(pages::dlq_action))
+        .route(
+            "/upload",
+            get(pages::upload_form).post(pages::upload).layer(
+                axum::extract::DefaultBodyLimit::max(crate::actions::MAX_UPLOAD_BYTES + 64 * 1024),
+            ),
+        )
         .route("/audit", get(pages::audit))
         .with_state(state)
 }

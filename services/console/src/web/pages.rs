@@ -1175,6 +1175,133 @@ pub async fn dlq_action(
     }
 }
 
+/// The file sources the console can upload to: the configured adapters that are file sources.
+const FILE_SOURCES: [&str; 1] = ["farmers-union"];
+
+fn upload_form_html(state: &Shared) -> String {
+    let mut options = String::new();
+    for (system, _) in state.upstream.adapters() {
+        if FILE_SOURCES.contains(&system.as_str()) {
+            let _ = write!(options, "<option value=\"{0}\">{0}</option>", esc(system));
+        }
+    }
+    if options.is_empty() {
+        return "<p class=\"muted\">No file source in ADAPTER_URLS.</p>".into();
+    }
+    format!(
+        "<form method=\"post\" action=\"/upload\" enctype=\"multipart/form-data\" id=\"upload-form\">\
+         <label>Source <select name=\"system\">{options}</select></label> \
+         <label>Workbook (.xlsx) or CSV file <input type=\"file\" name=\"file\" accept=\".xlsx,.csv\" required></label> \
+         <button type=\"submit\">Upload</button></form>"
+    )
+}
+
+/// An upload's report: outcome, counts, and each rejected row with sheet, row, column, reason.
+fn report_html(r: &Value) -> String {
+    let text = |k: &str| r[k].as_str().map(str::to_owned).unwrap_or_default();
+    let num = |k: &str| r[k].as_u64().unwrap_or(0);
+    let outcome = text("outcome");
+    let class = if outcome == "refused" {
+        "error"
+    } else {
+        "notice"
+    };
+    let mut b = format!(
+        "<div class=\"{class}\" id=\"upload-report\">Upload {} <b>{}</b>: sender {}, report date {}, SHA-256 {}. \
+         {} rows read: {} taken ({} published, {} unchanged), {} retracted, {} rejected.{}</div>",
+        num("upload_id"),
+        esc(&outcome),
+        esc(&text("sender")),
+        esc(&text("report_date")),
+        esc(&text("file_hash")),
+        num("rows_read"),
+        num("taken"),
+        num("published"),
+        num("unchanged"),
+        num("retracted"),
+        r["rejected"].as_array().map_or(0, Vec::len),
+        r["reason"]
+            .as_str()
+            .map(|x| format!(" {}", esc(x)))
+            .unwrap_or_default(),
+    );
+    if let Some(rows) = r["rejected"].as_array().filter(|a| !a.is_empty()) {
+        b.push_str("<table class=\"rejected\"><tr><th>sheet</th><th>row</th><th>column</th><th>reason</th></tr>");
+        for e in rows {
+            let _ = write!(
+                b,
+                "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
+                esc(e["sheet"].as_str().unwrap_or("")),
+                e["row"].as_u64().unwrap_or(0),
+                esc(e["column"].as_str().unwrap_or("")),
+                esc(e["reason"].as_str().unwrap_or("")),
+            );
+        }
+        b.push_str("</table>");
+    }
+    b
+}
+
+const UPLOAD_TITLE: &str = "<h1>Upload <small>Tải tệp lên</small></h1>";
+
+/// `GET /upload`: the form (reviewer, admin; a viewer is refused 403).
+pub async fn upload_form(State(state): State<Shared>, PageCaller(caller): PageCaller) -> Page {
+    if let Err(e) = caller.require(Role::Reviewer) {
+        return fail(&caller, e.into());
+    }
+    let body = format!("{UPLOAD_TITLE}{}", upload_form_html(&state));
+    page("Upload", Some(&caller), "upload", &body).into_response()
+}
+
+/// `POST /upload` (multipart: `system`, `file`): uploads through [`actions::upload`] and shows
+/// the adapter's report at once.
+pub async fn upload(
+    State(state): State<Shared>,
+    PageCaller(caller): PageCaller,
+    mut form: axum::extract::Multipart,
+) -> Page {
+    if let Err(e) = caller.require(Role::Reviewer) {
+        return fail(&caller, e.into());
+    }
+    let (mut system, mut file) = (None, None);
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) => match field.name() {
+                Some("system") => system = field.text().await.ok(),
+                Some("file") => {
+                    let name = field.file_name().unwrap_or("").to_owned();
+                    match field.bytes().await {
+                        Ok(b) => file = Some((name, b.to_vec())),
+                        Err(e) => {
+                            return fail(
+                                &caller,
+                                ApiError::new(StatusCode::BAD_REQUEST, e.body_text()),
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            },
+            Ok(None) => break,
+            Err(e) => return fail(&caller, ApiError::new(e.status(), e.body_text())),
+        }
+    }
+    let (Some(system), Some((name, bytes))) = (system, file) else {
+        return fail(
+            &caller,
+            ApiError::new(StatusCode::BAD_REQUEST, "choose a source and a file"),
+        );
+    };
+    let mut b = String::from(UPLOAD_TITLE);
+    match actions::upload(&state, &caller, &system, &name, bytes).await {
+        Ok(report) => b.push_str(&report_html(&report)),
+        Err(e) if e.status == StatusCode::FORBIDDEN => return fail(&caller, e),
+        Err(e) => b.push_str(&problem(&e)),
+    }
+    b.push_str(&upload_form_html(&state));
+    page("Upload", Some(&caller), "upload", &b).into_response()
+}
+
 pub async fn audit(
     State(state): State<Shared>,
     PageCaller(caller): PageCaller,

@@ -52,13 +52,14 @@ pub fn render(name: &str, ctx: impl Serialize) -> String {
     }
 }
 
-const NAV: [(&str, &str, &str); 7] = [
+const NAV: [(&str, &str, &str); 8] = [
     ("/", "health", "Pipeline"),
     ("/log", "log", "Log"),
     ("/review", "review", "Review"),
     ("/cooperatives", "cooperatives", "Cooperatives"),
     ("/indicators", "indicators", "Indicators"),
     ("/dlq", "dlq", "Dead letters"),
+    ("/upload", "upload", "Upload"),
     ("/audit", "audit", "Audit"),
 ];
 
