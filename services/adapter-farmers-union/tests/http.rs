@@ -48,7 +48,12 @@ async fn uploads_over_http_are_authenticated_size_limited_and_audited() {
 
     // no token, a wrong token, the console's token without an operator: 401
     let status = |r: reqwest::Response| r.status().as_u16();
-    let r = client.post(&url).body(body.clone()).send().await.expect("sent");
+    let r = client
+        .post(&url)
+        .body(body.clone())
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(status(r), 401);
     let r = client
         .post(&url)
