@@ -20,17 +20,20 @@
 //!    replay copies, the original publisher they carry ([`hub_runtime::messaging::consumer`]).
 //!    [`entitlements::Entitlements`] (data: `deploy/inbound/entitlements.toml` or
 //!    `INBOUND_ENTITLEMENTS_FILE`) must grant that user the record's system
-//!    (`data.meta.source.system`) and its contract type; a message without a publisher, from
-//!    an unknown user, for another agency's system or of a type not granted is dead-lettered
-//!    with that reason (`not entitled: …`) and forwarded nowhere;
+//!    (`data.meta.source.system`) and its contract type, and the envelope's own producer
+//!    (`source`) must be `urn:agency:<that system>`; a message without a publisher, from an
+//!    unknown user, for another agency's system, of a type not granted or whose producer
+//!    names another system is dead-lettered with that reason (`not entitled: …`) and
+//!    forwarded nowhere;
 //! 3. [`Validators`] checks `data` against the committed JSON Schema of its type
 //!    (`contracts/schemas/*.schema.json`, embedded at build time, formats checked), and the
 //!    payload is decoded into its Rust type; `meta.content_hash` must be the hash of
 //!    `meta.raw` (consumers deduplicate on it);
 //! 4. a message that passes is republished unchanged (same id, same payload) to
 //!    `coophub.source` with a publisher confirm (header `x-hub-pushed-by`: the agency user),
-//!    so it is treated exactly like an adapter's output; one that fails is dead-lettered (`HandlerError::Permanent`) with the schema
-//!    error's instance path and message, to its queue's `.dlq` (`inbound.source.<agency>.dlq`);
+//!    so it is treated exactly like an adapter's output; one that fails is dead-lettered
+//!    (`HandlerError::Permanent`) with the schema error's instance path and message, to its
+//!    queue's `.dlq` (`inbound.source.<agency>.dlq`);
 //! 5. the decision is appended to the per-agency, hash-chained [`exchange_log`] (schema
 //!    `inbound`): a forwarded push once the broker confirmed it, a refused one before it is
 //!    dead-lettered. When the log cannot be written the message is retried (transient), so
