@@ -169,6 +169,19 @@ impl CoopAlliance {
     }
 }
 
+/// This source, for the `hub` binary's one list of sources (`hub::sources`).
+pub const REGISTRATION: hub_adapter_kit::Registration = hub_adapter_kit::Registration {
+    system: SYSTEM,
+    about: "the Cooperative Alliance registry (pull)",
+    run: |shutdown| {
+        Box::pin(async move {
+            let config = Config::from_env()?;
+            run(config, shutdown).await
+        })
+    },
+    upload: None,
+};
+
 /// Runs the adapter until `shutdown`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), AdapterError> {
     config.validate()?;

@@ -113,6 +113,24 @@ impl Config {
     }
 }
 
+/// This source, for the `hub` binary's one list of sources (`hub::sources`).
+pub const REGISTRATION: hub_adapter_kit::Registration = hub_adapter_kit::Registration {
+    system: SYSTEM,
+    about: "the Farmers' Union's workbooks: the upload API (POST /api/v1/upload)",
+    run: |shutdown| {
+        Box::pin(async move {
+            let config = Config::from_env()?;
+            run(config, shutdown).await
+        })
+    },
+    upload: Some(|files, uploaded_by| {
+        Box::pin(async move {
+            let config = Config::from_env()?;
+            Ok(upload_files(config, &files, &uploaded_by).await?)
+        })
+    }),
+};
+
 /// The Union's workbooks as a file source.
 #[derive(Debug, Clone, Default)]
 pub struct FarmersUnion;

@@ -10,6 +10,7 @@
 //! | [`source`] | the [`Source`] trait, the page protocol ([`SyncContext`]) and the [`Engine`] |
 //! | [`mapping`] | reading raw fields into contracts, flagging what is wrong in `meta.issues` |
 //! | [`metrics`] | records read / published / skipped / invalid, errors, lag |
+//! | [`registration`] | [`Registration`]: what the `hub` binary needs of a source, from the source's crate |
 //! | [`runner`] | [`run`]: the service (checks, poll schedule, ops routes, graceful shutdown) |
 //! | [`config`] | [`Secret`] and lenient readers for environment values |
 //! | [`file`] | files as a source kind: workbooks (XLSX, CSV) uploaded, read into rows, diffed against the sender's roster, retractions, audit of every upload, the upload API |
@@ -29,6 +30,7 @@ pub mod file;
 pub mod http;
 pub mod mapping;
 pub mod metrics;
+pub mod registration;
 pub mod runner;
 pub mod source;
 
@@ -41,5 +43,6 @@ pub use error::{Invalid, SourceError};
 pub use http::{Auth, HttpClient, HttpSettings, WithRaw};
 pub use mapping::FieldReader;
 pub use metrics::AdapterMetrics;
+pub use registration::Registration;
 pub use runner::{AdapterError, RunSettings, run};
 pub use source::{Engine, PageEvent, PageHook, Source, SyncContext, SyncReport};

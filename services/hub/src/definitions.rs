@@ -42,38 +42,15 @@ fn re(name: &str) -> String {
 /// One hub service's permissions: its own queues (prefix), the exchanges it consumes from or
 /// binds its queues to (read; the dead-letter and requeue exchanges included) and the ones it
 /// publishes to (write).
-struct ServiceUser {
-    name: &'static str,
+struct ServiceUser<'a> {
+    name: &'a str,
     own_queues: &'static [&'static str],
     reads: &'static [&'static str],
     writes: &'static [&'static str],
 }
 
-const SERVICES: &[ServiceUser] = &[
-    ServiceUser {
-        name: "svc-adapter-coop-alliance",
-        own_queues: &[],
-        reads: &[],
-        writes: &["coophub.source"],
-    },
-    ServiceUser {
-        name: "svc-adapter-loan-fund",
-        own_queues: &[],
-        reads: &[],
-        writes: &["coophub.source"],
-    },
-    ServiceUser {
-        name: "svc-adapter-ntm",
-        own_queues: &[],
-        reads: &[],
-        writes: &["coophub.source"],
-    },
-    ServiceUser {
-        name: "svc-adapter-farmers-union",
-        own_queues: &[],
-        reads: &[],
-        writes: &["coophub.source"],
-    },
+/// The services' users; the adapters' come from [`crate::sources::SOURCES`].
+const SERVICES: &[ServiceUser<'static>] = &[
     ServiceUser {
         name: "svc-inbound",
         own_queues: &["inbound."],
@@ -189,7 +166,24 @@ pub fn definitions() -> Value {
     // management user they add there, outside these definitions)
     let mut users = Vec::new();
     let mut permissions = Vec::new();
-    for s in SERVICES {
+    // the adapters (one per registered source: write to coophub.source only), then the services
+    let adapter_users: Vec<String> = crate::sources::SOURCES
+        .iter()
+        .map(|r| r.service_user())
+        .collect();
+    let adapters = adapter_users.iter().map(|name| ServiceUser {
+        name,
+        own_queues: &[],
+        reads: &[],
+        writes: &["coophub.source"],
+    });
+    let services = SERVICES.iter().map(|s| ServiceUser {
+        name: s.name,
+        own_queues: s.own_queues,
+        reads: s.reads,
+        writes: s.writes,
+    });
+    for s in adapters.chain(services) {
         let own: Vec<String> = s
             .own_queues
             .iter()

@@ -10,3 +10,4 @@ pub mod definitions;
 pub mod demo;
 pub mod exchange;
 pub mod pipeline;
+pub mod sources;

@@ -54,8 +54,9 @@ enum Command {
     /// and `AMQP_URL` allow; prints the upload's report (rejected rows with sheet, row,
     /// column and reason) and fails when the upload is refused.
     Upload {
-        #[arg(value_enum)]
-        source: FileSourceName,
+        /// The file source (`hub::sources`).
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(hub::sources::file_sources()))]
+        source: String,
         /// The workbook (`.xlsx`) or the CSV files, one per sheet.
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
@@ -68,19 +69,15 @@ enum Command {
     },
 }
 
-/// The sources that come as files.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum FileSourceName {
-    FarmersUnion,
-}
-
 /// The services, each run on its own in a real deployment.
 #[derive(Debug, Subcommand)]
 enum ServiceCommand {
-    /// Run a source adapter: pulls its agency system on a schedule and publishes source records.
+    /// Run a source adapter: pulls its agency system on a schedule (or takes the uploads of a
+    /// file source) and publishes source records.
     Adapter {
-        #[arg(value_enum)]
-        source: SourceName,
+        /// The source (`hub::sources`).
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(hub::sources::names()))]
+        source: String,
     },
     /// Run the inbound validator: checks agency pushes on `coophub.inbound` against the schemas.
     Inbound,
@@ -92,47 +89,18 @@ enum ServiceCommand {
     Console,
 }
 
-/// The source systems with an adapter.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum SourceName {
-    CoopAlliance,
-    LoanFund,
-    Ntm,
-    /// The Farmers' Union's workbooks: the upload API (`POST /api/v1/upload`).
-    FarmersUnion,
-}
-
 /// Runs one service until SIGTERM or SIGINT.
 async fn service(command: ServiceCommand) -> anyhow::Result<()> {
     use anyhow::Context;
     let shutdown = hub_runtime::shutdown::on_signals();
     match command {
-        ServiceCommand::Adapter { source } => match source {
-            SourceName::CoopAlliance => {
-                let config = hub_adapter_coop_alliance::Config::from_env()?;
-                hub_adapter_coop_alliance::run(config, shutdown)
-                    .await
-                    .context("adapter coop-alliance")?
-            }
-            SourceName::LoanFund => {
-                let config = hub_adapter_loan_fund::Config::from_env()?;
-                hub_adapter_loan_fund::run(config, shutdown)
-                    .await
-                    .context("adapter loan-fund")?
-            }
-            SourceName::Ntm => {
-                let config = hub_adapter_ntm::Config::from_env()?;
-                hub_adapter_ntm::run(config, shutdown)
-                    .await
-                    .context("adapter ntm")?
-            }
-            SourceName::FarmersUnion => {
-                let config = hub_adapter_farmers_union::Config::from_env()?;
-                hub_adapter_farmers_union::run(config, shutdown)
-                    .await
-                    .context("adapter farmers-union")?
-            }
-        },
+        ServiceCommand::Adapter { source } => {
+            let registration = hub::sources::find(&source)
+                .ok_or_else(|| anyhow::anyhow!("no source {source:?}"))?;
+            (registration.run)(shutdown)
+                .await
+                .with_context(|| format!("adapter {source}"))?
+        }
         ServiceCommand::Inbound => {
             let config = hub_inbound::Config::from_env()?;
             hub_inbound::run(config, shutdown)
@@ -163,7 +131,7 @@ async fn service(command: ServiceCommand) -> anyhow::Result<()> {
 
 /// `hub upload <source> FILE…`: the same ingest as the upload API.
 async fn upload(
-    source: FileSourceName,
+    source: &str,
     files: &[std::path::PathBuf],
     uploaded_by: Option<String>,
     json: bool,
@@ -174,12 +142,12 @@ async fn upload(
             std::env::var("USER").unwrap_or_else(|_| "unknown".into())
         )
     });
-    let report = match source {
-        FileSourceName::FarmersUnion => {
-            let config = hub_adapter_farmers_union::Config::from_env()?;
-            hub_adapter_farmers_union::upload_files(config, files, &who).await?
-        }
-    };
+    let upload = hub::sources::find(source)
+        .and_then(|s| s.upload)
+        .ok_or_else(|| anyhow::anyhow!("{source:?} is no file source"))?;
+    let report = upload(files.to_vec(), who)
+        .await
+        .map_err(|e| anyhow::anyhow!("upload {source}: {e}"))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -274,7 +242,7 @@ async fn main() -> ExitCode {
             files,
             uploaded_by,
             json,
-        } => upload(source, &files, uploaded_by, json).await,
+        } => upload(&source, &files, uploaded_by, json).await,
         Command::Definitions { passwords_from_env } => {
             let d = if passwords_from_env {
                 hub::definitions::render_with_passwords(|v| std::env::var(v).ok())
