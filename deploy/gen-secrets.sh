@@ -18,8 +18,8 @@ umask 077
 {
     echo "# made by deploy/gen-secrets.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ); never commit"
     echo "POSTGRES_PASSWORD=$(pw)"
-    for u in SVC_ADAPTER_COOP_ALLIANCE SVC_ADAPTER_LOAN_FUND SVC_ADAPTER_NTM SVC_INBOUND \
-             SVC_RECONCILER SVC_INDICATORS SVC_CONSOLE; do
+    for u in SVC_ADAPTER_COOP_ALLIANCE SVC_ADAPTER_LOAN_FUND SVC_ADAPTER_NTM \
+             SVC_ADAPTER_FARMERS_UNION SVC_INBOUND SVC_RECONCILER SVC_INDICATORS SVC_CONSOLE; do
         echo "RABBITMQ_PASSWORD_$u=$(pw)"
         echo "PG_PASSWORD_$u=$(pw)"
     done

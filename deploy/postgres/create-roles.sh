@@ -3,7 +3,8 @@
 # (deploy/postgres/role.sql), with the passwords from the environment:
 #
 #   PG_PASSWORD_SVC_ADAPTER_COOP_ALLIANCE  PG_PASSWORD_SVC_ADAPTER_LOAN_FUND
-#   PG_PASSWORD_SVC_ADAPTER_NTM            PG_PASSWORD_SVC_INBOUND
+#   PG_PASSWORD_SVC_ADAPTER_NTM            PG_PASSWORD_SVC_ADAPTER_FARMERS_UNION
+#   PG_PASSWORD_SVC_INBOUND
 #   PG_PASSWORD_SVC_RECONCILER             PG_PASSWORD_SVC_INDICATORS
 #   PG_PASSWORD_SVC_CONSOLE
 #
@@ -21,6 +22,7 @@ for pair in \
     svc_adapter_coop_alliance:adapter_coop_alliance \
     svc_adapter_loan_fund:adapter_loan_fund \
     svc_adapter_ntm:adapter_ntm \
+    svc_adapter_farmers_union:adapter_farmers_union \
     svc_inbound:inbound \
     svc_reconciler:reconciler \
     svc_indicators:indicators \
