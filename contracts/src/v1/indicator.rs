@@ -79,6 +79,21 @@ pub struct IndicatorValue {
     /// is a value (there is no target to be behind). Absent means false.
     #[serde(default, skip_serializing_if = "is_false")]
     pub context: bool,
+    /// I5 only, where a Farmers' Union workbook covers the unit: of the branches converted in
+    /// [B, T] (I5's numerator), how many the hub matched to an organisation in the registry
+    /// and how many it could not. A cross-check shown beside I5, never mixed into it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversions: Option<ConversionCheck>,
+}
+
+/// The Farmers' Union's conversions matched to the registry, beside I5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConversionCheck {
+    /// Converted branches whose HTX/THT is an organisation of the registry (same registration
+    /// code; else same kind, commune and name).
+    pub matched: u64,
+    /// Converted branches whose HTX/THT the hub could not find in the registry.
+    pub unmatched: u64,
 }
 
 fn is_false(b: &bool) -> bool {

@@ -31,8 +31,8 @@ use chrono::{Datelike, NaiveDate};
 use hub_contracts::v1::common::{OrgKind, SourceRef};
 use hub_contracts::v1::identity::GoldenRecord;
 use hub_contracts::v1::indicator::{
-    Comparison, IndicatorValue, Target, TargetCheck, UnitIndicators, UnitLevel, ValueStatus,
-    ValueUnit,
+    Comparison, ConversionCheck, IndicatorValue, Target, TargetCheck, UnitIndicators, UnitLevel,
+    ValueStatus, ValueUnit,
 };
 use hub_contracts::v1::source::{
     Grade, LoanDisbursement, LoanStatus, NtmCommuneReport, OrgStatus, Origin, ReportStatus,
@@ -266,7 +266,7 @@ pub fn compute_with_union(
             unit_sums[i] += s;
         }
     }
-    let fu_sums = crate::farmers_union::per_unit(plan, list, t, fu);
+    let fu_sums = crate::farmers_union::per_unit(plan, list, t, fu, inputs.golden);
     table
         .rows
         .iter()
@@ -333,7 +333,14 @@ fn value_of(
         (IndicatorId::I8, Some(fu)) => percent(fu.i8_num, fu.i8_den),
         (id, _) => raw_of(id, s),
     };
-    value_with(ind, level, raw)
+    let mut v = value_with(ind, level, raw);
+    if let (IndicatorId::I5, Some(fu)) = (ind.id, fu) {
+        v.conversions = Some(ConversionCheck {
+            matched: fu.conv_matched,
+            unmatched: fu.conv_unmatched,
+        });
+    }
+    v
 }
 
 fn raw_of(id: IndicatorId, s: &Sums) -> Raw {
@@ -393,6 +400,7 @@ fn value_with(ind: &PlanIndicator, level: UnitLevel, raw: Raw) -> IndicatorValue
         target_2025,
         target_2030,
         context: t2025.is_none() && t2030.is_none(),
+        conversions: None,
     }
 }
 

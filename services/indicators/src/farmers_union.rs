@@ -14,6 +14,10 @@
 //!   2025 list: the new commune the crosswalk maps it to, and the province). An officer: `tinh`
 //!   in the province; `huyen` in its district and the province (on the 2025 list: the
 //!   province); `xa` and `chi_hoi` in their commune and the units containing it.
+//! - Beside I5 (never in it): each conversion counted in I5's numerator is matched to an
+//!   organisation of the registry (a live golden record with a registry record) by its
+//!   registration code, else by the same kind, commune and canonical name
+//!   (`hub_normalise::orgname`); the rest are unmatched.
 //! - A unit is covered when a workbook <= T covers some of it: the province by any
 //!   workbook; a district (and its communes) by the provincial or its own workbook; a 2025
 //!   commune when one of its old communes' districts is covered. Elsewhere I5 and I8 stay
@@ -24,6 +28,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
+use hub_contracts::v1::identity::GoldenRecord;
 use hub_contracts::v1::{BranchStatus, FuBranch, FuOfficer, FuTraining, OfficerLevel, Workbook};
 
 use hub_contracts::v1::indicator::UnitLevel;
@@ -58,6 +63,28 @@ pub struct FuSums {
     pub i8_num: u64,
     /// Officers on the collective economy.
     pub i8_den: u64,
+    /// Conversions of I5's numerator matched to an organisation of the registry.
+    pub conv_matched: u64,
+    /// Conversions of I5's numerator not found in the registry.
+    pub conv_unmatched: u64,
+}
+
+/// Whether a converted branch's HTX/THT is an organisation of the registry.
+fn in_registry(branch: &FuBranch, registry: &[&GoldenRecord]) -> bool {
+    let Some(c) = &branch.converted_to else {
+        return false;
+    };
+    if let Some(code) = c.registration_code.as_deref().filter(|c| !c.is_empty()) {
+        return registry
+            .iter()
+            .any(|g| g.registration_code.as_deref() == Some(code));
+    }
+    let canonical = hub_normalise::orgname::parse(&c.name).canonical;
+    registry.iter().any(|g| {
+        g.kind == Some(c.kind)
+            && g.commune_code.as_deref() == Some(branch.commune_code.as_str())
+            && hub_normalise::orgname::parse(&g.name).canonical == canonical
+    })
 }
 
 /// The version of each record standing as of `t`: latest report date <= t, then latest fetch.
@@ -86,7 +113,13 @@ fn standing<'a, T>(
 }
 
 /// I5 and I8 sums per row of the plan's `list` table (`None`: no workbook covers the unit).
-pub fn per_unit(plan: &Plan, list: UnitList, t: NaiveDate, fu: &FuInputs) -> Vec<Option<FuSums>> {
+pub fn per_unit(
+    plan: &Plan,
+    list: UnitList,
+    t: NaiveDate,
+    fu: &FuInputs,
+    golden: &[GoldenRecord],
+) -> Vec<Option<FuSums>> {
     let b = plan.baseline;
     let table = plan.units(list);
     let mut out: Vec<Option<FuSums>> = vec![None; table.rows.len()];
@@ -167,7 +200,11 @@ pub fn per_unit(plan: &Plan, list: UnitList, t: NaiveDate, fu: &FuInputs) -> Vec
         }
     };
 
-    // I5: branches
+    // I5: branches (and beside it, their conversions matched to the registry)
+    let registry: Vec<&GoldenRecord> = golden
+        .iter()
+        .filter(|g| !g.retired && g.in_registry)
+        .collect();
     let branches = standing(&fu.branches, t, &latest, |r| {
         (&r.workbook, r.meta.source.id.as_str(), r.meta.fetched_at)
     });
@@ -185,12 +222,18 @@ pub fn per_unit(plan: &Plan, list: UnitList, t: NaiveDate, fu: &FuInputs) -> Vec
         let Some(rows) = table.containing.get(&br.commune_code) else {
             continue;
         };
+        let matched = converted && in_registry(br, &registry);
         add(&mut out, rows, &|s| {
             if !ended_before_b {
                 s.i5_den += 1;
             }
             if converted {
                 s.i5_num += 1;
+                if matched {
+                    s.conv_matched += 1;
+                } else {
+                    s.conv_unmatched += 1;
+                }
             }
         });
     }
@@ -247,6 +290,7 @@ mod tests {
     use super::*;
     use crate::compute::{Inputs, compute_with_union};
     use crate::plan::{Plan, UnitList};
+    use hub_contracts::v1::identity::GoldenRecord;
     use hub_contracts::v1::indicator::{UnitIndicators, ValueStatus};
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
@@ -486,6 +530,38 @@ mod tests {
         assert_eq!(value(&units, "106", "I8").3, ValueStatus::NoData);
 
         // as of 2024-10-15: 106's Q3 stands for 106 (B1, B5 converted: 2 of 2), 12's Q2 for 105
+        let units = compute_with_union(&plan, UnitList::Units2024, d(2024, 10, 15), inputs, &fu);
+        // beside I5: no registry at all, both conversions unmatched
+        let i5 = |units: &[UnitIndicators]| {
+            units
+                .iter()
+                .find(|u| u.unit_code == "106")
+                .and_then(|u| u.values.iter().find(|v| v.indicator == "I5"))
+                .and_then(|v| v.conversions)
+                .map(|c| (c.matched, c.unmatched))
+        };
+        assert_eq!(i5(&units), Some((0, 2)));
+        // B5's HTX is in the registry (same kind, commune and name): matched
+        let golden: GoldenRecord = serde_json::from_value(serde_json::json!({
+            "organisation_id": "018f0000-0000-7000-8000-000000000001",
+            "version": 1, "retired": false, "kind": "HTX", "name": "Hợp tác xã",
+            "commune_code": "03394", "in_registry": true, "source_refs": [],
+            "updated_at": "2025-01-01T00:00:00Z"
+        }))
+        .expect("a golden record");
+        let with_registry = Inputs {
+            golden: std::slice::from_ref(&golden),
+            loans: &[],
+            ntm: &[],
+        };
+        let units = compute_with_union(
+            &plan,
+            UnitList::Units2024,
+            d(2024, 10, 15),
+            with_registry,
+            &fu,
+        );
+        assert_eq!(i5(&units), Some((1, 1)));
         let units = compute_with_union(&plan, UnitList::Units2024, d(2024, 10, 15), inputs, &fu);
         assert_eq!(value(&units, "106", "I5").1, Some(2.0));
         assert_eq!(value(&units, "106", "I5").2, Some(2.0));
