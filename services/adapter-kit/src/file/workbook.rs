@@ -24,6 +24,10 @@ use unicode_normalization::UnicodeNormalization;
 /// Most rows read from one sheet (a larger sheet refuses the upload).
 pub const MAX_ROWS_PER_SHEET: usize = 50_000;
 
+/// Most bytes an XLSX file's parts may expand to (as its zip directory declares them, checked
+/// before anything is decompressed): a small file that expands to gigabytes is refused.
+pub const MAX_XLSX_EXPANDED_BYTES: u128 = 256 * 1024 * 1024;
+
 /// One uploaded file: its name as sent and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadFile {
@@ -194,6 +198,7 @@ fn read_xlsx(file: &UploadFile) -> Result<Workbook, FileError> {
         file: file.name.clone(),
         detail: e.to_string(),
     };
+    check_expanded(&file.bytes, MAX_XLSX_EXPANDED_BYTES).map_err(|e| unreadable(&e))?;
     let mut book: Xlsx<_> =
         calamine::open_workbook_from_rs(Cursor::new(&file.bytes)).map_err(|e| unreadable(&e))?;
     let mut sheets = Vec::new();
@@ -254,6 +259,22 @@ fn read_xlsx(file: &UploadFile) -> Result<Workbook, FileError> {
         });
     }
     Ok(Workbook { sheets })
+}
+
+/// Refuses a zip whose parts expand beyond `max` bytes, by the central directory's sizes
+/// (written by every writer, with or without data descriptors), before anything is
+/// decompressed; a part that expands beyond its declared size fails its read later.
+fn check_expanded(bytes: &[u8], max: u128) -> Result<(), String> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| e.to_string())?;
+    let mut expanded: u128 = 0;
+    for i in 0..archive.len() {
+        let part = archive.by_index_raw(i).map_err(|e| e.to_string())?;
+        expanded += u128::from(part.size());
+    }
+    if expanded > max {
+        return Err(format!("expands to {expanded} bytes, more than {max}"));
+    }
+    Ok(())
 }
 
 fn read_csv(file: &UploadFile) -> Result<Sheet, FileError> {
@@ -599,6 +620,27 @@ mod tests {
                 assert!(r.yes_no("c10").is_err());
             },
         );
+    }
+
+    #[test]
+    fn a_zip_expanding_beyond_the_limit_is_refused_before_it_is_read() {
+        use std::io::Write;
+        let mut buf = Cursor::new(Vec::new());
+        let mut w = zip::ZipWriter::new(&mut buf);
+        w.start_file(
+            "xl/sharedStrings.xml",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .expect("start");
+        w.write_all(&[b'a'; 5000]).expect("write");
+        w.finish().expect("finish");
+        let bytes = buf.into_inner();
+        assert!(bytes.len() < 1000, "small on the wire");
+        assert_eq!(
+            check_expanded(&bytes, 4000),
+            Err("expands to 5000 bytes, more than 4000".into())
+        );
+        assert_eq!(check_expanded(&bytes, 5000), Ok(()));
     }
 
     #[test]
