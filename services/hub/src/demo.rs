@@ -17,7 +17,7 @@ use hub_simulators::cli::SimArgs;
 use hub_simulators::{TruthParams, UnitList};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::pipeline::{Pipeline, PipelineConfig, Sources};
+use crate::pipeline::{AdapterHttp, Pipeline, PipelineConfig, Sources};
 
 /// Database the demo (re)creates on the configured server.
 pub const DEMO_DATABASE: &str = "coophub_demo";
@@ -42,6 +42,22 @@ pub struct DemoArgs {
     /// Operator console address.
     #[arg(long, env = "HUB_DEMO_CONSOLE_ADDR", default_value = "127.0.0.1:8080")]
     pub console_addr: SocketAddr,
+    /// The adapters' addresses (`/readyz`, `/metrics`, `POST /api/v1/sync`), which the
+    /// console's first page reads: coop-alliance, loan-fund, ntm.
+    #[arg(
+        long,
+        env = "HUB_DEMO_ADAPTER_ADDRS",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:8091,127.0.0.1:8092,127.0.0.1:8093"
+    )]
+    pub adapter_addrs: Vec<SocketAddr>,
+    /// Doubtful pairs the demo plants in the NTM reports (an entry under a short name and
+    /// another representative), so that the review queue has work in the first minute.
+    #[arg(long, default_value_t = 5)]
+    pub doubtful_pairs: usize,
+    /// The database the demo makes afresh on the configured PostgreSQL server.
+    #[arg(long, env = "HUB_DEMO_DATABASE", default_value = DEMO_DATABASE)]
+    pub database: String,
     /// Console users (argon2 hashes); the dev file's users are viewer/viewer-dev,
     /// reviewer/reviewer-dev and admin/admin-dev.
     #[arg(
@@ -85,7 +101,12 @@ fn with_database(url: &str, db: &str) -> Result<String, DemoError> {
     Ok(parsed.to_string())
 }
 
-async fn fresh_database(server_url: &str) -> Result<String, DemoError> {
+async fn fresh_database(server_url: &str, db: &str) -> Result<String, DemoError> {
+    if db.is_empty() || !db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(DemoError::Database(format!(
+            "--database {db:?}: letters, digits and _ only"
+        )));
+    }
     let opts =
         PgConnectOptions::from_str(server_url).map_err(|e| DemoError::Database(e.to_string()))?;
     let admin = PgPoolOptions::new()
@@ -100,8 +121,8 @@ async fn fresh_database(server_url: &str) -> Result<String, DemoError> {
             ))
         })?;
     for sql in [
-        format!("DROP DATABASE IF EXISTS {DEMO_DATABASE} WITH (FORCE)"),
-        format!("CREATE DATABASE {DEMO_DATABASE}"),
+        format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+        format!("CREATE DATABASE {db}"),
     ] {
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .execute(&admin)
@@ -109,14 +130,14 @@ async fn fresh_database(server_url: &str) -> Result<String, DemoError> {
             .map_err(|e| DemoError::Database(e.to_string()))?;
     }
     admin.close().await;
-    with_database(server_url, DEMO_DATABASE)
+    with_database(server_url, db)
 }
 
 /// Runs the demo until Ctrl-C (or, with `--once`, until the table is printed).
 pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), DemoError> {
     let base = hub_runtime::config::load_common()?;
     let common = CommonConfig {
-        database_url: fresh_database(&base.database_url).await?,
+        database_url: fresh_database(&base.database_url, &args.database).await?,
         hub_namespace: if base.hub_namespace.is_empty() {
             "demo".into()
         } else {
@@ -134,17 +155,41 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
             ..TruthParams::for_world(&w)
         }
     };
+    let planted = plant_doubtful_pairs(&sims.world, args.doubtful_pairs).await;
     let truth = sims.truth(Some(params)).await;
     println!(
         "simulators: coop-alliance {}  loan-fund {}  ntm {}",
         sims.coop_alliance.base_url, sims.loan_fund.base_url, sims.ntm.base_url
     );
 
+    let adapter_http = match args.adapter_addrs.as_slice() {
+        [coop_alliance, loan_fund, ntm] => Some(AdapterHttp {
+            coop_alliance: *coop_alliance,
+            loan_fund: *loan_fund,
+            ntm: *ntm,
+        }),
+        _ => None,
+    };
+    let adapter_urls: Vec<(String, String)> = adapter_http
+        .map(|h| {
+            vec![
+                (
+                    "coop-alliance".to_owned(),
+                    format!("http://{}", h.coop_alliance),
+                ),
+                ("loan-fund".to_owned(), format!("http://{}", h.loan_fund)),
+                ("ntm".to_owned(), format!("http://{}", h.ntm)),
+            ]
+        })
+        .unwrap_or_default();
     let pipeline_common = common.clone();
     let pipeline = Pipeline::start(
         PipelineConfig {
             common,
-            sources: Sources::of(&sims, years),
+            sources: Sources {
+                adapter_http,
+                ..Sources::of(&sims, years)
+            },
             poll: Duration::from_secs(30),
             as_of: Some(params.as_of),
             reconciler_http: Some(args.reconciler_addr),
@@ -163,6 +208,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
             },
             reconciler_url: Some(format!("http://{}", args.reconciler_addr)),
             indicators_url: Some(format!("http://{}", args.indicators_addr)),
+            adapter_urls,
             console_users_file: Some(args.users_file.clone()),
             service_token: hub_runtime::service_auth::ServiceCredential::new(
                 pipeline.service_token.clone(),
@@ -219,6 +265,14 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
         console.http_addr()
     );
     println!(
+        "                {planted} doubtful pairs wait in the review queue: http://{}/review",
+        console.http_addr()
+    );
+    println!(
+        "report (print)  http://{}/indicators/report",
+        console.http_addr()
+    );
+    println!(
         "reconciler API  http://{}/api/v1/cooperatives",
         args.reconciler_addr
     );
@@ -247,6 +301,58 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
     }
     sims.shutdown().await;
     Ok(())
+}
+
+/// Representatives' names the planted entries give (none is a name the world generates for
+/// the same organisation, so the pair stays doubtful).
+const OTHER_REPRESENTATIVES: [&str; 8] = [
+    "Giàng A Páo",
+    "Sùng A Lử",
+    "Pờ Lò Xá",
+    "Vàng A Dế",
+    "Lò Thị Ún",
+    "Tẩn Láo Lở",
+    "Chảo Sử Mẩy",
+    "Hờ A Chò",
+];
+
+/// Plants up to `n` doubtful pairs in the world before anything reads it: in the latest NTM
+/// report of a commune, an entry of a registered cooperative is renamed to the short form a
+/// commune clerk writes (`HTX {place}`) and given another representative. The reconciler
+/// can neither match it for certain nor call it new: it waits for an operator. Only entries
+/// that do not say they are linked with an enterprise are touched, so the indicators (and
+/// the ground truth they are compared with) stay the same. Answers how many were planted.
+pub async fn plant_doubtful_pairs(world: &hub_simulators::http::SharedWorld, n: usize) -> usize {
+    let mut w = world.write().await;
+    let Some(year) = w.reports.iter().map(|r| r.year).max() else {
+        return 0;
+    };
+    let places: std::collections::BTreeMap<usize, String> = w
+        .organisations
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.registry_id.is_some())
+        .map(|(i, o)| (i, o.facts.place.clone()))
+        .collect();
+    let mut planted = 0;
+    for report in w.reports.iter_mut().filter(|r| r.year == year) {
+        if planted >= n.min(OTHER_REPRESENTATIVES.len()) {
+            break;
+        }
+        let Some(rev) = report.revisions.last_mut() else {
+            continue;
+        };
+        let Some(entry) = rev.cooperatives.iter_mut().find(|e| {
+            e.linked_with_enterprise != Some(true)
+                && places.get(&e.org).is_some_and(|p| !p.is_empty())
+        }) else {
+            continue;
+        };
+        entry.name = format!("HTX {}", places[&entry.org]);
+        entry.representative = Some(OTHER_REPRESENTATIVES[planted].to_owned());
+        planted += 1;
+    }
+    planted
 }
 
 fn fmt_num(v: Option<f64>) -> String {

@@ -23,6 +23,17 @@ pub struct Sources {
     pub ntm_user: String,
     pub ntm_password: String,
     pub ntm_years: Vec<i32>,
+    /// Where each adapter serves `/readyz`, `/metrics` and `POST /api/v1/sync` (for the
+    /// console); None: the adapters serve no HTTP.
+    pub adapter_http: Option<AdapterHttp>,
+}
+
+/// The adapters' HTTP addresses.
+#[derive(Debug, Clone, Copy)]
+pub struct AdapterHttp {
+    pub coop_alliance: SocketAddr,
+    pub loan_fund: SocketAddr,
+    pub ntm: SocketAddr,
 }
 
 impl Sources {
@@ -39,6 +50,7 @@ impl Sources {
             ntm_user: c.ntm_user.clone(),
             ntm_password: c.ntm_password.clone(),
             ntm_years,
+            adapter_http: None,
         }
     }
 }
@@ -173,8 +185,9 @@ impl Pipeline {
         }
         broker.close().await;
 
+        let http = s.adapter_http;
         let coop = hub_adapter_coop_alliance::Config {
-            common: common.clone(),
+            common: with_http(&common, http.map(|h| h.coop_alliance)),
             coop_alliance_url: s.coop_alliance_url.clone(),
             coop_alliance_api_key: Secret::new(s.coop_alliance_api_key.clone()),
             coop_alliance_poll_secs: poll,
@@ -191,7 +204,7 @@ impl Pipeline {
         ));
 
         let loans = hub_adapter_loan_fund::Config {
-            common: common.clone(),
+            common: with_http(&common, http.map(|h| h.loan_fund)),
             loan_fund_url: s.loan_fund_url.clone(),
             loan_fund_client_id: s.loan_fund_client_id.clone(),
             loan_fund_client_secret: Secret::new(s.loan_fund_client_secret.clone()),
@@ -209,7 +222,7 @@ impl Pipeline {
         ));
 
         let ntm = hub_adapter_ntm::Config {
-            common,
+            common: with_http(&common, http.map(|h| h.ntm)),
             ntm_url: s.ntm_url.clone(),
             ntm_user: s.ntm_user.clone(),
             ntm_password: Secret::new(s.ntm_password.clone()),
