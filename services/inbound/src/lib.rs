@@ -666,6 +666,56 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_agency_has_its_own_bounded_queue_of_its_own_types() {
+        let e = Entitlements::builtin().expect("the committed file");
+        let specs = agency_queue_specs(&e, 7, 5, 4096);
+        let got: Vec<(String, Vec<(String, String)>, Option<i64>)> = specs
+            .iter()
+            .map(|s| (s.name.clone(), s.bindings.clone(), s.max_length))
+            .collect();
+        let bind = |ty: &str| vec![(exchanges::INBOUND.to_owned(), ty.to_owned())];
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "inbound.source.agency-coop-alliance".to_owned(),
+                    bind("source.cooperative.v1"),
+                    Some(5)
+                ),
+                (
+                    "inbound.source.agency-loan-fund".to_owned(),
+                    bind("source.disbursement.v1"),
+                    Some(5)
+                ),
+                (
+                    "inbound.source.agency-ntm".to_owned(),
+                    bind("source.ntm_report.v1"),
+                    Some(5)
+                ),
+            ]
+        );
+        assert!(specs.iter().all(|s| s.max_length_bytes == Some(4096)));
+        assert!(
+            queue_spec(7).bindings.is_empty(),
+            "nothing routes to the former shared queue"
+        );
+        let delivered = delivered_queue_spec(&e, 7).expect("agencies read");
+        assert_eq!(
+            delivered.bindings,
+            vec![
+                (exchanges::IDENTITY.to_owned(), "#".to_owned()),
+                (exchanges::INDICATOR.to_owned(), "#".to_owned()),
+            ]
+        );
+        let none = Entitlements::parse(
+            "[agencies.a]\nsystems = [\"x\"]\ntypes = [\"source.cooperative.v1\"]\n",
+            "x.toml",
+        )
+        .expect("valid");
+        assert!(delivered_queue_spec(&none, 7).is_none(), "nobody reads");
+    }
+
+    #[test]
     fn every_source_contract_has_a_compiling_schema() {
         let v = Validators::load().expect("schemas compile");
         for (ty, _) in SCHEMAS {
