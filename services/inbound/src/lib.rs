@@ -669,7 +669,8 @@ mod tests {
     fn each_agency_has_its_own_bounded_queue_of_its_own_types() {
         let e = Entitlements::builtin().expect("the committed file");
         let specs = agency_queue_specs(&e, 7, 5, 4096);
-        let got: Vec<(String, Vec<(String, String)>, Option<i64>)> = specs
+        type Bindings = Vec<(String, String)>;
+        let got: Vec<(String, Bindings, Option<i64>)> = specs
             .iter()
             .map(|s| (s.name.clone(), s.bindings.clone(), s.max_length))
             .collect();
