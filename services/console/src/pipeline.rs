@@ -30,6 +30,12 @@ pub struct SourceHealth {
     /// Failed checks and syncs since the adapter started.
     pub errors: Option<f64>,
     pub records_published: Option<f64>,
+    /// Pages confirmed and committed, and raw records read, since the adapter started: they
+    /// grow while a sync runs.
+    #[serde(default)]
+    pub pages_committed: Option<f64>,
+    #[serde(default)]
+    pub records_read: Option<f64>,
     /// Why the adapter could not be asked, if it could not.
     pub problem: Option<String>,
 }
@@ -121,6 +127,8 @@ pub async fn source_health(upstream: &Upstream, system: &str, base: &str) -> Sou
         lag_seconds: None,
         errors: None,
         records_published: None,
+        pages_committed: None,
+        records_read: None,
         problem: None,
     };
     match upstream.get_text(system, &format!("{base}/metrics")).await {
@@ -132,6 +140,8 @@ pub async fn source_health(upstream: &Upstream, system: &str, base: &str) -> Sou
             h.lag_seconds = m("coophub_adapter_lag_seconds");
             h.errors = m("coophub_adapter_errors_total").or(Some(0.0));
             h.records_published = m("coophub_adapter_records_published_total");
+            h.pages_committed = m("coophub_adapter_pages_committed_total");
+            h.records_read = m("coophub_adapter_records_read_total");
         }
         Ok((status, _)) => {
             problem.get_or_insert(format!("/metrics answered {status}"));

@@ -159,25 +159,27 @@ fn opt_num(v: Option<f64>) -> String {
 pub async fn health(State(state): State<Shared>, PageCaller(caller): PageCaller) -> Page {
     let s = pipeline_status(&state).await;
     let mut b = String::from("<h1>Pipeline health <small>Tình trạng luồng dữ liệu</small></h1>");
-    b.push_str("<h2>Sources <small>Nguồn dữ liệu</small></h2><table id=\"sources\"><tr><th>source</th><th>ready</th><th>last sync</th><th>lag</th><th>errors</th><th>published</th><th>problem</th></tr>");
+    b.push_str("<h2>Sources <small>Nguồn dữ liệu</small></h2><p class=\"muted\">Last sync in Vietnam time (UTC+7); pages and records grow while a sync runs (this page refreshes every 5 s).</p><table id=\"sources\" data-refresh=\"5\"><tr><th>source</th><th>ready</th><th>last sync (UTC+7)</th><th>lag</th><th>errors</th><th>pages</th><th>records read</th><th>published</th><th>problem</th></tr>");
     if s.sources.is_empty() {
         b.push_str(
-            "<tr><td colspan=\"7\" class=\"muted\">no adapter configured (ADAPTER_URLS)</td></tr>",
+            "<tr><td colspan=\"9\" class=\"muted\">no adapter configured (ADAPTER_URLS)</td></tr>",
         );
     }
     for src in &s.sources {
         let _ = write!(
             b,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
             esc(&src.system),
             yes_no(src.ready, "ready", "not ready"),
             src.last_sync
-                .map(|t| t.to_rfc3339())
+                .map(views::vn)
                 .unwrap_or_else(|| "never".into()),
             src.lag_seconds
                 .map(|l| format!("{} s", fmt_num(l)))
                 .unwrap_or_else(|| "–".into()),
             opt_num(src.errors),
+            opt_num(src.pages_committed),
+            opt_num(src.records_read),
             opt_num(src.records_published),
             esc(src.problem.as_deref().unwrap_or("")),
         );

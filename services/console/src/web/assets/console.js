@@ -57,6 +57,12 @@
     tr.appendChild(td);
     return tr;
   }
+  // [data-refresh=N]: the page reloads every N seconds (the pipeline page, while syncs run)
+  var refresh = document.querySelector("[data-refresh]");
+  if (refresh) {
+    var secs = Number(refresh.getAttribute("data-refresh")) || 5;
+    window.setTimeout(function () { window.location.reload(); }, secs * 1000);
+  }
   var print = document.getElementById("print");
   if (print) { print.addEventListener("click", function () { window.print(); }); }
   // a filtered page (district, outcome) is not live: the stream does not know the filter
