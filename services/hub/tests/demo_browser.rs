@@ -114,6 +114,23 @@ impl Browser {
     }
 }
 
+impl Drop for Browser {
+    /// Chromium outlives its driver when a test fails: end the processes of this session's
+    /// own profile (a fresh directory named by a UUID), by pid.
+    fn drop(&mut self) {
+        let profile = format!("--user-data-dir={}", self.profile.display());
+        if let Ok(out) = std::process::Command::new("pgrep")
+            .args(["-f", "--", &profile])
+            .output()
+        {
+            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = std::process::Command::new("kill").arg(pid).status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
 /// `dd/mm/yyyy HH:MM:SS` of an RFC 3339 time in UTC+7.
 fn vietnam(rfc3339: &str) -> String {
     let t = DateTime::parse_from_rfc3339(rfc3339).expect("an RFC 3339 time");
@@ -358,8 +375,8 @@ async fn the_demos_first_minute_sources_a_review_resolved_and_the_log_in_vietnam
     );
     let shot_report = b.screenshot("report-printable").await;
 
-    let _ = b.client.close().await;
-    let _ = std::fs::remove_dir_all(&b.profile);
+    let _ = b.client.clone().close().await;
+    drop(b);
     for s in [
         shot_health,
         shot_review,
