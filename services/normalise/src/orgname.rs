@@ -437,22 +437,31 @@ fn name_words(name: &str) -> Vec<Word> {
 fn split_trailing_number(w: &Word) -> Option<(Word, Word)> {
     let digits = w.raw.len() - w.raw.trim_end_matches(|c: char| c.is_ascii_digit()).len();
     let fdigits = w.folded.len()
-        - w
-            .folded
+        - w.folded
             .trim_end_matches(|c: char| c.is_ascii_digit())
             .len();
-    if digits == 0 || digits == w.raw.len() || fdigits != digits {
+    if digits == 0 || digits == w.raw.len() {
         return None;
     }
     let (raw, num) = w.raw.split_at(w.raw.len() - digits);
-    let (folded, _) = w.folded.split_at(w.folded.len() - digits);
     if !raw.chars().all(char::is_alphabetic) {
         return None;
     }
+    let folded = if fdigits == digits {
+        w.folded[..w.folded.len() - digits].to_owned()
+    } else {
+        // typed without diacritics, the digits were read as VNI tone marks (`Ma5` is `Mạ`):
+        // right, except after `so`, which a number follows (`so5` is `số 5`, never `sọ`)
+        let f = text::fold(raw);
+        if f != "so" {
+            return None;
+        }
+        f
+    };
     Some((
         Word {
             raw: raw.to_owned(),
-            folded: folded.to_owned(),
+            folded,
             seg: w.seg,
         },
         Word {
@@ -1172,7 +1181,10 @@ mod tests {
         assert_eq!(parse("HTX").kind, Some(OrgKindHint::Htx));
         assert_eq!(parse("HTX số 1").core_tokens, v(&["1"]));
         // a number glued to `số` is the same number
-        for glued in ["Tổ hợp tác trồng chè Nậm Mở số5", "To hop tac trong che Nam Mo so5"] {
+        for glued in [
+            "Tổ hợp tác trồng chè Nậm Mở số5",
+            "To hop tac trong che Nam Mo so5",
+        ] {
             assert_eq!(
                 parse(glued).core_tokens,
                 parse("Tổ hợp tác trồng chè Nậm Mở số 5").core_tokens,

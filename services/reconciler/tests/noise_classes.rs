@@ -326,3 +326,189 @@ fn a_cooperative_that_moved_within_its_district() {
     );
     assert_joins(&(e, ch), "LM-M", "moved");
 }
+
+/// Two registered cooperatives of one commune that an NTM short form could both mean: the
+/// report lists both, the exact one first in the list yet doubtful on its own; read as a
+/// whole list (each entry another cooperative), each entry lands on its own organisation,
+/// with no question left for an operator.
+#[test]
+fn entries_of_one_report_are_resolved_as_a_list() {
+    let mut e = Engine::new();
+    for (id, name, rep) in [
+        ("LM-A", "Hợp tác xã chè Giang Ma số 3", "Thào Văn Chứ"),
+        (
+            "LM-B",
+            "Hợp tác xã Sản xuất và Thương mại chè Giang Ma số 3",
+            "Điêu Văn Khăm",
+        ),
+    ] {
+        reg(
+            &mut e,
+            registry(id, name, OrgKind::Htx, None, TA_LENG, Some(rep), None),
+        );
+    }
+    // "HTX Giang Ma số 3" alone resembles both; the second entry names B's person
+    let report = ntm(
+        TA_LENG,
+        2024,
+        1,
+        &[
+            ("HTX Giang Ma số 3", Some(OrgKind::Htx), None),
+            (
+                "HTX SX-TM chè Giang Ma số 3",
+                Some(OrgKind::Htx),
+                Some("Điêu Văn Khăm"),
+            ),
+        ],
+    );
+    let ch = e.ntm_report(&report, now());
+    let a = e.identity_of(&r("coop-alliance", "LM-A"));
+    let b = e.identity_of(&r("coop-alliance", "LM-B"));
+    assert_ne!(a, b);
+    assert_eq!(
+        e.identity_of(&r("ntm", &format!("{TA_LENG}:2024:1"))),
+        b,
+        "{:?}",
+        ch.decisions
+    );
+    assert_eq!(
+        e.identity_of(&r("ntm", &format!("{TA_LENG}:2024:0"))),
+        a,
+        "{:?}",
+        ch.decisions
+    );
+    assert_eq!(e.stats().open_reviews, 0, "{:?}", ch.decisions);
+}
+
+/// Of two registered cooperatives a short form resembles about equally, the one it names
+/// word for word (once legal form and spelling are normalised) is the one it means.
+#[test]
+fn a_record_that_names_one_candidate_exactly_is_not_doubtful() {
+    let mut e = Engine::new();
+    for (id, name) in [
+        ("LM-A", "Hợp tác xã chè Giang Ma số 3"),
+        (
+            "LM-B",
+            "Hợp tác xã Sản xuất và Thương mại chè Giang Ma số 3",
+        ),
+    ] {
+        reg(
+            &mut e,
+            registry(id, name, OrgKind::Htx, None, TA_LENG, None, None),
+        );
+    }
+    let report = ntm(
+        TA_LENG,
+        2024,
+        1,
+        &[("HTX. chè Giang Ma số 3", Some(OrgKind::Htx), None)],
+    );
+    let ch = e.ntm_report(&report, now());
+    assert_eq!(
+        e.identity_of(&r("ntm", &format!("{TA_LENG}:2024:0"))),
+        e.identity_of(&r("coop-alliance", "LM-A")),
+        "{:?}",
+        ch.decisions
+    );
+    assert_eq!(e.stats().open_reviews, 0, "{:?}", ch.decisions);
+}
+
+/// A loan typed with a slip in a sector word, which an operator confirmed as the registry's
+/// organisation; a report entry naming the registered person then joins it too: the loan's
+/// slip is not another organisation speaking against the match.
+#[test]
+fn a_slip_in_a_word_is_not_a_member_conflict_when_the_person_agrees() {
+    let mut e = Engine::new();
+    reg(
+        &mut e,
+        registry(
+            "LM-1",
+            "Hợp tác xã Dịch vụ Tổng hợp Bum Tở",
+            OrgKind::Htx,
+            None,
+            TA_LENG,
+            Some("Phu Mé Gió"),
+            Some("+84912345678"),
+        ),
+    );
+    let ch = lo(
+        &mut e,
+        loan(
+            "L-1",
+            "HTX Dịch vụ Tổgn hợp Bum Tở",
+            BorrowerType::Cooperative,
+            None,
+            "Tả Lèng, Tam Đường",
+            Some("Phu Mé Gió"),
+            Some("0912345678"),
+        ),
+    );
+    let review = e
+        .reviews()
+        .find(|r| r.observation.id == "L-1")
+        .map(|r| r.review_id)
+        .expect("the slip is doubtful on its own");
+    e.link_review(review, "an.operator", "the same cooperative", now())
+        .expect("linked");
+    assert_eq!(
+        e.identity_of(&r("loan-fund", "L-1")),
+        e.identity_of(&r("coop-alliance", "LM-1")),
+        "{:?}",
+        ch.decisions
+    );
+    let report = ntm(
+        TA_LENG,
+        2023,
+        1,
+        &[(
+            "HTX Dịch vụ Tổng hợp Bum Tở",
+            Some(OrgKind::Htx),
+            Some("Phu Mé Gió"),
+        )],
+    );
+    let ch = e.ntm_report(&report, now());
+    assert_eq!(
+        e.identity_of(&r("ntm", &format!("{TA_LENG}:2023:0"))),
+        e.identity_of(&r("coop-alliance", "LM-1")),
+        "{:?}",
+        ch.decisions
+    );
+    assert_eq!(e.stats().open_reviews, 0, "{:?}", ch.decisions);
+}
+
+/// Two registry records with different names, one person: two registrations, not a
+/// duplicate an operator must look at.
+#[test]
+fn two_registrations_by_one_person_raise_no_question() {
+    let mut e = Engine::new();
+    for (id, name, kind) in [
+        (
+            "LM-H",
+            "Hợp tác xã Kinh doanh Dịch vụ dược liệu Cốc Phát",
+            OrgKind::Htx,
+        ),
+        (
+            "LM-T",
+            "Tổ hợp tác chăn nuôi lợn đen Khoen On số 5",
+            OrgKind::Tht,
+        ),
+    ] {
+        reg(
+            &mut e,
+            registry(
+                id,
+                name,
+                kind,
+                None,
+                BAN_HON,
+                Some("Bùi Quang Hùng"),
+                Some("+84912345678"),
+            ),
+        );
+    }
+    assert_ne!(
+        e.identity_of(&r("coop-alliance", "LM-H")),
+        e.identity_of(&r("coop-alliance", "LM-T"))
+    );
+    assert_eq!(e.stats().open_reviews, 0);
+}

@@ -300,12 +300,25 @@ fn main() -> anyhow::Result<()> {
             println!("{}", engine.weights().describe());
         }
         if std::env::var_os("SHOW_REVIEWS").is_some() {
-            let mut open: Vec<_> = engine.reviews().filter(|r| r.status == hub_reconciler::engine::ReviewStatus::Open && r.observation.system == "ntm").collect();
+            let mut open: Vec<_> = engine
+                .reviews()
+                .filter(|r| {
+                    r.status == hub_reconciler::engine::ReviewStatus::Open
+                        && r.observation.system == "ntm"
+                })
+                .collect();
             open.sort_by(|a, b| a.observation.cmp(&b.observation));
             for r in open.into_iter().take(60) {
                 let obs = engine.observation(&r.observation);
                 let cand = engine.observation(&r.candidate);
-                println!("  review {} {:?} | {} {:?} · {:?}", r.observation, obs.map(|o| (&o.name, &o.commune_code, &o.representative)), r.candidate, cand.map(|o| (&o.name, &o.commune_code, &o.representative)), r.features.get("logit"));
+                println!(
+                    "  review {} {:?} | {} {:?} · {:?}",
+                    r.observation,
+                    obs.map(|o| (&o.name, &o.commune_code, &o.representative)),
+                    r.candidate,
+                    cand.map(|o| (&o.name, &o.commune_code, &o.representative)),
+                    r.features.get("logit")
+                );
             }
         }
     }

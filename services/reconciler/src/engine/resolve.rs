@@ -314,11 +314,10 @@ impl Engine {
             let stale = cands.iter().any(|c| {
                 let ident = &self.idents[c.ident as usize];
                 ident.retired
-                    || ident
-                        .members
-                        .iter()
-                        .any(|m| self.slots[*m as usize].feat.as_ref().and_then(|f| f.report)
-                            == self.slots[s as usize].feat.as_ref().and_then(|f| f.report))
+                    || ident.members.iter().any(|m| {
+                        self.slots[*m as usize].feat.as_ref().and_then(|f| f.report)
+                            == self.slots[s as usize].feat.as_ref().and_then(|f| f.report)
+                    })
             });
             let cands = if stale { self.candidates(s) } else { cands };
             self.resolve_with(s, cands, now, ch);
@@ -475,6 +474,7 @@ impl Engine {
         }
         let mut best: Option<(PairScore, u32)> = None;
         let mut conflict = false;
+        let mut structural = false;
         let mut vetoed = false;
         for m in compare {
             let Some(fm) = self.slots[m as usize].feat.as_ref() else {
@@ -484,6 +484,7 @@ impl Engine {
             *scored += 1;
             vetoed |= sc.veto;
             conflict |= sc.hard_conflict;
+            structural |= sc.structural_conflict;
             if best.as_ref().is_none_or(|(b, _)| sc.logit > b.logit) {
                 best = Some((sc, m));
             }
@@ -491,6 +492,12 @@ impl Engine {
         let (mut sc, anchor) = best?;
         if vetoed {
             return None;
+        }
+        // a member that names a word differently speaks against the identity, unless the
+        // record names the same person as the member it resembles most (then the word is a
+        // slip on one side); another number, product, district, kind or code always does
+        if sc.person_agrees {
+            conflict = structural;
         }
         let review_only = f.obs_kind == ObservationKind::Registry && ident.registry > 0;
         // two registry records are two registrations: worth an operator's look only when

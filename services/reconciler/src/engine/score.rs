@@ -85,6 +85,11 @@ pub struct PairScore {
     /// A contradiction strong enough to keep identities apart (another product, number,
     /// district or code).
     pub hard_conflict: bool,
+    /// Of those, the contradictions no typing slip explains: another number, product,
+    /// district, kind or registration code (a word written differently is not one).
+    pub structural_conflict: bool,
+    /// The two name the same representative (or give the same phone).
+    pub person_agrees: bool,
     /// Contribution of each feature, and the raw similarities, for the log.
     pub features: Vec<(&'static str, f64)>,
 }
@@ -184,6 +189,8 @@ struct NameCmp {
     legacy: f64,
     /// A hard conflict (see the module documentation).
     conflict: bool,
+    /// Of those, a different number or product: what no typing slip produces.
+    structural: bool,
     /// The agreement level (see [`weights::LEVEL_NAMES`]).
     level: u8,
 }
@@ -314,6 +321,7 @@ fn name_part(
     let substitution = substituted >= 1.0;
     NameCmp {
         legacy: s,
+        structural: number_conflict || product_conflict,
         conflict: number_conflict
             || product_conflict
             || full_name_conflict
@@ -464,6 +472,7 @@ pub fn score_with(a: &Features, b: &Features, interner: &Interner, w: &Weights) 
         code_lvl,
     ]);
     let mut hard_conflict = name.conflict || geo_conflict || kind_conflict;
+    let mut structural_conflict = name.structural || geo_conflict || kind_conflict;
     if let Some(d) = distance {
         features.push(("code_distance", d as f64));
     }
@@ -497,6 +506,7 @@ pub fn score_with(a: &Features, b: &Features, interner: &Interner, w: &Weights) 
     };
     if code_lvl == 2 {
         hard_conflict = true;
+        structural_conflict = true;
     }
     let full_equal = distance == Some(0) && a.code.is_some_and(|c| c.is_full());
     let (logit, rule) = if full_equal && rest >= CODE_RULE_FLOOR {
@@ -513,6 +523,8 @@ pub fn score_with(a: &Features, b: &Features, interner: &Interner, w: &Weights) 
         rule,
         veto,
         hard_conflict,
+        structural_conflict,
+        person_agrees: rep_level <= 1 || phone_level == 0,
         features,
     }
 }
