@@ -227,6 +227,7 @@ pub fn source_names(system: &str) -> (String, String) {
         ),
         "ntm" => ("Báo cáo nông thôn mới cấp xã", "NTM commune reports"),
         "farmers-union" => ("Hội Nông dân tỉnh", "Provincial Farmers' Union"),
+        "reconciler" => ("Đối chiếu của hệ thống", "the hub's reconciliation"),
         other => (other, other),
     };
     (vi.to_owned(), en.to_owned())
