@@ -274,6 +274,14 @@ async fn the_demos_first_minute_sources_a_review_resolved_and_the_log_in_vietnam
         "contributions inline: {text}"
     );
     let shot_review = b.screenshot("review-doubtful-pair").await;
+    // a handful of doubtful pairs, not one
+    let waiting = b
+        .client
+        .find_all(Locator::Css(".review-item"))
+        .await
+        .expect("items")
+        .len();
+    assert!(waiting >= 3, "{waiting} doubtful pairs in the demo's queue");
     // the two records side by side, from the item
     let compare = card
         .find(Locator::Css("a.compare"))
