@@ -70,18 +70,12 @@ pub fn safe_next(next: Option<&str>) -> String {
 }
 
 pub async fn login_form(Query(q): Query<Next>) -> Page {
-    let err = q
-        .error
-        .map(|_| "<div class=\"error\">Unknown user or wrong password.</div>".to_owned())
-        .unwrap_or_default();
-    let body = format!(
-        "<div class=\"login card\"><h1>Log in <small>Đăng nhập</small></h1>{err}\
-         <form method=\"post\" action=\"/login\">\
-         <input type=\"hidden\" name=\"next\" value=\"{}\">\
-         <label for=\"username\">User · Tên đăng nhập</label><input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required>\
-         <label for=\"password\">Password · Mật khẩu</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-         <p><button type=\"submit\" id=\"login\">Log in</button></p></form></div>",
-        esc(&safe_next(q.next.as_deref()))
+    let body = views::render(
+        "login.html",
+        minijinja::context! {
+            error => q.error.is_some(),
+            next => safe_next(q.next.as_deref()),
+        },
     );
     page("Log in", None, "", &body).into_response()
 }
@@ -1309,35 +1303,37 @@ pub async fn audit(
     PageCaller(caller): PageCaller,
     Query(q): Query<AuditQuery>,
 ) -> Page {
-    let mut b = String::from("<h1>Audit log <small>Nhật ký thao tác</small></h1>");
-    match state.audit.list(&q).await {
-        Ok(entries) => {
-            b.push_str("<table id=\"audit\"><tr><th>at</th><th>who</th><th>role</th><th>action</th><th>target</th><th>outcome</th><th>detail</th></tr>");
-            for e in entries {
-                let class = if e.outcome == "ok" {
-                    "ok"
-                } else if e.outcome.starts_with("failed") || e.outcome == "refused" {
-                    "bad"
-                } else {
-                    "muted"
-                };
-                let _ = write!(
-                    b,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td>{}</td></tr>",
-                    e.at.to_rfc3339(),
-                    esc(&e.actor),
-                    esc(&e.role),
-                    esc(&e.action),
-                    esc(&e.target),
-                    esc(&e.outcome),
-                    esc(&e.detail.0.to_string()),
-                );
-            }
-            b.push_str("</table>");
-        }
-        Err(e) => b.push_str(&problem(&e.into())),
-    }
-    page("Audit", Some(&caller), "audit", &b).into_response()
+    let (entries, problem) = match state.audit.list(&q).await {
+        Ok(entries) => (
+            entries
+                .into_iter()
+                .map(|e| {
+                    let class = if e.outcome == "ok" {
+                        "ok"
+                    } else if e.outcome.starts_with("failed") || e.outcome == "refused" {
+                        "bad"
+                    } else {
+                        "muted"
+                    };
+                    serde_json::json!({
+                        "at": views::vn(e.at),
+                        "at_utc": e.at.to_rfc3339(),
+                        "actor": e.actor,
+                        "role": e.role,
+                        "action": e.action,
+                        "target": e.target,
+                        "outcome": e.outcome,
+                        "class": class,
+                        "detail": e.detail.0.to_string(),
+                    })
+                })
+                .collect::<Vec<_>>(),
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(ApiError::from(e).message)),
+    };
+    let body = views::render("audit.html", minijinja::context! { entries, problem });
+    page("Audit", Some(&caller), "audit", &body).into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -20,6 +20,19 @@ use crate::auth::Caller;
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| AutoEscape::Html);
+    // escape as the hand-written pages do ([`super::html::esc`]: & < > " '), so that every
+    // page writes the same text the same way (minijinja's own escaper also escapes '/')
+    env.set_formatter(|out, state, value| {
+        if value.is_safe()
+            || value.is_undefined()
+            || value.is_none()
+            || matches!(state.auto_escape(), AutoEscape::None)
+        {
+            return minijinja::escape_formatter(out, state, value);
+        }
+        out.write_str(&super::html::esc(&value.to_string()))
+            .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "page"))
+    });
     // a path segment or query value, percent-encoded as the console's links are
     env.add_filter("urlencode", |s: String| crate::actions::encode(&s));
     for (name, source) in [
@@ -29,6 +42,8 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("review.html", include_str!("templates/review.html")),
         ("compare.html", include_str!("templates/compare.html")),
         ("report.html", include_str!("templates/report.html")),
+        ("login.html", include_str!("templates/login.html")),
+        ("audit.html", include_str!("templates/audit.html")),
     ] {
         if let Err(e) = env.add_template(name, source) {
             // a broken template fails every test that renders a page
@@ -415,7 +430,7 @@ mod tests {
     #[test]
     fn templates_escape_what_they_show() {
         let page = layout("<b>x</b>", None, "", "<p>trusted body</p>");
-        assert!(page.contains("&lt;b&gt;x&lt;&#x2f;b&gt;"), "{page}");
+        assert!(page.contains("&lt;b&gt;x&lt;/b&gt;"), "{page}");
         assert!(page.contains("<p>trusted body</p>"));
         let body = render(
             "compare.html",
@@ -485,6 +500,8 @@ mod tests {
             "review.html",
             "compare.html",
             "report.html",
+            "login.html",
+            "audit.html",
         ] {
             assert!(ENV.get_template(t).is_ok(), "{t}");
         }
