@@ -1,5 +1,5 @@
-//! The web console: server-rendered HTML pages (the layout, log, review, side-by-side and
-//! report pages from auto-escaping templates, [`views`]) (UTF-8, a font stack that covers Vietnamese)
+//! The web console: server-rendered HTML pages (the layout, login, log, review, side-by-side,
+//! report and audit pages from auto-escaping templates, [`views`]) (UTF-8, a font stack that covers Vietnamese)
 //! with one embedded stylesheet and one small script, no build step.
 //!
 //! | page | what | role |

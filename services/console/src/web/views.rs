@@ -1,4 +1,5 @@
-//! Templated views: the page layout and the log, review, side-by-side and report pages,
+//! Templated views: the page layout and the login, log, review, side-by-side, report and
+//! audit pages,
 //! rendered by `minijinja` from `templates/` with HTML auto-escaping (a value reaches the
 //! page escaped unless a template says `|safe`, which only the layout's body and the
 //! indicators' already-escaped report use). Each page has a typed view (`Serialize`
