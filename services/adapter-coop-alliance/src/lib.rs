@@ -23,6 +23,7 @@
 //! | `COOP_ALLIANCE_PAGE_SIZE` | records per page, 1..500 | 200 |
 //! | `COOP_ALLIANCE_POLL_SECS` | seconds between syncs | 300 |
 //! | `COOP_ALLIANCE_OVERLAP_SECS` | how far before the watermark a sync re-reads, ≥ 1 | 60 |
+//! | `SERVICE_TOKENS` | required with `HTTP_ADDR` | bearer tokens the adapter's API (`POST /api/v1/sync`) accepts (the console's `SERVICE_TOKEN`), comma-separated; at least 32 characters each |
 //!
 //! plus the runtime's (`AMQP_URL`, `DATABASE_URL`, `HUB_NAMESPACE`, `HTTP_ADDR`, …). State
 //! lives in the schema `adapter_coop_alliance`.
@@ -42,6 +43,7 @@ use hub_contracts::v1::{
     KeyOfficers, OrgKind, OrgStatus, Origin, Person, Rating, RegistryCooperative, SourceMeta,
 };
 use hub_normalise::reference::Reference;
+use hub_runtime::service_auth::ServiceTokens;
 use hub_runtime::{CommonConfig, ConfigError};
 use serde::Deserialize;
 use serde_json::Value;
@@ -57,6 +59,8 @@ pub struct Config {
     /// The runtime's settings (loaded separately, see [`Config::from_env`]).
     #[serde(skip)]
     pub common: CommonConfig,
+    /// `SERVICE_TOKENS`: who may call the adapter's API (required with `HTTP_ADDR`).
+    pub service_tokens: ServiceTokens,
     /// `COOP_ALLIANCE_URL`.
     #[serde(deserialize_with = "lenient_string")]
     pub coop_alliance_url: String,
@@ -74,6 +78,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             common: CommonConfig::default(),
+            service_tokens: ServiceTokens::default(),
             coop_alliance_url: String::new(),
             coop_alliance_api_key: Secret::default(),
             coop_alliance_page_size: 200,
@@ -94,6 +99,8 @@ impl Config {
 
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.service_tokens
+            .validate(self.common.http_addr.is_some())?;
         hub_adapter_kit::config::require_base_url(
             "COOP_ALLIANCE_URL",
             &self.coop_alliance_url,
@@ -188,6 +195,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Adap
     let source = build(&config)?.with_shutdown(shutdown.clone());
     let settings = RunSettings {
         poll_interval: Duration::from_secs(config.coop_alliance_poll_secs),
+        service_tokens: config.service_tokens.clone(),
     };
     hub_adapter_kit::run(source, config.common, settings, shutdown).await
 }

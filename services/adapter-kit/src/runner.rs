@@ -4,7 +4,10 @@
 //!
 //! - Readiness has a `source` flag: true once a check passed, false after a credentials
 //!   failure (the runner re-checks before syncing again rather than hammering the system).
-//! - `POST /api/v1/sync` starts a sync at once (the console's `hub sync`).
+//! - `POST /api/v1/sync` starts a sync at once (the console's `hub sync`). Like every
+//!   internal API it requires the service credential ([`RunSettings::service_tokens`],
+//!   `SERVICE_TOKENS`, checked by [`hub_runtime::service_auth`]; 401 otherwise); `/healthz`,
+//!   `/readyz` and `/metrics` stay open for probes.
 //! - A failed sync is logged and counted; committed pages are kept and the next poll goes on
 //!   from them.
 //! - Shutdown: a sync in progress stops after its current page is committed (or at the
@@ -17,6 +20,7 @@ use std::time::Duration;
 use axum::Router;
 use hub_runtime::CommonConfig;
 use hub_runtime::service::{ServiceContext, ServiceError};
+use hub_runtime::service_auth::ServiceTokens;
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{MIGRATOR, Store, schema_for};
@@ -26,9 +30,10 @@ use crate::source::{Engine, Source};
 
 /// `POST /api/v1/sync`: starts a sync now instead of at the next poll (answers 202; a
 /// request during a sync starts another right after it). Operators reach it through the
-/// console, which authorises and audits the action.
-fn sync_route(trigger: std::sync::Arc<tokio::sync::Notify>) -> Router {
-    Router::new().route(
+/// console, which authorises and audits the action and sends the service credential: the
+/// route answers 401 without one of `tokens`.
+fn sync_route(trigger: std::sync::Arc<tokio::sync::Notify>, tokens: ServiceTokens) -> Router {
+    let api = Router::new().route(
         "/api/v1/sync",
         axum::routing::post(move || {
             let trigger = trigger.clone();
@@ -40,7 +45,8 @@ fn sync_route(trigger: std::sync::Arc<tokio::sync::Notify>) -> Router {
                 )
             }
         }),
-    )
+    );
+    hub_runtime::service_auth::require_service_credential(api, tokens)
 }
 
 /// How often to sync.
@@ -48,6 +54,9 @@ fn sync_route(trigger: std::sync::Arc<tokio::sync::Notify>) -> Router {
 pub struct RunSettings {
     /// Time between the end of one sync and the start of the next.
     pub poll_interval: Duration,
+    /// `SERVICE_TOKENS`: the bearer tokens the adapter's API (`POST /api/v1/sync`) accepts
+    /// (the console's `SERVICE_TOKEN`); required when `HTTP_ADDR` is set.
+    pub service_tokens: ServiceTokens,
 }
 
 /// Why an adapter could not run.
@@ -70,6 +79,9 @@ pub async fn run<S: Source>(
     shutdown: CancellationToken,
 ) -> Result<(), AdapterError> {
     let system = source.system().to_owned();
+    settings
+        .service_tokens
+        .validate(common.http_addr.is_some())?;
     let ctx = ServiceContext::start(
         &format!("adapter-{system}"),
         common,
@@ -81,7 +93,10 @@ pub async fn run<S: Source>(
     let metrics = AdapterMetrics::register(&ctx.metrics, &system);
     ctx.readiness.set("source", false);
     let trigger = std::sync::Arc::new(tokio::sync::Notify::new());
-    if let Some(addr) = ctx.serve_http(sync_route(trigger.clone())).await? {
+    if let Some(addr) = ctx
+        .serve_http(sync_route(trigger.clone(), settings.service_tokens.clone()))
+        .await?
+    {
         tracing::info!(%system, %addr, "adapter serving /healthz /readyz /metrics, POST /api/v1/sync");
     }
     let probe = ctx.spawn_database_probe();

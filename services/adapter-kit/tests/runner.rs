@@ -1,17 +1,36 @@
 //! The runner as a service: ops routes, readiness that follows the source check, metrics
-//! after the first sync, and a graceful stop on the shutdown token.
+//! after the first sync, the sync trigger only with the service credential (401 without),
+//! and a graceful stop on the shutdown token.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use hub_adapter_kit::acceptance::{Harness, world};
 use hub_adapter_kit::{RunSettings, Secret, run};
+use hub_runtime::service_auth::{ServiceTokens, generate_token};
 use hub_runtime::testing::eventually;
 use tokio_util::sync::CancellationToken;
 
 fn free_addr() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr")
+}
+
+/// `POST url` with an empty JSON body and, if given, a bearer token: the status.
+async fn post(url: &str, token: Option<&str>) -> u16 {
+    let mut req = reqwest::Client::new()
+        .post(url)
+        .json(&serde_json::json!({}));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.expect("answers").status().as_u16()
+}
+
+/// The value of one metric line (`name{labels} value`), if present.
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
 }
 
 async fn get(url: &str) -> Option<(u16, String)> {
@@ -35,8 +54,10 @@ async fn the_runner_serves_ops_routes_syncs_on_schedule_and_stops_gracefully() {
     let addr = free_addr();
     let mut common = h.env.config.clone();
     common.http_addr = Some(addr);
+    let token = generate_token();
     let settings = RunSettings {
         poll_interval: Duration::from_secs(3600),
+        service_tokens: ServiceTokens::new([token.clone()]),
     };
 
     // bad credentials: alive, not ready, the failure counted
@@ -97,6 +118,31 @@ async fn the_runner_serves_ops_routes_syncs_on_schedule_and_stops_gracefully() {
     assert!(metrics.contains("coophub_adapter_lag_seconds{system=\"coop-alliance\"}"));
     let (status, body) = get(&format!("{base}/readyz")).await.expect("readyz");
     assert_eq!(status, 200, "{body}");
+
+    // the sync trigger needs the service credential; the probes above needed none
+    let sync = format!("{base}/api/v1/sync");
+    assert_eq!(post(&sync, None).await, 401, "no credential");
+    assert_eq!(
+        post(&sync, Some(&generate_token())).await,
+        401,
+        "a token that is not one of SERVICE_TOKENS"
+    );
+    let pages = "coophub_adapter_pages_committed_total{system=\"coop-alliance\"}";
+    let before = metric(&metrics, pages).expect("pages committed");
+    assert_eq!(post(&sync, Some(&token)).await, 202, "with the credential");
+    eventually(
+        "the requested sync commits a page",
+        Duration::from_secs(60),
+        || {
+            let url = format!("{base}/metrics");
+            async move {
+                let (_, text) = get(&url).await?;
+                (metric(&text, pages)? > before).then_some(())
+            }
+        },
+    )
+    .await;
+
     let delivered = h.drain().await.len();
     assert!(
         delivered > 100 && delivered <= expected,
@@ -114,4 +160,44 @@ async fn the_runner_serves_ops_routes_syncs_on_schedule_and_stops_gracefully() {
         "HTTP stopped"
     );
     h.finish().await;
+}
+
+#[tokio::test]
+async fn an_adapter_serving_http_refuses_to_start_without_service_tokens() {
+    let source = hub_adapter_coop_alliance::build(&hub_adapter_coop_alliance::Config {
+        coop_alliance_url: "http://127.0.0.1:9".into(),
+        coop_alliance_api_key: Secret::new("k"),
+        ..Default::default()
+    })
+    .expect("builds");
+    let common = hub_runtime::CommonConfig {
+        http_addr: Some(free_addr()),
+        ..Default::default()
+    };
+    let settings = RunSettings {
+        poll_interval: Duration::from_secs(3600),
+        service_tokens: ServiceTokens::default(),
+    };
+    let err = run(source, common, settings, CancellationToken::new())
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("SERVICE_TOKENS"), "{err}");
+
+    // the adapter's own configuration says so too, before anything starts
+    let config = hub_adapter_coop_alliance::Config {
+        coop_alliance_url: "http://127.0.0.1:9".into(),
+        coop_alliance_api_key: Secret::new("k"),
+        common: hub_runtime::CommonConfig {
+            http_addr: Some(free_addr()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let e = config.validate().expect_err("refused").to_string();
+    assert!(e.contains("SERVICE_TOKENS"), "{e}");
+    let config = hub_adapter_coop_alliance::Config {
+        service_tokens: ServiceTokens::new([generate_token()]),
+        ..config
+    };
+    config.validate().expect("valid with a token");
 }

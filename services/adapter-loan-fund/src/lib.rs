@@ -32,6 +32,7 @@
 //! | `LOAN_FUND_PAGE_SIZE` | rows per page, 2..200 | 200 |
 //! | `LOAN_FUND_POLL_SECS` | seconds between syncs | 300 |
 //! | `LOAN_FUND_OVERLAP_SECS` | how far before the watermark a sync re-reads | 60 |
+//! | `SERVICE_TOKENS` | required with `HTTP_ADDR` | bearer tokens the adapter's API (`POST /api/v1/sync`) accepts (the console's `SERVICE_TOKEN`), comma-separated; at least 32 characters each |
 //!
 //! plus the runtime's (`AMQP_URL`, `DATABASE_URL`, `HUB_NAMESPACE`, `HTTP_ADDR`, …). State
 //! lives in the schema `adapter_loan_fund`.
@@ -48,6 +49,7 @@ use hub_adapter_kit::{
 };
 use hub_contracts::v1::{Borrower, BorrowerType, LoanDisbursement, LoanStatus, SourceMeta};
 use hub_normalise::datetime::{local_vn, parse_dmy, to_local_vn_string};
+use hub_runtime::service_auth::ServiceTokens;
 use hub_runtime::{CommonConfig, ConfigError};
 use serde::Deserialize;
 use serde_json::Value;
@@ -66,6 +68,8 @@ pub struct Config {
     /// The runtime's settings (loaded separately, see [`Config::from_env`]).
     #[serde(skip)]
     pub common: CommonConfig,
+    /// `SERVICE_TOKENS`: who may call the adapter's API (required with `HTTP_ADDR`).
+    pub service_tokens: ServiceTokens,
     /// `LOAN_FUND_URL`.
     #[serde(deserialize_with = "lenient_string")]
     pub loan_fund_url: String,
@@ -86,6 +90,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             common: CommonConfig::default(),
+            service_tokens: ServiceTokens::default(),
             loan_fund_url: String::new(),
             loan_fund_client_id: String::new(),
             loan_fund_client_secret: Secret::default(),
@@ -107,6 +112,8 @@ impl Config {
 
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.service_tokens
+            .validate(self.common.http_addr.is_some())?;
         hub_adapter_kit::config::require_base_url(
             "LOAN_FUND_URL",
             &self.loan_fund_url,
@@ -194,6 +201,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Adap
     let source = build(&config)?.with_shutdown(shutdown.clone());
     let settings = RunSettings {
         poll_interval: Duration::from_secs(config.loan_fund_poll_secs),
+        service_tokens: config.service_tokens.clone(),
     };
     hub_adapter_kit::run(source, config.common, settings, shutdown).await
 }

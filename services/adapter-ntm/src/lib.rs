@@ -28,6 +28,7 @@
 //! | `NTM_YEARS` | report years to follow, e.g. `2023,2024,2025` | required |
 //! | `NTM_PAGE_SIZE` | reports fetched per committed page | 25 |
 //! | `NTM_POLL_SECS` | seconds between syncs | 900 |
+//! | `SERVICE_TOKENS` | required with `HTTP_ADDR` | bearer tokens the adapter's API (`POST /api/v1/sync`) accepts (the console's `SERVICE_TOKEN`), comma-separated; at least 32 characters each |
 //!
 //! plus the runtime's (`AMQP_URL`, `DATABASE_URL`, `HUB_NAMESPACE`, `HTTP_ADDR`, …). State
 //! lives in the schema `adapter_ntm`.
@@ -46,6 +47,7 @@ use hub_adapter_kit::{
 use hub_contracts::v1::{
     Criterion, NtmCommuneReport, NtmCooperativeEntry, OrgKind, ReportStatus, SourceMeta,
 };
+use hub_runtime::service_auth::ServiceTokens;
 use hub_runtime::{CommonConfig, ConfigError};
 use serde::Deserialize;
 use serde_json::Value;
@@ -61,6 +63,8 @@ pub struct Config {
     /// The runtime's settings (loaded separately, see [`Config::from_env`]).
     #[serde(skip)]
     pub common: CommonConfig,
+    /// `SERVICE_TOKENS`: who may call the adapter's API (required with `HTTP_ADDR`).
+    pub service_tokens: ServiceTokens,
     /// `NTM_URL`.
     #[serde(deserialize_with = "lenient_string")]
     pub ntm_url: String,
@@ -82,6 +86,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             common: CommonConfig::default(),
+            service_tokens: ServiceTokens::default(),
             ntm_url: String::new(),
             ntm_user: String::new(),
             ntm_password: Secret::default(),
@@ -103,6 +108,8 @@ impl Config {
 
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.service_tokens
+            .validate(self.common.http_addr.is_some())?;
         hub_adapter_kit::config::require_base_url("NTM_URL", &self.ntm_url, "the NTM office's")?;
         if self.ntm_user.is_empty() {
             return Err(ConfigError::invalid("NTM_USER", "required"));
@@ -188,6 +195,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Adap
     let source = build(&config)?.with_shutdown(shutdown.clone());
     let settings = RunSettings {
         poll_interval: Duration::from_secs(config.ntm_poll_secs),
+        service_tokens: config.service_tokens.clone(),
     };
     hub_adapter_kit::run(source, config.common, settings, shutdown).await
 }

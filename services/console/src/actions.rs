@@ -381,7 +381,7 @@ pub async fn sync(state: &AppState, caller: &Caller, system: &str) -> Result<Val
         async {
             let (status, text) = state
                 .upstream
-                .post_text(system, &format!("{base}/api/v1/sync"))
+                .post_text(system, &format!("{base}/api/v1/sync"), &caller.name)
                 .await?;
             if status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED {
                 return Err(ApiError::new(

@@ -12,7 +12,7 @@
 //! | `SESSION_TTL_MINUTES` | `480` | lifetime of a browser session or CLI token |
 //! | `COOKIE_SECURE` | `true` unless `HTTP_ADDR` is a loopback address | add `Secure` to the session cookie (a browser then sends it over HTTPS only; `false` for plain HTTP beyond this machine, never in production) |
 //! | `UPSTREAM_TIMEOUT_MS` | `5000` | timeout of each call to another service |
-//! | `SERVICE_TOKEN` | required with `RECONCILER_URL`/`INDICATORS_URL` | the bearer token sent to the reconciler and indicators (one of their `SERVICE_TOKENS`) |
+//! | `SERVICE_TOKEN` | required with `RECONCILER_URL`/`INDICATORS_URL`/`ADAPTER_URLS` | the bearer token sent to the reconciler, indicators and adapters (one of their `SERVICE_TOKENS`) |
 //! | `LOGIN_MAX_FAILURES` | `10` | failed logins per user name within `LOGIN_WINDOW_SECS` after which further attempts are refused (429) without checking the password |
 //! | `LOGIN_MAX_FAILURES_PER_ADDRESS` | `30` | the same per client address |
 //! | `LOGIN_WINDOW_SECS` | `900` | the throttling window |
@@ -159,8 +159,11 @@ impl Config {
                 &hashes,
             )?;
         }
-        self.service_token
-            .validate(self.reconciler_url.is_some() || self.indicators_url.is_some())?;
+        self.service_token.validate(
+            self.reconciler_url.is_some()
+                || self.indicators_url.is_some()
+                || !self.adapter_urls.is_empty(),
+        )?;
         for (var, v) in [
             ("LOGIN_MAX_FAILURES", u64::from(self.login_max_failures)),
             (

@@ -1,10 +1,10 @@
 //! The other services, as the console sees them: HTTP clients of hub-reconciler,
 //! hub-indicators and the adapters (`RECONCILER_URL`, `INDICATORS_URL`, `ADAPTER_URLS`).
 //!
-//! Every call to the reconciler or the indicators carries the service credential
+//! Every call to the reconciler, the indicators or an adapter carries the service credential
 //! (`Authorization: Bearer <SERVICE_TOKEN>`); an action also carries the operator of the
 //! authenticated console session in `X-Hub-Operator` (never in the body), which those
-//! services trust only with the credential. Adapters get neither.
+//! services trust only with the credential.
 //!
 //! Responses are kept as JSON values: the console shows what the services say and tolerates
 //! fields it does not know, so a service may add fields without breaking it. Owns no data;
@@ -263,15 +263,14 @@ impl Upstream {
         Ok(resp)
     }
 
-    /// `GET url` on an adapter (or any absolute URL): status and body text.
+    /// `GET url` on an adapter, with the service credential: status and body text.
     pub async fn get_text(
         &self,
         who: &str,
         url: &str,
     ) -> Result<(StatusCode, String), UpstreamError> {
         let resp = self
-            .http
-            .get(url)
+            .authorised(self.http.get(url), None)
             .send()
             .await
             .map_err(|e| unreachable(who, &e))?;
@@ -280,16 +279,17 @@ impl Upstream {
         Ok((status, text))
     }
 
-    /// `POST url` on an adapter with an empty JSON body: status and body text.
+    /// `POST url` on an adapter with an empty JSON body, with the service credential, naming
+    /// the operator: status and body text.
     pub async fn post_text(
         &self,
         who: &str,
         url: &str,
+        operator: &str,
     ) -> Result<(StatusCode, String), UpstreamError> {
+        let req = self.http.post(url).json(&serde_json::json!({}));
         let resp = self
-            .http
-            .post(url)
-            .json(&serde_json::json!({}))
+            .authorised(req, Some(operator))
             .send()
             .await
             .map_err(|e| unreachable(who, &e))?;

@@ -205,6 +205,8 @@ async fn login_status_sources_check_and_sync_against_a_real_adapter() {
             coop_alliance_url: sims.coop_alliance.base_url.clone(),
             coop_alliance_api_key: hub_adapter_kit::Secret::new(&sims.credentials.coop_api_key),
             coop_alliance_poll_secs: 3600,
+            // the sync trigger takes the console's credential only
+            service_tokens: service_tokens(),
             ..Default::default()
         },
         stop.clone(),

@@ -70,7 +70,8 @@ pub struct PipelineConfig {
     pub indicators_http: Option<SocketAddr>,
     /// Debounce of snapshot recomputation.
     pub debounce: Duration,
-    /// The service credential the reconciler's and indicators' APIs accept (`SERVICE_TOKENS`);
+    /// The service credential the reconciler's, indicators' and adapters' APIs accept
+    /// (`SERVICE_TOKENS`);
     /// None: a fresh random one (see [`Pipeline::service_token`]).
     pub service_token: Option<String>,
 }
@@ -92,7 +93,7 @@ pub enum PipelineError {
 pub struct Pipeline {
     pub reconciler: hub_reconciler::Running,
     pub indicators: hub_indicators::Running,
-    /// The bearer token the reconciler's and indicators' APIs accept: give it to the console
+    /// The bearer token the reconciler's, indicators' and adapters' APIs accept: give it to the console
     /// (`SERVICE_TOKEN`) and to anything else that calls them.
     pub service_token: String,
     pub shutdown: CancellationToken,
@@ -132,7 +133,7 @@ impl Pipeline {
                 common: with_http(&config.common, config.indicators_http),
                 as_of: config.as_of,
                 debounce_ms: config.debounce.as_millis() as u64,
-                service_tokens: tokens,
+                service_tokens: tokens.clone(),
                 ..hub_indicators::Config::default()
             },
             shutdown.clone(),
@@ -191,6 +192,7 @@ impl Pipeline {
             coop_alliance_url: s.coop_alliance_url.clone(),
             coop_alliance_api_key: Secret::new(s.coop_alliance_api_key.clone()),
             coop_alliance_poll_secs: poll,
+            service_tokens: tokens.clone(),
             ..hub_adapter_coop_alliance::Config::default()
         };
         let t = shutdown.clone();
@@ -209,6 +211,7 @@ impl Pipeline {
             loan_fund_client_id: s.loan_fund_client_id.clone(),
             loan_fund_client_secret: Secret::new(s.loan_fund_client_secret.clone()),
             loan_fund_poll_secs: poll,
+            service_tokens: tokens.clone(),
             ..hub_adapter_loan_fund::Config::default()
         };
         let t = shutdown.clone();
@@ -228,6 +231,7 @@ impl Pipeline {
             ntm_password: Secret::new(s.ntm_password.clone()),
             ntm_years: s.ntm_years.clone(),
             ntm_poll_secs: poll,
+            service_tokens: tokens.clone(),
             ..hub_adapter_ntm::Config::default()
         };
         let t = shutdown.clone();

@@ -1,6 +1,6 @@
-//! Service-to-service authentication of the internal HTTP APIs (the reconciler's and the
-//! indicators'): only a caller holding a service credential (the console) may use them, and
-//! only that caller may say which operator acts.
+//! Service-to-service authentication of the internal HTTP APIs (the reconciler's, the
+//! indicators', hub-inbound's and the adapters'): only a caller holding a service credential
+//! (the console) may use them, and only that caller may say which operator acts.
 //!
 //! - [`ServiceTokens`]: the accepted bearer tokens (`SERVICE_TOKENS`, comma-separated; several
 //!   at once so that a token can be rotated without downtime), each at least
@@ -251,8 +251,8 @@ impl ServiceCredential {
         match &self.0 {
             None if needed => Err(ConfigError::invalid(
                 TOKEN_VAR,
-                "required when RECONCILER_URL or INDICATORS_URL is set: the bearer token \
-                 those services accept (one of their SERVICE_TOKENS)",
+                "required when RECONCILER_URL, INDICATORS_URL or ADAPTER_URLS is set: the \
+                 bearer token those services accept (one of their SERVICE_TOKENS)",
             )),
             Some(t) if t.chars().count() < MIN_TOKEN_LEN => Err(ConfigError::invalid(
                 TOKEN_VAR,
