@@ -310,16 +310,24 @@ impl Engine {
                 .then_with(|| self.refs[a.1 as usize].cmp(&self.refs[b.1 as usize]))
         });
         for (_, s, cands) in ranked {
-            // what earlier siblings did may have changed these candidates: score again then
-            let stale = cands.iter().any(|c| {
-                let ident = &self.idents[c.ident as usize];
-                ident.retired
-                    || ident.members.iter().any(|m| {
-                        self.slots[*m as usize].feat.as_ref().and_then(|f| f.report)
-                            == self.slots[s as usize].feat.as_ref().and_then(|f| f.report)
+            // what earlier siblings did: an identity one of them joined is ruled out (entries
+            // of one report are different cooperatives); one that merged away means the
+            // candidates are scored again
+            let report = self.slots[s as usize].feat.as_ref().and_then(|f| f.report);
+            let cands = if cands.iter().any(|c| self.idents[c.ident as usize].retired) {
+                self.candidates(s)
+            } else {
+                cands
+                    .into_iter()
+                    .filter(|c| {
+                        !self.idents[c.ident as usize].members.iter().any(|m| {
+                            *m != s
+                                && self.slots[*m as usize].feat.as_ref().and_then(|f| f.report)
+                                    == report
+                        })
                     })
-            });
-            let cands = if stale { self.candidates(s) } else { cands };
+                    .collect()
+            };
             self.resolve_with(s, cands, now, ch);
         }
     }
