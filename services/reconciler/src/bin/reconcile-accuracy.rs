@@ -183,6 +183,28 @@ fn main() -> anyhow::Result<()> {
     let settle_start = Instant::now();
     engine.settle(now);
     let elapsed = elapsed + settle_start.elapsed();
+    // with --trace, the decisions of a replay with the settled weights, registry first
+    if let Some(n) = &needle {
+        println!("--- replay with the settled weights, registry first ---");
+        let mut again = Engine::new();
+        again.fix_weights(engine.weights().clone());
+        let feed = accuracy::feed_of(&contracts, accuracy::FeedOrder::RegistryFirst);
+        accuracy::run_traced(&mut again, feed, now, |_, ch| {
+            for d in &ch.decisions {
+                let note = d
+                    .note
+                    .as_deref()
+                    .map(hub_normalise::text::fold)
+                    .unwrap_or_default();
+                if note.contains(n.as_str()) {
+                    println!(
+                        "{:?} {:?} {:?}\n    {:?}",
+                        d.outcome, d.source, d.note, d.features
+                    );
+                }
+            }
+        });
+    }
     let cpu = match (cpu0, accuracy::thread_cpu_time()) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
         _ => None,
