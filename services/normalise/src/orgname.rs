@@ -174,7 +174,12 @@ const SECTORS: &[(&str, &str)] = &[
     ("lam nghiep", "lam nghiep"),
     ("chan nuoi", "chan nuoi"),
     ("cn", "chan nuoi"),
+    // what a group does, written out or left out by whoever typed the name (`THT trồng mắc
+    // ca`, `Tổ SX mắc ca`): an activity, not a distinctive word
+    ("nuoi trong", "nuoi trong"),
+    ("nuoi", "nuoi"),
     ("trong trot", "trong trot"),
+    ("trong", "trong"),
     ("san xuat", "san xuat"),
     ("sx", "san xuat"),
     ("kinh doanh", "kinh doanh"),
@@ -1079,6 +1084,21 @@ mod tests {
         assert_eq!(
             n.product_tokens,
             v(&["lua", "gao", "que", "chuoi", "cao su", "de", "ong"])
+        );
+        // "trồng", "nuôi": activities, said or left out, never a distinctive word
+        let n = parse("THT trồng mắc ca Lả Mường số 2");
+        assert!(!n.place_tokens.contains(&"trong".to_owned()), "{n:?}");
+        assert_eq!(n.sector_tokens, v(&["trong"]));
+        let n = parse("Tổ hợp tác nuôi cá lồng Tủa Sín Chải");
+        assert!(!n.place_tokens.contains(&"nuoi".to_owned()), "{n:?}");
+        // in ASCII, "To" before an activity is the group ("Tổ"), not a word of the name
+        assert_eq!(
+            parse("To trong mac ca La Muong so 2").kind,
+            Some(OrgKindHint::Tht)
+        );
+        assert_eq!(
+            parse("To trong mac ca La Muong so 2").place_tokens,
+            parse("Tổ SX mắc ca Lả Mường số 2").place_tokens
         );
         // "chế biến" is a sector, the "chè" after it a product
         let n = parse("HTX chế biến chè Tân Uyên");
