@@ -316,13 +316,86 @@ const OTHER_REPRESENTATIVES: [&str; 8] = [
     "Hờ A Chò",
 ];
 
-/// Plants up to `n` doubtful pairs in the world before anything reads it: in the latest NTM
-/// report of a commune, an entry of a registered cooperative is renamed to the short form a
-/// commune clerk writes (`HTX {place}`) and given another representative. The reconciler
-/// can neither match it for certain nor call it new: it waits for an operator. Only entries
-/// that do not say they are linked with an enterprise are touched, so the indicators (and
-/// the ground truth they are compared with) stay the same. Answers how many were planted.
+/// Plants up to `n` doubtful pairs in the world before anything reads it: first cancelled
+/// loans written as a short form two registered cooperatives share
+/// ([`plant_ambiguous_loans`]), then, in the latest NTM report of a commune, an entry of a
+/// registered cooperative renamed to the short form a commune clerk writes (`HTX {place}`)
+/// with another representative. The reconciler can neither match these for certain nor call
+/// them new: they wait for an operator. Only records that change no indicator are touched
+/// (cancelled loans; entries that do not say they are linked with an enterprise), so the
+/// indicators and the ground truth they are compared with stay the same. Answers how many
+/// were planted.
 pub async fn plant_doubtful_pairs(world: &hub_simulators::http::SharedWorld, n: usize) -> usize {
+    let n = n.min(OTHER_REPRESENTATIVES.len());
+    let mut planted = plant_ambiguous_loans(world, n).await;
+    if planted < n {
+        planted += plant_short_report_entries(world, n - planted, planted).await;
+    }
+    planted
+}
+
+/// A cancelled loan (it gives no credit, so the indicators stay as they are) of a registered
+/// cooperative that shares its place name with another registered cooperative of its kind in
+/// its commune is rewritten as a loan officer types a borrower they half know: the short form
+/// (`HTX {place}`), no tax code, no phone, another person. It resembles both cooperatives
+/// equally: the reconciler cannot choose and asks an operator.
+async fn plant_ambiguous_loans(world: &hub_simulators::http::SharedWorld, n: usize) -> usize {
+    use hub_contracts::v1::{LoanStatus, OrgKind};
+    use hub_simulators::world::Subject;
+    let mut w = world.write().await;
+    let mut namesakes: std::collections::BTreeMap<(String, String, OrgKind), usize> =
+        std::collections::BTreeMap::new();
+    for o in w.organisations.iter().filter(|o| o.registry_id.is_some()) {
+        if !o.facts.place.is_empty() {
+            *namesakes
+                .entry((
+                    o.facts.commune_code.clone(),
+                    o.facts.place.clone(),
+                    o.facts.kind,
+                ))
+                .or_default() += 1;
+        }
+    }
+    let mut planted = 0;
+    let mut used: std::collections::BTreeSet<(String, String)> = std::collections::BTreeSet::new();
+    let orgs = w.organisations.clone();
+    for loan in w.loans.iter_mut() {
+        if planted >= n {
+            break;
+        }
+        let Subject::Org(i) = loan.subject else {
+            continue;
+        };
+        let f = &orgs[i].facts;
+        let key = (f.commune_code.clone(), f.place.clone(), f.kind);
+        if loan.bad.is_some()
+            || loan.status != LoanStatus::Cancelled
+            || orgs[i].registry_id.is_none()
+            || namesakes.get(&key).copied().unwrap_or(0) < 2
+            || !used.insert((key.0.clone(), key.1.clone()))
+        {
+            continue;
+        }
+        let form = match f.kind {
+            OrgKind::Tht => "THT",
+            _ => "HTX",
+        };
+        loan.borrower.name = format!("{form} {}", f.place);
+        loan.borrower.tax_code = None;
+        loan.borrower.phone = None;
+        loan.borrower.legal_rep = Some(OTHER_REPRESENTATIVES[planted].to_owned());
+        planted += 1;
+    }
+    planted
+}
+
+/// Report entries renamed to the short form a commune clerk writes, with another person
+/// (see [`plant_doubtful_pairs`]); representatives from `first` on.
+async fn plant_short_report_entries(
+    world: &hub_simulators::http::SharedWorld,
+    n: usize,
+    first: usize,
+) -> usize {
     let mut w = world.write().await;
     let Some(year) = w.reports.iter().map(|r| r.year).max() else {
         return 0;
@@ -336,7 +409,7 @@ pub async fn plant_doubtful_pairs(world: &hub_simulators::http::SharedWorld, n: 
         .collect();
     let mut planted = 0;
     for report in w.reports.iter_mut().filter(|r| r.year == year) {
-        if planted >= n.min(OTHER_REPRESENTATIVES.len()) {
+        if planted >= n || first + planted >= OTHER_REPRESENTATIVES.len() {
             break;
         }
         let Some(rev) = report.revisions.last_mut() else {
@@ -349,7 +422,7 @@ pub async fn plant_doubtful_pairs(world: &hub_simulators::http::SharedWorld, n: 
             continue;
         };
         entry.name = format!("HTX {}", places[&entry.org]);
-        entry.representative = Some(OTHER_REPRESENTATIVES[planted].to_owned());
+        entry.representative = Some(OTHER_REPRESENTATIVES[first + planted].to_owned());
         planted += 1;
     }
     planted
