@@ -313,23 +313,29 @@ impl Engine {
             // what earlier siblings did: an identity one of them joined is ruled out (entries
             // of one report are different cooperatives); one that merged away means the
             // candidates are scored again
-            let report = self.slots[s as usize].feat.as_ref().and_then(|f| f.report);
             let cands = if cands.iter().any(|c| self.idents[c.ident as usize].retired) {
                 self.candidates(s)
             } else {
                 cands
                     .into_iter()
-                    .filter(|c| {
-                        !self.idents[c.ident as usize].members.iter().any(|m| {
-                            *m != s
-                                && self.slots[*m as usize].feat.as_ref().and_then(|f| f.report)
-                                    == report
-                        })
-                    })
+                    .filter(|c| !self.holds_entry_of_report(c.ident, s))
                     .collect()
             };
             self.resolve_with(s, cands, now, ch);
         }
+    }
+
+    /// Whether identity `ii` holds another entry of the NTM report slot `s` is an entry of
+    /// (then it is not `s`'s organisation: a report lists each cooperative once).
+    fn holds_entry_of_report(&self, ii: u32, s: u32) -> bool {
+        let report = |x: u32| self.slots[x as usize].feat.as_ref().and_then(|f| f.report);
+        let Some(rep) = report(s) else {
+            return false;
+        };
+        self.idents[ii as usize]
+            .members
+            .iter()
+            .any(|m| *m != s && report(*m) == Some(rep))
     }
 
     /// Candidate identities of slot `s`, scored, best first.
@@ -448,16 +454,7 @@ impl Engine {
             return None;
         }
         // entries of one NTM report are different cooperatives
-        if let Some(rep) = &f.report
-            && ident.members.iter().any(|m| {
-                *m != s
-                    && self.slots[*m as usize]
-                        .feat
-                        .as_ref()
-                        .and_then(|f| f.report.as_ref())
-                        == Some(rep)
-            })
-        {
+        if self.holds_entry_of_report(ii, s) {
             return None;
         }
         // its registry records (counted: none to look for in most identities)

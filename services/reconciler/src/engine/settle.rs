@@ -74,12 +74,9 @@ impl Settlement {
     }
 }
 
-/// The report an NTM entry belongs to (`{commune}:{year}` of its `{commune}:{year}:{index}`).
-fn report_of(o: &Observation) -> Option<&str> {
-    if o.kind != ObservationKind::NtmEntry {
-        return None;
-    }
-    o.source.id.rsplit_once(':').map(|(report, _)| report)
+/// The report an NTM entry belongs to: its commune and year.
+fn report_of(o: &Observation) -> Option<(&str, i32)> {
+    o.ntm.as_ref().map(|p| (p.commune_code.as_str(), p.year))
 }
 
 /// Canonical order: registry records first (they anchor identities), then by reference.
@@ -120,7 +117,7 @@ impl SettleInput {
                 e.observe_entries_into(std::mem::take(&mut entries), now, &mut scratch);
                 scratch = Changes::default();
             }
-            if o.kind == ObservationKind::NtmEntry {
+            if report_of(&o).is_some() {
                 entries.push(o);
             } else {
                 e.observe_into(o, now, &mut scratch);
