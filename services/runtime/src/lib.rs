@@ -8,6 +8,8 @@
 //! - [`storage`]: PostgreSQL through sqlx: a schema per service, migrations, the
 //!   transactional outbox and the idempotent inbox;
 //! - [`http`]: `/healthz`, `/readyz` and `/metrics`, plus a service's own routes;
+//! - [`openapi`]: the OpenAPI 3.1 document of a service's HTTP API, generated from its
+//!   handlers' types and served at `/api/v1/openapi.json`;
 //! - [`service_auth`]: the service credential the internal HTTP APIs require, and the
 //!   operator the console vouches for;
 //! - [`chain`]: hash chains (canonical content, link hashes, verification naming the first
@@ -21,6 +23,7 @@ pub mod chain;
 pub mod config;
 pub mod http;
 pub mod messaging;
+pub mod openapi;
 pub mod service;
 pub mod service_auth;
 pub mod shutdown;
