@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::auth::{Caller, Refusal, Role};
 use crate::privacy;
-use crate::service::AppState;
+use crate::state::AppState;
 use crate::upstream::{Service, UpstreamError};
 
 /// A handler's error: a status and a message, answered as JSON `{"error": …}`.

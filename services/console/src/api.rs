@@ -47,7 +47,7 @@ use crate::auth::{Caller, Role, SessionKind};
 use crate::guard::{AlreadyAudited, client_addr};
 use crate::pipeline;
 use crate::privacy::mask_personal;
-use crate::service::{AppState, Shared};
+use crate::state::{AppState, Shared};
 use crate::upstream::Service;
 
 type Api = Result<Response, ApiError>;

@@ -23,7 +23,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::json;
 
-use crate::service::Shared;
+use crate::state::Shared;
 
 /// The console's content security policy.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \

@@ -18,6 +18,7 @@
 //! | [`actions`] | operator actions (review, merge/split, dead letters, sync, recompute): role check, audit, call |
 //! | [`api`] | the operator API (`/api/v1/…`, JSON) |
 //! | [`web`] | the server-rendered pages, with their embedded CSS and JS |
+//! | [`state`] | [`state::AppState`]: what every handler shares (the one owner of the state) |
 //! | [`service`] | [`start`]/[`run`]: the console's schema, broker handle and HTTP server |
 //! | [`ops`] | the `hub` operator commands ([`ops::OpsCommand`], [`ops::run_ops`]) |
 //! | [`agency`] | the agency systems' RabbitMQ users, as data for `definitions.json` |
@@ -39,6 +40,7 @@ pub mod ops;
 pub mod pipeline;
 pub mod privacy;
 pub mod service;
+pub mod state;
 pub mod throttle;
 pub mod upstream;
 pub mod web;

@@ -3,22 +3,22 @@
 //! operator API on `HTTP_ADDR` with `/healthz`, `/readyz`, `/metrics`; [`run`] waits for the
 //! shutdown token.
 //!
-//! Owns the wiring only: what a route does is [`crate::api`]'s, [`crate::web`]'s and
-//! [`crate::actions`]'s.
+//! Owns the wiring only: the state it builds is [`crate::state`]'s; what a route does is
+//! [`crate::api`]'s, [`crate::web`]'s and [`crate::actions`]'s.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hub_runtime::Broker;
 use hub_runtime::service::ServiceContext;
 use hub_runtime::shutdown::CancellationToken;
 use sqlx::migrate::Migrator;
 
 use crate::Error;
 use crate::audit::Audit;
-use crate::auth::{Caller, Sessions, UsersSource};
+use crate::auth::{Sessions, UsersSource};
 use crate::config::Config;
+use crate::state::AppState;
 use crate::throttle::LoginThrottle;
 use crate::upstream::Upstream;
 
@@ -29,43 +29,6 @@ pub const SCHEMA: &str = "console";
 
 /// The console's migrations.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
-
-/// What every handler shares.
-pub struct AppState {
-    /// The users file, as it is now.
-    pub users: UsersSource,
-    /// Failed logins per user and address.
-    pub throttle: LoginThrottle,
-    /// Password verifications (argon2) running at once, at most `LOGIN_CONCURRENCY`.
-    pub password_slots: tokio::sync::Semaphore,
-    /// Password verifications run (`coophub_console_password_verifications_total`).
-    pub password_checks: prometheus_client::metrics::counter::Counter,
-    pub sessions: Sessions,
-    pub audit: Audit,
-    pub upstream: Upstream,
-    pub broker: Broker,
-    pub config: Config,
-}
-
-impl AppState {
-    /// The caller of a request, checked against the users file as it is now (a removed user
-    /// or a changed password ends the session; a changed role applies at once).
-    pub async fn caller(
-        &self,
-        headers: &axum::http::HeaderMap,
-    ) -> Result<Option<Caller>, sqlx::Error> {
-        let users = self.users.current().await;
-        self.sessions.caller(headers, &users).await
-    }
-
-    /// The queues whose dead letters operators may see and act on.
-    pub fn knows_queue(&self, queue: &str) -> bool {
-        self.config.dlq_queues.iter().any(|q| q == queue)
-    }
-}
-
-/// Shared state handle.
-pub type Shared = Arc<AppState>;
 
 /// A started console.
 pub struct Running {

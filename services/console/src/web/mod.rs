@@ -35,7 +35,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use crate::auth::Caller;
-use crate::service::Shared;
+use crate::state::Shared;
 
 pub use html::esc;
 

@@ -23,7 +23,7 @@ use crate::api::{ConnectInfoAddr, Login, for_caller, login as api_login, pipelin
 use crate::audit::AuditQuery;
 use crate::auth::{self, Caller, Role, SessionKind};
 use crate::guard::AlreadyAudited;
-use crate::service::Shared;
+use crate::state::Shared;
 use crate::upstream::Service;
 
 type Page = Response;
