@@ -176,9 +176,14 @@ impl CoopAlliance {
     }
 }
 
-/// This source, for the `hub` binary's one list of sources (`hub::sources`).
+use hub_adapter_kit::Setting;
+use hub_adapter_kit::SettingValue::{Plain, Secret as SecretSetting};
+
+/// This source, for the `hub` binary's one list of sources (`hub::sources`): its run, its
+/// acceptance against a live server (`hub acceptance`), its settings in the deployment files.
 pub const REGISTRATION: hub_adapter_kit::Registration = hub_adapter_kit::Registration {
     system: SYSTEM,
+    contracts: &[<RegistryCooperative as hub_contracts::Contract>::TYPE],
     about: "the Cooperative Alliance registry (pull)",
     run: |shutdown| {
         Box::pin(async move {
@@ -187,6 +192,36 @@ pub const REGISTRATION: hub_adapter_kit::Registration = hub_adapter_kit::Registr
         })
     },
     upload: None,
+    acceptance: |_files| {
+        Box::pin(async move {
+            use hub_adapter_kit::conformance::{build_error, credential, pull};
+            let config = Config::from_env()?;
+            pull(move |which, page| {
+                build(&Config {
+                    coop_alliance_api_key: credential(&config.coop_alliance_api_key, which),
+                    coop_alliance_page_size: page.clamp(1, 500),
+                    ..config.clone()
+                })
+                .map_err(build_error)
+            })
+            .await
+        })
+    },
+    deploy: hub_adapter_kit::Deploy {
+        settings: &[
+            Setting {
+                name: "COOP_ALLIANCE_URL",
+                compose: Plain("http://simulators:8101"),
+                kubernetes: Plain("https://registry.example.invalid"),
+            },
+            Setting {
+                name: "COOP_ALLIANCE_API_KEY",
+                compose: SecretSetting,
+                kubernetes: SecretSetting,
+            },
+        ],
+        simulated: true,
+    },
 };
 
 /// Runs the adapter until `shutdown`.

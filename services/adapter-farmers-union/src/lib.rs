@@ -113,10 +113,12 @@ impl Config {
     }
 }
 
-/// This source, for the `hub` binary's one list of sources (`hub::sources`).
+/// This source, for the `hub` binary's one list of sources (`hub::sources`): its run, its
+/// uploads, its acceptance against an integrator's files (`hub acceptance`), its deployment.
 pub const REGISTRATION: hub_adapter_kit::Registration = hub_adapter_kit::Registration {
     system: SYSTEM,
     about: "the Farmers' Union's workbooks: the upload API (POST /api/v1/upload)",
+    contracts: &CONTRACT_TYPES,
     run: |shutdown| {
         Box::pin(async move {
             let config = Config::from_env()?;
@@ -129,7 +131,40 @@ pub const REGISTRATION: hub_adapter_kit::Registration = hub_adapter_kit::Registr
             Ok(upload_files(config, &files, &uploaded_by).await?)
         })
     }),
+    acceptance: |files| {
+        Box::pin(async move {
+            let config = Config::from_env()?;
+            hub_adapter_kit::conformance::file(
+                FarmersUnion,
+                &CONTRACT_TYPES,
+                decode,
+                &files,
+                config.farmers_union_max_upload_bytes,
+            )
+            .await
+        })
+    },
+    // no agency system to reach: uploads only (FARMERS_UNION_UPLOAD_TOKENS is set per
+    // deployment, for the district unions' scripts)
+    deploy: hub_adapter_kit::Deploy {
+        settings: &[],
+        simulated: false,
+    },
 };
+
+/// Whether an envelope decodes as the Union's contract it names (the acceptance kit).
+fn decode(e: &hub_contracts::RawEnvelope) -> Result<(), String> {
+    use hub_contracts::Contract;
+    use hub_contracts::v1::{FuBranch, FuOfficer, FuTraining};
+    let e = e.clone();
+    match e.ty.as_str() {
+        FuBranch::TYPE => e.decode::<FuBranch>().map(drop),
+        FuOfficer::TYPE => e.decode::<FuOfficer>().map(drop),
+        FuTraining::TYPE => e.decode::<FuTraining>().map(drop),
+        other => return Err(format!("{other} is no contract of {SYSTEM}")),
+    }
+    .map_err(|e| e.to_string())
+}
 
 /// The Union's workbooks as a file source.
 #[derive(Debug, Clone, Default)]

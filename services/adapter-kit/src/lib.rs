@@ -13,6 +13,7 @@
 //! | [`registration`] | [`Registration`]: what the `hub` binary needs of a source, from the source's crate |
 //! | [`runner`] | [`run`]: the service (checks, poll schedule, ops routes, graceful shutdown) |
 //! | [`config`] | [`Secret`] and lenient readers for environment values |
+//! | [`conformance`] | the acceptance kit against an integrator's own server or files (`hub acceptance`) |
 //! | [`file`] | files as a source kind: workbooks (XLSX, CSV) uploaded, read into rows, diffed against the sender's roster, retractions, audit of every upload, the upload API |
 //! | `acceptance` | (feature `acceptance`) the acceptance test kit every adapter runs |
 //!
@@ -25,6 +26,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod conformance;
 pub mod error;
 pub mod file;
 pub mod http;
@@ -43,6 +45,6 @@ pub use error::{Invalid, SourceError};
 pub use http::{Auth, HttpClient, HttpSettings, WithRaw};
 pub use mapping::FieldReader;
 pub use metrics::AdapterMetrics;
-pub use registration::Registration;
+pub use registration::{Deploy, Registration, Setting, Value as SettingValue};
 pub use runner::{AdapterError, RunSettings, run};
 pub use source::{Engine, PageEvent, PageHook, Source, SyncContext, SyncReport};

@@ -1,9 +1,11 @@
-//! A source's registration: what the `hub` binary needs of a source, given by the source's
-//! own crate as one value (`hub_adapter_<system>::REGISTRATION`) and listed once, in
-//! `hub::sources`. From it the binary gets `hub adapter <system>`, `hub upload <system>` (a
-//! file source), and the RabbitMQ user of the adapter in the generated definitions.
+//! A source's registration: everything the rest of the hub needs of a source, given by the
+//! source's own crate as one value (`hub_adapter_<system>::REGISTRATION`) and listed once, in
+//! `hub::sources`. From it come `hub adapter <system>`, `hub upload <system>` (a file
+//! source), `hub acceptance <system>`, the adapter's RabbitMQ user in the generated
+//! definitions, and its service, broker user, database role and settings in the generated
+//! deployment files (`hub deploy-files`: compose, Kubernetes, the secrets and roles scripts).
 //!
-//! Owns the shape of a registration only.
+//! Owns the shape of a registration and the names derived from a system's name only.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -11,6 +13,7 @@ use std::pin::Pin;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::conformance::{AcceptanceError, AcceptanceReport};
 use crate::file::UploadReport;
 use crate::runner::AdapterError;
 
@@ -26,17 +29,58 @@ pub type RunFn = fn(CancellationToken) -> Boxed<Result<(), AdapterError>>;
 /// Uploads files (paths) as the named uploader.
 pub type UploadFn = fn(Vec<PathBuf>, String) -> Boxed<Result<UploadReport, UploadError>>;
 
+/// Runs the acceptance kit against the source's own server (configured as for `run`, from
+/// the environment) or, for a file source, against the files given (`hub acceptance`).
+pub type AcceptanceFn = fn(Vec<PathBuf>) -> Boxed<Result<AcceptanceReport, AcceptanceError>>;
+
 /// What the `hub` binary needs of one source.
 #[derive(Clone, Copy)]
 pub struct Registration {
     /// The system's name (`SourceRef.system`, `hub adapter <system>`).
     pub system: &'static str,
-    /// One line for `hub --help`.
+    /// One line for `hub --help` (and a comment above its service in the deployment files).
     pub about: &'static str,
+    /// The contract types its records are published as (`source.*`).
+    pub contracts: &'static [&'static str],
     /// Reads the adapter's configuration from the environment and runs it until shutdown.
     pub run: RunFn,
     /// A file source: uploads files as the named uploader (`hub upload <system> FILE…`).
     pub upload: Option<UploadFn>,
+    /// The acceptance kit against an integrator's server or files (`hub acceptance`).
+    pub acceptance: AcceptanceFn,
+    /// Its settings in the deployment files.
+    pub deploy: Deploy,
+}
+
+/// How a source's adapter is deployed, beyond what every adapter gets (its broker user,
+/// database role and schema, `SERVICE_TOKENS`, the console's `ADAPTER_URLS` entry).
+#[derive(Debug, Clone, Copy)]
+pub struct Deploy {
+    /// Its own settings (the agency system's address and credentials, …).
+    pub settings: &'static [Setting],
+    /// In compose its agency system is the simulators' (the service waits for them).
+    pub simulated: bool,
+}
+
+/// One setting of an adapter: its variable and its value in each deployment.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    /// The environment variable (`COOP_ALLIANCE_URL`).
+    pub name: &'static str,
+    /// Its value in `docker-compose.yml`.
+    pub compose: Value,
+    /// Its value in `deploy/kubernetes/hub.yaml`.
+    pub kubernetes: Value,
+}
+
+/// Where a setting's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    /// Written in the file (compose: the service's environment; Kubernetes: the ConfigMap).
+    Plain(&'static str),
+    /// A secret under the setting's name: compose reads it from `.env` (made at random by
+    /// `deploy/gen-secrets.sh`), Kubernetes from the Secret `coophub`.
+    Secret,
 }
 
 impl Registration {
@@ -44,12 +88,38 @@ impl Registration {
     pub fn service_user(&self) -> String {
         format!("svc-adapter-{}", self.system)
     }
+
+    /// The adapter's PostgreSQL role: `svc_adapter_<system>` (`-` as `_`).
+    pub fn database_role(&self) -> String {
+        format!("svc_adapter_{}", self.system.replace('-', "_"))
+    }
+
+    /// The adapter's schema: `adapter_<system>` (`-` as `_`).
+    pub fn schema(&self) -> String {
+        crate::checkpoint::schema_for(self.system)
+    }
+
+    /// The system's name in variable names: `COOP_ALLIANCE`.
+    pub fn env_name(&self) -> String {
+        self.system.replace('-', "_").to_ascii_uppercase()
+    }
+
+    /// The adapter's service (compose) and Deployment (Kubernetes): `adapter-<system>`.
+    pub fn service_name(&self) -> String {
+        format!("adapter-{}", self.system)
+    }
+
+    /// Whether it is a file source.
+    pub fn is_file_source(&self) -> bool {
+        self.upload.is_some()
+    }
 }
 
 impl std::fmt::Debug for Registration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registration")
             .field("system", &self.system)
+            .field("contracts", &self.contracts)
             .field("file_source", &self.upload.is_some())
             .finish()
     }

@@ -182,9 +182,14 @@ impl LoanFund {
     }
 }
 
-/// This source, for the `hub` binary's one list of sources (`hub::sources`).
+use hub_adapter_kit::Setting;
+use hub_adapter_kit::SettingValue::{Plain, Secret as SecretSetting};
+
+/// This source, for the `hub` binary's one list of sources (`hub::sources`): its run, its
+/// acceptance against a live server (`hub acceptance`), its settings in the deployment files.
 pub const REGISTRATION: hub_adapter_kit::Registration = hub_adapter_kit::Registration {
     system: SYSTEM,
+    contracts: &[<LoanDisbursement as hub_contracts::Contract>::TYPE],
     about: "the loan-support fund (pull)",
     run: |shutdown| {
         Box::pin(async move {
@@ -193,6 +198,41 @@ pub const REGISTRATION: hub_adapter_kit::Registration = hub_adapter_kit::Registr
         })
     },
     upload: None,
+    acceptance: |_files| {
+        Box::pin(async move {
+            use hub_adapter_kit::conformance::{build_error, credential, pull};
+            let config = Config::from_env()?;
+            pull(move |which, page| {
+                build(&Config {
+                    loan_fund_client_secret: credential(&config.loan_fund_client_secret, which),
+                    loan_fund_page_size: page.clamp(2, 200),
+                    ..config.clone()
+                })
+                .map_err(build_error)
+            })
+            .await
+        })
+    },
+    deploy: hub_adapter_kit::Deploy {
+        settings: &[
+            Setting {
+                name: "LOAN_FUND_URL",
+                compose: Plain("http://simulators:8102"),
+                kubernetes: Plain("https://fund.example.invalid"),
+            },
+            Setting {
+                name: "LOAN_FUND_CLIENT_ID",
+                compose: Plain("hub"),
+                kubernetes: SecretSetting,
+            },
+            Setting {
+                name: "LOAN_FUND_CLIENT_SECRET",
+                compose: SecretSetting,
+                kubernetes: SecretSetting,
+            },
+        ],
+        simulated: true,
+    },
 };
 
 /// Runs the adapter until `shutdown`.

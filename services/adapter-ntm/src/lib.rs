@@ -176,9 +176,14 @@ impl Ntm {
     }
 }
 
-/// This source, for the `hub` binary's one list of sources (`hub::sources`).
+use hub_adapter_kit::Setting;
+use hub_adapter_kit::SettingValue::{Plain, Secret as SecretSetting};
+
+/// This source, for the `hub` binary's one list of sources (`hub::sources`): its run, its
+/// acceptance against a live server (`hub acceptance`), its settings in the deployment files.
 pub const REGISTRATION: hub_adapter_kit::Registration = hub_adapter_kit::Registration {
     system: SYSTEM,
+    contracts: &[<NtmCommuneReport as hub_contracts::Contract>::TYPE],
     about: "the NTM commune reports (pull)",
     run: |shutdown| {
         Box::pin(async move {
@@ -187,6 +192,46 @@ pub const REGISTRATION: hub_adapter_kit::Registration = hub_adapter_kit::Registr
         })
     },
     upload: None,
+    acceptance: |_files| {
+        Box::pin(async move {
+            use hub_adapter_kit::conformance::{build_error, credential, pull};
+            let config = Config::from_env()?;
+            pull(move |which, page| {
+                build(&Config {
+                    ntm_password: credential(&config.ntm_password, which),
+                    ntm_page_size: page,
+                    ..config.clone()
+                })
+                .map_err(build_error)
+            })
+            .await
+        })
+    },
+    deploy: hub_adapter_kit::Deploy {
+        settings: &[
+            Setting {
+                name: "NTM_URL",
+                compose: Plain("http://simulators:8103"),
+                kubernetes: Plain("https://ntm.example.invalid"),
+            },
+            Setting {
+                name: "NTM_USER",
+                compose: Plain("hub"),
+                kubernetes: SecretSetting,
+            },
+            Setting {
+                name: "NTM_PASSWORD",
+                compose: SecretSetting,
+                kubernetes: SecretSetting,
+            },
+            Setting {
+                name: "NTM_YEARS",
+                compose: Plain("2023,2024,2025"),
+                kubernetes: Plain("2024,2025,2026"),
+            },
+        ],
+        simulated: true,
+    },
 };
 
 /// Runs the adapter until `shutdown`.
