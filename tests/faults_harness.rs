@@ -368,7 +368,16 @@ impl Run {
     /// Fresh env and simulators, the agency and capture queues declared and consumed; the
     /// services are not started yet.
     pub async fn prepare() -> Run {
-        let env = TestEnv::new().await;
+        Self::prepare_on(None).await
+    }
+
+    /// Like [`Run::prepare`], on the broker of `amqp_url` (one node, or a cluster's nodes
+    /// separated by commas) instead of the machine's (`AMQP_URL`).
+    pub async fn prepare_on(amqp_url: Option<&str>) -> Run {
+        let mut env = TestEnv::new().await;
+        if let Some(url) = amqp_url {
+            env.config.amqp_url = url.to_owned();
+        }
         let stop = CancellationToken::new();
         let world = world();
         let years = world.report_years.clone();

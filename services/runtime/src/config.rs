@@ -85,6 +85,11 @@ pub struct CommonConfig {
     /// `HUB_NAMESPACE`: prefix of every exchange and queue name (empty in production; tests
     /// and several hubs on one broker use it to stay apart).
     pub hub_namespace: String,
+    /// `HUB_PROVINCE`: the province this process serves, when the hub is sharded by
+    /// province (a code of letters and digits, e.g. `12` for Lai Châu): the source records
+    /// it publishes also carry the routing key `province.<code>.<type>`, and a reconciler
+    /// consumes only that province's records. Unset: one shard for everything.
+    pub hub_province: Option<String>,
     /// `HTTP_ADDR`: where `/healthz`, `/readyz`, `/metrics` and the service's API listen.
     pub http_addr: Option<SocketAddr>,
     /// `LOG_FORMAT`: `human` or `json`.
@@ -117,6 +122,7 @@ impl Default for CommonConfig {
             amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
             database_url: "postgres://postgres@127.0.0.1:5432/postgres".into(),
             hub_namespace: String::new(),
+            hub_province: None,
             http_addr: None,
             log_format: LogFormat::Human,
             prefetch: 64,
@@ -135,12 +141,18 @@ impl Default for CommonConfig {
 impl CommonConfig {
     /// Checks what serde cannot: URL schemes and ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !(self.amqp_url.starts_with("amqp://") || self.amqp_url.starts_with("amqps://")) {
+        // one URL, or the nodes of a cluster separated by commas
+        let amqp_urls = crate::messaging::broker::split_urls(&self.amqp_url);
+        if amqp_urls.is_empty()
+            || amqp_urls
+                .iter()
+                .any(|u| !(u.starts_with("amqp://") || u.starts_with("amqps://")))
+        {
             return Err(ConfigError::invalid(
                 "AMQP_URL",
                 format!(
-                    "expected an amqp:// or amqps:// URL, got {:?}",
-                    self.amqp_url
+                    "expected an amqp:// or amqps:// URL (or several, separated by commas), got {:?}",
+                    redact_url(&self.amqp_url)
                 ),
             ));
         }
@@ -163,6 +175,14 @@ impl CommonConfig {
             return Err(ConfigError::invalid(
                 "HUB_NAMESPACE",
                 "expected letters, digits, '-' or '_'",
+            ));
+        }
+        if let Some(p) = &self.hub_province
+            && (p.is_empty() || p.len() > 16 || !p.chars().all(|c| c.is_ascii_alphanumeric()))
+        {
+            return Err(ConfigError::invalid(
+                "HUB_PROVINCE",
+                "expected a province code of 1 to 16 letters or digits",
             ));
         }
         if self.prefetch == 0 {
@@ -211,11 +231,13 @@ impl CommonConfig {
                         "HUB_ENV=production: set it (the default is for development)",
                     ));
                 }
-                if let Some(problem) = known_credentials(url) {
-                    return Err(ConfigError::invalid(
-                        variable,
-                        format!("HUB_ENV=production: {problem} in {}", redact_url(url)),
-                    ));
+                for url in crate::messaging::broker::split_urls(url) {
+                    if let Some(problem) = known_credentials(&url) {
+                        return Err(ConfigError::invalid(
+                            variable,
+                            format!("HUB_ENV=production: {problem} in {}", redact_url(&url)),
+                        ));
+                    }
                 }
             }
         }
@@ -255,6 +277,7 @@ impl CommonConfig {
     /// The topology namespace these settings describe.
     pub fn topology(&self) -> crate::messaging::Topology {
         crate::messaging::Topology::new(&self.hub_namespace)
+            .with_province(self.hub_province.as_deref())
     }
 }
 
@@ -404,6 +427,54 @@ mod tests {
         };
         let e = c.validate().expect_err("mysql").to_string();
         assert!(e.contains("DATABASE_URL") && !e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn a_cluster_is_a_list_of_urls_each_checked() {
+        let cluster =
+            "amqp://guest:guest@127.0.0.1:5681/%2f, amqp://guest:guest@127.0.0.1:5682/%2f";
+        let c = CommonConfig {
+            amqp_url: cluster.into(),
+            ..CommonConfig::default()
+        };
+        c.validate().expect("a list of nodes");
+        let c = CommonConfig {
+            amqp_url: format!("{cluster},http://x"),
+            ..CommonConfig::default()
+        };
+        let e = c
+            .validate()
+            .expect_err("one node is no amqp url")
+            .to_string();
+        assert!(e.contains("AMQP_URL") && !e.contains("guest:guest"), "{e}");
+        let c = CommonConfig {
+            hub_env: HubEnv::Production,
+            amqp_url: "amqps://svc-a:Kx81fP2m@mq1:5671/%2f,amqps://guest:guest@mq2:5671/%2f".into(),
+            database_url: "postgres://svc_a:Zq8v1c0d9e@db:5432/coophub".into(),
+            ..CommonConfig::default()
+        };
+        let e = c.validate().expect_err("guest on one node").to_string();
+        assert!(e.contains("AMQP_URL") && e.contains("mq2"), "{e}");
+    }
+
+    #[test]
+    fn a_province_is_a_short_code() {
+        for good in ["12", "LC"] {
+            let c = CommonConfig {
+                hub_province: Some(good.into()),
+                ..CommonConfig::default()
+            };
+            c.validate().expect(good);
+            assert_eq!(c.topology().province(), Some(good));
+        }
+        for bad in ["", "1.2", "#", "12345678901234567"] {
+            let c = CommonConfig {
+                hub_province: Some(bad.into()),
+                ..CommonConfig::default()
+            };
+            let e = c.validate().expect_err(bad).to_string();
+            assert!(e.contains("HUB_PROVINCE"), "{e}");
+        }
     }
 
     #[test]

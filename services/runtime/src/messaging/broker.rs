@@ -4,6 +4,11 @@
 //! connection, reconnecting first (and redeclaring the exchanges) when the old one died. The
 //! publisher and consumers call it again after any channel error, which is how a service
 //! survives a broker restart: reconnect, redeclare, resume.
+//!
+//! `AMQP_URL` may list the nodes of a cluster, separated by commas
+//! (`amqp://u:p@node1:5672/%2f,amqp://u:p@node2:5672/%2f`): a connection goes to the node
+//! that last worked, and when that node is gone to the next one that answers, so a service
+//! survives one node of a cluster stopping (its quorum queues elect leaders on the others).
 
 use std::sync::Arc;
 
@@ -32,6 +37,15 @@ fn url_user(url: &str) -> Option<String> {
     }
 }
 
+/// The URLs of a comma-separated `AMQP_URL` (one for a single broker), blanks trimmed.
+pub fn split_urls(url: &str) -> Vec<String> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A shared, self-healing broker connection.
 #[derive(Clone)]
 pub struct Broker {
@@ -39,7 +53,10 @@ pub struct Broker {
 }
 
 struct Inner {
-    url: String,
+    /// The nodes' URLs (one for a single broker).
+    urls: Vec<String>,
+    /// Index in `urls` of the node to try first: the one that last worked.
+    preferred: std::sync::atomic::AtomicUsize,
     /// The user the connection authenticates as (see [`Broker::user`]).
     user: Option<String>,
     name: String,
@@ -61,8 +78,9 @@ impl Broker {
         readiness.set("broker", false);
         Self {
             inner: Arc::new(Inner {
-                url: url.to_owned(),
-                user: url_user(url),
+                urls: split_urls(url),
+                preferred: std::sync::atomic::AtomicUsize::new(0),
+                user: url_user(split_urls(url).first().map_or(url, String::as_str)),
                 name: name.to_owned(),
                 topology,
                 metrics,
@@ -107,17 +125,7 @@ impl Broker {
         }
         *guard = None;
         self.inner.readiness.set("broker", false);
-        let props =
-            ConnectionProperties::default().with_connection_name(self.inner.name.clone().into());
-        let connect_err = |message: String| MessagingError::Connect {
-            url: redact_url(&self.inner.url),
-            message,
-        };
-        let conn =
-            tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(&self.inner.url, props))
-                .await
-                .map_err(|_| connect_err(format!("no answer within {CONNECT_TIMEOUT:?}")))?
-                .map_err(|e| connect_err(e.to_string()))?;
+        let conn = self.connect_any().await?;
         let ch = conn.create_channel().await?;
         self.inner.topology.declare_exchanges(&ch).await?;
         self.inner.metrics.reconnects.inc();
@@ -125,6 +133,45 @@ impl Broker {
         tracing::info!(connection = %self.inner.name, "connected to broker");
         *guard = Some(conn);
         Ok(ch)
+    }
+
+    /// A connection to the first node that answers, starting from the one that last worked.
+    async fn connect_any(&self) -> Result<Connection, MessagingError> {
+        use std::sync::atomic::Ordering;
+        let urls = &self.inner.urls;
+        let first = self.inner.preferred.load(Ordering::Relaxed) % urls.len().max(1);
+        let mut failures = Vec::new();
+        for i in (0..urls.len()).map(|k| (first + k) % urls.len()) {
+            let url = &urls[i];
+            let props = ConnectionProperties::default()
+                .with_connection_name(self.inner.name.clone().into());
+            let attempt =
+                tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(url, props)).await;
+            match attempt {
+                Ok(Ok(conn)) => {
+                    if i != first {
+                        tracing::info!(node = %redact_url(url), "connected to another node of the cluster");
+                    }
+                    self.inner.preferred.store(i, Ordering::Relaxed);
+                    return Ok(conn);
+                }
+                Ok(Err(e)) => failures.push((url, e.to_string())),
+                Err(_) => failures.push((url, format!("no answer within {CONNECT_TIMEOUT:?}"))),
+            }
+        }
+        let message = failures
+            .iter()
+            .map(|(url, e)| format!("{}: {e}", redact_url(url)))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(MessagingError::Connect {
+            url: urls
+                .iter()
+                .map(|u| redact_url(u))
+                .collect::<Vec<_>>()
+                .join(","),
+            message,
+        })
     }
 
     /// Like [`Broker::channel`], retrying with backoff until it works or `shutdown` fires.

@@ -17,6 +17,10 @@
 //!
 //! Every name carries the optional namespace prefix (`HUB_NAMESPACE`), so several hubs or test
 //! runs can share a broker without seeing each other's messages.
+//!
+//! Sharding by province (`HUB_PROVINCE`): a source record published by a process of a
+//! province also carries the routing key `province.<code>.<type>` (AMQP `CC`, see the
+//! publisher), and a shard's queue binds its province's keys; see [`Topology::province`].
 
 use std::time::Duration;
 
@@ -74,6 +78,8 @@ pub fn declared_queues(prefix: &str) -> Vec<String> {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Topology {
     namespace: String,
+    /// The province of this process (`HUB_PROVINCE`), when the hub is sharded.
+    province: Option<String>,
 }
 
 /// A consumer queue and what it is bound to.
@@ -147,7 +153,20 @@ impl Topology {
     pub fn new(namespace: &str) -> Self {
         Self {
             namespace: namespace.to_owned(),
+            province: None,
         }
+    }
+
+    /// The same names, for a process of `province` (None: not sharded).
+    pub fn with_province(mut self, province: Option<&str>) -> Self {
+        self.province = province.map(str::to_owned);
+        self
+    }
+
+    /// The province this process serves: the source records it publishes also carry the
+    /// routing key [`hub_contracts::registry::province_routing_key`].
+    pub fn province(&self) -> Option<&str> {
+        self.province.as_deref()
     }
 
     pub fn namespace(&self) -> &str {
