@@ -1,6 +1,6 @@
-//! The web console: server-rendered HTML pages (the layout, login, log, review, side-by-side,
-//! report and audit pages from auto-escaping templates, [`views`]) (UTF-8, a font stack that covers Vietnamese)
-//! with one embedded stylesheet and one small script, no build step.
+//! The web console: server-rendered HTML pages, every one from an auto-escaping `minijinja`
+//! template with a typed view ([`views`], `templates/`; UTF-8, a font stack that covers
+//! Vietnamese), with one embedded stylesheet and one small script, no build step.
 //!
 //! | page | what | role |
 //! |---|---|---|
@@ -23,8 +23,9 @@
 //! [`crate::guard`]. Owns presentation only: every action goes
 //! through [`crate::actions`].
 
-mod html;
+mod chart;
 pub mod pages;
+mod values;
 mod views;
 
 use axum::Router;
@@ -36,8 +37,6 @@ use axum::routing::{get, post};
 
 use crate::auth::Caller;
 use crate::state::Shared;
-
-pub use html::esc;
 
 const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");

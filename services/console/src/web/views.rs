@@ -1,8 +1,7 @@
-//! Templated views: the page layout and the login, log, review, side-by-side, report and
-//! audit pages,
-//! rendered by `minijinja` from `templates/` with HTML auto-escaping (a value reaches the
-//! page escaped unless a template says `|safe`, which only the layout's body and the
-//! indicators' already-escaped report use). Each page has a typed view (`Serialize`
+//! Templated views: the page layout and every page, rendered by `minijinja` from
+//! `templates/` with HTML auto-escaping (a value reaches the page escaped unless a template
+//! says `|safe`, which only the layout's body and the indicators' already-escaped report
+//! use). Each page has a typed view (`Serialize`
 //! structs); this module also owns what those views say: Vietnam time, organisation names
 //! and districts, decision outcomes in Vietnamese, and a score's feature contributions.
 //!
@@ -21,19 +20,6 @@ use crate::auth::Caller;
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| AutoEscape::Html);
-    // escape as the hand-written pages do ([`super::html::esc`]: & < > " '), so that every
-    // page writes the same text the same way (minijinja's own escaper also escapes '/')
-    env.set_formatter(|out, state, value| {
-        if value.is_safe()
-            || value.is_undefined()
-            || value.is_none()
-            || matches!(state.auto_escape(), AutoEscape::None)
-        {
-            return minijinja::escape_formatter(out, state, value);
-        }
-        out.write_str(&super::html::esc(&value.to_string()))
-            .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "page"))
-    });
     // a path segment or query value, percent-encoded as the console's links are
     env.add_filter("urlencode", |s: String| crate::actions::encode(&s));
     for (name, source) in [
@@ -45,6 +31,23 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("report.html", include_str!("templates/report.html")),
         ("login.html", include_str!("templates/login.html")),
         ("audit.html", include_str!("templates/audit.html")),
+        ("health.html", include_str!("templates/health.html")),
+        ("dlq.html", include_str!("templates/dlq.html")),
+        (
+            "dead_letter.html",
+            include_str!("templates/dead_letter.html"),
+        ),
+        ("upload.html", include_str!("templates/upload.html")),
+        ("error.html", include_str!("templates/error.html")),
+        (
+            "cooperatives.html",
+            include_str!("templates/cooperatives.html"),
+        ),
+        (
+            "cooperative.html",
+            include_str!("templates/cooperative.html"),
+        ),
+        ("indicators.html", include_str!("templates/indicators.html")),
     ] {
         if let Err(e) = env.add_template(name, source) {
             // a broken template fails every test that renders a page
@@ -62,7 +65,7 @@ pub fn render(name: &str, ctx: impl Serialize) -> String {
             tracing::error!(template = name, error = %e, "template failed");
             format!(
                 "<div class=\"error\">page could not be rendered: {}</div>",
-                super::html::esc(&e.to_string())
+                minijinja::HtmlEscape(&e.to_string())
             )
         }
     }
@@ -431,7 +434,7 @@ mod tests {
     #[test]
     fn templates_escape_what_they_show() {
         let page = layout("<b>x</b>", None, "", "<p>trusted body</p>");
-        assert!(page.contains("&lt;b&gt;x&lt;/b&gt;"), "{page}");
+        assert!(page.contains("&lt;b&gt;x&lt;&#x2f;b&gt;"), "{page}");
         assert!(page.contains("<p>trusted body</p>"));
         let body = render(
             "compare.html",
@@ -503,6 +506,14 @@ mod tests {
             "report.html",
             "login.html",
             "audit.html",
+            "health.html",
+            "dlq.html",
+            "dead_letter.html",
+            "upload.html",
+            "error.html",
+            "cooperatives.html",
+            "cooperative.html",
+            "indicators.html",
         ] {
             assert!(ENV.get_template(t).is_ok(), "{t}");
         }
