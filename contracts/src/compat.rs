@@ -51,7 +51,7 @@ pub fn breaking_changes(old: &Value, new: &Value) -> Vec<Breaking> {
     out
 }
 
-fn compare_object(old: &Value, new: &Value, path: &str, out: &mut Vec<Breaking>) {
+pub(crate) fn compare_object(old: &Value, new: &Value, path: &str, out: &mut Vec<Breaking>) {
     let empty = serde_json::Map::new();
     let old_props = old
         .get("properties")
@@ -122,7 +122,7 @@ const LIMITS: [&str; 3] = ["maxLength", "maxItems", "maxProperties"];
 
 /// A limit lowered is breaking (a value valid before is refused now); one added where there
 /// was none, raised or removed is not (see the module documentation for why adding is).
-fn compare_limits(old: &Value, new: &Value, path: &str, out: &mut Vec<Breaking>) {
+pub(crate) fn compare_limits(old: &Value, new: &Value, path: &str, out: &mut Vec<Breaking>) {
     for key in LIMITS {
         if let (Some(a), Some(b)) = (
             old.get(key).and_then(Value::as_u64),
@@ -137,7 +137,7 @@ fn compare_limits(old: &Value, new: &Value, path: &str, out: &mut Vec<Breaking>)
     }
 }
 
-fn compare_enum(old: &Value, new: &Value, path: &str, out: &mut Vec<Breaking>) {
+pub(crate) fn compare_enum(old: &Value, new: &Value, path: &str, out: &mut Vec<Breaking>) {
     if let (Some(a), Some(b)) = (enum_values(old), enum_values(new)) {
         for removed in a.difference(&b) {
             out.push(Breaking {
@@ -149,7 +149,7 @@ fn compare_enum(old: &Value, new: &Value, path: &str, out: &mut Vec<Breaking>) {
 }
 
 /// A canonical description of a schema's type, ignoring documentation and enum values.
-fn shape(schema: &Value) -> String {
+pub(crate) fn shape(schema: &Value) -> String {
     let Some(obj) = schema.as_object() else {
         return schema.to_string();
     };

@@ -12,11 +12,15 @@
 //! - readers tolerate unknown fields (no `deny_unknown_fields` anywhere);
 //! - the committed schemas are exactly what the types generate.
 //!
-//! This crate owns no I/O: no broker, no database, no HTTP. Services depend on it; it
-//! depends on none of them.
+//! [`openapi`] keeps the services' HTTP APIs (their OpenAPI documents, committed under
+//! `contracts/openapi/`) compatible the same way.
+//!
+//! This crate owns no I/O but its own committed files: no broker, no database, no HTTP.
+//! Services depend on it; it depends on none of them.
 
 pub mod compat;
 pub mod envelope;
+pub mod openapi;
 pub mod registry;
 pub mod v1;
 

@@ -12,6 +12,8 @@
 //! | `POST /api/v1/review/{id}/separate` | `{reason}` |
 //! | `GET /api/v1/log` | decisions, filters `organisation`, `system`, `source_id`, `since`, `until` (RFC 3339); `limit`, `cursor` |
 //! | `GET /api/v1/log/stream` | decisions live, as Server-Sent Events (`event: decision`) |
+//! | `GET /api/v1/status` | whether the identities are settled, and the engine's counts |
+//! | `GET /api/v1/openapi.json` | this API's OpenAPI 3.1 document (`contracts/openapi/hub-reconciler.json`) |
 //!
 //! Every route needs the service credential (`Authorization: Bearer <token>`, one of
 //! `SERVICE_TOKENS`; 401 otherwise): [`router`] is wrapped by
@@ -27,15 +29,19 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use aide::UseApi;
+use aide::axum::ApiRouter;
+use aide::axum::routing::{get_with, post_with};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use hub_contracts::v1::{GoldenRecord, ReconciliationDecision, SourceRef};
+use hub_runtime::openapi::{self as oa, ApiInfo, EventStream};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -54,6 +60,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
     }
+}
+
+/// Documented once for every operation: `{"error": "…"}` ([`oa::ErrorBody`]).
+impl aide::OperationOutput for ApiError {
+    type Inner = Self;
 }
 
 impl From<StoreError> for ApiError {
@@ -85,20 +96,104 @@ fn bad(msg: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, msg.into())
 }
 
-/// The reconciler's routes.
+/// The reconciler's routes, with `GET /api/v1/openapi.json`.
 pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/api/v1/cooperatives", get(list_cooperatives))
-        .route("/api/v1/cooperatives/merge", post(merge))
-        .route("/api/v1/cooperatives/{id}", get(cooperative))
-        .route("/api/v1/cooperatives/{id}/split", post(split))
-        .route("/api/v1/review", get(list_reviews))
-        .route("/api/v1/review/{id}/link", post(link))
-        .route("/api/v1/review/{id}/separate", post(separate))
-        .route("/api/v1/log", get(log))
-        .route("/api/v1/log/stream", get(log_stream))
-        .route("/api/v1/status", get(status))
-        .with_state(shared)
+    documented().router.with_state(shared)
+}
+
+/// The API's OpenAPI document (what `GET /api/v1/openapi.json` answers).
+pub fn openapi() -> oa::Finished<Arc<Shared>> {
+    documented()
+}
+
+const ABOUT: &str = "Golden records, the review queue and the reconciliation log. Every \
+    route needs the service credential; an operator action also needs the X-Hub-Operator \
+    header (the console's authenticated operator), never a name in the body.";
+
+fn documented() -> oa::Finished<Arc<Shared>> {
+    oa::finish(
+        routes,
+        ApiInfo {
+            title: "hub-reconciler",
+            description: ABOUT,
+        },
+        oa::service_credential,
+    )
+}
+
+fn routes() -> ApiRouter<Arc<Shared>> {
+    ApiRouter::new()
+        .api_route(
+            "/api/v1/cooperatives",
+            get_with(list_cooperatives, |op| {
+                op.summary("Golden records, paginated")
+            }),
+        )
+        .api_route(
+            "/api/v1/cooperatives/merge",
+            post_with(merge, |op| op.summary("Merge organisations (operator)")),
+        )
+        .api_route(
+            "/api/v1/cooperatives/{id}",
+            get_with(cooperative, |op| {
+                oa::path_param(
+                    op.summary("One golden record with its history"),
+                    "id",
+                    "organisation id (UUID)",
+                )
+            }),
+        )
+        .api_route(
+            "/api/v1/cooperatives/{id}/split",
+            post_with(split, |op| {
+                oa::path_param(
+                    op.summary("Split an organisation (operator)"),
+                    "id",
+                    "organisation id (UUID)",
+                )
+            }),
+        )
+        .api_route(
+            "/api/v1/review",
+            get_with(list_reviews, |op| op.summary("Review items, paginated")),
+        )
+        .api_route(
+            "/api/v1/review/{id}/link",
+            post_with(link, |op| {
+                oa::path_param(
+                    op.summary("Decide: the same organisation (operator)"),
+                    "id",
+                    "review id (UUID)",
+                )
+            }),
+        )
+        .api_route(
+            "/api/v1/review/{id}/separate",
+            post_with(separate, |op| {
+                oa::path_param(
+                    op.summary("Decide: different organisations (operator)"),
+                    "id",
+                    "review id (UUID)",
+                )
+            }),
+        )
+        .api_route(
+            "/api/v1/log",
+            get_with(log, |op| op.summary("The reconciliation log, paginated")),
+        )
+        .api_route(
+            "/api/v1/log/stream",
+            get_with(
+                |s: State<Arc<Shared>>| async move {
+                    UseApi::<_, EventStream<ReconciliationDecision>>::from(log_stream(s).await)
+                },
+                |op| op.summary("The reconciliation log live (event: decision; event: lagged)"),
+            ),
+        )
+        .api_route(
+            "/api/v1/status",
+            get_with(status, |op| op.summary("Settle state and counts")),
+        )
 }
 
 /// `GET /api/v1/status`: whether the identities are settled (independent of the order the
@@ -108,7 +203,8 @@ async fn status(State(shared): State<Arc<Shared>>) -> Json<crate::service::Settl
 }
 
 /// A page of items and the cursor of the next page (`null` on the last).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "PageOf{T}")]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
@@ -127,7 +223,7 @@ fn uuid_cursor(c: Option<&str>) -> Result<Option<Uuid>, ApiError> {
         .transpose()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct CooperativeQuery {
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -172,7 +268,7 @@ async fn cooperative(
 
 /// Why an operator decides (who decides comes from the authenticated request, never from
 /// here; an `operator` field in the body is ignored).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 pub struct OperatorBody {
     pub reason: String,
 }
@@ -199,7 +295,7 @@ pub fn actor(
 }
 
 /// Result of an operator action.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct ActionResult {
     /// Decisions logged by the action.
     pub decisions: Vec<ReconciliationDecision>,
@@ -259,7 +355,7 @@ async fn separate(
     review_action(s, id, auth, body, false).await
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 pub struct MergeBody {
     #[serde(flatten)]
     pub who: OperatorBody,
@@ -288,7 +384,7 @@ async fn merge(
     Ok(Json(action_result(ch, None)))
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 pub struct SplitBody {
     #[serde(flatten)]
     pub who: OperatorBody,
@@ -314,7 +410,7 @@ async fn split(
     Ok(Json(action_result(ch, None)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct ReviewQuery {
     /// `open` (default), `linked`, `separated`, `superseded` or `all`.
     pub status: Option<String>,
@@ -344,7 +440,7 @@ async fn list_reviews(
     Ok(Json(Page { items, next_cursor }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct LogQuery {
     pub organisation: Option<Uuid>,
     pub system: Option<String>,

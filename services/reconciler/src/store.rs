@@ -186,7 +186,7 @@ pub async fn list_cooperatives(
 }
 
 /// One organisation with its history.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct CooperativeHistory {
     pub record: GoldenRecord,
     /// Every published version, oldest first.

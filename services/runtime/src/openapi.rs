@@ -80,6 +80,46 @@ pub fn service_credential(api: TransformOpenApi<'_>) -> TransformOpenApi<'_> {
         .security_requirement(SERVICE_CREDENTIAL)
 }
 
+/// Documents a `text/event-stream` answer whose events carry `T` as JSON (the handler's
+/// `Sse` is wrapped in `aide::UseApi<_, EventStream<T>>`).
+pub struct EventStream<T>(std::marker::PhantomData<T>);
+
+impl<T: JsonSchema> aide::OperationOutput for EventStream<T> {
+    type Inner = T;
+
+    fn operation_response(
+        ctx: &mut aide::generate::GenContext,
+        _operation: &mut aide::openapi::Operation,
+    ) -> Option<aide::openapi::Response> {
+        let schema = ctx.schema.subschema_for::<T>();
+        Some(aide::openapi::Response {
+            description: "Server-sent events; each event's data is one JSON value.".into(),
+            content: IndexMap::from_iter([(
+                "text/event-stream".into(),
+                aide::openapi::MediaType {
+                    schema: Some(aide::openapi::SchemaObject {
+                        json_schema: schema,
+                        example: None,
+                        external_docs: None,
+                    }),
+                    ..Default::default()
+                },
+            )]),
+            ..Default::default()
+        })
+    }
+
+    fn inferred_responses(
+        ctx: &mut aide::generate::GenContext,
+        operation: &mut aide::openapi::Operation,
+    ) -> Vec<(Option<aide::openapi::StatusCode>, aide::openapi::Response)> {
+        Self::operation_response(ctx, operation)
+            .map(|r| (Some(aide::openapi::StatusCode::Code(200)), r))
+            .into_iter()
+            .collect()
+    }
+}
+
 /// Adds a path parameter described by a plain string (for routes whose handler takes
 /// `Path<String>` or a tuple, whose names only the route template knows).
 pub fn path_param<'a>(
@@ -113,12 +153,13 @@ pub fn path_param<'a>(
     op
 }
 
-/// Generates the document of `api` and adds [`OPENAPI_PATH`], answering it.
+/// Generates the document of the routes and adds [`OPENAPI_PATH`], answering it.
 ///
 /// `security` sets the security schemes and requirements (e.g. [`service_credential`]).
 /// Errors are `{"error": "…"}` ([`ErrorBody`]) on every operation (`default`).
+/// `routes` is called once generation is set up (aide describes a route when it is added).
 pub fn finish<S>(
-    api: ApiRouter<S>,
+    routes: impl FnOnce() -> ApiRouter<S>,
     info: ApiInfo,
     security: impl FnOnce(TransformOpenApi<'_>) -> TransformOpenApi<'_>,
 ) -> Finished<S>
@@ -141,17 +182,14 @@ where
     });
     let document_slot: Arc<std::sync::OnceLock<Arc<serde_json::Value>>> = Arc::default();
     let slot = document_slot.clone();
-    let api = api.api_route(
+    let api = routes().api_route(
         OPENAPI_PATH,
         aide::axum::routing::get_with(
             move || {
                 let slot = slot.clone();
                 async move { Json(slot.get().map(|d| (**d).clone()).unwrap_or_default()) }
             },
-            |op| {
-                op.summary("This document (OpenAPI 3.1)")
-                    .response::<200, Json<serde_json::Value>>()
-            },
+            |op| op.summary("This document (OpenAPI 3.1)"),
         ),
     );
     let mut doc = OpenApi::default();

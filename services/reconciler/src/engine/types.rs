@@ -86,7 +86,7 @@ pub struct Constraint {
 }
 
 /// Status of a review item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewStatus {
     /// Waits for an operator.
@@ -122,7 +122,7 @@ impl ReviewStatus {
 
 /// A doubtful pair waiting for an operator: an observation and the member of another
 /// identity it resembles. Names are organisation names (a person-like one is masked).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReviewItem {
     pub review_id: Uuid,
     pub status: ReviewStatus,

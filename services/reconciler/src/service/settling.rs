@@ -38,7 +38,7 @@ pub enum SettleOutcome {
 }
 
 /// The reconciler's settle state, for the status API.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct SettleStatus {
     /// True when the identities are what the canonical order gives for the records and
     /// operator decisions held now.
