@@ -68,7 +68,8 @@ pub struct IndicatorValue {
     pub numerator: Option<f64>,
     #[serde(default)]
     pub denominator: Option<f64>,
-    /// Overall status: against the 2025 target (`met`/`behind`), or `no_data`/`no_source`.
+    /// Overall status: against the target that applies as of `as_of` (the 2025 target up to
+    /// 2025, the 2030 one after; `met`/`behind`), or `no_data`/`no_source`.
     pub status: ValueStatus,
     #[serde(default)]
     pub target_2025: Option<TargetCheck>,

@@ -5,21 +5,26 @@
 //! broker or clock: the same inputs give the same values, whatever their order.
 //!
 //! How the definitions are read where they leave room (shared with `hub-simulators`' truth):
-//! - Registry facts (supported, kind, established_on, status, rating, …) are the golden
-//!   record's, and only when a registry record is part of the identity (`in_registry`): "the
-//!   registry says". They are taken as they are now; only dates are compared with T and B.
+//! - Registry facts (supported, kind, established_on, status, rating, …) are those of the
+//!   golden record's registry record as of T ([`crate::asof`]: its latest version dated by
+//!   T), and only when a registry record is part of the identity (`in_registry`): "the
+//!   registry says". Without a version held, the golden record's own facts.
 //! - An organisation established after T does not exist as of T and counts nowhere; one with
 //!   no `status` is not dissolved (live).
-//! - In unit U: the golden record's `commune_code` is a pre-2025 commune of the plan's units
-//!   lying in U; an organisation with no known commune lies in no unit.
+//! - In unit U: the record's commune (read on the list its date calls for,
+//!   [`crate::asof::Places`]) lies in U; an organisation whose commune is unknown counts in
+//!   its district, when known, and the province.
 //! - Loans and NTM entries belong to the live golden record that lists their source
 //!   reference (`loan-fund/{loan_no}`, `ntm/{commune}:{year}:{index}`). Should two live
 //!   records list the same reference (a merge half-delivered), the most recently updated one
 //!   has it.
-//! - A commune's NTM report: of every revision seen, the highest `submitted`/`approved` one of
-//!   the latest year <= year(T) that has one. A draft seen later never replaces it.
+//! - A commune's NTM report: of every revision seen and submitted by T, the highest
+//!   `submitted`/`approved` one of the latest year <= year(T) that has one. A draft seen later
+//!   never replaces it. A loan's state is its version as of T.
 //! - The plan's targets are the province's: districts and communes carry their values as
 //!   context (`context`, no targets, never `behind`), unless a plan gives their level targets.
+//!   The headline `status` is judged against the target that applies as of T: the 2025
+//!   target up to 2025, the 2030 one after.
 //! - Counts (I1, I2, I4) carry `numerator` = `value`; I3 and I10 are percents with the count
 //!   as numerator. I5 and I8 come from the Farmers' Union's workbooks
 //!   ([`crate::farmers_union`]); where no workbook covers a unit, I5 is `no_source` with the
@@ -39,6 +44,7 @@ use hub_contracts::v1::source::{
 };
 use uuid::Uuid;
 
+use crate::asof::{Facts, Place, Places, RegistryHistory, RegistryVersion, loans_as_of, ntm_as_of};
 use crate::farmers_union::{FuInputs, FuSums};
 use crate::plan::{IndicatorId, Plan, PlanIndicator, UnitList};
 
@@ -112,23 +118,39 @@ fn criterion_met(report: &NtmCommuneReport, id: &str) -> bool {
 }
 
 /// Computes every indicator of the plan for every unit of `list`, as of `as_of`, without
-/// the Farmers' Union's records (I5 and I8 `no_source` everywhere).
+/// the Farmers' Union's records (I5 and I8 `no_source` everywhere) nor registry versions (the
+/// golden records' facts are taken as they are).
 pub fn compute(
     plan: &Plan,
     list: UnitList,
     as_of: NaiveDate,
     inputs: Inputs<'_>,
 ) -> Vec<UnitIndicators> {
-    compute_with_union(plan, list, as_of, inputs, &FuInputs::default())
+    compute_as_of(plan, list, as_of, inputs, &[], &FuInputs::default())
 }
 
-/// Computes every indicator of the plan for every unit of `list`, as of `as_of`, I5 and I8
-/// from the Farmers' Union's records `fu` where a workbook covers the unit.
+/// As [`compute_as_of`], without registry versions.
 pub fn compute_with_union(
     plan: &Plan,
     list: UnitList,
     as_of: NaiveDate,
     inputs: Inputs<'_>,
+    fu: &FuInputs,
+) -> Vec<UnitIndicators> {
+    compute_as_of(plan, list, as_of, inputs, &[], fu)
+}
+
+/// Computes every indicator of the plan for every unit of `list` from the state as of
+/// `as_of` ([`crate::asof`]): each organisation's registry facts from its registry record's
+/// version as of T (`registry`: every version held; the golden record's own facts when none
+/// is held), each loan's version as of T, the NTM revisions submitted by T; I5 and I8 from
+/// the Farmers' Union's records `fu` where a workbook covers the unit.
+pub fn compute_as_of(
+    plan: &Plan,
+    list: UnitList,
+    as_of: NaiveDate,
+    inputs: Inputs<'_>,
+    registry: &[RegistryVersion],
     fu: &FuInputs,
 ) -> Vec<UnitIndicators> {
     let t = as_of;
@@ -150,9 +172,9 @@ pub fn compute_with_union(
         }
     }
 
-    // credit: a matched loan, not cancelled, disbursed in [B, T]
+    // credit: a matched loan, not cancelled as of T, disbursed in [B, T]
     let mut credit: BTreeSet<Uuid> = BTreeSet::new();
-    for loan in inputs.loans {
+    for loan in loans_as_of(inputs.loans, t) {
         let Some(org) = owner.get(&loan.meta.source) else {
             continue;
         };
@@ -165,9 +187,9 @@ pub fn compute_with_union(
         }
     }
 
-    // the NTM report standing for each commune as of year(T)
+    // the NTM report standing for each commune as of T
     let mut by_commune: BTreeMap<&str, Vec<&NtmCommuneReport>> = BTreeMap::new();
-    for r in inputs.ntm {
+    for r in ntm_as_of(inputs.ntm, t) {
         by_commune.entry(&r.commune_code).or_default().push(r);
     }
     let standing: BTreeMap<&str, &NtmCommuneReport> = by_commune
@@ -188,82 +210,52 @@ pub fn compute_with_union(
         }
     }
 
-    // per pre-2025 commune
-    let mut sums: BTreeMap<&str, Sums> = plan
-        .communes_2024
-        .iter()
-        .map(|c| (c.commune_code.as_str(), Sums::default()))
-        .collect();
-    for (commune, s) in sums.iter_mut() {
-        s.i10_den = 1;
-        if standing
-            .get(commune)
-            .is_some_and(|r| criterion_met(r, "13.1"))
-        {
-            s.i10_num = 1;
-        }
-    }
+    // per place (pre-2025 commune, else what is known of it)
+    let places = Places::new(plan);
+    let history = RegistryHistory::new(registry);
+    let mut sums: BTreeMap<Place, Sums> = BTreeMap::new();
     for g in &live {
         if !g.in_registry {
             continue;
         }
-        let Some(commune) = g.commune_code.as_deref() else {
-            continue;
-        };
+        let f = history.facts(g, t);
         // exists as of T
-        if g.established_on.is_some_and(|d| d > t) {
+        if f.established_on.is_some_and(|d| d > t) {
             continue;
         }
-        let Some(s) = sums.get_mut(commune) else {
-            continue;
-        };
-        let new = g.established_on.is_some_and(|d| d >= b && d <= t);
-        let live = g.status != Some(OrgStatus::Dissolved);
-        let supported = g.farmers_union_supported == Some(true);
-        let htx = g.kind == Some(OrgKind::Htx);
-        let tht = g.kind == Some(OrgKind::Tht);
-        if new && supported && htx {
-            s.i1 += 1;
-        }
-        if new && supported && tht {
-            s.i2 += 1;
-        }
-        if live && new && (htx || tht) {
-            s.i4 += u64::from(g.member_households.unwrap_or(0));
-        }
-        if new && (htx || tht) && g.origin == Some(Origin::ProfessionalBranch) {
-            s.i5 += 1;
-        }
-        if !(live && supported && htx) {
+        let place = places.resolve(&f.location);
+        if !place.in_province() {
             continue;
         }
-        if let Some(rating) = g.rating {
-            s.i3_den += 1;
-            if matches!(rating.grade, Grade::Good | Grade::Fair) {
-                s.i3_num += 1;
-            }
-        }
-        s.i6_den += 1;
-        if g.enterprise_linkage == Some(true) || ntm_linked.contains(&(g.organisation_id, commune))
-        {
-            s.i6_num += 1;
-        }
-        s.i7_den += 1;
-        if credit.contains(&g.organisation_id) {
-            s.i7_num += 1;
-        }
-        if let Some(k) = g.key_officers {
-            s.i9_num += u64::from(k.trained);
-            s.i9_den += u64::from(k.total);
-        }
+        let linked_in_report = place
+            .commune_2024
+            .as_deref()
+            .is_some_and(|c| ntm_linked.contains(&(g.organisation_id, c)));
+        let s = sums.entry(place).or_default();
+        add_organisation(
+            s,
+            &f,
+            (b, t),
+            linked_in_report,
+            credit.contains(&g.organisation_id),
+        );
     }
 
     // per unit
     let table = plan.units(list);
     let mut unit_sums = vec![Sums::default(); table.rows.len()];
-    for (commune, s) in &sums {
-        for &i in table.containing.get(*commune).into_iter().flatten() {
+    for (place, s) in &sums {
+        for i in places.rows(list, place) {
             unit_sums[i] += s;
+        }
+    }
+    // I10: every pre-2025 commune, by its standing report
+    for c in &plan.communes_2024 {
+        let code = c.commune_code.as_str();
+        let met = standing.get(code).is_some_and(|r| criterion_met(r, "13.1"));
+        for &i in table.containing.get(code).into_iter().flatten() {
+            unit_sums[i].i10_den += 1;
+            unit_sums[i].i10_num += u64::from(met);
         }
     }
     let fu_sums = crate::farmers_union::per_unit(plan, list, t, fu, inputs.golden);
@@ -280,10 +272,59 @@ pub fn compute_with_union(
             values: plan
                 .indicators
                 .iter()
-                .map(|ind| value_of(ind, row.level, &s, fu.as_ref()))
+                .map(|ind| value_of(ind, row.level, t.year(), &s, fu.as_ref()))
                 .collect(),
         })
         .collect()
+}
+
+/// Adds one organisation of the registry (existing as of T) to its place's sums; `bt` is
+/// (B, T).
+fn add_organisation(
+    s: &mut Sums,
+    f: &Facts,
+    (b, t): (NaiveDate, NaiveDate),
+    linked_in_report: bool,
+    credit: bool,
+) {
+    let new = f.established_on.is_some_and(|d| d >= b && d <= t);
+    let live = f.status != Some(OrgStatus::Dissolved);
+    let supported = f.farmers_union_supported == Some(true);
+    let htx = f.kind == Some(OrgKind::Htx);
+    let tht = f.kind == Some(OrgKind::Tht);
+    if new && supported && htx {
+        s.i1 += 1;
+    }
+    if new && supported && tht {
+        s.i2 += 1;
+    }
+    if live && new && (htx || tht) {
+        s.i4 += u64::from(f.member_households.unwrap_or(0));
+    }
+    if new && (htx || tht) && f.origin == Some(Origin::ProfessionalBranch) {
+        s.i5 += 1;
+    }
+    if !(live && supported && htx) {
+        return;
+    }
+    if let Some(rating) = f.rating {
+        s.i3_den += 1;
+        if matches!(rating.grade, Grade::Good | Grade::Fair) {
+            s.i3_num += 1;
+        }
+    }
+    s.i6_den += 1;
+    if f.enterprise_linkage == Some(true) || linked_in_report {
+        s.i6_num += 1;
+    }
+    s.i7_den += 1;
+    if credit {
+        s.i7_num += 1;
+    }
+    if let Some(k) = f.key_officers {
+        s.i9_num += u64::from(k.trained);
+        s.i9_den += u64::from(k.total);
+    }
 }
 
 /// An indicator's value, numerator and denominator, before the targets.
@@ -325,6 +366,7 @@ fn judged(ind: &PlanIndicator, level: UnitLevel) -> (Option<Target>, Option<Targ
 fn value_of(
     ind: &PlanIndicator,
     level: UnitLevel,
+    year: i32,
     s: &Sums,
     fu: Option<&FuSums>,
 ) -> IndicatorValue {
@@ -333,7 +375,7 @@ fn value_of(
         (IndicatorId::I8, Some(fu)) => percent(fu.i8_num, fu.i8_den),
         (id, _) => raw_of(id, s),
     };
-    let mut v = value_with(ind, level, raw);
+    let mut v = value_with(ind, level, year, raw);
     if let (IndicatorId::I5, Some(fu)) = (ind.id, fu) {
         v.conversions = Some(ConversionCheck {
             matched: fu.conv_matched,
@@ -370,7 +412,19 @@ fn raw_of(id: IndicatorId, s: &Sums) -> Raw {
     }
 }
 
-fn value_with(ind: &PlanIndicator, level: UnitLevel, raw: Raw) -> IndicatorValue {
+/// The target the headline status is judged against as of `year`: of the targets given, the
+/// first whose year is `year` or later, else the last (the 2025 target up to 2025, then the
+/// 2030 one).
+fn headline(checks: &[Option<TargetCheck>], year: i32) -> Option<TargetCheck> {
+    let given: Vec<TargetCheck> = checks.iter().flatten().copied().collect();
+    given
+        .iter()
+        .find(|c| c.target.year >= year)
+        .or(given.last())
+        .copied()
+}
+
+fn value_with(ind: &PlanIndicator, level: UnitLevel, year: i32, raw: Raw) -> IndicatorValue {
     let check = |target: Option<Target>| {
         target.map(|target| TargetCheck {
             target,
@@ -384,7 +438,7 @@ fn value_with(ind: &PlanIndicator, level: UnitLevel, raw: Raw) -> IndicatorValue
         ValueStatus::NoSource
     } else if raw.value.is_none() {
         ValueStatus::NoData
-    } else if let Some(c) = target_2025.or(target_2030) {
+    } else if let Some(c) = headline(&[target_2025, target_2030], year) {
         c.status
     } else {
         // no target to be behind: a context indicator
@@ -430,3 +484,5 @@ fn against(raw: &Raw, unit: ValueUnit, target: &Target) -> ValueStatus {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_asof;

@@ -6,6 +6,8 @@
 //! `indicator.snapshot.v1` snapshots on `coophub.indicator`.
 //!
 //! - [`plan`]: the plan as data (baseline, indicators, targets, unit lists), validated;
+//! - [`asof`]: the state as of a date (registry and loan versions, NTM submissions) and
+//!   where an organisation lies (post-reform codes, unknown communes);
 //! - [`compute`]: the definitions, a pure function of the projection; [`farmers_union`]: I5
 //!   and I8 from the Farmers' Union's workbook records;
 //! - [`store`]: the service's own schema `indicators`: a projection of golden records,
@@ -33,6 +35,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod asof;
 pub mod compute;
 pub mod config;
 pub mod export;

@@ -17,6 +17,7 @@
 //! units_2024 = "../reference/lai-chau-units-2024.csv"       # relative to the plan file
 //! units_2025 = "../reference/lai-chau-units-2025.csv"
 //! crosswalk_2025 = "../reference/lai-chau-crosswalk-2025.csv"
+//! reform = "2025-07-01"                  # optional: from when records use units_2025's codes
 //! [[indicators]]
 //! id = "I3"                              # I1 … I10 (shared/mission/indicators.md)
 //! name = "…"
@@ -42,6 +43,12 @@ const BUILTIN_UNITS_2024: &str = include_str!("../../../deploy/reference/lai-cha
 const BUILTIN_UNITS_2025: &str = include_str!("../../../deploy/reference/lai-chau-units-2025.csv");
 const BUILTIN_CROSSWALK: &str =
     include_str!("../../../deploy/reference/lai-chau-crosswalk-2025.csv");
+
+/// When the post-reform unit lists took effect: 1 July 2025.
+pub const DEFAULT_REFORM_DATE: NaiveDate = match NaiveDate::from_ymd_opt(2025, 7, 1) {
+    Some(d) => d,
+    None => panic!("2025-07-01 is a date"),
+};
 
 /// A plan file that cannot be used. `file` is the plan file (or a unit file it names), `field`
 /// the offending field's path in it.
@@ -213,6 +220,9 @@ pub struct Plan {
     pub baseline: NaiveDate,
     pub province_code: String,
     pub province_name: String,
+    /// From this date records use the post-reform unit codes (`units.reform`, default
+    /// 2025-07-01, Resolution 1670/NQ-UBTVQH15).
+    pub reform_date: NaiveDate,
     pub indicators: Vec<PlanIndicator>,
     /// Where it was read from.
     pub source: String,
@@ -467,6 +477,15 @@ impl Plan {
             ));
         }
 
+        let reform_date = match &u.reform {
+            None => DEFAULT_REFORM_DATE,
+            Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+                err(
+                    "units.reform",
+                    format!("expected a date YYYY-MM-DD, got {s:?}"),
+                )
+            })?,
+        };
         let units_2024 = table_2024(&u.province_code, &u.province_name, &communes_2024);
         let units_2025 = table_2025(
             &u.province_code,
@@ -482,6 +501,7 @@ impl Plan {
             baseline,
             province_code: u.province_code,
             province_name: u.province_name,
+            reform_date,
             indicators,
             source: file.to_owned(),
             communes_2024,
@@ -635,6 +655,8 @@ struct RawUnits {
     units_2024: String,
     units_2025: String,
     crosswalk_2025: String,
+    #[serde(default)]
+    reform: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -24,7 +24,7 @@ use hub_runtime::shutdown::CancellationToken;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use crate::compute::{Inputs, compute_with_union};
+use crate::compute::{Inputs, compute_as_of};
 use crate::config::Config;
 use crate::plan::{Plan, UnitList};
 use crate::store::{Input, Store};
@@ -133,7 +133,7 @@ impl Engine {
         let _one_at_a_time = self.running.lock().await;
         let as_of = as_of.unwrap_or_else(|| self.default_as_of());
         let (projection, provenance) = self.store.inputs().await?;
-        let units = compute_with_union(
+        let units = compute_as_of(
             &self.plan,
             list,
             as_of,
@@ -142,6 +142,7 @@ impl Engine {
                 loans: &projection.loans,
                 ntm: &projection.ntm,
             },
+            &projection.registry,
             &projection.fu,
         );
         let built = snapshot::build(&self.plan, list, as_of, units, provenance);

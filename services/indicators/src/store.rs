@@ -19,6 +19,7 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
+use crate::asof::RegistryVersion;
 use crate::plan::UnitList;
 
 /// The inbox consumer name of the service.
@@ -52,7 +53,10 @@ struct FuRow<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Projection {
     pub golden: Vec<GoldenRecord>,
+    /// Every version of every loan.
     pub loans: Vec<LoanDisbursement>,
+    /// Every version of every registry record (its facts).
+    pub registry: Vec<RegistryVersion>,
     pub ntm: Vec<NtmCommuneReport>,
     /// Every version of the Farmers' Union's records.
     pub fu: crate::farmers_union::FuInputs,
@@ -253,6 +257,7 @@ impl Store {
             .await?
             .rows_affected();
         }
+        changed += write_versions(&mut tx, &loans, &registry).await?;
         // the registry's rule depends on the order its versions arrive in: one statement per
         // version of the same record
         for round in rounds(&registry, |c| c.meta.source.id.clone()) {
@@ -562,6 +567,88 @@ impl Store {
     }
 }
 
+/// Every version of loans and registry records (for the state as of a past date): a version
+/// seen again with a later fetch replaces itself. Returns the rows written.
+async fn write_versions(
+    tx: &mut PgConnection,
+    loans: &[&LoanDisbursement],
+    registry: &[&RegistryCooperative],
+) -> Result<u64, sqlx::Error> {
+    let mut changed = 0;
+    let round = newest(
+        loans,
+        |l| (l.loan_no.clone(), l.modified),
+        |l| l.meta.fetched_at,
+    );
+    if !round.is_empty() {
+        changed += sqlx::query(
+            "INSERT INTO loan_versions (loan_no, modified, fetched_at, record)
+             SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::timestamptz[], $4::jsonb[])
+             ON CONFLICT (loan_no, modified) DO UPDATE
+             SET fetched_at = EXCLUDED.fetched_at, record = EXCLUDED.record
+             WHERE loan_versions.fetched_at < EXCLUDED.fetched_at",
+        )
+        .bind(round.iter().map(|l| l.loan_no.clone()).collect::<Vec<_>>())
+        .bind(
+            round
+                .iter()
+                .map(|l| l.modified.with_timezone(&Utc))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            round
+                .iter()
+                .map(|l| l.meta.fetched_at.with_timezone(&Utc))
+                .collect::<Vec<_>>(),
+        )
+        .bind(round.iter().map(|l| Json(*l)).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    let round = newest(
+        registry,
+        |c| (c.meta.source.id.clone(), c.version),
+        |c| c.meta.fetched_at,
+    );
+    if !round.is_empty() {
+        let facts: Vec<RegistryVersion> = round.iter().map(|c| RegistryVersion::of(c)).collect();
+        changed += sqlx::query(
+            "INSERT INTO registry_versions (source_id, version, updated_at, fetched_at, facts)
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::timestamptz[],
+                                  $4::timestamptz[], $5::jsonb[])
+             ON CONFLICT (source_id, version) DO UPDATE
+             SET updated_at = EXCLUDED.updated_at, fetched_at = EXCLUDED.fetched_at,
+                 facts = EXCLUDED.facts
+             WHERE registry_versions.fetched_at < EXCLUDED.fetched_at",
+        )
+        .bind(
+            facts
+                .iter()
+                .map(|f| f.source_id.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(facts.iter().map(|f| i64_of(f.version)).collect::<Vec<_>>())
+        .bind(
+            facts
+                .iter()
+                .map(|f| f.updated_at.with_timezone(&Utc))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            round
+                .iter()
+                .map(|c| c.meta.fetched_at.with_timezone(&Utc))
+                .collect::<Vec<_>>(),
+        )
+        .bind(facts.iter().map(Json).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    Ok(changed)
+}
+
 /// The row of each key that applying the rows one by one would leave, for statements that
 /// only replace a stored row by a strictly newer one: the newest by `order`, the first of
 /// equals. One statement with these rows has the effect of the rows one by one.
@@ -604,7 +691,8 @@ fn rounds<'a, T, K: Ord>(rows: &[&'a T], key: impl Fn(&T) -> K) -> Vec<Vec<&'a T
     out
 }
 
-/// The projection: live golden records, every loan, every NTM revision.
+/// The projection: live golden records, every version of every loan and registry record,
+/// every NTM revision.
 async fn projection(conn: &mut PgConnection) -> Result<Projection, sqlx::Error> {
     let golden: Vec<Json<GoldenRecord>> = sqlx::query_scalar(
         "SELECT record FROM golden_records WHERE NOT retired ORDER BY organisation_id",
@@ -612,7 +700,11 @@ async fn projection(conn: &mut PgConnection) -> Result<Projection, sqlx::Error> 
     .fetch_all(&mut *conn)
     .await?;
     let loans: Vec<Json<LoanDisbursement>> =
-        sqlx::query_scalar("SELECT record FROM loans ORDER BY loan_no")
+        sqlx::query_scalar("SELECT record FROM loan_versions ORDER BY loan_no, modified")
+            .fetch_all(&mut *conn)
+            .await?;
+    let registry: Vec<Json<RegistryVersion>> =
+        sqlx::query_scalar("SELECT facts FROM registry_versions ORDER BY source_id, version")
             .fetch_all(&mut *conn)
             .await?;
     let ntm: Vec<Json<NtmCommuneReport>> = sqlx::query_scalar(
@@ -644,6 +736,7 @@ async fn projection(conn: &mut PgConnection) -> Result<Projection, sqlx::Error> 
     Ok(Projection {
         golden: golden.into_iter().map(|j| j.0).collect(),
         loans: loans.into_iter().map(|j| j.0).collect(),
+        registry: registry.into_iter().map(|j| j.0).collect(),
         ntm: ntm.into_iter().map(|j| j.0).collect(),
         fu: crate::farmers_union::FuInputs {
             branches: branches.into_iter().map(|j| j.0).collect(),

@@ -315,19 +315,36 @@ async fn declare(env: &TestEnv, specs: &[QueueSpec]) {
     broker.close().await;
 }
 
-/// Receives published snapshots until one of `list` satisfies `pred`.
+/// Published snapshots as they arrive, and every one received so far.
+struct Snapshots {
+    rx: mpsc::UnboundedReceiver<IndicatorSnapshot>,
+    seen: Vec<IndicatorSnapshot>,
+}
+
+/// The latest published snapshot of `list` that satisfies `pred`, received now or earlier
+/// (the unit lists are recomputed one after the other, each from the inputs of its moment:
+/// the one of another list may have come first).
 async fn published(
-    rx: &mut mpsc::UnboundedReceiver<IndicatorSnapshot>,
+    snapshots: &mut Snapshots,
     list: UnitList,
     what: &str,
     pred: impl Fn(&IndicatorSnapshot) -> bool,
 ) -> IndicatorSnapshot {
+    if let Some(s) = snapshots
+        .seen
+        .iter()
+        .rev()
+        .find(|s| s.unit_list == list.as_str() && pred(s))
+    {
+        return s.clone();
+    }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
-        let s = tokio::time::timeout_at(deadline, rx.recv())
+        let s = tokio::time::timeout_at(deadline, snapshots.rx.recv())
             .await
             .unwrap_or_else(|_| panic!("no published snapshot {what} within 120 s"))
             .expect("snapshot channel open");
+        snapshots.seen.push(s.clone());
         if s.unit_list == list.as_str() && pred(&s) {
             return s;
         }
@@ -428,7 +445,8 @@ async fn snapshots_equal_the_simulator_truth_and_follow_a_new_loan() {
     declare(&env, &[inputs_queue.clone(), snapshots_queue.clone()]).await;
 
     let stop = CancellationToken::new();
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut rx = Snapshots { rx, seen: vec![] };
     let listener = env.broker("test-listener");
     let consumer = Consumer::new(
         listener.clone(),
