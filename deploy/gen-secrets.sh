@@ -14,12 +14,16 @@ if [ -e .env ] && [ "$force" != "--force" ]; then
     exit 1
 fi
 pw() { openssl rand -hex 16; }
+# each adapter's broker user and database role, and the secrets its settings name
+# >>> adapters: generated from the sources' registrations by `hub deploy-files`; do not edit
+adapter_users="SVC_ADAPTER_COOP_ALLIANCE SVC_ADAPTER_LOAN_FUND SVC_ADAPTER_NTM SVC_ADAPTER_FARMERS_UNION"
+source_secrets="COOP_ALLIANCE_API_KEY LOAN_FUND_CLIENT_SECRET NTM_PASSWORD"
+# <<< adapters
 umask 077
 {
     echo "# made by deploy/gen-secrets.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ); never commit"
     echo "POSTGRES_PASSWORD=$(pw)"
-    for u in SVC_ADAPTER_COOP_ALLIANCE SVC_ADAPTER_LOAN_FUND SVC_ADAPTER_NTM \
-             SVC_ADAPTER_FARMERS_UNION SVC_INBOUND SVC_RECONCILER SVC_INDICATORS SVC_CONSOLE; do
+    for u in $adapter_users SVC_INBOUND SVC_RECONCILER SVC_INDICATORS SVC_CONSOLE; do
         echo "RABBITMQ_PASSWORD_$u=$(pw)"
         echo "PG_PASSWORD_$u=$(pw)"
     done
@@ -27,9 +31,9 @@ umask 077
         echo "RABBITMQ_PASSWORD_$u=$(pw)"
     done
     # the agency systems' credentials (compose: the simulators and the adapters share them)
-    echo "COOP_ALLIANCE_API_KEY=$(pw)"
-    echo "LOAN_FUND_CLIENT_SECRET=$(pw)"
-    echo "NTM_PASSWORD=$(pw)"
+    for s in $source_secrets; do
+        echo "$s=$(pw)"
+    done
     # the console's credential for the reconciler's, indicators' and inbound's APIs
     echo "HUB_SERVICE_TOKEN=$(openssl rand -hex 32)"
 } > .env

@@ -2,8 +2,7 @@
 # Creates (or updates) one PostgreSQL role per hub service, each owning its own schema only
 # (deploy/postgres/role.sql), with the passwords from the environment:
 #
-#   PG_PASSWORD_SVC_ADAPTER_COOP_ALLIANCE  PG_PASSWORD_SVC_ADAPTER_LOAN_FUND
-#   PG_PASSWORD_SVC_ADAPTER_NTM            PG_PASSWORD_SVC_ADAPTER_FARMERS_UNION
+#   PG_PASSWORD_SVC_ADAPTER_<SYSTEM>       one per registered source (`adapter_roles` below)
 #   PG_PASSWORD_SVC_INBOUND
 #   PG_PASSWORD_SVC_RECONCILER             PG_PASSWORD_SVC_INDICATORS
 #   PG_PASSWORD_SVC_CONSOLE
@@ -18,11 +17,10 @@ set -eu
 here=$(dirname "$0")
 sql="${ROLE_SQL:-$here/role.sql}"
 db="${PGDATABASE:-${POSTGRES_DB:-coophub}}"
-for pair in \
-    svc_adapter_coop_alliance:adapter_coop_alliance \
-    svc_adapter_loan_fund:adapter_loan_fund \
-    svc_adapter_ntm:adapter_ntm \
-    svc_adapter_farmers_union:adapter_farmers_union \
+# >>> adapters: generated from the sources' registrations by `hub deploy-files`; do not edit
+adapter_roles="svc_adapter_coop_alliance:adapter_coop_alliance svc_adapter_loan_fund:adapter_loan_fund svc_adapter_ntm:adapter_ntm svc_adapter_farmers_union:adapter_farmers_union"
+# <<< adapters
+for pair in $adapter_roles \
     svc_inbound:inbound \
     svc_reconciler:reconciler \
     svc_indicators:indicators \

@@ -8,6 +8,7 @@
 
 pub mod definitions;
 pub mod demo;
+pub mod deploy_files;
 pub mod exchange;
 pub mod pipeline;
 pub mod sources;

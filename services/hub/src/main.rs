@@ -48,6 +48,31 @@ enum Command {
         #[arg(long)]
         passwords_from_env: bool,
     },
+    /// Write the sources' part of the deployment files (compose, Kubernetes, the secrets and
+    /// roles scripts) from their registrations (`hub::sources`); with `--check`, only fail
+    /// when a committed file differs.
+    DeployFiles {
+        /// The repository's root.
+        #[arg(long, default_value = ".")]
+        root: std::path::PathBuf,
+        /// Change nothing; fail when a file is not what the registrations give.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Run the acceptance kit against a source's own server, configured as for `hub adapter
+    /// <source>` (its URL and credential variables), or against a file source's files; on the
+    /// broker and PostgreSQL server of `AMQP_URL` and `DATABASE_URL`, in a scratch namespace
+    /// and schemas removed afterwards. Fails at the first check that does not pass.
+    Acceptance {
+        /// The source (`hub::sources`).
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(hub::sources::names()))]
+        source: String,
+        /// A file source: the files of one upload (a workbook, or its CSV files).
+        files: Vec<std::path::PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Exit 0 when an HTTP endpoint answers 2xx (container health checks).
     Probe { url: String },
     /// Upload a file source's files (one XLSX workbook, or its CSV files) as `DATABASE_URL`
@@ -184,6 +209,56 @@ async fn upload(
     Ok(())
 }
 
+/// `hub deploy-files [--check]`.
+fn deploy_files(root: &std::path::Path, check: bool) -> anyhow::Result<()> {
+    let sources = hub::sources::SOURCES;
+    if check {
+        let stale: Vec<String> = hub::deploy_files::generate(root, sources)?
+            .into_iter()
+            .filter(|(_, old, new)| old != new)
+            .map(|(p, _, _)| p.display().to_string())
+            .collect();
+        anyhow::ensure!(
+            stale.is_empty(),
+            "not what the registrations give (run `hub deploy-files`): {}",
+            stale.join(", ")
+        );
+        println!("the deployment files are what the registrations give");
+    } else {
+        for p in hub::deploy_files::write(root, sources)? {
+            println!("wrote {}", p.display());
+        }
+    }
+    Ok(())
+}
+
+/// `hub acceptance <source> [FILE…]`.
+async fn acceptance(
+    source: &str,
+    files: Vec<std::path::PathBuf>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let registration =
+        hub::sources::find(source).ok_or_else(|| anyhow::anyhow!("no source {source:?}"))?;
+    anyhow::ensure!(
+        registration.is_file_source() || files.is_empty(),
+        "{source} is no file source: it is checked against its server (its adapter's settings), \
+         not files"
+    );
+    let report = (registration.acceptance)(files)
+        .await
+        .map_err(|e| anyhow::anyhow!("acceptance of {source}: {e}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for c in &report.checks {
+            println!("ok  {}: {}", c.check, c.detail);
+        }
+        println!("{source}: every acceptance check passed");
+    }
+    Ok(())
+}
+
 async fn probe(url: &str) -> anyhow::Result<()> {
     let response = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(3))
@@ -237,6 +312,12 @@ async fn main() -> ExitCode {
             .map_err(anyhow::Error::from),
         Command::Ops(cmd) => ops(cmd).await,
         Command::Probe { url } => probe(&url).await,
+        Command::DeployFiles { root, check } => deploy_files(&root, check),
+        Command::Acceptance {
+            source,
+            files,
+            json,
+        } => acceptance(&source, files, json).await,
         Command::Upload {
             source,
             files,

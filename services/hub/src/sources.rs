@@ -1,8 +1,10 @@
 //! The source systems of this hub: ONE list. Each entry is the source crate's own
-//! registration (`hub_adapter_<system>::REGISTRATION`), from which the binary gets
-//! `hub adapter <system>`, `hub upload <system> FILE…` for a file source, and the adapter's
-//! RabbitMQ user in the generated definitions. Adding a source is a line here (and its
-//! crate in the workspace's dependencies).
+//! registration (`hub_adapter_<system>::REGISTRATION`), from which come `hub adapter
+//! <system>`, `hub upload <system> FILE…` for a file source, `hub acceptance <system>`, the
+//! adapter's RabbitMQ user in the generated definitions, the console's file sources, and the
+//! adapter's service, users, settings and secrets in the deployment files (`hub
+//! deploy-files`). Adding a source is a line here (and its crate in the workspace's and this
+//! crate's dependencies).
 
 use hub_adapter_kit::Registration;
 
@@ -43,5 +45,20 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), SOURCES.len());
         assert_eq!(file_sources().collect::<Vec<_>>(), vec!["farmers-union"]);
+    }
+
+    #[test]
+    fn every_source_publishes_registered_source_contracts() {
+        for s in SOURCES {
+            assert!(!s.contracts.is_empty(), "{}: no contract", s.system);
+            for ty in s.contracts {
+                assert!(
+                    hub_contracts::registry::is_source_record(ty)
+                        && hub_contracts::registry::find_contract(ty).is_some(),
+                    "{}: {ty} is no registered source contract",
+                    s.system
+                );
+            }
+        }
     }
 }
