@@ -10,6 +10,7 @@
 //! | `GET /api/v1/snapshots/{version\|latest}/units/{code}?units=2024` | one unit of a snapshot |
 //! | `GET /api/v1/snapshots/{version\|latest}/export?format=csv\|xlsx\|html&lang=en\|vi&units=2024[&fragment=true]` | the provincial report (CSV for import; XLSX and printable HTML laid out for people) |
 //! | `GET /api/v1/indicators/{id}/history?unit=12&units=2024` | one indicator of one unit across versions |
+//! | `GET /api/v1/openapi.json` | this API's OpenAPI 3.1 document (`contracts/openapi/hub-indicators.json`) |
 //!
 //! Every route needs the service credential (`Authorization: Bearer <token>`, one of
 //! `SERVICE_TOKENS`; 401 otherwise, see [`hub_runtime::service_auth`]); `/healthz`, `/readyz`
@@ -21,15 +22,19 @@
 
 use std::sync::Arc;
 
+use aide::axum::ApiRouter;
+use aide::axum::routing::get_with;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use chrono::NaiveDate;
-use serde::Deserialize;
-use serde_json::json;
+use hub_contracts::v1::indicator::{IndicatorSnapshot, UnitIndicators};
+use hub_runtime::openapi::{self as oa, ApiInfo};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use crate::export::{self, Lang};
 use crate::plan::{IndicatorId, UnitList};
@@ -42,6 +47,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.0, Json(json!({ "error": self.1 }))).into_response()
     }
+}
+
+/// Documented once for every operation: `{"error": "…"}` ([`oa::ErrorBody`]).
+impl aide::OperationOutput for ApiError {
+    type Inner = Self;
 }
 
 impl From<sqlx::Error> for ApiError {
@@ -71,12 +81,18 @@ fn not_found(msg: impl Into<String>) -> ApiError {
 
 type Api = Result<Response, ApiError>;
 
-#[derive(Debug, Deserialize, Default)]
+/// The query parameters of every route (each route reads those it needs).
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 struct Params {
+    /// The unit list, `2024` or `2025` (default: the first of `UNIT_LIST`).
     units: Option<String>,
+    /// `POST /api/v1/snapshots` only: the day the snapshot is as of, `YYYY-MM-DD`.
     as_of: Option<String>,
+    /// Export only: `csv` (default), `xlsx` or `html`.
     format: Option<String>,
+    /// Export only: `en` (default) or `vi`.
     lang: Option<String>,
+    /// History only: the unit's code (default: the province).
     unit: Option<String>,
     /// `format=html` only: the report's body alone, for a page with its own layout.
     fragment: Option<bool>,
@@ -109,16 +125,111 @@ impl Params {
     }
 }
 
-/// The API's routes over the engine.
+/// The API's routes over the engine, with `GET /api/v1/openapi.json`.
 pub fn router(engine: Arc<Engine>) -> Router {
-    Router::new()
-        .route("/api/v1/plan", get(plan))
-        .route("/api/v1/snapshots", get(versions).post(recompute))
-        .route("/api/v1/snapshots/{version}", get(snapshot))
-        .route("/api/v1/snapshots/{version}/units/{code}", get(unit))
-        .route("/api/v1/snapshots/{version}/export", get(export_report))
-        .route("/api/v1/indicators/{id}/history", get(history))
-        .with_state(engine)
+    openapi().router.with_state(engine)
+}
+
+/// The API's routes and their OpenAPI document (what `GET /api/v1/openapi.json` answers).
+pub fn openapi() -> oa::Finished<Arc<Engine>> {
+    oa::finish(
+        routes,
+        ApiInfo {
+            title: "hub-indicators",
+            description: "Indicator snapshots against the plan's targets, their history and \
+                the provincial report. Every route needs the service credential; a recompute \
+                is logged with the operator in X-Hub-Operator.",
+        },
+        oa::service_credential,
+    )
+}
+
+const VERSION: &str = "a version number, or `latest`";
+
+fn routes() -> ApiRouter<Arc<Engine>> {
+    ApiRouter::new()
+        .api_route(
+            "/api/v1/plan",
+            get_with(plan, |op| {
+                op.summary("The plan in use: indicators, targets, baseline")
+                    .response_with::<200, Json<Value>, _>(|r| r.description("The plan"))
+            }),
+        )
+        .api_route(
+            "/api/v1/snapshots",
+            get_with(versions, |op| {
+                op.summary("Every stored version of a unit list (headers), oldest first")
+                    .response_with::<200, Json<Value>, _>(|r| {
+                        r.description("{plan_id, unit_list, versions: [header]}")
+                    })
+            })
+            .post_with(recompute, |op| {
+                op.summary("Recompute now")
+                    .response_with::<201, Json<Value>, _>(|r| r.description("A new version"))
+                    .response_with::<200, Json<Value>, _>(|r| {
+                        r.description("The content equals the latest version's")
+                    })
+            }),
+        )
+        .api_route(
+            "/api/v1/snapshots/{version}",
+            get_with(snapshot, |op| {
+                oa::path_param(
+                    op.summary("A snapshot (indicator.snapshot.v1)"),
+                    "version",
+                    VERSION,
+                )
+                .response::<200, Json<IndicatorSnapshot>>()
+            }),
+        )
+        .api_route(
+            "/api/v1/snapshots/{version}/units/{code}",
+            get_with(unit, |op| {
+                let op = oa::path_param(op.summary("One unit of a snapshot"), "version", VERSION);
+                oa::path_param(op, "code", "the unit's code").response::<200, Json<SnapshotUnit>>()
+            }),
+        )
+        .api_route(
+            "/api/v1/snapshots/{version}/export",
+            get_with(export_report, |op| {
+                let op = oa::path_param(op.summary("The provincial report"), "version", VERSION);
+                oa::media_answer(
+                    op,
+                    200,
+                    &[
+                        "text/csv",
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        "text/html",
+                    ],
+                    "The report as a file (Content-Disposition names it)",
+                )
+            }),
+        )
+        .api_route(
+            "/api/v1/indicators/{id}/history",
+            get_with(history, |op| {
+                oa::path_param(
+                    op.summary("One indicator of one unit across versions"),
+                    "id",
+                    "the indicator's id",
+                )
+                .response_with::<200, Json<Value>, _>(|r| {
+                    r.description("{plan_id, unit_list, unit, indicator, history: [point]}")
+                })
+            }),
+        )
+}
+
+/// One unit of a snapshot, with what identifies the snapshot.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SnapshotUnit {
+    pub as_of: NaiveDate,
+    pub baseline: NaiveDate,
+    pub content_hash: String,
+    pub plan_id: String,
+    pub unit: UnitIndicators,
+    pub unit_list: String,
+    pub version: u64,
 }
 
 async fn plan(State(engine): State<Arc<Engine>>) -> Api {
@@ -205,15 +316,15 @@ async fn unit(
         .iter()
         .find(|u| u.unit_code == code)
         .ok_or_else(|| not_found(format!("no unit {code} in unit list {}", s.unit_list)))?;
-    Ok(Json(json!({
-        "plan_id": s.plan_id,
-        "version": s.version,
-        "as_of": s.as_of,
-        "baseline": s.baseline,
-        "unit_list": s.unit_list,
-        "content_hash": s.content_hash,
-        "unit": u,
-    }))
+    Ok(Json(SnapshotUnit {
+        as_of: s.as_of,
+        baseline: s.baseline,
+        content_hash: s.content_hash.clone(),
+        plan_id: s.plan_id.clone(),
+        unit: u.clone(),
+        unit_list: s.unit_list.clone(),
+        version: s.version,
+    })
     .into_response())
 }
 

@@ -153,6 +153,34 @@ pub fn path_param<'a>(
     op
 }
 
+/// Documents answer `status` of an operation whose handler answers a plain `Response`: the
+/// media types it may have (files: CSV, XLSX, HTML, …), each of any content.
+pub fn media_answer<'a>(
+    op: TransformOperation<'a>,
+    status: u16,
+    media_types: &[&str],
+    description: &str,
+) -> TransformOperation<'a> {
+    use aide::openapi::{MediaType, ReferenceOr, Response, StatusCode};
+    let mut op = op;
+    let responses = op
+        .inner_mut()
+        .responses
+        .get_or_insert_with(Default::default);
+    responses.responses.insert(
+        StatusCode::Code(status),
+        ReferenceOr::Item(Response {
+            description: description.into(),
+            content: media_types
+                .iter()
+                .map(|m| (m.to_string(), MediaType::default()))
+                .collect(),
+            ..Default::default()
+        }),
+    );
+    op
+}
+
 /// Generates the document of the routes and adds [`OPENAPI_PATH`], answering it.
 ///
 /// `security` sets the security schemes and requirements (e.g. [`service_credential`]).
