@@ -262,8 +262,8 @@ impl Store {
         // version of the same record
         for round in rounds(&registry, |c| c.meta.source.id.clone()) {
             changed += sqlx::query(
-                "INSERT INTO registry_records (source_id, version, fetched_at)
-                 SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::timestamptz[])
+                "INSERT INTO registry_records (source_id, version, fetched_at, system)
+                 SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::timestamptz[], $4::text[])
                  ON CONFLICT (source_id) DO UPDATE
                  SET version = GREATEST(registry_records.version, EXCLUDED.version),
                      fetched_at = GREATEST(registry_records.fetched_at, EXCLUDED.fetched_at)
@@ -281,6 +281,12 @@ impl Store {
                 round
                     .iter()
                     .map(|c| c.meta.fetched_at.with_timezone(&Utc))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                round
+                    .iter()
+                    .map(|c| c.meta.source.system.clone())
                     .collect::<Vec<_>>(),
             )
             .execute(&mut *tx)
@@ -747,21 +753,29 @@ async fn projection(conn: &mut PgConnection) -> Result<Projection, sqlx::Error> 
 }
 
 /// Which sources contributed, their last sync and record counts, and how the source
-/// records were reconciled (by each record's latest decision).
+/// records were reconciled (by each record's latest decision). A source is named by the
+/// system its records carry (`meta.source.system`), summed over the projection's tables:
+/// a new source appears here once its records are projected, with no list to extend.
 async fn provenance(conn: &mut PgConnection) -> Result<SnapshotProvenance, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT 'coop-alliance' AS system, count(*) AS records, max(fetched_at) AS last_sync
-               FROM registry_records
-             UNION ALL
-             SELECT 'loan-fund', count(*), max(fetched_at) FROM loans
-             UNION ALL
-             SELECT 'ntm', count(*), max(fetched_at) FROM ntm_revisions
-             UNION ALL
-             SELECT 'farmers-union', count(*), max(fetched_at) FROM fu_records
-             UNION ALL
-             SELECT 'reconciler', count(*) FILTER (WHERE NOT retired),
-                    max(updated_at) FILTER (WHERE NOT retired)
-               FROM golden_records",
+        "SELECT system, sum(records)::bigint AS records, max(last_sync) AS last_sync
+           FROM (SELECT system, count(*) AS records, max(fetched_at) AS last_sync
+                   FROM registry_records GROUP BY system
+                 UNION ALL
+                 SELECT record->'meta'->'source'->>'system', count(*), max(fetched_at)
+                   FROM loans GROUP BY 1
+                 UNION ALL
+                 SELECT record->'meta'->'source'->>'system', count(*), max(fetched_at)
+                   FROM ntm_revisions GROUP BY 1
+                 UNION ALL
+                 SELECT record->'meta'->'source'->>'system', count(*), max(fetched_at)
+                   FROM fu_records GROUP BY 1) per_table
+          WHERE system IS NOT NULL
+          GROUP BY system
+         UNION ALL
+         SELECT 'reconciler', count(*) FILTER (WHERE NOT retired),
+                max(updated_at) FILTER (WHERE NOT retired)
+           FROM golden_records",
     )
     .fetch_all(&mut *conn)
     .await?;
