@@ -2,7 +2,7 @@
 //! retry policy in one place.
 //!
 //! - **Retries** ([`HttpSettings`]): `429` waits for its `Retry-After` (seconds); `5xx`,
-//!   timeouts and connection errors wait on an exponential backoff from the `backoff` crate;
+//!   timeouts and connection errors wait on the runtime's exponential [`Backoff`];
 //!   both stop after `max_attempts` attempts or `max_elapsed`, whichever comes first, with a
 //!   [`SourceError::Exhausted`] naming the URL and the last error. Other statuses (400, 403,
 //!   404) are not retried.
@@ -21,8 +21,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use backoff::ExponentialBackoff;
-use backoff::backoff::Backoff;
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 use serde::de::DeserializeOwned;
@@ -32,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Secret;
 use crate::error::SourceError;
+use hub_runtime::messaging::retry::Backoff;
 
 /// Timeouts and the retry budget.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,16 +73,13 @@ impl Default for HttpSettings {
 }
 
 impl HttpSettings {
-    fn backoff(&self) -> ExponentialBackoff {
-        ExponentialBackoff {
-            initial_interval: self.initial_backoff,
-            current_interval: self.initial_backoff,
-            randomization_factor: 0.2,
-            multiplier: 2.0,
-            max_interval: self.max_backoff,
-            max_elapsed_time: Some(self.max_elapsed),
-            ..ExponentialBackoff::default()
-        }
+    fn backoff(&self) -> Backoff {
+        Backoff::exponential(
+            self.initial_backoff,
+            self.max_backoff,
+            0.2,
+            Some(self.max_elapsed),
+        )
     }
 }
 
@@ -424,7 +420,7 @@ struct Retrier<'a> {
     started: Instant,
     attempts: u32,
     garbage: u32,
-    backoff: ExponentialBackoff,
+    backoff: Backoff,
 }
 
 impl<'a> Retrier<'a> {
@@ -457,7 +453,7 @@ impl<'a> Retrier<'a> {
         }
         tracing::warn!(system = %self.client.inner.system, url = %self.url, %detail,
             body = %snippet(body), "answer is not the documented JSON; retrying");
-        let wait = self.backoff.next_backoff();
+        let wait = self.backoff.next_wait();
         self.sleep_or_give_up(wait, format!("not the documented JSON: {detail}"))
             .await
     }
@@ -466,14 +462,14 @@ impl<'a> Retrier<'a> {
     async fn wait(&mut self, failure: Failure) -> Result<(), SourceError> {
         let (wait, last) = match failure {
             Failure::RateLimited(after) => {
-                let backoff = self.backoff.next_backoff();
+                let backoff = self.backoff.next_wait();
                 let wait = match after {
                     Some(d) => Some(d.min(self.settings().max_retry_after)),
                     None => backoff,
                 };
                 (wait, "HTTP 429 (rate limited)".to_owned())
             }
-            Failure::Transient(message) => (self.backoff.next_backoff(), message),
+            Failure::Transient(message) => (self.backoff.next_wait(), message),
         };
         self.sleep_or_give_up(wait, last).await
     }

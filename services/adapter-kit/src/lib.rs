@@ -5,7 +5,7 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`http`] | the reqwest client: timeouts, retries (429 `Retry-After`, 5xx, connection errors, garbage bodies) with the `backoff` crate, API key / Basic / OAuth2 client-credentials auth |
+//! | [`http`] | the reqwest client: timeouts, retries (429 `Retry-After`, 5xx, connection errors, garbage bodies) with the runtime's `Backoff`, API key / Basic / OAuth2 client-credentials auth |
 //! | [`checkpoint`] | the adapter's state in PostgreSQL: compound watermark, content hashes, markers |
 //! | [`source`] | the [`Source`] trait, the page protocol ([`SyncContext`]) and the [`Engine`] |
 //! | [`mapping`] | reading raw fields into contracts, flagging what is wrong in `meta.issues` |

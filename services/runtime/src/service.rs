@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use backoff::backoff::Backoff;
 use sqlx::migrate::Migrator;
 
 use crate::config::CommonConfig;
@@ -76,7 +75,7 @@ impl ServiceContext {
                 }
                 Err(e) if started.elapsed() > Duration::from_secs(60) => return Err(e.into()),
                 Err(e) => {
-                    let wait = backoff.next_backoff().unwrap_or(Duration::from_secs(2));
+                    let wait = backoff.next_wait().unwrap_or(Duration::from_secs(2));
                     tracing::warn!(error = %e, "database not ready; retrying");
                     tokio::select! {
                         _ = shutdown.cancelled() => return Err(ServiceError::ShuttingDown),

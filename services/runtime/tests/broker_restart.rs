@@ -76,8 +76,7 @@ async fn broker_restart_mid_stream_loses_nothing_and_doubles_nothing() {
                     Ok(()) => break,
                     Err(_) => {
                         resent += 1;
-                        let wait = backoff::backoff::Backoff::next_backoff(&mut backoff)
-                            .unwrap_or(Duration::from_secs(1));
+                        let wait = backoff.next_wait().unwrap_or(Duration::from_secs(1));
                         tokio::time::sleep(wait).await;
                     }
                 }

@@ -12,7 +12,6 @@
 
 use std::sync::Arc;
 
-use backoff::backoff::Backoff;
 use lapin::{Channel, Connection, ConnectionProperties};
 use tokio::sync::Mutex;
 
@@ -185,7 +184,7 @@ impl Broker {
                 Ok(ch) => return Ok(ch),
                 Err(e) => {
                     let wait = backoff
-                        .next_backoff()
+                        .next_wait()
                         .unwrap_or(std::time::Duration::from_secs(5));
                     tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "broker unavailable");
                     tokio::select! {

@@ -39,7 +39,6 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use backoff::backoff::Backoff;
 use futures::StreamExt;
 use hub_contracts::{Contract, Envelope, RawEnvelope};
 use lapin::message::Delivery;
@@ -252,7 +251,7 @@ impl Core {
                 Err(MessagingError::ShuttingDown) => break,
                 Err(e) => {
                     let wait = backoff
-                        .next_backoff()
+                        .next_wait()
                         .unwrap_or(std::time::Duration::from_secs(5));
                     tracing::warn!(%queue, error = %e, retry_in_ms = wait.as_millis() as u64, "consumer failed; reconnecting");
                     tokio::select! {

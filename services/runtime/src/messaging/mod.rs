@@ -13,7 +13,7 @@ pub mod topology;
 pub use broker::Broker;
 pub use consumer::{BatchConsumer, BatchHandler, Consumer, Handler, HandlerError, Incoming};
 pub use publisher::{OutgoingMessage, Publisher};
-pub use retry::RetryPolicy;
+pub use retry::{Backoff, RetryPolicy};
 pub use topology::{QueueSpec, Topology};
 
 /// What can go wrong talking to the broker.

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use backoff::backoff::Backoff;
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, Row};
 
@@ -159,7 +158,7 @@ impl OutboxRelay {
                 }
                 Ok(_) => backoff.reset(),
                 Err(e) => {
-                    let wait = backoff.next_backoff().unwrap_or(Duration::from_secs(5));
+                    let wait = backoff.next_wait().unwrap_or(Duration::from_secs(5));
                     tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "outbox relay failed; will retry");
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
