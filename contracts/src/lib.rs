@@ -1,10 +1,10 @@
 //! # hub-contracts: the hub's public API
 //!
 //! Everything that crosses a RabbitMQ exchange is a [`Envelope`] (CloudEvents 1.0,
-//! structured JSON mode) around a payload from a versioned module ([`v1`]). The envelope's
-//! `type` names the payload and its version (`indicator.snapshot.v1`), and each payload type
-//! implements [`Contract`], which ties the Rust type to that name, to its routing key and to
-//! its JSON Schema (committed under `contracts/schemas/`).
+//! structured JSON mode) around a payload from a versioned module ([`v1`], [`v2`]). The
+//! envelope's `type` names the payload and its version (`indicator.snapshot.v1`), and each
+//! payload type implements [`Contract`], which ties the Rust type to that name, to its
+//! routing key and to its JSON Schema (committed under `contracts/schemas/`).
 //!
 //! Rules this crate keeps (checked by `tests/schemas.rs`):
 //! - a published version never changes incompatibly: no field removed, retyped or made
@@ -23,6 +23,7 @@ pub mod envelope;
 pub mod openapi;
 pub mod registry;
 pub mod v1;
+pub mod v2;
 
 pub use envelope::{Envelope, EnvelopeError, RawEnvelope};
 pub use registry::{Contract, ContractInfo, all_contracts, find_contract};

@@ -7,7 +7,7 @@
 use schemars::{JsonSchema, Schema, generate::SchemaSettings};
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::v1;
+use crate::{v1, v2};
 
 /// Exchange names: part of the public API (agency systems bind queues to them).
 pub mod exchanges {
@@ -100,6 +100,11 @@ contract!(
     exchanges::IDENTITY
 );
 contract!(
+    v2::ReconciliationDecisions,
+    "reconciliation.decision.v2",
+    exchanges::IDENTITY
+);
+contract!(
     v1::IndicatorSnapshot,
     "indicator.snapshot.v1",
     exchanges::INDICATOR
@@ -127,6 +132,9 @@ pub fn all_contracts() -> Vec<ContractInfo> {
         info::<v1::IdentityMerged>("Organisations merged into one"),
         info::<v1::IdentitySplit>("An organisation split into several"),
         info::<v1::ReconciliationDecision>("One entry of the reconciliation log"),
+        info::<v2::ReconciliationDecisions>(
+            "The reconciliation log entries of one reconciler transaction (a batch)",
+        ),
         info::<v1::IndicatorSnapshot>("Indicator snapshot against a plan's targets"),
     ]
 }
@@ -136,6 +144,15 @@ pub fn find_contract(type_name: &str) -> Option<ContractInfo> {
     all_contracts()
         .into_iter()
         .find(|c| c.type_name == type_name)
+}
+
+/// The second routing key a source record of `province` carries (in the AMQP `CC` header,
+/// besides its contract type): `province.<code>.<type>`, e.g.
+/// `province.12.source.cooperative.v1`. A shard of the reconciler binds its province's keys,
+/// so provinces reconcile apart (in parallel, on other machines); everything bound to the
+/// contract type receives the record as before (a queue gets one copy whichever keys match).
+pub fn province_routing_key(province: &str, type_name: &str) -> String {
+    format!("province.{province}.{type_name}")
 }
 
 /// True when `type_name` is a source-record contract (what adapters and agency pushes carry).

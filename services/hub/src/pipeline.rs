@@ -123,6 +123,11 @@ impl Pipeline {
             hub_reconciler::Config {
                 common: with_http(&config.common, config.reconciler_http),
                 service_tokens: tokens.clone(),
+                // as deployed: the contracts decisions go out as (v1, v2 or both)
+                reconciler_decision_contracts: std::env::var("RECONCILER_DECISION_CONTRACTS")
+                    .unwrap_or_else(|_| {
+                        hub_reconciler::Config::default().reconciler_decision_contracts
+                    }),
                 ..hub_reconciler::Config::default()
             },
             shutdown.clone(),

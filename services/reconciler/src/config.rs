@@ -6,6 +6,7 @@
 //! | `AMQP_URL`, `DATABASE_URL`, `HUB_NAMESPACE`, `HTTP_ADDR`, `LOG_FORMAT`, `PREFETCH`, `BATCH_SIZE`, `RETRY_ATTEMPTS`, `RETRY_INITIAL_MS`, `RETRY_MAX_MS`, `DELIVERY_LIMIT` | see `hub_runtime::CommonConfig` | the common settings |
 //! | `RECONCILER_MAX_PAGE` | `500` | largest `limit` the HTTP API accepts |
 //! | `SERVICE_TOKENS` | required with `HTTP_ADDR` | bearer tokens the API accepts (the console's `SERVICE_TOKEN`), comma-separated so that one can be rotated; at least 32 characters each |
+//! | `RECONCILER_DECISION_CONTRACTS` | `v1,v2` | how decisions go on `coophub.identity`: `v1` one `reconciliation.decision.v1` per decision (for consumers bound to it, the hub's indicators among them), `v2` one `reconciliation.decision.v2` per transaction (a batch); either or both, comma-separated |
 //! | `RECONCILER_SETTLE_QUIET_MS` | `1000` | the settle pass (identities independent of arrival order) runs once no record or operator decision changed the engine for this long; 50 to 600000 |
 //!
 //! Owns parsing and validation only.
@@ -26,6 +27,8 @@ pub struct Config {
     pub reconciler_settle_quiet_ms: u64,
     /// `SERVICE_TOKENS`.
     pub service_tokens: ServiceTokens,
+    /// `RECONCILER_DECISION_CONTRACTS`.
+    pub reconciler_decision_contracts: String,
 }
 
 impl Default for Config {
@@ -35,6 +38,7 @@ impl Default for Config {
             reconciler_max_page: 500,
             reconciler_settle_quiet_ms: 1000,
             service_tokens: ServiceTokens::default(),
+            reconciler_decision_contracts: "v1,v2".into(),
         }
     }
 }
@@ -57,6 +61,7 @@ impl Config {
                 "expected a number from 1 to 10000",
             ));
         }
+        self.decision_contracts()?;
         if !(50..=600_000).contains(&self.reconciler_settle_quiet_ms) {
             return Err(ConfigError::invalid(
                 "RECONCILER_SETTLE_QUIET_MS",
@@ -64,6 +69,29 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// The contracts decisions are published as (`RECONCILER_DECISION_CONTRACTS`).
+    pub fn decision_contracts(&self) -> Result<crate::service::DecisionContracts, ConfigError> {
+        let mut c = crate::service::DecisionContracts {
+            v1: false,
+            v2: false,
+        };
+        for v in self.reconciler_decision_contracts.split(',').map(str::trim) {
+            match v {
+                "v1" => c.v1 = true,
+                "v2" => c.v2 = true,
+                other => {
+                    return Err(ConfigError::invalid(
+                        "RECONCILER_DECISION_CONTRACTS",
+                        format!("expected v1, v2 or v1,v2, got {other:?}"),
+                    ));
+                }
+            }
+        }
+        Ok(c)
     }
 }
 
@@ -112,6 +140,17 @@ mod tests {
             jail.set_env("RECONCILER_SETTLE_QUIET_MS", "10");
             let e = Config::from_env().expect_err("too short").to_string();
             assert!(e.contains("RECONCILER_SETTLE_QUIET_MS"), "{e}");
+            jail.set_env("RECONCILER_SETTLE_QUIET_MS", "1000");
+            jail.set_env("RECONCILER_DECISION_CONTRACTS", "v3");
+            let e = Config::from_env().expect_err("no v3").to_string();
+            assert!(e.contains("RECONCILER_DECISION_CONTRACTS"), "{e}");
+            jail.set_env("RECONCILER_DECISION_CONTRACTS", "v2");
+            let c = Config::from_env().expect("v2 alone");
+            let only_v2 = crate::service::DecisionContracts {
+                v1: false,
+                v2: true,
+            };
+            assert_eq!(c.decision_contracts().expect("valid"), only_v2);
             Ok(())
         });
     }

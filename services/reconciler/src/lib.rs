@@ -16,9 +16,12 @@
 //! [`run`] consumes `source.cooperative.v1`, `source.disbursement.v1` and
 //! `source.ntm_report.v1` from `coophub.source` (queue `reconciler.source`, single active
 //! consumer) and publishes `identity.golden_record.v1`, `identity.merged.v1`,
-//! `identity.split.v1` and `reconciliation.decision.v1` on `coophub.identity` through the
-//! transactional outbox. Reads no other service's tables; talks to the rest of the hub only
-//! through the published contracts.
+//! `identity.split.v1` and `reconciliation.decision.v1` (one per decision) and/or
+//! `reconciliation.decision.v2` (one per transaction, `RECONCILER_DECISION_CONTRACTS`) on
+//! `coophub.identity` through the transactional outbox. Reads no other service's tables;
+//! talks to the rest of the hub only through the published contracts. Sharded by province
+//! (`HUB_PROVINCE`), a reconciler consumes its province's queue (see [`source_queue`]) and
+//! keeps its state in its own database.
 
 #[cfg(feature = "accuracy")]
 pub mod accuracy;
@@ -65,14 +68,36 @@ pub enum Error {
     Task(String),
 }
 
-/// The source queue's declaration.
+/// The source queue's declaration: `reconciler.source`, bound to the contract types; for a
+/// shard of a province (`HUB_PROVINCE=<code>`), `reconciler.source.p<code>`, bound to that
+/// province's routing keys only (`province.<code>.<type>`). Either has a single active
+/// consumer: each shard applies its records in order, shards in parallel.
 pub fn source_queue(config: &Config) -> QueueSpec {
-    QueueSpec::new(SOURCE_QUEUE)
-        .bind(exchanges::SOURCE, RegistryCooperative::TYPE)
-        .bind(exchanges::SOURCE, LoanDisbursement::TYPE)
-        .bind(exchanges::SOURCE, NtmCommuneReport::TYPE)
-        .delivery_limit(config.common.delivery_limit)
+    let types = [
+        RegistryCooperative::TYPE,
+        LoanDisbursement::TYPE,
+        NtmCommuneReport::TYPE,
+    ];
+    let mut spec = match &config.common.hub_province {
+        None => QueueSpec::new(SOURCE_QUEUE),
+        Some(p) => QueueSpec::new(shard_queue(p)),
+    };
+    for ty in types {
+        spec = match &config.common.hub_province {
+            None => spec.bind(exchanges::SOURCE, ty),
+            Some(p) => spec.bind(
+                exchanges::SOURCE,
+                &hub_contracts::registry::province_routing_key(p, ty),
+            ),
+        };
+    }
+    spec.delivery_limit(config.common.delivery_limit)
         .single_active_consumer()
+}
+
+/// The source queue of the shard of `province` (base name).
+pub fn shard_queue(province: &str) -> String {
+    format!("{SOURCE_QUEUE}.p{province}")
 }
 
 /// A started service.
@@ -106,10 +131,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         shutdown.clone(),
     )
     .await?;
-    let shared = service::Shared::load(
+    let shared = service::Shared::load_with(
         ctx.db.clone(),
         shutdown.clone(),
         i64::from(config.reconciler_max_page),
+        config.decision_contracts()?,
     )
     .await?;
     let relay = ctx.spawn_outbox_relay();

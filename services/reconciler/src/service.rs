@@ -25,6 +25,7 @@ use hub_contracts::v1::{
     GoldenRecord, IdentityMerged, IdentitySplit, LoanDisbursement, NtmCommuneReport,
     ReconciliationDecision, RegistryCooperative, SourceRef,
 };
+use hub_contracts::v2::ReconciliationDecisions;
 use hub_contracts::{Contract, Envelope};
 use hub_runtime::messaging::{BatchHandler, HandlerError, Incoming, OutgoingMessage};
 use hub_runtime::shutdown::CancellationToken;
@@ -76,6 +77,23 @@ pub struct Cause {
     pub traceparent: Option<String>,
 }
 
+/// Which contracts the decisions of a transaction are published as on `coophub.identity`
+/// (`RECONCILER_DECISION_CONTRACTS`): `reconciliation.decision.v1`, one message per
+/// decision, for the consumers bound to it; `reconciliation.decision.v2`, one message per
+/// transaction (up to 500 decisions each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecisionContracts {
+    pub v1: bool,
+    pub v2: bool,
+}
+
+impl Default for DecisionContracts {
+    /// Both: the hub's indicators and agencies bound to v1 keep receiving it.
+    fn default() -> Self {
+        DecisionContracts { v1: true, v2: true }
+    }
+}
+
 /// What HTTP handlers and the consumer share.
 pub struct Shared {
     state: Mutex<EngineState>,
@@ -83,14 +101,26 @@ pub struct Shared {
     pub decisions: broadcast::Sender<ReconciliationDecision>,
     pub shutdown: CancellationToken,
     pub max_page: i64,
+    /// How decisions are published.
+    pub decision_contracts: DecisionContracts,
 }
 
 impl Shared {
-    /// Loads the engine from the database.
+    /// Loads the engine from the database; decisions are published as both contracts.
     pub async fn load(
         db: Database,
         shutdown: CancellationToken,
         max_page: i64,
+    ) -> Result<Arc<Shared>, StoreError> {
+        Self::load_with(db, shutdown, max_page, DecisionContracts::default()).await
+    }
+
+    /// Like [`Shared::load`], publishing decisions as `decision_contracts` says.
+    pub async fn load_with(
+        db: Database,
+        shutdown: CancellationToken,
+        max_page: i64,
+        decision_contracts: DecisionContracts,
     ) -> Result<Arc<Shared>, StoreError> {
         let mut conn = db.pool.acquire().await?;
         let (seq, snap) = store::load_snapshot(&mut conn).await?;
@@ -113,6 +143,7 @@ impl Shared {
             decisions,
             shutdown,
             max_page,
+            decision_contracts,
         }))
     }
 
@@ -195,7 +226,9 @@ impl Shared {
                 goldens.insert(g.organisation_id, (g, c));
             }
             events.extend(merge_and_split_messages(&ch, &cause));
-            decisions.extend(decision_messages(&ch, &cause));
+            if self.decision_contracts.v1 {
+                decisions.extend(decision_messages(&ch, &cause));
+            }
             // a payload only for what this operation changed (a stale report changes nothing)
             payloads.extend(p.into_iter().filter(|(r, _)| ch.observations.contains(r)));
             total.absorb(ch);
@@ -215,6 +248,9 @@ impl Shared {
         let goldens: Vec<GoldenRecord> = goldens.into_values().map(|(g, _)| g).collect();
         let new_seq = store::persist(&mut tx, &st.engine, &total, &goldens, &payloads, now).await?;
         msgs.extend(decisions);
+        if self.decision_contracts.v2 {
+            msgs.extend(decision_batch_messages(&total.decisions, now, &causes));
+        }
         let persisted = started.elapsed();
         outbox::enqueue(&mut tx, &self.db.schema, &msgs).await?;
         tx.commit().await?;
@@ -402,6 +438,28 @@ fn golden_message(g: &GoldenRecord, cause: &Cause) -> OutgoingMessage {
         g.organisation_id.to_string(),
         cause,
     )
+}
+
+/// The decisions of one transaction as `reconciliation.decision.v2` messages, under the
+/// cause of its first operation (the batch's correlation and trace).
+fn decision_batch_messages(
+    decisions: &[ReconciliationDecision],
+    at: DateTime<Utc>,
+    causes: &[Cause],
+) -> Vec<OutgoingMessage> {
+    let cause = causes.first().cloned().unwrap_or_default();
+    ReconciliationDecisions::batches(decisions, at)
+        .into_iter()
+        .map(|b| {
+            let id = Envelope::<()>::deterministic_id(&[
+                "reconciliation.decision.v2",
+                &b.batch_id.to_string(),
+                &b.part.to_string(),
+            ]);
+            let subject = b.batch_id.to_string();
+            envelope::<ReconciliationDecisions>(id, b, subject, &cause)
+        })
+        .collect()
 }
 
 /// The decisions of one change.

@@ -6,6 +6,11 @@
 //! the consumer's retry and dead-letter paths) keep the messages until the batch is confirmed.
 //! Every message carries the connection's user as its AMQP `user_id` (when the URL names
 //! one; see [`Broker::user`]), which the broker validates.
+//!
+//! A message's `CC` header (comma-separated routing keys) is sent as the AMQP `CC` array:
+//! the broker routes the message by those keys too. A source record published by a process
+//! of a province (`HUB_PROVINCE`) gets `province.<code>.<type>` there, so that its
+//! province's reconciler shard receives it.
 
 use std::collections::BTreeMap;
 
@@ -59,6 +64,34 @@ impl OutgoingMessage {
     pub fn with_header(mut self, key: &str, value: impl Into<String>) -> Self {
         self.headers.insert(key.to_owned(), value.into());
         self
+    }
+}
+
+/// The header whose routing keys the broker routes a message by, besides its routing key.
+pub const CC: &str = "CC";
+
+/// The extra routing keys of `m`: its `CC` header's, or for a source record published by a
+/// process of `province`, the province's key.
+fn cc_keys(m: &OutgoingMessage, province: Option<&str>) -> Vec<String> {
+    if let Some(keys) = m.headers.get(CC) {
+        return keys
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned)
+            .collect();
+    }
+    match province {
+        Some(p)
+            if m.exchange == hub_contracts::registry::exchanges::SOURCE
+                && hub_contracts::registry::is_source_record(&m.contract_type) =>
+        {
+            vec![hub_contracts::registry::province_routing_key(
+                p,
+                &m.contract_type,
+            )]
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -135,7 +168,17 @@ impl Publisher {
             };
             let mut headers = FieldTable::default();
             for (k, v) in &m.headers {
-                headers.insert(short(k)?, AMQPValue::LongString(v.as_str().into()));
+                if k != CC {
+                    headers.insert(short(k)?, AMQPValue::LongString(v.as_str().into()));
+                }
+            }
+            let cc = cc_keys(m, topology.province());
+            if !cc.is_empty() {
+                let keys = cc
+                    .into_iter()
+                    .map(|k| AMQPValue::LongString(k.into()))
+                    .collect::<Vec<_>>();
+                headers.insert(short(CC)?, AMQPValue::FieldArray(keys.into()));
             }
             let mut props = BasicProperties::default();
             if let Some(user) = self.broker.user() {
