@@ -64,7 +64,7 @@ pub fn link_hash(prev: &str, content: &Value) -> String {
 }
 
 /// One row of a chained log, as exported: its id, its content and its link.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChainedRow {
     pub id: i64,
     /// The hashed fields, in their fixed order.
