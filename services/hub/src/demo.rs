@@ -2,9 +2,11 @@
 //!
 //! Starts the three simulators and every service over the default broker and PostgreSQL
 //! server, in a database of its own (`coophub_demo`, made afresh at each run, so a demo never
-//! mixes with an earlier one) and the topology namespace `demo`. It waits for the first
-//! snapshot that reflects the simulators' data, prints the province's indicators against the
-//! plan's targets and the HTTP addresses, and runs until Ctrl-C.
+//! mixes with an earlier one) and the topology namespace `demo`, and uploads the Farmers'
+//! Union's workbooks of the simulated world (through the same ingest as `hub upload`). It
+//! waits for the first snapshot that reflects the simulators' data and the workbooks (I5 and
+//! I8 included), prints the province's indicators against the plan's targets and the HTTP
+//! addresses, and runs until Ctrl-C.
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -14,6 +16,7 @@ use hub_contracts::v1::{IndicatorSnapshot, ValueStatus};
 use hub_runtime::CommonConfig;
 use hub_runtime::shutdown::CancellationToken;
 use hub_simulators::cli::SimArgs;
+use hub_simulators::union::UnionTruth;
 use hub_simulators::{TruthParams, UnitList};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -89,6 +92,8 @@ pub enum DemoError {
     Pipeline(#[from] crate::pipeline::PipelineError),
     #[error("console: {0}")]
     Console(#[from] hub_console::Error),
+    #[error("uploading the Farmers' Union's workbooks: {0}")]
+    Union(String),
     #[error("no snapshot within {0} s: is the pipeline stuck? see the logs above")]
     NoSnapshot(u64),
 }
@@ -219,6 +224,25 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
     )
     .await?;
 
+    let union = upload_union_workbooks(&pipeline_common, &sims.world).await?;
+    println!(
+        "farmers-union: {} workbooks uploaded, {} records published",
+        union.0, union.1
+    );
+    let union_truth = {
+        let w = sims.world.read().await;
+        UnionTruth::of(&w, params.units, params.as_of, params.baseline)
+    };
+    let differences = |s: &IndicatorSnapshot| {
+        let mut d = union_differences(s, &union_truth);
+        // the simulators' truth knows no workbook: its I5 and I8 are `no_source`
+        d.extend(truth.differences(s).into_iter().filter(|l| {
+            let ind = l.split_whitespace().nth(1).unwrap_or_default();
+            !matches!(ind.trim_end_matches(':'), "I5" | "I8")
+        }));
+        d
+    };
+
     let mut latest = pipeline.indicators.subscribe();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.wait_secs);
     let mut shown: Option<std::sync::Arc<IndicatorSnapshot>> = None;
@@ -228,7 +252,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
             .get(&hub_indicators::UnitList::Units2024)
             .cloned();
         if let Some(s) = current {
-            let complete = truth.differences(&s).is_empty();
+            let complete = differences(&s).is_empty();
             shown = Some(s);
             if complete {
                 break;
@@ -248,7 +272,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
     };
     println!();
     print!("{}", province_table(&snapshot));
-    let matches = truth.differences(&snapshot).is_empty();
+    let matches = differences(&snapshot).is_empty();
     println!(
         "\nsnapshot v{} as of {} ({} units); {}",
         snapshot.version,
@@ -301,6 +325,81 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
     }
     sims.shutdown().await;
     Ok(())
+}
+
+/// Uploads the simulated world's Farmers' Union workbooks (in their order: a provincial one,
+/// a later one retracting rows, a district one, the first again) as `demo`, through the
+/// Union's ingest in this run's database and namespace. Answers the workbooks and the records
+/// published (retractions included).
+async fn upload_union_workbooks(
+    common: &CommonConfig,
+    world: &hub_simulators::http::SharedWorld,
+) -> Result<(usize, usize), DemoError> {
+    use hub_adapter_kit::file::{DEFAULT_MAX_UPLOAD_BYTES, UploadFile};
+    let books = hub_simulators::union::workbooks(&*world.read().await);
+    let db = hub_runtime::storage::Database::connect(
+        &common.database_url,
+        &hub_adapter_kit::schema_for(hub_adapter_farmers_union::SYSTEM),
+        Some(&hub_adapter_kit::MIGRATOR),
+    )
+    .await
+    .map_err(|e| DemoError::Union(e.to_string()))?;
+    let broker = hub_runtime::Broker::new(
+        &common.amqp_url,
+        "demo-union-upload",
+        common.topology(),
+        Default::default(),
+        Default::default(),
+    );
+    let publisher = std::sync::Arc::new(hub_runtime::messaging::Publisher::new(broker.clone()));
+    let ingest = hub_adapter_farmers_union::ingest(db, publisher, DEFAULT_MAX_UPLOAD_BYTES);
+    let mut published = 0;
+    for book in &books {
+        let files: Vec<UploadFile> = book
+            .files
+            .iter()
+            .map(|f| UploadFile {
+                name: f.name.clone(),
+                bytes: f.bytes.clone(),
+            })
+            .collect();
+        let report = ingest
+            .upload(&files, "demo")
+            .await
+            .map_err(|e| DemoError::Union(e.to_string()))?;
+        published += report.published + report.retracted;
+    }
+    broker.close().await;
+    Ok((books.len(), published))
+}
+
+/// Where a snapshot's I5 and I8 differ from the world's Union truth (every unit the truth
+/// has must carry both, with its numerator and denominator and a status other than
+/// `no_source`).
+pub fn union_differences(s: &IndicatorSnapshot, truth: &UnionTruth) -> Vec<String> {
+    let mut out = Vec::new();
+    for (code, want) in &truth.units {
+        let Some(unit) = s.units.iter().find(|u| &u.unit_code == code) else {
+            out.push(format!("unit {code} missing"));
+            continue;
+        };
+        for (ind, num, den) in [
+            ("I5", want.i5_num, want.i5_den),
+            ("I8", want.i8_num, want.i8_den),
+        ] {
+            match unit.values.iter().find(|v| v.indicator == ind) {
+                Some(v)
+                    if (v.numerator, v.denominator) == (Some(num as f64), Some(den as f64))
+                        && v.status != ValueStatus::NoSource => {}
+                Some(v) => out.push(format!(
+                    "{code} {ind}: got {:?}/{:?} {:?}, truth {num}/{den}",
+                    v.numerator, v.denominator, v.status
+                )),
+                None => out.push(format!("{code} {ind} missing")),
+            }
+        }
+    }
+    out
 }
 
 /// Representatives' names the planted entries give (none is a name the world generates for
