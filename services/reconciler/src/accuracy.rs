@@ -650,3 +650,193 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
+
+/// Why I6 and I7 differ from the truth, organisation by organisation: for every live,
+/// supported HTX of the registry whose credit (I7) or NTM enterprise linkage (I6) the engine
+/// sees differently from the truth, the loans or entries that gave it in truth and where the
+/// engine put them, or those the engine gave it that belong elsewhere. A diagnostic for the
+/// harness's `--worst` output (names as served; the simulated world has no real people).
+pub fn indicator_errors(
+    engine: &Engine,
+    contracts: &WorldContracts,
+    truth: &Truth,
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    use chrono::Datelike;
+    use hub_contracts::v1::{LoanStatus, OrgKind, OrgStatus, ReportStatus};
+    let (b, t) = (truth.baseline, truth.as_of);
+    let mut label: HashMap<&SourceRef, usize> = HashMap::new();
+    for (i, o) in truth.organisations.iter().enumerate() {
+        for r in &o.records {
+            label.insert(r, i);
+        }
+    }
+    let clusters = engine.clusters();
+    let mut owner: HashMap<&SourceRef, usize> = HashMap::new();
+    for (ci, (_, members)) in clusters.iter().enumerate() {
+        for m in members {
+            owner.insert(m, ci);
+        }
+    }
+    let describe = |ci: Option<usize>| -> String {
+        let Some(ci) = ci else {
+            return "nowhere".into();
+        };
+        let (_, members) = &clusters[ci];
+        let regs: Vec<String> = members
+            .iter()
+            .filter(|m| m.system == System::CoopAlliance.as_str())
+            .filter_map(|m| engine.observation(m).map(|o| o.name.clone()))
+            .collect();
+        if regs.is_empty() {
+            format!("an identity of {} records, none registered", members.len())
+        } else {
+            format!("{} ({} records)", regs.join(" + "), members.len())
+        }
+    };
+    let whose = |r: &SourceRef| -> String {
+        label
+            .get(r)
+            .map_or("a household or bad record".into(), |&i| {
+                truth.organisations[i].name.clone()
+            })
+    };
+    let credit: Vec<&LoanDisbursement> = contracts
+        .loans
+        .iter()
+        .filter(|l| {
+            matches!(
+                l.status,
+                LoanStatus::Disbursed | LoanStatus::Repaid | LoanStatus::Overdue
+            ) && l.disbursed_on.is_some_and(|d| d >= b && d <= t)
+        })
+        .collect();
+    // the standing report of each commune, and its entries linked with an enterprise
+    let mut standing: BTreeMap<&str, &NtmCommuneReport> = BTreeMap::new();
+    for r in &contracts.revisions {
+        if r.year > t.year()
+            || !matches!(r.status, ReportStatus::Submitted | ReportStatus::Approved)
+        {
+            continue;
+        }
+        let e = standing.entry(&r.commune_code).or_insert(r);
+        if (r.year, r.revision, r.meta.fetched_at) > (e.year, e.revision, e.meta.fetched_at) {
+            *e = r;
+        }
+    }
+    let linked: Vec<(SourceRef, &str)> = standing
+        .iter()
+        .flat_map(|(c, r)| {
+            r.cooperatives
+                .iter()
+                .filter(|e| e.linked_with_enterprise == Some(true))
+                .map(move |e| {
+                    (
+                        SourceRef::new(r.meta.source.system.clone(), e.source_id.clone()),
+                        *c,
+                    )
+                })
+        })
+        .collect();
+    let registry: HashMap<&SourceRef, &RegistryCooperative> = contracts
+        .registry
+        .iter()
+        .map(|r| (&r.meta.source, r))
+        .collect();
+    let mut out = Vec::new();
+    for (i, o) in truth.organisations.iter().enumerate() {
+        let Some(reg) = o
+            .records
+            .iter()
+            .find(|r| r.system == System::CoopAlliance.as_str())
+        else {
+            continue;
+        };
+        let Some(rec) = registry.get(reg) else {
+            continue;
+        };
+        let counted = rec.kind == OrgKind::Htx
+            && rec.farmers_union_supported == Some(true)
+            && rec.status != Some(OrgStatus::Dissolved)
+            && rec.established_on.is_none_or(|d| d <= t);
+        if !counted {
+            continue;
+        }
+        let ci = owner.get(reg).copied();
+        let golden = ci.and_then(|ci| engine.current_golden(clusters[ci].0, now));
+        let mine = |r: &SourceRef| label.get(r) == Some(&i);
+        let ours = |r: &SourceRef| ci.is_some() && owner.get(r).copied() == ci;
+        let district = &o.district_code;
+        // I7
+        let truly: Vec<&&LoanDisbursement> =
+            credit.iter().filter(|l| mine(&l.meta.source)).collect();
+        let seen: Vec<&&LoanDisbursement> =
+            credit.iter().filter(|l| ours(&l.meta.source)).collect();
+        if truly.is_empty() != seen.is_empty() {
+            let mut s = format!(
+                "I7 {district} {}: credit in truth {}, in the engine {}",
+                o.name,
+                !truly.is_empty(),
+                !seen.is_empty()
+            );
+            for l in &truly {
+                s += &format!(
+                    "\n    its loan {} `{}` went to {}",
+                    l.loan_no,
+                    l.borrower.name,
+                    describe(owner.get(&l.meta.source).copied())
+                );
+            }
+            for l in &seen {
+                s += &format!(
+                    "\n    engine's loan {} `{}` is {}",
+                    l.loan_no,
+                    l.borrower.name,
+                    whose(&l.meta.source)
+                );
+            }
+            out.push(s);
+        }
+        // I6
+        let own_commune = o.commune_code.as_str();
+        let engine_commune = golden.as_ref().and_then(|g| g.commune_code.clone());
+        let truly: Vec<&(SourceRef, &str)> = linked
+            .iter()
+            .filter(|(r, c)| *c == own_commune && mine(r))
+            .collect();
+        let seen: Vec<&(SourceRef, &str)> = linked
+            .iter()
+            .filter(|(r, c)| Some(*c) == engine_commune.as_deref() && ours(r))
+            .collect();
+        let truth_link = rec.enterprise_linkage == Some(true) || !truly.is_empty();
+        let engine_link = golden
+            .as_ref()
+            .is_some_and(|g| g.enterprise_linkage == Some(true))
+            || !seen.is_empty();
+        if truth_link != engine_link {
+            let mut s = format!(
+                "I6 {district} {}: linkage in truth {truth_link}, in the engine {engine_link} (commune {own_commune}, engine's {engine_commune:?})",
+                o.name
+            );
+            for (r, _) in &truly {
+                let name = engine
+                    .observation(r)
+                    .map(|o| o.name.clone())
+                    .unwrap_or_default();
+                s += &format!(
+                    "\n    its entry {r} `{name}` went to {}",
+                    describe(owner.get(r).copied())
+                );
+            }
+            for (r, _) in &seen {
+                let name = engine
+                    .observation(r)
+                    .map(|o| o.name.clone())
+                    .unwrap_or_default();
+                s += &format!("\n    engine's entry {r} `{name}` is {}", whose(r));
+            }
+            out.push(s);
+        }
+    }
+    out
+}

@@ -15,6 +15,11 @@
 //! share of records left in review; written to `--eval-out` (markdown, JSON beside it).
 //!
 //! Built only with the crate's `accuracy` feature (`--features accuracy`).
+//!
+//! Diagnostics of a single run, by environment variable: `SHOW_WEIGHTS` prints the weights
+//! in use, `SHOW_REVIEWS` the open reviews of NTM entries, `SHOW_INDICATOR_ERRORS` every
+//! supported HTX whose credit (I7) or enterprise linkage (I6) the engine sees otherwise than
+//! the truth, with the records that made the difference and where they went.
 
 /// mimalloc: the services allocate and free many small JSON values per message; glibc malloc
 /// spent about a fifth of the pipeline benchmark's CPU in allocation (see `bench-results.md`).
@@ -61,6 +66,10 @@ struct Args {
     /// Print every decision whose note contains this text (folded), for debugging rules.
     #[arg(long)]
     trace: Option<String>,
+    /// After the run, score a record against every member of another record's identity:
+    /// `system/id=system/id` (the pair scores with conflicts, for debugging rules).
+    #[arg(long)]
+    explain: Option<String>,
     /// Run the growth table (see the module documentation) instead of one world.
     #[arg(long)]
     scale: bool,
@@ -204,6 +213,9 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         });
+    }
+    if let Some(spec) = &args.explain {
+        explain(&mut engine, spec)?;
     }
     let cpu = match (cpu0, accuracy::thread_cpu_time()) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
@@ -353,6 +365,11 @@ fn main() -> anyhow::Result<()> {
     );
     for d in indicators.differences.iter().take(args.worst) {
         println!("  {d}");
+    }
+    if std::env::var_os("SHOW_INDICATOR_ERRORS").is_some() {
+        for e in accuracy::indicator_errors(&engine, &contracts, &truth, now) {
+            println!("  {e}");
+        }
     }
     if !metrics.false_merges.is_empty() {
         println!("\nworst false merges (records of different organisations put together):");
@@ -887,4 +904,64 @@ mod eval {
         );
         t
     }
+}
+
+/// `--explain a=b`: `a` scored against every member of `b`'s identity.
+fn explain(engine: &mut Engine, spec: &str) -> anyhow::Result<()> {
+    let parse = |t: &str| -> anyhow::Result<hub_contracts::v1::SourceRef> {
+        let (system, id) = t
+            .split_once('/')
+            .with_context(|| format!("--explain: `{t}` is not system/id"))?;
+        Ok(hub_contracts::v1::SourceRef::new(system, id))
+    };
+    let (a, b) = spec
+        .split_once('=')
+        .context("--explain takes system/id=system/id")?;
+    let (a, b) = (parse(a)?, parse(b)?);
+    let id = engine
+        .identity_of(&b)
+        .with_context(|| format!("--explain: {b} has no identity"))?;
+    for r in [&a, &b] {
+        if let Some(o) = engine.observation(r) {
+            println!(
+                "{r}: {:?} · commune {:?} · district {:?} · address {:?}",
+                o.name, o.commune_code, o.district_code, o.address
+            );
+        }
+        if let Some(f) = engine.features_of(r) {
+            println!(
+                "    features: commune {:?} · district {:?} · unit 2025 {:?} · near {:?} · joined {:x}",
+                f.commune, f.district, f.unit_2025, f.near_districts, f.joined
+            );
+        }
+    }
+    println!("--- {a} against the identity of {b} ---");
+    for m in engine.members(id).unwrap_or_default() {
+        let name = engine.observation(&m).map(|o| o.name.clone());
+        match engine.explain_pair(&a, &m) {
+            Some(sc) => println!(
+                "  {m} {name:?}: logit {:.2} · hard conflict {} · structural {} · person agrees {}\n    {:?}",
+                sc.logit, sc.hard_conflict, sc.structural_conflict, sc.person_agrees, sc.features
+            ),
+            None => println!("  {m} {name:?}: not scored"),
+        }
+    }
+    println!("--- candidates of {a} now ---");
+    for c in engine.explain_candidates(&a) {
+        let names: Vec<String> = engine
+            .members(c.organisation_id)
+            .unwrap_or_default()
+            .iter()
+            .take(3)
+            .filter_map(|m| engine.observation(m).map(|o| o.name.clone()))
+            .collect();
+        println!(
+            "  pre {:.2} · logit {:?} · {} · hits {:?}",
+            c.pre_score,
+            c.score.as_ref().map(|s| s.logit),
+            names.join(" | "),
+            c.hits.iter().map(ToString::to_string).collect::<Vec<_>>()
+        );
+    }
+    Ok(())
 }

@@ -175,6 +175,10 @@ pub struct Features {
     pub district: Option<Unit>,
     /// The post-reform unit of the commune, to compare a 2024 code with a 2025 one.
     pub unit_2025: Option<Unit>,
+    /// Other pre-reform districts the record may be in: those of the old communes of the
+    /// post-reform unit it names, when that unit is all it surely names (where blocking also
+    /// looks for it).
+    pub near_districts: Box<[Unit]>,
     /// Normalised representative name, interned (the interner gives the text back).
     pub rep: Option<u32>,
     /// The phone (E.164), hashed: only equality is ever asked.
@@ -396,12 +400,27 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
     let reference = Reference::get();
     let (mut commune, mut district) = (obs.commune_code.clone(), obs.district_code.clone());
     let mut unit_2025_named: Option<String> = None;
+    let mut near_districts: Vec<Unit> = Vec::new();
     if commune.is_none()
         && let Some(a) = obs.address.as_deref()
     {
         if let Some(m) = address::resolve(a) {
             commune = Some(m.commune_code.to_owned());
             district = Some(m.district_code.to_owned());
+            // a commune that is also the name of a 2025 unit covering more, in an address no
+            // district word dates before the reform: after July 2025 it may mean any commune
+            // of the unit, so blocking also looks in their districts
+            if let Some(u) = m.unit_2025_reading {
+                near_districts.extend(
+                    reference
+                        .crosswalk
+                        .iter()
+                        .filter(|r| {
+                            r.new_commune_code == u && r.old_district_code != m.district_code
+                        })
+                        .map(|r| Unit::new(&r.old_district_code)),
+                );
+            }
         } else if let Some(u) = address::resolve_2025(a) {
             // a commune named as after the July 2025 reform: its new unit, and its district
             // when every old commune it covers was in one
@@ -411,6 +430,7 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
             {
                 district = Some((*d).to_owned());
             }
+            near_districts.extend(u.old_district_codes.iter().map(|d| Unit::new(d)));
         } else if district.is_none()
             && let Some(d) = address::resolve_district(a)
         {
@@ -488,6 +508,11 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
         commune: commune.as_deref().map(Unit::new),
         district: district.as_deref().map(Unit::new),
         unit_2025: unit_2025.as_deref().map(Unit::new),
+        near_districts: {
+            near_districts.sort_unstable_by_key(|u| u.key_bytes());
+            near_districts.dedup();
+            near_districts.into_boxed_slice()
+        },
         rep,
         phone,
         report,

@@ -54,6 +54,7 @@ mod identities;
 mod log;
 mod operator;
 mod resolve;
+pub use resolve::ExplainedCandidate;
 mod state;
 
 use std::collections::{BTreeMap, HashMap};
@@ -290,6 +291,20 @@ impl Engine {
     pub fn members(&self, id: OrgId) -> Option<Vec<SourceRef>> {
         let i = &self.idents[*self.by_org.get(&id)? as usize];
         Some(self.refs_of(&i.members))
+    }
+
+    /// How two source records score against each other with the weights in use (what a
+    /// decision between them would weigh; `None` when either is unknown or the pair is
+    /// vetoed before scoring).
+    pub fn explain_pair(&self, a: &SourceRef, b: &SourceRef) -> Option<score::PairScore> {
+        let fa = self.slots[*self.by_ref.get(a)? as usize].feat.as_ref()?;
+        let fb = self.slots[*self.by_ref.get(b)? as usize].feat.as_ref()?;
+        Some(score::score_with(fa, fb, &self.interner, &self.weights))
+    }
+
+    /// The features the scorer and blocker read for a source record (for diagnostics).
+    pub fn features_of(&self, source: &SourceRef) -> Option<&Features> {
+        self.slots[*self.by_ref.get(source)? as usize].feat.as_ref()
     }
 
     pub fn review(&self, id: Uuid) -> Option<&ReviewItem> {

@@ -19,7 +19,7 @@ use super::identities::Cause;
 use super::log::LogEntry;
 use super::observation::{Observation, ObservationKind, ntm_entry_id};
 use super::score::{self, MARGIN_LOGIT, MATCH_LOGIT, PairScore, REVIEW_LOGIT, Rule};
-use super::{Cand, Changes, Engine, Ident, ObsState, ReportState};
+use super::{Cand, Changes, Engine, Ident, ObsState, OrgId, ReportState};
 
 /// Members of a candidate identity scored in full (its registry records come first).
 const MEMBERS_SCORED: usize = 6;
@@ -35,6 +35,17 @@ const RECONSIDERED: usize = 64;
 /// An identity found through the blocking index: its id, pre-score, and the members that
 /// shared keys (the first `.3` of `.2`).
 type Blocked = (u32, f64, [u32; MEMBERS_SCORED], usize);
+
+/// One candidate identity of a record, as [`Engine::explain_candidates`] shows it.
+#[derive(Debug, Clone)]
+pub struct ExplainedCandidate {
+    pub organisation_id: OrgId,
+    /// The blocking pre-score (shared keys, rarer weighing more).
+    pub pre_score: f64,
+    /// Its members that shared keys with the record.
+    pub hits: Vec<SourceRef>,
+    pub score: Option<PairScore>,
+}
 
 impl Engine {
     /// Resolves a new or changed observation. Unchanged content changes nothing.
@@ -336,6 +347,31 @@ impl Engine {
             .members
             .iter()
             .any(|m| *m != s && report(*m) == Some(rep))
+    }
+
+    /// The identities a source record is blocked with now, in their pre-score order, and how
+    /// each scores in full (`None`: ruled out or vetoed): what a decision on it would weigh,
+    /// for the harness's `--explain`.
+    pub fn explain_candidates(&mut self, source: &SourceRef) -> Vec<ExplainedCandidate> {
+        let Some(&s) = self.by_ref.get(source) else {
+            return Vec::new();
+        };
+        let ranked = self.blocked(s);
+        let Some(f) = self.slots[s as usize].feat.as_ref() else {
+            return Vec::new();
+        };
+        let mut scored = 0;
+        ranked
+            .into_iter()
+            .map(|(ii, pre, hits, n)| ExplainedCandidate {
+                organisation_id: self.idents[ii as usize].id,
+                pre_score: pre,
+                hits: self.refs_of(&hits[..n]),
+                score: self
+                    .score_candidate(s, f, ii, &hits[..n], &mut scored)
+                    .map(|c| c.score),
+            })
+            .collect()
     }
 
     /// Candidate identities of slot `s`, scored, best first.
