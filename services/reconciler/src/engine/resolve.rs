@@ -396,6 +396,13 @@ impl Engine {
                 .total_cmp(&a.score.logit)
                 .then(a.seq.cmp(&b.seq))
         });
+        // of two about equally likely, the one the record names word for word comes first
+        if let [b, c, ..] = out.as_slice()
+            && c.score.logit > b.score.logit - MARGIN_LOGIT
+            && self.named_exactly(s, c, b)
+        {
+            out.swap(0, 1);
+        }
         self.pairs_scored += scored;
         out
     }
@@ -743,16 +750,13 @@ impl Engine {
     }
 
     /// Whether slot `s` names candidate `b` exactly (the same canonical name: legal form,
-    /// sector words and products spelled alike once normalised) and `c` not, while `b`
-    /// scores at least as well: of two organisations a record resembles about equally, the
-    /// one it names word for word is the one it means.
+    /// sector words and products spelled alike once normalised) and `c` not. Asked only of
+    /// two candidates within the margin of each other: of two organisations a record
+    /// resembles about equally, the one it names word for word is the one it means.
     fn named_exactly(&self, s: u32, b: &Cand, c: &Cand) -> bool {
         let canon = |x: u32| self.slots[x as usize].feat.as_ref().map(|f| f.canonical);
         let me = canon(s);
-        b.score.logit >= c.score.logit
-            && me.is_some()
-            && me == canon(b.anchor)
-            && me != canon(c.anchor)
+        me.is_some() && me == canon(b.anchor) && me != canon(c.anchor)
     }
 
     /// Doubtful between two (`b` and `c`): a new identity, and both pairs to review.

@@ -329,6 +329,10 @@ impl ClassModel {
                 self.w[k][l] = (m / u).ln().clamp(-WEIGHT_CAP, WEIGHT_CAP);
             }
         }
+        // a closer agreement never weighs less than a looser one of the same feature
+        for (f, order) in ORDERED {
+            monotone(&mut self.w[f.index()], order);
+        }
     }
 
     /// The log-odds before any feature is compared: of the share of matches among an
@@ -515,6 +519,46 @@ impl PatternCounts {
     }
 }
 
+/// Levels whose meaning is ordered, closest agreement first (a missing value and the kinds
+/// are not ordered): their weights must not rise along the order.
+const ORDERED: [(Feature, &[usize]); 4] = [
+    (Feature::Name, &[6, 5, 4, 3, 2, 1, 0]),
+    (Feature::Representative, &[0, 1, 2, 3, 4]),
+    (Feature::Phone, &[0, 1]),
+    (Feature::Code, &[0, 1, 2]),
+];
+
+/// Makes `w` non-increasing along `order` by pooling adjacent violators (each pool takes
+/// its levels' mean): the least change in squares that respects the order. An estimate can
+/// break the order where a level is rare among matches in a dense world (an exact name
+/// shared by namesakes weighing less than a name with a sector word dropped); the order is
+/// what the levels mean.
+fn monotone(w: &mut [f64; MAX_LEVELS], order: &[usize]) {
+    // pools of (sum, count), each mean no greater than the previous pool's
+    let mut pools: Vec<(f64, usize)> = Vec::with_capacity(order.len());
+    for &l in order {
+        pools.push((w[l], 1));
+        while pools.len() > 1 {
+            let (s1, n1) = pools[pools.len() - 1];
+            let (s0, n0) = pools[pools.len() - 2];
+            if s1 / n1 as f64 <= s0 / n0 as f64 {
+                break;
+            }
+            pools.pop();
+            if let Some(last) = pools.last_mut() {
+                *last = (s0 + s1, n0 + n1);
+            }
+        }
+    }
+    let mut at = 0;
+    for (sum, n) in pools {
+        for &l in &order[at..at + n] {
+            w[l] = sum / n as f64;
+        }
+        at += n;
+    }
+}
+
 /// Posterior probability of a match for a level vector under a model.
 fn posterior(c: &ClassModel, lambda: f64, lv: &Levels) -> f64 {
     let mut lm = lambda.ln();
@@ -681,6 +725,36 @@ mod tests {
         }
         let l = Levels([6, 5, 4, 5, 2, 3]);
         assert_eq!(Levels::from_pattern(l.pattern()), l);
+    }
+
+    #[test]
+    fn ordered_levels_never_weigh_more_for_a_looser_agreement() {
+        // an exact name estimated below a name with a sector word dropped: pooled
+        let mut w = [0.0; MAX_LEVELS];
+        w[..7].copy_from_slice(&[-9.0, -3.0, -1.0, 2.0, 5.0, 8.6, 8.1]);
+        monotone(&mut w, &[6, 5, 4, 3, 2, 1, 0]);
+        assert!(
+            (w[6] - 8.35).abs() < 1e-9 && (w[5] - 8.35).abs() < 1e-9,
+            "{w:?}"
+        );
+        assert_eq!(w[..5], [-9.0, -3.0, -1.0, 2.0, 5.0]);
+        // an order already kept is left alone; a level outside the order too
+        let mut kept = [4.0, 1.0, -2.0, 7.0, 0.0, 0.0, 0.0];
+        monotone(&mut kept, &[0, 1, 2]);
+        assert_eq!(kept, [4.0, 1.0, -2.0, 7.0, 0.0, 0.0, 0.0]);
+        // a longer violation pools every level it spans
+        let mut v = [1.0, 2.0, 3.0, 0.0, 0.0, 0.0, 0.0];
+        monotone(&mut v, &[0, 1, 2]);
+        assert_eq!(v[..3], [2.0, 2.0, 2.0]);
+        // estimated weights keep the order
+        let c = ClassModel::prior(PairClass::of(
+            ObservationKind::Registry,
+            ObservationKind::Loan,
+        ));
+        for (f, order) in ORDERED {
+            let w = &c.w[f.index()];
+            assert!(order.windows(2).all(|p| w[p[0]] >= w[p[1]]), "{f:?}: {w:?}");
+        }
     }
 
     fn draw(rng: &mut ChaCha8Rng, dist: &[f64]) -> u8 {
