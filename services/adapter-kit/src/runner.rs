@@ -33,20 +33,53 @@ use crate::source::{Engine, Source};
 /// console, which authorises and audits the action and sends the service credential: the
 /// route answers 401 without one of `tokens`.
 fn sync_route(trigger: std::sync::Arc<tokio::sync::Notify>, tokens: ServiceTokens) -> Router {
-    let api = Router::new().route(
-        "/api/v1/sync",
-        axum::routing::post(move || {
-            let trigger = trigger.clone();
-            async move {
-                trigger.notify_one();
-                (
-                    axum::http::StatusCode::ACCEPTED,
-                    axum::Json(serde_json::json!({ "sync": "requested" })),
-                )
-            }
-        }),
-    );
+    let api = documented_sync(trigger).router;
     hub_runtime::service_auth::require_service_credential(api, tokens)
+}
+
+/// The pull adapters' API (`POST /api/v1/sync`) and its OpenAPI 3.1 document, served at
+/// `GET /api/v1/openapi.json` behind the same credential (the same for every pull source:
+/// `contracts/openapi/hub-adapter.json`).
+pub fn sync_openapi() -> hub_runtime::openapi::Finished<()> {
+    documented_sync(std::sync::Arc::new(tokio::sync::Notify::new()))
+}
+
+fn documented_sync(
+    trigger: std::sync::Arc<tokio::sync::Notify>,
+) -> hub_runtime::openapi::Finished<()> {
+    use hub_runtime::openapi as oa;
+    let routes = move || {
+        aide::axum::ApiRouter::new().api_route(
+            "/api/v1/sync",
+            aide::axum::routing::post_with(
+                move || {
+                    let trigger = trigger.clone();
+                    async move {
+                        trigger.notify_one();
+                        (
+                            axum::http::StatusCode::ACCEPTED,
+                            axum::Json(serde_json::json!({ "sync": "requested" })),
+                        )
+                    }
+                },
+                |op| {
+                    op.summary("Sync now instead of at the next poll")
+                        .response_with::<202, axum::Json<serde_json::Value>, _>(|r| {
+                            r.description("{\"sync\": \"requested\"}")
+                        })
+                },
+            ),
+        )
+    };
+    oa::finish(
+        routes,
+        oa::ApiInfo {
+            title: "hub-adapter",
+            description: "A pull adapter's API (the console's `hub sync`). Every route needs \
+                the service credential; /healthz, /readyz and /metrics stay open.",
+        },
+        oa::service_credential,
+    )
 }
 
 /// How often to sync.

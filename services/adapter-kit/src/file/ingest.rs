@@ -115,7 +115,7 @@ impl FileRecord {
 }
 
 /// What became of an upload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Read and taken (possibly with rejected rows).
@@ -137,7 +137,7 @@ impl Outcome {
 }
 
 /// The answer to an upload, also kept in its audit row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UploadReport {
     pub upload_id: i64,
     pub outcome: Outcome,

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | [`workbook`] | files into sheets of cells; values as people type them; [`RowError`] |
 //! | [`ingest`] | [`FileSource`], and [`FileIngest`]: dedup by file hash, roster diff, retractions, publish with confirms, audit of every upload |
-//! | here | the ways in over HTTP ([`upload_router`], authenticated, size-limited) and [`run`], the service |
+//! | here | the ways in over HTTP ([`upload_router`], authenticated, size-limited; its OpenAPI document [`upload_openapi`]) and [`run`], the service |
 //!
 //! The three ways in (the `hub upload` command, `POST /api/v1/upload`, the console's upload
 //! page through that endpoint) all call [`FileIngest::upload`].
@@ -15,6 +15,8 @@ pub mod workbook;
 
 use std::sync::Arc;
 
+use aide::axum::ApiRouter;
+use aide::axum::routing::{get_with, post_with};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -130,13 +132,14 @@ impl UploadAuth {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct UploadQuery {
     /// The file's name (`.xlsx` or `.csv`).
     file: String,
 }
 
-struct Api<S: FileSource> {
+/// The upload API's state.
+pub struct Api<S: FileSource> {
     ingest: Arc<FileIngest<S>>,
     auth: UploadAuth,
 }
@@ -145,14 +148,70 @@ struct Api<S: FileSource> {
 /// (the latest reports). Bearer token required (401 otherwise); a body over the ingest's
 /// limit is refused 413 before it is read whole. An accepted or duplicate upload answers
 /// 200 with its report, a refused one 422 with its report.
+/// `GET /api/v1/openapi.json` answers the API's document ([`upload_openapi`]), with the same
+/// authentication.
 pub fn upload_router<S: FileSource>(ingest: Arc<FileIngest<S>>, auth: UploadAuth) -> Router {
     let limit = ingest.max_bytes();
     let api = Arc::new(Api { ingest, auth });
-    Router::new()
-        .route("/api/v1/upload", axum::routing::post(upload::<S>))
-        .route("/api/v1/uploads", axum::routing::get(recent::<S>))
+    upload_openapi::<S>()
+        .router
         .layer(DefaultBodyLimit::max(limit))
         .with_state(api)
+}
+
+/// The upload API's routes and their OpenAPI 3.1 document (the same for every file source:
+/// `contracts/openapi/hub-adapter-file.json`).
+pub fn upload_openapi<S: FileSource>() -> hub_runtime::openapi::Finished<Arc<Api<S>>> {
+    use hub_runtime::openapi as oa;
+    const UPLOADER: &str = "uploaderToken";
+    oa::finish(
+        || {
+            ApiRouter::new()
+                .api_route(
+                    "/api/v1/upload",
+                    post_with(upload::<S>, |op| {
+                        let op = op
+                            .summary("Upload a workbook (XLSX) or a CSV file, as the body")
+                            .response_with::<200, axum::Json<UploadReport>, _>(|r| {
+                                r.description("Accepted, or a duplicate of an accepted upload")
+                            })
+                            .response_with::<422, axum::Json<UploadReport>, _>(|r| {
+                                r.description("Refused; the report says why")
+                            });
+                        oa::media_answer(op, 413, &[], "The body is over the upload limit")
+                    }),
+                )
+                .api_route(
+                    "/api/v1/uploads",
+                    get_with(recent::<S>, |op| {
+                        op.summary("The latest uploads' reports, newest first")
+                            .response::<200, axum::Json<Vec<UploadReport>>>()
+                    }),
+                )
+        },
+        oa::ApiInfo {
+            title: "hub-adapter-file",
+            description: "The upload API of a file source (the Farmers' Union's workbooks): a \
+                named uploader's bearer token, or the console's service credential with the \
+                operator in X-Hub-Operator.",
+        },
+        |t| {
+            t.security_scheme(
+                UPLOADER,
+                aide::openapi::SecurityScheme::Http {
+                    scheme: "bearer".into(),
+                    bearer_format: None,
+                    description: Some(
+                        "An uploader's token (the source's UPLOAD_TOKENS), or the console's \
+                         service credential naming its operator in X-Hub-Operator."
+                            .into(),
+                    ),
+                    extensions: Default::default(),
+                },
+            )
+            .security_requirement(UPLOADER)
+        },
+    )
 }
 
 fn error(status: StatusCode, message: &str) -> Response {

@@ -113,7 +113,7 @@ pub enum FileError {
 }
 
 /// A row that cannot be read, reported to the sender; the rest of the workbook is taken.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RowError {
     pub sheet: String,
     pub row: usize,
