@@ -125,10 +125,10 @@ pub const REGISTRATION: hub_adapter_kit::Registration = hub_adapter_kit::Registr
             run(config, shutdown).await
         })
     },
-    upload: Some(|files, uploaded_by| {
+    upload: Some(|files, uploaded_by, progress| {
         Box::pin(async move {
             let config = Config::from_env()?;
-            Ok(upload_files(config, &files, &uploaded_by).await?)
+            Ok(upload_files(config, &files, &uploaded_by, &*progress).await?)
         })
     }),
     acceptance: |files| {
@@ -224,11 +224,12 @@ pub enum UploadError {
 }
 
 /// `hub upload farmers-union FILE…`: reads the files (size-limited) and uploads them as
-/// `uploaded_by`, through the same ingest as the HTTP endpoint.
+/// `uploaded_by`, through the same ingest as the HTTP endpoint, telling `progress` each step.
 pub async fn upload_files(
     config: Config,
     paths: &[impl AsRef<Path>],
     uploaded_by: &str,
+    progress: file::UploadProgress<'_>,
 ) -> Result<UploadReport, UploadError> {
     let max = config.farmers_union_max_upload_bytes;
     let mut files = Vec::new();
@@ -257,7 +258,9 @@ pub async fn upload_files(
     let shutdown = CancellationToken::new();
     let ctx = file::context(SYSTEM, config.common, shutdown).await?;
     let ingest = FileIngest::new(FarmersUnion, ctx.db.clone(), ctx.publisher.clone(), max);
-    let report = ingest.upload(&files, uploaded_by).await;
+    let report = ingest
+        .upload_with_progress(&files, uploaded_by, progress)
+        .await;
     ctx.broker.close().await;
     Ok(report?)
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use hub_adapter_kit::file::{Outcome, UploadFile};
+use hub_adapter_kit::file::{Outcome, UploadFile, UploadStep};
 use hub_adapter_kit::{MIGRATOR, schema_for};
 use hub_contracts::v1::indicator::{IndicatorSnapshot, ValueStatus};
 use hub_indicators::{Config, UnitList};
@@ -105,7 +105,42 @@ async fn the_worlds_i5_and_i8_equal_its_truth_end_to_end() {
                 bytes: f.bytes.clone(),
             })
             .collect();
-        let report = ingest.upload(&files, "union-sim").await.expect("upload");
+        let steps = std::sync::Mutex::new(Vec::new());
+        let report = ingest
+            .upload_with_progress(&files, "union-sim", &|step| {
+                steps.lock().expect("steps").push(step)
+            })
+            .await
+            .expect("upload");
+        let steps = steps.into_inner().expect("steps");
+        if report.outcome == Outcome::Accepted {
+            // the progress an upload tells: the rows read, then every message confirmed,
+            // then every record written, each growing to its total
+            let records = report.published + report.retracted;
+            assert_eq!(
+                steps.first(),
+                Some(&UploadStep::Read {
+                    rows: report.rows_read,
+                    records
+                }),
+                "workbook {i}: {steps:?}"
+            );
+            let last = |f: fn(&UploadStep) -> Option<(usize, usize)>| {
+                steps.iter().filter_map(f).next_back()
+            };
+            let published = |s: &UploadStep| match *s {
+                UploadStep::Published { done, total } => Some((done, total)),
+                _ => None,
+            };
+            let recorded = |s: &UploadStep| match *s {
+                UploadStep::Recorded { done, total } => Some((done, total)),
+                _ => None,
+            };
+            if records > 0 {
+                assert_eq!(last(published), Some((records, records)), "{steps:?}");
+                assert_eq!(last(recorded), Some((records, records)), "{steps:?}");
+            }
+        }
         assert_eq!(
             report.rejected.len(),
             if report.outcome == Outcome::Accepted {

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use tokio_util::sync::CancellationToken;
 
 use crate::conformance::{AcceptanceError, AcceptanceReport};
-use crate::file::UploadReport;
+use crate::file::{UploadReport, UploadStep};
 use crate::runner::AdapterError;
 
 /// A boxed future the registration's functions return.
@@ -26,8 +26,12 @@ pub type UploadError = Box<dyn std::error::Error + Send + Sync>;
 /// Runs a source until shutdown.
 pub type RunFn = fn(CancellationToken) -> Boxed<Result<(), AdapterError>>;
 
-/// Uploads files (paths) as the named uploader.
-pub type UploadFn = fn(Vec<PathBuf>, String) -> Boxed<Result<UploadReport, UploadError>>;
+/// Told each step of a running upload (`hub upload`'s progress bar).
+pub type ProgressFn = std::sync::Arc<dyn Fn(UploadStep) + Send + Sync>;
+
+/// Uploads files (paths) as the named uploader, telling the progress callback each step.
+pub type UploadFn =
+    fn(Vec<PathBuf>, String, ProgressFn) -> Boxed<Result<UploadReport, UploadError>>;
 
 /// Runs the acceptance kit against the source's own server (configured as for `run`, from
 /// the environment) or, for a file source, against the files given (`hub acceptance`).

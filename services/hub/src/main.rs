@@ -154,7 +154,48 @@ async fn service(command: ServiceCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `hub upload <source> FILE…`: the same ingest as the upload API.
+/// The upload's progress bar on stderr (as `hub sync` draws one); hidden for `--json` and
+/// when stderr is not a terminal.
+fn upload_bar(source: &str, json: bool) -> indicatif::ProgressBar {
+    if json {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {prefix}: {msg} [{bar:30}] {pos}/{len} [{elapsed}]",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.set_prefix(format!("upload {source}"));
+    bar.set_message("reading the files");
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// One step of a running upload on its bar.
+fn show_upload_step(bar: &indicatif::ProgressBar, step: hub_adapter_kit::file::UploadStep) {
+    use hub_adapter_kit::file::UploadStep;
+    match step {
+        UploadStep::Read { rows, records } => {
+            bar.set_message(format!("{rows} rows read, publishing"));
+            bar.set_length(records as u64);
+            bar.set_position(0);
+        }
+        UploadStep::Published { done, total } => {
+            bar.set_message("published");
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+        UploadStep::Recorded { done, total } => {
+            bar.set_message("recorded");
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+    }
+}
+
+/// `hub upload <source> FILE…`: the same ingest as the upload API, with a progress bar.
 async fn upload(
     source: &str,
     files: &[std::path::PathBuf],
@@ -170,9 +211,15 @@ async fn upload(
     let upload = hub::sources::find(source)
         .and_then(|s| s.upload)
         .ok_or_else(|| anyhow::anyhow!("{source:?} is no file source"))?;
-    let report = upload(files.to_vec(), who)
-        .await
-        .map_err(|e| anyhow::anyhow!("upload {source}: {e}"))?;
+    let bar = upload_bar(source, json);
+    let report = upload(files.to_vec(), who, {
+        let bar = bar.clone();
+        std::sync::Arc::new(move |step| show_upload_step(&bar, step))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("upload {source}: {e}"));
+    bar.finish_and_clear();
+    let report = report?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

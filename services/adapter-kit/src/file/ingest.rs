@@ -192,6 +192,24 @@ pub fn files_hash(files: &[UploadFile]) -> String {
 }
 
 /// Takes uploads of one file source.
+/// Where a running upload stands, for a progress display (`hub upload`'s bar): the rows read,
+/// then the messages confirmed by the broker, then the rows recorded, each as it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadStep {
+    /// The files were read: `rows` rows, `records` of them taken or retracted to publish.
+    Read { rows: usize, records: usize },
+    /// `done` of `total` messages confirmed by the broker.
+    Published { done: usize, total: usize },
+    /// `done` of `total` records written to the adapter's state.
+    Recorded { done: usize, total: usize },
+}
+
+/// A callback told each [`UploadStep`] of an upload.
+pub type UploadProgress<'a> = &'a (dyn Fn(UploadStep) + Send + Sync);
+
+/// How many messages are published (and confirmed) between two progress steps.
+const PROGRESS_CHUNK: usize = 200;
+
 pub struct FileIngest<S: FileSource> {
     source: Arc<S>,
     db: Database,
@@ -230,6 +248,16 @@ impl<S: FileSource> FileIngest<S> {
         &self,
         files: &[UploadFile],
         uploaded_by: &str,
+    ) -> Result<UploadReport, IngestError> {
+        self.upload_with_progress(files, uploaded_by, &|_| {}).await
+    }
+
+    /// [`FileIngest::upload`], telling `progress` each step as it goes.
+    pub async fn upload_with_progress(
+        &self,
+        files: &[UploadFile],
+        uploaded_by: &str,
+        progress: UploadProgress<'_>,
     ) -> Result<UploadReport, IngestError> {
         let system = self.source.system().to_owned();
         let file_hash = files_hash(files);
@@ -372,10 +400,22 @@ impl<S: FileSource> FileIngest<S> {
         report.published = out.iter().filter(|(_, r)| !r).count();
         report.retracted = out.iter().filter(|(_, r)| *r).count();
 
+        progress(UploadStep::Read {
+            rows: report.rows_read,
+            records: out.len(),
+        });
         let messages: Vec<OutgoingMessage> = out.iter().map(|(r, _)| r.message.clone()).collect();
-        self.publisher.publish_batch(&messages).await?;
+        let mut published = 0;
+        for chunk in messages.chunks(PROGRESS_CHUNK) {
+            self.publisher.publish_batch(chunk).await?;
+            published += chunk.len();
+            progress(UploadStep::Published {
+                done: published,
+                total: messages.len(),
+            });
+        }
 
-        for (rec, retracted) in &out {
+        for (done, (rec, retracted)) in out.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO file_rows (source_id, sender, contract_type, content_hash, data,
                                         retracted, workbook_hash, message_id)
@@ -396,6 +436,12 @@ impl<S: FileSource> FileIngest<S> {
             .bind(&rec.message.message_id)
             .execute(&mut *tx)
             .await?;
+            if (done + 1) % PROGRESS_CHUNK == 0 || done + 1 == out.len() {
+                progress(UploadStep::Recorded {
+                    done: done + 1,
+                    total: out.len(),
+                });
+            }
         }
         report.outcome = Outcome::Accepted;
         self.finish(tx, report, bytes).await

@@ -28,7 +28,8 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 pub use ingest::{
-    FileIngest, FileRecord, FileSource, IngestError, Outcome, Records, UploadReport, files_hash,
+    FileIngest, FileRecord, FileSource, IngestError, Outcome, Records, UploadProgress,
+    UploadReport, UploadStep, files_hash,
 };
 pub use workbook::{
     Cell, Columns, FileError, Row, RowError, RowReader, Sheet, UploadFile, Workbook,
