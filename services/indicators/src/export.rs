@@ -35,6 +35,8 @@ pub enum ExportError {
     Io(#[from] std::io::Error),
     #[error("HTML: {0}")]
     Html(#[from] minijinja::Error),
+    #[error("the plan's export mapping: {0}")]
+    Mapping(String),
 }
 
 /// The columns each indicator has, in order.

@@ -8,7 +8,7 @@
 //! | `GET /api/v1/snapshots/latest?units=2024` | the latest snapshot (`indicator.snapshot.v1`) |
 //! | `GET /api/v1/snapshots/{version}?units=2024` | a given version |
 //! | `GET /api/v1/snapshots/{version\|latest}/units/{code}?units=2024` | one unit of a snapshot |
-//! | `GET /api/v1/snapshots/{version\|latest}/export?format=csv\|xlsx\|html&lang=en\|vi&units=2024[&fragment=true]` | the provincial report (CSV for import; XLSX and printable HTML laid out for people) |
+//! | `GET /api/v1/snapshots/{version\|latest}/export?format=csv\|xlsx\|html\|dhis2\|sdmx&lang=en\|vi&units=2024[&fragment=true]` | the provincial report (CSV for import, UTF-8 with a BOM and the provenance; XLSX and printable HTML laid out for people; DHIS2 `dataValueSets` JSON and SDMX-JSON, [`crate::interchange`]) |
 //! | `GET /api/v1/indicators/{id}/history?unit=12&units=2024` | one indicator of one unit across versions |
 //! | `GET /api/v1/openapi.json` | this API's OpenAPI 3.1 document (`contracts/openapi/hub-indicators.json`) |
 //!
@@ -88,7 +88,8 @@ struct Params {
     units: Option<String>,
     /// `POST /api/v1/snapshots` only: the day the snapshot is as of, `YYYY-MM-DD`.
     as_of: Option<String>,
-    /// Export only: `csv` (default), `xlsx` or `html`.
+    /// Export only: `csv` (default), `xlsx`, `html`, `dhis2` (dataValueSets JSON) or `sdmx`
+    /// (SDMX-JSON 1.0 data message).
     format: Option<String>,
     /// Export only: `en` (default) or `vi`.
     lang: Option<String>,
@@ -200,6 +201,8 @@ fn routes() -> ApiRouter<Arc<Engine>> {
                         "text/csv",
                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         "text/html",
+                        "application/json",
+                        "application/vnd.sdmx.data+json",
                     ],
                     "The report as a file (Content-Disposition names it)",
                 )
@@ -346,7 +349,38 @@ async fn export_report(
                     format!("attachment; filename=\"{name}.csv\""),
                 ),
             ],
-            export::csv(&engine.plan, &s, lang).map_err(fail)?,
+            crate::interchange::csv_with_bom(&engine.plan, &s, lang).map_err(fail)?,
+        )
+            .into_response()),
+        "dhis2" => {
+            let map = engine.plan.dhis2.as_ref().ok_or_else(|| {
+                not_found(format!(
+                    "plan {} has no DHIS2 mapping (its plan file names none: `dhis2`)",
+                    engine.plan.id
+                ))
+            })?;
+            let body = crate::interchange::dhis2(map, &s).map_err(fail)?;
+            Ok((
+                [(
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}.dhis2.json\""),
+                )],
+                Json(body),
+            )
+                .into_response())
+        }
+        "sdmx" => Ok((
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/vnd.sdmx.data+json; version=1.0.0; charset=utf-8".to_owned(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}.sdmx.json\""),
+                ),
+            ],
+            crate::interchange::sdmx(&engine.plan, &s).to_string(),
         )
             .into_response()),
         "xlsx" => Ok((
@@ -375,7 +409,7 @@ async fn export_report(
         )
             .into_response()),
         other => Err(bad(format!(
-            "format: expected csv, xlsx or html, got {other:?}"
+            "format: expected csv, xlsx, html, dhis2 or sdmx, got {other:?}"
         ))),
     }
 }

@@ -17,6 +17,7 @@
 //! - [`snapshot`]: snapshot content and its hash (same inputs, same hash, no new version);
 //! - [`service`]: [`start`]/[`run`]: consumer, debounced recompute, outbox relay, HTTP;
 //! - [`http`]: the query, recompute and export API; [`export`]: CSV and XLSX reports;
+//!   [`interchange`]: DHIS2 `dataValueSets`, SDMX-JSON and CSV with a BOM;
 //! - [`config`]: [`Config`] from the environment.
 //!
 //! Owns only its schema. It reads no other service's tables and calls no other service: all
@@ -41,6 +42,7 @@ pub mod config;
 pub mod export;
 pub mod farmers_union;
 pub mod http;
+pub mod interchange;
 pub mod plan;
 pub mod report;
 pub mod service;

@@ -11,6 +11,7 @@
 //! name = "Lai Châu: implementing Decision 182/QĐ-TTg"
 //! name_vi = "Kế hoạch …"                 # optional
 //! baseline = "2024-02-20"                # B
+//! dhis2 = "lai-chau-182.dhis2.toml"       # optional: DHIS2 identifiers (crate::interchange)
 //! [units]
 //! province_code = "12"
 //! province_name = "Tỉnh Lai Châu"
@@ -43,6 +44,9 @@ const BUILTIN_UNITS_2024: &str = include_str!("../../../deploy/reference/lai-cha
 const BUILTIN_UNITS_2025: &str = include_str!("../../../deploy/reference/lai-chau-units-2025.csv");
 const BUILTIN_CROSSWALK: &str =
     include_str!("../../../deploy/reference/lai-chau-crosswalk-2025.csv");
+const BUILTIN_DHIS2: &str = include_str!("../../../deploy/plans/lai-chau-182.dhis2.toml");
+const BUILTIN_DHIS2_ORG_UNITS: &str =
+    include_str!("../../../deploy/plans/lai-chau-182.dhis2-org-units.csv");
 
 /// When the post-reform unit lists took effect: 1 July 2025.
 pub const DEFAULT_REFORM_DATE: NaiveDate = match NaiveDate::from_ymd_opt(2025, 7, 1) {
@@ -233,6 +237,9 @@ pub struct Plan {
     pub units_2024: UnitTable,
     #[serde(skip)]
     pub units_2025: UnitTable,
+    /// How its units and indicators are known in DHIS2 (`dhis2`: a mapping file beside the
+    /// plan), for the `dataValueSets` export.
+    pub dhis2: Option<crate::interchange::Dhis2Mapping>,
 }
 
 impl Plan {
@@ -258,6 +265,8 @@ impl Plan {
                 Some("lai-chau-units-2024.csv") => Ok(BUILTIN_UNITS_2024.to_owned()),
                 Some("lai-chau-units-2025.csv") => Ok(BUILTIN_UNITS_2025.to_owned()),
                 Some("lai-chau-crosswalk-2025.csv") => Ok(BUILTIN_CROSSWALK.to_owned()),
+                Some("lai-chau-182.dhis2.toml") => Ok(BUILTIN_DHIS2.to_owned()),
+                Some("lai-chau-182.dhis2-org-units.csv") => Ok(BUILTIN_DHIS2_ORG_UNITS.to_owned()),
                 _ => Err("not among the built-in reference files".to_owned()),
             },
         )
@@ -494,7 +503,7 @@ impl Plan {
             &communes_2025,
             &to_2025,
         );
-        Ok(Plan {
+        let mut plan = Plan {
             id: raw.id,
             name: raw.name,
             name_vi: raw.name_vi,
@@ -507,7 +516,18 @@ impl Plan {
             communes_2024,
             units_2024,
             units_2025,
-        })
+            dhis2: None,
+        };
+        if let Some(rel) = &raw.dhis2 {
+            let text = read(rel).map_err(|p| err("dhis2", p))?;
+            plan.dhis2 = Some(crate::interchange::Dhis2Mapping::parse(
+                &text,
+                &format!("{file} → {rel}"),
+                &plan,
+                read,
+            )?);
+        }
+        Ok(plan)
     }
 }
 
@@ -620,7 +640,9 @@ fn parse_csv<T: for<'de> Deserialize<'de>>(text: &str) -> Result<Vec<T>, String>
 }
 
 /// Deserialises TOML through figment, turning its error into `(field path, problem)`.
-fn toml_from_str<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, (String, String)> {
+pub(crate) fn toml_from_str<T: for<'de> Deserialize<'de>>(
+    text: &str,
+) -> Result<T, (String, String)> {
     use figment::Figment;
     use figment::providers::{Format, Toml};
     Figment::from(Toml::string(text))
@@ -643,6 +665,8 @@ struct RawPlan {
     #[serde(default)]
     name_vi: Option<String>,
     baseline: String,
+    #[serde(default)]
+    dhis2: Option<String>,
     units: RawUnits,
     indicators: Vec<RawIndicator>,
 }
@@ -690,6 +714,8 @@ mod tests {
             Some("lai-chau-units-2024.csv") => Ok(BUILTIN_UNITS_2024.to_owned()),
             Some("lai-chau-units-2025.csv") => Ok(BUILTIN_UNITS_2025.to_owned()),
             Some("lai-chau-crosswalk-2025.csv") => Ok(BUILTIN_CROSSWALK.to_owned()),
+            Some("lai-chau-182.dhis2.toml") => Ok(BUILTIN_DHIS2.to_owned()),
+            Some("lai-chau-182.dhis2-org-units.csv") => Ok(BUILTIN_DHIS2_ORG_UNITS.to_owned()),
             _ => Err(format!("no such file {rel}")),
         }
     }

@@ -716,6 +716,55 @@ async fn snapshots_equal_the_simulator_truth_and_follow_a_new_loan() {
         &csv[..40.min(csv.len())]
     );
     assert_eq!(csv.lines().count(), 1 + 1 + 8 + 106);
+    // the interchange formats, behind the same credential: a DHIS2 payload with a data value
+    // per number of the snapshot's province, an SDMX-JSON message naming the version
+    let dhis2: serde_json::Value = http
+        .get(format!(
+            "{base}/api/v1/snapshots/{}/export?format=dhis2&units=2024",
+            first.version
+        ))
+        .send()
+        .await
+        .expect("dhis2")
+        .json()
+        .await
+        .expect("dhis2 json");
+    let values = dhis2["dataValues"].as_array().expect("data values");
+    let province = values
+        .iter()
+        .filter(|v| v["orgUnit"] == "LcP00000012" && v["dataElement"] == "CoopI07Numr")
+        .map(|v| v["value"].as_str().expect("a string").to_owned())
+        .collect::<Vec<_>>();
+    let (i7n, _) = value(&first, "12", "I7");
+    assert_eq!(province, [format!("{}", i7n.unwrap_or(-1.0))]);
+    assert!(values.iter().all(|v| {
+        v["comment"]
+            .as_str()
+            .is_some_and(|c| c.contains(&first.content_hash))
+    }));
+    let sdmx: serde_json::Value = http
+        .get(format!(
+            "{base}/api/v1/snapshots/latest/export?format=sdmx&units=2025"
+        ))
+        .send()
+        .await
+        .expect("sdmx")
+        .json()
+        .await
+        .expect("sdmx json");
+    assert!(
+        sdmx["header"]["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("coophub-lai-chau-182-2025-v")),
+        "{}",
+        sdmx["header"]
+    );
+    let anonymous_sdmx = reqwest::Client::new()
+        .get(format!("{base}/api/v1/snapshots/latest/export?format=sdmx"))
+        .send()
+        .await
+        .expect("http");
+    assert_eq!(anonymous_sdmx.status(), 401);
     // the report read back: every achieved value equals the snapshot's, rounded as shown
     for snap in [&first, &second] {
         let xlsx = http
