@@ -519,10 +519,12 @@ impl PatternCounts {
     }
 }
 
-/// Levels whose meaning is ordered, closest agreement first (a missing value and the kinds
-/// are not ordered): their weights must not rise along the order.
+/// Levels whose meaning is ordered, closest agreement first: their weights must not rise
+/// along the order. A missing value and the kinds are not ordered, nor are a name's lower
+/// levels (a substituted word, `weak_against`, is a different thing from a name sharing
+/// little, and noisy typing may make it the likelier among matches: EM must learn that).
 const ORDERED: [(Feature, &[usize]); 4] = [
-    (Feature::Name, &[6, 5, 4, 3, 2, 1, 0]),
+    (Feature::Name, &[6, 5, 4, 3]),
     (Feature::Representative, &[0, 1, 2, 3, 4]),
     (Feature::Phone, &[0, 1]),
     (Feature::Code, &[0, 1, 2]),
