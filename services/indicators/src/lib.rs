@@ -48,6 +48,7 @@ pub mod report;
 pub mod service;
 pub mod snapshot;
 pub mod store;
+mod store_versions;
 
 pub use config::Config;
 pub use plan::{IndicatorId, Plan, PlanError, UnitList};

@@ -87,7 +87,7 @@ pub struct Store {
     pub db: Database,
 }
 
-fn i64_of(n: u64) -> i64 {
+pub(crate) fn i64_of(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
@@ -257,7 +257,7 @@ impl Store {
             .await?
             .rows_affected();
         }
-        changed += write_versions(&mut tx, &loans, &registry).await?;
+        changed += crate::store_versions::write(&mut tx, &loans, &registry).await?;
         // the registry's rule depends on the order its versions arrive in: one statement per
         // version of the same record
         for round in rounds(&registry, |c| c.meta.source.id.clone()) {
@@ -573,92 +573,10 @@ impl Store {
     }
 }
 
-/// Every version of loans and registry records (for the state as of a past date): a version
-/// seen again with a later fetch replaces itself. Returns the rows written.
-async fn write_versions(
-    tx: &mut PgConnection,
-    loans: &[&LoanDisbursement],
-    registry: &[&RegistryCooperative],
-) -> Result<u64, sqlx::Error> {
-    let mut changed = 0;
-    let round = newest(
-        loans,
-        |l| (l.loan_no.clone(), l.modified),
-        |l| l.meta.fetched_at,
-    );
-    if !round.is_empty() {
-        changed += sqlx::query(
-            "INSERT INTO loan_versions (loan_no, modified, fetched_at, record)
-             SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::timestamptz[], $4::jsonb[])
-             ON CONFLICT (loan_no, modified) DO UPDATE
-             SET fetched_at = EXCLUDED.fetched_at, record = EXCLUDED.record
-             WHERE loan_versions.fetched_at < EXCLUDED.fetched_at",
-        )
-        .bind(round.iter().map(|l| l.loan_no.clone()).collect::<Vec<_>>())
-        .bind(
-            round
-                .iter()
-                .map(|l| l.modified.with_timezone(&Utc))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            round
-                .iter()
-                .map(|l| l.meta.fetched_at.with_timezone(&Utc))
-                .collect::<Vec<_>>(),
-        )
-        .bind(round.iter().map(|l| Json(*l)).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    }
-    let round = newest(
-        registry,
-        |c| (c.meta.source.id.clone(), c.version),
-        |c| c.meta.fetched_at,
-    );
-    if !round.is_empty() {
-        let facts: Vec<RegistryVersion> = round.iter().map(|c| RegistryVersion::of(c)).collect();
-        changed += sqlx::query(
-            "INSERT INTO registry_versions (source_id, version, updated_at, fetched_at, facts)
-             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::timestamptz[],
-                                  $4::timestamptz[], $5::jsonb[])
-             ON CONFLICT (source_id, version) DO UPDATE
-             SET updated_at = EXCLUDED.updated_at, fetched_at = EXCLUDED.fetched_at,
-                 facts = EXCLUDED.facts
-             WHERE registry_versions.fetched_at < EXCLUDED.fetched_at",
-        )
-        .bind(
-            facts
-                .iter()
-                .map(|f| f.source_id.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(facts.iter().map(|f| i64_of(f.version)).collect::<Vec<_>>())
-        .bind(
-            facts
-                .iter()
-                .map(|f| f.updated_at.with_timezone(&Utc))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            round
-                .iter()
-                .map(|c| c.meta.fetched_at.with_timezone(&Utc))
-                .collect::<Vec<_>>(),
-        )
-        .bind(facts.iter().map(Json).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    }
-    Ok(changed)
-}
-
 /// The row of each key that applying the rows one by one would leave, for statements that
 /// only replace a stored row by a strictly newer one: the newest by `order`, the first of
 /// equals. One statement with these rows has the effect of the rows one by one.
-fn newest<'a, T, K: Ord, O: PartialOrd>(
+pub(crate) fn newest<'a, T, K: Ord, O: PartialOrd>(
     rows: &[&'a T],
     key: impl Fn(&T) -> K,
     order: impl Fn(&T) -> O,
