@@ -2,7 +2,8 @@
 //! ([`crate::sources::SOURCES`]): `hub deploy-files` rewrites the marked regions of
 //! `docker-compose.yml`, `deploy/kubernetes/hub.yaml`, `deploy/gen-secrets.sh` and
 //! `deploy/postgres/create-roles.sh` (each adapter's service, broker user, database role,
-//! settings and secrets, the console's `ADAPTER_URLS`), and `hub deploy-files --check` (and a
+//! settings and secrets, the console's `ADAPTER_URLS`) and the whole of
+//! `deploy/rabbitmq/definitions.json` (as `hub definitions` prints it), and `hub deploy-files --check` (and a
 //! test) fails while a committed file differs from what the registrations give.
 //!
 //! A region is the lines between `# >>> <name>: …` and `# <<< <name>`; everything outside
@@ -37,6 +38,9 @@ pub const FILES: [&str; 4] = [
     "deploy/gen-secrets.sh",
     "deploy/postgres/create-roles.sh",
 ];
+
+/// The broker's definitions, generated whole from the topology and the registrations.
+pub const DEFINITIONS: &str = "deploy/rabbitmq/definitions.json";
 
 const FROM_ENV: &str = ":?run deploy/gen-secrets.sh}";
 
@@ -323,6 +327,16 @@ pub fn generate(
         let next = render(path, &text, &regions)?;
         out.push((full, text, next));
     }
+    // the broker's definitions: generated whole (`hub definitions`, from `SOURCES`)
+    let full = root.join(DEFINITIONS);
+    let text = std::fs::read_to_string(&full).map_err(|source| DeployFilesError::Io {
+        path: full.display().to_string(),
+        source,
+    })?;
+    let mut next =
+        serde_json::to_string_pretty(&crate::definitions::definitions()).unwrap_or_default();
+    next.push('\n');
+    out.push((full, text, next));
     Ok(out)
 }
 
