@@ -148,6 +148,45 @@ fn an_address_with_the_communes_2025_name() {
 }
 
 #[test]
+fn a_2025_address_whose_unit_bears_another_old_communes_name() {
+    // Nậm Ban (district Nậm Nhùn) went into Pa Tần on 1 July 2025, a unit named after the
+    // old Pa Tần of another district (Sìn Hồ): written after the reform, `xã Pa Tần` may
+    // mean either, and the cooperative of Nậm Ban must still be found
+    const NAM_BAN: &str = "03502";
+    let mut e = Engine::new();
+    base_registry(&mut e);
+    reg(
+        &mut e,
+        registry(
+            "LM-NB",
+            "Hợp tác xã Kinh doanh Dịch vụ dược liệu Nậm Ban số 4",
+            OrgKind::Htx,
+            None,
+            NAM_BAN,
+            Some("Lò Văn Minh"),
+            None,
+        ),
+    );
+    let ch = lo(
+        &mut e,
+        loan(
+            "N-PT",
+            "HTX KD DV dược liệu Nậm Ban số 4",
+            BorrowerType::Cooperative,
+            None,
+            "bản Seo Lèng - xã Pa Tần - tỉnh Lai Châu",
+            Some("Lò Văn Minh"),
+            None,
+        ),
+    );
+    assert_joins(
+        &(e, ch),
+        "LM-NB",
+        "a 2025 unit named like an old commune elsewhere",
+    );
+}
+
+#[test]
 fn a_tax_code_with_two_adjacent_digits_swapped() {
     let mut e = Engine::new();
     base_registry(&mut e);
