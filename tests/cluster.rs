@@ -14,13 +14,11 @@
 //! the first's: the same partition of source records into organisations, golden records,
 //! snapshot content, projection, and empty queues and dead-letter queues.
 
-mod faults_harness;
-
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use faults_harness::{RECONCILER_QUEUE, RECOVERY_DEADLINE, Row, Run, print_table, row};
+use hub_e2e::faults_harness::{RECONCILER_QUEUE, RECOVERY_DEADLINE, Row, Run, print_table, row};
 
 fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/rabbitmq/cluster.sh")

@@ -14,17 +14,15 @@
 //! binaries one after another. SIGKILL of each service, run as a `hub` process, is in
 //! `services/hub/tests/faults_kill.rs`, where the binary is at hand.
 
-mod faults_harness;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use faults_harness::{
+use hub_contracts::Contract;
+use hub_contracts::v1::RegistryCooperative;
+use hub_e2e::faults_harness::{
     Captured, EndState, INDICATORS_QUEUE, RECONCILER_QUEUE, RECOVERY_DEADLINE, Rng, Row, Run,
     print_table, row,
 };
-use hub_contracts::Contract;
-use hub_contracts::v1::RegistryCooperative;
 use hub_runtime::messaging::OutgoingMessage;
 use hub_simulators::{FaultsUpdate, System};
 
@@ -296,7 +294,7 @@ async fn under_faults_nothing_is_lost_and_nothing_is_doubled() {
         }
         run.start_in_process().await;
         let injected = Instant::now();
-        let tag = rng.next();
+        let tag = rng.next_u64();
         let malformed_id = format!("poison-malformed-{tag:x}");
         let unknown_id = format!("poison-unknown-version-{tag:x}");
         let registry = captured

@@ -1,6 +1,7 @@
 //! The fault suite's harness, shared by `tests/faults.rs` (hub-e2e: broker and database
 //! restarts, duplicates, reordering, poison, source faults) and
-//! `services/hub/tests/faults_kill.rs` (SIGKILL of each service run as a `hub` process):
+//! `services/hub/tests/faults_kill.rs` (SIGKILL of each service run as a `hub` process,
+//! through its dev-dependency on hub-e2e):
 //! a run of the whole pipeline over a fresh database and namespace and a fresh simulated world
 //! of a fixed seed, its end state (the partition of source refs into organisations, the
 //! snapshot content hash, the indicators' projection, queue depths, dead letters), and the
@@ -8,11 +9,6 @@
 //!
 //! Nothing here sleeps to synchronise: waits are on channels or on a condition with a
 //! deadline.
-
-#![allow(dead_code)]
-
-#[path = "support/snapshots.rs"]
-mod snapshots;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -33,7 +29,7 @@ use hub_simulators::{RunningSims, SimConfig, Truth, TruthParams, UnitList, World
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::mpsc;
 
-use snapshots::Unwatched;
+use crate::snapshots::{self, Unwatched};
 
 pub const SEED: u64 = 20251129;
 /// How long a scenario may take to reach the fault-free end state.
@@ -69,7 +65,7 @@ impl Rng {
         println!("fault suite: FAULTS_SEED={seed}");
         Rng(seed)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -77,7 +73,7 @@ impl Rng {
         z ^ (z >> 31)
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
+        if n == 0 { 0 } else { self.next_u64() % n }
     }
     pub fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {

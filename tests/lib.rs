@@ -1,6 +1,7 @@
 //! Shared helpers of the end-to-end tests: observing what the hub publishes on its public
 //! exchanges, from a queue of the test's own, as an agency system would.
 
+pub mod faults_harness;
 #[path = "support/snapshots.rs"]
 pub mod snapshots;
 

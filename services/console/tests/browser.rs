@@ -6,7 +6,6 @@ mod common;
 
 use std::time::Duration;
 
-use common::browser::Browser;
 use common::{declare, service_tokens, start_console, token};
 use fantoccini::Locator;
 use hub_contracts::registry::exchanges;
@@ -14,6 +13,7 @@ use hub_runtime::QueueSpec;
 use hub_runtime::messaging::{Consumer, HandlerError, Incoming, OutgoingMessage, Publisher};
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::testing::{TestEnv, eventually};
+use hub_test_support::browser::Browser;
 
 const QUEUE: &str = "consoletest.browser";
 

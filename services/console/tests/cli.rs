@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{declare, free_addr, hub, service_tokens, start_console, token};
+use common::{declare, hub, service_tokens, start_console, token};
 use hub_contracts::Envelope;
 use hub_contracts::registry::exchanges;
 use hub_contracts::v1::{IdentityMerged, SourceRef};
@@ -16,6 +16,7 @@ use hub_runtime::QueueSpec;
 use hub_runtime::messaging::{Consumer, HandlerError, Incoming, OutgoingMessage, Publisher};
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::testing::{TestEnv, eventually};
+use hub_test_support::free_addr;
 use tokio::sync::mpsc;
 
 const QUEUE: &str = "consoletest.work";

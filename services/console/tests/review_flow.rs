@@ -8,7 +8,6 @@ mod common;
 use std::time::Duration;
 
 use chrono::{FixedOffset, TimeZone};
-use common::browser::Browser;
 use common::{declare, hub, service_tokens, start_console, token};
 use fantoccini::Locator;
 use hub_contracts::Envelope;
@@ -21,6 +20,7 @@ use hub_runtime::QueueSpec;
 use hub_runtime::messaging::{OutgoingMessage, Publisher};
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::testing::{TestEnv, eventually};
+use hub_test_support::browser::Browser;
 use serde_json::Value;
 
 fn at(day: u32) -> chrono::DateTime<FixedOffset> {

@@ -11,125 +11,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
-use fantoccini::{Client, ClientBuilder, Locator};
-use hub_runtime::testing::{TestEnv, eventually};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-fn free_addr() -> std::net::SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr")
-}
-
-struct Browser {
-    client: Client,
-    _driver: tokio::process::Child,
-    profile: PathBuf,
-}
-
-impl Browser {
-    async fn start() -> Self {
-        for bin in [CHROMIUM, CHROMEDRIVER] {
-            assert!(
-                std::path::Path::new(bin).exists(),
-                "{bin} is missing: apt-get install -y chromium chromium-driver"
-            );
-        }
-        let port = free_addr().port();
-        let driver = tokio::process::Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("chromedriver starts");
-        let url = format!("http://127.0.0.1:{port}");
-        eventually("chromedriver ready", Duration::from_secs(30), || {
-            let status = format!("{url}/status");
-            async move {
-                let v: serde_json::Value = reqwest::get(&status).await.ok()?.json().await.ok()?;
-                (v["value"]["ready"] == true).then_some(())
-            }
-        })
-        .await;
-        let profile =
-            std::env::temp_dir().join(format!("hub-demo-chromium-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&profile).expect("profile dir");
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--window-size=1500,1000", "--lang=vi-VN",
-                    format!("--user-data-dir={}", profile.display()),
-                ]
-            }),
-        );
-        let client = ClientBuilder::native()
-            .capabilities(caps)
-            .connect(&url)
-            .await
-            .expect("a Chromium session");
-        Browser {
-            client,
-            _driver: driver,
-            profile,
-        }
-    }
-
-    async fn text(&self) -> String {
-        self.client
-            .find(Locator::Css("body"))
-            .await
-            .expect("body")
-            .text()
-            .await
-            .expect("text")
-    }
-
-    async fn screenshot(&self, name: &str) -> PathBuf {
-        let png = self.client.screenshot().await.expect("screenshot");
-        assert!(
-            png.starts_with(b"\x89PNG") && png.len() > 10_000,
-            "{name}: a page"
-        );
-        let dir = if std::env::var("UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
-        } else {
-            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
-        };
-        std::fs::create_dir_all(&dir).expect("screenshot dir");
-        let path = dir.join(format!("{name}.png"));
-        std::fs::write(&path, png).expect("screenshot written");
-        path
-    }
-
-    async fn goto(&self, url: &str) {
-        self.client.goto(url).await.expect("goto");
-    }
-}
-
-impl Drop for Browser {
-    /// Chromium outlives its driver when a test fails: end the processes of this session's
-    /// own profile (a fresh directory named by a UUID), by pid.
-    fn drop(&mut self) {
-        let profile = format!("--user-data-dir={}", self.profile.display());
-        if let Ok(out) = std::process::Command::new("pgrep")
-            .args(["-f", "--", &profile])
-            .output()
-        {
-            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                let _ = std::process::Command::new("kill").arg(pid).status();
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
-}
+use fantoccini::Locator;
+use hub_test_support::browser::Browser;
+use hub_test_support::{TestEnv, eventually, free_addr};
 
 /// `dd/mm/yyyy HH:MM:SS` of an RFC 3339 time in UTC+7.
 fn vietnam(rfc3339: &str) -> String {
@@ -400,8 +284,7 @@ async fn the_demos_first_minute_sources_a_review_resolved_and_the_log_in_vietnam
     );
     let shot_report = b.screenshot("report-printable").await;
 
-    let _ = b.client.clone().close().await;
-    drop(b);
+    b.close().await;
     for s in [
         shot_health,
         shot_review,

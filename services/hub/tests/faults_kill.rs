@@ -3,16 +3,13 @@
 //! equal the fault-free run's (same partition of source records into organisations, same
 //! snapshot content hash, same projection and golden-record versions, every queue empty, no
 //! dead letters). The rest of the fault suite is `tests/faults.rs` (hub-e2e); both share
-//! `tests/faults_harness.rs`.
-
-#[path = "../../../tests/faults_harness.rs"]
-mod faults_harness;
+//! its harness, `hub_e2e::faults_harness`.
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use faults_harness::{RECOVERY_DEADLINE, Rng, Row, Run, print_table, row};
+use hub_e2e::faults_harness::{RECOVERY_DEADLINE, Rng, Row, Run, print_table, row};
 
 const SERVICES: [&str; 6] = [
     "reconciler",
@@ -148,7 +145,7 @@ fn free_port() -> std::net::SocketAddr {
 async fn start_processes(run: &mut Run) -> Result<Processes, (Processes, String)> {
     let addr = free_port();
     run.reconciler_http = addr;
-    run.services = Some(faults_harness::Services::External);
+    run.services = Some(hub_e2e::faults_harness::Services::External);
     let mut p = Processes::new(run, addr);
     for s in ["reconciler", "indicators", "inbound"] {
         p.spawn(s);

@@ -4,10 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-
-pub mod browser;
 
 use hub_console::Config;
 use hub_console::ops::{OpsClient, OpsCommand, execute};
@@ -104,11 +101,6 @@ pub async fn declare(env: &TestEnv, specs: &[QueueSpec]) {
             .expect("declare");
     }
     broker.close().await;
-}
-
-pub fn free_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr")
 }
 
 pub fn topology(env: &TestEnv) -> Topology {
