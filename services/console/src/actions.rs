@@ -107,7 +107,7 @@ impl From<MessagingError> for ApiError {
 }
 
 /// An operator's reason for a decision.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct Reason {
     pub reason: String,
 }

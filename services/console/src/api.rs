@@ -24,6 +24,7 @@
 //! | `GET /api/v1/audit/verify` | the console's own check of the chain (the CLI checks the export itself) | viewer |
 //! | `GET /api/v1/plan`, `GET /api/v1/snapshots/{version\|latest}[/units/{code}]`, `GET /api/v1/snapshots/{v}/export?format=&lang=`, `GET /api/v1/indicators/{id}/history?unit=` | indicators (proxied) | viewer |
 //! | `POST /api/v1/snapshots?units=&as_of=` | recompute a snapshot | admin |
+//! | `GET /api/v1/openapi.json` | this API's OpenAPI 3.1 document (`contracts/openapi/hub-console.json`) | viewer |
 //!
 //! Every action is recorded in the audit log by [`crate::actions`]. Owns request parsing and
 //! responses only.
@@ -37,7 +38,6 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -64,50 +64,16 @@ impl FromRequestParts<Shared> for Caller {
     }
 }
 
-/// The API's routes.
+/// The API's routes, with `GET /api/v1/openapi.json` (viewer).
 pub fn router(state: Shared) -> Router {
-    Router::new()
-        .route("/api/v1/auth/token", post(token))
-        .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/whoami", get(whoami))
-        .route("/api/v1/status", get(status))
-        .route("/api/v1/sources", get(sources))
-        .route("/api/v1/sources/{system}/sync", post(sync))
-        .route(
-            "/api/v1/sources/{system}/upload",
-            post(upload).layer(axum::extract::DefaultBodyLimit::max(
-                actions::MAX_UPLOAD_BYTES,
-            )),
-        )
-        .route("/api/v1/review", get(review_list))
-        .route("/api/v1/review/{id}/{decision}", post(review_decide))
-        .route("/api/v1/cooperatives", get(cooperatives))
-        .route("/api/v1/cooperatives/merge", post(merge))
-        .route("/api/v1/cooperatives/{id}", get(cooperative))
-        .route("/api/v1/cooperatives/{id}/split", post(split))
-        .route("/api/v1/log", get(log))
-        .route("/api/v1/log/stream", get(log_stream))
-        .route("/api/v1/dlq", get(dlq_queues))
-        .route("/api/v1/dlq/{queue}", get(dlq_list))
-        .route("/api/v1/dlq/{queue}/{id}", get(dlq_show))
-        .route("/api/v1/dlq/{queue}/{id}/{action}", post(dlq_action))
-        .route("/api/v1/audit", get(audit))
-        .route("/api/v1/audit/export", get(audit_export))
-        .route("/api/v1/audit/verify", get(audit_verify))
-        .route("/api/v1/plan", get(plan))
-        .route("/api/v1/snapshots", post(recompute))
-        .route("/api/v1/snapshots/{version}", get(snapshot))
-        .route(
-            "/api/v1/snapshots/{version}/units/{code}",
-            get(snapshot_unit),
-        )
-        .route("/api/v1/snapshots/{version}/export", get(export))
-        .route("/api/v1/indicators/{id}/history", get(history))
-        .with_state(state)
+    openapi().router.with_state(state)
 }
 
+mod doc;
+pub use doc::openapi;
+
 /// Credentials for a token.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct Login {
     pub username: String,
     pub password: String,
@@ -312,7 +278,7 @@ async fn sync(State(state): State<Shared>, caller: Caller, Path(system): Path<St
     Ok(Json(actions::sync(&state, &caller, &system).await?).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct UploadQuery {
     file: String,
 }
@@ -484,7 +450,7 @@ async fn dlq_queues(State(state): State<Shared>, _caller: Caller) -> Api {
     Ok(Json(json!({ "queues": status.queues })).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct Limit {
     limit: Option<usize>,
 }
@@ -530,7 +496,7 @@ async fn audit(State(state): State<Shared>, caller: Caller, Query(q): Query<Audi
     Ok(Json(json!({ "entries": state.audit.list(&q).await? })).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct ExportQuery {
     after: Option<i64>,
     limit: Option<i64>,
@@ -625,7 +591,7 @@ async fn history(
     Ok(Json(state.upstream.get(Service::Indicators, &path, &q).await?).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct RecomputeQuery {
     units: Option<String>,
     as_of: Option<String>,

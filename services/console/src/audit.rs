@@ -124,7 +124,7 @@ pub struct Audit {
 }
 
 /// Filters of [`Audit::list`].
-#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Deserialize, schemars::JsonSchema)]
 pub struct AuditQuery {
     pub actor: Option<String>,
     pub action: Option<String>,

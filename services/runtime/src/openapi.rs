@@ -194,6 +194,31 @@ pub fn finish<S>(
 where
     S: Clone + Send + Sync + 'static,
 {
+    finish_served_by(routes, info, security, |slot| {
+        aide::axum::routing::get_with(
+            move || {
+                let slot = slot.clone();
+                async move { Json(slot.get().map(|d| (**d).clone()).unwrap_or_default()) }
+            },
+            |op| op.summary("This document (OpenAPI 3.1)"),
+        )
+    })
+}
+
+/// The document, once generated (what a route serving it answers).
+pub type DocumentSlot = Arc<std::sync::OnceLock<Arc<serde_json::Value>>>;
+
+/// [`finish`], with [`OPENAPI_PATH`] answered by the route `serve` makes (for a service
+/// whose handlers authenticate with an extractor: the console's `Caller`).
+pub fn finish_served_by<S>(
+    routes: impl FnOnce() -> ApiRouter<S>,
+    info: ApiInfo,
+    security: impl FnOnce(TransformOpenApi<'_>) -> TransformOpenApi<'_>,
+    serve: impl FnOnce(DocumentSlot) -> aide::axum::routing::ApiMethodRouter<S>,
+) -> Finished<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     let problems = Arc::new(Mutex::new(Vec::new()));
     let sink = problems.clone();
     aide::generate::on_error(move |e| {
@@ -208,18 +233,8 @@ where
             s.definitions_path = "#/components/schemas/".into();
         }));
     });
-    let document_slot: Arc<std::sync::OnceLock<Arc<serde_json::Value>>> = Arc::default();
-    let slot = document_slot.clone();
-    let api = routes().api_route(
-        OPENAPI_PATH,
-        aide::axum::routing::get_with(
-            move || {
-                let slot = slot.clone();
-                async move { Json(slot.get().map(|d| (**d).clone()).unwrap_or_default()) }
-            },
-            |op| op.summary("This document (OpenAPI 3.1)"),
-        ),
-    );
+    let document_slot: DocumentSlot = Arc::default();
+    let api = routes().api_route(OPENAPI_PATH, serve(document_slot.clone()));
     let mut doc = OpenApi::default();
     let router = api.finish_api_with(&mut doc, |t| {
         let t = t
