@@ -75,29 +75,7 @@ async fn the_demos_first_minute_sources_a_review_resolved_and_the_log_in_vietnam
     }
 
     let b = Browser::start().await;
-    b.goto(&format!("{base}/login")).await;
-    for (id, value) in [("username", "reviewer"), ("password", "reviewer-dev")] {
-        b.client
-            .find(Locator::Id(id))
-            .await
-            .expect("field")
-            .send_keys(value)
-            .await
-            .expect("typed");
-    }
-    b.client
-        .find(Locator::Id("login"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("clicked");
-    b.client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("header .who"))
-        .await
-        .expect("logged in");
+    b.login(&base, "reviewer").await;
 
     // 1. the first page lists the three sources, each with a last sync
     let sources = eventually(
