@@ -127,6 +127,23 @@ async fn the_runner_serves_ops_routes_syncs_on_schedule_and_stops_gracefully() {
         401,
         "a token that is not one of SERVICE_TOKENS"
     );
+    // the API's OpenAPI document, behind the same credential
+    let doc_url = format!("{base}/api/v1/openapi.json");
+    assert_eq!(
+        get(&doc_url).await.expect("answers").0,
+        401,
+        "document, no credential"
+    );
+    let served: serde_json::Value = reqwest::Client::new()
+        .get(&doc_url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(served, *hub_adapter_kit::runner::sync_openapi().document);
     let pages = "coophub_adapter_pages_committed_total{system=\"coop-alliance\"}";
     let before = metric(&metrics, pages).expect("pages committed");
     assert_eq!(post(&sync, Some(&token)).await, 202, "with the credential");
