@@ -13,12 +13,6 @@ use hub_contracts::v1::{
 };
 use serde::{Deserialize, Serialize};
 
-/// The source system names the engine gives a meaning to. Any other system is accepted and
-/// matched like a loan (a name, maybe a code, an address).
-pub const REGISTRY: &str = "coop-alliance";
-pub const LOAN_FUND: &str = "loan-fund";
-pub const NTM: &str = "ntm";
-
 /// Which kind of source record an observation comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
