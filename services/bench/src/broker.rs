@@ -29,6 +29,8 @@ pub enum BenchError {
     Simulators(#[from] hub_simulators::SimError),
     #[error(transparent)]
     Pipeline(#[from] hub::pipeline::PipelineError),
+    #[error("a reconciler shard did not start: {0}")]
+    Shard(String),
 }
 
 /// Result of one raw run.
@@ -74,7 +76,12 @@ pub async fn raw_fanout(
     } else {
         format!("bench.raw.{id}")
     };
-    let conn = Connection::connect(amqp_url, ConnectionProperties::default()).await?;
+    // of a cluster's nodes (AMQP_URL listing several), the first
+    let url = hub_runtime::messaging::broker::split_urls(amqp_url)
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let conn = Connection::connect(&url, ConnectionProperties::default()).await?;
     let pub_ch = conn.create_channel().await?;
     let mut args = FieldTable::default();
     args.insert(

@@ -12,10 +12,13 @@
 //!   makes the hub-to-raw ratio comparable: the raw reference is one publish and one delivery
 //!   per message).
 //!
+//! - [`shards`]: the reconciler sharded by province, one shard against several.
+//!
 //! Benchmarks use their own topology namespace and database, and clean up after themselves.
 
 pub mod broker;
 pub mod pipeline;
+pub mod shards;
 
 pub use broker::BenchError;
 

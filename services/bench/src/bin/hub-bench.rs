@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use hub_bench::{broker, pipeline};
+use hub_bench::{broker, pipeline, shards};
 use hub_runtime::testing::TestEnv;
 
 #[derive(Debug, Parser)]
@@ -64,7 +64,16 @@ enum What {
         #[arg(long, default_value_t = 200)]
         debounce_ms: u64,
     },
-    /// Pipeline, then latency.
+    /// Reconciliation sharded by province: one reconciler (own database) per province, each
+    /// consuming its province's queue; records per second for each shard count.
+    Shards {
+        /// Shard counts to measure, e.g. `1,2,3`.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 2])]
+        counts: Vec<usize>,
+        #[arg(long, default_value_t = 4_000)]
+        records: usize,
+    },
+    /// Pipeline, latency, then shards (1 and 2).
     All,
 }
 
@@ -95,6 +104,12 @@ struct Results {
     /// Hub records per second over that ceiling.
     hub_to_ceiling_ratio: Option<f64>,
     latency: Option<pipeline::Latency>,
+    /// The broker's nodes (1: one node; 3: the test cluster, `AMQP_URL` listing three).
+    broker_nodes: usize,
+    /// `RECONCILER_DECISION_CONTRACTS` of the run (v1, v2 or both).
+    decision_contracts: String,
+    /// Reconciliation sharded by province, per shard count.
+    shards: Vec<shards::Sharded>,
 }
 
 fn machine() -> String {
@@ -206,6 +221,29 @@ async fn run_pipeline(
     Ok(())
 }
 
+async fn run_shards(
+    results: &mut Results,
+    counts: &[usize],
+    records: usize,
+    batch_size: Option<u16>,
+) -> anyhow::Result<()> {
+    for &n in counts {
+        results
+            .load_before
+            .insert(format!("shards {n}"), load_average());
+        let env = env(batch_size).await;
+        let s = shards::sharded(&env.config, n, records).await;
+        env.drop_database().await;
+        let s = s?;
+        println!(
+            "{} shard(s): {} records in {:.2} s = {:.0} records/s",
+            s.shards, s.records, s.seconds, s.records_per_second
+        );
+        results.shards.push(s);
+    }
+    Ok(())
+}
+
 async fn run_latency(
     results: &mut Results,
     changes: usize,
@@ -274,6 +312,19 @@ fn markdown(r: &Results) -> String {
             l.p50_ms, l.p99_ms, l.changes, l.poll_interval_ms, l.debounce_ms
         ))),
     );
+    s += &format!(
+        "\nBroker: {} node(s); decisions published as {}.\n",
+        r.broker_nodes, r.decision_contracts
+    );
+    if !r.shards.is_empty() {
+        s += "\n| reconciler shards (provinces) | records | seconds | records/s |\n|---|---|---|---|\n";
+        for x in &r.shards {
+            s += &format!(
+                "| {} | {} | {:.2} | {:.0} |\n",
+                x.shards, x.records, x.seconds, x.records_per_second
+            );
+        }
+    }
     if let Some(p) = &r.pipeline {
         s += &format!(
             "\nThe adapters had published every source record after {:.1} s of the {:.1} s run; \
@@ -317,6 +368,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
         batch_size: args
             .batch_size
             .unwrap_or(hub_runtime::CommonConfig::default().batch_size),
+        broker_nodes: hub_runtime::messaging::broker::split_urls(
+            &std::env::var("AMQP_URL")
+                .unwrap_or_else(|_| hub_runtime::CommonConfig::default().amqp_url),
+        )
+        .len(),
+        decision_contracts: std::env::var("RECONCILER_DECISION_CONTRACTS")
+            .unwrap_or_else(|_| hub_reconciler::Config::default().reconciler_decision_contracts),
         ..Results::default()
     };
     match args.what {
@@ -352,6 +410,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
             )
             .await?
         }
+        What::Shards { counts, records } => {
+            run_shards(&mut results, &counts, records, args.batch_size).await?
+        }
         What::All => {
             run_pipeline(&mut results, 3_000, 6_000, args.batch_size).await?;
             run_latency(
@@ -362,6 +423,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 args.batch_size,
             )
             .await?;
+            run_shards(&mut results, &[1, 2], 4_000, args.batch_size).await?;
         }
     }
     let md = markdown(&results);
