@@ -231,7 +231,7 @@ pub fn definitions() -> Value {
             "read": "^$"
         }));
     }
-    json!({
+    sorted_keys(json!({
         "rabbit_version": "3.13.0",
         "rabbitmq_version": "3.13.0",
         "users": users,
@@ -244,7 +244,22 @@ pub fn definitions() -> Value {
         "parameters": [],
         "global_parameters": [],
         "topic_permissions": topic_permissions
-    })
+    }))
+}
+
+/// `v` with every object's keys in sorted order, whatever serde_json's map keeps: with the
+/// `preserve_order` feature (which another crate of the workspace may switch on) objects
+/// keep insertion order, and the committed file's text must not depend on the build.
+fn sorted_keys(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let sorted: std::collections::BTreeMap<String, Value> =
+                m.into_iter().map(|(k, v)| (k, sorted_keys(v))).collect();
+            Value::Object(sorted.into_iter().collect())
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(sorted_keys).collect()),
+        other => other,
+    }
 }
 
 /// The environment variable holding `user`'s password for [`render_with_passwords`]:
