@@ -663,7 +663,7 @@ pub fn indicator_errors(
     now: DateTime<Utc>,
 ) -> Vec<String> {
     use chrono::Datelike;
-    use hub_contracts::v1::{LoanStatus, OrgKind, OrgStatus, ReportStatus};
+    use hub_contracts::v1::{LoanStatus, OrgKind, OrgStatus};
     let (b, t) = (truth.baseline, truth.as_of);
     let mut label: HashMap<&SourceRef, usize> = HashMap::new();
     for (i, o) in truth.organisations.iter().enumerate() {
@@ -712,18 +712,17 @@ pub fn indicator_errors(
         })
         .collect();
     // the standing report of each commune, and its entries linked with an enterprise
-    let mut standing: BTreeMap<&str, &NtmCommuneReport> = BTreeMap::new();
+    // (the indicator service's own rule for which revision stands)
+    let mut by_commune: BTreeMap<&str, Vec<&NtmCommuneReport>> = BTreeMap::new();
     for r in &contracts.revisions {
-        if r.year > t.year()
-            || !matches!(r.status, ReportStatus::Submitted | ReportStatus::Approved)
-        {
-            continue;
-        }
-        let e = standing.entry(&r.commune_code).or_insert(r);
-        if (r.year, r.revision, r.meta.fetched_at) > (e.year, e.revision, e.meta.fetched_at) {
-            *e = r;
-        }
+        by_commune.entry(&r.commune_code).or_default().push(r);
     }
+    let standing: BTreeMap<&str, &NtmCommuneReport> = by_commune
+        .into_iter()
+        .filter_map(|(c, revs)| {
+            hub_indicators::compute::standing_report(revs, t.year()).map(|r| (c, r))
+        })
+        .collect();
     let linked: Vec<(SourceRef, &str)> = standing
         .iter()
         .flat_map(|(c, r)| {
