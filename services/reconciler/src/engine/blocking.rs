@@ -16,7 +16,8 @@
 //!
 //! District scope: an observation whose district is unknown is indexed under `?` and
 //! queried under every district; one that names a post-reform unit is also queried under
-//! the districts that unit's old communes were in. At query time keys are visited from the most selective;
+//! the districts that unit's old communes were in. At query time keys are visited from the
+//! most selective;
 //! a key whose list is longer than [`BROAD`] is skipped once more selective keys found
 //! candidates, no further key is read once [`MAX_VISITS`] entries were, and lists are never
 //! read past [`SCAN_LIMIT`]. Candidates are ranked by the
@@ -112,18 +113,15 @@ pub fn keys(f: &Features, _interner: &Interner, query: bool, out: &mut Vec<(u64,
     let own = f.district.map_or(unknown, Unit::key_bytes);
     let mut scopes: Vec<[u8; 8]> = vec![own];
     if query {
-        if f.district.is_some() || !f.near_districts.is_empty() {
-            // a post-reform unit named: also the districts its old communes were in
-            scopes.extend(f.near_districts.iter().map(|d| d.key_bytes()));
-            if f.district.is_none() {
-                scopes.retain(|s| *s != unknown);
-            }
-            scopes.push(unknown);
-        } else {
-            scopes.clear();
+        // its own district and those of a post-reform unit it names; knowing none, every
+        // district; and always the records of unknown district
+        scopes.clear();
+        scopes.extend(f.district.map(Unit::key_bytes));
+        scopes.extend(f.near_districts.iter().map(|d| d.key_bytes()));
+        if scopes.is_empty() {
             scopes.extend(DISTRICTS.iter().map(|d| Unit::new(d).key_bytes()));
-            scopes.push(unknown);
         }
+        scopes.push(unknown);
     }
     let mut words: Vec<[u8; 4]> = f
         .tokens
