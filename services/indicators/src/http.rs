@@ -18,7 +18,7 @@
 //! (`X-Hub-Operator`).
 //!
 //! `units` defaults to the first of `UNIT_LIST`. Errors are JSON `{"error": "…"}`. Owns
-//! request parsing and responses only; computing and storing is the engine's.
+//! request parsing and responses only; computing and storing belongs to [`Snapshots`].
 
 use std::sync::Arc;
 
@@ -38,7 +38,7 @@ use serde_json::{Value, json};
 
 use crate::export::{self, Lang};
 use crate::plan::{IndicatorId, UnitList};
-use crate::service::Engine;
+use crate::service::Snapshots;
 
 /// An API error: status and message.
 pub struct ApiError(StatusCode, String);
@@ -100,9 +100,13 @@ struct Params {
 }
 
 impl Params {
-    fn list(&self, engine: &Engine) -> Result<UnitList, ApiError> {
+    fn list(&self, snapshots: &Snapshots) -> Result<UnitList, ApiError> {
         match &self.units {
-            None => Ok(engine.lists.first().copied().unwrap_or(UnitList::Units2024)),
+            None => Ok(snapshots
+                .lists
+                .first()
+                .copied()
+                .unwrap_or(UnitList::Units2024)),
             Some(s) => s.parse().map_err(|e| bad(format!("units: {e}"))),
         }
     }
@@ -126,13 +130,13 @@ impl Params {
     }
 }
 
-/// The API's routes over the engine, with `GET /api/v1/openapi.json`.
-pub fn router(engine: Arc<Engine>) -> Router {
-    openapi().router.with_state(engine)
+/// The API's routes over [`Snapshots`], with `GET /api/v1/openapi.json`.
+pub fn router(snapshots: Arc<Snapshots>) -> Router {
+    openapi().router.with_state(snapshots)
 }
 
 /// The API's routes and their OpenAPI document (what `GET /api/v1/openapi.json` answers).
-pub fn openapi() -> oa::Finished<Arc<Engine>> {
+pub fn openapi() -> oa::Finished<Arc<Snapshots>> {
     oa::finish(
         routes,
         ApiInfo {
@@ -147,7 +151,7 @@ pub fn openapi() -> oa::Finished<Arc<Engine>> {
 
 const VERSION: &str = "a version number, or `latest`";
 
-fn routes() -> ApiRouter<Arc<Engine>> {
+fn routes() -> ApiRouter<Arc<Snapshots>> {
     ApiRouter::new()
         .api_route(
             "/api/v1/plan",
@@ -235,32 +239,32 @@ pub struct SnapshotUnit {
     pub version: u64,
 }
 
-async fn plan(State(engine): State<Arc<Engine>>) -> Api {
-    Ok(Json(engine.plan.as_ref()).into_response())
+async fn plan(State(snapshots): State<Arc<Snapshots>>) -> Api {
+    Ok(Json(snapshots.plan.as_ref()).into_response())
 }
 
-async fn versions(State(engine): State<Arc<Engine>>, Query(p): Query<Params>) -> Api {
-    let list = p.list(&engine)?;
-    let v = engine.store.versions(&engine.plan.id, list).await?;
+async fn versions(State(snapshots): State<Arc<Snapshots>>, Query(p): Query<Params>) -> Api {
+    let list = p.list(&snapshots)?;
+    let v = snapshots.store.versions(&snapshots.plan.id, list).await?;
     Ok(
-        Json(json!({ "plan_id": engine.plan.id, "unit_list": list, "versions": v }))
+        Json(json!({ "plan_id": snapshots.plan.id, "unit_list": list, "versions": v }))
             .into_response(),
     )
 }
 
 async fn recompute(
-    State(engine): State<Arc<Engine>>,
+    State(snapshots): State<Arc<Snapshots>>,
     operator: Option<axum::Extension<hub_runtime::service_auth::AuthenticatedOperator>>,
     Query(p): Query<Params>,
 ) -> Api {
-    let list = p.list(&engine)?;
+    let list = p.list(&snapshots)?;
     let as_of = p.as_of()?;
     tracing::info!(
         operator = operator.as_ref().map(|o| o.0.0.as_str()).unwrap_or("-"),
         %list,
         "recompute asked"
     );
-    let r = engine.recompute(list, as_of).await?;
+    let r = snapshots.recompute(list, as_of).await?;
     let code = if r.created {
         StatusCode::CREATED
     } else {
@@ -282,15 +286,15 @@ fn parse_version(s: &str) -> Result<Option<u64>, ApiError> {
 }
 
 async fn load(
-    engine: &Engine,
+    snapshots: &Snapshots,
     version: &str,
     p: &Params,
 ) -> Result<hub_contracts::v1::indicator::IndicatorSnapshot, ApiError> {
-    let list = p.list(engine)?;
+    let list = p.list(snapshots)?;
     let v = parse_version(version)?;
-    engine
+    snapshots
         .store
-        .snapshot(&engine.plan.id, list, v)
+        .snapshot(&snapshots.plan.id, list, v)
         .await?
         .ok_or_else(|| {
             not_found(match v {
@@ -301,19 +305,19 @@ async fn load(
 }
 
 async fn snapshot(
-    State(engine): State<Arc<Engine>>,
+    State(snapshots): State<Arc<Snapshots>>,
     Path(version): Path<String>,
     Query(p): Query<Params>,
 ) -> Api {
-    Ok(Json(load(&engine, &version, &p).await?).into_response())
+    Ok(Json(load(&snapshots, &version, &p).await?).into_response())
 }
 
 async fn unit(
-    State(engine): State<Arc<Engine>>,
+    State(snapshots): State<Arc<Snapshots>>,
     Path((version, code)): Path<(String, String)>,
     Query(p): Query<Params>,
 ) -> Api {
-    let s = load(&engine, &version, &p).await?;
+    let s = load(&snapshots, &version, &p).await?;
     let u = s
         .units
         .iter()
@@ -332,12 +336,12 @@ async fn unit(
 }
 
 async fn export_report(
-    State(engine): State<Arc<Engine>>,
+    State(snapshots): State<Arc<Snapshots>>,
     Path(version): Path<String>,
     Query(p): Query<Params>,
 ) -> Api {
     let lang = p.lang()?;
-    let s = load(&engine, &version, &p).await?;
+    let s = load(&snapshots, &version, &p).await?;
     let name = format!("{}-{}-v{}-{}", s.plan_id, s.unit_list, s.version, s.as_of);
     let fail = |e: export::ExportError| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
     match p.format.as_deref().unwrap_or("csv") {
@@ -349,14 +353,14 @@ async fn export_report(
                     format!("attachment; filename=\"{name}.csv\""),
                 ),
             ],
-            crate::interchange::csv_with_bom(&engine.plan, &s, lang).map_err(fail)?,
+            crate::interchange::csv_with_bom(&snapshots.plan, &s, lang).map_err(fail)?,
         )
             .into_response()),
         "dhis2" => {
-            let map = engine.plan.dhis2.as_ref().ok_or_else(|| {
+            let map = snapshots.plan.dhis2.as_ref().ok_or_else(|| {
                 not_found(format!(
                     "plan {} has no DHIS2 mapping (its plan file names none: `dhis2`)",
-                    engine.plan.id
+                    snapshots.plan.id
                 ))
             })?;
             let body = crate::interchange::dhis2(map, &s).map_err(fail)?;
@@ -380,7 +384,7 @@ async fn export_report(
                     format!("attachment; filename=\"{name}.sdmx.json\""),
                 ),
             ],
-            crate::interchange::sdmx(&engine.plan, &s).to_string(),
+            crate::interchange::sdmx(&snapshots.plan, &s).to_string(),
         )
             .into_response()),
         "xlsx" => Ok((
@@ -394,7 +398,7 @@ async fn export_report(
                     format!("attachment; filename=\"{name}.xlsx\""),
                 ),
             ],
-            export::xlsx(&engine.plan, &s, lang).map_err(fail)?,
+            export::xlsx(&snapshots.plan, &s, lang).map_err(fail)?,
         )
             .into_response()),
         "html" => Ok((
@@ -405,7 +409,7 @@ async fn export_report(
                     format!("inline; filename=\"{name}.html\""),
                 ),
             ],
-            export::html(&engine.plan, &s, p.fragment.unwrap_or(false)).map_err(fail)?,
+            export::html(&snapshots.plan, &s, p.fragment.unwrap_or(false)).map_err(fail)?,
         )
             .into_response()),
         other => Err(bad(format!(
@@ -415,25 +419,25 @@ async fn export_report(
 }
 
 async fn history(
-    State(engine): State<Arc<Engine>>,
+    State(snapshots): State<Arc<Snapshots>>,
     Path(id): Path<String>,
     Query(p): Query<Params>,
 ) -> Api {
-    let list = p.list(&engine)?;
+    let list = p.list(&snapshots)?;
     let indicator: IndicatorId = id.parse().map_err(|e| bad(format!("indicator: {e}")))?;
     let unit = p
         .unit
         .clone()
-        .unwrap_or_else(|| engine.plan.province_code.clone());
-    if engine.plan.units(list).row(&unit).is_none() {
+        .unwrap_or_else(|| snapshots.plan.province_code.clone());
+    if snapshots.plan.units(list).row(&unit).is_none() {
         return Err(not_found(format!("no unit {unit} in unit list {list}")));
     }
-    let points = engine
+    let points = snapshots
         .store
-        .history(&engine.plan.id, list, &unit, indicator.as_str())
+        .history(&snapshots.plan.id, list, &unit, indicator.as_str())
         .await?;
     Ok(Json(json!({
-        "plan_id": engine.plan.id,
+        "plan_id": snapshots.plan.id,
         "unit_list": list,
         "unit": unit,
         "indicator": indicator,

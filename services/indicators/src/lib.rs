@@ -52,7 +52,7 @@ mod store_versions;
 
 pub use config::Config;
 pub use plan::{IndicatorId, Plan, PlanError, UnitList};
-pub use service::{Engine, Latest, Recomputed, Running, input_queue, run, start};
+pub use service::{Latest, Recomputed, Running, Snapshots, input_queue, run, start};
 
 /// Why the service could not start or stopped.
 #[derive(Debug, thiserror::Error)]

@@ -90,7 +90,7 @@ pub struct Recomputed {
 }
 
 /// Computes and stores snapshots; shared by the debouncer and the HTTP API.
-pub struct Engine {
+pub struct Snapshots {
     pub plan: Arc<Plan>,
     pub store: Store,
     /// Unit lists of automatic recomputes; the first is the API's default.
@@ -101,7 +101,7 @@ pub struct Engine {
     latest: watch::Sender<Latest>,
 }
 
-impl Engine {
+impl Snapshots {
     pub fn new(
         plan: Plan,
         store: Store,
@@ -123,7 +123,7 @@ impl Engine {
         self.fixed_as_of.unwrap_or_else(today_in_vietnam)
     }
 
-    /// Computes a snapshot of `list` as of `as_of` (default: [`Engine::default_as_of`]) and
+    /// Computes a snapshot of `list` as of `as_of` (default: [`Snapshots::default_as_of`]) and
     /// stores it as a new version unless its content equals the latest version's.
     pub async fn recompute(
         &self,
@@ -221,7 +221,7 @@ impl BatchHandler for InputHandler {
 
 /// The service, started.
 pub struct Running {
-    engine: Arc<Engine>,
+    snapshots: Arc<Snapshots>,
     http_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
@@ -233,13 +233,13 @@ impl Running {
         self.http_addr
     }
 
-    pub fn engine(&self) -> &Arc<Engine> {
-        &self.engine
+    pub fn snapshots(&self) -> &Arc<Snapshots> {
+        &self.snapshots
     }
 
     /// Follows the latest snapshot per unit list.
     pub fn subscribe(&self) -> watch::Receiver<Latest> {
-        self.engine.subscribe()
+        self.snapshots.subscribe()
     }
 
     /// Waits for a snapshot of `list` that satisfies `pred` (the first one: `|_| true`);
@@ -264,7 +264,7 @@ impl Running {
         list: UnitList,
         as_of: Option<NaiveDate>,
     ) -> Result<Recomputed, Error> {
-        self.engine.recompute(list, as_of).await
+        self.snapshots.recompute(list, as_of).await
     }
 
     /// Waits for the shutdown token and for every task to finish.
@@ -302,7 +302,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     )
     .await?;
     let store = Store::new(ctx.db.clone());
-    let engine = Arc::new(Engine::new(
+    let snapshots = Arc::new(Snapshots::new(
         plan,
         store.clone(),
         config.unit_list.clone(),
@@ -332,7 +332,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     }));
 
     tasks.push(tokio::spawn(debounce(
-        engine.clone(),
+        snapshots.clone(),
         dirty.clone(),
         Duration::from_millis(config.debounce_ms),
         Duration::from_millis(config.debounce_max_ms),
@@ -342,7 +342,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     dirty.notify_one();
 
     let api = hub_runtime::service_auth::require_service_credential(
-        http::router(engine.clone()),
+        http::router(snapshots.clone()),
         config.service_tokens.clone(),
     );
     let http_addr = ctx.serve_http(api).await?;
@@ -353,7 +353,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         broker.close().await;
     }));
     Ok(Running {
-        engine,
+        snapshots,
         http_addr,
         shutdown,
         tasks,
@@ -380,13 +380,13 @@ fn until_next_day() -> Duration {
 /// Recomputes every configured unit list once inputs have been quiet for `quiet` (at most
 /// `longest` after the first change), and when the date changes (unless `AS_OF` is fixed).
 async fn debounce(
-    engine: Arc<Engine>,
+    snapshots: Arc<Snapshots>,
     dirty: Arc<Notify>,
     quiet: Duration,
     longest: Duration,
     shutdown: CancellationToken,
 ) {
-    let follows_today = engine.fixed_as_of.is_none();
+    let follows_today = snapshots.fixed_as_of.is_none();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -404,8 +404,8 @@ async fn debounce(
                 _ = tokio::time::sleep_until(deadline) => break,
             }
         }
-        for list in engine.lists.clone() {
-            if let Err(e) = engine.recompute(list, None).await {
+        for list in snapshots.lists.clone() {
+            if let Err(e) = snapshots.recompute(list, None).await {
                 tracing::warn!(error = %e, unit_list = %list, "recompute failed; will retry");
                 // try again after a pause
                 let again = dirty.clone();

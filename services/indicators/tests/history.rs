@@ -6,7 +6,7 @@
 
 use chrono::NaiveDate;
 use hub_contracts::v1::indicator::IndicatorSnapshot;
-use hub_indicators::service::{Engine, MIGRATOR};
+use hub_indicators::service::{MIGRATOR, Snapshots};
 use hub_indicators::store::{Input, Store};
 use hub_indicators::{Plan, UnitList};
 use hub_runtime::storage::Database;
@@ -128,7 +128,7 @@ async fn last_years_snapshot_recomputed_after_this_years_changes_gives_last_year
         .await
         .expect("database");
     let store = Store::new(db);
-    let engine = Engine::new(
+    let snapshots = Snapshots::new(
         Plan::builtin().expect("plan"),
         store.clone(),
         UnitList::ALL.to_vec(),
@@ -178,7 +178,7 @@ async fn last_years_snapshot_recomputed_after_this_years_changes_gives_last_year
     let mut then = Vec::new();
     for list in UnitList::ALL {
         then.push(
-            engine
+            snapshots
                 .recompute(list, Some(last_day))
                 .await
                 .expect("recompute")
@@ -245,7 +245,7 @@ async fn last_years_snapshot_recomputed_after_this_years_changes_gives_last_year
         ("n2", report(2, false, "2026-02-15T09:00:00+07:00")),
     ])
     .await;
-    let now = engine
+    let now = snapshots
         .recompute(UnitList::Units2024, Some(today))
         .await
         .expect("today");
@@ -258,7 +258,7 @@ async fn last_years_snapshot_recomputed_after_this_years_changes_gives_last_year
     assert_eq!(value(&now.snapshot, "12", "I1"), (Some(3.0), None));
 
     for (list, was) in UnitList::ALL.into_iter().zip(&then) {
-        let again = engine
+        let again = snapshots
             .recompute(list, Some(last_day))
             .await
             .expect("again")
