@@ -45,7 +45,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{MIGRATOR, Store, schema_for};
 use crate::metrics::AdapterMetrics;
-use crate::source::{Engine, PageEvent, Source};
+use crate::source::{PageEvent, Source, SyncEngine};
 
 /// What the acceptance kit needs to know of an adapter.
 pub trait Target: 'static {
@@ -157,10 +157,10 @@ impl Harness {
     }
 
     /// An engine for `source` over this test's broker and database.
-    pub async fn engine<S: Source>(&self, source: S) -> Engine<S> {
+    pub async fn engine<S: Source>(&self, source: S) -> SyncEngine<S> {
         let store = self.store(source.system()).await;
         let metrics = AdapterMetrics::standalone(source.system());
-        Engine::new(
+        SyncEngine::new(
             source,
             store,
             self.publisher.clone(),
@@ -510,7 +510,7 @@ pub async fn changes_while_paging<T: Target>() {
 }
 
 /// Runs `engine`'s sync until `stop_at`, then aborts it there; returns once it is gone.
-async fn sync_until_killed<S: Source>(engine: Engine<S>, stop_at: PageEvent) {
+async fn sync_until_killed<S: Source>(engine: SyncEngine<S>, stop_at: PageEvent) {
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
     let engine = engine.with_hook(Arc::new(move |e: PageEvent| {
         if e == stop_at {

@@ -53,7 +53,7 @@ use tokio_util::sync::CancellationToken;
 use crate::checkpoint::{MIGRATOR, Store, schema_for};
 use crate::file::{FileIngest, FileSource, Outcome, UploadFile};
 use crate::metrics::AdapterMetrics;
-use crate::source::{Engine, PageEvent, Source};
+use crate::source::{PageEvent, Source, SyncEngine};
 
 /// Which credential to build the adapter with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,10 +198,10 @@ impl Scratch {
             .map_err(setup)
     }
 
-    async fn engine<S: Source>(&self, source: S) -> Result<Engine<S>, AcceptanceError> {
+    async fn engine<S: Source>(&self, source: S) -> Result<SyncEngine<S>, AcceptanceError> {
         let store = Store::new(self.database().await?, source.system());
         let metrics = AdapterMetrics::standalone(source.system());
-        Ok(Engine::new(
+        Ok(SyncEngine::new(
             source,
             store,
             self.publisher.clone(),
@@ -498,7 +498,7 @@ where
 
 /// Runs `engine`'s sync until `stop_at`, then aborts it there.
 async fn sync_until_killed<S: Source>(
-    engine: Engine<S>,
+    engine: SyncEngine<S>,
     stop_at: PageEvent,
 ) -> Result<(), AcceptanceError> {
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
@@ -547,10 +547,10 @@ where
         .filter(|(_, m)| m.is_some())
         .map(|(id, _)| id)
         .collect();
-    let engine = || -> Result<Engine<S>, AcceptanceError> {
+    let engine = || -> Result<SyncEngine<S>, AcceptanceError> {
         let source = build(Credential::Configured, page)?;
         let metrics = AdapterMetrics::standalone(source.system());
-        Ok(Engine::new(
+        Ok(SyncEngine::new(
             source,
             store.clone(),
             scratch.publisher.clone(),

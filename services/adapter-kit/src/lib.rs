@@ -7,7 +7,7 @@
 //! |---|---|
 //! | [`http`] | the reqwest client: timeouts, retries (429 `Retry-After`, 5xx, connection errors, garbage bodies) with the runtime's `Backoff`, API key / Basic / OAuth2 client-credentials auth |
 //! | [`checkpoint`] | the adapter's state in PostgreSQL: compound watermark, content hashes, markers |
-//! | [`source`] | the [`Source`] trait, the page protocol ([`SyncContext`]) and the [`Engine`] |
+//! | [`source`] | the [`Source`] trait, the page protocol ([`SyncContext`]) and the [`SyncEngine`] |
 //! | [`mapping`] | reading raw fields into contracts, flagging what is wrong in `meta.issues` |
 //! | [`metrics`] | records read / published / skipped / invalid, errors, lag |
 //! | [`registration`] | [`Registration`]: what the `hub` binary needs of a source, from the source's crate |
@@ -47,4 +47,4 @@ pub use mapping::FieldReader;
 pub use metrics::AdapterMetrics;
 pub use registration::{Deploy, Registration, Setting, Value as SettingValue};
 pub use runner::{AdapterError, RunSettings, run};
-pub use source::{Engine, PageEvent, PageHook, Source, SyncContext, SyncReport};
+pub use source::{PageEvent, PageHook, Source, SyncContext, SyncEngine, SyncReport};

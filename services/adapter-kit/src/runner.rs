@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::checkpoint::{MIGRATOR, Store, schema_for};
 use crate::error::SourceError;
 use crate::metrics::AdapterMetrics;
-use crate::source::{Engine, Source};
+use crate::source::{Source, SyncEngine};
 
 /// `POST /api/v1/sync`: starts a sync now instead of at the next poll (answers 202; a
 /// request during a sync starts another right after it). Operators reach it through the
@@ -133,7 +133,7 @@ pub async fn run<S: Source>(
         tracing::info!(%system, %addr, "adapter serving /healthz /readyz /metrics, POST /api/v1/sync");
     }
     let probe = ctx.spawn_database_probe();
-    let engine = Engine::new(
+    let engine = SyncEngine::new(
         source,
         Store::new(ctx.db.clone(), &system),
         ctx.publisher.clone(),

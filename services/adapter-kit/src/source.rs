@@ -1,4 +1,4 @@
-//! The [`Source`] trait and the sync [`Engine`] that drives it.
+//! The [`Source`] trait and the [`SyncEngine`] that drives it.
 //!
 //! A source knows its system's paging and its record format; the engine knows everything
 //! else. A sync is a loop the source writes itself:
@@ -320,12 +320,12 @@ impl EngineParts {
 }
 
 /// Runs checks and syncs of one source over its store and the broker.
-pub struct Engine<S: Source> {
+pub struct SyncEngine<S: Source> {
     source: Arc<S>,
     parts: EngineParts,
 }
 
-impl<S: Source> Engine<S> {
+impl<S: Source> SyncEngine<S> {
     /// An engine for `source`, keeping state in `store`, publishing with `publisher`.
     pub fn new(
         source: S,
