@@ -45,7 +45,7 @@ use crate::actions::{self, ApiError, Reason, ReviewDecision};
 use crate::audit::AuditQuery;
 use crate::auth::{Caller, Role, SessionKind};
 use crate::guard::{AlreadyAudited, client_addr};
-use crate::pipeline;
+use crate::health;
 use crate::privacy::mask_personal;
 use crate::state::{AppState, Shared};
 use crate::upstream::Service;
@@ -244,12 +244,12 @@ async fn whoami(caller: Caller) -> Api {
 }
 
 /// Pipeline health, as the pages and `hub status` show it.
-pub async fn pipeline_status(state: &AppState) -> pipeline::PipelineStatus {
+pub async fn pipeline_status(state: &AppState) -> health::PipelineStatus {
     let services = [
         ("reconciler", state.config.reconciler_url.clone()),
         ("indicators", state.config.indicators_url.clone()),
     ];
-    pipeline::status(
+    health::status(
         &state.upstream,
         &services,
         &state.broker,
@@ -268,7 +268,7 @@ async fn sources(State(state): State<Shared>, _caller: Caller) -> Api {
             .upstream
             .adapters()
             .iter()
-            .map(|(s, u)| pipeline::source_health(&state.upstream, s, u)),
+            .map(|(s, u)| health::source_health(&state.upstream, s, u)),
     )
     .await;
     Ok(Json(json!({ "sources": checks })).into_response())

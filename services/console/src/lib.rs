@@ -14,7 +14,7 @@
 //! | [`guard`] | what every response gets: security headers, `no-store`, refused requests audited |
 //! | [`privacy`] | masking personal data for viewers |
 //! | [`upstream`] | HTTP clients of the reconciler, indicators and adapters |
-//! | [`pipeline`] | pipeline health: sources, services, queue depths, dead-letter counts |
+//! | [`health`] | pipeline health: sources, services, queue depths, dead-letter counts |
 //! | [`actions`] | operator actions (review, merge/split, dead letters, sync, recompute): role check, audit, call |
 //! | [`api`] | the operator API (`/api/v1/…`, JSON) |
 //! | [`web`] | the server-rendered pages, with their embedded CSS and JS |
@@ -36,8 +36,8 @@ pub mod auth;
 pub use hub_runtime::chain;
 pub mod config;
 pub mod guard;
+pub mod health;
 pub mod ops;
-pub mod pipeline;
 pub mod privacy;
 pub mod service;
 pub mod state;

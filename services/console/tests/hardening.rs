@@ -49,7 +49,7 @@ async fn password_checks(base: &str) -> f64 {
         .text()
         .await
         .expect("text");
-    hub_console::pipeline::metric(&text, "coophub_console_password_verifications_total", None)
+    hub_console::health::metric(&text, "coophub_console_password_verifications_total", None)
         .unwrap_or(0.0)
 }
 

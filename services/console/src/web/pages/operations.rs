@@ -14,7 +14,7 @@ use crate::actions::{self, ApiError};
 use crate::api::pipeline_status;
 use crate::audit::AuditQuery;
 use crate::auth::Role;
-use crate::pipeline::{PipelineStatus, QueueHealth};
+use crate::health::{PipelineStatus, QueueHealth};
 use crate::state::Shared;
 use crate::web::PageCaller;
 use crate::web::values::fmt_num;
@@ -383,7 +383,7 @@ mod tests {
 
     use super::super::escaping::{SCRIPT, assert_escaped, body};
     use super::*;
-    use crate::pipeline::{ServiceHealth, SourceHealth};
+    use crate::health::{ServiceHealth, SourceHealth};
 
     #[test]
     fn the_health_page_escapes_sources_services_and_queues() {
