@@ -2,6 +2,9 @@
 //! and database connections are up) and Prometheus `/metrics`, merged with the service's own
 //! routes. Owns no business logic.
 //!
+//! A service's own routes run each request in a server span ([`traced`]) that continues the
+//! caller's W3C `traceparent`; it names the route's template, never its values.
+//!
 //! Served over TLS when `HTTP_TLS_CERT` and `HTTP_TLS_KEY` name PEM files ([`TlsFiles`]):
 //! handshakes run on their own tasks with a timeout, so a slow client holds up nobody else.
 
@@ -17,6 +20,34 @@ use axum::routing::get;
 
 use crate::shutdown::CancellationToken;
 use crate::telemetry::Metrics;
+use crate::telemetry::propagation;
+
+/// `routes` with every request in a server span, the child of the request's `traceparent`
+/// when it has one (a root otherwise).
+pub fn traced(routes: Router) -> Router {
+    routes.layer(axum::middleware::from_fn(trace_request))
+}
+
+async fn trace_request(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tracing::Instrument;
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let method = req.method().as_str().to_owned();
+    let span = tracing::info_span!(parent: None, "http_request",
+        otel.name = %format!("{method} {route}"), otel.kind = "server",
+        http.request.method = %method, http.route = %route,
+        http.response.status_code = tracing::field::Empty);
+    propagation::set_remote_parent(&span, propagation::extract_http(req.headers()));
+    let response = next.run(req).instrument(span.clone()).await;
+    span.record("http.response.status_code", response.status().as_u16());
+    response
+}
 
 /// Named readiness flags (e.g. `broker`, `database`), set by the components that own them.
 #[derive(Clone, Default)]

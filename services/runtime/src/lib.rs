@@ -2,7 +2,9 @@
 //!
 //! - [`config`]: configuration from environment variables and an optional TOML file, failing
 //!   at start with the variable's name and what was expected;
-//! - [`telemetry`]: tracing (human or JSON), Prometheus metrics, W3C trace context;
+//! - [`telemetry`]: tracing (human or JSON), OpenTelemetry spans (exported over OTLP when
+//!   configured) and the one place that propagates W3C trace context (AMQP, HTTP),
+//!   Prometheus metrics;
 //! - [`messaging`]: the RabbitMQ runtime over lapin: topology, confirmed and pipelined
 //!   publishing, consuming with manual acks, delayed retry, dead letters, reconnection;
 //! - [`storage`]: PostgreSQL through sqlx: a schema per service, migrations, the

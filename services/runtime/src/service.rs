@@ -135,7 +135,7 @@ impl ServiceContext {
         let Some(addr) = self.config.http_addr else {
             return Ok(None);
         };
-        let router = routes.merge(http::ops_router(
+        let router = http::traced(routes).merge(http::ops_router(
             self.readiness.clone(),
             self.metrics.clone(),
         ));

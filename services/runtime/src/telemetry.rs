@@ -1,8 +1,11 @@
-//! Telemetry: tracing subscriber set-up, the Prometheus registry, and W3C trace context.
+//! Telemetry: tracing subscriber set-up, OpenTelemetry spans and their propagation, the
+//! Prometheus registry, and W3C trace context.
 //!
-//! Owns log formatting and metric families shared by the runtime. Personal data is masked
-//! before it reaches a log: services log through `hub_normalise::mask`, never raw names or
-//! phones.
+//! Owns log formatting, the span exporter ([`otlp`]: OTLP when configured) and metric
+//! families shared by the runtime; [`propagation`] is the one place that reads and writes
+//! `traceparent`. Personal data is masked before it reaches a log: services log through
+//! `hub_normalise::mask`, never raw names or phones; spans carry ids, types and counts only,
+//! and log events are never exported as span events.
 
 use std::sync::{Arc, Mutex};
 
@@ -13,23 +16,57 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use rand::RngCore;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::LogFormat;
 
-/// Installs the global tracing subscriber (once; later calls are no-ops), writing to standard
-/// error. `RUST_LOG` filters, default `info`.
+pub mod otlp;
+pub mod propagation;
+
+pub use otlp::{OtlpConfig, TelemetryError, flush, shutdown};
+
+/// The service name spans are exported under when neither the caller nor
+/// `OTEL_SERVICE_NAME` names one.
+pub const DEFAULT_SERVICE: &str = "coophub";
+
+/// Installs the global tracing subscriber (once; later calls are no-ops), writing logs to
+/// standard error, `RUST_LOG` filtering them (default `info`), and spans to OTLP when
+/// OpenTelemetry's variables say so ([`otlp`]). A wrong OTLP variable is logged and nothing
+/// is exported; [`init_service`] fails instead.
 pub fn init(format: LogFormat) {
+    if let Err(e) = init_service(format, DEFAULT_SERVICE) {
+        let _ = init_with(format, &OtlpConfig::off(DEFAULT_SERVICE));
+        tracing::error!(error = %e, "OpenTelemetry configuration refused: spans are not exported");
+    }
+}
+
+/// Like [`init`], exporting as `default_service` unless `OTEL_SERVICE_NAME` says otherwise;
+/// a wrong OTLP variable is an error naming it.
+pub fn init_service(format: LogFormat, default_service: &str) -> Result<(), TelemetryError> {
+    init_with(format, &OtlpConfig::from_env(default_service)?)
+}
+
+/// Installs the subscriber with `otlp` as the span export (tests point it at their own
+/// collector). Once per process: a later call changes nothing.
+pub fn init_with(format: LogFormat, otlp: &OtlpConfig) -> Result<(), TelemetryError> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // standard error: standard output is for what a command prints (`hub definitions >
     // definitions.json`, `hub snapshot export`, the demo's table)
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(true);
-    let _ = match format {
-        LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    let logs = match format {
+        LogFormat::Human => logs.boxed(),
+        LogFormat::Json => logs.json().flatten_event(true).boxed(),
     };
+    let provider = otlp::provider(otlp)?;
+    let _ = tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .with(otlp::layer(provider))
+        .try_init();
+    Ok(())
 }
 
 /// Labels of per-queue metrics.
@@ -163,6 +200,11 @@ impl TraceContext {
                 .map(|f| f & 1 == 1)
                 .unwrap_or(false),
         })
+    }
+
+    /// The context of `span` (`None` when the OpenTelemetry layer does not see it).
+    pub fn of(span: &tracing::Span) -> Option<Self> {
+        propagation::traceparent(span).and_then(|t| Self::parse(&t))
     }
 
     /// A child span of the same trace.

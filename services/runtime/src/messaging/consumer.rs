@@ -34,6 +34,13 @@
 //! alone takes its own retry or dead-letter path; and when a batch fails as a whole (rolled
 //! back), its messages are handed over again one at a time, so one bad message never takes the
 //! others down with it.
+//!
+//! Tracing: every parsed delivery gets a consumer span `process <contract type>`, the child of
+//! the context it was published in (its `traceparent` header, else its envelope's), and
+//! [`Incoming::trace`] is that span's context (handlers put it on what they publish, so a
+//! record's trace goes on through every service). A batch gets one span `process <queue>`,
+//! a root linked to the context of each of its messages, and each message's span is linked
+//! to it; the batch handler runs inside it. Spans carry ids, types, counts and the outcome.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -44,6 +51,7 @@ use hub_contracts::{Contract, Envelope, RawEnvelope};
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
 use lapin::types::{AMQPValue, FieldTable};
+use tracing::Instrument;
 
 use super::MessagingError;
 use super::broker::Broker;
@@ -51,6 +59,7 @@ use super::publisher::{OutgoingMessage, Publisher};
 use super::retry::RetryPolicy;
 use super::topology::{DLX, QueueSpec};
 use crate::shutdown::CancellationToken;
+use crate::telemetry::propagation::{self, TRACEPARENT};
 use crate::telemetry::{QueueLabels, TraceContext};
 
 /// Header: attempt number of this delivery (1 for the first).
@@ -124,7 +133,8 @@ pub struct Incoming {
     pub redelivered: bool,
     /// Full name of the queue it came from.
     pub queue: String,
-    /// This hop's trace context (a child of the envelope's `traceparent`).
+    /// This hop's trace context: the consumer span's, a child of the message's `traceparent`
+    /// (see the module documentation).
     pub trace: TraceContext,
     /// The RabbitMQ user that published the message, as the broker validated it (see the
     /// module documentation); `None` when the message carries no `user_id`.
@@ -309,14 +319,15 @@ impl Core {
         Ok(())
     }
 
-    /// The delivery as an [`Incoming`], or why it goes straight to the dead-letter queue.
+    /// The delivery as an [`Incoming`] with its consumer span, or why it goes straight to
+    /// the dead-letter queue.
     fn parse(
         &self,
         queue: &str,
         d: &Delivery,
         attempt: u32,
         headers: &BTreeMap<String, String>,
-    ) -> Result<Incoming, Outcome> {
+    ) -> Result<(Incoming, Traced), Outcome> {
         if let Some(max) = self.max_body
             && d.data.len() > max
         {
@@ -338,15 +349,29 @@ impl Core {
                 format!("queue {queue} does not take contract type {:?}", env.ty),
             ));
         }
-        let trace = TraceContext::continue_or_new(env.traceparent.as_deref());
-        Ok(Incoming {
+        let parent = headers
+            .get(TRACEPARENT)
+            .cloned()
+            .or_else(|| env.traceparent.clone());
+        let span = tracing::info_span!(parent: None, "process",
+            otel.name = %format!("process {}", env.ty), otel.kind = "consumer",
+            messaging.system = "rabbitmq", messaging.operation.type = "process",
+            messaging.destination.name = %queue, messaging.message.id = %env.id,
+            hub.contract = %env.ty, hub.attempt = attempt,
+            hub.outcome = tracing::field::Empty, trace_id = tracing::field::Empty);
+        propagation::set_remote_parent(&span, parent.as_deref());
+        let trace = TraceContext::of(&span)
+            .unwrap_or_else(|| TraceContext::continue_or_new(parent.as_deref()));
+        span.record("trace_id", trace.trace_id.as_str());
+        let msg = Incoming {
             envelope: env,
             attempt,
             redelivered: d.redelivered,
             queue: queue.to_owned(),
             trace,
             origin_user: self.origin_of(d, headers),
-        })
+        };
+        Ok((msg, Traced { span, parent }))
     }
 
     /// What to do with a delivery after its handler returned `result`.
@@ -400,11 +425,7 @@ impl Core {
     }
 
     fn count(&self, queue: &str, outcome: &Outcome) {
-        let label = match outcome {
-            Outcome::Ack => "ok",
-            Outcome::Retry(..) => "retry",
-            Outcome::DeadLetter(..) => "dead_letter",
-        };
+        let label = outcome.label();
         self.broker
             .metrics()
             .consumed
@@ -534,11 +555,13 @@ impl<H: Handler> Consumer<H> {
         let attempt = attempt_of(&headers);
         let outcome = match core.parse(queue, &d, attempt, &headers) {
             Err(dead) => dead,
-            Ok(msg) => {
-                let span = tracing::info_span!("handle", %queue, id = %msg.envelope.id,
-                    ty = %msg.envelope.ty, trace_id = %msg.trace.trace_id, attempt);
+            Ok((msg, traced)) => {
+                let span = traced.span.clone();
                 span.in_scope(|| tracing::debug!("handling"));
-                core.outcome(attempt, self.handler.handle(msg).await)
+                let outcome =
+                    core.outcome(attempt, self.handler.handle(msg).instrument(span).await);
+                traced.settled(&outcome);
+                outcome
             }
         };
         // with several handlers at once, deliveries settle out of order: one ack each
@@ -634,12 +657,14 @@ impl<B: BatchHandler> BatchConsumer<B> {
     async fn process(&self, core: &Core, queue: &str, batch: Vec<Delivery>) {
         let mut parsed = Vec::with_capacity(batch.len());
         let mut msgs = Vec::with_capacity(batch.len());
+        let mut traced = Vec::with_capacity(batch.len());
         for d in batch {
             let headers = string_headers(d.properties.headers());
             let attempt = attempt_of(&headers);
             match core.parse(queue, &d, attempt, &headers) {
-                Ok(m) => {
+                Ok((m, t)) => {
                     msgs.push(m);
+                    traced.push(t);
                     parsed.push((d, attempt, headers, None));
                 }
                 Err(dead) => parsed.push((d, attempt, headers, Some(dead))),
@@ -648,42 +673,55 @@ impl<B: BatchHandler> BatchConsumer<B> {
         let results = if msgs.is_empty() {
             Vec::new()
         } else {
-            let span = tracing::info_span!("handle_batch", %queue, size = msgs.len());
+            let span = batch_span(queue, &traced);
             span.in_scope(|| tracing::debug!("handling a batch"));
-            match self.handler.handle_batch(&msgs).await {
-                Ok(r) if r.len() == msgs.len() => r,
-                Err(e) if msgs.len() == 1 => vec![Err(e)],
-                other => {
-                    let why = match other {
-                        Err(e) => e.to_string(),
-                        Ok(r) => format!(
-                            "the handler returned {} results for {} messages",
-                            r.len(),
-                            msgs.len()
-                        ),
-                    };
-                    tracing::warn!(%queue, size = msgs.len(), error = %why, "batch failed; handling its messages one at a time");
-                    let mut one_by_one = Vec::with_capacity(msgs.len());
-                    for m in &msgs {
-                        one_by_one.push(self.handle_one(m).await);
-                    }
-                    one_by_one
-                }
-            }
+            self.handle_all(queue, &msgs).instrument(span).await
         };
         let mut results = results.into_iter();
+        let mut traced = traced.into_iter();
         let settled = parsed
             .into_iter()
             .map(|(d, attempt, headers, dead)| {
                 let outcome = match dead {
                     Some(dead) => dead,
-                    None => core.outcome(attempt, results.next().unwrap_or(Ok(()))),
+                    None => {
+                        let o = core.outcome(attempt, results.next().unwrap_or(Ok(())));
+                        if let Some(t) = traced.next() {
+                            t.settled(&o);
+                        }
+                        o
+                    }
                 };
                 (d, attempt, headers, outcome)
             })
             .collect();
         // one batch at a time: every earlier delivery on the channel is settled already
         core.settle(queue, settled, true).await;
+    }
+
+    /// The batch's outcomes: the handler's for the batch, or for each message alone when the
+    /// batch failed as a whole.
+    async fn handle_all(&self, queue: &str, msgs: &[Incoming]) -> Vec<Result<(), HandlerError>> {
+        match self.handler.handle_batch(msgs).await {
+            Ok(r) if r.len() == msgs.len() => r,
+            Err(e) if msgs.len() == 1 => vec![Err(e)],
+            other => {
+                let why = match other {
+                    Err(e) => e.to_string(),
+                    Ok(r) => format!(
+                        "the handler returned {} results for {} messages",
+                        r.len(),
+                        msgs.len()
+                    ),
+                };
+                tracing::warn!(%queue, size = msgs.len(), error = %why, "batch failed; handling its messages one at a time");
+                let mut one_by_one = Vec::with_capacity(msgs.len());
+                for m in msgs {
+                    one_by_one.push(self.handle_one(m).await);
+                }
+                one_by_one
+            }
+        }
     }
 }
 
@@ -704,6 +742,52 @@ enum Outcome {
     Ack,
     Retry(std::time::Duration, String),
     DeadLetter(String, String),
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Ack => "ok",
+            Outcome::Retry(..) => "retry",
+            Outcome::DeadLetter(..) => "dead_letter",
+        }
+    }
+}
+
+/// A parsed delivery's consumer span, and the context it was published in.
+struct Traced {
+    span: tracing::Span,
+    parent: Option<String>,
+}
+
+impl Traced {
+    /// Records the delivery's outcome on its span (a dead letter is an error), which ends
+    /// when this is dropped.
+    fn settled(self, outcome: &Outcome) {
+        self.span.record("hub.outcome", outcome.label());
+        if let Outcome::DeadLetter(kind, _) = outcome {
+            use tracing_opentelemetry::OpenTelemetrySpanExt;
+            // the kind only: a reason may quote the message
+            self.span
+                .set_status(opentelemetry::trace::Status::error(kind.clone()));
+        }
+    }
+}
+
+/// The span of a batch: a root linked to the context each message was published in; each
+/// message's span is linked to it.
+fn batch_span(queue: &str, traced: &[Traced]) -> tracing::Span {
+    let span = tracing::info_span!(parent: None, "process_batch",
+        otel.name = %format!("process {queue}"), otel.kind = "consumer",
+        messaging.system = "rabbitmq", messaging.operation.type = "process",
+        messaging.destination.name = %queue, messaging.batch.message_count = traced.len());
+    for t in traced {
+        if let Some(p) = &t.parent {
+            propagation::link(&span, p);
+        }
+        propagation::link_span(&t.span, &span);
+    }
+    span
 }
 
 fn truncate(s: &str, max: usize) -> String {

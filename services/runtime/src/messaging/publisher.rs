@@ -11,6 +11,10 @@
 //! the broker routes the message by those keys too. A source record published by a process
 //! of a province (`HUB_PROVINCE`) gets `province.<code>.<type>` there, so that its
 //! province's reconciler shard receives it.
+//!
+//! Every message carries a W3C `traceparent` header: its envelope's (set by
+//! [`OutgoingMessage::from_envelope`]), or else the publishing span's
+//! ([`crate::telemetry::propagation`]).
 
 use std::collections::BTreeMap;
 
@@ -24,6 +28,7 @@ use tokio::sync::Mutex;
 use super::MessagingError;
 use super::broker::Broker;
 use crate::telemetry::ExchangeLabels;
+use crate::telemetry::propagation::{self, TRACEPARENT};
 
 /// Content type of a CloudEvents structured-mode message.
 pub const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
@@ -49,15 +54,20 @@ pub struct OutgoingMessage {
 }
 
 impl OutgoingMessage {
-    /// The message for an envelope: the contract's exchange, its type as routing key.
+    /// The message for an envelope: the contract's exchange, its type as routing key, its
+    /// `traceparent` also as a header.
     pub fn from_envelope<T: Contract>(env: &Envelope<T>) -> Self {
+        let mut headers = BTreeMap::new();
+        if let Some(t) = &env.traceparent {
+            headers.insert(TRACEPARENT.to_owned(), t.clone());
+        }
         Self {
             exchange: T::EXCHANGE.to_owned(),
             routing_key: T::TYPE.to_owned(),
             message_id: env.id.clone(),
             contract_type: T::TYPE.to_owned(),
             body: env.to_bytes(),
-            headers: BTreeMap::new(),
+            headers,
         }
     }
 
@@ -159,6 +169,8 @@ impl Publisher {
     ) -> Result<(), MessagingError> {
         let ch = self.confirm_channel(slot).await?;
         let topology = self.broker.topology();
+        // a message that carries no context of its own continues the publishing span's
+        let current = propagation::traceparent(&tracing::Span::current());
         let mut pending = Vec::with_capacity(msgs.len());
         for m in msgs {
             let exchange = if m.exchange.is_empty() {
@@ -171,6 +183,14 @@ impl Publisher {
                 if k != CC {
                     headers.insert(short(k)?, AMQPValue::LongString(v.as_str().into()));
                 }
+            }
+            if let Some(t) = &current
+                && !m.headers.contains_key(TRACEPARENT)
+            {
+                headers.insert(
+                    short(TRACEPARENT)?,
+                    AMQPValue::LongString(t.as_str().into()),
+                );
             }
             let cc = cc_keys(m, topology.province());
             if !cc.is_empty() {

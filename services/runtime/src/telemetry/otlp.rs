@@ -1,0 +1,215 @@
+//! OpenTelemetry spans: the tracer provider behind the `tracing` subscriber, exporting over
+//! OTLP/HTTP (protobuf) when an endpoint is configured, and the filter that decides which
+//! spans leave the process.
+//!
+//! Configuration is OpenTelemetry's own environment (read once, at start):
+//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (the full URL) or `OTEL_EXPORTER_OTLP_ENDPOINT` (the
+//! collector's base URL; `/v1/traces` is added), `OTEL_SERVICE_NAME`, `OTEL_SDK_DISABLED`,
+//! `OTEL_TRACES_EXPORTER=none`; the exporter also reads `OTEL_EXPORTER_OTLP_HEADERS`,
+//! `OTEL_EXPORTER_OTLP_TIMEOUT` and the batch processor `OTEL_BSP_*`. With no endpoint,
+//! nothing is exported, but spans still get W3C ids, so that `traceparent` keeps travelling
+//! through every envelope and a downstream service that exports continues the trace.
+//!
+//! What leaves the process: only spans (never log events) of the hub's own crates (targets
+//! `hub…`), with the fields those spans declare. A span in this workspace therefore names ids,
+//! types, counts and routes only: never a name, a phone or a free-text value.
+//!
+//! Owns the provider's life (install, flush, shut down); knows no service.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Subscriber;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{FilterFn, Filtered};
+use tracing_subscriber::registry::LookupSpan;
+
+/// Where spans go, and under which service name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtlpConfig {
+    /// The OTLP/HTTP traces URL (`…/v1/traces`); `None`: nothing is exported.
+    pub traces_endpoint: Option<String>,
+    /// The `service.name` resource attribute.
+    pub service_name: String,
+}
+
+/// Why telemetry could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("{variable}: {reason}")]
+    Invalid {
+        variable: &'static str,
+        reason: String,
+    },
+    #[error("OTLP exporter: {0}")]
+    Exporter(String),
+}
+
+const TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+const ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+impl OtlpConfig {
+    /// Nothing exported (spans still get ids).
+    pub fn off(service_name: &str) -> Self {
+        Self {
+            traces_endpoint: None,
+            service_name: service_name.to_owned(),
+        }
+    }
+
+    /// From OpenTelemetry's standard variables; `default_service` when `OTEL_SERVICE_NAME` is
+    /// unset. An endpoint that is not an `http(s)://` URL is an error naming its variable.
+    pub fn from_env(default_service: &str) -> Result<Self, TelemetryError> {
+        Self::from_vars(default_service, |k| std::env::var(k).ok())
+    }
+
+    /// Like [`OtlpConfig::from_env`], from `var` (tests).
+    pub fn from_vars(
+        default_service: &str,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, TelemetryError> {
+        let set = |k: &str| {
+            var(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let service_name = set("OTEL_SERVICE_NAME").unwrap_or_else(|| default_service.to_owned());
+        let disabled = set("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            || set("OTEL_TRACES_EXPORTER").is_some_and(|v| v.eq_ignore_ascii_case("none"));
+        let endpoint = if disabled {
+            None
+        } else if let Some(url) = set(TRACES_ENDPOINT) {
+            Some((TRACES_ENDPOINT, url))
+        } else {
+            set(ENDPOINT).map(|base| {
+                (
+                    ENDPOINT,
+                    format!("{}/v1/traces", base.trim_end_matches('/')),
+                )
+            })
+        };
+        if let Some((variable, url)) = &endpoint
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(TelemetryError::Invalid {
+                variable,
+                reason: format!("{url:?} is not an http:// or https:// URL"),
+            });
+        }
+        Ok(Self {
+            traces_endpoint: endpoint.map(|(_, url)| url),
+            service_name,
+        })
+    }
+}
+
+static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+
+/// The tracer provider of `config` (exporting in batches when it names an endpoint).
+pub(crate) fn provider(config: &OtlpConfig) -> Result<SdkTracerProvider, TelemetryError> {
+    let resource = Resource::builder()
+        .with_service_name(config.service_name.clone())
+        .build();
+    let mut builder = SdkTracerProvider::builder().with_resource(resource);
+    if let Some(url) = &config.traces_endpoint {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .with_endpoint(url.clone())
+            .build()
+            .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+        builder = builder.with_batch_exporter(exporter);
+    }
+    Ok(builder.build())
+}
+
+/// The `tracing` layer that turns the hub's spans into OpenTelemetry spans of `provider`,
+/// registered as the process's provider (for [`flush`] and [`shutdown`]); a second call
+/// keeps the first provider.
+pub(crate) fn layer<S>(
+    provider: SdkTracerProvider,
+) -> Filtered<
+    tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::SdkTracer>,
+    FilterFn,
+    S,
+>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let tracer = provider.tracer("coophub");
+    let _ = PROVIDER.set(provider);
+    tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_tracked_inactivity(false)
+        .with_filter(FilterFn::new(|meta| {
+            // spans only (log events may carry what a span must not), of the hub's crates
+            meta.is_span() && meta.target().starts_with("hub")
+        }))
+}
+
+/// Exports every span ended so far (blocks until the exporter answered; a no-op when
+/// nothing is exported). For tests and for the end of a process.
+pub fn flush() -> Result<(), TelemetryError> {
+    match PROVIDER.get() {
+        Some(p) => p
+            .force_flush()
+            .map_err(|e| TelemetryError::Exporter(e.to_string())),
+        None => Ok(()),
+    }
+}
+
+/// Exports what is left and stops the exporter (at the end of `main`).
+pub fn shutdown() {
+    if let Some(p) = PROVIDER.get() {
+        let _ = p.shutdown_with_timeout(Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<OtlpConfig, TelemetryError> {
+        OtlpConfig::from_vars("hub-test", |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn off_unless_an_endpoint_is_set() {
+        let c = config(&[]).expect("valid");
+        assert_eq!(c.traces_endpoint, None);
+        assert_eq!(c.service_name, "hub-test");
+        let c = config(&[
+            (ENDPOINT, "http://collector:4318/"),
+            ("OTEL_SERVICE_NAME", "x"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            c.traces_endpoint.as_deref(),
+            Some("http://collector:4318/v1/traces")
+        );
+        assert_eq!(c.service_name, "x");
+        let c = config(&[
+            (ENDPOINT, "http://collector:4318"),
+            (TRACES_ENDPOINT, "https://t/v1/traces"),
+        ])
+        .expect("valid");
+        assert_eq!(c.traces_endpoint.as_deref(), Some("https://t/v1/traces"));
+        let c =
+            config(&[(ENDPOINT, "http://c:4318"), ("OTEL_SDK_DISABLED", "true")]).expect("valid");
+        assert_eq!(c.traces_endpoint, None);
+    }
+
+    #[test]
+    fn a_bad_endpoint_names_its_variable() {
+        let e = config(&[(ENDPOINT, "collector:4318")]).expect_err("not a URL");
+        assert!(e.to_string().starts_with(ENDPOINT), "{e}");
+    }
+}
