@@ -13,8 +13,10 @@
 //! | [`service`] | the shell: consumer + inbox, one transaction per batch of changes with the outbox |
 //! | [`http`] | the API: golden records, review queue, operator actions, the log |
 //!
-//! [`run`] consumes `source.cooperative.v1`, `source.disbursement.v1` and
-//! `source.ntm_report.v1` from `coophub.source` (queue `reconciler.source`, single active
+//! [`run`] consumes `source.cooperative.v1`, `source.disbursement.v1`,
+//! `source.ntm_report.v1` and `source.fu_branch.v1` (the HTX/THT a converted Farmers' Union
+//! branch became; other branches change nothing)
+//! from `coophub.source` (queue `reconciler.source`, single active
 //! consumer) and publishes `identity.golden_record.v1`, `identity.merged.v1`,
 //! `identity.split.v1` and `reconciliation.decision.v1` (one per decision) and/or
 //! `reconciliation.decision.v2` (one per transaction, `RECONCILER_DECISION_CONTRACTS`) on
@@ -35,7 +37,7 @@ use std::net::SocketAddr;
 
 use hub_contracts::Contract;
 use hub_contracts::registry::exchanges;
-use hub_contracts::v1::{LoanDisbursement, NtmCommuneReport, RegistryCooperative};
+use hub_contracts::v1::{FuBranch, LoanDisbursement, NtmCommuneReport, RegistryCooperative};
 use hub_runtime::messaging::{BatchConsumer, QueueSpec};
 use hub_runtime::service::{ServiceContext, ServiceError};
 use hub_runtime::shutdown::CancellationToken;
@@ -73,16 +75,11 @@ pub enum Error {
 /// province's routing keys only (`province.<code>.<type>`). Either has a single active
 /// consumer: each shard applies its records in order, shards in parallel.
 pub fn source_queue(config: &Config) -> QueueSpec {
-    let types = [
-        RegistryCooperative::TYPE,
-        LoanDisbursement::TYPE,
-        NtmCommuneReport::TYPE,
-    ];
     let mut spec = match &config.common.hub_province {
         None => QueueSpec::new(SOURCE_QUEUE),
         Some(p) => QueueSpec::new(shard_queue(p)),
     };
-    for ty in types {
+    for ty in SOURCE_TYPES {
         spec = match &config.common.hub_province {
             None => spec.bind(exchanges::SOURCE, ty),
             Some(p) => spec.bind(
@@ -99,6 +96,14 @@ pub fn source_queue(config: &Config) -> QueueSpec {
 pub fn shard_queue(province: &str) -> String {
     format!("{SOURCE_QUEUE}.p{province}")
 }
+
+/// The source contracts the reconciler binds and matches.
+pub const SOURCE_TYPES: [&str; 4] = [
+    RegistryCooperative::TYPE,
+    LoanDisbursement::TYPE,
+    NtmCommuneReport::TYPE,
+    FuBranch::TYPE,
+];
 
 /// A started service.
 pub struct Running {
@@ -150,11 +155,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     .retry(ctx.config.retry_policy())
     .prefetch(ctx.config.batch_prefetch())
     .max_batch(usize::from(ctx.config.batch_size))
-    .accepts(&[
-        RegistryCooperative::TYPE,
-        LoanDisbursement::TYPE,
-        NtmCommuneReport::TYPE,
-    ]);
+    .accepts(&SOURCE_TYPES);
     let consumer = tokio::spawn(consumer.run(shutdown.clone()));
     let prune = spawn_inbox_prune(ctx.db.clone(), shutdown.clone());
     let settle = tokio::spawn(service::settle_loop(

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use hub_contracts::v1::{
-    GoldenRecord, IdentityMerged, IdentitySplit, LoanDisbursement, NtmCommuneReport,
+    FuBranch, GoldenRecord, IdentityMerged, IdentitySplit, LoanDisbursement, NtmCommuneReport,
     ReconciliationDecision, RegistryCooperative, SourceRef,
 };
 use hub_contracts::v2::ReconciliationDecisions;
@@ -347,6 +347,25 @@ fn operation(msg: &Incoming) -> Result<Op<'static>, HandlerError> {
             let report = msg.decode::<NtmCommuneReport>()?.data;
             let payloads = ntm_payloads(&report);
             Box::new(move |e: &mut Engine, now| Ok((e.ntm_report(&report, now), payloads)))
+        }
+        FuBranch::TYPE => {
+            let branch = msg.decode::<FuBranch>()?.data;
+            // a branch that names no HTX/THT (any more) withdraws what it named
+            match Observation::from_fu_conversion(&branch) {
+                Some(obs) => {
+                    let payload = serde_json::to_value(&branch).unwrap_or(Value::Null);
+                    Box::new(move |e: &mut Engine, now| {
+                        let src = obs.source.clone();
+                        Ok((e.observe(obs, now), BTreeMap::from([(src, payload)])))
+                    })
+                }
+                None => {
+                    let src = branch.meta.source;
+                    Box::new(move |e: &mut Engine, now| {
+                        Ok((e.withdraw(&src, now), BTreeMap::new()))
+                    })
+                }
+            }
         }
         other => {
             return Err(HandlerError::permanent(format!(

@@ -2,14 +2,15 @@
 //! engine keeps in memory (and the service stores, one row per source reference).
 //!
 //! Owns the conversion from the published source contracts (`source.cooperative.v1`,
-//! `source.disbursement.v1`, the entries of `source.ntm_report.v1`) into [`Observation`]s.
+//! `source.disbursement.v1`, the entries of `source.ntm_report.v1`, and the HTX/THT a
+//! converted branch of `source.fu_branch.v1` became) into [`Observation`]s.
 //! Keeps only what matching and survivorship need: no amounts, no raw payloads. Knows
 //! nothing of scoring, storage or messaging.
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use hub_contracts::v1::{
-    BorrowerType, KeyOfficers, LoanDisbursement, NtmCommuneReport, NtmCooperativeEntry, OrgKind,
-    OrgStatus, Origin, Rating, RegistryCooperative, SourceRef,
+    BorrowerType, BranchStatus, FuBranch, KeyOfficers, LoanDisbursement, NtmCommuneReport,
+    NtmCooperativeEntry, OrgKind, OrgStatus, Origin, Rating, RegistryCooperative, SourceRef,
 };
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +22,9 @@ pub enum ObservationKind {
     Registry,
     /// A loan-fund disbursement's borrower.
     Loan,
-    /// One cooperative listed in a commune's NTM report.
+    /// One cooperative listed in a commune's NTM report; also the HTX/THT a Farmers' Union
+    /// branch became (see [`Observation::from_fu_conversion`]): a name a commune-level
+    /// body writes, often short, placed by its commune code, in no report.
     NtmEntry,
 }
 
@@ -169,6 +172,41 @@ impl Observation {
                 linked_with_enterprise: e.linked_with_enterprise,
             }),
         }
+    }
+
+    /// The HTX or THT a converted Farmers' Union branch became (`chuyen_thanh_*`), or `None`
+    /// when the record names none (a branch active or dissolved, or retracted by a later
+    /// workbook: its observation, if any, is withdrawn).
+    ///
+    /// The source is the branch's own (`farmers-union`, `{sender}:{code}`), so the
+    /// provincial and a district workbook listing one branch are two observations of one
+    /// organisation. It is matched as the commune-level listing it is (kind
+    /// [`ObservationKind::NtmEntry`], without a report): a name the Union writes as a commune
+    /// writes it (a short form is forgiven, a different word is not), the declared kind
+    /// (`HTX`/`THT`), the branch's commune (2024 list) and district, and the registration
+    /// code when the Union knows it (equal codes are the certain rule). No person, no NTM
+    /// position: survivorship takes nothing else from it.
+    pub fn from_fu_conversion(b: &FuBranch) -> Option<Observation> {
+        let c = b.converted_to.as_ref()?;
+        if b.retracted || b.status != BranchStatus::Converted || c.name.trim().is_empty() {
+            return None;
+        }
+        Some(Observation {
+            source: b.meta.source.clone(),
+            kind: ObservationKind::NtmEntry,
+            name: c.name.clone(),
+            declared_kind: Some(c.kind),
+            borrower_type: None,
+            registration_code: c.registration_code.clone().filter(|r| !r.is_empty()),
+            commune_code: Some(b.commune_code.clone()),
+            district_code: Some(b.district_code.clone()),
+            address: None,
+            representative: None,
+            phone: None,
+            observed_at: Some(b.meta.fetched_at),
+            registry: None,
+            ntm: None,
+        })
     }
 
     /// Whether this observation is outside the hub's scope (a household borrower).
