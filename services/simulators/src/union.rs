@@ -70,7 +70,10 @@ struct Branch {
     members: Option<u32>,
     status: Status,
     ended: Option<NaiveDate>,
+    /// `chuyen_thanh_loai`, `chuyen_thanh_ten`, `chuyen_thanh_ma_dk` as the Union writes them.
     converted: Option<(String, String, Option<String>)>,
+    /// The world's organisation (index) the branch became, when it is one.
+    became: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,18 +157,21 @@ fn rosters(world: &World) -> (Roster, Roster, Roster) {
                     .push(c.commune_code.as_str());
                 m
             });
-    // registry organisations grown out of a professional branch name the conversions
-    let mut conversions: Vec<(String, String, String, Option<String>)> = world
+    // organisations grown out of a professional branch name the conversions (the Union
+    // writes their names its own way: see `union_name`)
+    // (every fifth branch, the ones converted by the end of 2024, is placed in the commune
+    // of such an organisation of its district while one is left)
+    let mut conversions: Vec<(String, String, usize)> = world
         .organisations
         .iter()
-        .filter(|o| o.facts.origin == Some(Origin::ProfessionalBranch))
-        .filter(|o| matches!(o.facts.kind, OrgKind::Htx | OrgKind::Tht))
-        .map(|o| {
+        .enumerate()
+        .filter(|(_, o)| o.facts.origin == Some(Origin::ProfessionalBranch))
+        .filter(|(_, o)| matches!(o.facts.kind, OrgKind::Htx | OrgKind::Tht))
+        .map(|(i, o)| {
             (
+                o.facts.district_code.clone(),
                 o.facts.commune_code.clone(),
-                o.facts.kind.as_str().to_owned(),
-                o.facts.name.clone(),
-                o.facts.registration_code.clone(),
+                i,
             )
         })
         .collect();
@@ -200,7 +206,15 @@ fn rosters(world: &World) -> (Roster, Roster, Roster) {
         });
         for i in 0..4 {
             n += 1;
-            let commune = (*communes.choose(&mut rng).unwrap_or(&communes[0])).to_owned();
+            let mut commune = (*communes.choose(&mut rng).unwrap_or(&communes[0])).to_owned();
+            let mut became = None;
+            if (n - 1) % 5 == 0
+                && let Some(at) = conversions.iter().position(|c| c.0 == *district)
+            {
+                let (_, c, o) = conversions.remove(at);
+                commune = c;
+                became = Some(o);
+            }
             let established = d(
                 rng.random_range(2015..2024),
                 rng.random_range(1..13),
@@ -224,6 +238,7 @@ fn rosters(world: &World) -> (Roster, Roster, Roster) {
                 status: Status::Active,
                 ended: None,
                 converted: None,
+                became,
             });
             let officer = format!("CB-{commune}-{i}");
             officers.push(Officer {
@@ -248,7 +263,6 @@ fn rosters(world: &World) -> (Roster, Roster, Roster) {
                 });
             }
         }
-        let _ = n;
     }
     // a training before the baseline, and one on something else
     trainings.push(Training {
@@ -267,6 +281,7 @@ fn rosters(world: &World) -> (Roster, Roster, Roster) {
     };
 
     // end of 2024: conversions, dissolutions, one branch and one officer gone
+    let mut naming = stream(world.seed, 0xF0_0002);
     let mut p2 = p1.clone();
     p2.report_date = d(2024, 12, 31);
     for (i, b) in p2.branches.iter_mut().enumerate() {
@@ -274,9 +289,8 @@ fn rosters(world: &World) -> (Roster, Roster, Roster) {
             0 => {
                 b.status = Status::Converted;
                 b.ended = Some(d(2024, rng.random_range(3..12), rng.random_range(1..28)));
-                let named = conversions.iter().find(|c| c.0 == b.commune).cloned();
-                b.converted = Some(match named {
-                    Some((_, kind, name, reg)) => (kind, name, reg),
+                b.converted = Some(match b.became {
+                    Some(o) => union_name(&mut naming, &world.organisations[o].facts),
                     None => ("THT".into(), format!("Tổ hợp tác {}", b.name), None),
                 });
             }
@@ -361,6 +375,19 @@ fn rosters(world: &World) -> (Roster, Roster, Roster) {
         }
     }
     (p1, p2, d106)
+}
+
+/// The HTX/THT an organisation is, as the Union writes it: its kind, its name (the legal
+/// name, or typed the way a clerk types it: `HTX`, sector abbreviations, no diacritics,
+/// case and spaces), and its registration code when the Union knows it (about half).
+fn union_name(rng: &mut impl Rng, o: &crate::world::OrgFacts) -> (String, String, Option<String>) {
+    let name = if rng.random_bool(0.4) {
+        o.name.clone()
+    } else {
+        crate::noise::borrower_name(rng, &o.name)
+    };
+    let code = o.registration_code.clone().filter(|_| rng.random_bool(0.5));
+    (o.kind.as_str().to_owned(), name, code)
 }
 
 /// A cell as a person typed it.
@@ -770,6 +797,82 @@ pub struct UnionCounts {
     pub i5_den: u64,
     pub i8_num: u64,
     pub i8_den: u64,
+    /// Of I5's numerator: conversions whose HTX/THT is an organisation of the registry…
+    pub conv_matched: u64,
+    /// …and those whose HTX/THT is not (not an organisation of the world, or one the
+    /// registry does not hold).
+    pub conv_unmatched: u64,
+}
+
+/// A converted branch of an uploaded workbook and the truth of what it became.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConversionTruth {
+    /// The branch's source id, `{sender}:{code}`.
+    pub source_id: String,
+    pub sender: String,
+    pub code: String,
+    /// `ma_xa` (2024 list) and its district.
+    pub commune_code: String,
+    pub district_code: String,
+    pub ended_on: Option<NaiveDate>,
+    /// What the Union wrote: `HTX`/`THT`, the name (NFC, spaces collapsed, as the adapter
+    /// reads it), the registration code when written.
+    pub kind: OrgKind,
+    pub name: String,
+    pub registration_code: Option<String>,
+    /// The world's organisation it became (`ORG-…`), when it is one.
+    pub organisation: Option<String>,
+    /// That organisation's registry record id, when the registry holds it.
+    pub registry_id: Option<String>,
+}
+
+/// Every converted branch of the workbooks of [`workbooks`] (the end-2024 provincial one and
+/// district 106's; the mid-2024 one has none), with the truth of what it became.
+pub fn conversions(world: &World) -> Vec<ConversionTruth> {
+    let (_, p2, d106) = rosters(world);
+    let reference = Reference::get();
+    let mut out = Vec::new();
+    for r in [&p2, &d106] {
+        for b in &r.branches {
+            let Some((kind, name, reg)) = &b.converted else {
+                continue;
+            };
+            let org = b.became.map(|i| &world.organisations[i]);
+            out.push(ConversionTruth {
+                source_id: format!("{}:{}", r.sender, b.code),
+                sender: r.sender.clone(),
+                code: b.code.clone(),
+                commune_code: b.commune.clone(),
+                district_code: reference
+                    .commune_2024(&b.commune)
+                    .map(|c| c.district_code.clone())
+                    .unwrap_or_default(),
+                ended_on: b.ended,
+                kind: if kind == "HTX" {
+                    OrgKind::Htx
+                } else {
+                    OrgKind::Tht
+                },
+                name: name
+                    .nfc()
+                    .collect::<String>()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                registration_code: reg.clone(),
+                organisation: org.map(|o| o.id.clone()),
+                registry_id: org.and_then(|o| o.registry_id.clone()),
+            });
+        }
+    }
+    out
+}
+
+/// Whether the HTX/THT a branch became is an organisation of the registry.
+fn in_registry(world: &World, b: &Branch) -> bool {
+    b.became
+        .and_then(|i| world.organisations.get(i))
+        .is_some_and(|o| o.registry_id.is_some())
 }
 
 /// The truth of I5 and I8 per unit code, for the workbooks of [`workbooks`] as of T
@@ -837,6 +940,7 @@ impl UnionTruth {
                 let ended_before_b = br.status != Status::Active && br.ended.is_some_and(|e| e < b);
                 let converted =
                     br.status == Status::Converted && br.ended.is_some_and(|e| e >= b && e <= t);
+                let matched = in_registry(world, br);
                 for u in units_of_commune(&br.commune) {
                     let e = units.entry(u).or_default();
                     if !ended_before_b {
@@ -844,6 +948,11 @@ impl UnionTruth {
                     }
                     if converted {
                         e.i5_num += 1;
+                        if matched {
+                            e.conv_matched += 1;
+                        } else {
+                            e.conv_unmatched += 1;
+                        }
                     }
                 }
             }
@@ -910,5 +1019,12 @@ mod tests {
         let p = truth.units[PROVINCE_CODE];
         assert!(p.i5_num > 0 && p.i5_den > p.i5_num, "{p:?}");
         assert!(p.i8_num > 0 && p.i8_den > p.i8_num, "{p:?}");
+        assert_eq!(p.conv_matched + p.conv_unmatched, p.i5_num, "{p:?}");
+        let conv = conversions(&world);
+        assert!(
+            conv.iter().any(|c| c.registry_id.is_some())
+                && conv.iter().any(|c| c.organisation.is_none()),
+            "{conv:?}"
+        );
     }
 }
