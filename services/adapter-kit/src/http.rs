@@ -14,9 +14,15 @@
 //!   cached token refreshed shortly before it expires and on a `401` (after which the request
 //!   is repeated once). A `401` that survives this is [`SourceError::Unauthorized`].
 //!
+//! - **Tracing**: each [`HttpClient::get_json`] is a client span `GET` (its attempts carry its
+//!   W3C `traceparent` header); a successful one is noted for the page being read (see
+//!   [`page_fetches`]), whose records link to it.
+//!
 //! Owns no knowledge of any source's paths or paging. Sleeps between attempts end early when
 //! the shutdown token fires.
 
+use std::cell::RefCell;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -31,6 +37,32 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Secret;
 use crate::error::SourceError;
 use hub_runtime::messaging::retry::Backoff;
+use hub_runtime::telemetry::propagation;
+use tracing::Instrument;
+
+tokio::task_local! {
+    /// The `traceparent`s of the fetches made since the page being read began.
+    static PAGE_FETCHES: RefCell<Vec<String>>;
+}
+
+/// Runs `f` (a sync) noting the fetches it makes, for [`page_fetches`].
+pub(crate) async fn noting_page_fetches<F: Future>(f: F) -> F::Output {
+    PAGE_FETCHES.scope(RefCell::new(Vec::new()), f).await
+}
+
+/// The `traceparent`s of the successful fetches since the last call (within
+/// [`noting_page_fetches`]; none elsewhere): what the page's records were read from.
+pub(crate) fn page_fetches() -> Vec<String> {
+    PAGE_FETCHES
+        .try_with(|f| std::mem::take(&mut *f.borrow_mut()))
+        .unwrap_or_default()
+}
+
+fn note_page_fetch(span: &tracing::Span) {
+    if let Some(t) = propagation::traceparent(span) {
+        let _ = PAGE_FETCHES.try_with(|f| f.borrow_mut().push(t));
+    }
+}
 
 /// Timeouts and the retry budget.
 #[derive(Debug, Clone, PartialEq)]
@@ -228,16 +260,43 @@ impl HttpClient {
         &self.inner.stats
     }
 
-    /// GET `url` with `query`, authenticated, retried, deserialised as `T`.
+    /// GET `url` with `query`, authenticated, retried, deserialised as `T`; in a client
+    /// span (the path only: a query may name what is asked for).
     pub async fn get_json<T: DeserializeOwned>(
         &self,
         url: &str,
         query: &[(&str, String)],
     ) -> Result<T, SourceError> {
+        let parsed = reqwest::Url::parse(url).ok();
+        let span = tracing::info_span!("fetch", otel.name = "GET", otel.kind = "client",
+            http.request.method = "GET",
+            server.address = parsed.as_ref().and_then(|u| u.host_str()).unwrap_or(""),
+            url.path = parsed.as_ref().map(|u| u.path()).unwrap_or(""),
+            hub.source.system = %self.inner.system);
+        let traceparent = propagation::traceparent(&span);
+        let result = self
+            .get_json_traced(url, query, traceparent.as_deref())
+            .instrument(span.clone())
+            .await;
+        if result.is_ok() {
+            note_page_fetch(&span);
+        }
+        result
+    }
+
+    async fn get_json_traced<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        query: &[(&str, String)],
+        traceparent: Option<&str>,
+    ) -> Result<T, SourceError> {
         let mut retry = Retrier::new(self, url);
         let mut reauthenticated = false;
         loop {
             let mut req = self.inner.client.get(url).query(query);
+            if let Some(t) = traceparent {
+                req = req.header(propagation::TRACEPARENT, t);
+            }
             req = self.authorise(req).await?;
             match self.attempt(req).await {
                 Attempt::Body(bytes) => match serde_json::from_slice::<T>(&bytes) {

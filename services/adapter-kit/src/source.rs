@@ -18,6 +18,11 @@
 //!    deterministic id `Envelope::deterministic_id([system, source id, content hash])`;
 //! 4. in ONE transaction records the hashes and advances the watermark ([`Store::commit`]).
 //!
+//! Tracing: a sync is a span `sync <system>` whose fetches are client spans
+//! ([`crate::http`]); each published record starts a trace of its own (one trace per source
+//! record): a producer span, linked to the fetches its page was read from, whose context is
+//! the envelope's `traceparent`, and ends once the broker confirmed the page.
+//!
 //! A crash anywhere before 4 reads the page again at the next sync: records published but not
 //! committed are published again with the same message ids, which consumers drop.
 //!
@@ -33,7 +38,8 @@ use hub_contracts::registry::Contract;
 use hub_contracts::v1::{SourceMeta, SourceRef};
 use hub_contracts::{Envelope, content_hash};
 use hub_runtime::messaging::{OutgoingMessage, Publisher};
-use hub_runtime::telemetry::TraceContext;
+use hub_runtime::telemetry::{TraceContext, propagation};
+use tracing::Instrument;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -179,6 +185,8 @@ impl<'a, S: Source> SyncContext<'a, S> {
         let stored = self.engine.store.stored(&ids).await?;
         let fetched_at = Utc::now().with_timezone(&hub_normalise::datetime::vn_offset());
 
+        let fetches = crate::http::page_fetches();
+        let mut spans = Vec::new();
         let mut messages = Vec::new();
         let mut rows = Vec::new();
         let (mut skipped, mut invalid, mut issues) = (read - pending.len() as u64, 0u64, 0u64);
@@ -215,13 +223,15 @@ impl<'a, S: Source> SyncContext<'a, S> {
                         issues += n;
                         log_issues(&system, &p.id, &record);
                     }
+                    let (span, traceparent) = record_span::<S::Record>(&system, &id, &fetches);
+                    spans.push(span);
                     let env = Envelope::new(
                         id.clone(),
                         format!("{}:adapter:{system}", hub_contracts::HUB_SOURCE_PREFIX),
                         record,
                     )
                     .with_subject(format!("{system}/{}", p.id))
-                    .with_traceparent(Some(TraceContext::new_root().header()));
+                    .with_traceparent(Some(traceparent));
                     messages.push(OutgoingMessage::from_envelope(&env));
                     rows.push(RecordRow {
                         source_id: p.id,
@@ -246,6 +256,8 @@ impl<'a, S: Source> SyncContext<'a, S> {
         }
 
         self.engine.publisher.publish_batch(&messages).await?;
+        // the records' spans end once the broker has them
+        drop(spans);
         self.engine.event(PageEvent::Confirmed { page }).await;
         self.engine.store.commit(&rows, watermark.as_ref()).await?;
         if let Some(w) = watermark
@@ -281,6 +293,27 @@ impl<'a, S: Source> SyncContext<'a, S> {
         }
         Ok(())
     }
+}
+
+/// The span of a published record: a trace of its own, linked to the fetches its page was
+/// read from; and its `traceparent` (a fresh root when no OpenTelemetry layer runs). Ids
+/// only: what the record says stays out of it.
+fn record_span<T: Contract>(
+    system: &str,
+    message_id: &str,
+    fetches: &[String],
+) -> (tracing::Span, String) {
+    let span = tracing::info_span!(parent: None, "record",
+        otel.name = %format!("publish {}", T::TYPE), otel.kind = "producer",
+        messaging.system = "rabbitmq", messaging.operation.type = "send",
+        messaging.destination.name = T::EXCHANGE, messaging.message.id = %message_id,
+        hub.contract = T::TYPE, hub.source.system = %system);
+    for f in fetches {
+        propagation::link(&span, f);
+    }
+    let traceparent = propagation::traceparent(&span)
+        .unwrap_or_else(|| TraceContext::new_root().header());
+    (span, traceparent)
 }
 
 /// The issues a record carries (read back from its JSON: the kit does not know the type).
@@ -390,13 +423,23 @@ impl<S: Source> SyncEngine<S> {
             pending: Vec::new(),
             report: SyncReport::default(),
         };
-        let mut result = self.source.sync(&mut ctx).await;
-        if result.is_ok() && !ctx.pending.is_empty() {
-            // emitted but not committed by the source: commit without moving the watermark
-            result = ctx.commit_page(None).await;
-        }
-        let report = ctx.report.clone();
         let system = self.source.system();
+        let span = tracing::info_span!(parent: None, "sync",
+            otel.name = %format!("sync {system}"), hub.source.system = %system);
+        let result = crate::http::noting_page_fetches(
+            async {
+                let mut result = self.source.sync(&mut ctx).await;
+                if result.is_ok() && !ctx.pending.is_empty() {
+                    // emitted but not committed by the source: commit without moving the
+                    // watermark
+                    result = ctx.commit_page(None).await;
+                }
+                result
+            }
+            .instrument(span),
+        )
+        .await;
+        let report = ctx.report.clone();
         match result {
             Ok(()) => {
                 self.parts.metrics.set_last_success(Utc::now().timestamp());
