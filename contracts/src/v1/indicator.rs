@@ -164,3 +164,61 @@ pub struct IndicatorSnapshot {
     pub units: Vec<UnitIndicators>,
     pub provenance: SnapshotProvenance,
 }
+
+/// Which unit list a snapshot is computed on: the values of [`IndicatorSnapshot::unit_list`].
+/// The field stays a string in the contract (its schema is published); this is the one Rust
+/// type for it, shared by the indicators service and the simulators' truth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum UnitList {
+    /// Before 1 July 2025: the province, its districts and their communes.
+    #[serde(rename = "2024")]
+    Units2024,
+    /// From 1 July 2025: the province and its merged communes (no districts).
+    #[serde(rename = "2025")]
+    Units2025,
+}
+
+impl UnitList {
+    pub const ALL: [UnitList; 2] = [UnitList::Units2024, UnitList::Units2025];
+
+    /// `2024` or `2025`, as in [`IndicatorSnapshot::unit_list`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Units2024 => "2024",
+            Self::Units2025 => "2025",
+        }
+    }
+}
+
+impl std::str::FromStr for UnitList {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "2024" => Ok(Self::Units2024),
+            "2025" => Ok(Self::Units2025),
+            other => Err(format!("expected 2024 or 2025, got {other:?}")),
+        }
+    }
+}
+
+impl std::fmt::Display for UnitList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UnitList;
+
+    #[test]
+    fn unit_list_reads_back_what_it_writes() {
+        for list in UnitList::ALL {
+            let json = serde_json::to_string(&list).unwrap();
+            assert_eq!(json, format!("\"{}\"", list.as_str()));
+            assert_eq!(serde_json::from_str::<UnitList>(&json).unwrap(), list);
+            assert_eq!(list.to_string().parse::<UnitList>(), Ok(list));
+        }
+        assert!("2023".parse::<UnitList>().is_err());
+    }
+}

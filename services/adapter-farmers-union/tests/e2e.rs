@@ -172,11 +172,7 @@ async fn the_worlds_i5_and_i8_equal_its_truth_end_to_end() {
 
     let b = d(2024, 2, 20);
     for list in [UnitList::Units2024, UnitList::Units2025] {
-        let sim_list = match list {
-            UnitList::Units2024 => hub_simulators::UnitList::Units2024,
-            UnitList::Units2025 => hub_simulators::UnitList::Units2025,
-        };
-        let truth = UnionTruth::of(&world, sim_list, as_of, b);
+        let truth = UnionTruth::of(&world, list, as_of, b);
         let snapshot = tokio::time::timeout(
             Duration::from_secs(120),
             running.snapshot_where(list, |s| records_of(s) == published),

@@ -133,44 +133,8 @@ impl std::fmt::Display for IndicatorId {
     }
 }
 
-/// Which unit list a snapshot is computed on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum UnitList {
-    /// Before 1 July 2025: the province, its districts and their communes.
-    #[serde(rename = "2024")]
-    Units2024,
-    /// From 1 July 2025: the province and its merged communes (no districts).
-    #[serde(rename = "2025")]
-    Units2025,
-}
-
-impl UnitList {
-    pub const ALL: [UnitList; 2] = [UnitList::Units2024, UnitList::Units2025];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Units2024 => "2024",
-            Self::Units2025 => "2025",
-        }
-    }
-}
-
-impl FromStr for UnitList {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "2024" => Ok(Self::Units2024),
-            "2025" => Ok(Self::Units2025),
-            other => Err(format!("expected 2024 or 2025, got {other:?}")),
-        }
-    }
-}
-
-impl std::fmt::Display for UnitList {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Which unit list a snapshot is computed on (the contract's type, re-exported).
+pub use hub_contracts::v1::indicator::UnitList;
 
 /// One indicator of the plan, with its targets.
 #[derive(Debug, Clone, PartialEq, Serialize)]

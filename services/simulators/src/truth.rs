@@ -41,25 +41,8 @@ use crate::error::SimError;
 use crate::generate::DEFAULT_BASELINE;
 use crate::world::{NtmRevision, RegistrySubject, Subject, System, World, local_text, rfc3339};
 
-/// Which unit list indicators are given for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum UnitList {
-    /// The pre-reform province, 8 districts and 106 communes.
-    #[serde(rename = "2024")]
-    Units2024,
-    /// The post-reform province and 38 communes.
-    #[serde(rename = "2025")]
-    Units2025,
-}
-
-impl UnitList {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UnitList::Units2024 => "2024",
-            UnitList::Units2025 => "2025",
-        }
-    }
-}
+/// Which unit list indicators are given for (the contract's type, re-exported).
+pub use hub_contracts::v1::indicator::UnitList;
 
 /// The truth's parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
