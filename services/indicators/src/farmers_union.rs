@@ -14,10 +14,13 @@
 //!   2025 list: the new commune the crosswalk maps it to, and the province). An officer: `tinh`
 //!   in the province; `huyen` in its district and the province (on the 2025 list: the
 //!   province); `xa` and `chi_hoi` in their commune and the units containing it.
-//! - Beside I5 (never in it): each conversion counted in I5's numerator is matched to an
-//!   organisation of the registry (a live golden record with a registry record) by its
-//!   registration code, else by the same kind, commune and canonical name
-//!   (`hub_normalise::orgname`); the rest are unmatched.
+//! - Beside I5 (never in it): each conversion counted in I5's numerator is matched to the
+//!   registry when the reconciler linked the branch's record (its `source.fu_branch.v1`
+//!   source, which the reconciler observes as the HTX/THT the branch became) to an
+//!   organisation of the registry: a live golden record holding a registry record lists it
+//!   in its `source_refs`. The rest (not in the registry, in review, not yet reconciled) are
+//!   unmatched. The hub decides the match once, in the reconciler, with its log and review
+//!   queue; nothing is matched here.
 //! - A unit is covered when a workbook <= T covers some of it: the province by any
 //!   workbook; a district (and its communes) by the provincial or its own workbook; a 2025
 //!   commune when one of its old communes' districts is covered. Elsewhere I5 and I8 stay
@@ -29,7 +32,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use hub_contracts::v1::identity::GoldenRecord;
-use hub_contracts::v1::{BranchStatus, FuBranch, FuOfficer, FuTraining, OfficerLevel, Workbook};
+use hub_contracts::v1::{
+    BranchStatus, FuBranch, FuOfficer, FuTraining, OfficerLevel, SourceRef, Workbook,
+};
 
 use hub_contracts::v1::indicator::UnitLevel;
 
@@ -69,22 +74,14 @@ pub struct FuSums {
     pub conv_unmatched: u64,
 }
 
-/// Whether a converted branch's HTX/THT is an organisation of the registry.
-fn in_registry(branch: &FuBranch, registry: &[&GoldenRecord]) -> bool {
-    let Some(c) = &branch.converted_to else {
-        return false;
-    };
-    if let Some(code) = c.registration_code.as_deref().filter(|c| !c.is_empty()) {
-        return registry
-            .iter()
-            .any(|g| g.registration_code.as_deref() == Some(code));
-    }
-    let canonical = hub_normalise::orgname::parse(&c.name).canonical;
-    registry.iter().any(|g| {
-        g.kind == Some(c.kind)
-            && g.commune_code.as_deref() == Some(branch.commune_code.as_str())
-            && hub_normalise::orgname::parse(&g.name).canonical == canonical
-    })
+/// The source records the reconciler linked to an organisation of the registry: every
+/// source ref of a live golden record that holds a registry record.
+fn linked_to_registry(golden: &[GoldenRecord]) -> BTreeSet<&SourceRef> {
+    golden
+        .iter()
+        .filter(|g| !g.retired && g.in_registry)
+        .flat_map(|g| g.source_refs.iter())
+        .collect()
 }
 
 /// The version of each record standing as of `t`: latest report date <= t, then latest fetch.
@@ -201,10 +198,7 @@ pub fn per_unit(
     };
 
     // I5: branches (and beside it, their conversions matched to the registry)
-    let registry: Vec<&GoldenRecord> = golden
-        .iter()
-        .filter(|g| !g.retired && g.in_registry)
-        .collect();
+    let registry = linked_to_registry(golden);
     let branches = standing(&fu.branches, t, &latest, |r| {
         (&r.workbook, r.meta.source.id.as_str(), r.meta.fetched_at)
     });
@@ -222,7 +216,7 @@ pub fn per_unit(
         let Some(rows) = table.containing.get(&br.commune_code) else {
             continue;
         };
-        let matched = converted && in_registry(br, &registry);
+        let matched = converted && registry.contains(&br.meta.source);
         add(&mut out, rows, &|s| {
             if !ended_before_b {
                 s.i5_den += 1;
@@ -541,14 +535,33 @@ mod tests {
                 .map(|c| (c.matched, c.unmatched))
         };
         assert_eq!(i5(&units), Some((0, 2)));
-        // B5's HTX is in the registry (same kind, commune and name): matched
-        let golden: GoldenRecord = serde_json::from_value(serde_json::json!({
-            "organisation_id": "018f0000-0000-7000-8000-000000000001",
-            "version": 1, "retired": false, "kind": "HTX", "name": "Hợp tác xã",
-            "commune_code": "03394", "in_registry": true, "source_refs": [],
-            "updated_at": "2025-01-01T00:00:00Z"
-        }))
-        .expect("a golden record");
+        // B5's record is linked to an organisation of the registry: matched; the same HTX
+        // name, kind and commune without the link is not (the reconciler decides, not this)
+        let golden = |refs: serde_json::Value, in_registry: bool| -> GoldenRecord {
+            serde_json::from_value(serde_json::json!({
+                "organisation_id": "018f0000-0000-7000-8000-000000000001",
+                "version": 1, "retired": false, "kind": "HTX", "name": "Hợp tác xã",
+                "commune_code": "03394", "in_registry": in_registry, "source_refs": refs,
+                "updated_at": "2025-01-01T00:00:00Z"
+            }))
+            .expect("a golden record")
+        };
+        let b5 = serde_json::json!([
+            {"system": "coop-alliance", "id": "R1"},
+            {"system": "farmers-union", "id": "106:B5"}
+        ]);
+        for (refs, in_registry) in [(serde_json::json!([]), true), (b5.clone(), false)] {
+            let g = golden(refs, in_registry);
+            let inputs = Inputs {
+                golden: std::slice::from_ref(&g),
+                loans: &[],
+                ntm: &[],
+            };
+            let units =
+                compute_with_union(&plan, UnitList::Units2024, d(2024, 10, 15), inputs, &fu);
+            assert_eq!(i5(&units), Some((0, 2)));
+        }
+        let golden = golden(b5, true);
         let with_registry = Inputs {
             golden: std::slice::from_ref(&golden),
             loans: &[],

@@ -323,6 +323,24 @@ fn row(plan: &Plan, no: usize, v: &IndicatorValue, year: i32) -> Row {
         ),
         _ => (String::new(), String::new()),
     };
+    // beside I5: the conversions the reconciler found in the registry, and not
+    let (detail_vi, detail_en) = match v.conversions {
+        Some(c) => (
+            format!(
+                "{detail_vi}{}chuyển đổi: {} có trong sổ đăng ký HTX, {} chưa",
+                if detail_vi.is_empty() { "" } else { "; " },
+                c.matched,
+                c.unmatched
+            ),
+            format!(
+                "{detail_en}{}conversions: {} in the registry, {} not",
+                if detail_en.is_empty() { "" } else { "; " },
+                c.matched,
+                c.unmatched
+            ),
+        ),
+        None => (detail_vi, detail_en),
+    };
     let a = assessment(v, year);
     Row {
         no,
@@ -464,6 +482,29 @@ mod tests {
         assert_eq!(
             target_en("I1", &t(Comparison::Ge, 10.0, ValueUnit::Count)),
             "at least 10 cooperatives"
+        );
+    }
+
+    #[test]
+    fn i5_shows_the_conversions_beside_it() {
+        let plan = Plan::builtin().expect("plan");
+        let v: IndicatorValue = serde_json::from_value(serde_json::json!({
+            "indicator": "I5", "unit": "percent", "value": 25.0, "numerator": 2.0,
+            "denominator": 8.0, "status": "behind",
+            "conversions": {"matched": 1, "unmatched": 1}
+        }))
+        .expect("a value");
+        let r = row(&plan, 5, &v, 2025);
+        assert!(
+            r.detail_vi
+                .ends_with("; chuyển đổi: 1 có trong sổ đăng ký HTX, 1 chưa"),
+            "{}",
+            r.detail_vi
+        );
+        assert!(
+            r.detail_en.ends_with("; conversions: 1 in the registry, 1 not"),
+            "{}",
+            r.detail_en
         );
     }
 
