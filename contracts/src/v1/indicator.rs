@@ -90,10 +90,12 @@ pub struct IndicatorValue {
 /// The Farmers' Union's conversions matched to the registry, beside I5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ConversionCheck {
-    /// Converted branches whose HTX/THT is an organisation of the registry (same registration
-    /// code; else same kind, commune and name).
+    /// Converted branches the reconciler linked to an organisation of the registry: the
+    /// branch's record is among the `source_refs` of a live golden record holding a
+    /// registry record.
     pub matched: u64,
-    /// Converted branches whose HTX/THT the hub could not find in the registry.
+    /// Converted branches it did not (not in the registry, awaiting review, or not yet
+    /// reconciled).
     pub unmatched: u64,
 }
 
