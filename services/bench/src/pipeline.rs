@@ -490,7 +490,8 @@ pub async fn latency(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hub_contracts::v1::{IdentityMerged, LoanDisbursement, ReconciliationDecision};
+    use hub_contracts::v1::{IdentityMerged, LoanDisbursement};
+    use hub_contracts::v2::ReconciliationDecisions;
 
     #[test]
     fn routed_queues_follow_the_services_bindings() {
@@ -505,8 +506,9 @@ mod tests {
             routed_queues(&b, exchanges::IDENTITY, GoldenRecord::TYPE),
             1
         );
-        let decision = ReconciliationDecision::TYPE;
-        assert_eq!(routed_queues(&b, exchanges::IDENTITY, decision), 1);
+        // indicators.inputs takes decisions in batches
+        let decisions = ReconciliationDecisions::TYPE;
+        assert_eq!(routed_queues(&b, exchanges::IDENTITY, decisions), 1);
         // nobody binds merges in the pipeline: the unrouted queue keeps them
         assert_eq!(
             routed_queues(&b, exchanges::IDENTITY, IdentityMerged::TYPE),

@@ -11,6 +11,7 @@ use hub_contracts::v1::identity::{DecisionOutcome, GoldenRecord, ReconciliationD
 use hub_contracts::v1::indicator::{IndicatorSnapshot, SnapshotProvenance, SourceProvenance};
 use hub_contracts::v1::source::{LoanDisbursement, NtmCommuneReport, RegistryCooperative};
 use hub_contracts::v1::{FuBranch, FuOfficer, FuTraining, SourceMeta, Workbook};
+use hub_contracts::v2::ReconciliationDecisions;
 use hub_contracts::{Contract, Envelope};
 use hub_runtime::messaging::OutgoingMessage;
 use hub_runtime::storage::{Database, inbox, outbox};
@@ -34,7 +35,11 @@ pub enum Input {
     Loan(Box<LoanDisbursement>),
     Ntm(Box<NtmCommuneReport>),
     Registry(Box<RegistryCooperative>),
+    /// `reconciliation.decision.v1`: one decision.
     Decision(Box<ReconciliationDecision>),
+    /// `reconciliation.decision.v2`: the decisions of one reconciler transaction (each taken
+    /// as a `v1` one would be: a decision already held, by either contract, is kept once).
+    Decisions(Box<ReconciliationDecisions>),
     FuBranch(Box<FuBranch>),
     FuOfficer(Box<FuOfficer>),
     FuTraining(Box<FuTraining>),
@@ -139,6 +144,7 @@ impl Store {
                 Input::Ntm(r) => ntm.push(r.as_ref()),
                 Input::Registry(c) => registry.push(c.as_ref()),
                 Input::Decision(d) => decisions.push(d.as_ref()),
+                Input::Decisions(b) => decisions.extend(b.decisions.iter()),
                 Input::FuBranch(r) => fu.push(FuRow {
                     contract_type: FuBranch::TYPE,
                     meta: &r.meta,

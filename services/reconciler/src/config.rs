@@ -6,7 +6,7 @@
 //! | `AMQP_URL`, `DATABASE_URL`, `HUB_NAMESPACE`, `HTTP_ADDR`, `LOG_FORMAT`, `PREFETCH`, `BATCH_SIZE`, `RETRY_ATTEMPTS`, `RETRY_INITIAL_MS`, `RETRY_MAX_MS`, `DELIVERY_LIMIT` | see `hub_runtime::CommonConfig` | the common settings |
 //! | `RECONCILER_MAX_PAGE` | `500` | largest `limit` the HTTP API accepts |
 //! | `SERVICE_TOKENS` | required with `HTTP_ADDR` | bearer tokens the API accepts (the console's `SERVICE_TOKEN`), comma-separated so that one can be rotated; at least 32 characters each |
-//! | `RECONCILER_DECISION_CONTRACTS` | `v1,v2` | how decisions go on `coophub.identity`: `v1` one `reconciliation.decision.v1` per decision (for consumers bound to it, the hub's indicators among them), `v2` one `reconciliation.decision.v2` per transaction (a batch); either or both, comma-separated |
+//! | `RECONCILER_DECISION_CONTRACTS` | `v2` | how decisions go on `coophub.identity`: `v2` one `reconciliation.decision.v2` per transaction (a batch; the hub's indicators bind it), `v1` one `reconciliation.decision.v1` per decision (on request, for agency consumers still bound to it); either or both, comma-separated |
 //! | `RECONCILER_SETTLE_QUIET_MS` | `1000` | the settle pass (identities independent of arrival order) runs once no record or operator decision changed the engine for this long; 50 to 600000 |
 //!
 //! Owns parsing and validation only.
@@ -38,7 +38,7 @@ impl Default for Config {
             reconciler_max_page: 500,
             reconciler_settle_quiet_ms: 1000,
             service_tokens: ServiceTokens::default(),
-            reconciler_decision_contracts: "v1,v2".into(),
+            reconciler_decision_contracts: "v2".into(),
         }
     }
 }
@@ -102,9 +102,14 @@ mod tests {
 
     #[test]
     fn defaults_are_valid() {
-        Config::default()
-            .validate()
-            .expect("defaults work on this machine");
+        let c = Config::default();
+        c.validate().expect("defaults work on this machine");
+        let only_v2 = crate::service::DecisionContracts {
+            v1: false,
+            v2: true,
+        };
+        assert_eq!(c.decision_contracts().expect("valid"), only_v2);
+        assert_eq!(crate::service::DecisionContracts::default(), only_v2);
     }
 
     #[test]
@@ -144,13 +149,11 @@ mod tests {
             jail.set_env("RECONCILER_DECISION_CONTRACTS", "v3");
             let e = Config::from_env().expect_err("no v3").to_string();
             assert!(e.contains("RECONCILER_DECISION_CONTRACTS"), "{e}");
-            jail.set_env("RECONCILER_DECISION_CONTRACTS", "v2");
-            let c = Config::from_env().expect("v2 alone");
-            let only_v2 = crate::service::DecisionContracts {
-                v1: false,
-                v2: true,
-            };
-            assert_eq!(c.decision_contracts().expect("valid"), only_v2);
+            // v1 on request, for agency consumers bound to it
+            jail.set_env("RECONCILER_DECISION_CONTRACTS", "v1, v2");
+            let c = Config::from_env().expect("both");
+            let both = crate::service::DecisionContracts { v1: true, v2: true };
+            assert_eq!(c.decision_contracts().expect("valid"), both);
             Ok(())
         });
     }

@@ -18,8 +18,8 @@
 //! branch became; other branches change nothing)
 //! from `coophub.source` (queue `reconciler.source`, single active
 //! consumer) and publishes `identity.golden_record.v1`, `identity.merged.v1`,
-//! `identity.split.v1` and `reconciliation.decision.v1` (one per decision) and/or
-//! `reconciliation.decision.v2` (one per transaction, `RECONCILER_DECISION_CONTRACTS`) on
+//! `identity.split.v1` and `reconciliation.decision.v2` (one per transaction) and, on request,
+//! `reconciliation.decision.v1` (one per decision, `RECONCILER_DECISION_CONTRACTS`) on
 //! `coophub.identity` through the transactional outbox. Reads no other service's tables;
 //! talks to the rest of the hub only through the published contracts. Sharded by province
 //! (`HUB_PROVINCE`), a reconciler consumes its province's queue (see [`source_queue`]) and

@@ -78,9 +78,9 @@ pub struct Cause {
 }
 
 /// Which contracts the decisions of a transaction are published as on `coophub.identity`
-/// (`RECONCILER_DECISION_CONTRACTS`): `reconciliation.decision.v1`, one message per
-/// decision, for the consumers bound to it; `reconciliation.decision.v2`, one message per
-/// transaction (up to 500 decisions each).
+/// (`RECONCILER_DECISION_CONTRACTS`): `reconciliation.decision.v2`, one message per
+/// transaction (up to 500 decisions each), by default; `reconciliation.decision.v1`, one
+/// message per decision, on request, for the consumers bound to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecisionContracts {
     pub v1: bool,
@@ -88,9 +88,13 @@ pub struct DecisionContracts {
 }
 
 impl Default for DecisionContracts {
-    /// Both: the hub's indicators and agencies bound to v1 keep receiving it.
+    /// v2 only: the hub's indicators bind v2; a deployment whose agencies are bound to v1
+    /// asks for it (`RECONCILER_DECISION_CONTRACTS=v1,v2`).
     fn default() -> Self {
-        DecisionContracts { v1: true, v2: true }
+        DecisionContracts {
+            v1: false,
+            v2: true,
+        }
     }
 }
 
@@ -106,7 +110,8 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Loads the engine from the database; decisions are published as both contracts.
+    /// Loads the engine from the database; decisions are published as the default
+    /// [`DecisionContracts`] say (v2).
     pub async fn load(
         db: Database,
         shutdown: CancellationToken,

@@ -23,7 +23,7 @@ use hub_runtime::http::Readiness;
 use hub_runtime::messaging::{Broker, Incoming, OutgoingMessage, Publisher};
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::telemetry::Metrics;
-use hub_runtime::testing::{TestEnv, eventually};
+use hub_test_support::{TestEnv, eventually};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// Registry records `prefix-0..n` (distinct names and codes), as an adapter publishes them.
@@ -184,8 +184,10 @@ enum Seen {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transactions_decisions_go_out_as_one_v2_message_as_well_as_v1_ones() {
     let env = TestEnv::new().await;
+    // v1 on request (the default is v2 alone), for agency consumers bound to it
     let config = Config {
         common: env.config.clone(),
+        reconciler_decision_contracts: "v1,v2".into(),
         ..Config::default()
     };
     let keys = [ReconciliationDecision::TYPE, ReconciliationDecisions::TYPE];
@@ -256,4 +258,55 @@ async fn a_transactions_decisions_go_out_as_one_v2_message_as_well_as_v1_ones() 
         v2_messages < v1_messages,
         "{v2_messages} batch messages for {v1_messages} decisions"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_decisions_go_out_as_v2_alone() {
+    let env = TestEnv::new().await;
+    let config = Config {
+        common: env.config.clone(),
+        ..Config::default()
+    };
+    let keys = [ReconciliationDecision::TYPE, ReconciliationDecisions::TYPE];
+    let mut observer = Observer::start(&env, &config, &keys, |m: Incoming| {
+        Ok(match m.envelope.ty.as_str() {
+            ReconciliationDecisions::TYPE => {
+                Seen::Batch(m.decode::<ReconciliationDecisions>()?.data)
+            }
+            _ => Seen::One(Box::new(m.decode::<ReconciliationDecision>()?.data)),
+        })
+    })
+    .await;
+    let publisher = Publisher::new(env.broker("test-publisher"));
+    publisher
+        .publish_batch(&records("dv", 6))
+        .await
+        .expect("published");
+    publisher.broker().close().await;
+    let stop = CancellationToken::new();
+    let running = hub_reconciler::start(config.clone(), stop.clone())
+        .await
+        .expect("starts");
+    // a transaction's v1 messages would be in the outbox before its v2 ones, and one queue
+    // keeps their order: when every record's decision came in a batch, none came alone
+    let mut records_decided = BTreeSet::new();
+    let mut alone = 0usize;
+    while records_decided.len() < 6 {
+        let seen = tokio::time::timeout(Duration::from_secs(60), observer.rx.recv())
+            .await
+            .expect("decisions within 60 s")
+            .expect("observer running");
+        match seen {
+            Seen::One(_) => alone += 1,
+            Seen::Batch(b) => records_decided.extend(
+                b.decisions
+                    .into_iter()
+                    .filter_map(|d| d.source.map(|s| s.id)),
+            ),
+        }
+    }
+    stop.cancel();
+    running.wait().await.expect("stops");
+    observer.teardown(env, &config).await;
+    assert_eq!(alone, 0, "no reconciliation.decision.v1 unless asked for");
 }

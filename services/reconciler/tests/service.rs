@@ -47,6 +47,8 @@ impl Harness {
                 hub_runtime::service_auth::generate_token(),
                 token.clone(),
             ]),
+            // one decision per message, as agency consumers bound to v1 ask for it
+            reconciler_decision_contracts: "v1,v2".into(),
             ..Config::default()
         };
         let mut auth = reqwest::header::HeaderMap::new();
