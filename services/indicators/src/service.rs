@@ -5,6 +5,10 @@
 //! Owns when snapshots are computed (after inputs change, quiet for `DEBOUNCE_MS`; when the
 //! date rolls over; on demand) and that one recompute runs at a time. The computation itself
 //! is [`crate::compute`], storage [`crate::store`].
+//!
+//! Tracing: each automatic recompute is a span `snapshot`, linked to the spans of the input
+//! batches that changed the projection since the previous one (each of which links to its
+//! messages' traces, so a source record's trace leads to the snapshots it fed).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -18,12 +22,13 @@ use hub_contracts::v1::identity::{GoldenRecord, ReconciliationDecision};
 use hub_contracts::v1::indicator::IndicatorSnapshot;
 use hub_contracts::v1::source::{LoanDisbursement, NtmCommuneReport, RegistryCooperative};
 use hub_contracts::v1::{FuBranch, FuOfficer, FuTraining};
-use hub_contracts::v2::ReconciliationDecisions;
 use hub_runtime::messaging::{BatchConsumer, BatchHandler, HandlerError, Incoming, QueueSpec};
 use hub_runtime::service::ServiceContext;
 use hub_runtime::shutdown::CancellationToken;
+use hub_runtime::telemetry::propagation::Causes;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::compute::{Inputs, compute_as_of};
 use crate::config::Config;
@@ -41,14 +46,9 @@ pub const INPUT_QUEUE: &str = "indicators.inputs";
 /// The service's migrations (its own schema).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// The contract types the service consumes. Decisions come as `reconciliation.decision.v2`
-/// (one message per reconciler transaction, the queue's binding); a
-/// `reconciliation.decision.v1` is still taken (one queued before an upgrade, or routed by a
-/// binding an older deployment left on the queue), each decision kept once whichever
-/// contract brought it.
-pub const INPUT_TYPES: [&str; 9] = [
+/// The contract types the service consumes.
+pub const INPUT_TYPES: [&str; 8] = [
     GoldenRecord::TYPE,
-    ReconciliationDecisions::TYPE,
     ReconciliationDecision::TYPE,
     LoanDisbursement::TYPE,
     NtmCommuneReport::TYPE,
@@ -63,7 +63,7 @@ pub const INPUT_TYPES: [&str; 9] = [
 pub fn input_queue(config: &Config) -> QueueSpec {
     QueueSpec::new(INPUT_QUEUE)
         .bind(exchanges::IDENTITY, GoldenRecord::TYPE)
-        .bind(exchanges::IDENTITY, ReconciliationDecisions::TYPE)
+        .bind(exchanges::IDENTITY, ReconciliationDecision::TYPE)
         .bind(exchanges::SOURCE, LoanDisbursement::TYPE)
         .bind(exchanges::SOURCE, NtmCommuneReport::TYPE)
         .bind(exchanges::SOURCE, RegistryCooperative::TYPE)
@@ -174,6 +174,8 @@ impl Snapshots {
 struct InputHandler {
     store: Store,
     dirty: Arc<Notify>,
+    /// The batches that changed it since the last snapshot (links of the next one).
+    causes: Causes,
 }
 
 fn decode_input(msg: &Incoming) -> Result<Input, HandlerError> {
@@ -186,9 +188,6 @@ fn decode_input(msg: &Incoming) -> Result<Input, HandlerError> {
         }
         ReconciliationDecision::TYPE => {
             Input::Decision(Box::new(msg.decode::<ReconciliationDecision>()?.data))
-        }
-        ReconciliationDecisions::TYPE => {
-            Input::Decisions(Box::new(msg.decode::<ReconciliationDecisions>()?.data))
         }
         FuBranch::TYPE => Input::FuBranch(Box::new(msg.decode::<FuBranch>()?.data)),
         FuOfficer::TYPE => Input::FuOfficer(Box::new(msg.decode::<FuOfficer>()?.data)),
@@ -222,6 +221,8 @@ impl BatchHandler for InputHandler {
         }
         let batch: Vec<(&str, &Input)> = inputs.iter().map(|(id, i)| (*id, i)).collect();
         if self.store.apply_batch(&batch).await? {
+            // the consumer runs this in the batch's span
+            self.causes.note_current();
             self.dirty.notify_one();
         }
         Ok(results)
@@ -318,6 +319,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         config.as_of,
     ));
     let dirty = Arc::new(Notify::new());
+    let causes = Causes::new();
     let mut tasks = vec![ctx.spawn_outbox_relay(), ctx.spawn_database_probe()];
 
     // every input the broker delivered meanwhile goes in the next transaction
@@ -327,6 +329,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         InputHandler {
             store,
             dirty: dirty.clone(),
+            causes: causes.clone(),
         },
     )
     .retry(ctx.config.retry_policy())
@@ -343,6 +346,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     tasks.push(tokio::spawn(debounce(
         snapshots.clone(),
         dirty.clone(),
+        causes,
         Duration::from_millis(config.debounce_ms),
         Duration::from_millis(config.debounce_max_ms),
         shutdown.clone(),
@@ -391,6 +395,7 @@ fn until_next_day() -> Duration {
 async fn debounce(
     snapshots: Arc<Snapshots>,
     dirty: Arc<Notify>,
+    causes: Causes,
     quiet: Duration,
     longest: Duration,
     shutdown: CancellationToken,
@@ -413,20 +418,28 @@ async fn debounce(
                 _ = tokio::time::sleep_until(deadline) => break,
             }
         }
-        for list in snapshots.lists.clone() {
-            if let Err(e) = snapshots.recompute(list, None).await {
-                tracing::warn!(error = %e, unit_list = %list, "recompute failed; will retry");
-                // try again after a pause
-                let again = dirty.clone();
-                let stop = shutdown.clone();
-                tokio::spawn(async move {
-                    tokio::select! {
-                        _ = stop.cancelled() => {}
-                        _ = tokio::time::sleep(Duration::from_secs(5)) => again.notify_one(),
-                    }
-                });
-                break;
+        // linked to the batches that changed the projection since the last one
+        let span = tracing::info_span!(parent: None, "snapshot", otel.name = "snapshot",
+            hub.unit_lists = snapshots.lists.len(), hub.causes = tracing::field::Empty);
+        span.record("hub.causes", causes.take(&span));
+        async {
+            for list in snapshots.lists.clone() {
+                if let Err(e) = snapshots.recompute(list, None).await {
+                    tracing::warn!(error = %e, unit_list = %list, "recompute failed; will retry");
+                    // try again after a pause
+                    let again = dirty.clone();
+                    let stop = shutdown.clone();
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            _ = stop.cancelled() => {}
+                            _ = tokio::time::sleep(Duration::from_secs(5)) => again.notify_one(),
+                        }
+                    });
+                    break;
+                }
             }
         }
+        .instrument(span)
+        .await;
     }
 }
