@@ -58,7 +58,7 @@ pub struct TargetCheck {
 /// One indicator in one unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct IndicatorValue {
-    /// `I1` … `I10`.
+    /// The plan's identifier of the indicator (`I1` … `I10` in Lai Châu's plan).
     pub indicator: String,
     /// The value in `unit`; null when there is none (`no_data`, `no_source`).
     #[serde(default)]
@@ -75,6 +75,12 @@ pub struct IndicatorValue {
     pub target_2025: Option<TargetCheck>,
     #[serde(default)]
     pub target_2030: Option<TargetCheck>,
+    /// The plan's targets for years other than 2025 and 2030 (those stay in `target_2025` and
+    /// `target_2030`), in year order, each with its status; absent when the plan has none. The
+    /// headline `status` is judged against the first target (of every year) whose year is
+    /// that of `as_of` or later, else the last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetCheck>,
     /// True when the plan sets no target for this indicator (I10 in Lai Châu's plan): the value
     /// is shown for context only, both targets are null, and `status` is `met` whenever there
     /// is a value (there is no target to be behind). Absent means false.

@@ -33,20 +33,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, NaiveDate};
-use hub_contracts::v1::common::{OrgKind, SourceRef};
+use hub_contracts::v1::common::SourceRef;
 use hub_contracts::v1::identity::GoldenRecord;
 use hub_contracts::v1::indicator::{
     Comparison, ConversionCheck, IndicatorValue, Target, TargetCheck, UnitIndicators, UnitLevel,
     ValueStatus, ValueUnit,
 };
-use hub_contracts::v1::source::{
-    Grade, LoanDisbursement, LoanStatus, NtmCommuneReport, OrgStatus, Origin, ReportStatus,
-};
+use hub_contracts::v1::source::{LoanDisbursement, LoanStatus, NtmCommuneReport, ReportStatus};
 use uuid::Uuid;
 
 use crate::asof::{Facts, Place, Places, RegistryHistory, RegistryVersion, loans_as_of, ntm_as_of};
 use crate::farmers_union::{FuInputs, FuSums};
-use crate::plan::{IndicatorId, Plan, PlanIndicator, UnitList};
+use crate::measure::{Entity, OrgView, Term};
+use crate::plan::{Measure, Plan, PlanIndicator, UnitList, UnitRow};
 
 /// What the indicators are computed from: the service's projection.
 #[derive(Debug, Clone, Copy)]
@@ -59,42 +58,28 @@ pub struct Inputs<'a> {
     pub ntm: &'a [NtmCommuneReport],
 }
 
-/// Per pre-2025 commune sums: every indicator is a sum over communes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Sums {
-    i1: u64,
-    i2: u64,
-    i3_num: u64,
-    i3_den: u64,
-    i4: u64,
-    i5: u64,
-    i6_num: u64,
-    i6_den: u64,
-    i7_num: u64,
-    i7_den: u64,
-    i9_num: u64,
-    i9_den: u64,
-    i10_num: u64,
-    i10_den: u64,
+/// Per place (or unit) sums: one per term of the plan ([`terms`]); every indicator is a sum
+/// over communes.
+type Sums = Vec<u64>;
+
+fn add(into: &mut Sums, from: &Sums) {
+    for (a, b) in into.iter_mut().zip(from) {
+        *a += b;
+    }
 }
 
-impl std::ops::AddAssign<&Sums> for Sums {
-    fn add_assign(&mut self, o: &Sums) {
-        self.i1 += o.i1;
-        self.i2 += o.i2;
-        self.i3_num += o.i3_num;
-        self.i3_den += o.i3_den;
-        self.i4 += o.i4;
-        self.i5 += o.i5;
-        self.i6_num += o.i6_num;
-        self.i6_den += o.i6_den;
-        self.i7_num += o.i7_num;
-        self.i7_den += o.i7_den;
-        self.i9_num += o.i9_num;
-        self.i9_den += o.i9_den;
-        self.i10_num += o.i10_num;
-        self.i10_den += o.i10_den;
-    }
+/// The plan's terms in order: each indicator's value or numerator, then its denominator, then
+/// its `when_no_source`.
+fn terms(plan: &Plan) -> Vec<&Term> {
+    plan.indicators
+        .iter()
+        .flat_map(|i| {
+            i.measure
+                .terms()
+                .into_iter()
+                .chain(i.when_no_source.as_ref())
+        })
+        .collect()
 }
 
 /// The report that stands for a commune as of `year`: its highest submitted/approved revision
@@ -143,8 +128,8 @@ pub fn compute_with_union(
 /// Computes every indicator of the plan for every unit of `list` from the state as of
 /// `as_of` ([`crate::asof`]): each organisation's registry facts from its registry record's
 /// version as of T (`registry`: every version held; the golden record's own facts when none
-/// is held), each loan's version as of T, the NTM revisions submitted by T; I5 and I8 from
-/// the Farmers' Union's records `fu` where a workbook covers the unit.
+/// is held), each loan's version as of T, the NTM revisions submitted by T; the terms over
+/// the Farmers' Union's records from `fu` where a workbook covers the unit.
 pub fn compute_as_of(
     plan: &Plan,
     list: UnitList,
@@ -155,6 +140,7 @@ pub fn compute_as_of(
 ) -> Vec<UnitIndicators> {
     let t = as_of;
     let b = plan.baseline;
+    let terms = terms(plan);
 
     // live golden records, most recently updated first: the first to claim a reference has it
     let mut live: Vec<&GoldenRecord> = inputs.golden.iter().filter(|g| !g.retired).collect();
@@ -173,11 +159,12 @@ pub fn compute_as_of(
     }
 
     // credit: a matched loan, not cancelled as of T, disbursed in [B, T]
+    let loans: Vec<(&LoanDisbursement, Uuid)> = loans_as_of(inputs.loans, t)
+        .into_iter()
+        .filter_map(|l| owner.get(&l.meta.source).map(|o| (l, *o)))
+        .collect();
     let mut credit: BTreeSet<Uuid> = BTreeSet::new();
-    for loan in loans_as_of(inputs.loans, t) {
-        let Some(org) = owner.get(&loan.meta.source) else {
-            continue;
-        };
+    for (loan, org) in &loans {
         let gave_credit = matches!(
             loan.status,
             LoanStatus::Disbursed | LoanStatus::Repaid | LoanStatus::Overdue
@@ -214,6 +201,7 @@ pub fn compute_as_of(
     let places = Places::new(plan);
     let history = RegistryHistory::new(registry);
     let mut sums: BTreeMap<Place, Sums> = BTreeMap::new();
+    let mut orgs: BTreeMap<Uuid, (Place, Facts)> = BTreeMap::new();
     for g in &live {
         if !g.in_registry {
             continue;
@@ -231,100 +219,100 @@ pub fn compute_as_of(
             .commune_2024
             .as_deref()
             .is_some_and(|c| ntm_linked.contains(&(g.organisation_id, c)));
-        let s = sums.entry(place).or_default();
-        add_organisation(
-            s,
-            &f,
-            (b, t),
+        let view = OrgView {
+            facts: &f,
+            period: (b, t),
             linked_in_report,
-            credit.contains(&g.organisation_id),
-        );
+            credit: credit.contains(&g.organisation_id),
+        };
+        let s = sums
+            .entry(place.clone())
+            .or_insert_with(|| vec![0; terms.len()]);
+        for (k, term) in terms.iter().enumerate() {
+            s[k] += term.of_organisation(&view);
+        }
+        if terms.iter().any(|t| t.entity == Entity::Loans) {
+            orgs.insert(g.organisation_id, (place, f));
+        }
+    }
+    // loans, in their organisation's place
+    for (loan, org) in &loans {
+        let Some((place, f)) = orgs.get(org) else {
+            continue;
+        };
+        let linked_in_report = place
+            .commune_2024
+            .as_deref()
+            .is_some_and(|c| ntm_linked.contains(&(*org, c)));
+        let view = OrgView {
+            facts: f,
+            period: (b, t),
+            linked_in_report,
+            credit: credit.contains(org),
+        };
+        let s = sums
+            .entry(place.clone())
+            .or_insert_with(|| vec![0; terms.len()]);
+        for (k, term) in terms.iter().enumerate() {
+            s[k] += term.of_loan(loan, &view);
+        }
     }
 
     // per unit
     let table = plan.units(list);
-    let mut unit_sums = vec![Sums::default(); table.rows.len()];
+    let mut unit_sums = vec![vec![0; terms.len()]; table.rows.len()];
     for (place, s) in &sums {
         for i in places.rows(list, place) {
-            unit_sums[i] += s;
+            add(&mut unit_sums[i], s);
         }
     }
-    // I10: every pre-2025 commune, by its standing report
+    // communes: every pre-2025 commune, by its standing report
     for c in &plan.communes_2024 {
         let code = c.commune_code.as_str();
-        let met = standing.get(code).is_some_and(|r| criterion_met(r, "13.1"));
-        for &i in table.containing.get(code).into_iter().flatten() {
-            unit_sums[i].i10_den += 1;
-            unit_sums[i].i10_num += u64::from(met);
+        let report = standing.get(code);
+        for (k, term) in terms.iter().enumerate() {
+            if term.entity != Entity::Communes {
+                continue;
+            }
+            let counts = term
+                .ntm_criterion_met
+                .as_deref()
+                .is_none_or(|id| report.is_some_and(|r| criterion_met(r, id)));
+            for &i in table.containing.get(code).into_iter().flatten() {
+                unit_sums[i][k] += u64::from(counts);
+            }
         }
     }
-    let fu_sums = crate::farmers_union::per_unit(plan, list, t, fu, inputs.golden);
+    let fu_sums = if plan.indicators.iter().any(|i| i.from_union()) {
+        crate::farmers_union::per_unit(plan, list, t, fu, inputs.golden)
+    } else {
+        vec![None; table.rows.len()]
+    };
     table
         .rows
         .iter()
         .zip(unit_sums)
         .zip(fu_sums)
-        .map(|((row, s), fu)| UnitIndicators {
-            unit_code: row.code.clone(),
-            unit_name: row.name.clone(),
-            level: row.level,
-            parent_code: row.parent_code.clone(),
-            values: plan
+        .map(|((row, s), fu)| {
+            let mut k = 0;
+            let values = plan
                 .indicators
                 .iter()
-                .map(|ind| value_of(ind, row.level, t.year(), &s, fu.as_ref()))
-                .collect(),
+                .map(|ind| {
+                    let v = value_of(ind, row, t.year(), &terms[k..], &s[k..], fu.as_ref());
+                    k += ind.measure.terms().len() + usize::from(ind.when_no_source.is_some());
+                    v
+                })
+                .collect();
+            UnitIndicators {
+                unit_code: row.code.clone(),
+                unit_name: row.name.clone(),
+                level: row.level,
+                parent_code: row.parent_code.clone(),
+                values,
+            }
         })
         .collect()
-}
-
-/// Adds one organisation of the registry (existing as of T) to its place's sums; `bt` is
-/// (B, T).
-fn add_organisation(
-    s: &mut Sums,
-    f: &Facts,
-    (b, t): (NaiveDate, NaiveDate),
-    linked_in_report: bool,
-    credit: bool,
-) {
-    let new = f.established_on.is_some_and(|d| d >= b && d <= t);
-    let live = f.status != Some(OrgStatus::Dissolved);
-    let supported = f.farmers_union_supported == Some(true);
-    let htx = f.kind == Some(OrgKind::Htx);
-    let tht = f.kind == Some(OrgKind::Tht);
-    if new && supported && htx {
-        s.i1 += 1;
-    }
-    if new && supported && tht {
-        s.i2 += 1;
-    }
-    if live && new && (htx || tht) {
-        s.i4 += u64::from(f.member_households.unwrap_or(0));
-    }
-    if new && (htx || tht) && f.origin == Some(Origin::ProfessionalBranch) {
-        s.i5 += 1;
-    }
-    if !(live && supported && htx) {
-        return;
-    }
-    if let Some(rating) = f.rating {
-        s.i3_den += 1;
-        if matches!(rating.grade, Grade::Good | Grade::Fair) {
-            s.i3_num += 1;
-        }
-    }
-    s.i6_den += 1;
-    if f.enterprise_linkage == Some(true) || linked_in_report {
-        s.i6_num += 1;
-    }
-    s.i7_den += 1;
-    if credit {
-        s.i7_num += 1;
-    }
-    if let Some(k) = f.key_officers {
-        s.i9_num += u64::from(k.trained);
-        s.i9_den += u64::from(k.total);
-    }
 }
 
 /// An indicator's value, numerator and denominator, before the targets.
@@ -353,30 +341,68 @@ fn percent(n: u64, d: u64) -> Raw {
     }
 }
 
-/// The plan's targets are the province's (`indicators.md`: "targets belong to the province");
-/// a district's or commune's value is context, judged against nothing, as long as the plan
-/// gives no targets of its own for that level (Lai Châu's plan gives none).
-fn judged(ind: &PlanIndicator, level: UnitLevel) -> (Option<Target>, Option<Target>) {
-    match level {
-        UnitLevel::Province => (ind.target_2025, ind.target_2030),
-        UnitLevel::District | UnitLevel::Commune => (None, None),
+/// The targets a unit is judged against: the plan's targets are the province's
+/// (`indicators.md`: "targets belong to the province"); a district's value is judged against
+/// the plan's targets for that district when it gives some, otherwise (and a commune's
+/// always) it is context, judged against nothing.
+fn judged<'p>(ind: &'p PlanIndicator, row: &UnitRow) -> &'p [Target] {
+    match row.level {
+        UnitLevel::Province => &ind.targets,
+        UnitLevel::District => ind
+            .district_targets
+            .get(&row.code)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]),
+        UnitLevel::Commune => &[],
     }
 }
 
+/// The value of a term over the Farmers' Union's records in a unit a workbook covers.
+fn union_value(term: &Term, fu: &FuSums) -> u64 {
+    match (term.entity, term.converted, term.trained) {
+        (Entity::UnionBranches, true, _) => fu.i5_num,
+        (Entity::UnionBranches, false, _) => fu.i5_den,
+        (Entity::UnionOfficers, _, true) => fu.i8_num,
+        _ => fu.i8_den,
+    }
+}
+
+/// `terms` and `s` start at the indicator's own terms.
 fn value_of(
     ind: &PlanIndicator,
-    level: UnitLevel,
+    row: &UnitRow,
     year: i32,
-    s: &Sums,
+    terms: &[&Term],
+    s: &[u64],
     fu: Option<&FuSums>,
 ) -> IndicatorValue {
-    let raw = match (ind.id, fu) {
-        (IndicatorId::I5, Some(fu)) => percent(fu.i5_num, fu.i5_den),
-        (IndicatorId::I8, Some(fu)) => percent(fu.i8_num, fu.i8_den),
-        (id, _) => raw_of(id, s),
+    let n = ind.measure.terms().len();
+    let from_union = ind.from_union();
+    let raw = if from_union && fu.is_none() {
+        // no workbook covers the unit: the `when_no_source` count as context
+        Raw {
+            value: None,
+            numerator: ind.when_no_source.as_ref().map(|_| s[n] as f64),
+            denominator: None,
+            no_source: true,
+        }
+    } else {
+        let at = |k: usize| match fu {
+            Some(fu) if terms[k].from_union() => union_value(terms[k], fu),
+            _ => s[k],
+        };
+        match ind.measure {
+            Measure::Count { .. } => count(at(0)),
+            Measure::Percent { .. } => percent(at(0), at(1)),
+        }
     };
-    let mut v = value_with(ind, level, year, raw);
-    if let (IndicatorId::I5, Some(fu)) = (ind.id, fu) {
+    let mut v = value_with(ind, judged(ind, row), year, raw);
+    let converted = ind
+        .measure
+        .terms()
+        .first()
+        .is_some_and(|t| t.entity == Entity::UnionBranches && t.converted);
+    if let (true, Some(fu)) = (converted, fu) {
         v.conversions = Some(ConversionCheck {
             matched: fu.conv_matched,
             unmatched: fu.conv_unmatched,
@@ -385,60 +411,31 @@ fn value_of(
     v
 }
 
-fn raw_of(id: IndicatorId, s: &Sums) -> Raw {
-    match id {
-        IndicatorId::I1 => count(s.i1),
-        IndicatorId::I2 => count(s.i2),
-        IndicatorId::I3 => percent(s.i3_num, s.i3_den),
-        IndicatorId::I4 => count(s.i4),
-        // no workbook covers the unit: the registry's count as context
-        IndicatorId::I5 => Raw {
-            value: None,
-            numerator: Some(s.i5 as f64),
-            denominator: None,
-            no_source: true,
-        },
-        IndicatorId::I6 => percent(s.i6_num, s.i6_den),
-        IndicatorId::I7 => percent(s.i7_num, s.i7_den),
-        // no workbook covers the unit
-        IndicatorId::I8 => Raw {
-            value: None,
-            numerator: None,
-            denominator: None,
-            no_source: true,
-        },
-        IndicatorId::I9 => percent(s.i9_num, s.i9_den),
-        IndicatorId::I10 => percent(s.i10_num, s.i10_den),
-    }
-}
-
-/// The target the headline status is judged against as of `year`: of the targets given, the
-/// first whose year is `year` or later, else the last (the 2025 target up to 2025, then the
-/// 2030 one).
-fn headline(checks: &[Option<TargetCheck>], year: i32) -> Option<TargetCheck> {
-    let given: Vec<TargetCheck> = checks.iter().flatten().copied().collect();
-    given
+/// The target the headline status is judged against as of `year`: of the targets given (in
+/// year order), the first whose year is `year` or later, else the last (the 2025 target up
+/// to 2025, then the 2030 one).
+fn headline(checks: &[TargetCheck], year: i32) -> Option<TargetCheck> {
+    checks
         .iter()
         .find(|c| c.target.year >= year)
-        .or(given.last())
+        .or(checks.last())
         .copied()
 }
 
-fn value_with(ind: &PlanIndicator, level: UnitLevel, year: i32, raw: Raw) -> IndicatorValue {
-    let check = |target: Option<Target>| {
-        target.map(|target| TargetCheck {
+fn value_with(ind: &PlanIndicator, targets: &[Target], year: i32, raw: Raw) -> IndicatorValue {
+    let checks: Vec<TargetCheck> = targets
+        .iter()
+        .map(|&target| TargetCheck {
             target,
             status: against(&raw, ind.unit, &target),
         })
-    };
-    let (t2025, t2030) = judged(ind, level);
-    let target_2025 = check(t2025);
-    let target_2030 = check(t2030);
+        .collect();
+    let of_year = |y: i32| checks.iter().find(|c| c.target.year == y).copied();
     let status = if raw.no_source {
         ValueStatus::NoSource
     } else if raw.value.is_none() {
         ValueStatus::NoData
-    } else if let Some(c) = headline(&[target_2025, target_2030], year) {
+    } else if let Some(c) = headline(&checks, year) {
         c.status
     } else {
         // no target to be behind: a context indicator
@@ -451,9 +448,14 @@ fn value_with(ind: &PlanIndicator, level: UnitLevel, year: i32, raw: Raw) -> Ind
         numerator: raw.numerator,
         denominator: raw.denominator,
         status,
-        target_2025,
-        target_2030,
-        context: t2025.is_none() && t2030.is_none(),
+        target_2025: of_year(2025),
+        target_2030: of_year(2030),
+        targets: checks
+            .iter()
+            .filter(|c| c.target.year != 2025 && c.target.year != 2030)
+            .copied()
+            .collect(),
+        context: checks.is_empty(),
         conversions: None,
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `PLAN_FILE` | Lai Châu's plan, built in (`deploy/plans/lai-chau-182.toml`) | the plan file (TOML); unit files are read relative to it |
+//! | `PLAN_FILE` | Lai Châu's plan, built in (`deploy/plans/lai-chau/`) | the plan: a folder (its `plan.toml`) or a plan file; the files it names are read relative to it |
 //! | `UNIT_LIST` | `2024,2025` | unit lists snapshots are recomputed on: `2024`, `2025` or both |
 //! | `DEBOUNCE_MS` | `2000` | quiet time after an input change before recomputing |
 //! | `DEBOUNCE_MAX_MS` | `30000` | longest a stream of changes may delay a recompute |

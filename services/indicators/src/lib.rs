@@ -43,6 +43,7 @@ pub mod export;
 pub mod farmers_union;
 pub mod http;
 pub mod interchange;
+pub mod measure;
 pub mod plan;
 pub mod report;
 pub mod service;

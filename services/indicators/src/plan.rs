@@ -1,31 +1,38 @@
-//! The plan as data: a province's plan file (TOML, `deploy/plans/*.toml`) with its baseline,
-//! its indicators and their 2025/2030 targets, and its units (files of the reference data).
+//! The plan as data: a province's plan is a folder (`deploy/plans/<province>/`): `plan.toml`
+//! with its baseline, its indicators (what each counts or sums over the projection,
+//! [`crate::measure`]) and their targets (any years; optionally per district), the unit lists
+//! and crosswalk it names, and its DHIS2 mapping.
 //!
-//! Owns reading and validating a plan file, and the unit tables built from it
-//! ([`UnitTable`]: province, pre-2025 districts and communes, or the post-2025 communes through
-//! the crosswalk). An invalid file is an error naming the file, the field and what was
-//! expected. Knows nothing of the database, the broker or how indicators are computed.
+//! Owns reading and validating a plan, and the unit tables built from it ([`UnitTable`]:
+//! province, pre-2025 districts and communes, or the post-2025 communes through the
+//! crosswalk). An invalid plan is an error naming the file, the field and what was expected.
+//! Knows nothing of the database, the broker or how the sums are made.
 //!
 //! ```toml
 //! id = "lai-chau-182"
 //! name = "Lai Châu: implementing Decision 182/QĐ-TTg"
 //! name_vi = "Kế hoạch …"                 # optional
 //! baseline = "2024-02-20"                # B
-//! dhis2 = "lai-chau-182.dhis2.toml"       # optional: DHIS2 identifiers (crate::interchange)
+//! dhis2 = "dhis2.toml"                   # optional: DHIS2 identifiers (crate::interchange)
 //! [units]
 //! province_code = "12"
 //! province_name = "Tỉnh Lai Châu"
-//! units_2024 = "../reference/lai-chau-units-2024.csv"       # relative to the plan file
-//! units_2025 = "../reference/lai-chau-units-2025.csv"
-//! crosswalk_2025 = "../reference/lai-chau-crosswalk-2025.csv"
+//! units_2024 = "units-2024.csv"          # relative to plan.toml
+//! units_2025 = "units-2025.csv"
+//! crosswalk_2025 = "crosswalk-2025.csv"
 //! reform = "2025-07-01"                  # optional: from when records use units_2025's codes
 //! [[indicators]]
-//! id = "I3"                              # I1 … I10 (shared/mission/indicators.md)
+//! id = "I3"                              # any identifier
 //! name = "…"
 //! name_vi = "…"                          # optional
-//! unit = "percent"                       # must be the definition's unit
-//! target_2025 = { comparison = ">=", value = 100, unit = "percent" }   # optional
-//! target_2030 = { comparison = ">", value = 15, unit = "count" }       # optional
+//! unit = "percent"                       # count: `value = {…}`; percent: numerator, denominator
+//! numerator = { count = "organisations", where = { live = true, rating = ["good", "fair"] } }
+//! denominator = { count = "organisations", where = { live = true, rated = true } }
+//! targets = [                            # optional, any years
+//!   { year = 2025, comparison = ">=", value = 100, unit = "percent" },
+//!   { year = 2030, comparison = ">", value = 15, unit = "count" },
+//! ]
+//! district_targets = { "105" = [{ year = 2025, comparison = ">=", value = 80, unit = "percent" }] }
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,16 +44,45 @@ use hub_contracts::v1::indicator::{Comparison, Target, UnitLevel, ValueUnit};
 use hub_normalise::reference::{Commune2024, Commune2025, CrosswalkRow};
 use serde::{Deserialize, Serialize};
 
-/// The plan file the service uses when `PLAN_FILE` is not set: Lai Châu's, built in.
-pub const BUILTIN_PLAN_NAME: &str = "deploy/plans/lai-chau-182.toml (built in)";
-const BUILTIN_PLAN: &str = include_str!("../../../deploy/plans/lai-chau-182.toml");
-const BUILTIN_UNITS_2024: &str = include_str!("../../../deploy/reference/lai-chau-units-2024.csv");
-const BUILTIN_UNITS_2025: &str = include_str!("../../../deploy/reference/lai-chau-units-2025.csv");
-const BUILTIN_CROSSWALK: &str =
-    include_str!("../../../deploy/reference/lai-chau-crosswalk-2025.csv");
-const BUILTIN_DHIS2: &str = include_str!("../../../deploy/plans/lai-chau-182.dhis2.toml");
-const BUILTIN_DHIS2_ORG_UNITS: &str =
-    include_str!("../../../deploy/plans/lai-chau-182.dhis2-org-units.csv");
+use crate::measure::{RawTerm, Term, parse_term};
+
+/// The plan the service uses when neither `PLAN_DIRS` nor `PLAN_FILE` is set: Lai Châu's, built in.
+pub const BUILTIN_PLAN_NAME: &str = "deploy/plans/lai-chau/plan.toml (built in)";
+/// The file a plan folder holds its plan in.
+pub const PLAN_FILE_NAME: &str = "plan.toml";
+const BUILTIN_PLAN: &str = include_str!("../../../deploy/plans/lai-chau/plan.toml");
+/// Lai Châu's folder, built in: (file name, text).
+const BUILTIN_FILES: [(&str, &str); 5] = [
+    (
+        "units-2024.csv",
+        include_str!("../../../deploy/plans/lai-chau/units-2024.csv"),
+    ),
+    (
+        "units-2025.csv",
+        include_str!("../../../deploy/plans/lai-chau/units-2025.csv"),
+    ),
+    (
+        "crosswalk-2025.csv",
+        include_str!("../../../deploy/plans/lai-chau/crosswalk-2025.csv"),
+    ),
+    (
+        "dhis2.toml",
+        include_str!("../../../deploy/plans/lai-chau/dhis2.toml"),
+    ),
+    (
+        "dhis2-org-units.csv",
+        include_str!("../../../deploy/plans/lai-chau/dhis2-org-units.csv"),
+    ),
+];
+
+/// A file of the built-in folder, by the path the plan names.
+fn builtin_file(rel: &str) -> Result<String, String> {
+    BUILTIN_FILES
+        .iter()
+        .find(|(name, _)| *name == rel)
+        .map(|(_, text)| (*text).to_owned())
+        .ok_or_else(|| format!("{rel}: not among the built-in plan's files"))
+}
 
 /// When the post-reform unit lists took effect: 1 July 2025.
 pub const DEFAULT_REFORM_DATE: NaiveDate = match NaiveDate::from_ymd_opt(2025, 7, 1) {
@@ -64,93 +100,97 @@ pub struct PlanError {
     pub problem: String,
 }
 
-/// The indicators this service knows how to compute (`shared/mission/indicators.md`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum IndicatorId {
-    I1,
-    I2,
-    I3,
-    I4,
-    I5,
-    I6,
-    I7,
-    I8,
-    I9,
-    I10,
-}
+/// An indicator's identifier in a plan (`I1`, `I7`, or any other the plan declares): letters,
+/// digits, `_`, `-` and `.`, at most 32.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct IndicatorId(String);
 
 impl IndicatorId {
-    pub const ALL: [IndicatorId; 10] = [
-        Self::I1,
-        Self::I2,
-        Self::I3,
-        Self::I4,
-        Self::I5,
-        Self::I6,
-        Self::I7,
-        Self::I8,
-        Self::I9,
-        Self::I10,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::I1 => "I1",
-            Self::I2 => "I2",
-            Self::I3 => "I3",
-            Self::I4 => "I4",
-            Self::I5 => "I5",
-            Self::I6 => "I6",
-            Self::I7 => "I7",
-            Self::I8 => "I8",
-            Self::I9 => "I9",
-            Self::I10 => "I10",
-        }
-    }
-
-    /// The unit its definition gives the value in.
-    pub fn unit(self) -> ValueUnit {
-        match self {
-            Self::I1 | Self::I2 | Self::I4 => ValueUnit::Count,
-            _ => ValueUnit::Percent,
-        }
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
 impl FromStr for IndicatorId {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|i| i.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("expected one of I1 … I10, got {s:?}"))
+        let ok = !s.is_empty()
+            && s.len() <= 32
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(format!(
+                "expected an identifier of letters, digits, '_', '-' or '.' (e.g. \"I1\"), got {s:?}"
+            ))
+        }
     }
 }
 
 impl std::fmt::Display for IndicatorId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(&self.0)
     }
 }
 
 /// Which unit list a snapshot is computed on (the contract's type, re-exported).
 pub use hub_contracts::v1::indicator::UnitList;
 
-/// One indicator of the plan, with its targets.
+/// How an indicator's value is made from terms over the projection ([`crate::measure`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// A count: the term's value (numerator = value).
+    Count { value: Term },
+    /// A percent: numerator × 100 / denominator (no value when the denominator is 0).
+    Percent { numerator: Term, denominator: Term },
+}
+
+impl Measure {
+    /// Its terms, value or numerator first.
+    pub fn terms(&self) -> Vec<&Term> {
+        match self {
+            Measure::Count { value } => vec![value],
+            Measure::Percent {
+                numerator,
+                denominator,
+            } => vec![numerator, denominator],
+        }
+    }
+}
+
+/// One indicator of the plan: what it measures and its targets.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlanIndicator {
     pub id: IndicatorId,
     pub name: String,
     pub name_vi: Option<String>,
     pub unit: ValueUnit,
+    pub measure: Measure,
+    /// Where a term reads the Farmers' Union's records and no workbook covers the unit: the
+    /// numerator shown as context beside `no_source` (I5: the registry's count).
+    pub when_no_source: Option<Term>,
+    /// The province's targets, by year (any years).
+    pub targets: Vec<Target>,
+    /// Targets of a pre-2025 district, by its code (none: its values are context).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub district_targets: BTreeMap<String, Vec<Target>>,
+    /// The province's 2025 target (also in `targets`).
     pub target_2025: Option<Target>,
+    /// The province's 2030 target (also in `targets`).
     pub target_2030: Option<Target>,
 }
 
 impl PlanIndicator {
     /// True when the plan sets no target: the indicator is shown for context only.
     pub fn is_context(&self) -> bool {
-        self.target_2025.is_none() && self.target_2030.is_none()
+        self.targets.is_empty()
+    }
+
+    /// True when a term reads the Farmers' Union's records.
+    pub fn from_union(&self) -> bool {
+        self.measure.terms().iter().any(|t| t.from_union())
     }
 }
 
@@ -215,31 +255,25 @@ impl Plan {
         }
     }
 
-    pub fn indicator(&self, id: IndicatorId) -> Option<&PlanIndicator> {
-        self.indicators.iter().find(|i| i.id == id)
+    pub fn indicator(&self, id: &str) -> Option<&PlanIndicator> {
+        self.indicators.iter().find(|i| i.id.as_str() == id)
     }
 
-    /// Lai Châu's plan as built into the service (the same text as
-    /// `deploy/plans/lai-chau-182.toml` and the reference files it names).
+    /// Lai Châu's plan as built into the service (the same files as `deploy/plans/lai-chau/`).
     pub fn builtin() -> Result<Plan, PlanError> {
-        Plan::parse(
-            BUILTIN_PLAN,
-            BUILTIN_PLAN_NAME,
-            &|rel: &str| match Path::new(rel).file_name().and_then(|f| f.to_str()) {
-                Some("lai-chau-units-2024.csv") => Ok(BUILTIN_UNITS_2024.to_owned()),
-                Some("lai-chau-units-2025.csv") => Ok(BUILTIN_UNITS_2025.to_owned()),
-                Some("lai-chau-crosswalk-2025.csv") => Ok(BUILTIN_CROSSWALK.to_owned()),
-                Some("lai-chau-182.dhis2.toml") => Ok(BUILTIN_DHIS2.to_owned()),
-                Some("lai-chau-182.dhis2-org-units.csv") => Ok(BUILTIN_DHIS2_ORG_UNITS.to_owned()),
-                _ => Err("not among the built-in reference files".to_owned()),
-            },
-        )
+        Plan::parse(BUILTIN_PLAN, BUILTIN_PLAN_NAME, &builtin_file)
     }
 
-    /// Reads and validates a plan file; unit files are read relative to it.
+    /// Reads and validates a plan: a folder (its `plan.toml`) or a plan file; the files it
+    /// names are read relative to it.
     pub fn load(path: &Path) -> Result<Plan, PlanError> {
+        let path = if path.is_dir() {
+            path.join(PLAN_FILE_NAME)
+        } else {
+            path.to_path_buf()
+        };
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| PlanError {
+        let text = std::fs::read_to_string(&path).map_err(|e| PlanError {
             file: name.clone(),
             field: "(file)".into(),
             problem: format!("cannot read it: {e}"),
@@ -298,74 +332,15 @@ impl Plan {
         let mut seen = BTreeSet::new();
         let mut indicators = Vec::with_capacity(raw.indicators.len());
         for (i, ind) in raw.indicators.into_iter().enumerate() {
-            let at = |f: &str| format!("indicators[{i}].{f}");
-            let id: IndicatorId = ind.id.parse().map_err(|p| err(&at("id"), p))?;
-            if !seen.insert(id) {
-                return Err(err(&at("id"), format!("{id} is listed twice")));
-            }
-            let unit = parse_unit(&ind.unit).map_err(|p| err(&at("unit"), p))?;
-            if unit != id.unit() {
+            let ind = parse_indicator(i, ind, &err)?;
+            if !seen.insert(ind.id.clone()) {
                 return Err(err(
-                    &at("unit"),
-                    format!(
-                        "{id} is a {} by its definition, got {:?}",
-                        unit_name(id.unit()),
-                        ind.unit
-                    ),
+                    &format!("indicators[{i}].id"),
+                    format!("{} is listed twice", ind.id),
                 ));
             }
-            if ind.name.trim().is_empty() {
-                return Err(err(&at("name"), "expected a non-empty name".into()));
-            }
-            let target = |year: i32, t: Option<RawTarget>| -> Result<Option<Target>, PlanError> {
-                let Some(t) = t else { return Ok(None) };
-                let f = |x: &str| at(&format!("target_{year}.{x}"));
-                let comparison = match t.comparison.as_str() {
-                    ">" => Comparison::Gt,
-                    ">=" => Comparison::Ge,
-                    other => {
-                        return Err(err(
-                            &f("comparison"),
-                            format!("expected \">\" or \">=\", got {other:?}"),
-                        ));
-                    }
-                };
-                let tunit = parse_unit(&t.unit).map_err(|p| err(&f("unit"), p))?;
-                if tunit == ValueUnit::Percent && unit == ValueUnit::Count {
-                    return Err(err(
-                        &f("unit"),
-                        format!("{id} is a count: its target cannot be a percent"),
-                    ));
-                }
-                if !t.value.is_finite() || t.value < 0.0 {
-                    return Err(err(
-                        &f("value"),
-                        format!("expected a number >= 0, got {}", t.value),
-                    ));
-                }
-                if tunit == ValueUnit::Percent && t.value > 100.0 {
-                    return Err(err(
-                        &f("value"),
-                        format!("expected a percent from 0 to 100, got {}", t.value),
-                    ));
-                }
-                Ok(Some(Target {
-                    year,
-                    comparison,
-                    value: t.value,
-                    unit: tunit,
-                }))
-            };
-            indicators.push(PlanIndicator {
-                id,
-                name: ind.name,
-                name_vi: ind.name_vi,
-                unit,
-                target_2025: target(2025, ind.target_2025)?,
-                target_2030: target(2030, ind.target_2030)?,
-            });
+            indicators.push(ind);
         }
-        indicators.sort_by_key(|i| i.id);
 
         let u = raw.units;
         if u.province_code.trim().is_empty() {
@@ -450,6 +425,18 @@ impl Plan {
             ));
         }
 
+        for (i, ind) in indicators.iter().enumerate() {
+            if let Some(d) = ind
+                .district_targets
+                .keys()
+                .find(|d| !communes_2024.iter().any(|c| &c.district_code == *d))
+            {
+                return Err(err(
+                    &format!("indicators[{i}].district_targets"),
+                    format!("{d} is not a district of units_2024"),
+                ));
+            }
+        }
         let reform_date = match &u.reform {
             None => DEFAULT_REFORM_DATE,
             Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
@@ -493,6 +480,162 @@ impl Plan {
         }
         Ok(plan)
     }
+}
+
+/// Validates one `[[indicators]]` entry (the `i`-th).
+fn parse_indicator(
+    i: usize,
+    ind: RawIndicator,
+    err: &dyn Fn(&str, String) -> PlanError,
+) -> Result<PlanIndicator, PlanError> {
+    let at = |f: &str| format!("indicators[{i}].{f}");
+    let id: IndicatorId = ind.id.parse().map_err(|p| err(&at("id"), p))?;
+    let unit = parse_unit(&ind.unit).map_err(|p| err(&at("unit"), p))?;
+    if ind.name.trim().is_empty() {
+        return Err(err(&at("name"), "expected a non-empty name".into()));
+    }
+    let term = |f: &str, t: Option<RawTerm>| -> Result<Option<Term>, PlanError> {
+        t.map(parse_term).transpose().map_err(|p| err(&at(f), p))
+    };
+    let value = term("value", ind.value)?;
+    let numerator = term("numerator", ind.numerator)?;
+    let denominator = term("denominator", ind.denominator)?;
+    let measure = match (unit, value, numerator, denominator) {
+        (ValueUnit::Count, Some(value), None, None) => Measure::Count { value },
+        (ValueUnit::Percent, None, Some(numerator), Some(denominator)) => Measure::Percent {
+            numerator,
+            denominator,
+        },
+        (ValueUnit::Count, ..) => {
+            return Err(err(
+                &at("value"),
+                format!(
+                    "{id} is a count: expected value = {{ count = … }} or {{ sum = … }}, and no numerator or denominator"
+                ),
+            ));
+        }
+        (ValueUnit::Percent, ..) => {
+            return Err(err(
+                &at("numerator"),
+                format!("{id} is a percent: expected numerator and denominator, and no value"),
+            ));
+        }
+    };
+    let when_no_source = term("when_no_source", ind.when_no_source)?;
+    if when_no_source.is_some() && !measure.terms().iter().any(|t| t.from_union()) {
+        return Err(err(
+            &at("when_no_source"),
+            "only for an indicator with a union_branches or union_officers term".into(),
+        ));
+    }
+    let mut targets = Vec::new();
+    for (year, t) in [(2025, ind.target_2025), (2030, ind.target_2030)] {
+        if let Some(t) = t {
+            let f = at(&format!("target_{year}"));
+            targets.push(parse_target(&f, year, t, unit, err)?);
+        }
+    }
+    for (k, t) in ind.targets.into_iter().enumerate() {
+        let f = at(&format!("targets[{k}]"));
+        let year = t
+            .year
+            .ok_or_else(|| err(&format!("{f}.year"), "expected a year".into()))?;
+        targets.push(parse_target(&f, year, t, unit, err)?);
+    }
+    let mut district_targets = BTreeMap::new();
+    for (d, list) in ind.district_targets {
+        let mut out = Vec::new();
+        for (k, t) in list.into_iter().enumerate() {
+            let f = at(&format!("district_targets.{d}[{k}]"));
+            let year = t
+                .year
+                .ok_or_else(|| err(&format!("{f}.year"), "expected a year".into()))?;
+            out.push(parse_target(&f, year, t, unit, err)?);
+        }
+        district_targets.insert(d, sorted_targets(out, &at("district_targets"), err)?);
+    }
+    let targets = sorted_targets(targets, &at("targets"), err)?;
+    let of_year = |y: i32| targets.iter().find(|t| t.year == y).copied();
+    Ok(PlanIndicator {
+        target_2025: of_year(2025),
+        target_2030: of_year(2030),
+        id,
+        name: ind.name,
+        name_vi: ind.name_vi,
+        unit,
+        measure,
+        when_no_source,
+        targets,
+        district_targets,
+    })
+}
+
+/// Targets in year order, one a year.
+fn sorted_targets(
+    mut targets: Vec<Target>,
+    field: &str,
+    err: &dyn Fn(&str, String) -> PlanError,
+) -> Result<Vec<Target>, PlanError> {
+    targets.sort_by_key(|t| t.year);
+    if let Some(w) = targets.windows(2).find(|w| w[0].year == w[1].year) {
+        return Err(err(field, format!("two targets for {}", w[0].year)));
+    }
+    Ok(targets)
+}
+
+/// Validates one target of an indicator whose value is in `unit`; `field` names it.
+fn parse_target(
+    field: &str,
+    year: i32,
+    t: RawTarget,
+    unit: ValueUnit,
+    err: &dyn Fn(&str, String) -> PlanError,
+) -> Result<Target, PlanError> {
+    let f = |x: &str| format!("{field}.{x}");
+    if !(1900..=2200).contains(&year) {
+        return Err(err(&f("year"), format!("expected a year, got {year}")));
+    }
+    if t.year.is_some_and(|y| y != year) {
+        return Err(err(
+            &f("year"),
+            format!("target_{year} with year = {:?}", t.year),
+        ));
+    }
+    let comparison = match t.comparison.as_str() {
+        ">" => Comparison::Gt,
+        ">=" => Comparison::Ge,
+        other => {
+            return Err(err(
+                &f("comparison"),
+                format!("expected \">\" or \">=\", got {other:?}"),
+            ));
+        }
+    };
+    let tunit = parse_unit(&t.unit).map_err(|p| err(&f("unit"), p))?;
+    if tunit == ValueUnit::Percent && unit == ValueUnit::Count {
+        return Err(err(
+            &f("unit"),
+            "a count indicator: its target cannot be a percent".into(),
+        ));
+    }
+    if !t.value.is_finite() || t.value < 0.0 {
+        return Err(err(
+            &f("value"),
+            format!("expected a number >= 0, got {}", t.value),
+        ));
+    }
+    if tunit == ValueUnit::Percent && t.value > 100.0 {
+        return Err(err(
+            &f("value"),
+            format!("expected a percent from 0 to 100, got {}", t.value),
+        ));
+    }
+    Ok(Target {
+        year,
+        comparison,
+        value: t.value,
+        unit: tunit,
+    })
 }
 
 fn table_2024(province: &str, province_name: &str, communes: &[Commune2024]) -> UnitTable {
@@ -589,13 +732,6 @@ fn parse_unit(s: &str) -> Result<ValueUnit, String> {
     }
 }
 
-fn unit_name(u: ValueUnit) -> &'static str {
-    match u {
-        ValueUnit::Count => "count",
-        ValueUnit::Percent => "percent",
-    }
-}
-
 fn parse_csv<T: for<'de> Deserialize<'de>>(text: &str) -> Result<Vec<T>, String> {
     csv::Reader::from_reader(text.as_bytes())
         .deserialize()
@@ -656,179 +792,33 @@ struct RawIndicator {
     name_vi: Option<String>,
     unit: String,
     #[serde(default)]
+    value: Option<RawTerm>,
+    #[serde(default)]
+    numerator: Option<RawTerm>,
+    #[serde(default)]
+    denominator: Option<RawTerm>,
+    #[serde(default)]
+    when_no_source: Option<RawTerm>,
+    #[serde(default)]
+    targets: Vec<RawTarget>,
+    /// The former spelling of `targets`' 2025 and 2030 entries.
+    #[serde(default)]
     target_2025: Option<RawTarget>,
     #[serde(default)]
     target_2030: Option<RawTarget>,
+    #[serde(default)]
+    district_targets: BTreeMap<String, Vec<RawTarget>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTarget {
+    #[serde(default)]
+    year: Option<i32>,
     comparison: String,
     value: f64,
     unit: String,
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn builtin_parts(rel: &str) -> Result<String, String> {
-        match Path::new(rel).file_name().and_then(|f| f.to_str()) {
-            Some("lai-chau-units-2024.csv") => Ok(BUILTIN_UNITS_2024.to_owned()),
-            Some("lai-chau-units-2025.csv") => Ok(BUILTIN_UNITS_2025.to_owned()),
-            Some("lai-chau-crosswalk-2025.csv") => Ok(BUILTIN_CROSSWALK.to_owned()),
-            Some("lai-chau-182.dhis2.toml") => Ok(BUILTIN_DHIS2.to_owned()),
-            Some("lai-chau-182.dhis2-org-units.csv") => Ok(BUILTIN_DHIS2_ORG_UNITS.to_owned()),
-            _ => Err(format!("no such file {rel}")),
-        }
-    }
-
-    fn parse_edited(from: &str, to: &str) -> Result<Plan, PlanError> {
-        assert!(BUILTIN_PLAN.contains(from), "{from:?} is in the plan");
-        Plan::parse(
-            &BUILTIN_PLAN.replacen(from, to, 1),
-            "x.toml",
-            &builtin_parts,
-        )
-    }
-
-    #[test]
-    fn the_lai_chau_plan_has_the_targets_of_the_plan_table() {
-        let plan = Plan::builtin().expect("built-in plan is valid");
-        assert_eq!(plan.id, "lai-chau-182");
-        assert_eq!(
-            plan.baseline,
-            NaiveDate::from_ymd_opt(2024, 2, 20).expect("date")
-        );
-        assert_eq!(plan.indicators.len(), 10);
-        let t = |id: IndicatorId| {
-            let i = plan.indicator(id).expect("listed");
-            (
-                i.target_2025.map(|t| (t.comparison, t.value, t.unit)),
-                i.target_2030.map(|t| (t.comparison, t.value, t.unit)),
-            )
-        };
-        use Comparison::{Ge, Gt};
-        use ValueUnit::{Count, Percent};
-        assert_eq!(
-            t(IndicatorId::I1),
-            (Some((Gt, 3.0, Count)), Some((Ge, 10.0, Count)))
-        );
-        assert_eq!(
-            t(IndicatorId::I3),
-            (Some((Ge, 100.0, Percent)), Some((Gt, 15.0, Count)))
-        );
-        assert_eq!(
-            t(IndicatorId::I7),
-            (Some((Gt, 50.0, Percent)), Some((Gt, 70.0, Percent)))
-        );
-        assert_eq!(t(IndicatorId::I10), (None, None));
-        assert!(plan.indicator(IndicatorId::I10).expect("I10").is_context());
-
-        let u24 = plan.units(UnitList::Units2024);
-        assert_eq!(u24.rows.len(), 1 + 8 + 106);
-        assert_eq!(u24.rows[0].code, "12");
-        assert_eq!(
-            u24.containing["03421"].len(),
-            3,
-            "province, district, commune"
-        );
-        let u25 = plan.units(UnitList::Units2025);
-        assert_eq!(u25.rows.len(), 1 + 38);
-        // Bản Hon (03421) became part of Xã Khun Há (03430)
-        let within: Vec<&str> = u25.containing["03421"]
-            .iter()
-            .map(|&i| u25.rows[i].code.as_str())
-            .collect();
-        assert_eq!(within, vec!["12", "03430"]);
-    }
-
-    #[test]
-    fn the_file_in_deploy_equals_the_built_in_plan() {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/plans/lai-chau-182.toml");
-        let mut from_file = Plan::load(&path).expect("deploy plan is valid");
-        from_file.source = BUILTIN_PLAN_NAME.into();
-        assert_eq!(from_file, Plan::builtin().expect("valid"));
-    }
-
-    #[test]
-    fn invalid_plans_name_the_file_the_field_and_what_was_expected() {
-        let e = parse_edited(
-            "comparison = \">\", value = 3",
-            "comparison = \"=>\", value = 3",
-        )
-        .expect_err("bad comparison");
-        assert_eq!(e.file, "x.toml");
-        assert_eq!(e.field, "indicators[0].target_2025.comparison");
-        assert!(e.problem.contains("expected \">\" or \">=\""), "{e}");
-
-        let e = parse_edited("baseline = \"2024-02-20\"", "baseline = \"20/02/2024\"")
-            .expect_err("bad date");
-        assert_eq!(e.field, "baseline");
-        assert!(e.to_string().contains("YYYY-MM-DD"), "{e}");
-
-        let e = parse_edited("id = \"I4\"", "id = \"I11\"").expect_err("unknown indicator");
-        assert_eq!(e.field, "indicators[3].id");
-
-        let e = parse_edited("id = \"I4\"", "id = \"I1\"").expect_err("twice");
-        assert!(e.problem.contains("twice"), "{e}");
-
-        let e = parse_edited(
-            "id = \"I1\"\nname = \"New HTX established with FU support\"\nname_vi = \"HTX thành lập mới do Hội Nông dân hỗ trợ\"\nunit = \"count\"",
-            "id = \"I1\"\nname = \"New HTX established with FU support\"\nname_vi = \"HTX thành lập mới do Hội Nông dân hỗ trợ\"\nunit = \"percent\"",
-        )
-        .expect_err("wrong unit");
-        assert_eq!(e.field, "indicators[0].unit");
-
-        let e = parse_edited("\">=\", value = 70,", "\">=\", value = 170,")
-            .expect_err("percent over 100");
-        assert_eq!(e.field, "indicators[8].target_2025.value");
-
-        let e = parse_edited(
-            "value = 3, unit = \"count\"",
-            "value = \"three\", unit = \"count\"",
-        )
-        .expect_err("not a number");
-        assert!(e.field.contains("target_2025"), "{e}");
-        assert!(e.field.contains("value"), "{e}");
-
-        let e = parse_edited(
-            "province_code = \"12\"",
-            "province_code = \"12\"\ncolour = \"red\"",
-        )
-        .expect_err("unknown field");
-        assert!(e.problem.contains("colour"), "{e}");
-
-        let e = parse_edited(
-            "../reference/lai-chau-units-2025.csv",
-            "../reference/nowhere.csv",
-        )
-        .expect_err("missing unit file");
-        assert_eq!(e.field, "units.units_2025");
-
-        let e = Plan::load(Path::new("/nonexistent/plan.toml")).expect_err("no file");
-        assert!(e.to_string().contains("/nonexistent/plan.toml"), "{e}");
-    }
-
-    #[test]
-    fn a_crosswalk_that_misses_a_commune_is_refused() {
-        let read = |rel: &str| -> Result<String, String> {
-            let text = builtin_parts(rel)?;
-            if rel.ends_with("crosswalk-2025.csv") {
-                // drop Bản Hon's row
-                Ok(text
-                    .lines()
-                    .filter(|l| !l.starts_with("03421,"))
-                    .collect::<Vec<_>>()
-                    .join("\n"))
-            } else {
-                Ok(text)
-            }
-        };
-        let e = Plan::parse(BUILTIN_PLAN, "x.toml", &read).expect_err("incomplete crosswalk");
-        assert_eq!(e.field, "units.crosswalk_2025");
-        assert!(e.problem.contains("03421"), "{e}");
-    }
-}
+mod tests;

@@ -837,7 +837,7 @@ async fn an_invalid_plan_file_stops_the_service_at_start_naming_it() {
     let dir = std::env::temp_dir().join(format!("hub-ind-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("plan.toml");
-    let text = include_str!("../../../deploy/plans/lai-chau-182.toml")
+    let text = include_str!("../../../deploy/plans/lai-chau/plan.toml")
         .replace("baseline = \"2024-02-20\"", "baseline = \"2024-02-30\"");
     std::fs::write(&path, text).expect("write");
     let config = Config {

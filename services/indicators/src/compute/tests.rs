@@ -655,3 +655,6 @@ fn districts_and_communes_are_context_not_judged_against_the_province_targets() 
             .all(|v| v.context && v.status != Behind)
     );
 }
+
+#[cfg(test)]
+mod plans;
