@@ -101,6 +101,9 @@ struct Card {
     value: String,
     targets: [Option<TargetView>; 2],
     chart: Chart,
+    /// I5 only: of the conversions counted, how many the reconciler linked to an
+    /// organisation of the registry and how many not (`conversions` of the snapshot).
+    conversions: Option<(u64, u64)>,
 }
 
 fn card(v: &Value, plan: &Value, history: Option<&Value>) -> Card {
@@ -142,8 +145,12 @@ fn card(v: &Value, plan: &Value, history: Option<&Value>) -> Card {
             })
         })
         .collect();
+    let conversions = v
+        .get("conversions")
+        .and_then(|c| Some((c.get("matched")?.as_u64()?, c.get("unmatched")?.as_u64()?)));
     Card {
         chart: Chart::new(&format!("{id} over time"), &points, &lines),
+        conversions,
         targets: [target_view(v, "target_2025"), target_view(v, "target_2030")],
         id,
         name,
@@ -287,16 +294,25 @@ mod tests {
         let history = json!({"history": [{"as_of": SCRIPT, "value": {"value": 60.0}}, {"as_of": "2025-06-30", "value": {"value": 70.1}}]});
         let c = card(&v, &plan, Some(&history));
         assert_eq!(c.value, "70.1 %");
+        assert_eq!(c.conversions, None);
+        let i5 = json!({"indicator": "I5", "unit": "percent", "value": 25.0,
+            "conversions": {"matched": 3, "unmatched": 1}});
+        let c5 = card(&i5, &plan, None);
+        assert_eq!(c5.conversions, Some((3, 1)));
         let page = body(
             "indicators.html",
             minijinja::context! {
                 plan => SCRIPT, unit_name => SCRIPT, version => "1", as_of => "2025-06-30",
                 unit_list => SCRIPT,
                 units => vec![UnitOption { code: SCRIPT.into(), name: SCRIPT.into(), indent: "", selected: true }],
-                cards => vec![c],
+                cards => vec![c, c5],
             },
         );
         assert_escaped(&page);
+        assert!(
+            page.contains("<p class=\"conversions\">converted: 3 in the registry, 1 not"),
+            "{page}"
+        );
         assert!(
             page.contains("<svg class=\"chart\"") && page.contains("<polyline"),
             "{page}"
