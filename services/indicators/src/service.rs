@@ -422,7 +422,9 @@ async fn debounce(
         let span = tracing::info_span!(parent: None, "snapshot", otel.name = "snapshot",
             hub.unit_lists = snapshots.lists.len(), hub.causes = tracing::field::Empty);
         span.record("hub.causes", causes.take(&span));
-        async {
+        // owned: a spawned future cannot hold the loop's borrows
+        let (snapshots, dirty, shutdown) = (snapshots.clone(), dirty.clone(), shutdown.clone());
+        async move {
             for list in snapshots.lists.clone() {
                 if let Err(e) = snapshots.recompute(list, None).await {
                     tracing::warn!(error = %e, unit_list = %list, "recompute failed; will retry");
