@@ -7,6 +7,7 @@
 //! | `RECONCILER_MAX_PAGE` | `500` | largest `limit` the HTTP API accepts |
 //! | `SERVICE_TOKENS` | required with `HTTP_ADDR` | bearer tokens the API accepts (the console's `SERVICE_TOKEN`), comma-separated so that one can be rotated; at least 32 characters each |
 //! | `RECONCILER_DECISION_CONTRACTS` | `v2` | how decisions go on `coophub.identity`: `v2` one `reconciliation.decision.v2` per transaction (a batch; the hub's indicators bind it), `v1` one `reconciliation.decision.v1` per decision (on request, for agency consumers still bound to it); either or both, comma-separated |
+//! | `RECONCILER_ADVERTISE_URL` | `http://<host name>:<HTTP_ADDR port>` | where this replica's API is reached: a standby refuses operator writes (421) naming the active replica's |
 //! | `RECONCILER_SETTLE_QUIET_MS` | `1000` | the settle pass (identities independent of arrival order) runs once no record or operator decision changed the engine for this long; 50 to 600000 |
 //!
 //! Owns parsing and validation only.
@@ -29,6 +30,8 @@ pub struct Config {
     pub service_tokens: ServiceTokens,
     /// `RECONCILER_DECISION_CONTRACTS`.
     pub reconciler_decision_contracts: String,
+    /// `RECONCILER_ADVERTISE_URL`.
+    pub reconciler_advertise_url: Option<String>,
 }
 
 impl Default for Config {
@@ -39,6 +42,7 @@ impl Default for Config {
             reconciler_settle_quiet_ms: 1000,
             service_tokens: ServiceTokens::default(),
             reconciler_decision_contracts: "v2".into(),
+            reconciler_advertise_url: None,
         }
     }
 }
@@ -62,6 +66,16 @@ impl Config {
             ));
         }
         self.decision_contracts()?;
+        if let Some(u) = &self.reconciler_advertise_url
+            && (!(u.starts_with("http://") || u.starts_with("https://"))
+                || u.len() > 500
+                || !u.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ConfigError::invalid(
+                "RECONCILER_ADVERTISE_URL",
+                "expected an http:// or https:// URL of at most 500 characters, no spaces",
+            ));
+        }
         if !(50..=600_000).contains(&self.reconciler_settle_quiet_ms) {
             return Err(ConfigError::invalid(
                 "RECONCILER_SETTLE_QUIET_MS",
@@ -73,6 +87,22 @@ impl Config {
 }
 
 impl Config {
+    /// Where this replica's API is reached (`RECONCILER_ADVERTISE_URL`, else its host name
+    /// and the port the API listens on, `bound`).
+    pub fn advertise_url(&self, bound: Option<std::net::SocketAddr>) -> String {
+        if let Some(u) = &self.reconciler_advertise_url {
+            return u.clone();
+        }
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".into());
+        match bound.or(self.common.http_addr) {
+            Some(a) => format!("http://{host}:{}", a.port()),
+            None => format!("http://{host}"),
+        }
+    }
+
     /// The contracts decisions are published as (`RECONCILER_DECISION_CONTRACTS`).
     pub fn decision_contracts(&self) -> Result<crate::service::DecisionContracts, ConfigError> {
         let mut c = crate::service::DecisionContracts {

@@ -21,8 +21,9 @@
 //! `X-Hub-Operator` header (set by the console from its authenticated session) into an
 //! [`AuthenticatedOperator`]. `/healthz`, `/readyz` and `/metrics` are outside and stay open.
 //!
-//! Reads come from the database (what is committed); changes go through
-//! [`Shared::apply`]. Who acts: only the authenticated operator, never a name in the body
+//! Reads come from the database (what is committed), on any replica; changes go through
+//! [`Shared::apply`] on the active replica only (a standby answers 421 naming it, see
+//! `service::active`). Who acts: only the authenticated operator, never a name in the body
 //! (see [`actor`]; an action without one is refused with 401). Owns request and response
 //! shapes only.
 
@@ -52,13 +53,49 @@ use crate::store::{self, CooperativeFilter, LogFilter, StoreError};
 /// The operator the console vouched for with the service credential.
 pub use hub_runtime::service_auth::AuthenticatedOperator;
 
-/// An API error: a status and `{"error": "…"}`.
+/// An API error: a status and `{"error": "…"}`; a standby's refusal also names the active
+/// replica (`active_replica` in the body, header `X-Hub-Active-Replica`).
 #[derive(Debug)]
-pub struct ApiError(StatusCode, String);
+pub struct ApiError(StatusCode, String, Option<String>);
+
+/// The header naming the active replica in a standby's refusal.
+pub const ACTIVE_REPLICA_HEADER: &str = "x-hub-active-replica";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+        match self.2 {
+            None => (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response(),
+            Some(url) => {
+                let body = Json(serde_json::json!({ "error": self.1, "active_replica": url }));
+                let mut r = (self.0, body).into_response();
+                if let Ok(v) = axum::http::HeaderValue::from_str(&url) {
+                    r.headers_mut().insert(ACTIVE_REPLICA_HEADER, v);
+                }
+                r
+            }
+        }
+    }
+}
+
+/// Operator writes go to the active replica: a standby refuses them with 421 Misdirected
+/// Request naming where the active one is reached (503 while none is), so that the caller
+/// sends them there and the standby's engine is never rebuilt for a write.
+async fn only_active(s: &Shared) -> Result<(), ApiError> {
+    if s.replica.is_active() {
+        return Ok(());
+    }
+    match crate::service::active_url(&s.db).await {
+        Ok(Some(url)) => Err(ApiError(
+            StatusCode::MISDIRECTED_REQUEST,
+            format!("this replica is a standby: send operator writes to the active one, {url}"),
+            Some(url),
+        )),
+        Ok(None) => Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no replica is active yet: try again shortly".into(),
+            None,
+        )),
+        Err(e) => Err(StoreError::Sql(e).into()),
     }
 }
 
@@ -70,7 +107,11 @@ impl aide::OperationOutput for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "store failed");
-        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error".into(),
+            None,
+        )
     }
 }
 
@@ -85,7 +126,7 @@ impl From<ApplyError> for ApiError {
                     | EngineError::Conflict(_) => StatusCode::CONFLICT,
                     EngineError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 };
-                ApiError(code, e.to_string())
+                ApiError(code, e.to_string(), None)
             }
             ApplyError::Store(e) => e.into(),
         }
@@ -93,7 +134,7 @@ impl From<ApplyError> for ApiError {
 }
 
 fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, msg.into())
+    ApiError(StatusCode::BAD_REQUEST, msg.into(), None)
 }
 
 /// The reconciler's routes, with `GET /api/v1/openapi.json`.
@@ -263,7 +304,7 @@ async fn cooperative(
     store::cooperative(&s.db.pool, id)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no organisation {id}")))
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no organisation {id}"), None))
 }
 
 /// Why an operator decides (who decides comes from the authenticated request, never from
@@ -282,6 +323,7 @@ pub fn actor(
         ApiError(
             StatusCode::UNAUTHORIZED,
             "an operator action needs the X-Hub-Operator header of an authenticated caller".into(),
+            None,
         )
     })?;
     if who.is_empty() || who.chars().count() > 200 {
@@ -323,6 +365,7 @@ async fn review_action(
 ) -> Result<Json<ActionResult>, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| bad(format!("invalid review id {id:?}")))?;
     let (who, reason) = actor(auth.as_ref().map(|e| &e.0), &body)?;
+    only_active(&s).await?;
     let ch = s
         .apply(&Cause::default(), move |e, now| {
             let ch = if link {
@@ -370,6 +413,7 @@ async fn merge(
     Json(body): Json<MergeBody>,
 ) -> Result<Json<ActionResult>, ApiError> {
     let (who, reason) = actor(auth.as_ref().map(|e| &e.0), &body.who)?;
+    only_active(&s).await?;
     let ids = body.organisation_ids;
     let survivor = body.survivor;
     let ch = s
@@ -400,6 +444,7 @@ async fn split(
 ) -> Result<Json<ActionResult>, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| bad(format!("invalid organisation id {id:?}")))?;
     let (who, reason) = actor(auth.as_ref().map(|e| &e.0), &body.who)?;
+    only_active(&s).await?;
     let parts = body.parts;
     let ch = s
         .apply(&Cause::default(), move |e, now| {

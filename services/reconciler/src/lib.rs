@@ -136,11 +136,13 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         shutdown.clone(),
     )
     .await?;
+    let replica = service::Replica::new();
     let shared = service::Shared::load_with(
         ctx.db.clone(),
         shutdown.clone(),
         i64::from(config.reconciler_max_page),
         config.decision_contracts()?,
+        replica.clone(),
     )
     .await?;
     let relay = ctx.spawn_outbox_relay();
@@ -168,6 +170,13 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         config.service_tokens.clone(),
     );
     let http_addr = ctx.serve_http(api).await?;
+    // operator writes go to the replica that holds the election's lock
+    let election = tokio::spawn(service::elect(
+        ctx.db.clone(),
+        replica,
+        config.advertise_url(http_addr),
+        shutdown.clone(),
+    ));
     let task = tokio::spawn(async move {
         shutdown.cancelled().await;
         let consumed = consumer.await.map_err(|e| Error::Task(e.to_string()))?;
@@ -175,6 +184,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         let _ = probe.await;
         let _ = prune.await;
         let _ = settle.await;
+        let _ = election.await;
         ctx.broker.close().await;
         consumed?;
         Ok(())

@@ -37,7 +37,9 @@ use crate::engine::observation::{Observation, ntm_entry_id};
 use crate::engine::{Changes, Engine, EngineError, OrgId};
 use crate::store::{self, StoreError};
 
+mod active;
 mod settling;
+pub use active::{Replica, active_url, elect};
 pub use settling::{SettleError, SettleOutcome, SettleStatus, settle_loop};
 
 /// The `source` of every event this service publishes.
@@ -107,25 +109,36 @@ pub struct Shared {
     pub max_page: i64,
     /// How decisions are published.
     pub decision_contracts: DecisionContracts,
+    /// Whether this replica takes operator writes (see [`active`]).
+    pub replica: Arc<Replica>,
 }
 
 impl Shared {
     /// Loads the engine from the database; decisions are published as the default
-    /// [`DecisionContracts`] say (v2).
+    /// [`DecisionContracts`] say (v2); the replica is alone (always active).
     pub async fn load(
         db: Database,
         shutdown: CancellationToken,
         max_page: i64,
     ) -> Result<Arc<Shared>, StoreError> {
-        Self::load_with(db, shutdown, max_page, DecisionContracts::default()).await
+        Self::load_with(
+            db,
+            shutdown,
+            max_page,
+            DecisionContracts::default(),
+            Replica::alone(),
+        )
+        .await
     }
 
-    /// Like [`Shared::load`], publishing decisions as `decision_contracts` says.
+    /// Like [`Shared::load`], publishing decisions as `decision_contracts` says, as `replica`
+    /// (active while it holds the election's lock, see [`elect`]).
     pub async fn load_with(
         db: Database,
         shutdown: CancellationToken,
         max_page: i64,
         decision_contracts: DecisionContracts,
+        replica: Arc<Replica>,
     ) -> Result<Arc<Shared>, StoreError> {
         let mut conn = db.pool.acquire().await?;
         let (seq, snap) = store::load_snapshot(&mut conn).await?;
@@ -149,6 +162,7 @@ impl Shared {
             shutdown,
             max_page,
             decision_contracts,
+            replica,
         }))
     }
 

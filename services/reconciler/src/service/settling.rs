@@ -112,6 +112,10 @@ pub async fn settle_loop(shared: Arc<Shared>, quiet: Duration, shutdown: Cancell
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(quiet) => {}
         }
+        if !shared.replica.is_active() {
+            // the active replica settles (a standby's pass would be a write)
+            continue;
+        }
         let now = shared.generation().await;
         if last != Some(now) {
             // inputs moved during the last interval: wait for a quiet one
