@@ -331,7 +331,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
 /// a later one retracting rows, a district one, the first again) as `demo`, through the
 /// Union's ingest in this run's database and namespace. Answers the workbooks and the records
 /// published (retractions included).
-async fn upload_union_workbooks(
+pub async fn upload_union_workbooks(
     common: &CommonConfig,
     world: &hub_simulators::http::SharedWorld,
 ) -> Result<(usize, usize), DemoError> {
@@ -375,7 +375,8 @@ async fn upload_union_workbooks(
 
 /// Where a snapshot's I5 and I8 differ from the world's Union truth (every unit the truth
 /// has must carry both, with its numerator and denominator and a status other than
-/// `no_source`).
+/// `no_source`), and beside I5 the conversions the reconciler linked to the registry and
+/// not.
 pub fn union_differences(s: &IndicatorSnapshot, truth: &UnionTruth) -> Vec<String> {
     let mut out = Vec::new();
     for (code, want) in &truth.units {
@@ -397,6 +398,18 @@ pub fn union_differences(s: &IndicatorSnapshot, truth: &UnionTruth) -> Vec<Strin
                 )),
                 None => out.push(format!("{code} {ind} missing")),
             }
+        }
+        let conversions = unit
+            .values
+            .iter()
+            .find(|v| v.indicator == "I5")
+            .and_then(|v| v.conversions)
+            .map(|c| (c.matched, c.unmatched));
+        let want_conv = (want.conv_matched, want.conv_unmatched);
+        if conversions != Some(want_conv) {
+            out.push(format!(
+                "{code} I5 conversions (in the registry, not): got {conversions:?}, truth {want_conv:?}"
+            ));
         }
     }
     out
