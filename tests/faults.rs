@@ -383,7 +383,7 @@ async fn under_faults_nothing_is_lost_and_nothing_is_doubled() {
         // the loan fund's tokens are expired once it has answered a few requests (a token
         // was issued and used), after a random delay
         let sims = &run.sims;
-        hub_runtime::testing::eventually(
+        hub_test_support::eventually(
             "the loan fund to answer 3 requests",
             Duration::from_secs(60),
             || async { (sims.stats(System::LoanFund).requests >= 3).then_some(()) },

@@ -24,8 +24,8 @@ use hub_runtime::messaging::{
     Consumer, HandlerError, Incoming, OutgoingMessage, Publisher, QueueSpec, dlq::DeadLetters,
 };
 use hub_runtime::shutdown::CancellationToken;
-use hub_runtime::testing::TestEnv;
 use hub_simulators::{RunningSims, SimConfig, Truth, TruthParams, UnitList, WorldConfig};
+use hub_test_support::TestEnv;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::mpsc;
 
@@ -492,7 +492,7 @@ impl Run {
     /// Waits until the reconciler observed at least `n` source records: the pipeline is
     /// mid-flight.
     pub async fn wait_observations(&self, n: i64) -> i64 {
-        hub_runtime::testing::eventually(
+        hub_test_support::eventually(
             &format!("the reconciler to observe {n} records"),
             Duration::from_secs(60),
             || async { self.observations().await.filter(|c| *c >= n) },

@@ -10,7 +10,7 @@ use std::time::Duration;
 use hub_contracts::v1::IndicatorSnapshot;
 use hub_runtime::messaging::QueueSpec;
 use hub_runtime::shutdown::CancellationToken;
-use hub_runtime::testing::TestEnv;
+use hub_test_support::TestEnv;
 use tokio::sync::mpsc;
 
 use snapshots::Unwatched;

@@ -11,8 +11,8 @@ use chrono::DateTime;
 use hub::pipeline::{Pipeline, PipelineConfig, Sources};
 use hub_e2e::{snapshot_where, watch_snapshots};
 use hub_runtime::shutdown::CancellationToken;
-use hub_runtime::testing::TestEnv;
 use hub_simulators::{MutationRequest, SimConfig, TruthParams, UnitList, WorldConfig};
+use hub_test_support::TestEnv;
 
 fn i7(s: &hub_contracts::v1::IndicatorSnapshot, unit: &str) -> (Option<f64>, Option<f64>) {
     s.units

@@ -7,7 +7,7 @@ use hub_contracts::registry::exchanges;
 use hub_contracts::v1::IndicatorSnapshot;
 use hub_runtime::messaging::{Consumer, HandlerError, Incoming, QueueSpec};
 use hub_runtime::shutdown::CancellationToken;
-use hub_runtime::testing::TestEnv;
+use hub_test_support::TestEnv;
 use tokio::sync::mpsc;
 
 /// What the watcher does with a snapshot that arrives once its receiver was dropped.

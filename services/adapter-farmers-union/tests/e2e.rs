@@ -13,8 +13,8 @@ use hub_contracts::v1::indicator::{IndicatorSnapshot, ValueStatus};
 use hub_indicators::{Config, UnitList};
 use hub_runtime::messaging::Publisher;
 use hub_runtime::storage::Database;
-use hub_runtime::testing::TestEnv;
 use hub_simulators::union::{UnionTruth, workbooks};
+use hub_test_support::TestEnv;
 use tokio_util::sync::CancellationToken;
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {

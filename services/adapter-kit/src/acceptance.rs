@@ -34,10 +34,10 @@ use hub_contracts::registry::exchanges;
 use hub_contracts::{Contract, RawEnvelope, content_hash};
 use hub_runtime::messaging::{Broker, Publisher, QueueSpec};
 use hub_runtime::storage::Database;
-use hub_runtime::testing::TestEnv;
 use hub_simulators::{
     Credentials, MutationRequest, RunningSims, SimConfig, System, Truth, WorldConfig,
 };
+use hub_test_support::TestEnv;
 use lapin::options::BasicGetOptions;
 use serde_json::Value;
 use tokio::sync::mpsc;

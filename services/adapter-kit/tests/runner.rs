@@ -8,7 +8,7 @@ use std::time::Duration;
 use hub_adapter_kit::acceptance::{Harness, world};
 use hub_adapter_kit::{RunSettings, Secret, run};
 use hub_runtime::service_auth::{ServiceTokens, generate_token};
-use hub_runtime::testing::eventually;
+use hub_test_support::eventually;
 use tokio_util::sync::CancellationToken;
 
 fn free_addr() -> SocketAddr {

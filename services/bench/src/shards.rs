@@ -17,7 +17,7 @@ use hub_runtime::http::Readiness;
 use hub_runtime::messaging::{Broker, OutgoingMessage, Publisher};
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::telemetry::Metrics;
-use hub_runtime::testing::TestEnv;
+use hub_test_support::TestEnv;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::BenchError;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{start_console, token};
-use hub_runtime::testing::TestEnv;
+use hub_test_support::TestEnv;
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 

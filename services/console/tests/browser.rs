@@ -12,8 +12,8 @@ use hub_contracts::registry::exchanges;
 use hub_runtime::QueueSpec;
 use hub_runtime::messaging::{Consumer, HandlerError, Incoming, OutgoingMessage, Publisher};
 use hub_runtime::shutdown::CancellationToken;
-use hub_runtime::testing::{TestEnv, eventually};
 use hub_test_support::browser::Browser;
+use hub_test_support::{TestEnv, eventually};
 
 const QUEUE: &str = "consoletest.browser";
 

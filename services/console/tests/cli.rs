@@ -15,8 +15,8 @@ use hub_contracts::v1::{IdentityMerged, SourceRef};
 use hub_runtime::QueueSpec;
 use hub_runtime::messaging::{Consumer, HandlerError, Incoming, OutgoingMessage, Publisher};
 use hub_runtime::shutdown::CancellationToken;
-use hub_runtime::testing::{TestEnv, eventually};
 use hub_test_support::free_addr;
+use hub_test_support::{TestEnv, eventually};
 use tokio::sync::mpsc;
 
 const QUEUE: &str = "consoletest.work";

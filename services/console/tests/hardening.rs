@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::{hub, start_console, token, users_file};
-use hub_runtime::testing::TestEnv;
+use hub_test_support::TestEnv;
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};

@@ -19,8 +19,8 @@ use hub_contracts::v1::{
 use hub_runtime::QueueSpec;
 use hub_runtime::messaging::{OutgoingMessage, Publisher};
 use hub_runtime::shutdown::CancellationToken;
-use hub_runtime::testing::{TestEnv, eventually};
 use hub_test_support::browser::Browser;
+use hub_test_support::{TestEnv, eventually};
 use serde_json::Value;
 
 fn at(day: u32) -> chrono::DateTime<FixedOffset> {

@@ -14,7 +14,7 @@ use hub_adapter_kit::{MIGRATOR, schema_for};
 use hub_contracts::registry::exchanges;
 use hub_runtime::messaging::{Publisher, QueueSpec};
 use hub_runtime::storage::Database;
-use hub_runtime::testing::TestEnv;
+use hub_test_support::TestEnv;
 use reqwest::StatusCode;
 
 async fn uploads(db: &Database) -> Vec<(String, String)> {

@@ -5,8 +5,8 @@
 //! schemas are gone afterwards.
 
 use chrono::DateTime;
-use hub_runtime::testing::TestEnv;
 use hub_simulators::{SimConfig, WorldConfig};
+use hub_test_support::TestEnv;
 use sqlx::postgres::PgPoolOptions;
 
 struct Run {

@@ -20,7 +20,7 @@ use hub_contracts::{Contract, Envelope, content_hash};
 use hub_inbound::{Config, DELIVERED_QUEUE, agency_queue, start};
 use hub_runtime::messaging::consumer::H_ORIGIN_USER;
 use hub_runtime::messaging::{Broker, OutgoingMessage, Publisher, QueueSpec};
-use hub_runtime::testing::{TestEnv, eventually};
+use hub_test_support::{TestEnv, eventually};
 use lapin::options::QueueDeclareOptions;
 use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

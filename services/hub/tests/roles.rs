@@ -3,7 +3,7 @@
 //! its own) run in its own schema, and it cannot touch another service's.
 
 use hub_runtime::storage::Database;
-use hub_runtime::testing::TestEnv;
+use hub_test_support::TestEnv;
 use sqlx::migrate::Migrator;
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use hub_contracts::registry::exchanges;
 use hub_runtime::messaging::QueueSpec;
-use hub_runtime::testing::TestEnv;
+use hub_test_support::TestEnv;
 use lapin::options::BasicGetOptions;
 use sqlx::postgres::PgPoolOptions;
 

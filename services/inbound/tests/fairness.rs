@@ -19,7 +19,7 @@ use hub_contracts::{Contract, Envelope, content_hash};
 use hub_inbound::{Config, agency_queue, queue_specs, start};
 use hub_runtime::messaging::consumer::H_ORIGIN_USER;
 use hub_runtime::messaging::{Broker, MessagingError, OutgoingMessage, Publisher, QueueSpec};
-use hub_runtime::testing::{TestEnv, eventually};
+use hub_test_support::{TestEnv, eventually};
 use lapin::options::{BasicGetOptions, QueueDeclareOptions};
 use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

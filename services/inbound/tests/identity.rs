@@ -19,7 +19,7 @@ use hub_inbound::{Config, H_PUSHED_BY, agency_queue, run};
 use hub_runtime::messaging::consumer::{H_ORIGIN_USER, string_headers};
 use hub_runtime::messaging::dlq::DeadLetters;
 use hub_runtime::messaging::{Broker, QueueSpec};
-use hub_runtime::testing::{TestEnv, eventually};
+use hub_test_support::{TestEnv, eventually};
 use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties};

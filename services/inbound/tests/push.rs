@@ -15,7 +15,7 @@ use hub_inbound::{Config, agency_queue, run};
 use hub_runtime::messaging::consumer::H_ORIGIN_USER;
 use hub_runtime::messaging::dlq::DeadLetters;
 use hub_runtime::messaging::{Broker, OutgoingMessage, Publisher, QueueSpec};
-use hub_runtime::testing::{TestEnv, eventually};
+use hub_test_support::{TestEnv, eventually};
 use lapin::options::{BasicGetOptions, QueueDeclareOptions};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;

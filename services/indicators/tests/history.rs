@@ -10,7 +10,7 @@ use hub_indicators::service::{MIGRATOR, Snapshots};
 use hub_indicators::store::{Input, Store};
 use hub_indicators::{Plan, UnitList};
 use hub_runtime::storage::Database;
-use hub_runtime::testing::TestEnv;
+use hub_test_support::TestEnv;
 use serde_json::{Value, json};
 
 fn meta(system: &str, id: &str, fetched_at: &str) -> Value {

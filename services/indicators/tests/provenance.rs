@@ -8,7 +8,7 @@ use hub_contracts::v1::source::{Borrower, BorrowerType, LoanDisbursement, LoanSt
 use hub_indicators::service::{MIGRATOR, SCHEMA};
 use hub_indicators::store::{Input, Store};
 use hub_runtime::storage::Database;
-use hub_runtime::testing::TestEnv;
+use hub_test_support::TestEnv;
 
 fn meta(system: &str, id: &str) -> SourceMeta {
     SourceMeta {

@@ -21,10 +21,10 @@ use hub_contracts::{Contract, Envelope};
 use hub_indicators::{Config, UnitList};
 use hub_runtime::messaging::{Consumer, Incoming, OutgoingMessage, Publisher, QueueSpec};
 use hub_runtime::shutdown::CancellationToken;
-use hub_runtime::testing::TestEnv;
 use hub_simulators::truth::Truth;
 use hub_simulators::world::{Loan, RegistrySubject, Subject, World, local_to_fixed};
 use hub_simulators::{MutationRequest, TruthParams, WorldConfig, generate};
+use hub_test_support::TestEnv;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 

@@ -21,7 +21,7 @@ use hub_runtime::messaging::{Incoming, OutgoingMessage, Publisher};
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::storage::Database;
 use hub_runtime::telemetry::TraceContext;
-use hub_runtime::testing::{TestEnv, eventually};
+use hub_test_support::{TestEnv, eventually};
 use serde_json::Value;
 use sqlx::Row;
 

@@ -18,7 +18,7 @@ use hub_contracts::{Contract, RawEnvelope};
 use hub_reconciler::Config;
 use hub_runtime::messaging::{Incoming, Publisher};
 use hub_runtime::shutdown::CancellationToken;
-use hub_runtime::testing::TestEnv;
+use hub_test_support::TestEnv;
 use serde_json::{Value, json};
 use uuid::Uuid;
 

@@ -31,7 +31,6 @@ pub mod service_auth;
 pub mod shutdown;
 pub mod storage;
 pub mod telemetry;
-pub mod testing;
 
 pub use config::{CommonConfig, ConfigError};
 pub use messaging::{

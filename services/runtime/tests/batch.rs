@@ -21,7 +21,7 @@ use hub_runtime::messaging::{
 };
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::storage::{Database, inbox};
-use hub_runtime::testing::TestEnv;
+use hub_test_support::TestEnv;
 use tokio::sync::mpsc;
 
 /// The sequence number of a message whose effect always fails (a constraint it violates).

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use hub_contracts::registry::exchanges;
 use hub_runtime::messaging::{MessagingError, OutgoingMessage, Publisher, QueueSpec};
-use hub_runtime::testing::{TestEnv, eventually};
+use hub_test_support::{TestEnv, eventually};
 use lapin::options::BasicGetOptions;
 
 fn message(i: u32) -> OutgoingMessage {

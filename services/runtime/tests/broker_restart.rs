@@ -14,7 +14,7 @@ use common::{counting, effect_counts, effects_db, message};
 use hub_contracts::registry::exchanges;
 use hub_runtime::messaging::{Consumer, Incoming, OutgoingMessage, Publisher, QueueSpec};
 use hub_runtime::shutdown::CancellationToken;
-use hub_runtime::testing::TestEnv;
+use hub_test_support::TestEnv;
 
 const N: u64 = 10_000;
 

@@ -18,7 +18,7 @@ use hub_runtime::messaging::{
 };
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::storage::outbox::{self, OutboxRelay};
-use hub_runtime::testing::{TestEnv, eventually};
+use hub_test_support::{TestEnv, eventually};
 use tokio::sync::mpsc;
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 //! use `public`.
 
 use hub_runtime::storage::Database;
-use hub_runtime::testing::TestEnv;
+use hub_test_support::TestEnv;
 
 #[tokio::test]
 async fn a_service_role_owns_its_schema_and_nothing_else() {

@@ -7,7 +7,7 @@
 //!
 //! | item | owns |
 //! |---|---|
-//! | [`TestEnv`], [`eventually`] | re-exported from `hub_runtime::testing` while its users move here |
+//! | [`env`] | [`TestEnv`]: a fresh database and topology namespace per test; [`eventually`] |
 //! | [`free_addr`] | a free loopback address for a test's server |
 //! | `browser` | (feature `browser`) Chromium and chromedriver: start, log in, text, screenshots |
 //!
@@ -16,7 +16,9 @@
 #[cfg(feature = "browser")]
 pub mod browser;
 
-pub use hub_runtime::testing::{TestEnv, eventually};
+pub mod env;
+
+pub use env::{TestEnv, eventually};
 
 /// A free address on this machine for a server of the test.
 pub fn free_addr() -> std::net::SocketAddr {

@@ -13,7 +13,7 @@ use hub_contracts::RawEnvelope;
 use hub_contracts::registry::exchanges;
 use hub_runtime::messaging::{Broker, Publisher, QueueSpec};
 use hub_runtime::storage::Database;
-use hub_runtime::testing::TestEnv;
+use hub_test_support::TestEnv;
 use lapin::options::BasicGetOptions;
 use rust_xlsxwriter::{ExcelDateTime, Format};
 

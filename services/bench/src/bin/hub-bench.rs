@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use hub_bench::{broker, pipeline, shards};
-use hub_runtime::testing::TestEnv;
+use hub_test_support::TestEnv;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use hub_console::Config;
 use hub_console::ops::{OpsClient, OpsCommand, execute};
 use hub_runtime::shutdown::CancellationToken;
-use hub_runtime::testing::TestEnv;
 use hub_runtime::{QueueSpec, Topology};
+use hub_test_support::TestEnv;
 
 /// The service credential the tests' reconciler and indicators accept and the console sends.
 pub const SERVICE_TOKEN: &str = "console-tests-service-credential-0123456789abcdef";

@@ -6,7 +6,7 @@ use hub_contracts::{Contract, Envelope};
 use hub_reconciler::Config;
 use hub_runtime::messaging::{Consumer, HandlerError, Incoming, OutgoingMessage, QueueSpec};
 use hub_runtime::shutdown::CancellationToken;
-use hub_runtime::testing::TestEnv;
+use hub_test_support::TestEnv;
 use tokio::sync::mpsc;
 
 /// The test's own queue on `coophub.identity`.

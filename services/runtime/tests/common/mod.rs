@@ -12,7 +12,7 @@ use hub_contracts::v1::{IdentityMerged, SourceRef};
 use hub_runtime::messaging::dlq::{DeadLetter, DeadLetters};
 use hub_runtime::messaging::{HandlerError, Incoming, OutgoingMessage, QueueSpec};
 use hub_runtime::storage::{Database, inbox};
-use hub_runtime::testing::{TestEnv, eventually};
+use hub_test_support::{TestEnv, eventually};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 

@@ -2,18 +2,20 @@
 //! test gets a fresh database and its own topology namespace, so tests run in parallel on one
 //! RabbitMQ and one PostgreSQL without seeing each other. Nothing here is a mock.
 //!
-//! A missing server fails the test loudly: there is no skipping.
+//! A missing server fails the test loudly: there is no skipping. Owns creating and dropping
+//! the test's database and roles and deleting its queues; it never touches another test's
+//! namespace or database.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::config::CommonConfig;
-use crate::http::Readiness;
-use crate::messaging::topology::Declaration;
-use crate::messaging::{Broker, QueueSpec, RetryPolicy, Topology};
-use crate::telemetry::Metrics;
+use hub_runtime::config::CommonConfig;
+use hub_runtime::http::Readiness;
+use hub_runtime::messaging::topology::Declaration;
+use hub_runtime::messaging::{Broker, QueueSpec, RetryPolicy, Topology};
+use hub_runtime::telemetry::Metrics;
 
 /// A fresh database and namespace for one test.
 pub struct TestEnv {
@@ -101,7 +103,7 @@ impl TestEnv {
             plan.extend(t.queue_plan(spec, &self.retry_policy()));
         }
         let mut queues: std::collections::BTreeSet<String> =
-            crate::messaging::topology::declared_queues(&format!("{}.", self.namespace))
+            hub_runtime::messaging::topology::declared_queues(&format!("{}.", self.namespace))
                 .into_iter()
                 .collect();
         let mut exchanges = Vec::new();
