@@ -8,6 +8,7 @@
 //! | item | owns |
 //! |---|---|
 //! | [`env`] | [`TestEnv`]: a fresh database and topology namespace per test; [`eventually`] |
+//! | [`openapi`] | the check of a service's OpenAPI document: parses, sound, committed, compatible |
 //! | [`free_addr`] | a free loopback address for a test's server |
 //! | `browser` | (feature `browser`) Chromium and chromedriver: start, log in, text, screenshots |
 //!
@@ -17,6 +18,7 @@
 pub mod browser;
 
 pub mod env;
+pub mod openapi;
 
 pub use env::{TestEnv, eventually};
 
