@@ -64,6 +64,7 @@ async fn the_worlds_i5_and_i8_equal_its_truth_end_to_end() {
     let as_of = d(2025, 6, 30);
     let config = Config {
         common: env.config.clone(),
+        plan_dirs: vec![],
         plan_file: None,
         unit_list: UnitList::ALL.to_vec(),
         debounce_ms: 100,

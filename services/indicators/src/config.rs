@@ -4,6 +4,7 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
+//! | `PLAN_DIRS` | unset | the plan folders to load, comma-separated (`deploy/plans/lai-chau,deploy/plans/dien-bien`): snapshots are computed and kept per plan; the first is the API's default |
 //! | `PLAN_FILE` | Lai Châu's plan, built in (`deploy/plans/lai-chau/`) | the plan: a folder (its `plan.toml`) or a plan file; the files it names are read relative to it |
 //! | `UNIT_LIST` | `2024,2025` | unit lists snapshots are recomputed on: `2024`, `2025` or both |
 //! | `DEBOUNCE_MS` | `2000` | quiet time after an input change before recomputing |
@@ -28,6 +29,9 @@ use crate::plan::UnitList;
 pub struct Config {
     #[serde(flatten)]
     pub common: CommonConfig,
+    /// `PLAN_DIRS` (when set, `PLAN_FILE` is not read).
+    #[serde(deserialize_with = "paths")]
+    pub plan_dirs: Vec<PathBuf>,
     /// `PLAN_FILE`.
     pub plan_file: Option<PathBuf>,
     /// `UNIT_LIST`.
@@ -47,6 +51,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             common: CommonConfig::default(),
+            plan_dirs: vec![],
             plan_file: None,
             unit_list: UnitList::ALL.to_vec(),
             debounce_ms: 2_000,
@@ -87,6 +92,26 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `"a,b"` or `["a", "b"]`.
+fn paths<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        List(Vec<String>),
+    }
+    let parts = match Raw::deserialize(d)? {
+        Raw::Text(s) => s.split(',').map(str::to_owned).collect(),
+        Raw::List(l) => l,
+    };
+    Ok(parts
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .collect())
 }
 
 /// `2024`, `"2025"`, `"2024,2025"` or `[2024, 2025]`.
@@ -133,12 +158,23 @@ mod tests {
     fn reads_its_variables_and_the_common_ones() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("PLAN_FILE", "/etc/hub/plan.toml");
+            jail.set_env(
+                "PLAN_DIRS",
+                "/etc/hub/plans/lai-chau, /etc/hub/plans/dien-bien",
+            );
             jail.set_env("UNIT_LIST", "2025");
             jail.set_env("DEBOUNCE_MS", "50");
             jail.set_env("AS_OF", "2025-06-30");
             jail.set_env("HUB_NAMESPACE", "x1");
             let c = Config::from_env().expect("valid");
             assert_eq!(c.plan_file, Some(PathBuf::from("/etc/hub/plan.toml")));
+            assert_eq!(
+                c.plan_dirs,
+                vec![
+                    PathBuf::from("/etc/hub/plans/lai-chau"),
+                    PathBuf::from("/etc/hub/plans/dien-bien")
+                ]
+            );
             assert_eq!(c.unit_list, vec![UnitList::Units2025]);
             assert_eq!(c.debounce_ms, 50);
             assert_eq!(c.as_of, NaiveDate::from_ymd_opt(2025, 6, 30));

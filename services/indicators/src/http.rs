@@ -2,7 +2,8 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET /api/v1/plan` | the plan in use: indicators, targets, baseline |
+//! | `GET /api/v1/plans` | the plans loaded (`PLAN_DIRS`): id, name, province; the default first |
+//! | `GET /api/v1/plan?plan=<id>` | a plan: indicators, targets, baseline |
 //! | `GET /api/v1/snapshots?units=2024` | every stored version of a unit list (headers), oldest first |
 //! | `POST /api/v1/snapshots?units=2024&as_of=YYYY-MM-DD` | recompute now: `201` with a new version, `200` when the content equals the latest |
 //! | `GET /api/v1/snapshots/latest?units=2024` | the latest snapshot (`indicator.snapshot.v1`) |
@@ -17,6 +18,7 @@
 //! and `/metrics` stay open. A recompute is logged with the operator the console vouched for
 //! (`X-Hub-Operator`).
 //!
+//! Every route takes `plan=<id>` (default: the first plan loaded; an unknown one is `404`).
 //! `units` defaults to the first of `UNIT_LIST`. Errors are JSON `{"error": "…"}`. Owns
 //! request parsing and responses only; computing and storing belongs to [`Snapshots`].
 
@@ -37,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::export::{self, Lang};
-use crate::plan::{IndicatorId, UnitList};
+use crate::plan::{IndicatorId, Plan, UnitList};
 use crate::service::Snapshots;
 
 /// An API error: status and message.
@@ -84,6 +86,8 @@ type Api = Result<Response, ApiError>;
 /// The query parameters of every route (each route reads those it needs).
 #[derive(Debug, Deserialize, Default, JsonSchema)]
 struct Params {
+    /// The plan's id (default: the first plan loaded, `GET /api/v1/plans`).
+    plan: Option<String>,
     /// The unit list, `2024` or `2025` (default: the first of `UNIT_LIST`).
     units: Option<String>,
     /// `POST /api/v1/snapshots` only: the day the snapshot is as of, `YYYY-MM-DD`.
@@ -100,6 +104,12 @@ struct Params {
 }
 
 impl Params {
+    fn plan<'a>(&self, snapshots: &'a Snapshots) -> Result<&'a Arc<Plan>, ApiError> {
+        snapshots
+            .plan(self.plan.as_deref())
+            .ok_or_else(|| not_found(format!("no plan {:?} is loaded", self.plan)))
+    }
+
     fn list(&self, snapshots: &Snapshots) -> Result<UnitList, ApiError> {
         match &self.units {
             None => Ok(snapshots
@@ -154,9 +164,15 @@ const VERSION: &str = "a version number, or `latest`";
 fn routes() -> ApiRouter<Arc<Snapshots>> {
     ApiRouter::new()
         .api_route(
+            "/api/v1/plans",
+            get_with(plans, |op| {
+                op.summary("The plans loaded, the default first")
+            }),
+        )
+        .api_route(
             "/api/v1/plan",
             get_with(plan, |op| {
-                op.summary("The plan in use: indicators, targets, baseline")
+                op.summary("A plan (`plan=<id>`, default the first): indicators, targets, baseline")
                     .response_with::<200, Json<Value>, _>(|r| r.description("The plan"))
             }),
         )
@@ -239,17 +255,43 @@ pub struct SnapshotUnit {
     pub version: u64,
 }
 
-async fn plan(State(snapshots): State<Arc<Snapshots>>) -> Api {
-    Ok(Json(snapshots.plan.as_ref()).into_response())
+/// A plan loaded, as `GET /api/v1/plans` lists it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PlanHeader {
+    pub id: String,
+    pub name: String,
+    pub name_vi: Option<String>,
+    pub province_code: String,
+    pub province_name: String,
+    pub baseline: NaiveDate,
+}
+
+async fn plans(State(snapshots): State<Arc<Snapshots>>) -> Json<Vec<PlanHeader>> {
+    Json(
+        snapshots
+            .plans
+            .iter()
+            .map(|p| PlanHeader {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                name_vi: p.name_vi.clone(),
+                province_code: p.province_code.clone(),
+                province_name: p.province_name.clone(),
+                baseline: p.baseline,
+            })
+            .collect(),
+    )
+}
+
+async fn plan(State(snapshots): State<Arc<Snapshots>>, Query(p): Query<Params>) -> Api {
+    Ok(Json(p.plan(&snapshots)?.as_ref()).into_response())
 }
 
 async fn versions(State(snapshots): State<Arc<Snapshots>>, Query(p): Query<Params>) -> Api {
+    let plan = p.plan(&snapshots)?;
     let list = p.list(&snapshots)?;
-    let v = snapshots.store.versions(&snapshots.plan.id, list).await?;
-    Ok(
-        Json(json!({ "plan_id": snapshots.plan.id, "unit_list": list, "versions": v }))
-            .into_response(),
-    )
+    let v = snapshots.store.versions(&plan.id, list).await?;
+    Ok(Json(json!({ "plan_id": plan.id, "unit_list": list, "versions": v })).into_response())
 }
 
 async fn recompute(
@@ -257,14 +299,16 @@ async fn recompute(
     operator: Option<axum::Extension<hub_runtime::service_auth::AuthenticatedOperator>>,
     Query(p): Query<Params>,
 ) -> Api {
+    let plan = p.plan(&snapshots)?.clone();
     let list = p.list(&snapshots)?;
     let as_of = p.as_of()?;
     tracing::info!(
         operator = operator.as_ref().map(|o| o.0.0.as_str()).unwrap_or("-"),
+        plan = %plan.id,
         %list,
         "recompute asked"
     );
-    let r = snapshots.recompute(list, as_of).await?;
+    let r = snapshots.recompute_plan(&plan, list, as_of).await?;
     let code = if r.created {
         StatusCode::CREATED
     } else {
@@ -290,11 +334,12 @@ async fn load(
     version: &str,
     p: &Params,
 ) -> Result<hub_contracts::v1::indicator::IndicatorSnapshot, ApiError> {
+    let plan = p.plan(snapshots)?;
     let list = p.list(snapshots)?;
     let v = parse_version(version)?;
     snapshots
         .store
-        .snapshot(&snapshots.plan.id, list, v)
+        .snapshot(&plan.id, list, v)
         .await?
         .ok_or_else(|| {
             not_found(match v {
@@ -341,6 +386,7 @@ async fn export_report(
     Query(p): Query<Params>,
 ) -> Api {
     let lang = p.lang()?;
+    let plan = p.plan(&snapshots)?;
     let s = load(&snapshots, &version, &p).await?;
     let name = format!("{}-{}-v{}-{}", s.plan_id, s.unit_list, s.version, s.as_of);
     let fail = |e: export::ExportError| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
@@ -353,14 +399,14 @@ async fn export_report(
                     format!("attachment; filename=\"{name}.csv\""),
                 ),
             ],
-            crate::interchange::csv_with_bom(&snapshots.plan, &s, lang).map_err(fail)?,
+            crate::interchange::csv_with_bom(plan, &s, lang).map_err(fail)?,
         )
             .into_response()),
         "dhis2" => {
-            let map = snapshots.plan.dhis2.as_ref().ok_or_else(|| {
+            let map = plan.dhis2.as_ref().ok_or_else(|| {
                 not_found(format!(
                     "plan {} has no DHIS2 mapping (its plan file names none: `dhis2`)",
-                    snapshots.plan.id
+                    plan.id
                 ))
             })?;
             let body = crate::interchange::dhis2(map, &s).map_err(fail)?;
@@ -384,7 +430,7 @@ async fn export_report(
                     format!("attachment; filename=\"{name}.sdmx.json\""),
                 ),
             ],
-            crate::interchange::sdmx(&snapshots.plan, &s).to_string(),
+            crate::interchange::sdmx(plan, &s).to_string(),
         )
             .into_response()),
         "xlsx" => Ok((
@@ -398,7 +444,7 @@ async fn export_report(
                     format!("attachment; filename=\"{name}.xlsx\""),
                 ),
             ],
-            export::xlsx(&snapshots.plan, &s, lang).map_err(fail)?,
+            export::xlsx(plan, &s, lang).map_err(fail)?,
         )
             .into_response()),
         "html" => Ok((
@@ -409,7 +455,7 @@ async fn export_report(
                     format!("inline; filename=\"{name}.html\""),
                 ),
             ],
-            export::html(&snapshots.plan, &s, p.fragment.unwrap_or(false)).map_err(fail)?,
+            export::html(plan, &s, p.fragment.unwrap_or(false)).map_err(fail)?,
         )
             .into_response()),
         other => Err(bad(format!(
@@ -423,21 +469,19 @@ async fn history(
     Path(id): Path<String>,
     Query(p): Query<Params>,
 ) -> Api {
+    let plan = p.plan(&snapshots)?;
     let list = p.list(&snapshots)?;
     let indicator: IndicatorId = id.parse().map_err(|e| bad(format!("indicator: {e}")))?;
-    let unit = p
-        .unit
-        .clone()
-        .unwrap_or_else(|| snapshots.plan.province_code.clone());
-    if snapshots.plan.units(list).row(&unit).is_none() {
+    let unit = p.unit.clone().unwrap_or_else(|| plan.province_code.clone());
+    if plan.units(list).row(&unit).is_none() {
         return Err(not_found(format!("no unit {unit} in unit list {list}")));
     }
     let points = snapshots
         .store
-        .history(&snapshots.plan.id, list, &unit, indicator.as_str())
+        .history(&plan.id, list, &unit, indicator.as_str())
         .await?;
     Ok(Json(json!({
-        "plan_id": snapshots.plan.id,
+        "plan_id": plan.id,
         "unit_list": list,
         "unit": unit,
         "indicator": indicator,

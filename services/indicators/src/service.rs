@@ -95,9 +95,12 @@ pub struct Recomputed {
     pub snapshot: IndicatorSnapshot,
 }
 
-/// Computes and stores snapshots; shared by the debouncer and the HTTP API.
+/// Computes and stores snapshots, per plan; shared by the debouncer and the HTTP API.
 pub struct Snapshots {
+    /// The default plan: the first of `plans`.
     pub plan: Arc<Plan>,
+    /// Every plan loaded (`PLAN_DIRS`), the default first; snapshots are kept per plan.
+    pub plans: Vec<Arc<Plan>>,
     pub store: Store,
     /// Unit lists of automatic recomputes; the first is the API's default.
     pub lists: Vec<UnitList>,
@@ -114,8 +117,24 @@ impl Snapshots {
         lists: Vec<UnitList>,
         fixed_as_of: Option<NaiveDate>,
     ) -> Self {
+        Self::with_plans(plan, vec![], store, lists, fixed_as_of)
+    }
+
+    /// Over several plans: `default` and the `more` beside it.
+    pub fn with_plans(
+        default: Plan,
+        more: Vec<Plan>,
+        store: Store,
+        lists: Vec<UnitList>,
+        fixed_as_of: Option<NaiveDate>,
+    ) -> Self {
+        let plan = Arc::new(default);
+        let plans = std::iter::once(plan.clone())
+            .chain(more.into_iter().map(Arc::new))
+            .collect();
         Self {
-            plan: Arc::new(plan),
+            plan,
+            plans,
             store,
             lists,
             fixed_as_of,
@@ -129,10 +148,30 @@ impl Snapshots {
         self.fixed_as_of.unwrap_or_else(today_in_vietnam)
     }
 
-    /// Computes a snapshot of `list` as of `as_of` (default: [`Snapshots::default_as_of`]) and
-    /// stores it as a new version unless its content equals the latest version's.
+    /// The plan of this id (`None`: the default plan).
+    pub fn plan(&self, id: Option<&str>) -> Option<&Arc<Plan>> {
+        match id {
+            None => Some(&self.plan),
+            Some(id) => self.plans.iter().find(|p| p.id == id),
+        }
+    }
+
+    /// Computes the default plan's snapshot of `list` as of `as_of` (default:
+    /// [`Snapshots::default_as_of`]) and stores it as a new version unless its content equals
+    /// the latest version's.
     pub async fn recompute(
         &self,
+        list: UnitList,
+        as_of: Option<NaiveDate>,
+    ) -> Result<Recomputed, Error> {
+        self.recompute_plan(&self.plan.clone(), list, as_of).await
+    }
+
+    /// As [`Snapshots::recompute`], for one of the plans; [`Snapshots::subscribe`] follows the
+    /// default plan's.
+    pub async fn recompute_plan(
+        &self,
+        plan: &Plan,
         list: UnitList,
         as_of: Option<NaiveDate>,
     ) -> Result<Recomputed, Error> {
@@ -140,7 +179,7 @@ impl Snapshots {
         let as_of = as_of.unwrap_or_else(|| self.default_as_of());
         let (projection, provenance) = self.store.inputs().await?;
         let units = compute_as_of(
-            &self.plan,
+            plan,
             list,
             as_of,
             Inputs {
@@ -151,15 +190,17 @@ impl Snapshots {
             &projection.registry,
             &projection.fu,
         );
-        let built = snapshot::build(&self.plan, list, as_of, units, provenance);
+        let built = snapshot::build(plan, list, as_of, units, provenance);
         let (snapshot, created) = self.store.save_if_changed(built).await?;
         if created {
-            tracing::info!(unit_list = %list, version = snapshot.version, %as_of, hash = %snapshot.content_hash, "new snapshot");
+            tracing::info!(plan = %plan.id, unit_list = %list, version = snapshot.version, %as_of, hash = %snapshot.content_hash, "new snapshot");
         }
-        let shared = Arc::new(snapshot.clone());
-        self.latest.send_modify(|l| {
-            l.insert(list, shared);
-        });
+        if plan.id == self.plan.id {
+            let shared = Arc::new(snapshot.clone());
+            self.latest.send_modify(|l| {
+                l.insert(list, shared);
+            });
+        }
         Ok(Recomputed { created, snapshot })
     }
 
@@ -298,11 +339,7 @@ impl Running {
 /// started; an invalid plan or configuration is an error here.
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running, Error> {
     config.validate()?;
-    let plan = match &config.plan_file {
-        Some(path) => Plan::load(path)?,
-        None => Plan::builtin()?,
-    };
-    tracing::info!(plan = %plan.id, source = %plan.source, indicators = plan.indicators.len(), "plan loaded");
+    let (default_plan, more_plans) = load_plans(&config)?;
     let ctx = ServiceContext::start(
         SERVICE_NAME,
         config.common.clone(),
@@ -312,8 +349,9 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     )
     .await?;
     let store = Store::new(ctx.db.clone());
-    let snapshots = Arc::new(Snapshots::new(
-        plan,
+    let snapshots = Arc::new(Snapshots::with_plans(
+        default_plan,
+        more_plans,
         store.clone(),
         config.unit_list.clone(),
         config.as_of,
@@ -373,6 +411,36 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     })
 }
 
+/// The plans of `PLAN_DIRS` (in order; the first is the default), else of `PLAN_FILE`, else
+/// Lai Châu's built in; two plans with one id are an error.
+pub fn load_plans(config: &Config) -> Result<(Plan, Vec<Plan>), Error> {
+    let (default, more) = match config.plan_dirs.split_first() {
+        Some((first, rest)) => (
+            Plan::load(first)?,
+            rest.iter()
+                .map(|d| Plan::load(d))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => match &config.plan_file {
+            Some(path) => (Plan::load(path)?, vec![]),
+            None => (Plan::builtin()?, vec![]),
+        },
+    };
+    let plans: Vec<&Plan> = std::iter::once(&default).chain(&more).collect();
+    for (i, plan) in plans.iter().enumerate() {
+        if let Some(other) = plans[..i].iter().find(|p| p.id == plan.id) {
+            return Err(crate::plan::PlanError {
+                file: plan.source.clone(),
+                field: "id".into(),
+                problem: format!("{} is also the id of {}", plan.id, other.source),
+            }
+            .into());
+        }
+        tracing::info!(plan = %plan.id, source = %plan.source, indicators = plan.indicators.len(), "plan loaded");
+    }
+    Ok((default, more))
+}
+
 /// Runs the service until `shutdown`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
     start(config, shutdown).await?.stopped().await
@@ -425,9 +493,14 @@ async fn debounce(
         // owned: a spawned future cannot hold the loop's borrows
         let (snapshots, dirty, shutdown) = (snapshots.clone(), dirty.clone(), shutdown.clone());
         async move {
-            for list in snapshots.lists.clone() {
-                if let Err(e) = snapshots.recompute(list, None).await {
-                    tracing::warn!(error = %e, unit_list = %list, "recompute failed; will retry");
+            let every: Vec<(Arc<Plan>, UnitList)> = snapshots
+                .plans
+                .iter()
+                .flat_map(|p| snapshots.lists.iter().map(|l| (p.clone(), *l)))
+                .collect();
+            for (plan, list) in every {
+                if let Err(e) = snapshots.recompute_plan(&plan, list, None).await {
+                    tracing::warn!(error = %e, plan = %plan.id, unit_list = %list, "recompute failed; will retry");
                     // try again after a pause
                     let again = dirty.clone();
                     let stop = shutdown.clone();

@@ -165,6 +165,7 @@ async fn snapshot_of(v2: bool) -> IndicatorSnapshot {
     let env = TestEnv::new().await;
     let config = Config {
         common: env.config.clone(),
+        plan_dirs: vec![],
         plan_file: None,
         unit_list: vec![UnitList::Units2025],
         debounce_ms: 100,

@@ -431,6 +431,7 @@ async fn snapshots_equal_the_simulator_truth_and_follow_a_new_loan() {
     let token = hub_runtime::service_auth::generate_token();
     let config = Config {
         common,
+        plan_dirs: vec![],
         plan_file: None,
         unit_list: UnitList::ALL.to_vec(),
         debounce_ms: 200,
