@@ -1,11 +1,12 @@
 //! # hub-indicators: where a province stands against its plan
 //!
-//! Computes indicators I1–I10 (`shared/mission/indicators.md`) for the province, each
-//! district and each commune, against the 2025 and 2030 targets of a plan file
-//! (`deploy/plans/*.toml`), and publishes them as immutable, versioned
-//! `indicator.snapshot.v1` snapshots on `coophub.indicator`.
+//! Computes a plan's indicators (Lai Châu's I1–I10, `shared/mission/indicators.md`) for the
+//! province, each district and each commune, against the plan's targets (a folder per plan,
+//! `deploy/plans/<province>/`; several plans at once), and publishes them as immutable,
+//! versioned `indicator.snapshot.v1` snapshots on `coophub.indicator`.
 //!
 //! - [`plan`]: the plan as data (baseline, indicators, targets, unit lists), validated;
+//!   [`measure`]: what an indicator counts or sums, declared in the plan;
 //! - [`asof`]: the state as of a date (registry and loan versions, NTM submissions) and
 //!   where an organisation lies (post-reform codes, unknown communes);
 //! - [`compute`]: the definitions, a pure function of the projection; [`farmers_union`]: I5
