@@ -170,13 +170,17 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         config.service_tokens.clone(),
     );
     let http_addr = ctx.serve_http(api).await?;
-    // operator writes go to the replica that holds the election's lock
+    // operator writes go to the replica that holds the election's lock; the first attempt
+    // decides before the service counts as started
+    let (tried, first) = tokio::sync::oneshot::channel();
     let election = tokio::spawn(service::elect(
         ctx.db.clone(),
         replica,
         config.advertise_url(http_addr),
+        tried,
         shutdown.clone(),
     ));
+    let _ = first.await;
     let task = tokio::spawn(async move {
         shutdown.cancelled().await;
         let consumed = consumer.await.map_err(|e| Error::Task(e.to_string()))?;

@@ -581,13 +581,16 @@ async fn doubtful_pairs_wait_in_the_review_queue_for_an_operator() {
     h.teardown().await;
 }
 
+/// Two replicas: operator writes go to the active one (the standby refuses them naming it,
+/// so it never rebuilds its engine for a write), and records follow the operator's change.
 #[tokio::test]
-async fn a_replica_that_is_behind_rebuilds_its_engine_before_acting() {
+async fn a_standby_sends_operator_writes_to_the_active_replica() {
     let mut h = Harness::new().await;
     let stop = CancellationToken::new();
     let a = hub_reconciler::start(h.config.clone(), stop.clone())
         .await
         .expect("replica a");
+    let a_addr = a.http_addr.expect("http address");
     h.publish(
         "msg-1",
         registry(
@@ -640,20 +643,23 @@ async fn a_replica_that_is_behind_rebuilds_its_engine_before_acting() {
             has_ref(g, "coop-alliance", "LM-1") && g.source_refs.len() == 3
         })
         .await;
-    // replica b splits a record it has never seen: it catches up first
-    let (status, body) = h
-        .post(
-            b_addr,
-            &format!("/api/v1/cooperatives/{}/split", g.organisation_id),
-            json!({"operator": "op", "reason": "another borrower", "parts": [[{"system": "loan-fund", "id": "Q-2"}]]}),
-        )
-        .await;
+    // replica b, the standby, refuses the split and names replica a
+    let split_path = format!("/api/v1/cooperatives/{}/split", g.organisation_id);
+    let split_body = json!({"operator": "op", "reason": "another borrower", "parts": [[{"system": "loan-fund", "id": "Q-2"}]]});
+    let (status, body) = h.post(b_addr, &split_path, split_body.clone()).await;
+    assert_eq!(status, 421, "{body}");
+    let named = body["active_replica"].as_str().unwrap_or_default();
+    assert!(
+        named.ends_with(&format!(":{}", a_addr.port())),
+        "{named} is replica a"
+    );
+    let (status, body) = h.post(a_addr, &split_path, split_body).await;
     assert_eq!(status, 200, "{body}");
     let split = h
-        .wait_for::<IdentitySplit>("split by replica b", |_| true)
+        .wait_for::<IdentitySplit>("split by replica a", |_| true)
         .await;
     assert_eq!(split.parts[1].source_refs.len(), 1);
-    // and replica a, now behind, still applies the next record on top of b's split
+    // and the next record is applied on top of the split
     h.publish(
         "msg-4",
         loan(

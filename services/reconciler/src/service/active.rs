@@ -59,9 +59,22 @@ pub async fn active_url(db: &Database) -> Result<Option<String>, sqlx::Error> {
 
 /// Competes for the lock until `shutdown`: holds it while its connection lives (writing
 /// `url`, where this replica is reached, as the active one's), tries again when it is lost.
-pub async fn elect(db: Database, replica: Arc<Replica>, url: String, shutdown: CancellationToken) {
+/// `tried` is told once the first attempt decided (this replica active or a standby), so
+/// that a replica alone answers its first operator write.
+pub async fn elect(
+    db: Database,
+    replica: Arc<Replica>,
+    url: String,
+    tried: tokio::sync::oneshot::Sender<()>,
+    shutdown: CancellationToken,
+) {
+    let mut tried = Some(tried);
     loop {
-        if let Err(e) = hold_while_possible(&db, &replica, &url, &shutdown).await {
+        let held = hold_while_possible(&db, &replica, &url, &mut tried, &shutdown).await;
+        if let Some(t) = tried.take() {
+            let _ = t.send(());
+        }
+        if let Err(e) = held {
             tracing::warn!(error = %e, "active-replica election failed; trying again");
         }
         if replica.active.swap(false, Ordering::SeqCst) {
@@ -80,6 +93,7 @@ async fn hold_while_possible(
     db: &Database,
     replica: &Replica,
     url: &str,
+    tried: &mut Option<tokio::sync::oneshot::Sender<()>>,
     shutdown: &CancellationToken,
 ) -> Result<(), sqlx::Error> {
     // a connection of its own, out of the pool: the lock lives as long as it does
@@ -91,6 +105,9 @@ async fn hold_while_possible(
             .await?;
         if got {
             break;
+        }
+        if let Some(t) = tried.take() {
+            let _ = t.send(());
         }
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
@@ -105,6 +122,9 @@ async fn hold_while_possible(
     .execute(&mut conn)
     .await?;
     replica.active.store(true, Ordering::SeqCst);
+    if let Some(t) = tried.take() {
+        let _ = t.send(());
+    }
     tracing::info!(%url, "this replica is the active one");
     loop {
         tokio::select! {
