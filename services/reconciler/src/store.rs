@@ -317,7 +317,17 @@ pub async fn query_log_seq(
     limit: i64,
 ) -> Result<Vec<(i64, ReconciliationDecision)>, StoreError> {
     let rows = sqlx::query(
-        "SELECT seq, decision FROM decisions
+        // a row's JSON lacks what its columns hold (`persist::slim_decision`; rows written
+        // before kept it whole: the columns' values are the same)
+        "SELECT seq,
+                decision || jsonb_build_object(
+                    'decision_id', decision_id,
+                    'outcome', outcome,
+                    'source', CASE WHEN system IS NULL THEN NULL
+                                   ELSE jsonb_build_object('system', system, 'id', source_id) END,
+                    'organisation_id', organisation_id,
+                    'candidate_id', candidate_id) AS decision
+           FROM decisions
          WHERE ($1::uuid IS NULL OR organisation_id = $1 OR candidate_id = $1)
            AND ($2::text IS NULL OR system = $2)
            AND ($3::text IS NULL OR source_id = $3)

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use hub_contracts::v1::{GoldenRecord, SourceRef};
+use hub_contracts::v1::{GoldenRecord, ReconciliationDecision, SourceRef};
 use serde_json::Value;
 use sqlx::PgConnection;
 use sqlx::types::Json;
@@ -356,7 +356,28 @@ async fn write_constraints(conn: &mut PgConnection, ch: &Changes) -> Result<(), 
     Ok(())
 }
 
-/// `decisions`: the log, in its order (`seq` follows the order of the rows).
+/// The JSON kept of a decision: what its columns do not already hold (`decision_id`,
+/// `outcome`, `source`, `organisation_id`, `candidate_id` are columns; reads put them back,
+/// see `store::query_log_seq`). `at` stays: the column holds microseconds, the log the
+/// decision's own time.
+fn slim_decision(d: &ReconciliationDecision) -> Value {
+    let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        for k in [
+            "decision_id",
+            "outcome",
+            "source",
+            "organisation_id",
+            "candidate_id",
+        ] {
+            o.remove(k);
+        }
+    }
+    v
+}
+
+/// `decisions`: the log, in its order (`seq` follows the order of the rows), each row's JSON
+/// without what its columns hold ([`slim_decision`]).
 async fn write_decisions(conn: &mut PgConnection, ch: &Changes) -> Result<(), sqlx::Error> {
     if ch.decisions.is_empty() {
         return Ok(());
@@ -397,7 +418,7 @@ async fn write_decisions(conn: &mut PgConnection, ch: &Changes) -> Result<(), sq
     )
     .bind(d.iter().map(|d| d.organisation_id).collect::<Vec<_>>())
     .bind(d.iter().map(|d| d.candidate_id).collect::<Vec<_>>())
-    .bind(d.iter().map(Json).collect::<Vec<_>>())
+    .bind(d.iter().map(|d| Json(slim_decision(d))).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
     Ok(())
