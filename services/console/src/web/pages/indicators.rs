@@ -16,8 +16,32 @@ use crate::web::values::{field, fmt_num, ftext, items};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct IndicatorQuery {
+    /// The plan (province) to show: an id of the indicators' `GET /api/v1/plans`.
+    plan: Option<String>,
     units: Option<String>,
     unit: Option<String>,
+}
+
+impl IndicatorQuery {
+    /// The upstream query: `plan` and `units` when given.
+    fn upstream(&self) -> Vec<(String, String)> {
+        [("plan", &self.plan), ("units", &self.units)]
+            .into_iter()
+            .filter_map(|(k, v)| {
+                v.as_ref()
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (k.to_owned(), v.clone()))
+            })
+            .collect()
+    }
+}
+
+/// A plan in the selector.
+#[derive(Debug, Serialize)]
+struct PlanOption {
+    id: String,
+    name: String,
+    selected: bool,
 }
 
 /// The provincial report, printable (A4 landscape): the indicators service renders it
@@ -27,14 +51,11 @@ pub async fn report(
     PageCaller(caller): PageCaller,
     Query(iq): Query<IndicatorQuery>,
 ) -> Page {
-    let units = iq.units.clone().filter(|u| !u.is_empty());
     let mut q = vec![
         ("format".to_owned(), "html".to_owned()),
         ("fragment".to_owned(), "true".to_owned()),
     ];
-    if let Some(u) = &units {
-        q.push(("units".to_owned(), u.clone()));
-    }
+    q.extend(iq.upstream());
     let (report, problem) = match state
         .upstream
         .get_raw(Service::Indicators, "/api/v1/snapshots/latest/export", &q)
@@ -58,7 +79,7 @@ pub async fn report(
         &caller,
         "indicators",
         "report.html",
-        minijinja::context! { report, problem, units => units.unwrap_or_default() },
+        minijinja::context! { report, problem, units => iq.units.clone().unwrap_or_default() },
     )
 }
 
@@ -173,12 +194,14 @@ async fn histories(
     values: &[&Value],
     unit: &str,
     list: &str,
+    plan: &str,
 ) -> Vec<Option<Value>> {
     futures::future::join_all(values.iter().map(|v| {
         let id = ftext(v, &["indicator"]);
         let query = vec![
             ("unit".to_owned(), unit.to_owned()),
             ("units".to_owned(), list.to_owned()),
+            ("plan".to_owned(), plan.to_owned()),
         ];
         let upstream = state.upstream.clone();
         async move {
@@ -200,15 +223,18 @@ pub async fn indicators(
     PageCaller(caller): PageCaller,
     Query(iq): Query<IndicatorQuery>,
 ) -> Page {
-    let mut q = Vec::new();
-    if let Some(u) = iq.units.as_ref().filter(|u| !u.is_empty()) {
-        q.push(("units".to_owned(), u.clone()));
-    }
-    let (plan, snapshot) = futures::join!(
-        state.upstream.get(Service::Indicators, "/api/v1/plan", &[]),
+    let q = iq.upstream();
+    let of_plan: Vec<(String, String)> = q.iter().filter(|(k, _)| k == "plan").cloned().collect();
+    let (plan, snapshot, plans) = futures::join!(
+        state
+            .upstream
+            .get(Service::Indicators, "/api/v1/plan", &of_plan),
         state
             .upstream
             .get(Service::Indicators, "/api/v1/snapshots/latest", &q),
+        state
+            .upstream
+            .get(Service::Indicators, "/api/v1/plans", &[]),
     );
     let (plan, snapshot) = match (plan, snapshot) {
         (Ok(p), Ok(s)) => (p, s),
@@ -253,8 +279,22 @@ pub async fn indicators(
             }
         })
         .collect();
+    let plan_id = ftext(&snapshot, &["plan_id"]);
+    // the provinces this hub carries (an older indicators service lists none: no selector)
+    let plans: Vec<PlanOption> = plans
+        .map(|p| {
+            items(&p, &[])
+                .iter()
+                .map(|p| PlanOption {
+                    id: ftext(p, &["id"]),
+                    name: ftext(p, &["province_name"]),
+                    selected: ftext(p, &["id"]) == plan_id,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let values = items(unit, &["values"]);
-    let histories = histories(&state, &values, &unit_code, &list).await;
+    let histories = histories(&state, &values, &unit_code, &list, &plan_id).await;
     let cards: Vec<Card> = values
         .iter()
         .zip(&histories)
@@ -271,6 +311,8 @@ pub async fn indicators(
             version => ftext(&snapshot, &["version"]),
             as_of => ftext(&snapshot, &["as_of"]),
             unit_list => list,
+            plan_id,
+            plans,
             units => options,
             cards,
         },
@@ -303,12 +345,28 @@ mod tests {
             "indicators.html",
             minijinja::context! {
                 plan => SCRIPT, unit_name => SCRIPT, version => "1", as_of => "2025-06-30",
-                unit_list => SCRIPT,
+                unit_list => SCRIPT, plan_id => SCRIPT,
+                plans => vec![
+                    PlanOption { id: SCRIPT.into(), name: SCRIPT.into(), selected: true },
+                    PlanOption { id: "dien-bien-182".into(), name: "Tỉnh Điện Biên".into(), selected: false },
+                ],
                 units => vec![UnitOption { code: SCRIPT.into(), name: SCRIPT.into(), indent: "", selected: true }],
                 cards => vec![c, c5],
             },
         );
         assert_escaped(&page);
+        // the province selector, and the plan carried by the unit form and the exports
+        assert!(
+            page.contains("<select name=\"plan\" id=\"plan\">")
+                && page.contains(
+                    "<option value=\"dien-bien-182\">Tỉnh Điện Biên (dien-bien-182)</option>"
+                ),
+            "{page}"
+        );
+        assert!(
+            page.contains("<input type=\"hidden\" name=\"plan\""),
+            "{page}"
+        );
         assert!(
             page.contains("<p class=\"conversions\">converted: 3 in the registry, 1 not"),
             "{page}"
