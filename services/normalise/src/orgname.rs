@@ -77,6 +77,11 @@ pub struct OrgName {
     /// `core_tokens`, `place_tokens` and `canonical`, and given here for a caller that wants
     /// them as location evidence. Empty when nothing distinctive would be left without them.
     pub suffix_place_tokens: Vec<String>,
+    /// Words of `place_tokens` that a name with diacritics elsewhere spells in ASCII and
+    /// that are also an ambiguous product word (`ca` in `htx nuôi ca Thu Lum`: `cá`, fish,
+    /// typed without its marks, or a place `Ca`). Kept as places; a matcher may let them
+    /// meet that product in another name.
+    pub ascii_product_words: Vec<String>,
     /// [`text::fold`] of the input.
     pub folded: String,
     /// Legal form, sector and core words in their input order, abbreviations expanded,
@@ -708,6 +713,7 @@ fn parse_words(words: &[Word], input_ascii: bool) -> OrgName {
     let mut core_tokens = Vec::new();
     let mut product_tokens = Vec::new();
     let mut place_tokens = Vec::new();
+    let mut ascii_product_words = Vec::new();
     let mut canonical: Vec<String> = Vec::new();
     // The input words behind `core_tokens` (products as written), and the first of them.
     let mut core_source: Vec<String> = Vec::new();
@@ -857,6 +863,13 @@ fn parse_words(words: &[Word], input_ascii: bool) -> OrgName {
             continue;
         }
         let w = &words[i];
+        if !input_ascii
+            && w.is_ascii()
+            && let Some((1, canon, true)) = match_product(words, i, true)
+            && canon == w.folded
+        {
+            ascii_product_words.push(w.folded.clone());
+        }
         last_was_name = true;
         core_tokens.push(w.folded.clone());
         place_tokens.push(w.folded.clone());
@@ -906,6 +919,7 @@ fn parse_words(words: &[Word], input_ascii: bool) -> OrgName {
         place_tokens,
         person_like,
         suffix_place_tokens: Vec::new(),
+        ascii_product_words,
         folded: String::new(),
         canonical: canonical.join(" "),
     }

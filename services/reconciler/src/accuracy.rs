@@ -773,7 +773,7 @@ pub fn indicator_errors(
             credit.iter().filter(|l| ours(&l.meta.source)).collect();
         if truly.is_empty() != seen.is_empty() {
             let mut s = format!(
-                "I7 {district} {}: credit in truth {}, in the engine {}",
+                "I7 {district} {} ({reg}): credit in truth {}, in the engine {}",
                 o.name,
                 !truly.is_empty(),
                 !seen.is_empty()
@@ -781,7 +781,7 @@ pub fn indicator_errors(
             for l in &truly {
                 s += &format!(
                     "\n    its loan {} `{}` went to {}",
-                    l.loan_no,
+                    l.meta.source,
                     l.borrower.name,
                     describe(owner.get(&l.meta.source).copied())
                 );
@@ -789,7 +789,7 @@ pub fn indicator_errors(
             for l in &seen {
                 s += &format!(
                     "\n    engine's loan {} `{}` is {}",
-                    l.loan_no,
+                    l.meta.source,
                     l.borrower.name,
                     whose(&l.meta.source)
                 );
@@ -814,7 +814,7 @@ pub fn indicator_errors(
             || !seen.is_empty();
         if truth_link != engine_link {
             let mut s = format!(
-                "I6 {district} {}: linkage in truth {truth_link}, in the engine {engine_link} (commune {own_commune}, engine's {engine_commune:?})",
+                "I6 {district} {} ({reg}): linkage in truth {truth_link}, in the engine {engine_link} (commune {own_commune}, engine's {engine_commune:?})",
                 o.name
             );
             for (r, _) in &truly {

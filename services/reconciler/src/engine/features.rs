@@ -36,6 +36,9 @@ pub struct Tok {
     /// The word names the commune, district or province its record is in (it is in the
     /// record's [`Features::local`]).
     pub local: bool,
+    /// A place word its name spells in ASCII amid diacritics that is also an ambiguous
+    /// product word ([`orgname::OrgName::ascii_product_words`]).
+    pub maybe_product: bool,
 }
 
 /// The kind an observation is of, as far as it can be told.
@@ -355,6 +358,7 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
             id: interner.intern(&format!("{PRODUCT_PREFIX}{p}")),
             class: TokClass::Product,
             local: false,
+            maybe_product: false,
         });
     }
     for w in &parsed.place_tokens {
@@ -372,6 +376,7 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
             id,
             class,
             local: false,
+            maybe_product: class == TokClass::Place && parsed.ascii_product_words.contains(w),
         });
     }
     // sector words too: `dịch` of `dịch vụ` is not `Đích` of `Nậm Đích`
@@ -380,6 +385,7 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
             id: interner.intern(&format!("{SECTOR_PREFIX}{w}")),
             class: TokClass::Sector,
             local: false,
+            maybe_product: false,
         });
     }
     tokens.sort_unstable();
@@ -480,6 +486,18 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
     if let Some(c) = commune.as_deref().and_then(|c| reference.commune_2024(c)) {
         add_words(&c.commune_name, interner);
         add_words(&c.district_name, interner);
+    } else if let Some(u) = unit_2025.as_deref() {
+        // named only by its 2025 unit: the record may be in any old commune of it
+        for r in reference
+            .crosswalk
+            .iter()
+            .filter(|r| r.new_commune_code == u)
+        {
+            add_words(&r.old_commune_name, interner);
+            if let Some(c) = reference.commune_2024(&r.old_commune_code) {
+                add_words(&c.district_name, interner);
+            }
+        }
     } else if let Some(d) = district.as_deref()
         && let Some(c) = reference
             .communes_2024
@@ -487,6 +505,10 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
             .find(|c| c.district_code == d)
     {
         add_words(&c.district_name, interner);
+    }
+    // the name the July 2025 reform gave the record's place names it as well
+    if let Some(u) = unit_2025.as_deref().and_then(|u| reference.commune_2025(u)) {
+        add_words(&u.commune_name, interner);
     }
     add_words(hub_normalise::reference::PROVINCE_NAME, interner);
     local.sort_unstable();

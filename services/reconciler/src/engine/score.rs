@@ -151,7 +151,8 @@ fn drop_rate(side: &Features) -> f64 {
 }
 
 /// Leftover product words of an ASCII name `x` that the other name `y` (with diacritics)
-/// has as place words: counted as shared, removed from both lists.
+/// has as place words, or that `y` spells in ASCII amid diacritics
+/// ([`Tok::maybe_product`]): counted as shared, removed from both lists.
 fn ascii_products(
     x: &Features,
     y: &Features,
@@ -159,7 +160,8 @@ fn ascii_products(
     ys: &mut Vec<Tok>,
     interner: &Interner,
 ) -> f64 {
-    if !x.ascii || y.ascii {
+    let whole_name = x.ascii && !y.ascii;
+    if !whole_name && !ys.iter().any(|u| u.maybe_product) {
         return 0.0;
     }
     let mut shared = 0.0;
@@ -168,10 +170,11 @@ fn ascii_products(
             return true;
         }
         let word = interner.get(t.id).trim_start_matches(PRODUCT_PREFIX);
-        match ys
-            .iter()
-            .position(|u| u.class == TokClass::Place && interner.get(u.id) == word)
-        {
+        match ys.iter().position(|u| {
+            u.class == TokClass::Place
+                && (whole_name || u.maybe_product)
+                && interner.get(u.id) == word
+        }) {
             Some(pos) => {
                 shared += tok_weight(&ys[pos], x, y);
                 ys.remove(pos);
@@ -271,15 +274,17 @@ fn name_part(
     // without diacritics a product word may be a place word the other name spells with them
     fuzzy += ascii_products(a, b, &mut only_a, &mut only_b, interner);
     fuzzy += ascii_products(b, a, &mut only_b, &mut only_a, interner);
+    // a word one name has and the other lacks weighs less when it names the place of both
+    // records (`… Sì Thâu Chải Dào San`: the commune appended, or its 2025 unit)
     let wa: f64 = only_a
         .iter()
         .filter(|t| t.class != TokClass::Number)
-        .map(|t| weight(t.class))
+        .map(|t| tok_weight(t, a, b))
         .sum();
     let wb: f64 = only_b
         .iter()
         .filter(|t| t.class != TokClass::Number)
-        .map(|t| weight(t.class))
+        .map(|t| tok_weight(t, a, b))
         .sum();
     let mut shared = shared + fuzzy;
     let (mut wa, mut wb) = (wa, wb);
@@ -312,11 +317,23 @@ fn name_part(
             .any(|t| t.class == TokClass::Product && tb.contains(t));
     // two names written in full (registry, loans: abbreviated, never shortened) that differ
     // by a word are two names
+    // — except a name that names no product at all beside one that does (`HTX NN Pờ Ngài`,
+    // `HTX NN lúa gạo Pờ Ngài`): a clerk leaves the product out, siblings that differ only
+    // by product compete as candidates
     let full = |f: &Features| f.obs_kind != super::observation::ObservationKind::NtmEntry;
-    let full_name_conflict = full(a) && full(b) && substituted + dropped >= 1.0;
+    let (shorter, longer_only, shorter_tokens) = if wa > wb {
+        (b, &only_a, tb)
+    } else {
+        (a, &only_b, ta)
+    };
+    let product_left_out = substituted == 0.0
+        && !longer_only.is_empty()
+        && longer_only.iter().all(|t| t.class == TokClass::Product)
+        && !shorter_tokens.iter().any(|t| t.class == TokClass::Product);
+    let full_name_conflict =
+        full(a) && full(b) && substituted + dropped >= 1.0 && !product_left_out;
     // a full name lacking words another name has: they are not the same name
-    let shorter = if wa > wb { b } else { a };
-    let full_dropped = dropped >= 1.0 && full(shorter);
+    let full_dropped = dropped >= 1.0 && full(shorter) && !product_left_out;
     // short forms leave words out, they never put others in: a substitution is another name
     let substitution = substituted >= 1.0;
     NameCmp {
@@ -521,7 +538,7 @@ pub fn score_with(a: &Features, b: &Features, interner: &Interner, w: &Weights) 
     PairScore {
         logit,
         rule,
-        veto,
+        veto: veto || (kind_conflict && distance != Some(0)),
         hard_conflict,
         structural_conflict,
         person_agrees: rep_level <= 1 || phone_level == 0,
