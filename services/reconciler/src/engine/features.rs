@@ -406,6 +406,8 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
     let reference = Reference::get();
     let (mut commune, mut district) = (obs.commune_code.clone(), obs.district_code.clone());
     let mut unit_2025_named: Option<String> = None;
+    // a 2025 unit the address may mean: the names of all its old communes are the record's
+    let mut reform_unit: Option<&str> = None;
     let mut near_districts: Vec<Unit> = Vec::new();
     if commune.is_none()
         && let Some(a) = obs.address.as_deref()
@@ -417,6 +419,7 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
             // district word dates before the reform: after July 2025 it may mean any commune
             // of the unit, so blocking also looks in their districts
             if let Some(u) = m.unit_2025_reading {
+                reform_unit = Some(u);
                 near_districts.extend(
                     reference
                         .crosswalk
@@ -486,8 +489,30 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
     if let Some(c) = commune.as_deref().and_then(|c| reference.commune_2024(c)) {
         add_words(&c.commune_name, interner);
         add_words(&c.district_name, interner);
-    } else if let Some(u) = unit_2025.as_deref() {
-        // named only by its 2025 unit: the record may be in any old commune of it
+    } else if let Some(d) = district.as_deref()
+        && let Some(c) = reference
+            .communes_2024
+            .iter()
+            .find(|c| c.district_code == d)
+    {
+        add_words(&c.district_name, interner);
+    }
+    // the name the July 2025 reform gave the record's place names it as well; a record
+    // placed only by its 2025 unit, or by a name that may mean the unit, may be in any old
+    // commune of it
+    if let Some(u) = unit_2025.as_deref().and_then(|u| reference.commune_2025(u)) {
+        add_words(&u.commune_name, interner);
+    }
+    let whole_unit = if commune
+        .as_deref()
+        .and_then(|c| reference.commune_2024(c))
+        .is_none()
+    {
+        unit_2025.as_deref()
+    } else {
+        reform_unit
+    };
+    if let Some(u) = whole_unit {
         for r in reference
             .crosswalk
             .iter()
@@ -498,17 +523,6 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
                 add_words(&c.district_name, interner);
             }
         }
-    } else if let Some(d) = district.as_deref()
-        && let Some(c) = reference
-            .communes_2024
-            .iter()
-            .find(|c| c.district_code == d)
-    {
-        add_words(&c.district_name, interner);
-    }
-    // the name the July 2025 reform gave the record's place names it as well
-    if let Some(u) = unit_2025.as_deref().and_then(|u| reference.commune_2025(u)) {
-        add_words(&u.commune_name, interner);
     }
     add_words(hub_normalise::reference::PROVINCE_NAME, interner);
     local.sort_unstable();

@@ -11,7 +11,7 @@
 //! | name: base | +0.5 |
 //! | name: shared words | +2.5 per unit of shared weight (place 1, or 0.25 when it names the commune/district/province both records are in; product 1.5; number 2; sector and activity words 0.5), at most 4 units |
 //! | name: substituted words | −7.0 per unit (words each side has that the other lacks) |
-//! | name: dropped words | −0.3 per unit when the shorter name is an NTM short form, −6.0 when it is a registry or loan name (abbreviated, never shortened) |
+//! | name: dropped words | −0.3 per unit when the shorter name is an NTM short form, −6.0 when it is a registry or loan name (abbreviated, never shortened), −1.5 once when all it lacks is the products and it names none |
 //! | name: number on one side only, or different numbers | −9.0 |
 //! | name: same canonical form | +1.0 |
 //! | commune: same / same district or 2025 unit / other district | +3.0 / −1.0 / −4.0 |
@@ -53,6 +53,8 @@ const SHARED_CAP: f64 = 4.0;
 const SUBSTITUTED: f64 = 7.0;
 const DROPPED_SHORT_FORM: f64 = 0.3;
 const DROPPED_FULL_NAME: f64 = 6.0;
+/// The products a name that names none leaves out, whatever their words.
+const DROPPED_PRODUCT: f64 = 1.5;
 const NUMBER_CONFLICT: f64 = -9.0;
 const SAME_CANONICAL: f64 = 1.0;
 
@@ -186,6 +188,24 @@ fn ascii_products(
     shared
 }
 
+/// Whether the only difference of two names is the products one names and the other, which
+/// names none, leaves out (`HTX NN Pờ Ngài`, `HTX NN lúa gạo Pờ Ngài`).
+fn product_left_out(
+    wa: f64,
+    wb: f64,
+    substituted: f64,
+    only_a: &[Tok],
+    only_b: &[Tok],
+    ta: &[Tok],
+    tb: &[Tok],
+) -> bool {
+    let (longer_only, shorter_tokens) = if wa > wb { (only_a, tb) } else { (only_b, ta) };
+    substituted == 0.0
+        && !longer_only.is_empty()
+        && longer_only.iter().all(|t| t.class == TokClass::Product)
+        && !shorter_tokens.iter().any(|t| t.class == TokClass::Product)
+}
+
 /// What comparing two names found.
 struct NameCmp {
     /// The hand-set contribution (the legacy weights).
@@ -295,10 +315,17 @@ fn name_part(
     }
     let substituted = wa.min(wb);
     let dropped = (wa - wb).abs();
-    // the side with fewer words left them out
-    let rate = if wa > wb { drop_rate(b) } else { drop_rate(a) };
-    let mut s =
-        NAME_BASE + SHARED * shared.min(SHARED_CAP) - SUBSTITUTED * substituted - rate * dropped;
+    let product_left_out = product_left_out(wa, wb, substituted, &only_a, &only_b, ta, tb);
+    // the side with fewer words left them out; products left out count once, however
+    // many words they take (`lúa gạo` is two)
+    let left_out = if product_left_out {
+        DROPPED_PRODUCT
+    } else if wa > wb {
+        drop_rate(b) * dropped
+    } else {
+        drop_rate(a) * dropped
+    };
+    let mut s = NAME_BASE + SHARED * shared.min(SHARED_CAP) - SUBSTITUTED * substituted - left_out;
     if number_conflict {
         s += NUMBER_CONFLICT;
     }
@@ -321,15 +348,7 @@ fn name_part(
     // `HTX NN lúa gạo Pờ Ngài`): a clerk leaves the product out, siblings that differ only
     // by product compete as candidates
     let full = |f: &Features| f.obs_kind != super::observation::ObservationKind::NtmEntry;
-    let (shorter, longer_only, shorter_tokens) = if wa > wb {
-        (b, &only_a, tb)
-    } else {
-        (a, &only_b, ta)
-    };
-    let product_left_out = substituted == 0.0
-        && !longer_only.is_empty()
-        && longer_only.iter().all(|t| t.class == TokClass::Product)
-        && !shorter_tokens.iter().any(|t| t.class == TokClass::Product);
+    let shorter = if wa > wb { b } else { a };
     let full_name_conflict =
         full(a) && full(b) && substituted + dropped >= 1.0 && !product_left_out;
     // a full name lacking words another name has: they are not the same name
