@@ -22,6 +22,7 @@ use hub_contracts::v1::identity::{GoldenRecord, ReconciliationDecision};
 use hub_contracts::v1::indicator::IndicatorSnapshot;
 use hub_contracts::v1::source::{LoanDisbursement, NtmCommuneReport, RegistryCooperative};
 use hub_contracts::v1::{FuBranch, FuOfficer, FuTraining};
+use hub_contracts::v2::ReconciliationDecisions;
 use hub_runtime::messaging::{BatchConsumer, BatchHandler, HandlerError, Incoming, QueueSpec};
 use hub_runtime::service::ServiceContext;
 use hub_runtime::shutdown::CancellationToken;
@@ -46,9 +47,14 @@ pub const INPUT_QUEUE: &str = "indicators.inputs";
 /// The service's migrations (its own schema).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// The contract types the service consumes.
-pub const INPUT_TYPES: [&str; 8] = [
+/// The contract types the service consumes. Decisions come as `reconciliation.decision.v2`
+/// (one message per reconciler transaction, the queue's binding); a
+/// `reconciliation.decision.v1` is still taken (one queued before an upgrade, or routed by a
+/// binding an older deployment left on the queue), each decision kept once whichever
+/// contract brought it.
+pub const INPUT_TYPES: [&str; 9] = [
     GoldenRecord::TYPE,
+    ReconciliationDecisions::TYPE,
     ReconciliationDecision::TYPE,
     LoanDisbursement::TYPE,
     NtmCommuneReport::TYPE,
@@ -63,7 +69,7 @@ pub const INPUT_TYPES: [&str; 8] = [
 pub fn input_queue(config: &Config) -> QueueSpec {
     QueueSpec::new(INPUT_QUEUE)
         .bind(exchanges::IDENTITY, GoldenRecord::TYPE)
-        .bind(exchanges::IDENTITY, ReconciliationDecision::TYPE)
+        .bind(exchanges::IDENTITY, ReconciliationDecisions::TYPE)
         .bind(exchanges::SOURCE, LoanDisbursement::TYPE)
         .bind(exchanges::SOURCE, NtmCommuneReport::TYPE)
         .bind(exchanges::SOURCE, RegistryCooperative::TYPE)
@@ -229,6 +235,9 @@ fn decode_input(msg: &Incoming) -> Result<Input, HandlerError> {
         }
         ReconciliationDecision::TYPE => {
             Input::Decision(Box::new(msg.decode::<ReconciliationDecision>()?.data))
+        }
+        ReconciliationDecisions::TYPE => {
+            Input::Decisions(Box::new(msg.decode::<ReconciliationDecisions>()?.data))
         }
         FuBranch::TYPE => Input::FuBranch(Box::new(msg.decode::<FuBranch>()?.data)),
         FuOfficer::TYPE => Input::FuOfficer(Box::new(msg.decode::<FuOfficer>()?.data)),
