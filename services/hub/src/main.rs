@@ -345,13 +345,30 @@ async fn ops(cmd: hub_console::ops::OpsCommand) -> anyhow::Result<()> {
     hub_console::ops::run_ops(cmd).await
 }
 
+/// The OpenTelemetry `service.name` of a command: `hub-<role>` (`hub-adapter-<source>`).
+fn service_name(command: &Command) -> String {
+    match command {
+        Command::Service(ServiceCommand::Adapter { source }) => format!("hub-adapter-{source}"),
+        Command::Service(ServiceCommand::Inbound) => "hub-inbound".into(),
+        Command::Service(ServiceCommand::Reconciler) => "hub-reconciler".into(),
+        Command::Service(ServiceCommand::Indicators) => "hub-indicators".into(),
+        Command::Service(ServiceCommand::Console) => "hub-console".into(),
+        Command::Demo { .. } => "hub-demo".into(),
+        _ => "hub".into(),
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let format = hub_runtime::config::load::<hub_runtime::CommonConfig>()
         .map(|c| c.log_format)
         .unwrap_or_default();
-    hub_runtime::telemetry::init(format);
+    // spans go out under the role's name (`OTEL_SERVICE_NAME` overrides it)
+    if let Err(e) = hub_runtime::telemetry::init_service(format, &service_name(&cli.command)) {
+        eprintln!("hub: {e}");
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::Sim { args } => sim(*args).await,
         Command::Demo { args } => hub::demo::run(*args, hub_runtime::shutdown::on_signals())
@@ -383,6 +400,8 @@ async fn main() -> ExitCode {
         }
         Command::Service(c) => service(c).await,
     };
+    // what is left of the spans goes out before the process ends
+    hub_runtime::telemetry::shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
