@@ -88,7 +88,8 @@ pub struct PairScore {
     /// district or code).
     pub hard_conflict: bool,
     /// Of those, the contradictions no typing slip explains: another number, product,
-    /// district, kind or registration code (a word written differently is not one).
+    /// district, kind or registration code, or two or more words each name has and the
+    /// other lacks (a word written differently is not one).
     pub structural_conflict: bool,
     /// The two name the same representative (or give the same phone).
     pub person_agrees: bool,
@@ -212,7 +213,8 @@ struct NameCmp {
     legacy: f64,
     /// A hard conflict (see the module documentation).
     conflict: bool,
-    /// Of those, a different number or product: what no typing slip produces.
+    /// Of those, a different number or product, or two or more words that differ on both
+    /// sides: what no typing slip produces.
     structural: bool,
     /// The agreement level (see [`weights::LEVEL_NAMES`]).
     level: u8,
@@ -357,7 +359,8 @@ fn name_part(
     let substitution = substituted >= 1.0;
     NameCmp {
         legacy: s,
-        structural: number_conflict || product_conflict,
+        // two or more words that differ on both sides are another name, not a slip
+        structural: number_conflict || product_conflict || substituted >= 2.0,
         conflict: number_conflict
             || product_conflict
             || full_name_conflict
