@@ -11,7 +11,7 @@
 //! | name: base | +0.5 |
 //! | name: shared words | +2.5 per unit of shared weight (place 1, or 0.25 when it names the commune/district/province both records are in; product 1.5; number 2; sector and activity words 0.5), at most 4 units |
 //! | name: substituted words | −7.0 per unit (words each side has that the other lacks) |
-//! | name: dropped words | −0.3 per unit when the shorter name is an NTM short form, −6.0 when it is a registry or loan name (abbreviated, never shortened), −1.5 once when all it lacks is the products and it names none |
+//! | name: dropped words | −0.3 per unit when the shorter name is an NTM short form, −6.0 when it is a registry or loan name (abbreviated, never shortened), at most −1.5 in all when all it lacks is the products and it names none |
 //! | name: number on one side only, or different numbers | −9.0 |
 //! | name: same canonical form | +1.0 |
 //! | commune: same / same district or 2025 unit / other district | +3.0 / −1.0 / −4.0 |
@@ -53,7 +53,7 @@ const SHARED_CAP: f64 = 4.0;
 const SUBSTITUTED: f64 = 7.0;
 const DROPPED_SHORT_FORM: f64 = 0.3;
 const DROPPED_FULL_NAME: f64 = 6.0;
-/// The products a name that names none leaves out, whatever their words.
+/// At most, the products a name that names none leaves out, whatever their words.
 const DROPPED_PRODUCT: f64 = 1.5;
 const NUMBER_CONFLICT: f64 = -9.0;
 const SAME_CANONICAL: f64 = 1.0;
@@ -320,12 +320,11 @@ fn name_part(
     let product_left_out = product_left_out(wa, wb, substituted, &only_a, &only_b, ta, tb);
     // the side with fewer words left them out; products left out count once, however
     // many words they take (`lúa gạo` is two)
+    let rate = if wa > wb { drop_rate(b) } else { drop_rate(a) };
     let left_out = if product_left_out {
-        DROPPED_PRODUCT
-    } else if wa > wb {
-        drop_rate(b) * dropped
+        (rate * dropped).min(DROPPED_PRODUCT)
     } else {
-        drop_rate(a) * dropped
+        rate * dropped
     };
     let mut s = NAME_BASE + SHARED * shared.min(SHARED_CAP) - SUBSTITUTED * substituted - left_out;
     if number_conflict {
