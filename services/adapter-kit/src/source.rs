@@ -39,9 +39,9 @@ use hub_contracts::v1::{SourceMeta, SourceRef};
 use hub_contracts::{Envelope, content_hash};
 use hub_runtime::messaging::{OutgoingMessage, Publisher};
 use hub_runtime::telemetry::{TraceContext, propagation};
-use tracing::Instrument;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::checkpoint::{RecordRow, Store, Watermark};
 use crate::error::{Invalid, SourceError};
@@ -311,8 +311,8 @@ fn record_span<T: Contract>(
     for f in fetches {
         propagation::link(&span, f);
     }
-    let traceparent = propagation::traceparent(&span)
-        .unwrap_or_else(|| TraceContext::new_root().header());
+    let traceparent =
+        propagation::traceparent(&span).unwrap_or_else(|| TraceContext::new_root().header());
     (span, traceparent)
 }
 

@@ -502,7 +502,8 @@ mod tests {
             r.detail_vi
         );
         assert!(
-            r.detail_en.ends_with("; conversions: 1 in the registry, 1 not"),
+            r.detail_en
+                .ends_with("; conversions: 1 in the registry, 1 not"),
             "{}",
             r.detail_en
         );
