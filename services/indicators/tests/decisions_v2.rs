@@ -47,7 +47,7 @@ fn golden(n: u128) -> GoldenRecord {
         "organisation_id": org(n),
         "version": 1,
         "retired": false,
-        "kind": if n % 3 == 0 { "THT" } else { "HTX" },
+        "kind": if n.is_multiple_of(3) { "THT" } else { "HTX" },
         "name": format!("HTX số {n}"),
         "commune_code": "03400",
         "district_code": "106",
