@@ -25,7 +25,10 @@ const TUAN_GIAO: &str = "03253";
 /// The folder's files copied to a directory of their own: nothing else is read.
 fn folder_alone() -> PathBuf {
     let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/plans/dien-bien");
-    let to = std::env::temp_dir().join(format!("hub-plan-dien-bien-{}", std::process::id()));
+    // one directory per call: the tests of this module run at once in one process
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let to = std::env::temp_dir().join(format!("hub-plan-dien-bien-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&to).expect("temp dir");
     for f in [
         "plan.toml",
