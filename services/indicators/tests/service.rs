@@ -17,6 +17,7 @@ use hub_contracts::v1::source::{
     Borrower, LoanDisbursement, LoanStatus, NtmCommuneReport, NtmCooperativeEntry, OrgStatus,
     RegistryCooperative,
 };
+use hub_contracts::v2::ReconciliationDecisions;
 use hub_contracts::{Contract, Envelope};
 use hub_indicators::{Config, UnitList};
 use hub_runtime::messaging::{Consumer, Incoming, OutgoingMessage, Publisher, QueueSpec};
@@ -50,6 +51,17 @@ fn message<T: Contract>(id: &str, data: T) -> OutgoingMessage {
         SOURCE,
         data,
     ))
+}
+
+/// A decision as the reconciler publishes it by default: a `reconciliation.decision.v2`
+/// batch of one.
+fn decision_message(id: &str, d: ReconciliationDecision) -> OutgoingMessage {
+    let at = d.at;
+    let batch = ReconciliationDecisions::batches(&[d], at)
+        .into_iter()
+        .next()
+        .expect("a batch for one decision");
+    message(id, batch)
 }
 
 /// The golden record the reconciler would publish for a true organisation.
@@ -230,7 +242,7 @@ fn inputs(world: &World, truth: &Truth, fetched: DateTime<FixedOffset>) -> Input
             } else {
                 automatic += 1;
             }
-            messages.push(message(
+            messages.push(decision_message(
                 &format!("decision:{r}"),
                 decision(r, &o.org_id, outcome, at),
             ));
@@ -239,7 +251,7 @@ fn inputs(world: &World, truth: &Truth, fetched: DateTime<FixedOffset>) -> Input
     for h in &truth.households {
         for r in &h.records {
             automatic += 1;
-            messages.push(message(
+            messages.push(decision_message(
                 &format!("decision:{r}"),
                 decision(r, &h.household_id, DecisionOutcome::OutOfScope, at),
             ));
@@ -619,7 +631,7 @@ async fn snapshots_equal_the_simulator_truth_and_follow_a_new_loan() {
         .publish_batch(&[
             message(&loan_no, loan_message(&new_loan, later)),
             message(&format!("{}:2", g2.organisation_id), g2.clone()),
-            message(
+            decision_message(
                 &format!("decision:loan-fund/{loan_no}"),
                 decision(
                     &SourceRef::new("loan-fund", &loan_no),
