@@ -421,12 +421,8 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
             if let Some(u) = m.unit_2025_reading {
                 reform_unit = Some(u);
                 near_districts.extend(
-                    reference
-                        .crosswalk
-                        .iter()
-                        .filter(|r| {
-                            r.new_commune_code == u && r.old_district_code != m.district_code
-                        })
+                    old_communes_of(reference, u)
+                        .filter(|r| r.old_district_code != m.district_code)
                         .map(|r| Unit::new(&r.old_district_code)),
                 );
             }
@@ -446,10 +442,10 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
             district = Some(d.district_code.to_owned());
         }
     }
-    if district.is_none()
-        && let Some(c) = commune.as_deref()
-    {
-        district = reference.commune_2024(c).map(|c| c.district_code.clone());
+    // the record's pre-reform commune, when its code is one
+    let commune_2024 = commune.as_deref().and_then(|c| reference.commune_2024(c));
+    if district.is_none() {
+        district = commune_2024.map(|c| c.district_code.clone());
     }
     let unit_2025 = commune
         .as_deref()
@@ -486,7 +482,7 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
             }
         }
     };
-    if let Some(c) = commune.as_deref().and_then(|c| reference.commune_2024(c)) {
+    if let Some(c) = commune_2024 {
         add_words(&c.commune_name, interner);
         add_words(&c.district_name, interner);
     } else if let Some(d) = district.as_deref()
@@ -503,21 +499,13 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
     if let Some(u) = unit_2025.as_deref().and_then(|u| reference.commune_2025(u)) {
         add_words(&u.commune_name, interner);
     }
-    let whole_unit = if commune
-        .as_deref()
-        .and_then(|c| reference.commune_2024(c))
-        .is_none()
-    {
+    let whole_unit = if commune_2024.is_none() {
         unit_2025.as_deref()
     } else {
         reform_unit
     };
     if let Some(u) = whole_unit {
-        for r in reference
-            .crosswalk
-            .iter()
-            .filter(|r| r.new_commune_code == u)
-        {
+        for r in old_communes_of(reference, u) {
             add_words(&r.old_commune_name, interner);
             if let Some(c) = reference.commune_2024(&r.old_commune_code) {
                 add_words(&c.district_name, interner);
@@ -554,6 +542,17 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
         report,
         local: local.into_boxed_slice(),
     }
+}
+
+/// The crosswalk rows of the old communes a 2025 unit took in.
+fn old_communes_of<'r>(
+    reference: &'r Reference,
+    unit_2025: &'r str,
+) -> impl Iterator<Item = &'r hub_normalise::reference::CrosswalkRow> {
+    reference
+        .crosswalk
+        .iter()
+        .filter(move |r| r.new_commune_code == unit_2025)
 }
 
 /// Whether two tokens are one typo apart (only for words of five letters or more).

@@ -189,24 +189,6 @@ fn ascii_products(
     shared
 }
 
-/// Whether the only difference of two names is the products one names and the other, which
-/// names none, leaves out (`HTX NN Pờ Ngài`, `HTX NN lúa gạo Pờ Ngài`).
-fn product_left_out(
-    wa: f64,
-    wb: f64,
-    substituted: f64,
-    only_a: &[Tok],
-    only_b: &[Tok],
-    ta: &[Tok],
-    tb: &[Tok],
-) -> bool {
-    let (longer_only, shorter_tokens) = if wa > wb { (only_a, tb) } else { (only_b, ta) };
-    substituted == 0.0
-        && !longer_only.is_empty()
-        && longer_only.iter().all(|t| t.class == TokClass::Product)
-        && !shorter_tokens.iter().any(|t| t.class == TokClass::Product)
-}
-
 /// What comparing two names found.
 struct NameCmp {
     /// The hand-set contribution (the legacy weights).
@@ -232,17 +214,11 @@ fn name_level(legacy: f64, number_or_product_conflict: bool) -> u8 {
     }
 }
 
-/// Name comparison: shared, substituted and dropped weight.
-fn name_part(
-    a: &Features,
-    b: &Features,
-    interner: &Interner,
-    out: &mut Vec<(&'static str, f64)>,
-) -> NameCmp {
+/// The words two names share (their weight) and those each has alone, from two token
+/// lists sorted by (id, class), ids unique within a list.
+fn diff_tokens(ta: &[Tok], tb: &[Tok]) -> (f64, Vec<Tok>, Vec<Tok>) {
     let (mut shared, mut only_a, mut only_b) = (0.0, Vec::<Tok>::new(), Vec::<Tok>::new());
-    // both token lists are sorted by (id, class); ids are unique within a list
     let (mut i, mut j) = (0, 0);
-    let (ta, tb) = (&a.tokens, &b.tokens);
     while i < ta.len() && j < tb.len() {
         match ta[i].id.cmp(&tb[j].id) {
             std::cmp::Ordering::Equal => {
@@ -262,19 +238,27 @@ fn name_part(
     }
     only_a.extend_from_slice(&ta[i..]);
     only_b.extend_from_slice(&tb[j..]);
+    (shared, only_a, only_b)
+}
 
-    // numbers: a number on one side only, or different numbers, means another organisation
-    let num = |v: &[Tok]| v.iter().any(|t| t.class == TokClass::Number);
-    let number_conflict = num(&only_a) || num(&only_b);
-
-    // one typo in a place word of five letters or more still counts as shared (sector and
-    // product words are a closed list: a different one is another word, `nong` vs `tong`)
+/// Pairs leftover place words one typo apart (five letters or more; sector and product
+/// words are a closed list: a different one is another word, `nong` vs `tong`), removes
+/// them from both lists and returns their weight. Two names both written with diacritics
+/// that fold to different words are different words: no typo is possible then.
+fn pair_typos(
+    a: &Features,
+    b: &Features,
+    only_a: &mut Vec<Tok>,
+    only_b: &mut Vec<Tok>,
+    interner: &Interner,
+) -> f64 {
+    if !(a.ascii || b.ascii) {
+        return 0.0;
+    }
     let mut fuzzy = 0.0;
     let mut used_b = vec![false; only_b.len()];
-    // two names both written with diacritics that fold to different words are different words
-    let typo_possible = a.ascii || b.ascii;
     only_a.retain(|x| {
-        if x.class != TokClass::Place || !typo_possible {
+        if x.class != TokClass::Place {
             return true;
         }
         let xs = interner.get(x.id);
@@ -293,34 +277,113 @@ fn name_part(
         k += 1;
         keep
     });
+    fuzzy
+}
+
+/// The words of two names that nothing paired, weighed: one side's words the other lacks
+/// are substituted as far as the other lacks as many, the rest are dropped.
+struct Leftover {
+    only_a: Vec<Tok>,
+    only_b: Vec<Tok>,
+    /// Weight of `only_a` (numbers aside: they are a conflict of their own).
+    wa: f64,
+    /// Weight of `only_b`.
+    wb: f64,
+}
+
+impl Leftover {
+    /// Weighs the leftovers; a word one name has and the other lacks weighs less when it
+    /// names the place of both records (`… Sì Thâu Chải Dào San`: the commune appended, or
+    /// its 2025 unit).
+    fn new(a: &Features, b: &Features, only_a: Vec<Tok>, only_b: Vec<Tok>) -> Leftover {
+        let weigh = |v: &[Tok]| -> f64 {
+            v.iter()
+                .filter(|t| t.class != TokClass::Number)
+                .map(|t| tok_weight(t, a, b))
+                .sum()
+        };
+        let (wa, wb) = (weigh(&only_a), weigh(&only_b));
+        Leftover {
+            only_a,
+            only_b,
+            wa,
+            wb,
+        }
+    }
+
+    fn substituted(&self) -> f64 {
+        self.wa.min(self.wb)
+    }
+
+    fn dropped(&self) -> f64 {
+        (self.wa - self.wb).abs()
+    }
+
+    /// Whether `a` is the name with fewer leftover words (the one that left words out).
+    fn a_is_shorter(&self) -> bool {
+        self.wa <= self.wb
+    }
+
+    fn has(v: &[Tok], class: TokClass) -> bool {
+        v.iter().any(|t| t.class == class)
+    }
+
+    /// Whether the only difference is the products one name names and the other, which
+    /// names none, leaves out (`HTX NN Pờ Ngài`, `HTX NN lúa gạo Pờ Ngài`).
+    fn product_left_out(&self, a: &Features, b: &Features) -> bool {
+        let (longer_only, shorter) = if self.a_is_shorter() {
+            (&self.only_b, a)
+        } else {
+            (&self.only_a, b)
+        };
+        self.substituted() == 0.0
+            && !longer_only.is_empty()
+            && longer_only.iter().all(|t| t.class == TokClass::Product)
+            && !Self::has(&shorter.tokens, TokClass::Product)
+    }
+
+    /// A different product, both names naming one and sharing none.
+    fn product_conflict(&self, a: &Features, b: &Features) -> bool {
+        Self::has(&self.only_a, TokClass::Product)
+            && Self::has(&self.only_b, TokClass::Product)
+            && !a
+                .tokens
+                .iter()
+                .any(|t| t.class == TokClass::Product && b.tokens.contains(t))
+    }
+
+    /// A number on one side only, or different numbers: another organisation.
+    fn number_conflict(&self) -> bool {
+        Self::has(&self.only_a, TokClass::Number) || Self::has(&self.only_b, TokClass::Number)
+    }
+}
+
+/// Name comparison: shared, substituted and dropped weight.
+fn name_part(
+    a: &Features,
+    b: &Features,
+    interner: &Interner,
+    out: &mut Vec<(&'static str, f64)>,
+) -> NameCmp {
+    let (mut shared, mut only_a, mut only_b) = diff_tokens(&a.tokens, &b.tokens);
+    shared += pair_typos(a, b, &mut only_a, &mut only_b, interner);
     // without diacritics a product word may be a place word the other name spells with them
-    fuzzy += ascii_products(a, b, &mut only_a, &mut only_b, interner);
-    fuzzy += ascii_products(b, a, &mut only_b, &mut only_a, interner);
-    // a word one name has and the other lacks weighs less when it names the place of both
-    // records (`… Sì Thâu Chải Dào San`: the commune appended, or its 2025 unit)
-    let wa: f64 = only_a
-        .iter()
-        .filter(|t| t.class != TokClass::Number)
-        .map(|t| tok_weight(t, a, b))
-        .sum();
-    let wb: f64 = only_b
-        .iter()
-        .filter(|t| t.class != TokClass::Number)
-        .map(|t| tok_weight(t, a, b))
-        .sum();
-    let mut shared = shared + fuzzy;
-    let (mut wa, mut wb) = (wa, wb);
+    shared += ascii_products(a, b, &mut only_a, &mut only_b, interner);
+    shared += ascii_products(b, a, &mut only_b, &mut only_a, interner);
+    let mut left = Leftover::new(a, b, only_a, only_b);
     // the same words glued or spaced differently
     if a.joined == b.joined && shared == 0.0 && a.joined != super::features::fnv(b"") {
-        shared = wa.max(wb);
-        (wa, wb) = (0.0, 0.0);
+        shared = left.wa.max(left.wb);
+        (left.wa, left.wb) = (0.0, 0.0);
     }
-    let substituted = wa.min(wb);
-    let dropped = (wa - wb).abs();
-    let product_left_out = product_left_out(wa, wb, substituted, &only_a, &only_b, ta, tb);
+    let (substituted, dropped) = (left.substituted(), left.dropped());
+    let number_conflict = left.number_conflict();
+    let product_conflict = left.product_conflict(a, b);
+    let product_left_out = left.product_left_out(a, b);
+    let shorter = if left.a_is_shorter() { a } else { b };
     // the side with fewer words left them out; products left out count once, however
     // many words they take (`lúa gạo` is two)
-    let rate = if wa > wb { drop_rate(b) } else { drop_rate(a) };
+    let rate = drop_rate(shorter);
     let left_out = if product_left_out {
         (rate * dropped).min(DROPPED_PRODUCT)
     } else {
@@ -337,19 +400,12 @@ fn name_part(
     out.push(("name_substituted", substituted));
     out.push(("name_dropped", dropped));
     out.push(("name_number_conflict", f64::from(u8::from(number_conflict))));
-    // a different product (both name one) or a different number is a hard conflict
-    let product_conflict = only_a.iter().any(|t| t.class == TokClass::Product)
-        && only_b.iter().any(|t| t.class == TokClass::Product)
-        && !ta
-            .iter()
-            .any(|t| t.class == TokClass::Product && tb.contains(t));
     // two names written in full (registry, loans: abbreviated, never shortened) that differ
     // by a word are two names
     // — except a name that names no product at all beside one that does (`HTX NN Pờ Ngài`,
     // `HTX NN lúa gạo Pờ Ngài`): a clerk leaves the product out, siblings that differ only
     // by product compete as candidates
     let full = |f: &Features| f.obs_kind != super::observation::ObservationKind::NtmEntry;
-    let shorter = if wa > wb { b } else { a };
     let full_name_conflict =
         full(a) && full(b) && substituted + dropped >= 1.0 && !product_left_out;
     // a full name lacking words another name has: they are not the same name
