@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Datelike, Days, FixedOffset, Timelike};
+use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate, Timelike};
 use hub_contracts::v1::common::OrgKind;
 use hub_contracts::v1::source::{Grade, KeyOfficers, LoanStatus, OrgStatus, Rating, ReportStatus};
 use rand::Rng;
@@ -153,18 +153,35 @@ impl World {
         let at = wall.max(self.clock() + chrono::Duration::seconds(1));
         self.mutations += 1;
         let rng = stream(self.seed, 1000 + self.mutations);
-        let mut g = Gen::for_world(self, rng, at);
-        let mut changes = Vec::new();
-        let today = at.date_naive();
+        let mut m = Mutation {
+            g: Gen::for_world(self, rng, at),
+            at,
+            present,
+            changes: Vec::new(),
+            created_registry: BTreeSet::new(),
+            created_loans: BTreeSet::new(),
+        };
+        self.new_cooperatives(&mut m, req.new_cooperatives);
+        self.edit_cooperatives(&mut m, req.edited_cooperatives);
+        self.new_loans(&mut m, req.new_loans);
+        self.credit_uncredited_htx(&mut m, req.credit_uncredited_htx);
+        self.edit_loans(&mut m, req.edited_loans);
+        self.revise_reports(&mut m, req.report_revisions);
+        Ok(MutationReport {
+            at: rfc3339(&at),
+            mutation: self.mutations,
+            changes: m.changes,
+        })
+    }
 
-        // new cooperatives
-        let mut created_registry = BTreeSet::new();
-        for _ in 0..req.new_cooperatives {
-            let facts = g.new_organisation_facts(today - Days::new(30), today);
+    fn new_cooperatives(&mut self, m: &mut Mutation, n: usize) {
+        let (at, today) = (m.at, m.at.date_naive());
+        for _ in 0..n {
+            let facts = m.g.new_organisation_facts(today - Days::new(30), today);
             let idx = self.add_organisation(facts, Some((at, 1)));
             if let Some(id) = self.organisations[idx].registry_id.clone() {
-                created_registry.insert(id.clone());
-                changes.push(Change {
+                m.created_registry.insert(id.clone());
+                m.changes.push(Change {
                     system: System::CoopAlliance.as_str().into(),
                     id,
                     change: ChangeKind::Created,
@@ -176,8 +193,10 @@ impl World {
                 });
             }
         }
+    }
 
-        // edited cooperatives
+    fn edit_cooperatives(&mut self, m: &mut Mutation, n: usize) {
+        let at = m.at;
         let editable: Vec<usize> = self
             .registry
             .iter()
@@ -185,12 +204,12 @@ impl World {
             .filter(|(_, r)| {
                 r.bad.is_none()
                     && matches!(r.subject, RegistrySubject::Org(_))
-                    && !created_registry.contains(&r.id)
+                    && !m.created_registry.contains(&r.id)
             })
             .map(|(i, _)| i)
             .collect();
-        let n = req.edited_cooperatives.min(editable.len());
-        let mut picks: Vec<usize> = rand::seq::index::sample(&mut g.rng, editable.len(), n)
+        let n = n.min(editable.len());
+        let mut picks: Vec<usize> = rand::seq::index::sample(&mut m.g.rng, editable.len(), n)
             .into_iter()
             .map(|k| editable[k])
             .collect();
@@ -199,11 +218,11 @@ impl World {
             let RegistrySubject::Org(oi) = self.registry[ri].subject else {
                 continue;
             };
-            edit_org(&mut g, &mut self.organisations[oi].facts, at.year());
+            edit_org(&mut m.g, &mut self.organisations[oi].facts, at.year());
             let rec = &mut self.registry[ri];
             rec.version += 1;
             rec.updated_at = at;
-            changes.push(Change {
+            m.changes.push(Change {
                 system: System::CoopAlliance.as_str().into(),
                 id: rec.id.clone(),
                 change: ChangeKind::Updated,
@@ -214,11 +233,11 @@ impl World {
                 status: None,
             });
         }
+    }
 
-        // new loans
-        let local = at.naive_local();
-        let mut created_loans = BTreeSet::new();
-        for _ in 0..req.new_loans {
+    fn new_loans(&mut self, m: &mut Mutation, n: usize) {
+        let (local, today) = (m.at.naive_local(), m.at.date_naive());
+        for _ in 0..n {
             let registered: Vec<usize> = self
                 .organisations
                 .iter()
@@ -226,18 +245,21 @@ impl World {
                 .filter(|(_, o)| o.registry_id.is_some())
                 .map(|(i, _)| i)
                 .collect();
-            let subject = match registered.choose(&mut g.rng) {
-                Some(&i) if g.rng.random_bool(0.7) => Subject::Org(i),
-                _ => household_for_mutation(&mut g, self),
+            let subject = match registered.choose(&mut m.g.rng) {
+                Some(&i) if m.g.rng.random_bool(0.7) => Subject::Org(i),
+                _ => household_for_mutation(&mut m.g, self),
             };
-            let loan = g.loan(self, subject, today, today);
+            let loan = m.g.loan(self, subject, today, today);
             let loan_no = self.push_new_loan(loan, local, today.year());
-            changes.push(loan_created(loan_no.clone(), &local));
-            created_loans.insert(loan_no);
+            m.changes.push(loan_created(loan_no.clone(), &local));
+            m.created_loans.insert(loan_no);
         }
+    }
 
-        // targeted new loans: supported live HTX without credit since the baseline
-        for _ in 0..req.credit_uncredited_htx {
+    /// Targeted new loans: supported live HTX without credit since the baseline.
+    fn credit_uncredited_htx(&mut self, m: &mut Mutation, n: usize) {
+        let (local, today, present) = (m.at.naive_local(), m.at.date_naive(), m.present);
+        for _ in 0..n {
             let has_credit = |w: &World, idx: usize| {
                 w.loans.iter().any(|l| {
                     l.bad.is_none()
@@ -259,22 +281,24 @@ impl World {
             }) else {
                 break;
             };
-            let loan = g.loan(self, Subject::Org(i), present, present);
+            let loan = m.g.loan(self, Subject::Org(i), present, present);
             let loan_no = self.push_new_loan(loan, local, today.year());
-            changes.push(loan_created(loan_no.clone(), &local));
-            created_loans.insert(loan_no);
+            m.changes.push(loan_created(loan_no.clone(), &local));
+            m.created_loans.insert(loan_no);
         }
+    }
 
-        // edited loans
+    fn edit_loans(&mut self, m: &mut Mutation, n: usize) {
+        let local = m.at.naive_local();
         let editable: Vec<usize> = self
             .loans
             .iter()
             .enumerate()
-            .filter(|(_, l)| l.bad.is_none() && !created_loans.contains(&l.loan_no))
+            .filter(|(_, l)| l.bad.is_none() && !m.created_loans.contains(&l.loan_no))
             .map(|(i, _)| i)
             .collect();
-        let n = req.edited_loans.min(editable.len());
-        let mut picks: Vec<usize> = rand::seq::index::sample(&mut g.rng, editable.len(), n)
+        let n = n.min(editable.len());
+        let mut picks: Vec<usize> = rand::seq::index::sample(&mut m.g.rng, editable.len(), n)
             .into_iter()
             .map(|k| editable[k])
             .collect();
@@ -282,7 +306,7 @@ impl World {
         for li in picks {
             let loan = &mut self.loans[li];
             loan.status = match loan.status {
-                LoanStatus::Disbursed if g.rng.random_bool(0.5) => LoanStatus::Repaid,
+                LoanStatus::Disbursed if m.g.rng.random_bool(0.5) => LoanStatus::Repaid,
                 LoanStatus::Disbursed => LoanStatus::Overdue,
                 LoanStatus::Overdue => LoanStatus::Repaid,
                 other => {
@@ -291,7 +315,7 @@ impl World {
                 }
             };
             loan.modified = local;
-            changes.push(Change {
+            m.changes.push(Change {
                 system: System::LoanFund.as_str().into(),
                 id: loan.loan_no.clone(),
                 change: ChangeKind::Updated,
@@ -302,108 +326,122 @@ impl World {
                 status: None,
             });
         }
-
-        // report revisions
-        let n = req.report_revisions.min(self.reports.len());
-        if n > 0 {
-            let approved: Vec<usize> = self
-                .reports
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| {
-                    r.current()
-                        .is_some_and(|c| c.status == ReportStatus::Approved && c.bad.is_none())
-                })
-                .map(|(i, _)| i)
-                .collect();
-            let mut picks: Vec<usize> = Vec::with_capacity(n);
-            if let Some(&first) = approved.choose(&mut g.rng) {
-                picks.push(first);
-            }
-            let rest: Vec<usize> = (0..self.reports.len())
-                .filter(|i| !picks.contains(i))
-                .collect();
-            let more = (n - picks.len()).min(rest.len());
-            picks.extend(
-                rand::seq::index::sample(&mut g.rng, rest.len(), more)
-                    .into_iter()
-                    .map(|k| rest[k]),
-            );
-            for (k, ri) in picks.into_iter().enumerate() {
-                let (code, year, current) = {
-                    let r = &self.reports[ri];
-                    (r.commune_code.clone(), r.year, r.current().cloned())
-                };
-                let Some(current) = current else { continue };
-                let status = match current.status {
-                    // the first pick is the promised draft over an approved revision
-                    ReportStatus::Approved if k == 0 => ReportStatus::Draft,
-                    ReportStatus::Approved if g.rng.random_bool(0.5) => ReportStatus::Draft,
-                    ReportStatus::Approved => ReportStatus::Submitted,
-                    ReportStatus::Submitted => ReportStatus::Approved,
-                    ReportStatus::Draft if g.rng.random_bool(0.6) => ReportStatus::Submitted,
-                    ReportStatus::Draft => ReportStatus::Approved,
-                };
-                let mut entries = current.cooperatives.clone();
-                let listed: BTreeSet<usize> = entries.iter().map(|e| e.org).collect();
-                let unlisted: Vec<usize> = self
-                    .organisations
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, o)| {
-                        self.commune_in_year(*i, year) == Some(code.as_str())
-                            && o.facts.kind != OrgKind::Lhhtx
-                            && !listed.contains(i)
-                            && o.facts.established_on.year() <= year
-                    })
-                    .map(|(i, _)| i)
-                    .collect();
-                if let Some(&org) = unlisted.choose(&mut g.rng)
-                    && g.rng.random_bool(0.4)
-                {
-                    let mut used: BTreeSet<String> = entries
-                        .iter()
-                        .map(|e| vocab::fold(&e.name).to_lowercase())
-                        .collect();
-                    let entry = g.entry(self, org, year, &mut used);
-                    entries.push(entry);
-                } else if !entries.is_empty() {
-                    let i = g.rng.random_range(0..entries.len());
-                    entries[i].effective = !entries[i].effective;
-                }
-                let rev = NtmRevision {
-                    revision: 0,
-                    status,
-                    criteria: criteria_for(&entries, &self.organisations),
-                    cooperatives: entries,
-                    submitted_at: (status != ReportStatus::Draft).then_some(at),
-                    ever_current: true,
-                    bad: None,
-                };
-                self.push_revision(&code, year, rev);
-                let revision = self
-                    .report(&code, year)
-                    .and_then(|r| r.current())
-                    .map(|c| c.revision);
-                changes.push(Change {
-                    system: System::Ntm.as_str().into(),
-                    id: format!("{code}:{year}"),
-                    change: ChangeKind::Revised,
-                    version: None,
-                    updated_at: None,
-                    modified: None,
-                    revision,
-                    status: Some(status),
-                });
-            }
-        }
-
-        Ok(MutationReport {
-            at: rfc3339(&at),
-            mutation: self.mutations,
-            changes,
-        })
     }
+
+    /// New revisions of `n` reports; the first over an approved revision, when there is one.
+    fn revise_reports(&mut self, m: &mut Mutation, n: usize) {
+        let n = n.min(self.reports.len());
+        if n == 0 {
+            return;
+        }
+        let approved: Vec<usize> = self
+            .reports
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.current()
+                    .is_some_and(|c| c.status == ReportStatus::Approved && c.bad.is_none())
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let mut picks: Vec<usize> = Vec::with_capacity(n);
+        if let Some(&first) = approved.choose(&mut m.g.rng) {
+            picks.push(first);
+        }
+        let rest: Vec<usize> = (0..self.reports.len())
+            .filter(|i| !picks.contains(i))
+            .collect();
+        let more = (n - picks.len()).min(rest.len());
+        picks.extend(
+            rand::seq::index::sample(&mut m.g.rng, rest.len(), more)
+                .into_iter()
+                .map(|k| rest[k]),
+        );
+        for (k, ri) in picks.into_iter().enumerate() {
+            self.revise_report(m, k == 0, ri);
+        }
+    }
+
+    /// A new revision of report `ri` (`first`: the promised draft over an approved one).
+    fn revise_report(&mut self, m: &mut Mutation, first: bool, ri: usize) {
+        let (code, year, current) = {
+            let r = &self.reports[ri];
+            (r.commune_code.clone(), r.year, r.current().cloned())
+        };
+        let Some(current) = current else { return };
+        let g = &mut m.g;
+        let status = match current.status {
+            // the first pick is the promised draft over an approved revision
+            ReportStatus::Approved if first => ReportStatus::Draft,
+            ReportStatus::Approved if g.rng.random_bool(0.5) => ReportStatus::Draft,
+            ReportStatus::Approved => ReportStatus::Submitted,
+            ReportStatus::Submitted => ReportStatus::Approved,
+            ReportStatus::Draft if g.rng.random_bool(0.6) => ReportStatus::Submitted,
+            ReportStatus::Draft => ReportStatus::Approved,
+        };
+        let mut entries = current.cooperatives.clone();
+        let listed: BTreeSet<usize> = entries.iter().map(|e| e.org).collect();
+        let unlisted: Vec<usize> = self
+            .organisations
+            .iter()
+            .enumerate()
+            .filter(|(i, o)| {
+                self.commune_in_year(*i, year) == Some(code.as_str())
+                    && o.facts.kind != OrgKind::Lhhtx
+                    && !listed.contains(i)
+                    && o.facts.established_on.year() <= year
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if let Some(&org) = unlisted.choose(&mut g.rng)
+            && g.rng.random_bool(0.4)
+        {
+            let mut used: BTreeSet<String> = entries
+                .iter()
+                .map(|e| vocab::fold(&e.name).to_lowercase())
+                .collect();
+            let entry = g.entry(self, org, year, &mut used);
+            entries.push(entry);
+        } else if !entries.is_empty() {
+            let i = g.rng.random_range(0..entries.len());
+            entries[i].effective = !entries[i].effective;
+        }
+        let rev = NtmRevision {
+            revision: 0,
+            status,
+            criteria: criteria_for(&entries, &self.organisations),
+            cooperatives: entries,
+            submitted_at: (status != ReportStatus::Draft).then_some(m.at),
+            ever_current: true,
+            bad: None,
+        };
+        self.push_revision(&code, year, rev);
+        let revision = self
+            .report(&code, year)
+            .and_then(|r| r.current())
+            .map(|c| c.revision);
+        m.changes.push(Change {
+            system: System::Ntm.as_str().into(),
+            id: format!("{code}:{year}"),
+            change: ChangeKind::Revised,
+            version: None,
+            updated_at: None,
+            modified: None,
+            revision,
+            status: Some(status),
+        });
+    }
+}
+
+/// One mutation while it is applied: its draws, its stamp, the world's present before it,
+/// and what it changed so far.
+struct Mutation {
+    g: Gen,
+    at: DateTime<FixedOffset>,
+    present: NaiveDate,
+    changes: Vec<Change>,
+    created_registry: BTreeSet<String>,
+    created_loans: BTreeSet<String>,
 }
 
 fn household_for_mutation(g: &mut Gen, world: &mut World) -> Subject {

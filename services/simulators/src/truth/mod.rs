@@ -27,19 +27,21 @@
 //! - With the 2025 unit list, a new unit's I10 denominator is the number of pre-2025
 //!   communes merged into it.
 
-use std::collections::BTreeMap;
+mod indicators;
+
 use std::path::Path;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use hub_contracts::v1::common::{OrgKind, SourceRef};
 use hub_contracts::v1::indicator::{UnitLevel, ValueUnit};
-use hub_contracts::v1::source::{Grade, LoanStatus, OrgStatus, Origin, ReportStatus};
-use hub_normalise::reference::{PROVINCE_CODE, PROVINCE_NAME, Reference};
+use hub_contracts::v1::source::{OrgStatus, ReportStatus};
+use hub_normalise::reference::Reference;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SimError;
 use crate::generate::DEFAULT_BASELINE;
 use crate::world::{NtmRevision, RegistrySubject, Subject, System, World, local_text, rfc3339};
+use indicators::{met_13_1, unit_values};
 
 /// Which unit list indicators are given for (the contract's type, re-exported).
 pub use hub_contracts::v1::indicator::UnitList;
@@ -328,101 +330,6 @@ impl Truth {
     }
 }
 
-/// Per-commune sums; every indicator is a sum over communes, so units add them up.
-#[derive(Debug, Clone, Copy, Default)]
-struct Acc {
-    i1: u64,
-    i2: u64,
-    i3n: u64,
-    i3d: u64,
-    i4: u64,
-    i5: u64,
-    i6n: u64,
-    i6d: u64,
-    i7n: u64,
-    i7d: u64,
-    i9n: u64,
-    i9d: u64,
-    i10n: u64,
-    i10d: u64,
-}
-
-impl std::ops::AddAssign for Acc {
-    fn add_assign(&mut self, o: Acc) {
-        self.i1 += o.i1;
-        self.i2 += o.i2;
-        self.i3n += o.i3n;
-        self.i3d += o.i3d;
-        self.i4 += o.i4;
-        self.i5 += o.i5;
-        self.i6n += o.i6n;
-        self.i6d += o.i6d;
-        self.i7n += o.i7n;
-        self.i7d += o.i7d;
-        self.i9n += o.i9n;
-        self.i9d += o.i9d;
-        self.i10n += o.i10n;
-        self.i10d += o.i10d;
-    }
-}
-
-impl Acc {
-    fn values(&self) -> Vec<TruthValue> {
-        vec![
-            count("I1", self.i1),
-            count("I2", self.i2),
-            percent("I3", self.i3n, self.i3d),
-            count("I4", self.i4),
-            TruthValue {
-                indicator: "I5".into(),
-                unit: ValueUnit::Percent,
-                value: None,
-                numerator: Some(self.i5 as f64),
-                denominator: None,
-                status: TruthStatus::NoSource,
-            },
-            percent("I6", self.i6n, self.i6d),
-            percent("I7", self.i7n, self.i7d),
-            TruthValue {
-                indicator: "I8".into(),
-                unit: ValueUnit::Percent,
-                value: None,
-                numerator: None,
-                denominator: None,
-                status: TruthStatus::NoSource,
-            },
-            percent("I9", self.i9n, self.i9d),
-            percent("I10", self.i10n, self.i10d),
-        ]
-    }
-}
-
-fn count(id: &str, n: u64) -> TruthValue {
-    TruthValue {
-        indicator: id.into(),
-        unit: ValueUnit::Count,
-        value: Some(n as f64),
-        numerator: Some(n as f64),
-        denominator: None,
-        status: TruthStatus::Ok,
-    }
-}
-
-fn percent(id: &str, n: u64, d: u64) -> TruthValue {
-    TruthValue {
-        indicator: id.into(),
-        unit: ValueUnit::Percent,
-        value: (d > 0).then(|| n as f64 * 100.0 / d as f64),
-        numerator: Some(n as f64),
-        denominator: Some(d as f64),
-        status: if d > 0 {
-            TruthStatus::Ok
-        } else {
-            TruthStatus::NoData
-        },
-    }
-}
-
 /// The revision that stands as a commune's NTM report as of `year`: the counted revision of
 /// the latest report year <= `year` that has one.
 pub fn commune_report<'a>(
@@ -443,83 +350,139 @@ fn src(system: System, id: impl Into<String>) -> SourceRef {
     SourceRef::new(system.as_str(), id)
 }
 
+/// The source records of every identity, the bad records, and the markers of every record
+/// served, while they are collected.
+struct Sources {
+    org_records: Vec<Vec<SourceRef>>,
+    hh_records: Vec<Vec<SourceRef>>,
+    bad_records: Vec<TruthBadRecord>,
+    records: TruthRecords,
+    ntm_reports: Vec<TruthReport>,
+}
+
 impl World {
     /// The ground truth for these parameters.
     pub fn truth(&self, params: &TruthParams) -> Truth {
-        let reference = Reference::get();
-        let t = params.as_of;
-        let b = params.baseline;
-
-        // --- source records per identity ---
-        let mut org_records: Vec<Vec<SourceRef>> = vec![Vec::new(); self.organisations.len()];
-        let mut hh_records: Vec<Vec<SourceRef>> = vec![Vec::new(); self.households.len()];
-        let mut bad_records = Vec::new();
-        let mut records = TruthRecords {
-            coop_alliance: Vec::new(),
-            loan_fund: Vec::new(),
-            ntm: Vec::new(),
+        let mut sources = Sources {
+            org_records: vec![Vec::new(); self.organisations.len()],
+            hh_records: vec![Vec::new(); self.households.len()],
+            bad_records: Vec::new(),
+            records: TruthRecords {
+                coop_alliance: Vec::new(),
+                loan_fund: Vec::new(),
+                ntm: Vec::new(),
+            },
+            ntm_reports: Vec::new(),
         };
+        self.registry_sources(&mut sources);
+        self.loan_sources(&mut sources);
+        self.ntm_sources(&mut sources);
+        let Sources {
+            org_records,
+            hh_records,
+            bad_records,
+            records,
+            ntm_reports,
+        } = sources;
+        let organisations = self.truth_organisations(org_records);
+        let households = self
+            .households
+            .iter()
+            .zip(hh_records)
+            .filter(|(_, recs)| !recs.is_empty())
+            .map(|(h, records)| TruthHousehold {
+                household_id: h.id.clone(),
+                full_name: h.full_name.clone(),
+                commune_code: h.commune_code.clone(),
+                records,
+            })
+            .collect();
+        let acc = self.commune_sums(params.as_of, params.baseline);
+        Truth {
+            seed: self.seed,
+            as_of: params.as_of,
+            baseline: params.baseline,
+            unit_list: params.units,
+            organisations,
+            households,
+            bad_records,
+            records,
+            ntm_reports,
+            indicators: unit_values(&acc, params.units),
+        }
+    }
+
+    /// The registry's records: markers, bad records, and each organisation's records.
+    fn registry_sources(&self, out: &mut Sources) {
         let mut registry: Vec<_> = self.registry.iter().collect();
         registry.sort_by(|a, b| a.id.cmp(&b.id));
         for rec in registry {
-            records.coop_alliance.push(RegistryMarker {
+            out.records.coop_alliance.push(RegistryMarker {
                 id: rec.id.clone(),
                 version: rec.version,
                 updated_at: rfc3339(&rec.updated_at),
                 bad: rec.bad.is_some(),
             });
             match (&rec.bad, &rec.subject) {
-                (Some(bad), _) => bad_records.push(TruthBadRecord {
+                (Some(bad), _) => out.bad_records.push(TruthBadRecord {
                     system: System::CoopAlliance.as_str().into(),
                     id: rec.id.clone(),
                     reason: bad.reason.clone(),
                     revision: None,
                 }),
                 (None, RegistrySubject::Org(i)) => {
-                    if let Some(v) = org_records.get_mut(*i) {
+                    if let Some(v) = out.org_records.get_mut(*i) {
                         v.push(src(System::CoopAlliance, rec.id.clone()));
                     }
                 }
                 (None, RegistrySubject::Junk(_)) => {}
             }
         }
+    }
+
+    /// The loans: markers, bad records, and each organisation's and household's records.
+    fn loan_sources(&self, out: &mut Sources) {
         let mut loans: Vec<_> = self.loans.iter().collect();
         loans.sort_by(|a, b| a.loan_no.cmp(&b.loan_no));
         for loan in loans {
-            records.loan_fund.push(LoanMarker {
+            out.records.loan_fund.push(LoanMarker {
                 id: loan.loan_no.clone(),
                 modified: local_text(&loan.modified),
                 bad: loan.bad.is_some(),
             });
             let r = src(System::LoanFund, loan.loan_no.clone());
             match (&loan.bad, loan.subject) {
-                (Some(bad), _) => bad_records.push(TruthBadRecord {
+                (Some(bad), _) => out.bad_records.push(TruthBadRecord {
                     system: System::LoanFund.as_str().into(),
                     id: loan.loan_no.clone(),
                     reason: bad.reason.clone(),
                     revision: None,
                 }),
                 (None, Subject::Org(i)) => {
-                    if let Some(v) = org_records.get_mut(i) {
+                    if let Some(v) = out.org_records.get_mut(i) {
                         v.push(r);
                     }
                 }
                 (None, Subject::Household(h)) => {
-                    if let Some(v) = hh_records.get_mut(h) {
+                    if let Some(v) = out.hh_records.get_mut(h) {
                         v.push(r);
                     }
                 }
                 (None, Subject::Nobody) => {}
             }
         }
-        let mut ntm_reports = Vec::new();
+    }
+
+    /// The NTM reports: markers, bad records, each organisation's entries, and which
+    /// revision of each report is current and counted.
+    fn ntm_sources(&self, out: &mut Sources) {
         for rep in &self.reports {
             let Some(cur) = rep.current() else { continue };
             let id = rep.id();
             let entries: Vec<String> = (0..cur.cooperatives.len())
                 .map(|i| format!("{id}:{i}"))
                 .collect();
-            records.ntm.push(ReportMarker {
+            out.records.ntm.push(ReportMarker {
                 id: id.clone(),
                 commune_code: rep.commune_code.clone(),
                 year: rep.year,
@@ -529,7 +492,7 @@ impl World {
                 bad: cur.bad.is_some(),
             });
             if let Some(bad) = &cur.bad {
-                bad_records.push(TruthBadRecord {
+                out.bad_records.push(TruthBadRecord {
                     system: System::Ntm.as_str().into(),
                     id: id.clone(),
                     reason: bad.reason.clone(),
@@ -537,13 +500,13 @@ impl World {
                 });
             } else {
                 for (e, entry_id) in cur.cooperatives.iter().zip(entries) {
-                    if let Some(v) = org_records.get_mut(e.org) {
+                    if let Some(v) = out.org_records.get_mut(e.org) {
                         v.push(src(System::Ntm, entry_id));
                     }
                 }
             }
             let counted = rep.counted();
-            ntm_reports.push(TruthReport {
+            out.ntm_reports.push(TruthReport {
                 commune_code: rep.commune_code.clone(),
                 year: rep.year,
                 current_revision: cur.revision,
@@ -552,11 +515,15 @@ impl World {
                 counted_13_1_met: counted.map(met_13_1),
             });
         }
-        ntm_reports.sort_by(|a, b| (&a.commune_code, a.year).cmp(&(&b.commune_code, b.year)));
-        records.ntm.sort_by(|a, b| a.id.cmp(&b.id));
+        out.ntm_reports
+            .sort_by(|a, b| (&a.commune_code, a.year).cmp(&(&b.commune_code, b.year)));
+        out.records.ntm.sort_by(|a, b| a.id.cmp(&b.id));
+    }
 
-        let organisations = self
-            .organisations
+    /// The organisations some record names, with those records.
+    fn truth_organisations(&self, org_records: Vec<Vec<SourceRef>>) -> Vec<TruthOrganisation> {
+        let reference = Reference::get();
+        self.organisations
             .iter()
             .zip(org_records)
             .filter(|(_, recs)| !recs.is_empty())
@@ -578,190 +545,6 @@ impl World {
                     records,
                 }
             })
-            .collect();
-        let households = self
-            .households
-            .iter()
-            .zip(hh_records)
-            .filter(|(_, recs)| !recs.is_empty())
-            .map(|(h, records)| TruthHousehold {
-                household_id: h.id.clone(),
-                full_name: h.full_name.clone(),
-                commune_code: h.commune_code.clone(),
-                records,
-            })
-            .collect();
-
-        // --- indicators, per pre-2025 commune ---
-        let mut acc: BTreeMap<&str, Acc> = reference
-            .communes_2024
-            .iter()
-            .map(|c| (c.commune_code.as_str(), Acc::default()))
-            .collect();
-        let mut report_of: BTreeMap<&str, Option<&NtmRevision>> = BTreeMap::new();
-        for c in &reference.communes_2024 {
-            let rev = commune_report(self, &c.commune_code, t.year());
-            report_of.insert(c.commune_code.as_str(), rev);
-            if let Some(a) = acc.get_mut(c.commune_code.as_str()) {
-                a.i10d += 1;
-                if rev.is_some_and(met_13_1) {
-                    a.i10n += 1;
-                }
-            }
-        }
-        for (idx, o) in self.organisations.iter().enumerate() {
-            if o.registry_id.is_none() {
-                continue;
-            }
-            let f = &o.facts;
-            if f.established_on > t {
-                continue;
-            }
-            let Some(a) = acc.get_mut(f.commune_code.as_str()) else {
-                continue;
-            };
-            let new = f.established_on >= b && f.established_on <= t;
-            let live = f.status != OrgStatus::Dissolved;
-            let supported = f.farmers_union_supported;
-            let htx_or_tht = matches!(f.kind, OrgKind::Htx | OrgKind::Tht);
-            if new && supported && f.kind == OrgKind::Htx {
-                a.i1 += 1;
-            }
-            if new && supported && f.kind == OrgKind::Tht {
-                a.i2 += 1;
-            }
-            if live && new && htx_or_tht {
-                a.i4 += u64::from(f.member_households);
-            }
-            if new && htx_or_tht && f.origin == Some(Origin::ProfessionalBranch) {
-                a.i5 += 1;
-            }
-            if !(live && supported && f.kind == OrgKind::Htx) {
-                continue;
-            }
-            // live supported HTX
-            if let Some(r) = f.rating {
-                a.i3d += 1;
-                if matches!(r.grade, Grade::Good | Grade::Fair) {
-                    a.i3n += 1;
-                }
-            }
-            a.i6d += 1;
-            let ntm_linked = report_of
-                .get(f.commune_code.as_str())
-                .copied()
-                .flatten()
-                .is_some_and(|rev| {
-                    rev.cooperatives
-                        .iter()
-                        .any(|e| e.org == idx && e.linked_with_enterprise == Some(true))
-                });
-            if f.enterprise_linkage == Some(true) || ntm_linked {
-                a.i6n += 1;
-            }
-            a.i7d += 1;
-            let credit = self.loans.iter().any(|l| {
-                l.bad.is_none()
-                    && l.subject == Subject::Org(idx)
-                    && matches!(
-                        l.status,
-                        LoanStatus::Disbursed | LoanStatus::Repaid | LoanStatus::Overdue
-                    )
-                    && l.disbursed_on >= b
-                    && l.disbursed_on <= t
-            });
-            if credit {
-                a.i7n += 1;
-            }
-            if let Some(k) = f.key_officers {
-                a.i9n += u64::from(k.trained);
-                a.i9d += u64::from(k.total);
-            }
-        }
-
-        // --- units ---
-        let mut province = Acc::default();
-        for a in acc.values() {
-            province += *a;
-        }
-        let mut indicators = vec![TruthUnit {
-            unit_code: PROVINCE_CODE.into(),
-            unit_name: PROVINCE_NAME.into(),
-            level: UnitLevel::Province,
-            parent_code: None,
-            values: province.values(),
-        }];
-        match params.units {
-            UnitList::Units2024 => {
-                for d in reference.districts() {
-                    let mut sum = Acc::default();
-                    for c in reference
-                        .communes_2024
-                        .iter()
-                        .filter(|c| c.district_code == d.code)
-                    {
-                        if let Some(a) = acc.get(c.commune_code.as_str()) {
-                            sum += *a;
-                        }
-                    }
-                    indicators.push(TruthUnit {
-                        unit_code: d.code.clone(),
-                        unit_name: d.name.clone(),
-                        level: UnitLevel::District,
-                        parent_code: Some(PROVINCE_CODE.into()),
-                        values: sum.values(),
-                    });
-                }
-                for c in &reference.communes_2024 {
-                    let a = acc
-                        .get(c.commune_code.as_str())
-                        .copied()
-                        .unwrap_or_default();
-                    indicators.push(TruthUnit {
-                        unit_code: c.commune_code.clone(),
-                        unit_name: c.commune_name.clone(),
-                        level: UnitLevel::Commune,
-                        parent_code: Some(c.district_code.clone()),
-                        values: a.values(),
-                    });
-                }
-            }
-            UnitList::Units2025 => {
-                for n in &reference.communes_2025 {
-                    let mut sum = Acc::default();
-                    for c in &reference.communes_2024 {
-                        if reference.new_unit_of(&c.commune_code) == Some(n.commune_code.as_str())
-                            && let Some(a) = acc.get(c.commune_code.as_str())
-                        {
-                            sum += *a;
-                        }
-                    }
-                    indicators.push(TruthUnit {
-                        unit_code: n.commune_code.clone(),
-                        unit_name: n.commune_name.clone(),
-                        level: UnitLevel::Commune,
-                        parent_code: Some(PROVINCE_CODE.into()),
-                        values: sum.values(),
-                    });
-                }
-            }
-        }
-
-        Truth {
-            seed: self.seed,
-            as_of: t,
-            baseline: b,
-            unit_list: params.units,
-            organisations,
-            households,
-            bad_records,
-            records,
-            ntm_reports,
-            indicators,
-        }
+            .collect()
     }
-}
-
-fn met_13_1(rev: &NtmRevision) -> bool {
-    rev.criteria.iter().any(|c| c.id == "13.1" && c.met)
 }
