@@ -485,6 +485,38 @@ impl Word {
     }
 }
 
+/// A word's comparison form: [`fold`]ed, and [`repair_word`]ed when typed in ASCII.
+fn fold_word(raw: &str) -> String {
+    let folded = fold(raw);
+    if raw.is_ascii()
+        && let Some(repaired) = repair_word(&folded)
+    {
+        return repaired;
+    }
+    folded
+}
+
+/// A word written with its syllables glued and capitalised (`MaChai3`, `NậmTăm`) split at
+/// its capitals (`humps`: byte offsets in the lower-cased `word`), when every part is a
+/// Vietnamese syllable (after [`repair_word`]) and the whole is none; otherwise the word
+/// whole (`iPhone`, and `MuOng`, a capital typed amiss in `Muong`).
+fn camel_parts<'w>(word: &'w str, humps: &[usize]) -> Vec<&'w str> {
+    if humps.is_empty() || is_syllable(&fold_word(word)) {
+        return vec![word];
+    }
+    let mut parts = Vec::with_capacity(humps.len() + 1);
+    let mut start = 0;
+    for &h in humps.iter().chain(std::iter::once(&word.len())) {
+        parts.push(&word[start..h]);
+        start = h;
+    }
+    let all_syllables = parts.iter().all(|p| {
+        let f = fold_word(p);
+        f.len() >= 2 && is_syllable(&f)
+    });
+    if all_syllables { parts } else { vec![word] }
+}
+
 /// Splits `input` into [`Word`]s. Runs of two or more one-letter ASCII words joined by dots
 /// alone are glued together, so that dotted abbreviations read as one word (`H.T.X` → `htx`,
 /// `T.T` → `tt`; but `H. Tam Đường` keeps its lone `h`).
@@ -493,34 +525,43 @@ pub(crate) fn words(input: &str) -> Vec<Word> {
     let mut out: Vec<(Word, bool)> = Vec::new();
     let mut seg = 0usize;
     let mut cur = String::new();
+    // byte offsets in `cur` where a capital follows a small letter (`MaChai3`)
+    let mut humps: Vec<usize> = Vec::new();
+    let mut prev_lower = false;
     let mut dots_only = true;
-    let mut flush = |cur: &mut String, seg: usize, dots_only: &mut bool| {
+    let mut flush = |cur: &mut String, humps: &mut Vec<usize>, seg: usize, dots_only: &mut bool| {
         if !cur.is_empty() {
-            let mut folded = fold(cur);
-            if cur.is_ascii()
-                && let Some(repaired) = repair_word(&folded)
-            {
-                folded = repaired;
-            }
-            if !folded.is_empty() {
-                let w = Word {
-                    raw: std::mem::take(cur),
-                    folded,
-                    seg,
-                };
-                out.push((w, *dots_only));
+            let parts = camel_parts(cur, humps);
+            for (k, part) in parts.iter().enumerate() {
+                let folded = fold_word(part);
+                if !folded.is_empty() {
+                    let w = Word {
+                        raw: (*part).to_owned(),
+                        folded,
+                        seg,
+                    };
+                    out.push((w, *dots_only && k == 0));
+                }
             }
             cur.clear();
+            humps.clear();
             *dots_only = true;
         }
     };
     for c in input.nfc() {
         if c.is_alphanumeric() || is_combining_mark(c) {
+            if c.is_uppercase() && prev_lower {
+                humps.push(cur.len());
+            }
+            if !is_combining_mark(c) {
+                prev_lower = c.is_lowercase();
+            }
             for l in c.to_lowercase() {
                 cur.push(l);
             }
         } else {
-            flush(&mut cur, seg, &mut dots_only);
+            prev_lower = false;
+            flush(&mut cur, &mut humps, seg, &mut dots_only);
             if c != '.' {
                 dots_only = false;
             }
@@ -532,7 +573,7 @@ pub(crate) fn words(input: &str) -> Vec<Word> {
             }
         }
     }
-    flush(&mut cur, seg, &mut dots_only);
+    flush(&mut cur, &mut humps, seg, &mut dots_only);
     // Glue dotted abbreviations.
     let single = |w: &Word| w.raw.len() == 1 && w.raw.is_ascii();
     let mut glued: Vec<Word> = Vec::with_capacity(out.len());
@@ -708,6 +749,21 @@ mod tests {
         // a lone initial stays alone
         let w = words("H. Tam Đường");
         assert_eq!(w[0].folded, "h");
+    }
+
+    #[test]
+    fn syllables_glued_at_their_capitals_are_split() {
+        let folded = |s: &str| -> Vec<String> { words(s).into_iter().map(|w| w.folded).collect() };
+        assert_eq!(folded("Vang MaChai3"), ["vang", "ma", "chai"]);
+        assert_eq!(folded("HTX NậmTăm"), ["htx", "nam", "tam"]);
+        assert_eq!(words("NậmTăm")[0].raw, "nậm");
+        // not syllables: the word stays whole
+        assert_eq!(folded("iPhone"), ["iphone"]);
+        // capitals only, or a capital after a capital: no split
+        assert_eq!(folded("HTXNN"), ["htxnn"]);
+        assert_eq!(folded("Nậm Tăm"), ["nam", "tam"]);
+        // a whole that is a syllable: a capital typed amiss
+        assert_eq!(folded("MuOng"), ["muong"]);
     }
 
     #[test]
