@@ -425,6 +425,12 @@ fn name_words(name: &str) -> Vec<Word> {
             out.push(digits);
             continue;
         }
+        // a legal form glued to the word after it (`HTXNUOI`, `HTXche`, `HTXDịch`)
+        if let Some((form, rest)) = split_legal_form(&w) {
+            out.push(form);
+            out.push(rest);
+            continue;
+        }
         if is_vowel_less(&w.folded)
             && !GLUEABLE.contains(&w.folded.as_str())
             && let Some(parts) = split_glued(&w.folded)
@@ -441,6 +447,36 @@ fn name_words(name: &str) -> Vec<Word> {
         out.push(w);
     }
     out
+}
+
+/// `HTXnuôi` → `htx`, `nuôi`: a legal form glued to a word that is a syllable on its own
+/// (no Vietnamese syllable starts with `htx` or `tht`).
+fn split_legal_form(w: &Word) -> Option<(Word, Word)> {
+    let form = ["lhhtx", "htx", "tht"]
+        .into_iter()
+        .find(|f| w.raw.starts_with(f) && w.raw.len() > f.len())?;
+    let raw = &w.raw[form.len()..];
+    let mut folded = text::fold(raw);
+    if raw.is_ascii()
+        && let Some(repaired) = text::repair_word(&folded)
+    {
+        folded = repaired;
+    }
+    if folded.len() < 2 || !text::is_syllable(&folded) {
+        return None;
+    }
+    Some((
+        Word {
+            raw: form.to_owned(),
+            folded: form.to_owned(),
+            seg: w.seg,
+        },
+        Word {
+            raw: raw.to_owned(),
+            folded,
+            seg: w.seg,
+        },
+    ))
 }
 
 /// `số5` → `số`, `5`: a word of letters with digits glued to its end.
@@ -1397,6 +1433,15 @@ mod tests {
             assert_eq!(parse(s).core_tokens, meant.core_tokens, "{s}");
         }
         assert_eq!(parse("HTX Namj Ma").core_tokens, v(&["nam", "ma"]));
+        // syllables glued at their capitals, VNI marks in them
+        assert_eq!(parse("HTX Vang MaChai3").core_tokens, v(&["vang", "ma", "chai"]));
+        // a legal form glued to the next word
+        for s in ["HTXNUOI CA Cu Nha La", "HTXnuôi cá Cư Nhà La", "htxNuoi ca Cu Nha La"] {
+            let n = parse(s);
+            assert_eq!(n.kind, Some(OrgKindHint::Htx), "{s}");
+            assert_eq!(n.canonical, parse("HTX nuôi cá Cư Nhà La").canonical, "{s}");
+        }
+        assert_eq!(parse("HTXDịch vụ Lả Mường").kind, Some(OrgKindHint::Htx));
         assert_eq!(parse("THT Haam Lếch").core_tokens, v(&["ham", "lech"]));
         let n = parse("HTX Thao qau Sin Ho");
         assert_eq!(n.product_tokens, v(&["thao qua"]));

@@ -67,7 +67,8 @@ struct Args {
     #[arg(long)]
     trace: Option<String>,
     /// After the run, score a record against every member of another record's identity:
-    /// `system/id=system/id` (the pair scores with conflicts, for debugging rules).
+    /// `system/id=system/id` (the pair scores with conflicts, for debugging rules); several
+    /// pairs separated by commas.
     #[arg(long)]
     explain: Option<String>,
     /// Run the growth table (see the module documentation) instead of one world.
@@ -214,8 +215,10 @@ fn main() -> anyhow::Result<()> {
             }
         });
     }
-    if let Some(spec) = &args.explain {
-        explain(&mut engine, spec)?;
+    if let Some(specs) = &args.explain {
+        for spec in specs.split(',').filter(|s| !s.trim().is_empty()) {
+            explain(&mut engine, spec.trim())?;
+        }
     }
     let cpu = match (cpu0, accuracy::thread_cpu_time()) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
