@@ -141,148 +141,23 @@ pub fn compute_as_of(
     let t = as_of;
     let b = plan.baseline;
     let terms = terms(plan);
-
-    // live golden records, most recently updated first: the first to claim a reference has it
-    let mut live: Vec<&GoldenRecord> = inputs.golden.iter().filter(|g| !g.retired).collect();
-    live.sort_by(|a, b| {
-        (b.updated_at, b.version, b.organisation_id).cmp(&(
-            a.updated_at,
-            a.version,
-            a.organisation_id,
-        ))
-    });
-    let mut owner: BTreeMap<&SourceRef, Uuid> = BTreeMap::new();
-    for g in &live {
-        for r in &g.source_refs {
-            owner.entry(r).or_insert(g.organisation_id);
-        }
-    }
-
-    // credit: a matched loan, not cancelled as of T, disbursed in [B, T]
+    let (live, owner) = owners(inputs.golden);
+    // loans with the organisation they were matched to
     let loans: Vec<(&LoanDisbursement, Uuid)> = loans_as_of(inputs.loans, t)
         .into_iter()
         .filter_map(|l| owner.get(&l.meta.source).map(|o| (l, *o)))
         .collect();
-    let mut credit: BTreeSet<Uuid> = BTreeSet::new();
-    for (loan, org) in &loans {
-        let gave_credit = matches!(
-            loan.status,
-            LoanStatus::Disbursed | LoanStatus::Repaid | LoanStatus::Overdue
-        );
-        if gave_credit && loan.disbursed_on.is_some_and(|d| d >= b && d <= t) {
-            credit.insert(*org);
-        }
-    }
-
-    // the NTM report standing for each commune as of T
-    let mut by_commune: BTreeMap<&str, Vec<&NtmCommuneReport>> = BTreeMap::new();
-    for r in ntm_as_of(inputs.ntm, t) {
-        by_commune.entry(&r.commune_code).or_default().push(r);
-    }
-    let standing: BTreeMap<&str, &NtmCommuneReport> = by_commune
-        .into_iter()
-        .filter_map(|(c, revs)| standing_report(revs, t.year()).map(|r| (c, r)))
-        .collect();
-    // organisations listed as linked with an enterprise in their commune's standing report
-    let mut ntm_linked: BTreeSet<(Uuid, &str)> = BTreeSet::new();
-    for (commune, report) in &standing {
-        for e in &report.cooperatives {
-            if e.linked_with_enterprise != Some(true) {
-                continue;
-            }
-            let entry = SourceRef::new(report.meta.source.system.clone(), e.source_id.clone());
-            if let Some(org) = owner.get(&entry) {
-                ntm_linked.insert((*org, commune));
-            }
-        }
-    }
-
-    // per place (pre-2025 commune, else what is known of it)
+    let standing = standing_reports(inputs.ntm, t);
+    let state = AsOf {
+        period: (b, t),
+        credit: credit(&loans, b, t),
+        ntm_linked: ntm_linked(&standing, &owner),
+    };
     let places = Places::new(plan);
     let history = RegistryHistory::new(registry);
-    let mut sums: BTreeMap<Place, Sums> = BTreeMap::new();
-    let mut orgs: BTreeMap<Uuid, (Place, Facts)> = BTreeMap::new();
-    for g in &live {
-        if !g.in_registry {
-            continue;
-        }
-        let f = history.facts(g, t);
-        // exists as of T
-        if f.established_on.is_some_and(|d| d > t) {
-            continue;
-        }
-        let place = places.resolve(&f.location);
-        if !place.in_province() {
-            continue;
-        }
-        let linked_in_report = place
-            .commune_2024
-            .as_deref()
-            .is_some_and(|c| ntm_linked.contains(&(g.organisation_id, c)));
-        let view = OrgView {
-            facts: &f,
-            period: (b, t),
-            linked_in_report,
-            credit: credit.contains(&g.organisation_id),
-        };
-        let s = sums
-            .entry(place.clone())
-            .or_insert_with(|| vec![0; terms.len()]);
-        for (k, term) in terms.iter().enumerate() {
-            s[k] += term.of_organisation(&view);
-        }
-        if terms.iter().any(|t| t.entity == Entity::Loans) {
-            orgs.insert(g.organisation_id, (place, f));
-        }
-    }
-    // loans, in their organisation's place
-    for (loan, org) in &loans {
-        let Some((place, f)) = orgs.get(org) else {
-            continue;
-        };
-        let linked_in_report = place
-            .commune_2024
-            .as_deref()
-            .is_some_and(|c| ntm_linked.contains(&(*org, c)));
-        let view = OrgView {
-            facts: f,
-            period: (b, t),
-            linked_in_report,
-            credit: credit.contains(org),
-        };
-        let s = sums
-            .entry(place.clone())
-            .or_insert_with(|| vec![0; terms.len()]);
-        for (k, term) in terms.iter().enumerate() {
-            s[k] += term.of_loan(loan, &view);
-        }
-    }
-
-    // per unit
+    let sums = state.place_sums(&places, &terms, &live, &loans, &history);
+    let unit_sums = unit_sums(plan, list, &places, &sums, &standing, &terms);
     let table = plan.units(list);
-    let mut unit_sums = vec![vec![0; terms.len()]; table.rows.len()];
-    for (place, s) in &sums {
-        for i in places.rows(list, place) {
-            add(&mut unit_sums[i], s);
-        }
-    }
-    // communes: every pre-2025 commune, by its standing report
-    for c in &plan.communes_2024 {
-        let code = c.commune_code.as_str();
-        let report = standing.get(code);
-        for (k, term) in terms.iter().enumerate() {
-            if term.entity != Entity::Communes {
-                continue;
-            }
-            let counts = term
-                .ntm_criterion_met
-                .as_deref()
-                .is_none_or(|id| report.is_some_and(|r| criterion_met(r, id)));
-            for &i in table.containing.get(code).into_iter().flatten() {
-                unit_sums[i][k] += u64::from(counts);
-            }
-        }
-    }
     let fu_sums = if plan.indicators.iter().any(|i| i.from_union()) {
         crate::farmers_union::per_unit(plan, list, t, fu, inputs.golden)
     } else {
@@ -313,6 +188,185 @@ pub fn compute_as_of(
             }
         })
         .collect()
+}
+
+/// The live golden records, most recently updated first, and which of them owns each source
+/// reference (the first to claim a reference has it).
+fn owners(golden: &[GoldenRecord]) -> (Vec<&GoldenRecord>, BTreeMap<&SourceRef, Uuid>) {
+    let mut live: Vec<&GoldenRecord> = golden.iter().filter(|g| !g.retired).collect();
+    live.sort_by(|a, b| {
+        (b.updated_at, b.version, b.organisation_id).cmp(&(
+            a.updated_at,
+            a.version,
+            a.organisation_id,
+        ))
+    });
+    let mut owner: BTreeMap<&SourceRef, Uuid> = BTreeMap::new();
+    for g in &live {
+        for r in &g.source_refs {
+            owner.entry(r).or_insert(g.organisation_id);
+        }
+    }
+    (live, owner)
+}
+
+/// The organisations with credit: a matched loan, not cancelled as of T, disbursed in [B, T].
+fn credit(loans: &[(&LoanDisbursement, Uuid)], b: NaiveDate, t: NaiveDate) -> BTreeSet<Uuid> {
+    let mut credit: BTreeSet<Uuid> = BTreeSet::new();
+    for (loan, org) in loans {
+        let gave_credit = matches!(
+            loan.status,
+            LoanStatus::Disbursed | LoanStatus::Repaid | LoanStatus::Overdue
+        );
+        if gave_credit && loan.disbursed_on.is_some_and(|d| d >= b && d <= t) {
+            credit.insert(*org);
+        }
+    }
+    credit
+}
+
+/// The NTM report standing for each commune as of T.
+fn standing_reports(ntm: &[NtmCommuneReport], t: NaiveDate) -> BTreeMap<&str, &NtmCommuneReport> {
+    let mut by_commune: BTreeMap<&str, Vec<&NtmCommuneReport>> = BTreeMap::new();
+    for r in ntm_as_of(ntm, t) {
+        by_commune.entry(&r.commune_code).or_default().push(r);
+    }
+    by_commune
+        .into_iter()
+        .filter_map(|(c, revs)| standing_report(revs, t.year()).map(|r| (c, r)))
+        .collect()
+}
+
+/// Organisations listed as linked with an enterprise in their commune's standing report.
+fn ntm_linked<'a>(
+    standing: &BTreeMap<&'a str, &NtmCommuneReport>,
+    owner: &BTreeMap<&SourceRef, Uuid>,
+) -> BTreeSet<(Uuid, &'a str)> {
+    let mut ntm_linked: BTreeSet<(Uuid, &str)> = BTreeSet::new();
+    for (commune, report) in standing {
+        for e in &report.cooperatives {
+            if e.linked_with_enterprise != Some(true) {
+                continue;
+            }
+            let entry = SourceRef::new(report.meta.source.system.clone(), e.source_id.clone());
+            if let Some(org) = owner.get(&entry) {
+                ntm_linked.insert((*org, commune));
+            }
+        }
+    }
+    ntm_linked
+}
+
+/// What every organisation's view is made from, as of T.
+struct AsOf<'a> {
+    /// (B, T).
+    period: (NaiveDate, NaiveDate),
+    credit: BTreeSet<Uuid>,
+    ntm_linked: BTreeSet<(Uuid, &'a str)>,
+}
+
+impl AsOf<'_> {
+    /// How the measures see organisation `org` in `place` with facts `facts`.
+    fn view<'f>(&self, org: Uuid, place: &Place, facts: &'f Facts) -> OrgView<'f> {
+        let linked_in_report = place
+            .commune_2024
+            .as_deref()
+            .is_some_and(|c| self.ntm_linked.contains(&(org, c)));
+        OrgView {
+            facts,
+            period: self.period,
+            linked_in_report,
+            credit: self.credit.contains(&org),
+        }
+    }
+
+    /// The terms' sums per place (pre-2025 commune, else what is known of it): the registry
+    /// organisations existing as of T, and the loans, in their organisation's place.
+    fn place_sums(
+        &self,
+        places: &Places<'_>,
+        terms: &[&Term],
+        live: &[&GoldenRecord],
+        loans: &[(&LoanDisbursement, Uuid)],
+        history: &RegistryHistory<'_>,
+    ) -> BTreeMap<Place, Sums> {
+        let t = self.period.1;
+        let mut sums: BTreeMap<Place, Sums> = BTreeMap::new();
+        let mut orgs: BTreeMap<Uuid, (Place, Facts)> = BTreeMap::new();
+        for g in live {
+            if !g.in_registry {
+                continue;
+            }
+            let f = history.facts(g, t);
+            // exists as of T
+            if f.established_on.is_some_and(|d| d > t) {
+                continue;
+            }
+            let place = places.resolve(&f.location);
+            if !place.in_province() {
+                continue;
+            }
+            let view = self.view(g.organisation_id, &place, &f);
+            let s = sums
+                .entry(place.clone())
+                .or_insert_with(|| vec![0; terms.len()]);
+            for (k, term) in terms.iter().enumerate() {
+                s[k] += term.of_organisation(&view);
+            }
+            if terms.iter().any(|t| t.entity == Entity::Loans) {
+                orgs.insert(g.organisation_id, (place, f));
+            }
+        }
+        for (loan, org) in loans {
+            let Some((place, f)) = orgs.get(org) else {
+                continue;
+            };
+            let view = self.view(*org, place, f);
+            let s = sums
+                .entry(place.clone())
+                .or_insert_with(|| vec![0; terms.len()]);
+            for (k, term) in terms.iter().enumerate() {
+                s[k] += term.of_loan(loan, &view);
+            }
+        }
+        sums
+    }
+}
+
+/// The terms' sums per unit of `list`: the places' sums added up, and the communes' terms,
+/// every pre-2025 commune by its standing report.
+fn unit_sums(
+    plan: &Plan,
+    list: UnitList,
+    places: &Places<'_>,
+    sums: &BTreeMap<Place, Sums>,
+    standing: &BTreeMap<&str, &NtmCommuneReport>,
+    terms: &[&Term],
+) -> Vec<Sums> {
+    let table = plan.units(list);
+    let mut unit_sums = vec![vec![0; terms.len()]; table.rows.len()];
+    for (place, s) in sums {
+        for i in places.rows(list, place) {
+            add(&mut unit_sums[i], s);
+        }
+    }
+    for c in &plan.communes_2024 {
+        let code = c.commune_code.as_str();
+        let report = standing.get(code);
+        for (k, term) in terms.iter().enumerate() {
+            if term.entity != Entity::Communes {
+                continue;
+            }
+            let counts = term
+                .ntm_criterion_met
+                .as_deref()
+                .is_none_or(|id| report.is_some_and(|r| criterion_met(r, id)));
+            for &i in table.containing.get(code).into_iter().flatten() {
+                unit_sums[i][k] += u64::from(counts);
+            }
+        }
+    }
+    unit_sums
 }
 
 /// An indicator's value, numerator and denominator, before the targets.

@@ -38,7 +38,7 @@ use hub_contracts::v1::{
 
 use hub_contracts::v1::indicator::UnitLevel;
 
-use crate::plan::{Plan, UnitList};
+use crate::plan::{Plan, UnitList, UnitTable};
 
 /// The provincial union's sender code.
 pub const PROVINCE_SENDER: &str = "12";
@@ -117,11 +117,19 @@ pub fn per_unit(
     fu: &FuInputs,
     golden: &[GoldenRecord],
 ) -> Vec<Option<FuSums>> {
-    let b = plan.baseline;
-    let table = plan.units(list);
-    let mut out: Vec<Option<FuSums>> = vec![None; table.rows.len()];
+    let latest = latest_report_dates(fu, t);
+    if latest.is_empty() {
+        return vec![None; plan.units(list).rows.len()];
+    }
+    let mut units = Units::new(plan, list, &latest);
+    let period = (plan.baseline, t);
+    units.add_branches(fu, period, &latest, golden);
+    units.add_officers(fu, period, &latest);
+    units.out
+}
 
-    // each sender's latest report date <= T
+/// Each sender's latest report date <= T.
+fn latest_report_dates(fu: &FuInputs, t: NaiveDate) -> BTreeMap<&str, NaiveDate> {
     let mut latest: BTreeMap<&str, NaiveDate> = BTreeMap::new();
     let dates = fu
         .branches
@@ -137,140 +145,189 @@ pub fn per_unit(
             }
         }
     }
-    if latest.is_empty() {
-        return out;
-    }
-    // the sender standing for each district
-    let districts: BTreeSet<&str> = plan
-        .communes_2024
-        .iter()
-        .map(|c| c.district_code.as_str())
-        .collect();
-    let province = latest.get(PROVINCE_SENDER).copied();
-    let mut chosen: BTreeMap<&str, &str> = BTreeMap::new();
-    for d in &districts {
-        let own = latest.get(d).copied();
-        let sender = match (own, province) {
-            (Some(o), Some(p)) if o >= p => Some(*d),
-            (Some(_), Some(_)) | (None, Some(_)) => Some(PROVINCE_SENDER),
-            (Some(_), None) => Some(*d),
-            (None, None) => None,
-        };
-        if let Some(s) = sender {
-            chosen.insert(d, s);
-        }
-    }
-    let counts_for = |sender: &str, district: &str| chosen.get(district) == Some(&sender);
+    latest
+}
 
-    // coverage
-    let province_rows: Vec<usize> = table
-        .rows
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.level == UnitLevel::Province)
-        .map(|(i, _)| i)
-        .collect();
-    for &i in &province_rows {
-        out[i] = Some(FuSums::default());
-    }
-    for c in &plan.communes_2024 {
-        if chosen.contains_key(c.district_code.as_str()) {
-            for &i in table.containing.get(&c.commune_code).into_iter().flatten() {
-                out[i].get_or_insert_with(FuSums::default);
+/// The units of a table, which sender stands for each district, and the sums so far.
+struct Units<'a> {
+    table: &'a UnitTable,
+    list: UnitList,
+    /// District → the sender standing for it (its own workbook when newer than the
+    /// province's).
+    chosen: BTreeMap<&'a str, &'a str>,
+    province_rows: Vec<usize>,
+    out: Vec<Option<FuSums>>,
+}
+
+impl<'a> Units<'a> {
+    /// The table of `list`, every unit a standing workbook covers at zero.
+    fn new(plan: &'a Plan, list: UnitList, latest: &BTreeMap<&'a str, NaiveDate>) -> Self {
+        let table = plan.units(list);
+        let districts: BTreeSet<&str> = plan
+            .communes_2024
+            .iter()
+            .map(|c| c.district_code.as_str())
+            .collect();
+        let province = latest.get(PROVINCE_SENDER).copied();
+        let mut chosen: BTreeMap<&str, &str> = BTreeMap::new();
+        for d in &districts {
+            let own = latest.get(d).copied();
+            let sender = match (own, province) {
+                (Some(o), Some(p)) if o >= p => Some(*d),
+                (Some(_), Some(_)) | (None, Some(_)) => Some(PROVINCE_SENDER),
+                (Some(_), None) => Some(*d),
+                (None, None) => None,
+            };
+            if let Some(s) = sender {
+                chosen.insert(d, s);
             }
         }
+        let mut out: Vec<Option<FuSums>> = vec![None; table.rows.len()];
+        let province_rows: Vec<usize> = table
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.level == UnitLevel::Province)
+            .map(|(i, _)| i)
+            .collect();
+        for &i in &province_rows {
+            out[i] = Some(FuSums::default());
+        }
+        for c in &plan.communes_2024 {
+            if chosen.contains_key(c.district_code.as_str()) {
+                for &i in table.containing.get(&c.commune_code).into_iter().flatten() {
+                    out[i].get_or_insert_with(FuSums::default);
+                }
+            }
+        }
+        Units {
+            table,
+            list,
+            chosen,
+            province_rows,
+            out,
+        }
     }
-    let district_rows = |district: &str| -> Vec<usize> {
-        let mut rows = province_rows.clone();
-        if list == UnitList::Units2024
-            && let Some(i) = table.rows.iter().position(|r| r.code == district)
+
+    /// Whether `sender`'s workbook stands for `district`.
+    fn counts_for(&self, sender: &str, district: &str) -> bool {
+        self.chosen.get(district) == Some(&sender)
+    }
+
+    /// The rows a district's figures count in: the province, and the district itself in the
+    /// pre-2025 list.
+    fn district_rows(&self, district: &str) -> Vec<usize> {
+        let mut rows = self.province_rows.clone();
+        if self.list == UnitList::Units2024
+            && let Some(i) = self.table.rows.iter().position(|r| r.code == district)
         {
             rows.push(i);
         }
         rows
-    };
-    let add = |out: &mut Vec<Option<FuSums>>, rows: &[usize], f: &dyn Fn(&mut FuSums)| {
+    }
+
+    fn add(&mut self, rows: &[usize], f: &dyn Fn(&mut FuSums)) {
         for &i in rows {
-            if let Some(s) = out[i].as_mut() {
+            if let Some(s) = self.out[i].as_mut() {
                 f(s);
             }
         }
-    };
+    }
 
-    // I5: branches (and beside it, their conversions matched to the registry)
-    let registry = linked_to_registry(golden);
-    let branches = standing(&fu.branches, t, &latest, |r| {
-        (&r.workbook, r.meta.source.id.as_str(), r.meta.fetched_at)
-    });
-    for br in branches.values() {
-        if br.retracted || !counts_for(&br.workbook.sender, &br.district_code) {
-            continue;
-        }
-        if br.established_on > t {
-            continue;
-        }
-        let ended_before_b =
-            br.status != BranchStatus::Active && br.ended_on.is_some_and(|e| e < b);
-        let converted =
-            br.status == BranchStatus::Converted && br.ended_on.is_some_and(|e| e >= b && e <= t);
-        let Some(rows) = table.containing.get(&br.commune_code) else {
-            continue;
-        };
-        let matched = converted && registry.contains(&br.meta.source);
-        add(&mut out, rows, &|s| {
-            if !ended_before_b {
-                s.i5_den += 1;
+    /// I5: branches (and beside it, their conversions matched to the registry).
+    fn add_branches(
+        &mut self,
+        fu: &FuInputs,
+        (b, t): (NaiveDate, NaiveDate),
+        latest: &BTreeMap<&str, NaiveDate>,
+        golden: &[GoldenRecord],
+    ) {
+        let registry = linked_to_registry(golden);
+        let branches = standing(&fu.branches, t, latest, |r| {
+            (&r.workbook, r.meta.source.id.as_str(), r.meta.fetched_at)
+        });
+        for br in branches.values() {
+            if br.retracted || !self.counts_for(&br.workbook.sender, &br.district_code) {
+                continue;
             }
-            if converted {
-                s.i5_num += 1;
-                if matched {
-                    s.conv_matched += 1;
-                } else {
-                    s.conv_unmatched += 1;
+            if br.established_on > t {
+                continue;
+            }
+            let ended_before_b =
+                br.status != BranchStatus::Active && br.ended_on.is_some_and(|e| e < b);
+            let converted = br.status == BranchStatus::Converted
+                && br.ended_on.is_some_and(|e| e >= b && e <= t);
+            let Some(rows) = self.table.containing.get(&br.commune_code) else {
+                continue;
+            };
+            let matched = converted && registry.contains(&br.meta.source);
+            self.add(rows, &|s| {
+                if !ended_before_b {
+                    s.i5_den += 1;
                 }
-            }
-        });
+                if converted {
+                    s.i5_num += 1;
+                    if matched {
+                        s.conv_matched += 1;
+                    } else {
+                        s.conv_unmatched += 1;
+                    }
+                }
+            });
+        }
     }
 
-    // I8: officers and their trainings
-    let trainings = standing(&fu.trainings, t, &latest, |r| {
-        (&r.workbook, r.meta.source.id.as_str(), r.meta.fetched_at)
-    });
-    let mut trained: BTreeSet<(&str, &str)> = BTreeSet::new();
-    for tr in trainings.values() {
-        if !tr.retracted && tr.covers_collective_economy && tr.to >= b && tr.to <= t {
-            trained.insert((tr.workbook.sender.as_str(), tr.officer_code.as_str()));
-        }
-    }
-    let officers = standing(&fu.officers, t, &latest, |r| {
-        (&r.workbook, r.meta.source.id.as_str(), r.meta.fetched_at)
-    });
-    for o in officers.values() {
-        if o.retracted || !o.supports_collective_economy {
-            continue;
-        }
-        let sender = o.workbook.sender.as_str();
-        let rows: Vec<usize> = match (o.level, o.district_code.as_deref()) {
-            (OfficerLevel::Province, _) if sender == PROVINCE_SENDER => province_rows.clone(),
-            (OfficerLevel::District, Some(d)) if counts_for(sender, d) => district_rows(d),
-            (OfficerLevel::Commune | OfficerLevel::Branch, Some(d)) if counts_for(sender, d) => {
-                table
-                    .containing
-                    .get(&o.unit_code)
-                    .cloned()
-                    .unwrap_or_default()
-            }
-            _ => continue,
-        };
-        let was_trained = trained.contains(&(sender, o.code.as_str()));
-        add(&mut out, &rows, &|s| {
-            s.i8_den += 1;
-            if was_trained {
-                s.i8_num += 1;
-            }
+    /// I8: officers and their trainings.
+    fn add_officers(
+        &mut self,
+        fu: &FuInputs,
+        (b, t): (NaiveDate, NaiveDate),
+        latest: &BTreeMap<&str, NaiveDate>,
+    ) {
+        let trainings = standing(&fu.trainings, t, latest, |r| {
+            (&r.workbook, r.meta.source.id.as_str(), r.meta.fetched_at)
         });
+        let mut trained: BTreeSet<(&str, &str)> = BTreeSet::new();
+        for tr in trainings.values() {
+            if !tr.retracted && tr.covers_collective_economy && tr.to >= b && tr.to <= t {
+                trained.insert((tr.workbook.sender.as_str(), tr.officer_code.as_str()));
+            }
+        }
+        let officers = standing(&fu.officers, t, latest, |r| {
+            (&r.workbook, r.meta.source.id.as_str(), r.meta.fetched_at)
+        });
+        for o in officers.values() {
+            if o.retracted || !o.supports_collective_economy {
+                continue;
+            }
+            let sender = o.workbook.sender.as_str();
+            let rows: Vec<usize> = match (o.level, o.district_code.as_deref()) {
+                (OfficerLevel::Province, _) if sender == PROVINCE_SENDER => {
+                    self.province_rows.clone()
+                }
+                (OfficerLevel::District, Some(d)) if self.counts_for(sender, d) => {
+                    self.district_rows(d)
+                }
+                (OfficerLevel::Commune | OfficerLevel::Branch, Some(d))
+                    if self.counts_for(sender, d) =>
+                {
+                    self.table
+                        .containing
+                        .get(&o.unit_code)
+                        .cloned()
+                        .unwrap_or_default()
+                }
+                _ => continue,
+            };
+            let was_trained = trained.contains(&(sender, o.code.as_str()));
+            self.add(&rows, &|s| {
+                s.i8_den += 1;
+                if was_trained {
+                    s.i8_num += 1;
+                }
+            });
+        }
     }
-    out
 }
 
 #[cfg(test)]

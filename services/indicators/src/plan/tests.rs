@@ -1,6 +1,7 @@
 //! Reading and validating plans.
 
 use super::*;
+use hub_contracts::v1::indicator::Comparison;
 
 fn builtin_parts(rel: &str) -> Result<String, String> {
     builtin_file(rel)
