@@ -1,5 +1,11 @@
-//! Free-text addresses and unit names → Lai Châu's administrative units (the 2024 list of
-//! [`crate::reference`]).
+//! Free-text addresses and unit names → the administrative units (the 2024 lists of
+//! [`crate::reference`]) of every province loaded ([`crate::reference::provinces`]: Lai Châu's
+//! alone unless others were installed).
+//!
+//! Each province has its own index of names, read exactly as when it is alone. With several,
+//! an answer found in one province only is that province's; found in several (a commune name
+//! two provinces have, `Tả Phìn`), the address decides by the province or a district it
+//! names, else by a clear lead in confidence, else there is none.
 //!
 //! This module owns:
 //! - [`resolve`]: an address as typed (`"Bản Hon, xã Bản Hon, huyện Tam Đường, tỉnh Lai
@@ -38,7 +44,7 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
-use crate::reference::{Commune2024, Commune2025, Reference};
+use crate::reference::{Commune2024, Commune2025, Province, provinces};
 use crate::text::{self, Word, edit_distance};
 
 /// The lowest confidence [`resolve`] and [`resolve_district`] return.
@@ -166,6 +172,8 @@ struct Unit2025Entry {
 
 #[derive(Debug)]
 struct Index {
+    /// Folded words of the province's name without `Tỉnh` (`lai chau`).
+    province_words: Vec<String>,
     communes: Vec<CommuneEntry>,
     units_2025: Vec<Unit2025Entry>,
     districts: Vec<DistrictEntry>,
@@ -201,10 +209,15 @@ fn entry(name: &str, target: Target) -> NameEntry {
     }
 }
 
-fn index() -> &'static Index {
-    static INDEX: OnceLock<Index> = OnceLock::new();
-    INDEX.get_or_init(|| {
-        let r = Reference::get();
+/// One index per loaded province ([`provinces`]), in their order.
+fn indexes() -> &'static [Index] {
+    static INDEXES: OnceLock<Vec<Index>> = OnceLock::new();
+    INDEXES.get_or_init(|| provinces().iter().map(build_index).collect())
+}
+
+fn build_index(p: &'static Province) -> Index {
+    {
+        let r = p.reference;
         let mut districts: Vec<DistrictEntry> = Vec::new();
         let mut communes = Vec::with_capacity(r.communes_2024.len());
         for c in &r.communes_2024 {
@@ -244,14 +257,14 @@ fn index() -> &'static Index {
         let mut city = None;
         for (i, d) in districts.iter().enumerate() {
             let core = core_of_district(d.name);
-            if text::fold(core) == "lai chau" {
+            if text::fold(core) == text::fold(p.short_name()) {
                 // The city shares the province's name: only a district word makes it the city.
                 city = Some(i);
                 continue;
             }
             names.push(entry(core, Target::District(i)));
         }
-        names.push(entry("Lai Châu", Target::Province));
+        names.push(entry(p.short_name(), Target::Province));
         names.push(entry("Việt Nam", Target::Province));
         let mut units_2025 = Vec::with_capacity(r.communes_2025.len());
         for u in &r.communes_2025 {
@@ -284,31 +297,37 @@ fn index() -> &'static Index {
             });
         }
         Index {
+            province_words: text::tokens(p.short_name()),
             communes,
             units_2025,
             districts,
             names,
             city,
         }
-    })
+    }
 }
 
 /// Folded word sequences of every place name the index knows (communes with their
 /// alternative spellings, districts, the province), for [`crate::orgname`].
 pub(crate) fn place_phrases() -> impl Iterator<Item = &'static [String]> {
-    index().names.iter().map(|n| n.words.as_slice())
+    indexes()
+        .iter()
+        .flat_map(|idx| idx.names.iter().map(|n| n.words.as_slice()))
 }
 
 /// What a place phrase of [`place_phrases`] names: the districts of the communes called so,
 /// and the district called so, if any.
 pub(crate) fn place_units(words: &[String]) -> (Vec<&'static str>, Option<&'static str>) {
-    let idx = index();
     let mut communes_in = Vec::new();
     let mut district = None;
-    for n in idx.names.iter().filter(|n| n.words == words) {
+    for (idx, n) in indexes()
+        .iter()
+        .flat_map(|idx| idx.names.iter().map(move |n| (idx, n)))
+        .filter(|(_, n)| n.words == words)
+    {
         match n.target {
             Target::Commune(c) => communes_in.push(idx.districts[idx.communes[c].district].code),
-            Target::District(d) => district = Some(idx.districts[d].code),
+            Target::District(d) => district = district.or(Some(idx.districts[d].code)),
             Target::Province => {}
         }
     }
@@ -432,13 +451,12 @@ fn span_raw(words: &[Word], start: usize, end: usize) -> String {
 
 /// Whether the words of `m` carry diacritics other than the name's official ones (ASCII
 /// words carry none and so never differ).
-fn diacritics_differ(words: &[Word], m: &Mention) -> bool {
+fn diacritics_differ(idx: &Index, words: &[Word], m: &Mention) -> bool {
     let raw = span_raw(words, m.start, m.end);
-    !raw.is_ascii() && raw != index().names[m.name].raw
+    !raw.is_ascii() && raw != idx.names[m.name].raw
 }
 
-fn find_mentions(words: &[Word]) -> Vec<Mention> {
-    let idx = index();
+fn find_mentions(idx: &Index, words: &[Word]) -> Vec<Mention> {
     let mut mentions = Vec::new();
     let mut covered = vec![false; words.len()];
     // Exact matches, on words or on a word that glues a name together ("banhon").
@@ -508,7 +526,7 @@ fn find_mentions(words: &[Word]) -> Vec<Mention> {
         if m.target == Target::Province
             && m.marker == Some(Marker::District)
             && let Some(city) = idx.city
-            && idx.names[m.name].words == ["lai", "chau"]
+            && idx.names[m.name].words == idx.province_words
         {
             m.target = Target::District(city);
         }
@@ -540,13 +558,12 @@ struct Scored {
     score: f64,
 }
 
-fn score_communes(address: &str) -> (Vec<Scored>, Vec<Mention>, Vec<Word>) {
-    let idx = index();
+fn score_communes(idx: &Index, address: &str) -> (Vec<Scored>, Vec<Mention>, Vec<Word>) {
     let mut words = text::words(address);
     // Real addresses have a few dozen words at most; beyond that is not an address, and the
     // matching below need not pay for it.
     words.truncate(MAX_WORDS);
-    let mentions = find_mentions(&words);
+    let mentions = find_mentions(idx, &words);
     let segments = words.last().map_or(0, |w| w.seg + 1);
     let explained: Vec<bool> = (0..segments)
         .map(|seg| segment_explained(&words, &mentions, seg))
@@ -603,14 +620,14 @@ fn score_communes(address: &str) -> (Vec<Scored>, Vec<Mention>, Vec<Word>) {
         if m.fuzzy {
             s *= 0.85;
         }
-        if diacritics_differ(&words, m) {
+        if diacritics_differ(idx, &words, m) {
             // Written with other diacritics: a typo, or another name that folds alike
             // (Nậm Cha / Nậm Chà), which weighs more when the other name fits exactly.
             let other_fits = mentions.iter().any(|o| {
                 o.same_span(m)
                     && o.target != m.target
                     && matches!(o.target, Target::Commune(_))
-                    && !diacritics_differ(&words, o)
+                    && !diacritics_differ(idx, &words, o)
             });
             s *= if other_fits { 0.7 } else { 0.9 };
         }
@@ -660,8 +677,7 @@ fn score_communes(address: &str) -> (Vec<Scored>, Vec<Mention>, Vec<Word>) {
     (scored, mentions, words)
 }
 
-fn to_match(s: &Scored) -> AddressMatch {
-    let idx = index();
+fn to_match(idx: &'static Index, s: &Scored) -> AddressMatch {
     let c = &idx.communes[s.commune];
     AddressMatch {
         commune_code: &c.unit.commune_code,
@@ -675,7 +691,24 @@ fn to_match(s: &Scored) -> AddressMatch {
 /// Every commune the address could name, best first, with its score (not filtered by
 /// [`MIN_CONFIDENCE`]).
 pub fn candidates(address: &str) -> Vec<AddressMatch> {
-    score_communes(address).0.iter().map(to_match).collect()
+    let all = indexes();
+    if let [idx] = all {
+        return candidates_in(idx, address);
+    }
+    let mut out: Vec<AddressMatch> = all
+        .iter()
+        .flat_map(|idx| candidates_in(idx, address))
+        .collect();
+    out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    out
+}
+
+fn candidates_in(idx: &'static Index, address: &str) -> Vec<AddressMatch> {
+    score_communes(idx, address)
+        .0
+        .iter()
+        .map(|s| to_match(idx, s))
+        .collect()
 }
 
 /// The commune (and its district) an address names, or `None` when no reading is both
@@ -688,26 +721,37 @@ pub fn candidates(address: &str) -> Vec<AddressMatch> {
 /// assert!(resolve("Mường Tè").is_none()); // the thị trấn or the xã?
 /// ```
 pub fn resolve(address: &str) -> Option<AddressMatch> {
-    let (scored, mentions, words) = score_communes(address);
+    across(
+        address,
+        MIN_MARGIN,
+        |idx| resolve_in(idx, address),
+        |m| m.confidence,
+    )
+}
+
+fn resolve_in(idx: &'static Index, address: &str) -> Option<AddressMatch> {
+    let (scored, mentions, words) = score_communes(idx, address);
     let best = scored.first();
     let runner_up = scored.get(1).map_or(0.0, |s| s.score);
     if let Some(best) =
         best.filter(|b| b.score >= MIN_CONFIDENCE && b.score - runner_up >= MIN_MARGIN)
     {
-        let mut m = to_match(best);
-        m.unit_2025_reading = unit_2025_reading(&words, &mentions, best.commune);
+        let mut m = to_match(idx, best);
+        m.unit_2025_reading = unit_2025_reading(idx, &words, &mentions, best.commune);
         return Some(m);
     }
     // A 2025 unit that is one old commune (renamed, or kept whole) locates it.
-    let u = resolve_2025_in(&words, &mentions)?;
-    let idx = index();
+    let u = resolve_2025_in(idx, &words, &mentions)?;
     let [only] = idx.units_2025[u.unit].old.as_slice() else {
         return None;
     };
-    let mut m = to_match(&Scored {
-        commune: *only,
-        score: u.score,
-    });
+    let mut m = to_match(
+        idx,
+        &Scored {
+            commune: *only,
+            score: u.score,
+        },
+    );
     m.unit_2025_reading = None;
     Some(m)
 }
@@ -715,8 +759,12 @@ pub fn resolve(address: &str) -> Option<AddressMatch> {
 /// For [`AddressMatch::unit_2025_reading`]: the 2025 unit named by the words that resolved
 /// `commune`, when it covers more than that commune and no district word dates the address
 /// before the reform.
-fn unit_2025_reading(words: &[Word], mentions: &[Mention], commune: usize) -> Option<&'static str> {
-    let idx = index();
+fn unit_2025_reading(
+    idx: &'static Index,
+    words: &[Word],
+    mentions: &[Mention],
+    commune: usize,
+) -> Option<&'static str> {
     let dated_before = mentions
         .iter()
         .any(|m| matches!(m.target, Target::District(_)) && m.marker == Some(Marker::District));
@@ -752,8 +800,7 @@ struct Scored2025 {
     score: f64,
 }
 
-fn resolve_2025_in(words: &[Word], mentions: &[Mention]) -> Option<Scored2025> {
-    let idx = index();
+fn resolve_2025_in(idx: &Index, words: &[Word], mentions: &[Mention]) -> Option<Scored2025> {
     let none_covered = vec![false; words.len()];
     // Districts named elsewhere: a 2025 unit must lie (partly) in them.
     let districts: Vec<(usize, usize, usize)> = mentions
@@ -826,11 +873,19 @@ fn resolve_2025_in(words: &[Word], mentions: &[Mention]) -> Option<Scored2025> {
 /// assert_eq!(u.old_district_codes, ["106"]);
 /// ```
 pub fn resolve_2025(address: &str) -> Option<Unit2025Match> {
-    let idx = index();
+    across(
+        address,
+        MIN_MARGIN,
+        |idx| resolve_2025_of(idx, address),
+        |u| u.confidence,
+    )
+}
+
+fn resolve_2025_of(idx: &'static Index, address: &str) -> Option<Unit2025Match> {
     let mut words = text::words(address);
     words.truncate(MAX_WORDS);
-    let mentions = find_mentions(&words);
-    let s = resolve_2025_in(&words, &mentions)?;
+    let mentions = find_mentions(idx, &words);
+    let s = resolve_2025_in(idx, &words, &mentions)?;
     let u = &idx.units_2025[s.unit];
     Some(Unit2025Match {
         unit_code: &u.unit.commune_code,
@@ -854,11 +909,19 @@ pub fn resolve_2025(address: &str) -> Option<Unit2025Match> {
 /// assert_eq!(resolve_district("Tam Duong, Lai Chau").unwrap().district_code, "106");
 /// ```
 pub fn resolve_district(address: &str) -> Option<DistrictMatch> {
-    let idx = index();
-    let (scored, mentions, words) = score_communes(address);
+    across(
+        address,
+        MIN_MARGIN,
+        |idx| resolve_district_in(idx, address),
+        |d| d.confidence,
+    )
+}
+
+fn resolve_district_in(idx: &'static Index, address: &str) -> Option<DistrictMatch> {
+    let (scored, mentions, words) = score_communes(idx, address);
     let mut by_district = vec![0.0f64; idx.districts.len()];
     // A 2025 unit whose old communes all lie in one district names that district.
-    if let Some(u) = resolve_2025_in(&words, &mentions)
+    if let Some(u) = resolve_2025_in(idx, &words, &mentions)
         && let [d] = idx.units_2025[u.unit].districts.as_slice()
     {
         by_district[*d] = by_district[*d].max(u.score);
@@ -894,7 +957,10 @@ pub fn resolve_district(address: &str) -> Option<DistrictMatch> {
 /// The 2024 district code for a district name, with or without `Huyện`/`Thành phố`, any
 /// case, with or without diacritics (`"Huyện Tam Đường"`, `"tam duong"`, `"TP Lai Châu"`).
 pub fn district_code_by_name(name: &str) -> Option<&'static str> {
-    let idx = index();
+    across(name, MIN_MARGIN, |idx| district_code_in(idx, name), |_| 1.0)
+}
+
+fn district_code_in(idx: &'static Index, name: &str) -> Option<&'static str> {
     let words = text::words(name);
     let (_, skip) = leading_marker(&words);
     let core: Vec<&str> = words[skip..].iter().map(|w| w.folded.as_str()).collect();
@@ -934,7 +1000,19 @@ pub fn district_code_by_name(name: &str) -> Option<&'static str> {
 /// assert_eq!(m.commune_code, "03473");
 /// ```
 pub fn resolve_commune_in_district(commune: &str, district: &str) -> Option<AddressMatch> {
-    let idx = index();
+    across(
+        commune,
+        MIN_MARGIN / 2.0,
+        |idx| commune_in_district_in(idx, commune, district),
+        |m| m.confidence,
+    )
+}
+
+fn commune_in_district_in(
+    idx: &'static Index,
+    commune: &str,
+    district: &str,
+) -> Option<AddressMatch> {
     let words = text::words(commune);
     let (marker, skip) = leading_marker(&words);
     let core = &words[skip..];
@@ -944,7 +1022,7 @@ pub fn resolve_commune_in_district(commune: &str, district: &str) -> Option<Addr
     let core_folded: Vec<&str> = core.iter().map(|w| w.folded.as_str()).collect();
     let core_joined = core_folded.concat();
     let core_raw = span_raw(core, 0, core.len());
-    let district_code = district_code_by_name(district);
+    let district_code = district_code_in(idx, district);
     let district_given = !text::fold(district).is_empty();
     if district_given && district_code.is_none() {
         return None;
@@ -997,32 +1075,90 @@ pub fn resolve_commune_in_district(commune: &str, district: &str) -> Option<Addr
     if score < MIN_CONFIDENCE || score - runner_up < MIN_MARGIN / 2.0 {
         return None;
     }
-    Some(to_match(&Scored {
-        commune: best,
-        score,
-    }))
+    Some(to_match(
+        idx,
+        &Scored {
+            commune: best,
+            score,
+        },
+    ))
 }
 
 /// A post-reform (2025) unit by name, with or without `Xã`/`Phường`, any case, with or
 /// without diacritics (`"Xã Sìn Hồ"`, `"phuong doan ket"`).
 pub fn unit_2025_by_name(name: &str) -> Option<&'static Commune2025> {
+    across(
+        name,
+        MIN_MARGIN,
+        |idx| unit_2025_by_name_in(idx, name),
+        |_| 1.0,
+    )
+}
+
+fn unit_2025_by_name_in(idx: &'static Index, name: &str) -> Option<&'static Commune2025> {
     let words = text::words(name);
     let (_, skip) = leading_marker(&words);
     let core: Vec<&str> = words[skip..].iter().map(|w| w.folded.as_str()).collect();
     if core.is_empty() {
         return None;
     }
-    let mut hits = Reference::get()
-        .communes_2025
+    let mut hits = idx
+        .units_2025
         .iter()
+        .map(|u| u.unit)
         .filter(|c| text::tokens(core_of_commune(&c.commune_name)) == core);
     let first = hits.next()?;
     hits.next().is_none().then_some(first)
 }
 
+/// One answer from the loaded provinces: with one province, its answer (as it always was);
+/// with several, the one province that has an answer, else among those the address names (by
+/// the province's name or a district's; naming none, among all) the most confident one, when
+/// it leads the next by `margin`.
+fn across<T>(
+    text_given: &str,
+    margin: f64,
+    per: impl Fn(&'static Index) -> Option<T>,
+    confidence: impl Fn(&T) -> f64,
+) -> Option<T> {
+    let all = indexes();
+    if let [idx] = all {
+        return per(idx);
+    }
+    let mut found: Vec<(&'static Index, T)> = all
+        .iter()
+        .filter_map(|idx| per(idx).map(|t| (idx, t)))
+        .collect();
+    if found.len() > 1 {
+        let mut words = text::words(text_given);
+        words.truncate(MAX_WORDS);
+        if found.iter().any(|(idx, _)| names_province(idx, &words)) {
+            found.retain(|(idx, _)| names_province(idx, &words));
+        }
+    }
+    found.sort_by(|a, b| confidence(&b.1).total_cmp(&confidence(&a.1)));
+    let mut found = found.into_iter();
+    let (_, best) = found.next()?;
+    match found.next() {
+        Some((_, next)) if confidence(&best) - confidence(&next) < margin => None,
+        _ => Some(best),
+    }
+}
+
+/// Whether the words name the index's province: its name (`Lai Châu`, `laichau`, `tỉnh Điện
+/// Biên`) or one of its districts.
+fn names_province(idx: &Index, words: &[Word]) -> bool {
+    find_mentions(idx, words).iter().any(|m| match m.target {
+        Target::District(_) => true,
+        Target::Province => idx.names[m.name].words == idx.province_words,
+        Target::Commune(_) => false,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reference::Reference;
 
     fn codes(a: &str) -> Option<(&'static str, &'static str)> {
         resolve(a).map(|m| (m.commune_code, m.district_code))
