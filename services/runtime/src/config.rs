@@ -393,6 +393,24 @@ fn from_figment(e: figment::Error) -> ConfigError {
     } else {
         e.path.join("_").to_uppercase()
     };
+/// Loads settings of type `T` from the variables given (name → value, as the environment
+/// would give them: `COOP_ALLIANCE_URL=…`), not from the environment or the file: how a
+/// process that runs several services (the in-process pipeline) configures each one.
+pub fn load_from<T: DeserializeOwned>(
+    variables: &std::collections::BTreeMap<String, String>,
+) -> Result<T, ConfigError> {
+    let mut dict = figment::value::Dict::new();
+    for (name, value) in variables {
+        // as figment's `Env` reads a variable: its name in lower case, its value parsed
+        let value: figment::value::Value = value.parse().unwrap_or_else(|e| match e {});
+        dict.insert(name.to_ascii_lowercase(), value);
+    }
+    Figment::new()
+        .merge(figment::providers::Serialized::globals(dict))
+        .extract::<T>()
+        .map_err(from_figment)
+}
+
     ConfigError::Invalid {
         variable,
         problem: e.kind.to_string(),
@@ -502,6 +520,23 @@ mod tests {
     }
 
     #[test]
+    #[test]
+    fn settings_from_given_variables_as_from_the_environment() {
+        let vars: std::collections::BTreeMap<String, String> = [
+            ("PREFETCH", "7"),
+            ("HUB_NAMESPACE", "t1"),
+            ("SOMETHING_ELSE", "x"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .into_iter()
+        .collect();
+        let c: CommonConfig = load_from(&vars).expect("valid");
+        assert_eq!((c.prefetch, c.hub_namespace.as_str()), (7, "t1"));
+        let bad = [("PREFETCH".to_owned(), "lots".to_owned())].into();
+        let e = load_from::<CommonConfig>(&bad).expect_err("not a number");
+        assert!(e.to_string().contains("PREFETCH"), "{e}");
+    }
+
     fn production_refuses_default_and_known_credentials() {
         let dev = CommonConfig::default();
         dev.validate().expect("development takes the defaults");

@@ -16,7 +16,8 @@
 //!   operator the console vouches for;
 //! - [`chain`]: hash chains (canonical content, link hashes, verification naming the first
 //!   bad row) for the tamper-evident logs: the console's audit log, hub-inbound's exchange log;
-//! - [`shutdown`]: one cancellation token fired by SIGTERM or SIGINT.
+//! - [`shutdown`]: one cancellation token fired by SIGTERM or SIGINT;
+//! - [`sources`]: what the services need to know of the registered source systems, as data.
 //!
 //! This crate knows the envelope but no payload's meaning: it never decides what a message
 //! does. Services build on it; it depends on no service.
@@ -29,6 +30,7 @@ pub mod openapi;
 pub mod service;
 pub mod service_auth;
 pub mod shutdown;
+pub mod sources;
 pub mod storage;
 pub mod telemetry;
 
