@@ -97,6 +97,18 @@ impl Config {
         Ok(c)
     }
 
+    /// The same from the common settings and this source's variables given, not from the
+    /// environment (the in-process pipeline, [`REGISTRATION`]'s `run_with`).
+    pub fn from_settings(
+        common: CommonConfig,
+        variables: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let mut c: Config = hub_runtime::config::load_from(variables)?;
+        c.common = common;
+        c.validate()?;
+        Ok(c)
+    }
+
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.service_tokens
@@ -178,16 +190,31 @@ impl CoopAlliance {
 
 use hub_adapter_kit::Setting;
 use hub_adapter_kit::SettingValue::{Plain, Secret as SecretSetting};
+use hub_contracts::registry::exchanges::{IDENTITY, INDICATOR};
 
 /// This source, for the `hub` binary's one list of sources (`hub::sources`): its run, its
 /// acceptance against a live server (`hub acceptance`), its settings in the deployment files.
 pub const REGISTRATION: hub_adapter_kit::Registration = hub_adapter_kit::Registration {
     system: SYSTEM,
+    names: hub_adapter_kit::SourceNames {
+        vi: "Liên minh HTX tỉnh (sổ đăng ký HTX)",
+        en: "Cooperative Alliance (registry)",
+    },
+    agency: Some(hub_adapter_kit::Agency {
+        description: "Provincial Cooperative Alliance (Liên minh Hợp tác xã): registry pushes; reads golden records and indicators",
+        reads: &[IDENTITY, INDICATOR],
+    }),
     contracts: &[<RegistryCooperative as hub_contracts::Contract>::TYPE],
     about: "the Cooperative Alliance registry (pull)",
     run: |shutdown| {
         Box::pin(async move {
             let config = Config::from_env()?;
+            run(config, shutdown).await
+        })
+    },
+    run_with: |common, variables, shutdown| {
+        Box::pin(async move {
+            let config = Config::from_settings(common, &variables)?;
             run(config, shutdown).await
         })
     },

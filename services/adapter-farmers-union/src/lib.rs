@@ -18,7 +18,7 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `FARMERS_UNION_UPLOAD_TOKENS` | `name=token,…`: uploaders of the HTTP endpoint (tokens ≥ 32 characters) | none |
+//! | `FARMERS_UNION_UPLOAD_TOKENS` | `name:sender=token,…`: uploaders of the HTTP endpoint (tokens ≥ 32 characters), each confined to its sender's workbooks (`union-106:106=…`; `name:*=…` for any sender) | none |
 //! | `SERVICE_TOKENS` | tokens the console may upload with (naming its operator) | none |
 //! | `FARMERS_UNION_MAX_UPLOAD_BYTES` | most bytes one upload may have | 10485760 |
 //!
@@ -62,7 +62,7 @@ pub const CONTRACT_TYPES: [&str; 3] = [
 pub struct Config {
     #[serde(skip)]
     pub common: CommonConfig,
-    /// `FARMERS_UNION_UPLOAD_TOKENS`: `name=token,…`.
+    /// `FARMERS_UNION_UPLOAD_TOKENS`: `name:sender=token,…` (`name:*=token`: any sender).
     #[serde(deserialize_with = "hub_adapter_kit::config::lenient_string")]
     pub farmers_union_upload_tokens: String,
     /// `SERVICE_TOKENS`: the console's credential.
@@ -87,6 +87,18 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let mut c: Config = hub_runtime::config::load()?;
         c.common = hub_runtime::config::load_common()?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// The same from the common settings and this source's variables given, not from the
+    /// environment (the in-process pipeline, [`REGISTRATION`]'s `run_with`).
+    pub fn from_settings(
+        common: CommonConfig,
+        variables: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let mut c: Config = hub_runtime::config::load_from(variables)?;
+        c.common = common;
         c.validate()?;
         Ok(c)
     }
@@ -117,11 +129,23 @@ impl Config {
 /// uploads, its acceptance against an integrator's files (`hub acceptance`), its deployment.
 pub const REGISTRATION: hub_adapter_kit::Registration = hub_adapter_kit::Registration {
     system: SYSTEM,
+    names: hub_adapter_kit::SourceNames {
+        vi: "Hội Nông dân tỉnh",
+        en: "Provincial Farmers' Union",
+    },
+    // the Union uploads workbooks; it has no push user
+    agency: None,
     about: "the Farmers' Union's workbooks: the upload API (POST /api/v1/upload)",
     contracts: &CONTRACT_TYPES,
     run: |shutdown| {
         Box::pin(async move {
             let config = Config::from_env()?;
+            run(config, shutdown).await
+        })
+    },
+    run_with: |common, variables, shutdown| {
+        Box::pin(async move {
+            let config = Config::from_settings(common, &variables)?;
             run(config, shutdown).await
         })
     },

@@ -45,6 +45,8 @@ pub use error::{Invalid, SourceError};
 pub use http::{Auth, HttpClient, HttpSettings, WithRaw};
 pub use mapping::FieldReader;
 pub use metrics::AdapterMetrics;
-pub use registration::{Deploy, Registration, Setting, Value as SettingValue};
+pub use registration::{
+    Agency, Deploy, Registration, Setting, SourceInfo, SourceNames, Value as SettingValue,
+};
 pub use runner::{AdapterError, RunSettings, run};
 pub use source::{PageEvent, PageHook, Source, SyncContext, SyncEngine, SyncReport};

@@ -3,14 +3,21 @@
 //! `hub::sources`. From it come `hub adapter <system>`, `hub upload <system>` (a file
 //! source), `hub acceptance <system>`, the adapter's RabbitMQ user in the generated
 //! definitions, and its service, broker user, database role and settings in the generated
-//! deployment files (`hub deploy-files`: compose, Kubernetes, the secrets and roles scripts).
+//! deployment files (`hub deploy-files`: compose, Kubernetes, the secrets and roles scripts),
+//! its agency's push user and entitlements (when its agency pushes), the console's upload
+//! page (a file source), the report's name of its agency, and its place in the in-process
+//! pipeline (`hub demo`, the end-to-end tests), through [`Registration::info`] and
+//! [`Registration::run_with`].
 //!
 //! Owns the shape of a registration and the names derived from a system's name only.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 
+use hub_runtime::CommonConfig;
+pub use hub_runtime::sources::{Agency, SourceInfo, SourceNames};
 use tokio_util::sync::CancellationToken;
 
 use crate::conformance::{AcceptanceError, AcceptanceReport};
@@ -25,6 +32,15 @@ pub type UploadError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Runs a source until shutdown.
 pub type RunFn = fn(CancellationToken) -> Boxed<Result<(), AdapterError>>;
+
+/// Runs a source until shutdown with the common settings and the source's own variables
+/// given (name → value, as the environment would give them), not read from the environment:
+/// the in-process pipeline runs every source this way.
+pub type RunWithFn = fn(
+    CommonConfig,
+    BTreeMap<String, String>,
+    CancellationToken,
+) -> Boxed<Result<(), AdapterError>>;
 
 /// Told each step of a running upload (`hub upload`'s progress bar).
 pub type ProgressFn = std::sync::Arc<dyn Fn(UploadStep) + Send + Sync>;
@@ -44,10 +60,17 @@ pub struct Registration {
     pub system: &'static str,
     /// One line for `hub --help` (and a comment above its service in the deployment files).
     pub about: &'static str,
+    /// The agency behind it, as the provincial report names it (Vietnamese, English).
+    pub names: SourceNames,
+    /// Its agency also pushes its records (hub-inbound): the user `agency-<system>`, its
+    /// entitlements and broker permissions; `None` when it does not.
+    pub agency: Option<Agency>,
     /// The contract types its records are published as (`source.*`).
     pub contracts: &'static [&'static str],
     /// Reads the adapter's configuration from the environment and runs it until shutdown.
     pub run: RunFn,
+    /// The same with the settings given ([`RunWithFn`]).
+    pub run_with: RunWithFn,
     /// A file source: uploads files as the named uploader (`hub upload <system> FILE…`).
     pub upload: Option<UploadFn>,
     /// The acceptance kit against an integrator's server or files (`hub acceptance`).
@@ -116,6 +139,17 @@ impl Registration {
     /// Whether it is a file source.
     pub fn is_file_source(&self) -> bool {
         self.upload.is_some()
+    }
+
+    /// What the services need to know of it, as data.
+    pub fn info(&self) -> SourceInfo {
+        SourceInfo {
+            system: self.system,
+            names: self.names,
+            contracts: self.contracts,
+            file_source: self.is_file_source(),
+            agency: self.agency,
+        }
     }
 }
 

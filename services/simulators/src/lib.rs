@@ -168,6 +168,34 @@ pub struct RunningSims {
     tasks: Vec<JoinHandle<()>>,
 }
 
+impl RunningSims {
+    /// The settings of the adapters of the three simulated systems, by variable, as the
+    /// environment of `hub adapter <system>` would give them: each system's base URL and
+    /// credentials (`COOP_ALLIANCE_URL`, `COOP_ALLIANCE_API_KEY`, `LOAN_FUND_…`, `NTM_…`,
+    /// `NTM_YEARS` the years given). The in-process pipeline configures each adapter from it.
+    pub fn adapter_variables(
+        &self,
+        ntm_years: &[i32],
+    ) -> std::collections::BTreeMap<String, String> {
+        let c = &self.credentials;
+        let years: Vec<String> = ntm_years.iter().map(i32::to_string).collect();
+        [
+            ("COOP_ALLIANCE_URL", self.coop_alliance.base_url.clone()),
+            ("COOP_ALLIANCE_API_KEY", c.coop_api_key.clone()),
+            ("LOAN_FUND_URL", self.loan_fund.base_url.clone()),
+            ("LOAN_FUND_CLIENT_ID", c.loan_client_id.clone()),
+            ("LOAN_FUND_CLIENT_SECRET", c.loan_client_secret.clone()),
+            ("NTM_URL", self.ntm.base_url.clone()),
+            ("NTM_USER", c.ntm_user.clone()),
+            ("NTM_PASSWORD", c.ntm_password.clone()),
+            ("NTM_YEARS", years.join(",")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+}
+
 /// Generates the configured world and starts the three servers on it.
 pub async fn start(config: SimConfig) -> Result<RunningSims, SimError> {
     let world = generate(&config.world)?;
