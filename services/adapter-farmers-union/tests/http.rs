@@ -1,6 +1,6 @@
 //! The upload endpoint: authenticated (an uploader's token, or the console's credential
 //! naming its operator), size-limited, answering with the upload's report, and auditing
-//! who sent what.
+//! who sent what; a district union's uploader sends only its own district's workbooks.
 
 mod support;
 
@@ -12,6 +12,7 @@ use support::*;
 
 const UNION_TOKEN: &str = "union-106-token-0123456789abcdef0123456789";
 const CONSOLE_TOKEN: &str = "console-token-0123456789abcdef0123456789ab";
+const OFFICE_TOKEN: &str = "union-office-token-0123456789abcdef012345";
 
 #[tokio::test]
 async fn uploads_over_http_are_authenticated_size_limited_and_audited() {
@@ -23,7 +24,7 @@ async fn uploads_over_http_are_authenticated_size_limited_and_audited() {
     ));
     let auth = UploadAuth::parse(
         "FARMERS_UNION_UPLOAD_TOKENS",
-        &format!("union-106={UNION_TOKEN}"),
+        &format!("union-106:106={UNION_TOKEN},union-office:*={OFFICE_TOKEN}"),
         ServiceTokens::new([CONSOLE_TOKEN]),
     )
     .expect("tokens");
@@ -111,6 +112,62 @@ async fn uploads_over_http_are_authenticated_size_limited_and_audited() {
     assert_eq!(report["outcome"], "duplicate");
     assert_eq!(report["uploaded_by"], "console:reviewer");
 
+    // district 106's uploader with district 105's workbook, or the province's: refused
+    // whole (422, audited), nothing published
+    for (sender, ward) in [("105", "03386"), ("12", "03390")] {
+        let other = xlsx(&book(
+            s(sender),
+            s("31/12/2024"),
+            vec![branch(&format!("CHNN-{sender}-0001"), ward)],
+            vec![officer("CB9", ward)],
+            vec![training("CB9")],
+        ));
+        let r = client
+            .post(&url)
+            .bearer_auth(UNION_TOKEN)
+            .body(other.clone())
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(r.status().as_u16(), 422, "sender {sender}");
+        let report: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(report["outcome"], "refused");
+        assert!(
+            report["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("only sender 106")),
+            "{report}"
+        );
+        assert!(h.drain().await.is_empty(), "nothing of sender {sender}");
+    }
+    // nor the same file as an accepted upload of another sender: accepted first from the
+    // office (any sender), then sent again by district 106's uploader
+    let province = xlsx(&book(
+        s("12"),
+        s("31/12/2024"),
+        vec![branch("CHNN-12-0001", "03390")],
+        vec![officer("CB8", "03390")],
+        vec![training("CB8")],
+    ));
+    let r = client
+        .post(&url)
+        .bearer_auth(OFFICE_TOKEN)
+        .body(province.clone())
+        .send()
+        .await
+        .expect("sent");
+    let report: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(report["outcome"], "accepted", "{report}");
+    assert_eq!(h.drain().await.len(), 3);
+    let r = client
+        .post(&url)
+        .bearer_auth(UNION_TOKEN)
+        .body(province)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status().as_u16(), 422);
+
     // a refused file: 422 with the reason
     let r = client
         .post(&url)
@@ -133,6 +190,10 @@ async fn uploads_over_http_are_authenticated_size_limited_and_audited() {
             ("union-106".into(), "accepted".into()),
             ("console:reviewer".into(), "duplicate".into()),
             ("union-106".into(), "refused".into()),
+            ("union-106".into(), "refused".into()),
+            ("union-office".into(), "accepted".into()),
+            ("union-106".into(), "refused".into()),
+            ("union-106".into(), "refused".into()),
         ]
     );
     // the latest reports, for the uploader
@@ -143,7 +204,28 @@ async fn uploads_over_http_are_authenticated_size_limited_and_audited() {
         .await
         .expect("sent");
     let kept: Vec<serde_json::Value> = r.json().await.expect("json");
-    assert_eq!(kept.len(), 3);
+    assert_eq!(kept.len(), 7);
     server.abort();
     h.finish().await;
+}
+
+#[test]
+fn every_uploader_names_the_sender_it_may_send_for() {
+    let parse =
+        |v: &str| UploadAuth::parse("FARMERS_UNION_UPLOAD_TOKENS", v, ServiceTokens::default());
+    let e = parse(&format!("union-106={UNION_TOKEN}"))
+        .expect_err("no sender")
+        .to_string();
+    assert!(
+        e.contains("FARMERS_UNION_UPLOAD_TOKENS") && e.contains("names no sender"),
+        "{e}"
+    );
+    assert!(parse(&format!("union-106:1*6={UNION_TOKEN}")).is_err());
+    assert!(parse(&format!("union-106:={UNION_TOKEN}")).is_err());
+    assert!(
+        parse(&format!(
+            "union-106:106={UNION_TOKEN},office:*={OFFICE_TOKEN}"
+        ))
+        .is_ok()
+    );
 }

@@ -252,6 +252,19 @@ impl<S: FileSource> FileIngest<S> {
         self.upload_with_progress(files, uploaded_by, &|_| {}).await
     }
 
+    /// [`FileIngest::upload`] by an uploader confined to one sender (`Some`: a district
+    /// union's script may send only its own district's workbook): a workbook of another
+    /// sender, or the same file as another sender's accepted upload, is refused whole (and
+    /// audited). `None`: any sender.
+    pub async fn upload_confined(
+        &self,
+        files: &[UploadFile],
+        uploaded_by: &str,
+        sender: Option<&str>,
+    ) -> Result<UploadReport, IngestError> {
+        self.take(files, uploaded_by, sender, &|_| {}).await
+    }
+
     /// [`FileIngest::upload`], telling `progress` each step as it goes.
     pub async fn upload_with_progress(
         &self,
@@ -259,6 +272,24 @@ impl<S: FileSource> FileIngest<S> {
         uploaded_by: &str,
         progress: UploadProgress<'_>,
     ) -> Result<UploadReport, IngestError> {
+        self.take(files, uploaded_by, None, progress).await
+    }
+
+    async fn take(
+        &self,
+        files: &[UploadFile],
+        uploaded_by: &str,
+        only_sender: Option<&str>,
+        progress: UploadProgress<'_>,
+    ) -> Result<UploadReport, IngestError> {
+        let not_its_sender = |sender: &str| {
+            only_sender.filter(|s| *s != sender).map(|own| {
+                format!(
+                    "uploader {uploaded_by} may send only sender {own}'s workbooks; this one \
+                     is sender {sender}'s"
+                )
+            })
+        };
         let system = self.source.system().to_owned();
         let file_hash = files_hash(files);
         let bytes: usize = files.iter().map(|f| f.bytes.len()).sum();
@@ -295,6 +326,11 @@ impl<S: FileSource> FileIngest<S> {
         .await?;
         if let Some(earlier) = earlier.and_then(|v| serde_json::from_value::<UploadReport>(v).ok())
         {
+            if let Some(reason) = not_its_sender(earlier.sender.as_deref().unwrap_or_default()) {
+                report.outcome = Outcome::Refused;
+                report.reason = Some(reason);
+                return self.finish(tx, report, bytes).await;
+            }
             report.outcome = Outcome::Duplicate;
             report.sender = earlier.sender;
             report.report_date = earlier.report_date;
@@ -331,6 +367,9 @@ impl<S: FileSource> FileIngest<S> {
         };
         report.sender = Some(batch.sender.clone());
         report.report_date = Some(batch.report_date);
+        if let Some(reason) = not_its_sender(&batch.sender) {
+            return self.finish(tx, refuse(report, reason), bytes).await;
+        }
         let latest: Option<NaiveDate> = sqlx::query_scalar(
             "SELECT max(report_date) FROM file_uploads WHERE sender = $1 AND outcome = 'accepted'",
         )

@@ -8,7 +8,8 @@
 //! | here | the ways in over HTTP ([`upload_router`], authenticated, size-limited; its OpenAPI document [`upload_openapi`]) and [`run`], the service |
 //!
 //! The three ways in (the `hub upload` command, `POST /api/v1/upload`, the console's upload
-//! page through that endpoint) all call [`FileIngest::upload`].
+//! page through that endpoint) all call [`FileIngest::upload`] (an uploader confined to its
+//! sender: [`FileIngest::upload_confined`]).
 
 pub mod ingest;
 pub mod workbook;
@@ -42,17 +43,29 @@ use crate::runner::AdapterError;
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 
 /// Who may upload over HTTP: named uploaders (a district union's script), each with its own
-/// bearer token (`name=token,…`), and the console with the service credential, naming its
-/// operator in `X-Hub-Operator`.
+/// bearer token and the one sender whose workbooks it may send (`name:sender=token,…`;
+/// `name:*=token` for an uploader that may send any sender's, such as the provincial
+/// office), and the console with the service credential, naming its operator in
+/// `X-Hub-Operator` (any sender: its operators are reviewers, and the console audits them).
 #[derive(Debug, Clone, Default)]
 pub struct UploadAuth {
-    uploaders: Vec<(String, ServiceTokens)>,
+    uploaders: Vec<(Uploader, ServiceTokens)>,
     console: ServiceTokens,
 }
 
+/// An authenticated uploader: its name (what the audit keeps) and the sender it is confined
+/// to (`None`: any sender).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uploader {
+    pub name: String,
+    pub sender: Option<String>,
+}
+
 impl UploadAuth {
-    /// Parses `name=token,name=token` (tokens of at least 32 characters) from `var`, and the
-    /// console's accepted service tokens.
+    /// Parses `name:sender=token,name:*=token` (tokens of at least 32 characters) from
+    /// `var`, and the console's accepted service tokens. Every uploader names its sender (or
+    /// `*`): an uploader that names none is refused, so that no district's script can send
+    /// another's roster by mistake of configuration.
     pub fn parse(
         var: &str,
         uploaders: &str,
@@ -64,13 +77,34 @@ impl UploadAuth {
             .map(str::trim)
             .filter(|p| !p.is_empty())
         {
-            let Some((name, token)) = pair.split_once('=') else {
+            let Some((who, token)) = pair.split_once('=') else {
                 return Err(hub_runtime::ConfigError::invalid(
                     var,
-                    "expected name=token pairs, comma-separated",
+                    "expected name:sender=token pairs, comma-separated",
                 ));
             };
-            let name = name.trim();
+            let Some((name, sender)) = who.split_once(':') else {
+                return Err(hub_runtime::ConfigError::invalid(
+                    var,
+                    format!(
+                        "uploader {:?} names no sender: name:sender=token (the sender whose \
+                         workbooks it may send), or name:*=token for any sender",
+                        who.trim()
+                    ),
+                ));
+            };
+            let (name, sender) = (name.trim(), sender.trim());
+            if sender.is_empty()
+                || !sender
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '*')
+                || (sender.contains('*') && sender != "*")
+            {
+                return Err(hub_runtime::ConfigError::invalid(
+                    var,
+                    format!("uploader {name:?}: a sender is its code (letters, digits) or *"),
+                ));
+            }
             if name.is_empty()
                 || !name
                     .chars()
@@ -91,7 +125,11 @@ impl UploadAuth {
                     ),
                 ));
             }
-            list.push((name.to_owned(), ServiceTokens::new([token])));
+            let uploader = Uploader {
+                name: name.to_owned(),
+                sender: (sender != "*").then(|| sender.to_owned()),
+            };
+            list.push((uploader, ServiceTokens::new([token])));
         }
         Ok(Self {
             uploaders: list,
@@ -105,7 +143,7 @@ impl UploadAuth {
     }
 
     /// The uploader a request is from, or `None` (401).
-    pub fn authenticate(&self, headers: &HeaderMap) -> Option<String> {
+    pub fn authenticate(&self, headers: &HeaderMap) -> Option<Uploader> {
         let token = headers
             .get(header::AUTHORIZATION)?
             .to_str()
@@ -114,9 +152,9 @@ impl UploadAuth {
             .trim();
         // every uploader is compared, so timing does not tell which one matched
         let mut found = None;
-        for (name, tokens) in &self.uploaders {
+        for (uploader, tokens) in &self.uploaders {
             if tokens.accepts(token) && found.is_none() {
-                found = Some(name.clone());
+                found = Some(uploader.clone());
             }
         }
         if found.is_some() {
@@ -127,7 +165,10 @@ impl UploadAuth {
                 .get(OPERATOR_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(decode_operator)?;
-            return Some(format!("console:{operator}"));
+            return Some(Uploader {
+                name: format!("console:{operator}"),
+                sender: None,
+            });
         }
         None
     }
@@ -203,8 +244,9 @@ pub fn upload_openapi<S: FileSource>() -> hub_runtime::openapi::Finished<Arc<Api
                     scheme: "bearer".into(),
                     bearer_format: None,
                     description: Some(
-                        "An uploader's token (the source's UPLOAD_TOKENS), or the console's \
-                         service credential naming its operator in X-Hub-Operator."
+                        "An uploader's token (the source's UPLOAD_TOKENS; an uploader may \
+                         send only its own sender's workbooks), or the console's service \
+                         credential naming its operator in X-Hub-Operator."
                             .into(),
                     ),
                     extensions: Default::default(),
@@ -239,7 +281,11 @@ async fn upload<S: FileSource>(
         name,
         bytes: body.to_vec(),
     }];
-    match api.ingest.upload(&files, &uploader).await {
+    match api
+        .ingest
+        .upload_confined(&files, &uploader.name, uploader.sender.as_deref())
+        .await
+    {
         Ok(report) => {
             let status = if report.outcome == Outcome::Refused {
                 StatusCode::UNPROCESSABLE_ENTITY
