@@ -424,6 +424,11 @@ pub async fn upload(
 ) -> Result<Value, ApiError> {
     use sha2::Digest;
     caller.require(Role::Reviewer)?;
+    if !state.config.file_sources().iter().any(|s| s == system) {
+        return Err(ApiError::not_found(format!(
+            "no file source {system:?} (a registered file source in ADAPTER_URLS)"
+        )));
+    }
     let base = state
         .upstream
         .adapter_url(system)

@@ -1,4 +1,5 @@
-//! The agency systems' RabbitMQ users, as data: each agency system gets its own user on the
+//! The agency systems' RabbitMQ users, as data: each registered source whose agency pushes
+//! (its registration's `agency`, given here as [`SourceInfo`]) gets its own user on the
 //! hub's vhost, limited to what it needs: publish its pushes to `coophub.inbound`, bind and
 //! consume its own queues (named `agency.<system>.…`) on the public exchanges it reads.
 //!
@@ -8,6 +9,7 @@
 //! `read` (consume from a queue; bind *from* an exchange). Owns no I/O.
 
 use hub_runtime::Topology;
+use hub_runtime::sources::SourceInfo;
 use serde::Serialize;
 
 /// The vhost the hub uses.
@@ -32,25 +34,6 @@ pub struct AgencyUser {
     pub tags: Vec<String>,
 }
 
-/// The agency systems: `(system, description, exchanges it reads)`.
-const AGENCIES: [(&str, &str, &[&str]); 3] = [
-    (
-        "coop-alliance",
-        "Provincial Cooperative Alliance (Liên minh Hợp tác xã): registry pushes; reads golden records and indicators",
-        &["coophub.identity", "coophub.indicator"],
-    ),
-    (
-        "loan-fund",
-        "Cooperative Development Support Fund (Quỹ hỗ trợ phát triển HTX): loan pushes; reads golden records and indicators",
-        &["coophub.identity", "coophub.indicator"],
-    ),
-    (
-        "ntm",
-        "New Rural Development office (Văn phòng Điều phối NTM): commune report pushes; reads indicators",
-        &["coophub.indicator"],
-    ),
-];
-
 fn quote(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
@@ -62,25 +45,33 @@ fn quote(name: &str) -> String {
     out
 }
 
-/// The agency users for the production topology (no namespace).
-pub fn agency_users() -> Vec<AgencyUser> {
-    agency_users_in(&Topology::default())
+/// The agency users of the registered sources whose agency pushes, for the production
+/// topology (no namespace).
+pub fn agency_users(sources: &[SourceInfo]) -> Vec<AgencyUser> {
+    agency_users_in(&Topology::default(), sources)
 }
 
-/// The agency users for a topology (names carry its namespace).
-pub fn agency_users_in(topology: &Topology) -> Vec<AgencyUser> {
-    AGENCIES
+/// The agency users of the registered sources whose agency pushes, for a topology (names
+/// carry its namespace).
+pub fn agency_users_in(topology: &Topology, sources: &[SourceInfo]) -> Vec<AgencyUser> {
+    sources
         .iter()
-        .map(|(system, description, reads)| {
+        .filter_map(|s| Some((s, s.agency?)))
+        .map(|(source, agency)| {
+            let system = source.system;
             let own = format!(
                 "{}\\..*",
                 quote(&topology.name(&format!("agency.{system}")))
             );
             let inbound = quote(&topology.name(hub_contracts::registry::exchanges::INBOUND));
-            let exchanges: Vec<String> = reads.iter().map(|e| quote(&topology.name(e))).collect();
+            let exchanges: Vec<String> = agency
+                .reads
+                .iter()
+                .map(|e| quote(&topology.name(e)))
+                .collect();
             AgencyUser {
-                name: format!("agency-{system}"),
-                description: (*description).to_owned(),
+                name: hub_runtime::sources::agency_user(system),
+                description: agency.description.to_owned(),
                 vhost: VHOST.to_owned(),
                 configure: format!("^{own}$"),
                 write: format!("^({inbound}|{own})$"),
@@ -109,9 +100,42 @@ mod tests {
     }
 
     #[test]
+    /// Three sources whose agencies push, as the registrations give them, and a file source
+    /// whose agency does not.
+    fn sources() -> Vec<SourceInfo> {
+        use hub_runtime::sources::{Agency, SourceNames};
+        let source = |system, agency| SourceInfo {
+            system,
+            names: SourceNames {
+                vi: system,
+                en: system,
+            },
+            contracts: &[],
+            file_source: agency.is_none(),
+            agency,
+        };
+        let reads_both = Agency {
+            description: "pushes; reads golden records and indicators",
+            reads: &["coophub.identity", "coophub.indicator"],
+        };
+        vec![
+            source("coop-alliance", Some(reads_both)),
+            source("loan-fund", Some(reads_both)),
+            source(
+                "ntm",
+                Some(Agency {
+                    description: "pushes; reads indicators",
+                    reads: &["coophub.indicator"],
+                }),
+            ),
+            source("farmers-union", None),
+        ]
+    }
+
+    #[test]
     fn each_agency_is_limited_to_its_own_queues() {
-        let users = agency_users();
-        assert_eq!(users.len(), 3);
+        let users = agency_users(&sources());
+        assert_eq!(users.len(), 3, "the file source's agency has no push user");
         let loan = users
             .iter()
             .find(|u| u.name == "agency-loan-fund")
@@ -140,7 +164,7 @@ mod tests {
 
     #[test]
     fn namespaced_names() {
-        let users = agency_users_in(&Topology::new("t1"));
+        let users = agency_users_in(&Topology::new("t1"), &sources());
         assert_eq!(users[0].configure, "^t1\\.agency\\.coop-alliance\\..*$");
         assert!(users[0].write.contains("t1\\.coophub\\.inbound"));
     }

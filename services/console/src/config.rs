@@ -28,6 +28,7 @@ use std::path::PathBuf;
 
 use hub_runtime::config::{CommonConfig, ConfigError};
 use hub_runtime::service_auth::ServiceCredential;
+use hub_runtime::sources::SourceInfo;
 use serde::{Deserialize, Deserializer};
 
 /// Settings of hub-console.
@@ -64,20 +65,20 @@ pub struct Config {
     pub login_window_secs: u64,
     /// `LOGIN_CONCURRENCY`.
     pub login_concurrency: u16,
+    /// The registered sources, not a variable: the `hub` binary gives them from its
+    /// registrations ([`Config::with_sources`]). The upload page offers the file sources
+    /// among `ADAPTER_URLS`; each agency user's queue joins the default `DLQ_QUEUES`.
+    #[serde(skip)]
+    pub sources: Vec<SourceInfo>,
 }
 
-/// The hub's consumer queues: the reconciler's, the indicators', hub-inbound's former shared
-/// queue and its queue per agency user (`inbound.source.<user>`).
+/// The hub's consumer queues: the reconciler's, the indicators' and hub-inbound's former
+/// shared queue ([`Config::with_sources`] adds its queue per agency user,
+/// `inbound.source.<user>`).
 fn default_dlq_queues() -> Vec<String> {
-    let mut q: Vec<String> = ["reconciler.source", "indicators.inputs", "inbound.source"]
+    ["reconciler.source", "indicators.inputs", "inbound.source"]
         .map(String::from)
-        .to_vec();
-    q.extend(
-        crate::agency::agency_users()
-            .into_iter()
-            .map(|a| format!("inbound.source.{}", a.name)),
-    );
-    q
+        .to_vec()
 }
 
 impl Default for Config {
@@ -97,6 +98,7 @@ impl Default for Config {
             login_max_failures_per_address: 30,
             login_window_secs: 900,
             login_concurrency: 2,
+            sources: Vec::new(),
         }
     }
 }
@@ -116,6 +118,37 @@ impl Config {
             .unwrap_or_else(|| !c.common.http_addr.is_some_and(|a| a.ip().is_loopback()));
         c.validate()?;
         Ok(c)
+    }
+
+    /// With the registered sources: the upload page's file sources, and, while `DLQ_QUEUES`
+    /// is left at its default, the queue of each source's agency user
+    /// (`inbound.source.agency-<system>`).
+    pub fn with_sources(mut self, sources: impl IntoIterator<Item = SourceInfo>) -> Self {
+        self.sources = sources.into_iter().collect();
+        if self.dlq_queues == default_dlq_queues() {
+            self.dlq_queues.extend(
+                self.sources
+                    .iter()
+                    .filter_map(SourceInfo::agency_user)
+                    .map(|user| format!("inbound.source.{user}")),
+            );
+        }
+        self
+    }
+
+    /// The registered file sources the console reaches (in `ADAPTER_URLS`): where it can
+    /// upload.
+    pub fn file_sources(&self) -> Vec<String> {
+        self.adapter_urls
+            .iter()
+            .map(|(system, _)| system)
+            .filter(|system| {
+                self.sources
+                    .iter()
+                    .any(|s| s.file_source && s.system == system.as_str())
+            })
+            .cloned()
+            .collect()
     }
 
     /// Checks what serde cannot.

@@ -60,6 +60,8 @@ async fn a_reviewer_uploads_a_workbook_and_a_viewer_is_refused() {
     });
     let console = start_console(&env, |c| {
         c.adapter_urls = vec![("farmers-union".into(), adapter.clone())];
+        // as `hub console` gives them: the registered sources (the Union is a file source)
+        c.sources = vec![hub_adapter_farmers_union::REGISTRATION.info()];
     })
     .await;
     assert!(!SERVICE_TOKEN.is_empty());

@@ -197,9 +197,6 @@ pub async fn dlq_action(
     }
 }
 
-/// The file sources the console can upload to: the configured adapters that are file sources.
-const FILE_SOURCES: [&str; 1] = ["farmers-union"];
-
 /// A rejected row of an upload's report.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -243,13 +240,8 @@ fn upload_view(
     problem: Option<String>,
 ) -> UploadView {
     UploadView {
-        systems: state
-            .upstream
-            .adapters()
-            .iter()
-            .map(|(system, _)| system.clone())
-            .filter(|s| FILE_SOURCES.contains(&s.as_str()))
-            .collect(),
+        // the registered file sources among the configured adapters
+        systems: state.config.file_sources(),
         report,
         problem,
     }
