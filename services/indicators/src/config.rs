@@ -45,6 +45,10 @@ pub struct Config {
     pub as_of: Option<NaiveDate>,
     /// `SERVICE_TOKENS`.
     pub service_tokens: ServiceTokens,
+    /// The registered sources, not a variable: the `hub` binary gives them from its
+    /// registrations; the report names each source's agency by them.
+    #[serde(skip)]
+    pub sources: Vec<hub_runtime::sources::SourceInfo>,
 }
 
 impl Default for Config {
@@ -58,6 +62,7 @@ impl Default for Config {
             debounce_max_ms: 30_000,
             as_of: None,
             service_tokens: ServiceTokens::default(),
+            sources: Vec::new(),
         }
     }
 }

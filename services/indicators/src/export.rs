@@ -10,6 +10,7 @@ use hub_contracts::v1::indicator::{
     Comparison, IndicatorSnapshot, IndicatorValue, Target, TargetCheck, UnitLevel, ValueStatus,
     ValueUnit,
 };
+use hub_runtime::sources::SourceInfo;
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 
 use crate::plan::Plan;
@@ -456,8 +457,14 @@ fn write_sheet(
 /// the province's sheet, then the districts' and the communes' (a block per unit, context
 /// only), each with the header (as-of date, sources) and set up to print on A4 landscape;
 /// and a provenance sheet.
-pub fn xlsx(plan: &Plan, snap: &IndicatorSnapshot, lang: Lang) -> Result<Vec<u8>, ExportError> {
-    let report = crate::report::build(plan, snap);
+/// `sources` name the sources' agencies ([`crate::report::source_names`]).
+pub fn xlsx(
+    plan: &Plan,
+    snap: &IndicatorSnapshot,
+    sources: &[SourceInfo],
+    lang: Lang,
+) -> Result<Vec<u8>, ExportError> {
+    let report = crate::report::build(plan, snap, sources);
     let f = Formats::new();
     let mut book = Workbook::new();
     let communes_name = if report.districts.is_empty() {
@@ -536,8 +543,14 @@ const REPORT_TEMPLATE: &str = include_str!("report.html");
 
 /// The report as HTML (auto-escaped): the body alone (`fragment`, for a page that brings its
 /// own layout and stylesheet) or a whole printable document with [`REPORT_CSS`] inline.
-pub fn html(plan: &Plan, snap: &IndicatorSnapshot, fragment: bool) -> Result<String, ExportError> {
-    let report = crate::report::build(plan, snap);
+/// `sources` name the sources' agencies ([`crate::report::source_names`]).
+pub fn html(
+    plan: &Plan,
+    snap: &IndicatorSnapshot,
+    sources: &[SourceInfo],
+    fragment: bool,
+) -> Result<String, ExportError> {
+    let report = crate::report::build(plan, snap, sources);
     let mut env = minijinja::Environment::new();
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
     env.add_template("report.html", REPORT_TEMPLATE)?;
@@ -688,7 +701,7 @@ mod tests {
             }
         }
         for lang in [Lang::Vi, Lang::En] {
-            let bytes = xlsx(&plan, &s, lang).expect("xlsx");
+            let bytes = xlsx(&plan, &s, &[], lang).expect("xlsx");
             let cells = read_back(&bytes);
             // every unit, every indicator
             assert_eq!(cells.len(), (1 + 8 + 106) * 10);
@@ -717,7 +730,7 @@ mod tests {
     fn the_xlsx_report_has_a_sheet_per_level_header_and_print_setup() {
         use calamine::{Data, Reader, Xlsx};
         let (plan, s) = snapshot(UnitList::Units2025);
-        let bytes = xlsx(&plan, &s, Lang::Vi).expect("xlsx");
+        let bytes = xlsx(&plan, &s, &[], Lang::Vi).expect("xlsx");
         let mut book = Xlsx::new(std::io::Cursor::new(bytes.clone())).expect("xlsx");
         assert_eq!(
             book.sheet_names(),
@@ -783,7 +796,7 @@ mod tests {
     fn the_printable_page_escapes_and_shows_the_header() {
         let (mut plan, s) = snapshot(UnitList::Units2024);
         plan.name_vi = Some("Kế hoạch <script>alert(1)</script>".into());
-        let page = html(&plan, &s, false).expect("html");
+        let page = html(&plan, &s, &[], false).expect("html");
         assert!(page.contains("@page { size: A4 landscape"));
         assert!(!page.contains("<script>alert"), "escaped");
         assert!(page.contains("&lt;script&gt;"));

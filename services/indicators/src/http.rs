@@ -444,7 +444,7 @@ async fn export_report(
                     format!("attachment; filename=\"{name}.xlsx\""),
                 ),
             ],
-            export::xlsx(plan, &s, lang).map_err(fail)?,
+            export::xlsx(plan, &s, &snapshots.sources, lang).map_err(fail)?,
         )
             .into_response()),
         "html" => Ok((
@@ -455,7 +455,8 @@ async fn export_report(
                     format!("inline; filename=\"{name}.html\""),
                 ),
             ],
-            export::html(plan, &s, p.fragment.unwrap_or(false)).map_err(fail)?,
+            export::html(plan, &s, &snapshots.sources, p.fragment.unwrap_or(false))
+                .map_err(fail)?,
         )
             .into_response()),
         other => Err(bad(format!(

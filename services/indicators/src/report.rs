@@ -16,6 +16,7 @@ use hub_contracts::v1::indicator::{
     Comparison, IndicatorSnapshot, IndicatorValue, Target, TargetCheck, UnitLevel, ValueStatus,
     ValueUnit,
 };
+use hub_runtime::sources::SourceInfo;
 use serde::Serialize;
 
 use crate::plan::Plan;
@@ -214,23 +215,17 @@ pub struct Report {
     pub communes: Vec<Block>,
 }
 
-/// The agency behind a source system, in Vietnamese and English.
-pub fn source_names(system: &str) -> (String, String) {
-    let (vi, en) = match system {
-        "coop-alliance" => (
-            "Liên minh HTX tỉnh (sổ đăng ký HTX)",
-            "Cooperative Alliance (registry)",
-        ),
-        "loan-fund" => (
-            "Quỹ Hỗ trợ phát triển HTX",
-            "Cooperative Development Support Fund",
-        ),
-        "ntm" => ("Báo cáo nông thôn mới cấp xã", "NTM commune reports"),
-        "farmers-union" => ("Hội Nông dân tỉnh", "Provincial Farmers' Union"),
-        "reconciler" => ("Đối chiếu của hệ thống", "the hub's reconciliation"),
-        other => (other, other),
-    };
-    (vi.to_owned(), en.to_owned())
+/// The agency behind a source system, in Vietnamese and English: the source's registration
+/// names it (`sources`, from the `hub` binary's registrations); the hub's own reconciliation
+/// is named here; any other system by its name.
+pub fn source_names(sources: &[SourceInfo], system: &str) -> (String, String) {
+    if system == "reconciler" {
+        return (
+            "Đối chiếu của hệ thống".to_owned(),
+            "the hub's reconciliation".to_owned(),
+        );
+    }
+    hub_runtime::sources::names_of(sources, system)
 }
 
 fn date_vi(d: NaiveDate) -> String {
@@ -365,7 +360,7 @@ fn row(plan: &Plan, no: usize, v: &IndicatorValue, year: i32) -> Row {
 }
 
 /// The report of a snapshot.
-pub fn build(plan: &Plan, snap: &IndicatorSnapshot) -> Report {
+pub fn build(plan: &Plan, snap: &IndicatorSnapshot, sources: &[SourceInfo]) -> Report {
     let year = milestone(snap.as_of);
     let names: std::collections::BTreeMap<&str, &str> = snap
         .units
@@ -409,7 +404,7 @@ pub fn build(plan: &Plan, snap: &IndicatorSnapshot) -> Report {
         .sources
         .iter()
         .map(|s| {
-            let (name_vi, name_en) = source_names(&s.system);
+            let (name_vi, name_en) = source_names(sources, &s.system);
             SourceLine {
                 system: s.system.clone(),
                 name_vi,
@@ -522,5 +517,40 @@ mod tests {
             .expect("time")
             .with_timezone(&Utc);
         assert_eq!(time_vi(t), "01/07/2025 00:05:09");
+    }
+}
+
+#[cfg(test)]
+mod source_name_tests {
+    use super::*;
+    use hub_runtime::sources::SourceNames;
+
+    #[test]
+    fn a_source_is_named_by_its_registration_and_an_unknown_one_by_its_system() {
+        let sources = [SourceInfo {
+            system: "farmers-union",
+            names: SourceNames {
+                vi: "Hội Nông dân tỉnh",
+                en: "Provincial Farmers' Union",
+            },
+            contracts: &[],
+            file_source: true,
+            agency: None,
+        }];
+        assert_eq!(
+            source_names(&sources, "farmers-union"),
+            (
+                "Hội Nông dân tỉnh".to_owned(),
+                "Provincial Farmers' Union".to_owned()
+            )
+        );
+        assert_eq!(
+            source_names(&sources, "new-source"),
+            ("new-source".to_owned(), "new-source".to_owned())
+        );
+        assert_eq!(
+            source_names(&[], "reconciler").1,
+            "the hub's reconciliation"
+        );
     }
 }

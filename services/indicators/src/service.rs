@@ -112,6 +112,8 @@ pub struct Snapshots {
     pub lists: Vec<UnitList>,
     /// `AS_OF`, when fixed.
     pub fixed_as_of: Option<NaiveDate>,
+    /// The registered sources (the report's names of their agencies).
+    pub sources: Vec<hub_runtime::sources::SourceInfo>,
     running: tokio::sync::Mutex<()>,
     latest: watch::Sender<Latest>,
 }
@@ -144,6 +146,7 @@ impl Snapshots {
             store,
             lists,
             fixed_as_of,
+            sources: Vec::new(),
             running: tokio::sync::Mutex::new(()),
             latest: watch::Sender::new(Latest::new()),
         }
@@ -358,13 +361,16 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     )
     .await?;
     let store = Store::new(ctx.db.clone());
-    let snapshots = Arc::new(Snapshots::with_plans(
-        default_plan,
-        more_plans,
-        store.clone(),
-        config.unit_list.clone(),
-        config.as_of,
-    ));
+    let snapshots = Arc::new(Snapshots {
+        sources: config.sources.clone(),
+        ..Snapshots::with_plans(
+            default_plan,
+            more_plans,
+            store.clone(),
+            config.unit_list.clone(),
+            config.as_of,
+        )
+    });
     let dirty = Arc::new(Notify::new());
     let causes = Causes::new();
     let mut tasks = vec![ctx.spawn_outbox_relay(), ctx.spawn_database_probe()];
