@@ -14,10 +14,12 @@ if [ -e .env ] && [ "$force" != "--force" ]; then
     exit 1
 fi
 pw() { openssl rand -hex 16; }
-# each adapter's broker user and database role, and the secrets its settings name
+# each adapter's broker user and database role, the secrets its settings name, and the
+# broker user of each agency that pushes its own records
 # >>> adapters: generated from the sources' registrations by `hub deploy-files`; do not edit
 adapter_users="SVC_ADAPTER_COOP_ALLIANCE SVC_ADAPTER_LOAN_FUND SVC_ADAPTER_NTM SVC_ADAPTER_FARMERS_UNION"
 source_secrets="COOP_ALLIANCE_API_KEY LOAN_FUND_CLIENT_SECRET NTM_PASSWORD"
+agency_users="AGENCY_COOP_ALLIANCE AGENCY_LOAN_FUND AGENCY_NTM"
 # <<< adapters
 umask 077
 {
@@ -27,7 +29,7 @@ umask 077
         echo "RABBITMQ_PASSWORD_$u=$(pw)"
         echo "PG_PASSWORD_$u=$(pw)"
     done
-    for u in AGENCY_COOP_ALLIANCE AGENCY_LOAN_FUND AGENCY_NTM; do
+    for u in $agency_users; do
         echo "RABBITMQ_PASSWORD_$u=$(pw)"
     done
     # the agency systems' credentials (compose: the simulators and the adapters share them)

@@ -217,7 +217,7 @@ pub fn definitions() -> Value {
     let entitlements = hub_inbound::entitlements::Entitlements::builtin()
         .unwrap_or_else(|e| panic!("the committed entitlements file: {e}"));
     let mut topic_permissions = Vec::new();
-    for a in hub_console::agency::agency_users() {
+    for a in hub_console::agency::agency_users(&crate::sources::infos()) {
         users.push(json!({"name": a.name, "tags": a.tags}));
         permissions.push(json!({
             "user": a.name, "vhost": a.vhost, "configure": a.configure, "write": a.write, "read": a.read
@@ -364,7 +364,7 @@ mod tests {
     fn each_agency_may_publish_only_its_entitled_types_on_inbound() {
         let d = definitions();
         let entitlements = hub_inbound::entitlements::Entitlements::builtin().expect("valid");
-        let agencies: Vec<String> = hub_console::agency::agency_users()
+        let agencies: Vec<String> = hub_console::agency::agency_users(&crate::sources::infos())
             .into_iter()
             .map(|a| a.name)
             .collect();
@@ -391,7 +391,7 @@ mod tests {
     #[test]
     fn each_agency_is_logged_as_receiving_what_it_may_read() {
         let entitlements = hub_inbound::entitlements::Entitlements::builtin().expect("valid");
-        for a in hub_console::agency::agency_users() {
+        for a in hub_console::agency::agency_users(&crate::sources::infos()) {
             let grant = &entitlements.agencies[&a.name];
             for exchange in hub_inbound::entitlements::READABLE_EXCHANGES {
                 let readable = a.read.contains(&re(exchange));

@@ -20,7 +20,7 @@ use hub_simulators::union::UnionTruth;
 use hub_simulators::{TruthParams, UnitList};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::pipeline::{AdapterHttp, Pipeline, PipelineConfig, Sources};
+use crate::pipeline::{Pipeline, PipelineConfig, Sources};
 
 /// Database the demo (re)creates on the configured server.
 pub const DEMO_DATABASE: &str = "coophub_demo";
@@ -45,13 +45,15 @@ pub struct DemoArgs {
     /// Operator console address.
     #[arg(long, env = "HUB_DEMO_CONSOLE_ADDR", default_value = "127.0.0.1:8080")]
     pub console_addr: SocketAddr,
-    /// The adapters' addresses (`/readyz`, `/metrics`, `POST /api/v1/sync`), which the
-    /// console's first page reads: coop-alliance, loan-fund, ntm.
+    /// The adapters' addresses (`/readyz`, `/metrics`, `POST /api/v1/sync`, a file source's
+    /// uploads), which the console reads: one per registered source, in `hub::sources`
+    /// order (coop-alliance, loan-fund, ntm, farmers-union); a source left without one serves
+    /// no HTTP (a file source then does not run).
     #[arg(
         long,
         env = "HUB_DEMO_ADAPTER_ADDRS",
         value_delimiter = ',',
-        default_value = "127.0.0.1:8091,127.0.0.1:8092,127.0.0.1:8093"
+        default_value = "127.0.0.1:8091,127.0.0.1:8092,127.0.0.1:8093,127.0.0.1:8094"
     )]
     pub adapter_addrs: Vec<SocketAddr>,
     /// Doubtful pairs the demo plants in the NTM reports (an entry under a short name and
@@ -167,34 +169,26 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
         sims.coop_alliance.base_url, sims.loan_fund.base_url, sims.ntm.base_url
     );
 
-    let adapter_http = match args.adapter_addrs.as_slice() {
-        [coop_alliance, loan_fund, ntm] => Some(AdapterHttp {
-            coop_alliance: *coop_alliance,
-            loan_fund: *loan_fund,
-            ntm: *ntm,
-        }),
-        _ => None,
+    // the adapters' addresses, by registered source
+    let sources = Sources {
+        adapter_http: crate::sources::names()
+            .map(str::to_owned)
+            .zip(args.adapter_addrs.iter().copied())
+            .collect(),
+        ..Sources::of(&sims, years)
     };
-    let adapter_urls: Vec<(String, String)> = adapter_http
-        .map(|h| {
-            vec![
-                (
-                    "coop-alliance".to_owned(),
-                    format!("http://{}", h.coop_alliance),
-                ),
-                ("loan-fund".to_owned(), format!("http://{}", h.loan_fund)),
-                ("ntm".to_owned(), format!("http://{}", h.ntm)),
-            ]
+    let adapter_urls: Vec<(String, String)> = crate::pipeline::running_sources(&sources)
+        .into_iter()
+        .filter_map(|s| {
+            let addr = sources.adapter_http.get(s.system)?;
+            Some((s.system.to_owned(), format!("http://{addr}")))
         })
-        .unwrap_or_default();
+        .collect();
     let pipeline_common = common.clone();
     let pipeline = Pipeline::start(
         PipelineConfig {
             common,
-            sources: Sources {
-                adapter_http,
-                ..Sources::of(&sims, years)
-            },
+            sources,
             poll: Duration::from_secs(30),
             as_of: Some(params.as_of),
             reconciler_http: Some(args.reconciler_addr),
@@ -219,7 +213,8 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
                 pipeline.service_token.clone(),
             ),
             ..hub_console::Config::default()
-        },
+        }
+        .with_sources(crate::sources::infos()),
         shutdown.clone(),
     )
     .await?;

@@ -2,7 +2,9 @@
 //! ([`crate::sources::SOURCES`]): `hub deploy-files` rewrites the marked regions of
 //! `docker-compose.yml`, `deploy/kubernetes/hub.yaml`, `deploy/gen-secrets.sh` and
 //! `deploy/postgres/create-roles.sh` (each adapter's service, broker user, database role,
-//! settings and secrets, the console's `ADAPTER_URLS`) and the whole of
+//! settings and secrets, the console's `ADAPTER_URLS`, each pushing agency's broker
+//! password), `deploy/inbound/entitlements.toml` (what each pushing agency may publish: its
+//! own system, as its source's contract types) and the whole of
 //! `deploy/rabbitmq/definitions.json` (as `hub definitions` prints it), and `hub deploy-files --check` (and a
 //! test) fails while a committed file differs from what the registrations give.
 //!
@@ -32,11 +34,12 @@ pub enum DeployFilesError {
 }
 
 /// The files with generated regions, relative to the repository's root.
-pub const FILES: [&str; 4] = [
+pub const FILES: [&str; 5] = [
     "docker-compose.yml",
     "deploy/kubernetes/hub.yaml",
     "deploy/gen-secrets.sh",
     "deploy/postgres/create-roles.sh",
+    "deploy/inbound/entitlements.toml",
 ];
 
 /// The broker's definitions, generated whole from the topology and the registrations.
@@ -208,6 +211,15 @@ pub fn regions(sources: &[Registration]) -> Vec<(&'static str, Vec<(&'static str
         ),
         ("adapters", each(&compose_adapter)),
         ("adapter urls", adapter_urls(sources)),
+        (
+            "agency broker passwords",
+            agencies(sources)
+                .map(|(user, _, _)| {
+                    let v = format!("RABBITMQ_PASSWORD_{}", env_name(&user));
+                    format!("{v}: {}\n", env_ref(&v))
+                })
+                .collect(),
+        ),
     ];
     let mut config_map = String::new();
     for s in sources {
@@ -244,12 +256,16 @@ pub fn regions(sources: &[Registration]) -> Vec<(&'static str, Vec<(&'static str
         .iter()
         .map(|s| format!("SVC_ADAPTER_{}", s.env_name()))
         .collect();
+    let agency_users: Vec<String> = agencies(sources)
+        .map(|(user, _, _)| env_name(&user))
+        .collect();
     let gen_secrets = vec![(
         "adapters",
         format!(
-            "adapter_users=\"{}\"\nsource_secrets=\"{}\"\n",
+            "adapter_users=\"{}\"\nsource_secrets=\"{}\"\nagency_users=\"{}\"\n",
             users.join(" "),
-            secrets.join(" ")
+            secrets.join(" "),
+            agency_users.join(" ")
         ),
     )];
     let roles: Vec<String> = sources
@@ -260,12 +276,49 @@ pub fn regions(sources: &[Registration]) -> Vec<(&'static str, Vec<(&'static str
         "adapters",
         format!("adapter_roles=\"{}\"\n", roles.join(" ")),
     )];
+    let entitlements = vec![(
+        "agencies",
+        agencies(sources)
+            .map(|(user, s, agency)| {
+                format!(
+                    "\n[agencies.{user}]\nsystems = [{}]\ntypes = [{}]\nreads = [{}]\n",
+                    quoted(s.system),
+                    s.contracts
+                        .iter()
+                        .map(|t| quoted(t))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    agency
+                        .reads
+                        .iter()
+                        .map(|r| quoted(r))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )
+            })
+            .collect(),
+    )];
     vec![
         (FILES[0], compose),
         (FILES[1], kubernetes),
         (FILES[2], gen_secrets),
         (FILES[3], create_roles),
+        (FILES[4], entitlements),
     ]
+}
+
+/// The sources whose agency pushes: its user (`agency-<system>`), the source, its agency.
+fn agencies(
+    sources: &[Registration],
+) -> impl Iterator<Item = (String, &Registration, hub_adapter_kit::Agency)> {
+    sources
+        .iter()
+        .filter_map(|s| Some((hub_runtime::sources::agency_user(s.system), s, s.agency?)))
+}
+
+/// A user's name in variable names: `agency-loan-fund` → `AGENCY_LOAN_FUND`.
+fn env_name(user: &str) -> String {
+    user.replace('-', "_").to_ascii_uppercase()
 }
 
 /// `text` with each region's lines replaced by its content, indented like its markers.

@@ -139,13 +139,16 @@ async fn service(command: ServiceCommand) -> anyhow::Result<()> {
                 .context("reconciler")?
         }
         ServiceCommand::Console => {
-            let config = hub_console::Config::from_env()?;
+            let config = hub_console::Config::from_env()?.with_sources(hub::sources::infos());
             hub_console::run(config, shutdown)
                 .await
                 .context("console")?
         }
         ServiceCommand::Indicators => {
-            let config = hub_indicators::Config::from_env()?;
+            let config = hub_indicators::Config {
+                sources: hub::sources::infos(),
+                ..hub_indicators::Config::from_env()?
+            };
             hub_indicators::run(config, shutdown)
                 .await
                 .context("indicators")?

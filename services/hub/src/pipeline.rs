@@ -1,58 +1,59 @@
-//! Starting and stopping every service of the hub in one process.
+//! Starting and stopping every service of the hub in one process: the consumers, hub-inbound,
+//! and the adapter of each registered source it runs ([`running_sources`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
-use hub_adapter_kit::Secret;
+use hub_adapter_kit::Registration;
 use hub_runtime::CommonConfig;
 use hub_runtime::shutdown::CancellationToken;
 use hub_simulators::RunningSims;
 use tokio::task::JoinHandle;
 
-/// Where the three agency systems are and how to log in: the simulators' endpoints, or the
-/// real systems'.
-#[derive(Debug, Clone)]
+/// The sources' settings and HTTP addresses. Which adapters run comes from the
+/// registrations ([`crate::sources::SOURCES`]), not from a list here: every source whose
+/// agency system is simulated (`deploy.simulated`), and every file source given an HTTP
+/// address (its uploads come over HTTP).
+#[derive(Debug, Clone, Default)]
 pub struct Sources {
-    pub coop_alliance_url: String,
-    pub coop_alliance_api_key: String,
-    pub loan_fund_url: String,
-    pub loan_fund_client_id: String,
-    pub loan_fund_client_secret: String,
-    pub ntm_url: String,
-    pub ntm_user: String,
-    pub ntm_password: String,
-    pub ntm_years: Vec<i32>,
-    /// Where each adapter serves `/readyz`, `/metrics` and `POST /api/v1/sync` (for the
-    /// console); None: the adapters serve no HTTP.
-    pub adapter_http: Option<AdapterHttp>,
-}
-
-/// The adapters' HTTP addresses.
-#[derive(Debug, Clone, Copy)]
-pub struct AdapterHttp {
-    pub coop_alliance: SocketAddr,
-    pub loan_fund: SocketAddr,
-    pub ntm: SocketAddr,
+    /// The sources' own variables, as the environment of `hub adapter <system>` would give
+    /// them (`COOP_ALLIANCE_URL`, `NTM_PASSWORD`, …): each adapter reads its own.
+    pub variables: BTreeMap<String, String>,
+    /// Where each adapter serves `/readyz`, `/metrics`, `POST /api/v1/sync` and (a file
+    /// source) `POST /api/v1/upload`, by system; an adapter without one serves no HTTP.
+    pub adapter_http: BTreeMap<String, SocketAddr>,
 }
 
 impl Sources {
     /// The endpoints and credentials of running simulators.
     pub fn of(sims: &RunningSims, ntm_years: Vec<i32>) -> Self {
-        let c = &sims.credentials;
         Self {
-            coop_alliance_url: sims.coop_alliance.base_url.clone(),
-            coop_alliance_api_key: c.coop_api_key.clone(),
-            loan_fund_url: sims.loan_fund.base_url.clone(),
-            loan_fund_client_id: c.loan_client_id.clone(),
-            loan_fund_client_secret: c.loan_client_secret.clone(),
-            ntm_url: sims.ntm.base_url.clone(),
-            ntm_user: c.ntm_user.clone(),
-            ntm_password: c.ntm_password.clone(),
-            ntm_years,
-            adapter_http: None,
+            variables: sims.adapter_variables(&ntm_years),
+            adapter_http: BTreeMap::new(),
         }
     }
+}
+
+/// Whether the pipeline runs this source's adapter.
+fn runs(source: &Registration, sources: &Sources) -> bool {
+    source.deploy.simulated
+        || (source.is_file_source() && sources.adapter_http.contains_key(source.system))
+}
+
+/// The registered sources the pipeline runs an adapter for.
+pub fn running_sources(sources: &Sources) -> Vec<&'static Registration> {
+    running_among(crate::sources::SOURCES, sources)
+}
+
+/// Those of `registrations` the pipeline would run an adapter for.
+pub fn running_among<'a>(
+    registrations: &'a [Registration],
+    sources: &Sources,
+) -> Vec<&'a Registration> {
+    registrations.iter().filter(|s| runs(s, sources)).collect()
 }
 
 /// How to run the pipeline.
@@ -139,6 +140,7 @@ impl Pipeline {
                 as_of: config.as_of,
                 debounce_ms: config.debounce.as_millis() as u64,
                 service_tokens: tokens.clone(),
+                sources: crate::sources::infos(),
                 ..hub_indicators::Config::default()
             },
             shutdown.clone(),
@@ -191,63 +193,20 @@ impl Pipeline {
         }
         broker.close().await;
 
-        let http = s.adapter_http;
-        let coop = hub_adapter_coop_alliance::Config {
-            common: with_http(&common, http.map(|h| h.coop_alliance)),
-            coop_alliance_url: s.coop_alliance_url.clone(),
-            coop_alliance_api_key: Secret::new(s.coop_alliance_api_key.clone()),
-            coop_alliance_poll_secs: poll,
-            service_tokens: tokens.clone(),
-            ..hub_adapter_coop_alliance::Config::default()
-        };
-        let t = shutdown.clone();
-        tasks.push((
-            "adapter coop-alliance".to_owned(),
-            tokio::spawn(async move {
-                hub_adapter_coop_alliance::run(coop, t)
-                    .await
-                    .map_err(|e| e.to_string())
-            }),
-        ));
-
-        let loans = hub_adapter_loan_fund::Config {
-            common: with_http(&common, http.map(|h| h.loan_fund)),
-            loan_fund_url: s.loan_fund_url.clone(),
-            loan_fund_client_id: s.loan_fund_client_id.clone(),
-            loan_fund_client_secret: Secret::new(s.loan_fund_client_secret.clone()),
-            loan_fund_poll_secs: poll,
-            service_tokens: tokens.clone(),
-            ..hub_adapter_loan_fund::Config::default()
-        };
-        let t = shutdown.clone();
-        tasks.push((
-            "adapter loan-fund".to_owned(),
-            tokio::spawn(async move {
-                hub_adapter_loan_fund::run(loans, t)
-                    .await
-                    .map_err(|e| e.to_string())
-            }),
-        ));
-
-        let ntm = hub_adapter_ntm::Config {
-            common: with_http(&common, http.map(|h| h.ntm)),
-            ntm_url: s.ntm_url.clone(),
-            ntm_user: s.ntm_user.clone(),
-            ntm_password: Secret::new(s.ntm_password.clone()),
-            ntm_years: s.ntm_years.clone(),
-            ntm_poll_secs: poll,
-            service_tokens: tokens.clone(),
-            ..hub_adapter_ntm::Config::default()
-        };
-        let t = shutdown.clone();
-        tasks.push((
-            "adapter ntm".to_owned(),
-            tokio::spawn(async move {
-                hub_adapter_ntm::run(ntm, t)
-                    .await
-                    .map_err(|e| e.to_string())
-            }),
-        ));
+        // every registered source the pipeline runs, configured as `hub adapter <system>`
+        // would be from the environment: its variables, its poll interval, the service
+        // credential, its HTTP address
+        for source in running_sources(&s) {
+            let mut variables = s.variables.clone();
+            variables.insert(format!("{}_POLL_SECS", source.env_name()), poll.to_string());
+            variables.insert("SERVICE_TOKENS".to_owned(), service_token.clone());
+            let common = with_http(&common, s.adapter_http.get(source.system).copied());
+            let run = (source.run_with)(common, variables, shutdown.clone());
+            tasks.push((
+                format!("adapter {}", source.system),
+                tokio::spawn(async move { run.await.map_err(|e| e.to_string()) }),
+            ));
+        }
 
         Ok(Self {
             reconciler,

@@ -40,22 +40,6 @@ impl Processes {
             ("RETRY_INITIAL_MS", c.retry_initial_ms.to_string()),
             ("RETRY_MAX_MS", c.retry_max_ms.to_string()),
             ("RUST_LOG", "warn".into()),
-            ("COOP_ALLIANCE_URL", s.coop_alliance_url.clone()),
-            ("COOP_ALLIANCE_API_KEY", s.coop_alliance_api_key.clone()),
-            ("LOAN_FUND_URL", s.loan_fund_url.clone()),
-            ("LOAN_FUND_CLIENT_ID", s.loan_fund_client_id.clone()),
-            ("LOAN_FUND_CLIENT_SECRET", s.loan_fund_client_secret.clone()),
-            ("NTM_URL", s.ntm_url.clone()),
-            ("NTM_USER", s.ntm_user.clone()),
-            ("NTM_PASSWORD", s.ntm_password.clone()),
-            (
-                "NTM_YEARS",
-                s.ntm_years
-                    .iter()
-                    .map(|y| y.to_string())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
             ("COOP_ALLIANCE_POLL_SECS", "1".into()),
             ("LOAN_FUND_POLL_SECS", "1".into()),
             ("NTM_POLL_SECS", "1".into()),
@@ -66,6 +50,8 @@ impl Processes {
         ] {
             env.insert(k.to_owned(), v);
         }
+        // the simulated systems' URLs and credentials, as the pipeline gives its adapters
+        env.extend(s.variables);
         let logs = std::env::temp_dir().join(format!("hub-faults-kill-{}", c.hub_namespace));
         std::fs::create_dir_all(&logs).expect("log directory");
         Processes {
