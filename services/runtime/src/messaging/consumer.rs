@@ -25,8 +25,9 @@
 //! A consumer may cap the size of a message body ([`Consumer::max_body_bytes`]): a larger one is
 //! dead-lettered (`too-large`) before anything parses it.
 //!
-//! Two kinds: [`Consumer`] hands its [`Handler`] one message at a time (several at once with
-//! `concurrency`); [`BatchConsumer`] hands its [`BatchHandler`] every message the broker had
+//! Three kinds: [`Consumer`] hands its [`Handler`] one message at a time (several at once with
+//! `concurrency`); [`PipelineConsumer`] works like [`BatchConsumer`] but prepares the next
+//! batch while the previous one commits (see [`pipeline`]); [`BatchConsumer`] hands its [`BatchHandler`] every message the broker had
 //! already delivered (within the prefetch window, up to the batch size; it never waits for a
 //! batch to fill), so that a service can apply them in ONE transaction, and acks them together
 //! after that commit. Per-message outcomes are the same in both: what cannot be parsed is
@@ -61,6 +62,9 @@ use super::topology::{DLX, QueueSpec};
 use crate::shutdown::CancellationToken;
 use crate::telemetry::propagation::{self, TRACEPARENT};
 use crate::telemetry::{QueueLabels, TraceContext};
+
+mod pipeline;
+pub use pipeline::{CommitError, PipelineConsumer, PipelineHandler, Prepared};
 
 /// Header: attempt number of this delivery (1 for the first).
 pub const H_ATTEMPT: &str = "x-hub-attempt";

@@ -11,7 +11,10 @@ pub mod retry;
 pub mod topology;
 
 pub use broker::Broker;
-pub use consumer::{BatchConsumer, BatchHandler, Consumer, Handler, HandlerError, Incoming};
+pub use consumer::{
+    BatchConsumer, BatchHandler, CommitError, Consumer, Handler, HandlerError, Incoming,
+    PipelineConsumer, PipelineHandler, Prepared,
+};
 pub use publisher::{OutgoingMessage, Publisher};
 pub use retry::{Backoff, RetryPolicy};
 pub use topology::{QueueSpec, Topology};

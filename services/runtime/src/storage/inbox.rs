@@ -51,6 +51,27 @@ pub async fn claim_many(
     Ok(claimed.into_iter().collect())
 }
 
+/// Which of `message_ids` took effect for `consumer` already (their claim committed). For a
+/// service that prepares work before its transaction; the claim in that transaction still
+/// decides.
+pub async fn claimed(
+    conn: &mut PgConnection,
+    consumer: &str,
+    message_ids: &[String],
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    if message_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let done: Vec<String> = sqlx::query_scalar(
+        "SELECT message_id FROM inbox WHERE consumer = $1 AND message_id = ANY($2::text[])",
+    )
+    .bind(consumer)
+    .bind(message_ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(done.into_iter().collect())
+}
+
 /// Forgets inbox rows older than `days` (a redelivery older than that is not expected).
 pub async fn prune(pool: &sqlx::PgPool, days: i32) -> Result<u64, sqlx::Error> {
     let done =
