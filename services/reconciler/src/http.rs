@@ -129,6 +129,10 @@ impl From<ApplyError> for ApiError {
                 ApiError(code, e.to_string(), None)
             }
             ApplyError::Store(e) => e.into(),
+            // another change did not commit under this one: the client may try again
+            ApplyError::Superseded(e) => {
+                ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string(), None)
+            }
         }
     }
 }

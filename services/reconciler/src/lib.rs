@@ -38,7 +38,8 @@ use std::net::SocketAddr;
 use hub_contracts::Contract;
 use hub_contracts::registry::exchanges;
 use hub_contracts::v1::{FuBranch, LoanDisbursement, NtmCommuneReport, RegistryCooperative};
-use hub_runtime::messaging::{BatchConsumer, QueueSpec};
+use hub_runtime::config::CommonConfig;
+use hub_runtime::messaging::{Broker, PipelineConsumer, PipelineHandler, QueueSpec};
 use hub_runtime::service::{ServiceContext, ServiceError};
 use hub_runtime::shutdown::CancellationToken;
 use sqlx::migrate::Migrator;
@@ -119,6 +120,27 @@ impl Running {
     }
 }
 
+/// The consumer of the source queue: every record the broker delivered meanwhile goes in the
+/// next transaction, matched while the previous batch commits (batches in order keep the
+/// queue's order); room in the prefetch for two batches. `handler` is the service's
+/// [`service::SourceHandler`] (tests wrap it).
+pub fn source_consumer<P: PipelineHandler>(
+    broker: &Broker,
+    config: &Config,
+    common: &CommonConfig,
+    handler: P,
+) -> PipelineConsumer<P> {
+    PipelineConsumer::new(broker.clone(), source_queue(config), handler)
+        .retry(common.retry_policy())
+        .prefetch(
+            common
+                .batch_prefetch()
+                .max(common.batch_size.saturating_mul(2)),
+        )
+        .max_batch(usize::from(common.batch_size))
+        .accepts(&SOURCE_TYPES)
+}
+
 /// Runs the service until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
     start(config, shutdown).await?.wait().await
@@ -147,17 +169,12 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     .await?;
     let relay = ctx.spawn_outbox_relay();
     let probe = ctx.spawn_database_probe();
-    // every record the broker delivered meanwhile goes in the next transaction (one batch at
-    // a time keeps the queue's order)
-    let consumer = BatchConsumer::new(
-        ctx.broker.clone(),
-        source_queue(&config),
+    let consumer = source_consumer(
+        &ctx.broker,
+        &config,
+        &ctx.config,
         service::SourceHandler(shared.clone()),
-    )
-    .retry(ctx.config.retry_policy())
-    .prefetch(ctx.config.batch_prefetch())
-    .max_batch(usize::from(ctx.config.batch_size))
-    .accepts(&SOURCE_TYPES);
+    );
     let consumer = tokio::spawn(consumer.run(shutdown.clone()));
     let prune = spawn_inbox_prune(ctx.db.clone(), shutdown.clone());
     let settle = tokio::spawn(service::settle_loop(

@@ -4,16 +4,20 @@
 //! transaction, then feeds the live log.
 //!
 //! Source records come in batches (whatever the broker delivered while the previous batch
-//! was being applied, see `hub_runtime::messaging::BatchConsumer`): [`Shared::apply_batch`]
-//! applies a whole batch in one transaction, with one inbox claim, the engine operations in
-//! order and one write of the union of their changes; [`Shared::apply`] is the same for one
-//! operation (operator requests, the settle pass).
+//! was being applied, see `hub_runtime::messaging::PipelineConsumer`), and a batch is applied
+//! in two stages ([`pipeline`]): [`Shared::prepare`] runs the engine operations in order and
+//! takes what changed, [`Shared::commit`] writes it in one transaction (one inbox claim, one
+//! write of the union of their changes, the outbox). The consumer matches batch n+1 while
+//! batch n commits, and acks each batch after its own commit. [`Shared::apply_batch`] is
+//! both stages at once, [`Shared::apply`] the same for one operation (operator requests, the
+//! settle pass).
 //!
 //! Consistency across replicas: the source queue has a single active consumer, and every
-//! change (message or operator request) runs under one PostgreSQL advisory lock and checks
-//! the stored state sequence first: a replica whose engine is behind (another replica
-//! committed since) rebuilds it from the database before applying anything. A failed
-//! transaction marks the engine stale, so it is rebuilt before the next change.
+//! commit (message or operator request) runs under one PostgreSQL advisory lock and checks
+//! that the stored state sequence is the one its change was prepared on: if another replica
+//! committed since, the change is void ([`Superseded`]) and the engine is rebuilt from the
+//! database before the next change (also checked before a change when nothing is pending).
+//! A failed transaction voids the changes prepared after it and marks the engine stale.
 //!
 //! Owns no matching logic (the engine's) and no SQL (the store's).
 
@@ -27,19 +31,23 @@ use hub_contracts::v1::{
 };
 use hub_contracts::v2::ReconciliationDecisions;
 use hub_contracts::{Contract, Envelope};
-use hub_runtime::messaging::{BatchHandler, HandlerError, Incoming, OutgoingMessage};
+use hub_runtime::messaging::{
+    CommitError, HandlerError, Incoming, OutgoingMessage, PipelineHandler, Prepared,
+};
 use hub_runtime::shutdown::CancellationToken;
-use hub_runtime::storage::{Database, inbox, outbox};
+use hub_runtime::storage::Database;
 use serde_json::Value;
 use tokio::sync::{Mutex, broadcast};
 
 use crate::engine::observation::{Observation, ntm_entry_id};
-use crate::engine::{Changes, Engine, EngineError, OrgId};
+use crate::engine::{Changes, Engine, EngineError};
 use crate::store::{self, StoreError};
 
 mod active;
+mod pipeline;
 mod settling;
 pub use active::{Replica, active_url, elect};
+pub use pipeline::{Superseded, Work};
 pub use settling::{SettleError, SettleOutcome, SettleStatus, settle_loop};
 
 /// The `source` of every event this service publishes.
@@ -56,6 +64,10 @@ pub enum ApplyError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Prepared on state that did not commit, or that another replica changed: nothing was
+    /// written.
+    #[error(transparent)]
+    Superseded(#[from] Superseded),
 }
 
 impl From<sqlx::Error> for ApplyError {
@@ -66,8 +78,6 @@ impl From<sqlx::Error> for ApplyError {
 
 struct EngineState {
     engine: Engine,
-    seq: i64,
-    stale: bool,
 }
 
 /// The context of the message or request that caused a change.
@@ -111,6 +121,8 @@ pub struct Shared {
     pub decision_contracts: DecisionContracts,
     /// Whether this replica takes operator writes (see [`active`]).
     pub replica: Arc<Replica>,
+    /// Which prepared changes still stand (see [`pipeline`]).
+    pipeline: Arc<pipeline::Pipeline>,
 }
 
 impl Shared {
@@ -152,11 +164,8 @@ impl Shared {
         );
         let (decisions, _) = broadcast::channel(4096);
         Ok(Arc::new(Shared {
-            state: Mutex::new(EngineState {
-                engine,
-                seq,
-                stale: false,
-            }),
+            state: Mutex::new(EngineState { engine }),
+            pipeline: pipeline::Pipeline::new(seq),
             db,
             decisions,
             shutdown,
@@ -179,14 +188,15 @@ impl Shared {
         Ok(applied.first().copied().unwrap_or(false).then_some(changes))
     }
 
-    /// Applies several operations, in order, in ONE transaction: one advisory lock, one
-    /// inbox claim for every message id (a duplicate, within the batch or of an earlier
-    /// one, is skipped), the engine operations one after the other (the engine ends exactly
-    /// as if they had been applied one by one, golden record versions included), one write
-    /// of the union of what they changed and every event in the outbox. A golden record
-    /// changed by several operations is published once, at its latest version (a higher
-    /// version supersedes a lower one, so the ones in between are not sent). An engine error
-    /// rolls the whole batch back (the caller may then apply its operations one at a time).
+    /// Applies several operations, in order, in ONE transaction: [`Shared::prepare`] (the
+    /// engine operations one after the other, a duplicate message id, within the batch or of
+    /// an earlier one, skipped; the engine ends exactly as if they had been applied one by
+    /// one, golden record versions included), then [`Shared::commit`] (one advisory lock, one
+    /// inbox claim, one write of the union of what they changed and every event in the
+    /// outbox). A golden record changed by several operations is published once, at its
+    /// latest version (a higher version supersedes a lower one, so the ones in between are
+    /// not sent). An engine error rolls the whole batch back (the caller may then apply its
+    /// operations one at a time).
     ///
     /// Returns, per operation, whether it was applied (false: a duplicate), and the union
     /// of the changes.
@@ -194,102 +204,8 @@ impl Shared {
         &self,
         ops: Vec<(Cause, Op<'_>)>,
     ) -> Result<(Vec<bool>, Changes), ApplyError> {
-        let started = std::time::Instant::now();
-        let mut st = self.state.lock().await;
-        let mut tx = self.db.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(LOCK_KEY)
-            .execute(&mut *tx)
-            .await?;
-        let (seq, _) = store::engine_state(&mut tx).await?;
-        if st.stale || seq != st.seq {
-            let (seq, snap) = store::load_snapshot(&mut tx).await?;
-            tracing::info!(
-                state_seq = seq,
-                was = st.seq,
-                "engine behind the database: rebuilding"
-            );
-            st.engine = Engine::restore(snap);
-            st.seq = seq;
-            st.stale = false;
-        }
-        let ids: Vec<String> = ops
-            .iter()
-            .filter_map(|(c, _)| c.message_id.clone())
-            .collect();
-        let mut claimed = inbox::claim_many(&mut tx, CONSUMER, &ids).await?;
-        let claimed_at = started.elapsed();
-        let now = Utc::now();
-        let mut applied = Vec::with_capacity(ops.len());
-        let mut total = Changes::default();
-        let mut payloads = BTreeMap::new();
-        let mut events = Vec::new();
-        let mut decisions = Vec::new();
-        // the latest golden record of each identity, and the operation that made it
-        let mut goldens: BTreeMap<OrgId, (GoldenRecord, usize)> = BTreeMap::new();
-        let mut causes = Vec::with_capacity(ops.len());
-        for (cause, op) in ops {
-            // claimed ids are taken out as they are applied: a second copy in the batch finds
-            // it gone
-            if let Some(id) = &cause.message_id
-                && !claimed.remove(id)
-            {
-                applied.push(false);
-                continue;
-            }
-            let (ch, p) = op(&mut st.engine, now)?;
-            // from here on the engine is ahead of the database until the commit succeeds
-            st.stale = true;
-            let c = causes.len();
-            for g in st.engine.publish_golden(&ch.identities, now) {
-                goldens.insert(g.organisation_id, (g, c));
-            }
-            events.extend(merge_and_split_messages(&ch, &cause));
-            if self.decision_contracts.v1 {
-                decisions.extend(decision_messages(&ch, &cause));
-            }
-            // a payload only for what this operation changed (a stale report changes nothing)
-            payloads.extend(p.into_iter().filter(|(r, _)| ch.observations.contains(r)));
-            total.absorb(ch);
-            applied.push(true);
-            causes.push(cause);
-        }
-        if causes.is_empty() {
-            // only duplicates: nothing to write
-            tx.commit().await?;
-            return Ok((applied, total));
-        }
-        let engine_done = started.elapsed();
-        let mut msgs = events;
-        for (g, c) in goldens.values() {
-            msgs.push(golden_message(g, &causes[*c]));
-        }
-        let goldens: Vec<GoldenRecord> = goldens.into_values().map(|(g, _)| g).collect();
-        let new_seq = store::persist(&mut tx, &st.engine, &total, &goldens, &payloads, now).await?;
-        msgs.extend(decisions);
-        if self.decision_contracts.v2 {
-            msgs.extend(decision_batch_messages(&total.decisions, now, &causes));
-        }
-        let persisted = started.elapsed();
-        outbox::enqueue(&mut tx, &self.db.schema, &msgs).await?;
-        tx.commit().await?;
-        st.seq = new_seq;
-        st.stale = false;
-        drop(st);
-        tracing::debug!(
-            operations = causes.len(),
-            events = msgs.len(),
-            lock_and_claim_ms = claimed_at.as_secs_f64() * 1e3,
-            engine_ms = (engine_done - claimed_at).as_secs_f64() * 1e3,
-            persist_ms = (persisted - engine_done).as_secs_f64() * 1e3,
-            outbox_and_commit_ms = (started.elapsed() - persisted).as_secs_f64() * 1e3,
-            "batch committed"
-        );
-        for d in &total.decisions {
-            // no subscriber is fine
-            let _ = self.decisions.send(d.clone());
-        }
-        Ok((applied, total))
+        let work = self.prepare(ops).await?;
+        self.commit(work).await
     }
 
     /// Handles one source record from the queue.
@@ -298,13 +214,28 @@ impl Shared {
         r.pop().unwrap_or(Ok(()))
     }
 
-    /// Handles source records from the queue, in order, in one transaction. A record that
-    /// does not decode is rejected alone; a failure of the transaction fails the batch
-    /// (the consumer then hands the records over one at a time).
+    /// Handles source records from the queue, in order, in one transaction (prepared again
+    /// when superseded). A record that does not decode is rejected alone; a failure of the
+    /// transaction fails the batch (the consumer then hands the records over one at a time).
     pub async fn handle_batch(
         &self,
         msgs: &[Incoming],
     ) -> Result<Vec<Result<(), HandlerError>>, HandlerError> {
+        let mut last = HandlerError::transient(Superseded);
+        for _ in 0..3 {
+            let p = self.prepare_records(msgs).await?;
+            match self.commit(p.work).await {
+                Ok(_) => return Ok(p.results),
+                Err(ApplyError::Superseded(e)) => last = HandlerError::transient(e),
+                Err(e) => return Err(handler_error(e)),
+            }
+        }
+        Err(last)
+    }
+
+    /// Prepares source records from the queue, in order (see [`Shared::prepare`]); a
+    /// record that does not decode is rejected alone.
+    pub async fn prepare_records(&self, msgs: &[Incoming]) -> Result<Prepared<Work>, HandlerError> {
         let mut results: Vec<Result<(), HandlerError>> = Vec::with_capacity(msgs.len());
         let mut ops: Vec<(Cause, Op<'static>)> = Vec::with_capacity(msgs.len());
         for msg in msgs {
@@ -321,15 +252,18 @@ impl Shared {
                 Err(e) => results.push(Err(e)),
             }
         }
-        if ops.is_empty() {
-            return Ok(results);
-        }
-        match self.apply_batch(ops).await {
-            Ok(_) => Ok(results),
-            Err(ApplyError::Engine(e)) => Err(HandlerError::permanent(e)),
-            Err(ApplyError::Store(StoreError::Sql(e))) => Err(HandlerError::from(e)),
-            Err(ApplyError::Store(e)) => Err(HandlerError::transient(e)),
-        }
+        let work = self.prepare(ops).await.map_err(handler_error)?;
+        Ok(Prepared { work, results })
+    }
+}
+
+/// How the consumer treats a change that did not take effect.
+fn handler_error(e: ApplyError) -> HandlerError {
+    match e {
+        ApplyError::Engine(e) => HandlerError::permanent(e),
+        ApplyError::Store(StoreError::Sql(e)) => HandlerError::from(e),
+        ApplyError::Store(e) => HandlerError::transient(e),
+        ApplyError::Superseded(e) => HandlerError::transient(e),
     }
 }
 
@@ -394,15 +328,23 @@ fn operation(msg: &Incoming) -> Result<Op<'static>, HandlerError> {
     })
 }
 
-/// The consumer's view of [`Shared`]: a batch of source records at a time.
+/// The consumer's view of [`Shared`]: a batch of source records at a time, matched while
+/// the previous batch commits.
 pub struct SourceHandler(pub Arc<Shared>);
 
-impl BatchHandler for SourceHandler {
-    async fn handle_batch(
-        &self,
-        msgs: &[Incoming],
-    ) -> Result<Vec<Result<(), HandlerError>>, HandlerError> {
-        self.0.handle_batch(msgs).await
+impl PipelineHandler for SourceHandler {
+    type Work = Work;
+
+    async fn prepare(&self, msgs: &[Incoming]) -> Result<Prepared<Work>, HandlerError> {
+        self.0.prepare_records(msgs).await
+    }
+
+    async fn commit(&self, work: Work) -> Result<(), CommitError> {
+        match self.0.commit(work).await {
+            Ok(_) => Ok(()),
+            Err(ApplyError::Superseded(_)) => Err(CommitError::Stale),
+            Err(e) => Err(CommitError::Failed(handler_error(e))),
+        }
     }
 }
 

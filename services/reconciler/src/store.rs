@@ -18,7 +18,7 @@ use crate::engine::{
 
 mod persist;
 
-pub use persist::persist;
+pub use persist::{Rows, persist};
 
 /// Why the stored state could not be read back.
 #[derive(Debug, thiserror::Error)]

@@ -3,21 +3,27 @@
 //! within a batch and of an earlier batch take effect once; a record that does not decode is
 //! dead-lettered and the rest applied; a transient database failure in a batch rolls it all
 //! back, the records are applied again (one at a time, then through the retry queue) and
-//! nothing is doubled.
+//! nothing is doubled. Pipelined: the next batch is matched while one commits, with the
+//! result of one by one; a failed commit voids the batch matched on top of it; a crash
+//! between match and commit, or between commit and ack, loses and doubles nothing.
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::observer::{Observer, outgoing};
 use common::*;
 use hub_contracts::v1::{BorrowerType, GoldenRecord, OrgKind};
 use hub_contracts::{Contract, RawEnvelope};
-use hub_reconciler::service::Shared;
+use hub_reconciler::service::{Shared, SourceHandler, Work};
 use hub_reconciler::{Config, MIGRATOR, SCHEMA};
 use hub_runtime::messaging::dlq::DeadLetters;
-use hub_runtime::messaging::{Incoming, OutgoingMessage, Publisher};
+use hub_runtime::messaging::{
+    CommitError, HandlerError, Incoming, OutgoingMessage, PipelineHandler, Prepared, Publisher,
+};
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::storage::Database;
 use hub_runtime::telemetry::TraceContext;
@@ -591,4 +597,312 @@ async fn a_transient_database_failure_in_a_batch_retries_every_record_and_double
     assert_eq!(dead, 0, "nothing dead-lettered");
     broker.close().await;
     s.teardown().await;
+}
+
+/// What [`Hooked`] does around the service's own stages.
+#[derive(Clone, Copy)]
+enum Hook {
+    /// Nothing: the service's handler as it runs.
+    None,
+    /// The first commit waits (up to a minute) until a second batch was being prepared.
+    Overlap,
+    /// Commit number `k` never writes: the process "crashes" between match and commit.
+    CrashBeforeCommit(usize),
+    /// Commit number `k` writes, then never returns: the crash comes before the acks.
+    CrashAfterCommit(usize),
+}
+
+/// The reconciler's source handler with a hook around its stages, counting them.
+struct Hooked {
+    inner: SourceHandler,
+    hook: Hook,
+    prepares: tokio::sync::watch::Sender<usize>,
+    commits: AtomicUsize,
+    /// Set when the first commit saw the second preparation start before it returned.
+    overlapped: Arc<AtomicBool>,
+    /// Cancelled when the crash point is reached.
+    crashed: CancellationToken,
+}
+
+impl Hooked {
+    fn new(shared: Arc<Shared>, hook: Hook) -> Self {
+        Hooked {
+            inner: SourceHandler(shared),
+            hook,
+            prepares: tokio::sync::watch::Sender::new(0),
+            commits: AtomicUsize::new(0),
+            overlapped: Arc::new(AtomicBool::new(false)),
+            crashed: CancellationToken::new(),
+        }
+    }
+}
+
+impl PipelineHandler for Hooked {
+    type Work = Work;
+
+    async fn prepare(&self, msgs: &[Incoming]) -> Result<Prepared<Work>, HandlerError> {
+        self.prepares.send_modify(|n| *n += 1);
+        self.inner.prepare(msgs).await
+    }
+
+    async fn commit(&self, work: Work) -> Result<(), CommitError> {
+        let k = self.commits.fetch_add(1, Ordering::SeqCst) + 1;
+        match self.hook {
+            Hook::None => self.inner.commit(work).await,
+            Hook::Overlap => {
+                if k == 1 {
+                    let mut rx = self.prepares.subscribe();
+                    let second = rx.wait_for(|n| *n >= 2);
+                    if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(60), second).await {
+                        self.overlapped.store(true, Ordering::SeqCst);
+                    }
+                }
+                self.inner.commit(work).await
+            }
+            Hook::CrashBeforeCommit(at) if at == k => {
+                self.crashed.cancel();
+                std::future::pending().await
+            }
+            Hook::CrashAfterCommit(at) if at == k => {
+                let r = self.inner.commit(work).await;
+                assert!(r.is_ok(), "the crashing commit itself commits");
+                self.crashed.cancel();
+                std::future::pending().await
+            }
+            Hook::CrashBeforeCommit(_) | Hook::CrashAfterCommit(_) => self.inner.commit(work).await,
+        }
+    }
+}
+
+/// The service's source consumer over `handler`, in batches of `batch`, until `stop`.
+async fn consume(
+    s: &Service,
+    batch: u16,
+    handler: Hooked,
+    stop: &CancellationToken,
+) -> (
+    hub_runtime::messaging::Broker,
+    tokio::task::JoinHandle<Result<(), hub_runtime::messaging::MessagingError>>,
+) {
+    let mut common = s.config.common.clone();
+    common.batch_size = batch;
+    let broker = s.env.broker("test-reconciler");
+    let consumer = hub_reconciler::source_consumer(&broker, &s.config, &common, handler);
+    (broker, tokio::spawn(consumer.run(stop.clone())))
+}
+
+async fn inbox_count(db: &Database) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM inbox")
+        .fetch_one(&db.pool)
+        .await
+        .expect("inbox")
+}
+
+/// Waits until every record of `feed` took effect, then until the queue is empty (every
+/// delivery acked).
+async fn drained(s: &Service, db: &Database, n: i64) {
+    eventually("every record claimed", Duration::from_secs(60), || async {
+        (inbox_count(db).await == n).then_some(())
+    })
+    .await;
+    let broker = s.env.broker("test-depth");
+    let queue = s
+        .env
+        .topology()
+        .name(&hub_reconciler::source_queue(&s.config).name);
+    eventually(
+        "the source queue empty",
+        Duration::from_secs(60),
+        || async {
+            let ch = broker.channel().await.ok()?;
+            let q = ch
+                .queue_declare(
+                    queue.as_str().into(),
+                    lapin::options::QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    },
+                    Default::default(),
+                )
+                .await
+                .ok()?;
+            let _ = ch.close(200, "done".into()).await;
+            (q.message_count() == 0).then_some(())
+        },
+    )
+    .await;
+    broker.close().await;
+}
+
+/// What one by one gives for `feed`.
+async fn one_by_one(feed: &[(String, OutgoingMessage)]) -> (TestEnv, Outcome) {
+    let clean = TestEnv::new().await;
+    let single = shared(&clean).await;
+    for (_, m) in feed {
+        single.handle(incoming(m)).await.expect("applied");
+    }
+    let o = outcome(&single.db).await;
+    (clean, o)
+}
+
+async fn no_dead_letters(s: &Service) {
+    let broker = s.env.broker("dlq");
+    let dead = DeadLetters::new(broker.clone(), hub_reconciler::SOURCE_QUEUE)
+        .count()
+        .await
+        .expect("dlq");
+    assert_eq!(dead, 0, "nothing dead-lettered");
+    broker.close().await;
+}
+
+#[tokio::test]
+async fn the_next_batch_is_matched_while_one_commits_with_the_result_of_one_by_one() {
+    let s = Service::prepare().await;
+    let feed = feed();
+    let mut msgs: Vec<OutgoingMessage> = feed.iter().map(|(_, m)| m.clone()).collect();
+    // a duplicate in the batch after its first copy's
+    msgs.insert(6, feed[1].1.clone());
+    s.publish(&msgs).await;
+    let db = shared(&s.env).await;
+    let hooked = Hooked::new(db.clone(), Hook::Overlap);
+    let overlapped = hooked.overlapped.clone();
+    let stop = CancellationToken::new();
+    let (broker, task) = consume(&s, 4, hooked, &stop).await;
+    drained(&s, &db.db, feed.len() as i64).await;
+    stop.cancel();
+    task.await.expect("joins").expect("clean stop");
+    broker.close().await;
+    assert!(
+        overlapped.load(Ordering::SeqCst),
+        "the second batch was prepared while the first committed"
+    );
+    let got = outcome(&db.db).await;
+    let (clean, expected) = one_by_one(&feed).await;
+    assert_eq!(
+        got, expected,
+        "the same as one by one, in the queue's order"
+    );
+    assert!(state_seq(&db.db).await >= 3, "several batches");
+    no_dead_letters(&s).await;
+    clean.drop_database().await;
+    s.teardown().await;
+}
+
+#[tokio::test]
+async fn a_failed_commit_voids_the_batch_matched_on_top_of_it_and_nothing_is_doubled() {
+    let s = Service::prepare().await;
+    let feed = feed();
+    let db = shared(&s.env).await;
+    // the first transaction that reaches the outbox fails, while the second batch is
+    // already matched on top of it
+    for stmt in [
+        "CREATE SEQUENCE test_failures",
+        "CREATE FUNCTION test_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF nextval('test_failures') <= 1 THEN
+                 RAISE EXCEPTION 'the database is restarting' USING ERRCODE = '57P01';
+             END IF;
+             RETURN NULL;
+         END $$",
+        "CREATE TRIGGER test_fail BEFORE INSERT ON outbox
+         FOR EACH STATEMENT EXECUTE FUNCTION test_fail()",
+    ] {
+        sqlx::query(stmt)
+            .execute(&db.db.pool)
+            .await
+            .expect("failure injection");
+    }
+    let msgs: Vec<OutgoingMessage> = feed.iter().map(|(_, m)| m.clone()).collect();
+    s.publish(&msgs).await;
+    let hooked = Hooked::new(db.clone(), Hook::Overlap);
+    let overlapped = hooked.overlapped.clone();
+    let stop = CancellationToken::new();
+    let (broker, task) = consume(&s, 4, hooked, &stop).await;
+    drained(&s, &db.db, feed.len() as i64).await;
+    stop.cancel();
+    task.await.expect("joins").expect("clean stop");
+    broker.close().await;
+    assert!(overlapped.load(Ordering::SeqCst), "the batches overlapped");
+    let failures: i64 = sqlx::query_scalar("SELECT last_value FROM test_failures")
+        .fetch_one(&db.db.pool)
+        .await
+        .expect("failures");
+    assert!(failures > 1, "the injected failure happened");
+    // the failed batch went again one record at a time, then the void one matched again:
+    // still the queue's order, so exactly what one by one gives
+    let got = outcome(&db.db).await;
+    let (clean, expected) = one_by_one(&feed).await;
+    assert_eq!(got, expected);
+    no_dead_letters(&s).await;
+    clean.drop_database().await;
+    s.teardown().await;
+}
+
+/// A crash at `hook`: the first consumer stops dead there (its task aborted, its connection
+/// gone, its engine dropped); a new one, with an engine rebuilt from the database, takes the
+/// redelivered records. Nothing is lost or doubled.
+async fn crash_and_restart(hook: Hook) {
+    let s = Service::prepare().await;
+    let feed = feed();
+    let n = feed.len() as i64;
+    let msgs: Vec<OutgoingMessage> = feed.iter().map(|(_, m)| m.clone()).collect();
+    s.publish(&msgs).await;
+    let first = shared(&s.env).await;
+    let hooked = Hooked::new(first.clone(), hook);
+    let crashed = hooked.crashed.clone();
+    let stop = CancellationToken::new();
+    let (broker, task) = consume(&s, 4, hooked, &stop).await;
+    tokio::time::timeout(Duration::from_secs(60), crashed.cancelled())
+        .await
+        .expect("the crash point is reached");
+    task.abort();
+    let _ = task.await;
+    broker.close().await;
+    let db = first.db.clone();
+    drop(first);
+    let before = inbox_count(&db).await;
+    assert!(
+        before > 0 && before < n,
+        "the crash left part of the records applied: {before} of {n}"
+    );
+
+    let second = shared(&s.env).await;
+    let stop = CancellationToken::new();
+    let (broker, task) = consume(&s, 4, Hooked::new(second.clone(), Hook::None), &stop).await;
+    drained(&s, &db, n).await;
+    stop.cancel();
+    task.await.expect("joins").expect("clean stop");
+    broker.close().await;
+
+    let got = outcome(&db).await;
+    let (clean, expected) = one_by_one(&feed).await;
+    assert_eq!(got.inbox, n, "each record claimed once");
+    // the redelivered records may come back in another order: compare which records are
+    // together, and that each record was decided as often as one by one decides it
+    assert_eq!(partition(&got), partition(&expected));
+    assert_eq!(got.decisions, expected.decisions, "no record decided twice");
+    let versions: Vec<(uuid::Uuid, i64)> =
+        sqlx::query_as("SELECT organisation_id, version FROM golden_versions")
+            .fetch_all(&db.pool)
+            .await
+            .expect("versions");
+    let distinct: BTreeSet<&(uuid::Uuid, i64)> = versions.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        versions.len(),
+        "no golden record version twice"
+    );
+    no_dead_letters(&s).await;
+    clean.drop_database().await;
+    s.teardown().await;
+}
+
+#[tokio::test]
+async fn a_crash_between_match_and_commit_loses_nothing_and_doubles_nothing() {
+    crash_and_restart(Hook::CrashBeforeCommit(2)).await;
+}
+
+#[tokio::test]
+async fn a_crash_between_commit_and_ack_loses_nothing_and_doubles_nothing() {
+    crash_and_restart(Hook::CrashAfterCommit(2)).await;
 }

@@ -13,7 +13,36 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::engine::{Changes, Engine, StoredIdentity, StoredObservation};
+use crate::engine::{Changes, Counters, Engine, StoredIdentity, StoredObservation};
+
+/// What [`persist`] writes that only the engine knows, taken from it when the change was made
+/// (the engine may have moved on by the time the change is written: the service prepares
+/// the next batch while this one commits).
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    identities: Vec<StoredIdentity>,
+    observations: Vec<(SourceRef, StoredObservation)>,
+    counters: Counters,
+}
+
+impl Rows {
+    /// The rows of what `ch` touched, as `engine` holds them now.
+    pub fn of(engine: &Engine, ch: &Changes) -> Rows {
+        Rows {
+            identities: ch
+                .identities
+                .iter()
+                .filter_map(|id| engine.stored_identity(*id))
+                .collect(),
+            observations: ch
+                .observations
+                .iter()
+                .filter_map(|r| engine.stored_observation(r).map(|so| (r.clone(), so)))
+                .collect(),
+            counters: engine.counters(),
+        }
+    }
+}
 
 /// The last of several items with the same key (a batch may change a review item, a
 /// constraint or a report twice: the later state is the one to keep), in first-seen order.
@@ -38,37 +67,31 @@ fn last_by_key<T, K: Ord>(items: &[T], key: impl Fn(&T) -> K) -> Vec<&T> {
 /// table below, called in this order (identities first: observations refer to them).
 pub async fn persist(
     conn: &mut PgConnection,
-    engine: &Engine,
+    rows: &Rows,
     ch: &Changes,
     goldens: &[GoldenRecord],
     payloads: &BTreeMap<SourceRef, Value>,
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
-    write_identities(conn, engine, ch, goldens, now).await?;
+    write_identities(conn, &rows.identities, goldens, now).await?;
     write_golden_versions(conn, goldens).await?;
-    write_observations(conn, engine, ch, payloads, now).await?;
+    write_observations(conn, &rows.observations, payloads, now).await?;
     write_reviews(conn, ch).await?;
     write_constraints(conn, ch).await?;
     write_decisions(conn, ch).await?;
     write_identity_events(conn, ch).await?;
     write_reports(conn, ch).await?;
-    write_engine_state(conn, engine).await
+    write_engine_state(conn, rows.counters).await
 }
 
 /// `identities`: every identity the operation touched, each with its golden record when a
 /// new one was published.
 async fn write_identities(
     conn: &mut PgConnection,
-    engine: &Engine,
-    ch: &Changes,
+    identities: &[StoredIdentity],
     goldens: &[GoldenRecord],
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let identities: Vec<StoredIdentity> = ch
-        .identities
-        .iter()
-        .filter_map(|id| engine.stored_identity(*id))
-        .collect();
     if identities.is_empty() {
         return Ok(());
     }
@@ -196,16 +219,10 @@ async fn write_golden_versions(
 /// `observations`: the latest content, state and organisation of each record touched.
 async fn write_observations(
     conn: &mut PgConnection,
-    engine: &Engine,
-    ch: &Changes,
+    observations: &[(SourceRef, StoredObservation)],
     payloads: &BTreeMap<SourceRef, Value>,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let observations: Vec<(&SourceRef, StoredObservation)> = ch
-        .observations
-        .iter()
-        .filter_map(|r| engine.stored_observation(r).map(|so| (r, so)))
-        .collect();
     if observations.is_empty() {
         return Ok(());
     }
@@ -219,7 +236,7 @@ async fn write_observations(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    for (r, so) in &observations {
+    for (r, so) in observations {
         let kind = serde_json::to_value(so.observation.kind).unwrap_or(Value::Null);
         systems.push(r.system.clone());
         ids.push(r.id.clone());
@@ -227,7 +244,7 @@ async fn write_observations(
         states.push(so.state.as_str().to_owned());
         orgs.push(so.organisation_id);
         bodies.push(Json(&so.observation));
-        stored.push(payloads.get(*r).map(Json));
+        stored.push(payloads.get(r).map(Json));
     }
     sqlx::query(
         "INSERT INTO observations (system, source_id, kind, state, organisation_id, observation,
@@ -493,8 +510,7 @@ async fn write_reports(conn: &mut PgConnection, ch: &Changes) -> Result<(), sqlx
 }
 
 /// `engine_state`: the counters, and the state sequence raised; returns the new sequence.
-async fn write_engine_state(conn: &mut PgConnection, engine: &Engine) -> Result<i64, sqlx::Error> {
-    let c = engine.counters();
+async fn write_engine_state(conn: &mut PgConnection, c: Counters) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "UPDATE engine_state SET state_seq = state_seq + 1, next_org_seq = $1,
                 next_decision_seq = $2, next_review_seq = $3
