@@ -56,51 +56,67 @@ fn ts(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-/// The hashed fields of a row, in their fixed order:
-/// `[id, at, actor, role, action, target, outcome, detail, finished_at, finishes]`.
-#[allow(clippy::too_many_arguments)]
-fn content(
+/// The hashed fields of a row.
+struct Content<'a> {
     id: i64,
-    at: &DateTime<Utc>,
-    actor: &str,
-    role: &str,
-    action: &str,
-    target: &str,
-    outcome: &str,
-    detail: &Value,
-    finished_at: Option<&DateTime<Utc>>,
+    at: &'a DateTime<Utc>,
+    entry: &'a Entry<'a>,
+    finished_at: Option<&'a DateTime<Utc>>,
+}
+
+impl Content<'_> {
+    /// The hashed fields in their fixed order:
+    /// `[id, at, actor, role, action, target, outcome, detail, finished_at, finishes]`.
+    fn json(&self) -> Value {
+        let e = self.entry;
+        json!([
+            self.id,
+            ts(self.at),
+            e.actor,
+            e.role,
+            e.action,
+            e.target,
+            e.outcome,
+            e.detail,
+            self.finished_at.map(ts),
+            e.finishes
+        ])
+    }
+}
+
+/// What a row says, before it is stored (its id, time and hashes are the log's).
+struct Entry<'a> {
+    actor: &'a str,
+    role: &'a str,
+    action: &'a str,
+    target: &'a str,
+    outcome: &'a str,
+    detail: &'a Value,
+    /// The row of the action this outcome finishes.
     finishes: Option<i64>,
-) -> Value {
-    json!([
-        id,
-        ts(at),
-        actor,
-        role,
-        action,
-        target,
-        outcome,
-        detail,
-        finished_at.map(ts),
-        finishes
-    ])
 }
 
 impl Row {
     fn chained(self) -> ChainedRow {
+        let entry = Entry {
+            actor: &self.actor,
+            role: &self.role,
+            action: &self.action,
+            target: &self.target,
+            outcome: &self.outcome,
+            detail: &self.detail.0,
+            finishes: self.finishes,
+        };
+        let content = Content {
+            id: self.id,
+            at: &self.at,
+            entry: &entry,
+            finished_at: self.finished_at.as_ref(),
+        }
+        .json();
         ChainedRow {
             id: self.id,
-            content: content(
-                self.id,
-                &self.at,
-                &self.actor,
-                &self.role,
-                &self.action,
-                &self.target,
-                &self.outcome,
-                &self.detail.0,
-                self.finished_at.as_ref(),
-                self.finishes,
-            ),
+            content,
             prev_hash: self.prev_hash,
             hash: self.hash,
         }
@@ -151,15 +167,15 @@ impl Audit {
         detail: Value,
     ) -> Result<Begun, sqlx::Error> {
         let id = self
-            .append(
-                &caller.name,
-                caller.role.as_str(),
+            .append(Entry {
+                actor: &caller.name,
+                role: caller.role.as_str(),
                 action,
                 target,
-                "pending",
-                detail,
-                None,
-            )
+                outcome: "pending",
+                detail: &detail,
+                finishes: None,
+            })
             .await?;
         Ok(Begun {
             id,
@@ -180,22 +196,30 @@ impl Audit {
         outcome: &str,
         detail: Value,
     ) -> Result<i64, sqlx::Error> {
-        self.append(actor, role, action, target, outcome, detail, None)
-            .await
+        self.append(Entry {
+            actor,
+            role,
+            action,
+            target,
+            outcome,
+            detail: &detail,
+            finishes: None,
+        })
+        .await
     }
 
     /// Appends the outcome of an action begun with [`Audit::begin`] (`ok` or `failed: …`).
     pub async fn finish(&self, begun: &Begun, outcome: &str) {
         if let Err(e) = self
-            .append(
-                &begun.actor,
-                &begun.role,
-                &begun.action,
-                &begun.target,
+            .append(Entry {
+                actor: &begun.actor,
+                role: &begun.role,
+                action: &begun.action,
+                target: &begun.target,
                 outcome,
-                json!({}),
-                Some(begun.id),
-            )
+                detail: &json!({}),
+                finishes: Some(begun.id),
+            })
             .await
         {
             // the action stays `pending`: it is still recorded as attempted
@@ -203,20 +227,15 @@ impl Audit {
         }
     }
 
-    /// Appends one chained row; returns its id.
-    #[allow(clippy::too_many_arguments)]
-    async fn append(
-        &self,
-        actor: &str,
-        role: &str,
-        action: &str,
-        target: &str,
-        outcome: &str,
-        detail: Value,
-        finishes: Option<i64>,
-    ) -> Result<i64, sqlx::Error> {
-        let actor = bounded(actor, 200);
-        let target = bounded(target, 500);
+    /// Appends one chained row (the actor and target cut to a sane size); returns its id.
+    async fn append(&self, entry: Entry<'_>) -> Result<i64, sqlx::Error> {
+        let actor = bounded(entry.actor, 200);
+        let target = bounded(entry.target, 500);
+        let entry = Entry {
+            actor: &actor,
+            target: &target,
+            ..entry
+        };
         let mut tx = self.pool.begin().await?;
         // one writer at a time, so that the chain has one order; readers are not blocked
         sqlx::query("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
@@ -234,22 +253,14 @@ impl Audit {
                 .await?;
         // stored with microseconds: hash what is stored
         let at = Utc::now().trunc_subsecs(6);
-        let finished_at = (outcome != "pending").then_some(at);
-        let hash = chain::link_hash(
-            &prev,
-            &content(
-                id,
-                &at,
-                &actor,
-                role,
-                action,
-                &target,
-                outcome,
-                &detail,
-                finished_at.as_ref(),
-                finishes,
-            ),
-        );
+        let finished_at = (entry.outcome != "pending").then_some(at);
+        let content = Content {
+            id,
+            at: &at,
+            entry: &entry,
+            finished_at: finished_at.as_ref(),
+        };
+        let hash = chain::link_hash(&prev, &content.json());
         sqlx::query(
             "INSERT INTO audit_log (id, at, actor, role, action, target, outcome, detail,
                                     finished_at, finishes, prev_hash, hash)
@@ -257,14 +268,14 @@ impl Audit {
         )
         .bind(id)
         .bind(at)
-        .bind(&actor)
-        .bind(role)
-        .bind(action)
-        .bind(&target)
-        .bind(outcome)
-        .bind(sqlx::types::Json(&detail))
+        .bind(entry.actor)
+        .bind(entry.role)
+        .bind(entry.action)
+        .bind(entry.target)
+        .bind(entry.outcome)
+        .bind(sqlx::types::Json(entry.detail))
         .bind(finished_at)
-        .bind(finishes)
+        .bind(entry.finishes)
         .bind(&prev)
         .bind(&hash)
         .execute(&mut *tx)

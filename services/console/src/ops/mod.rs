@@ -362,72 +362,12 @@ pub async fn execute(
         }
         OpsCommand::Login { user } => {
             let p = password.ok_or_else(|| anyhow!("no password"))?;
-            let v = client
-                .post(
-                    "/api/v1/auth/token",
-                    &json!({ "username": user, "password": p }),
-                )
-                .await?;
-            writeln!(out, "export HUB_TOKEN={}", s(&v, "token"))?;
-            writeln!(
-                out,
-                "# {} ({}), valid until {}",
-                s(&v, "user"),
-                s(&v, "role"),
-                s(&v, "expires_at")
-            )?;
+            login(client, &user, p, out).await?
         }
-        OpsCommand::Status => {
-            let v = client.get("/api/v1/status", &[]).await?;
-            writeln!(out, "SOURCES")?;
-            for src in array(&v, &["sources"]) {
-                write_source(out, src)?;
-            }
-            writeln!(out, "SERVICES")?;
-            for svc in array(&v, &["services"]) {
-                writeln!(
-                    out,
-                    "  {}\t{}\t{}",
-                    s(svc, "name"),
-                    if svc["ready"] == Value::Bool(true) {
-                        "ready"
-                    } else {
-                        "NOT READY"
-                    },
-                    s(svc, "problem")
-                )?;
-            }
-            writeln!(out, "QUEUES (depth, dead letters)")?;
-            for q in array(&v, &["queues"]) {
-                writeln!(
-                    out,
-                    "  {}\t{}\t{}\t{}",
-                    s(q, "queue"),
-                    s(q, "depth"),
-                    s(q, "dead_letters"),
-                    s(q, "problem")
-                )?;
-            }
-        }
+        OpsCommand::Status => status(client, out).await?,
         OpsCommand::Sources {
             action: SourcesAction::Check,
-        } => {
-            let v = client.get("/api/v1/sources", &[]).await?;
-            let sources = array(&v, &["sources"]);
-            if sources.is_empty() {
-                writeln!(out, "no adapter configured (ADAPTER_URLS of the console)")?;
-            }
-            let mut bad = Vec::new();
-            for src in sources {
-                write_source(out, src)?;
-                if src["ready"] != Value::Bool(true) {
-                    bad.push(s(src, "system"));
-                }
-            }
-            if !bad.is_empty() {
-                bail!("not ready: {}", bad.join(", "));
-            }
-        }
+        } => sources_check(client, out).await?,
         OpsCommand::Sync {
             source,
             no_wait,
@@ -447,19 +387,7 @@ pub async fn execute(
             }
         }
         OpsCommand::Review { action } => match action {
-            ReviewAction::List => {
-                let v = client.get("/api/v1/review", &[]).await?;
-                let list = array(&v, &["items", "review", "reviews", "data"]);
-                writeln!(out, "{} item(s) waiting for review", list.len())?;
-                for i in list {
-                    let id = ["id", "review_id", "item_id"]
-                        .iter()
-                        .map(|k| s(i, k))
-                        .find(|x| x != "-")
-                        .unwrap_or_else(|| "-".into());
-                    writeln!(out, "{id}\tscore {}\t{}", s(i, "score"), summary(i))?;
-                }
-            }
+            ReviewAction::List => review_list(client, out).await?,
             ReviewAction::Link { id, reason } => {
                 review_decide(client, "link", &id, &reason, out).await?
             }
@@ -471,6 +399,101 @@ pub async fn execute(
         OpsCommand::Dlq { action } => dlq(client, action, out).await?,
         OpsCommand::Snapshot { action } => snapshot(client, action, out).await?,
         OpsCommand::Audit(args) => audit(client, args, out).await?,
+    }
+    Ok(())
+}
+
+/// `hub login`: a token for `user`, as a line to `eval`.
+async fn login(
+    client: &OpsClient,
+    user: &str,
+    password: &str,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let v = client
+        .post(
+            "/api/v1/auth/token",
+            &json!({ "username": user, "password": password }),
+        )
+        .await?;
+    writeln!(out, "export HUB_TOKEN={}", s(&v, "token"))?;
+    writeln!(
+        out,
+        "# {} ({}), valid until {}",
+        s(&v, "user"),
+        s(&v, "role"),
+        s(&v, "expires_at")
+    )?;
+    Ok(())
+}
+
+/// `hub status`: the sources, the services and the queues.
+async fn status(client: &OpsClient, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
+    let v = client.get("/api/v1/status", &[]).await?;
+    writeln!(out, "SOURCES")?;
+    for src in array(&v, &["sources"]) {
+        write_source(out, src)?;
+    }
+    writeln!(out, "SERVICES")?;
+    for svc in array(&v, &["services"]) {
+        writeln!(
+            out,
+            "  {}\t{}\t{}",
+            s(svc, "name"),
+            if svc["ready"] == Value::Bool(true) {
+                "ready"
+            } else {
+                "NOT READY"
+            },
+            s(svc, "problem")
+        )?;
+    }
+    writeln!(out, "QUEUES (depth, dead letters)")?;
+    for q in array(&v, &["queues"]) {
+        writeln!(
+            out,
+            "  {}\t{}\t{}\t{}",
+            s(q, "queue"),
+            s(q, "depth"),
+            s(q, "dead_letters"),
+            s(q, "problem")
+        )?;
+    }
+    Ok(())
+}
+
+/// `hub sources check`: every adapter's state; an error naming those not ready.
+async fn sources_check(client: &OpsClient, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
+    let v = client.get("/api/v1/sources", &[]).await?;
+    let sources = array(&v, &["sources"]);
+    if sources.is_empty() {
+        writeln!(out, "no adapter configured (ADAPTER_URLS of the console)")?;
+    }
+    let mut bad = Vec::new();
+    for src in sources {
+        write_source(out, src)?;
+        if src["ready"] != Value::Bool(true) {
+            bad.push(s(src, "system"));
+        }
+    }
+    if !bad.is_empty() {
+        bail!("not ready: {}", bad.join(", "));
+    }
+    Ok(())
+}
+
+/// `hub review list`: the items waiting for review.
+async fn review_list(client: &OpsClient, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
+    let v = client.get("/api/v1/review", &[]).await?;
+    let list = array(&v, &["items", "review", "reviews", "data"]);
+    writeln!(out, "{} item(s) waiting for review", list.len())?;
+    for i in list {
+        let id = ["id", "review_id", "item_id"]
+            .iter()
+            .map(|k| s(i, k))
+            .find(|x| x != "-")
+            .unwrap_or_else(|| "-".into());
+        writeln!(out, "{id}\tscore {}\t{}", s(i, "score"), summary(i))?;
     }
     Ok(())
 }
