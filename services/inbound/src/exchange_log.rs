@@ -82,45 +82,50 @@ fn ts(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-/// The hashed fields of a row, in their fixed order:
-/// `[id, agency, message_id, contract_type, body_sha256, outcome, reason, at]`.
-#[allow(clippy::too_many_arguments)]
-fn content(
+/// The hashed fields of a row.
+struct Content<'a> {
     id: i64,
-    agency: &str,
-    message_id: &str,
-    contract_type: &str,
-    body_sha256: &str,
-    outcome: &str,
-    reason: Option<&str>,
-    at: &DateTime<Utc>,
-) -> Value {
-    json!([
-        id,
-        agency,
-        message_id,
-        contract_type,
-        body_sha256,
-        outcome,
-        reason,
-        ts(at)
-    ])
+    agency: &'a str,
+    message_id: &'a str,
+    contract_type: &'a str,
+    body_sha256: &'a str,
+    outcome: &'a str,
+    reason: Option<&'a str>,
+    at: &'a DateTime<Utc>,
+}
+
+impl Content<'_> {
+    /// The hashed fields in their fixed order:
+    /// `[id, agency, message_id, contract_type, body_sha256, outcome, reason, at]`.
+    fn json(&self) -> Value {
+        json!([
+            self.id,
+            self.agency,
+            self.message_id,
+            self.contract_type,
+            self.body_sha256,
+            self.outcome,
+            self.reason,
+            ts(self.at)
+        ])
+    }
 }
 
 impl Row {
     fn chained(self) -> ChainedRow {
         ChainedRow {
             id: self.id,
-            content: content(
-                self.id,
-                &self.agency,
-                &self.message_id,
-                &self.contract_type,
-                &self.body_sha256,
-                &self.outcome,
-                self.reason.as_deref(),
-                &self.at,
-            ),
+            content: Content {
+                id: self.id,
+                agency: &self.agency,
+                message_id: &self.message_id,
+                contract_type: &self.contract_type,
+                body_sha256: &self.body_sha256,
+                outcome: &self.outcome,
+                reason: self.reason.as_deref(),
+                at: &self.at,
+            }
+            .json(),
             prev_hash: Some(self.prev_hash),
             hash: Some(self.hash),
         }
@@ -253,19 +258,17 @@ async fn append(
     let body_sha256 = bounded(push.body_sha256, 64);
     // stored with microseconds: hash what is stored
     let at = Utc::now().trunc_subsecs(6);
-    let hash = chain::link_hash(
-        prev,
-        &content(
-            id,
-            &agency,
-            &message_id,
-            &contract_type,
-            &body_sha256,
-            outcome,
-            reason.as_deref(),
-            &at,
-        ),
-    );
+    let content = Content {
+        id,
+        agency: &agency,
+        message_id: &message_id,
+        contract_type: &contract_type,
+        body_sha256: &body_sha256,
+        outcome,
+        reason: reason.as_deref(),
+        at: &at,
+    };
+    let hash = chain::link_hash(prev, &content.json());
     let added = sqlx::query(
         "INSERT INTO exchange_log (id, agency, message_id, contract_type, body_sha256,
                                    outcome, reason, at, prev_hash, hash)
@@ -301,16 +304,17 @@ mod tests {
         let at = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
             .expect("time")
             .with_timezone(&Utc);
-        let content = content(
+        let content = Content {
             id,
             agency,
-            "m",
-            "source.cooperative.v1",
-            "ab",
-            "forwarded",
-            None,
-            &at,
-        );
+            message_id: "m",
+            contract_type: "source.cooperative.v1",
+            body_sha256: "ab",
+            outcome: "forwarded",
+            reason: None,
+            at: &at,
+        }
+        .json();
         let hash = chain::link_hash(prev, &content);
         ChainedRow {
             id,
