@@ -83,119 +83,22 @@ pub async fn raw_fanout(
         .unwrap_or_default();
     let conn = Connection::connect(&url, ConnectionProperties::default()).await?;
     let pub_ch = conn.create_channel().await?;
-    let mut args = FieldTable::default();
-    args.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
-    );
-    if !exchange.is_empty() {
-        pub_ch
-            .exchange_declare(
-                exchange.as_str().into(),
-                lapin::ExchangeKind::Fanout,
-                ExchangeDeclareOptions {
-                    auto_delete: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
-    }
-    for q in &names {
-        pub_ch
-            .queue_declare(
-                q.as_str().into(),
-                QueueDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                args.clone(),
-            )
-            .await?;
-        if !exchange.is_empty() {
-            pub_ch
-                .queue_bind(
-                    q.as_str().into(),
-                    exchange.as_str().into(),
-                    "".into(),
-                    QueueBindOptions::default(),
-                    FieldTable::default(),
-                )
-                .await?;
-        }
-    }
+    declare(&pub_ch, &exchange, &names).await?;
     pub_ch
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
-    let mut consumers = Vec::with_capacity(queues);
-    for q in &names {
-        let sub_ch = conn.create_channel().await?;
-        sub_ch
-            .basic_qos(prefetch, BasicQosOptions::default())
-            .await?;
-        consumers.push(
-            sub_ch
-                .basic_consume(
-                    q.as_str().into(),
-                    "bench".into(),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                )
-                .await?,
-        );
-    }
+    let consumers = consumers(&conn, &names, prefetch).await?;
     let payload = vec![b'x'; size];
     let start = Instant::now();
     let consume: Vec<_> = consumers
         .into_iter()
-        .map(|mut consumer| {
-            tokio::spawn(async move {
-                let mut got = 0u64;
-                while got < count {
-                    match tokio::time::timeout(Duration::from_secs(60), consumer.next()).await {
-                        Ok(Some(Ok(d))) => {
-                            d.ack(BasicAckOptions::default()).await?;
-                            got += 1;
-                        }
-                        _ => return Err(BenchError::Incomplete(got)),
-                    }
-                }
-                Ok::<u64, BenchError>(got)
-            })
-        })
+        .map(|consumer| tokio::spawn(consume_count(consumer, count)))
         .collect();
-    let routing_key = if exchange.is_empty() {
-        names[0].clone()
-    } else {
-        String::new()
+    let target = Target {
+        exchange: &exchange,
+        routing_key: if exchange.is_empty() { &names[0] } else { "" },
     };
-    let mut sent = 0u64;
-    while sent < count {
-        let n = (count - sent).min(window as u64);
-        let mut confirms = Vec::with_capacity(n as usize);
-        for _ in 0..n {
-            confirms.push(
-                pub_ch
-                    .basic_publish(
-                        exchange.as_str().into(),
-                        routing_key.as_str().into(),
-                        BasicPublishOptions {
-                            mandatory: true,
-                            ..Default::default()
-                        },
-                        &payload,
-                        BasicProperties::default().with_delivery_mode(2),
-                    )
-                    .await?,
-            );
-        }
-        for c in confirms {
-            if c.await?.is_nack() {
-                return Err(BenchError::Nacked);
-            }
-        }
-        sent += n;
-    }
+    publish_all(&pub_ch, &target, &payload, count, window).await?;
     let mut got = u64::MAX;
     for c in consume {
         got = got.min(c.await.map_err(|_| BenchError::Incomplete(0))??);
@@ -214,4 +117,133 @@ pub async fn raw_fanout(
         seconds,
         per_second: got as f64 / seconds,
     })
+}
+
+/// Declares the quorum queues `names` and, when `exchange` is not the default one, the
+/// fanout exchange (auto-deleted) they are bound to.
+async fn declare(ch: &lapin::Channel, exchange: &str, names: &[String]) -> Result<(), BenchError> {
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    if !exchange.is_empty() {
+        ch.exchange_declare(
+            exchange.into(),
+            lapin::ExchangeKind::Fanout,
+            ExchangeDeclareOptions {
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    }
+    for q in names {
+        ch.queue_declare(
+            q.as_str().into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            args.clone(),
+        )
+        .await?;
+        if !exchange.is_empty() {
+            ch.queue_bind(
+                q.as_str().into(),
+                exchange.into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// One consumer per queue, each on its own channel with `prefetch`.
+async fn consumers(
+    conn: &Connection,
+    names: &[String],
+    prefetch: u16,
+) -> Result<Vec<lapin::Consumer>, BenchError> {
+    let mut consumers = Vec::with_capacity(names.len());
+    for q in names {
+        let sub_ch = conn.create_channel().await?;
+        sub_ch
+            .basic_qos(prefetch, BasicQosOptions::default())
+            .await?;
+        consumers.push(
+            sub_ch
+                .basic_consume(
+                    q.as_str().into(),
+                    "bench".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?,
+        );
+    }
+    Ok(consumers)
+}
+
+/// Acks `count` deliveries; an error when none comes for a minute.
+async fn consume_count(mut consumer: lapin::Consumer, count: u64) -> Result<u64, BenchError> {
+    let mut got = 0u64;
+    while got < count {
+        match tokio::time::timeout(Duration::from_secs(60), consumer.next()).await {
+            Ok(Some(Ok(d))) => {
+                d.ack(BasicAckOptions::default()).await?;
+                got += 1;
+            }
+            _ => return Err(BenchError::Incomplete(got)),
+        }
+    }
+    Ok(got)
+}
+
+/// Where the messages are published.
+struct Target<'a> {
+    exchange: &'a str,
+    routing_key: &'a str,
+}
+
+/// Publishes `count` persistent, mandatory messages, `window` at a time, each window's
+/// confirms awaited before the next.
+async fn publish_all(
+    ch: &lapin::Channel,
+    to: &Target<'_>,
+    payload: &[u8],
+    count: u64,
+    window: usize,
+) -> Result<(), BenchError> {
+    let mut sent = 0u64;
+    while sent < count {
+        let n = (count - sent).min(window as u64);
+        let mut confirms = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            confirms.push(
+                ch.basic_publish(
+                    to.exchange.into(),
+                    to.routing_key.into(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
+                    payload,
+                    BasicProperties::default().with_delivery_mode(2),
+                )
+                .await?,
+            );
+        }
+        for c in confirms {
+            if c.await?.is_nack() {
+                return Err(BenchError::Nacked);
+            }
+        }
+        sent += n;
+    }
+    Ok(())
 }
