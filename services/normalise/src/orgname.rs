@@ -245,6 +245,7 @@ const PRODUCTS: &[(&str, &str, bool)] = &[
     ("dứa", "dua", true),
     ("chanh leo", "chanh leo", false),
     ("sơn tra", "son tra", false),
+    ("dong riềng", "dong rieng", false),
     ("cây ăn quả|cây ăn trái", "cay an qua", false),
     ("rau", "rau", false),
     ("nấm", "nam", true),
@@ -1434,9 +1435,16 @@ mod tests {
         }
         assert_eq!(parse("HTX Namj Ma").core_tokens, v(&["nam", "ma"]));
         // syllables glued at their capitals, VNI marks in them
-        assert_eq!(parse("HTX Vang MaChai3").core_tokens, v(&["vang", "ma", "chai"]));
+        assert_eq!(
+            parse("HTX Vang MaChai3").core_tokens,
+            v(&["vang", "ma", "chai"])
+        );
         // a legal form glued to the next word
-        for s in ["HTXNUOI CA Cu Nha La", "HTXnuôi cá Cư Nhà La", "htxNuoi ca Cu Nha La"] {
+        for s in [
+            "HTXNUOI CA Cu Nha La",
+            "HTXnuôi cá Cư Nhà La",
+            "htxNuoi ca Cu Nha La",
+        ] {
             let n = parse(s);
             assert_eq!(n.kind, Some(OrgKindHint::Htx), "{s}");
             assert_eq!(n.canonical, parse("HTX nuôi cá Cư Nhà La").canonical, "{s}");

@@ -647,6 +647,51 @@ fn a_loan_that_leaves_the_product_out() {
 }
 
 #[test]
+fn a_loan_that_leaves_a_two_word_product_out_and_appends_its_district() {
+    let one = || {
+        let mut e = Engine::new();
+        reg(
+            &mut e,
+            registry(
+                "LM-D",
+                "Hợp tác xã Sản xuất và Thương mại dong riềng Bản Hon số 2",
+                OrgKind::Htx,
+                None,
+                BAN_HON,
+                None,
+                None,
+            ),
+        );
+        e
+    };
+    let a_loan = |name: &str| {
+        loan(
+            "L-1",
+            name,
+            BorrowerType::Cooperative,
+            None,
+            "Bản Hon, Tam Đường",
+            None,
+            None,
+        )
+    };
+    // `dong riềng` is one product, however many words it takes
+    for name in [
+        "Htx SX và TM Bản Hon số 2",
+        "HTX SX va TM Ban Hon so 2 Tam Duong",
+    ] {
+        let mut e = one();
+        let ch = lo(&mut e, a_loan(name));
+        assert_joins(&(e, ch), "LM-D", name);
+    }
+    // a place appended that is not where both are is another word of the name
+    let mut e = one();
+    let ch = lo(&mut e, a_loan("HTX SX và TM Bản Hon số 2 Nậm Tăm"));
+    let d = ch.decisions.first().expect("a decision");
+    assert_ne!(d.outcome, DecisionOutcome::Matched, "{:?}", d.note);
+}
+
+#[test]
 fn an_ambiguous_product_typed_without_its_marks_amid_diacritics() {
     let mut e = Engine::new();
     reg(

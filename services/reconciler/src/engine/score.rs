@@ -329,17 +329,21 @@ impl Leftover {
     }
 
     /// Whether the only difference is the products one name names and the other, which
-    /// names none, leaves out (`HTX NN Pờ Ngài`, `HTX NN lúa gạo Pờ Ngài`).
-    fn product_left_out(&self, a: &Features, b: &Features) -> bool {
-        let (longer_only, shorter) = if self.a_is_shorter() {
-            (&self.only_b, a)
-        } else {
-            (&self.only_a, b)
-        };
-        self.substituted() == 0.0
-            && !longer_only.is_empty()
-            && longer_only.iter().all(|t| t.class == TokClass::Product)
-            && !Self::has(&shorter.tokens, TokClass::Product)
+    /// names none, leaves out (`HTX NN Pờ Ngài`, `HTX NN lúa gạo Pờ Ngài`), that other
+    /// perhaps with the place of both appended (`HTX SX và TM Sà Dề Phìn số 2 Sìn Hồ`):
+    /// `Some(true)` when `a` is the name that left them out.
+    fn product_left_out(&self, a: &Features, b: &Features) -> Option<bool> {
+        let only_products =
+            |v: &[Tok]| !v.is_empty() && v.iter().all(|t| t.class == TokClass::Product);
+        let (a_shorter, shorter_only, shorter) =
+            match (only_products(&self.only_a), only_products(&self.only_b)) {
+                (false, true) => (true, &self.only_a, a),
+                (true, false) => (false, &self.only_b, b),
+                _ => return None,
+            };
+        let appended_place = |t: &Tok| tok_weight(t, a, b) == LOCAL_PLACE;
+        (shorter_only.iter().all(appended_place) && !Self::has(&shorter.tokens, TokClass::Product))
+            .then_some(a_shorter)
     }
 
     /// A different product, both names naming one and sharing none.
@@ -376,11 +380,17 @@ fn name_part(
         shared = left.wa.max(left.wb);
         (left.wa, left.wb) = (0.0, 0.0);
     }
-    let (substituted, dropped) = (left.substituted(), left.dropped());
     let number_conflict = left.number_conflict();
     let product_conflict = left.product_conflict(a, b);
-    let product_left_out = left.product_left_out(a, b);
-    let shorter = if left.a_is_shorter() { a } else { b };
+    let left_out_by = left.product_left_out(a, b);
+    let product_left_out = left_out_by.is_some();
+    // products left out beside an appended place: all of it left out, nothing substituted
+    let (substituted, dropped) = match left_out_by {
+        Some(_) => (0.0, left.wa + left.wb),
+        None => (left.substituted(), left.dropped()),
+    };
+    let a_shorter = left_out_by.unwrap_or_else(|| left.a_is_shorter());
+    let shorter = if a_shorter { a } else { b };
     // the side with fewer words left them out; products left out count once, however
     // many words they take (`lúa gạo` is two)
     let rate = drop_rate(shorter);
