@@ -393,6 +393,12 @@ fn from_figment(e: figment::Error) -> ConfigError {
     } else {
         e.path.join("_").to_uppercase()
     };
+    ConfigError::Invalid {
+        variable,
+        problem: e.kind.to_string(),
+    }
+}
+
 /// Loads settings of type `T` from the variables given (name → value, as the environment
 /// would give them: `COOP_ALLIANCE_URL=…`), not from the environment or the file: how a
 /// process that runs several services (the in-process pipeline) configures each one.
@@ -409,12 +415,6 @@ pub fn load_from<T: DeserializeOwned>(
         .merge(figment::providers::Serialized::globals(dict))
         .extract::<T>()
         .map_err(from_figment)
-}
-
-    ConfigError::Invalid {
-        variable,
-        problem: e.kind.to_string(),
-    }
 }
 
 #[cfg(test)]
@@ -520,7 +520,6 @@ mod tests {
     }
 
     #[test]
-    #[test]
     fn settings_from_given_variables_as_from_the_environment() {
         let vars: std::collections::BTreeMap<String, String> = [
             ("PREFETCH", "7"),
@@ -537,6 +536,7 @@ mod tests {
         assert!(e.to_string().contains("PREFETCH"), "{e}");
     }
 
+    #[test]
     fn production_refuses_default_and_known_credentials() {
         let dev = CommonConfig::default();
         dev.validate().expect("development takes the defaults");
