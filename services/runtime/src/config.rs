@@ -380,6 +380,24 @@ pub fn load<T: DeserializeOwned>() -> Result<T, ConfigError> {
     figment()?.extract::<T>().map_err(from_figment)
 }
 
+/// Loads settings of type `T` from the variables given (name → value, as the environment
+/// would give them: `COOP_ALLIANCE_URL=…`), not from the environment or the file: how a
+/// process that runs several services (the in-process pipeline) configures each one.
+pub fn load_from<T: DeserializeOwned>(
+    variables: &std::collections::BTreeMap<String, String>,
+) -> Result<T, ConfigError> {
+    let mut dict = figment::value::Dict::new();
+    for (name, value) in variables {
+        // as figment's `Env` reads a variable: its name in lower case, its value parsed
+        let value: figment::value::Value = value.parse().unwrap_or_else(|e| match e {});
+        dict.insert(name.to_ascii_lowercase(), value);
+    }
+    Figment::new()
+        .merge(figment::providers::Serialized::globals(dict))
+        .extract::<T>()
+        .map_err(from_figment)
+}
+
 /// Loads and validates the common settings.
 pub fn load_common() -> Result<CommonConfig, ConfigError> {
     let c: CommonConfig = load()?;
@@ -397,24 +415,6 @@ fn from_figment(e: figment::Error) -> ConfigError {
         variable,
         problem: e.kind.to_string(),
     }
-}
-
-/// Loads settings of type `T` from the variables given (name → value, as the environment
-/// would give them: `COOP_ALLIANCE_URL=…`), not from the environment or the file: how a
-/// process that runs several services (the in-process pipeline) configures each one.
-pub fn load_from<T: DeserializeOwned>(
-    variables: &std::collections::BTreeMap<String, String>,
-) -> Result<T, ConfigError> {
-    let mut dict = figment::value::Dict::new();
-    for (name, value) in variables {
-        // as figment's `Env` reads a variable: its name in lower case, its value parsed
-        let value: figment::value::Value = value.parse().unwrap_or_else(|e| match e {});
-        dict.insert(name.to_ascii_lowercase(), value);
-    }
-    Figment::new()
-        .merge(figment::providers::Serialized::globals(dict))
-        .extract::<T>()
-        .map_err(from_figment)
 }
 
 #[cfg(test)]
@@ -508,18 +508,6 @@ mod tests {
     }
 
     #[test]
-    fn file_then_environment() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file("hub.toml", "prefetch = 7\nretry_attempts = 2\n")?;
-            jail.set_env("HUB_CONFIG", "hub.toml");
-            jail.set_env("RETRY_ATTEMPTS", "3");
-            let c = load_common().expect("valid");
-            assert_eq!((c.prefetch, c.retry_attempts), (7, 3));
-            Ok(())
-        });
-    }
-
-    #[test]
     fn settings_from_given_variables_as_from_the_environment() {
         let vars: std::collections::BTreeMap<String, String> = [
             ("PREFETCH", "7"),
@@ -534,6 +522,18 @@ mod tests {
         let bad = [("PREFETCH".to_owned(), "lots".to_owned())].into();
         let e = load_from::<CommonConfig>(&bad).expect_err("not a number");
         assert!(e.to_string().contains("PREFETCH"), "{e}");
+    }
+
+    #[test]
+    fn file_then_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("hub.toml", "prefetch = 7\nretry_attempts = 2\n")?;
+            jail.set_env("HUB_CONFIG", "hub.toml");
+            jail.set_env("RETRY_ATTEMPTS", "3");
+            let c = load_common().expect("valid");
+            assert_eq!((c.prefetch, c.retry_attempts), (7, 3));
+            Ok(())
+        });
     }
 
     #[test]
