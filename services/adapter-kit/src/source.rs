@@ -168,98 +168,25 @@ impl<'a, S: Source> SyncContext<'a, S> {
     pub async fn commit_page(&mut self, watermark: Option<Watermark>) -> Result<(), SourceError> {
         let page = self.report.pages + 1;
         let system = self.source.system().to_owned();
-        let mut pending = std::mem::take(&mut self.pending);
-        // the same id twice in one page: the later reading wins
-        let mut last: HashMap<String, usize> = HashMap::new();
-        for (i, p) in pending.iter().enumerate() {
-            last.insert(p.id.clone(), i);
-        }
+        let pending = std::mem::take(&mut self.pending);
         let read = pending.len() as u64;
-        let mut keep = 0usize;
-        pending.retain(|p| {
-            let i = keep;
-            keep += 1;
-            last.get(&p.id) == Some(&i)
-        });
+        let pending = last_readings(pending);
         let ids: Vec<String> = pending.iter().map(|p| p.id.clone()).collect();
         let stored = self.engine.store.stored(&ids).await?;
-        let fetched_at = Utc::now().with_timezone(&hub_normalise::datetime::vn_offset());
+        let mut out = PageOut {
+            skipped: read - pending.len() as u64,
+            ..PageOut::default()
+        };
+        self.prepare(&system, pending, &stored, &mut out);
 
-        let fetches = crate::http::page_fetches();
-        let mut spans = Vec::new();
-        let mut messages = Vec::new();
-        let mut rows = Vec::new();
-        let (mut skipped, mut invalid, mut issues) = (read - pending.len() as u64, 0u64, 0u64);
-        for p in pending {
-            let hash = content_hash(&p.raw);
-            if stored.get(&p.id).is_some_and(|s| s.content_hash == hash) {
-                skipped += 1;
-                if let Some(m) = &p.marker
-                    && stored.get(&p.id).and_then(|s| s.marker.as_ref()) != Some(m)
-                {
-                    // same content under a new marker: remember the marker, publish nothing
-                    rows.push(RecordRow {
-                        source_id: p.id,
-                        content_hash: hash,
-                        marker: Some(m.clone()),
-                        message_id: None,
-                        invalid_reason: None,
-                    });
-                }
-                continue;
-            }
-            let meta = SourceMeta {
-                source: SourceRef::new(&system, &p.id),
-                fetched_at,
-                content_hash: hash.clone(),
-                raw: p.raw.clone(),
-                issues: Vec::new(),
-            };
-            match self.source.map(&p.id, &p.raw, meta) {
-                Ok(record) => {
-                    let id = Envelope::<Value>::deterministic_id(&[&system, &p.id, &hash]);
-                    let n = record_issues(&record);
-                    if n > 0 {
-                        issues += n;
-                        log_issues(&system, &p.id, &record);
-                    }
-                    let (span, traceparent) = record_span::<S::Record>(&system, &id, &fetches);
-                    spans.push(span);
-                    let env = Envelope::new(
-                        id.clone(),
-                        format!("{}:adapter:{system}", hub_contracts::HUB_SOURCE_PREFIX),
-                        record,
-                    )
-                    .with_subject(format!("{system}/{}", p.id))
-                    .with_traceparent(Some(traceparent));
-                    messages.push(OutgoingMessage::from_envelope(&env));
-                    rows.push(RecordRow {
-                        source_id: p.id,
-                        content_hash: hash,
-                        marker: p.marker,
-                        message_id: Some(id),
-                        invalid_reason: None,
-                    });
-                }
-                Err(Invalid { reason }) => {
-                    invalid += 1;
-                    tracing::error!(%system, id = %p.id, %reason, "invalid record: not published");
-                    rows.push(RecordRow {
-                        source_id: p.id,
-                        content_hash: hash,
-                        marker: p.marker,
-                        message_id: None,
-                        invalid_reason: Some(reason),
-                    });
-                }
-            }
-        }
-
-        self.engine.publisher.publish_batch(&messages).await?;
+        self.engine.publisher.publish_batch(&out.messages).await?;
         // the records' spans end once the broker has them
-        drop(spans);
+        drop(std::mem::take(&mut out.spans));
         self.engine.event(PageEvent::Confirmed { page }).await;
-        self.engine.store.commit(&rows, watermark.as_ref()).await?;
+        self.engine
+            .store
+            .commit(&out.rows, watermark.as_ref())
+            .await?;
         if let Some(w) = watermark
             && self.watermark.as_ref().is_none_or(|old| *old < w)
         {
@@ -270,8 +197,95 @@ impl<'a, S: Source> SyncContext<'a, S> {
                 .metrics
                 .set_lag((Utc::now() - w.ts.with_timezone(&Utc)).num_seconds());
         }
+        self.count_page(&system, page, read, &out);
+        self.engine.event(PageEvent::Committed { page }).await;
+        if self.engine.shutdown.is_cancelled() {
+            return Err(SourceError::Cancelled);
+        }
+        Ok(())
+    }
 
-        let published = messages.len() as u64;
+    /// Maps the page's records that changed (by content hash) into messages, and the rows to
+    /// record for every record: changed, invalid, or the same content under a new marker.
+    fn prepare(
+        &self,
+        system: &str,
+        pending: Vec<Pending>,
+        stored: &HashMap<String, crate::checkpoint::Stored>,
+        out: &mut PageOut,
+    ) {
+        let fetched_at = Utc::now().with_timezone(&hub_normalise::datetime::vn_offset());
+        let fetches = crate::http::page_fetches();
+        for p in pending {
+            let hash = content_hash(&p.raw);
+            if stored.get(&p.id).is_some_and(|s| s.content_hash == hash) {
+                out.skipped += 1;
+                if let Some(m) = &p.marker
+                    && stored.get(&p.id).and_then(|s| s.marker.as_ref()) != Some(m)
+                {
+                    // same content under a new marker: remember the marker, publish nothing
+                    out.rows.push(RecordRow {
+                        source_id: p.id,
+                        content_hash: hash,
+                        marker: Some(m.clone()),
+                        message_id: None,
+                        invalid_reason: None,
+                    });
+                }
+                continue;
+            }
+            let meta = SourceMeta {
+                source: SourceRef::new(system, &p.id),
+                fetched_at,
+                content_hash: hash.clone(),
+                raw: p.raw.clone(),
+                issues: Vec::new(),
+            };
+            match self.source.map(&p.id, &p.raw, meta) {
+                Ok(record) => {
+                    let id = Envelope::<Value>::deterministic_id(&[system, &p.id, &hash]);
+                    let n = record_issues(&record);
+                    if n > 0 {
+                        out.issues += n;
+                        log_issues(system, &p.id, &record);
+                    }
+                    let (span, traceparent) = record_span::<S::Record>(system, &id, &fetches);
+                    out.spans.push(span);
+                    let env = Envelope::new(
+                        id.clone(),
+                        format!("{}:adapter:{system}", hub_contracts::HUB_SOURCE_PREFIX),
+                        record,
+                    )
+                    .with_subject(format!("{system}/{}", p.id))
+                    .with_traceparent(Some(traceparent));
+                    out.messages.push(OutgoingMessage::from_envelope(&env));
+                    out.rows.push(RecordRow {
+                        source_id: p.id,
+                        content_hash: hash,
+                        marker: p.marker,
+                        message_id: Some(id),
+                        invalid_reason: None,
+                    });
+                }
+                Err(Invalid { reason }) => {
+                    out.invalid += 1;
+                    tracing::error!(%system, id = %p.id, %reason, "invalid record: not published");
+                    out.rows.push(RecordRow {
+                        source_id: p.id,
+                        content_hash: hash,
+                        marker: p.marker,
+                        message_id: None,
+                        invalid_reason: Some(reason),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Counts a committed page in the metrics and the sync's report.
+    fn count_page(&mut self, system: &str, page: u64, read: u64, out: &PageOut) {
+        let published = out.messages.len() as u64;
+        let (skipped, invalid, issues) = (out.skipped, out.invalid, out.issues);
         let m = &self.engine.metrics;
         m.add_read(read);
         m.add_published(published);
@@ -287,12 +301,34 @@ impl<'a, S: Source> SyncContext<'a, S> {
         r.invalid += invalid;
         r.field_issues += issues;
         tracing::debug!(%system, page, read, published, skipped, invalid, "page committed");
-        self.engine.event(PageEvent::Committed { page }).await;
-        if self.engine.shutdown.is_cancelled() {
-            return Err(SourceError::Cancelled);
-        }
-        Ok(())
     }
+}
+
+/// The same id twice in one page: the later reading wins.
+fn last_readings(mut pending: Vec<Pending>) -> Vec<Pending> {
+    let mut last: HashMap<String, usize> = HashMap::new();
+    for (i, p) in pending.iter().enumerate() {
+        last.insert(p.id.clone(), i);
+    }
+    let mut keep = 0usize;
+    pending.retain(|p| {
+        let i = keep;
+        keep += 1;
+        last.get(&p.id) == Some(&i)
+    });
+    pending
+}
+
+/// What a page publishes and records, and its counts.
+#[derive(Default)]
+struct PageOut {
+    /// The published records' spans, ended once the broker confirmed them.
+    spans: Vec<tracing::Span>,
+    messages: Vec<OutgoingMessage>,
+    rows: Vec<RecordRow>,
+    skipped: u64,
+    invalid: u64,
+    issues: u64,
 }
 
 /// The span of a published record: a trace of its own, linked to the fetches its page was
