@@ -42,7 +42,7 @@ use hub_adapter_kit::{
 use hub_contracts::v1::{
     KeyOfficers, OrgKind, OrgStatus, Origin, Person, Rating, RegistryCooperative, SourceMeta,
 };
-use hub_normalise::reference::Reference;
+use hub_normalise::reference::{self, Province};
 use hub_runtime::service_auth::ServiceTokens;
 use hub_runtime::{CommonConfig, ConfigError};
 use serde::Deserialize;
@@ -346,6 +346,15 @@ impl Source for CoopAlliance {
     }
 }
 
+/// The loaded provinces' names for a flag: `Lai Châu`, `Lai Châu or Điện Biên`.
+fn province_names(provinces: &[Province]) -> String {
+    provinces
+        .iter()
+        .map(Province::short_name)
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
 /// Maps one registry record.
 pub fn map(raw: &Value, mut meta: SourceMeta) -> Result<RegistryCooperative, Invalid> {
     let mut r = FieldReader::new(raw);
@@ -370,21 +379,33 @@ pub fn map(raw: &Value, mut meta: SourceMeta) -> Result<RegistryCooperative, Inv
             Some(d) => Err(format!("{} digits after cleaning, expected 10", d.len())),
         }
     });
-    let reference = Reference::get();
+    // every province this process serves (REFERENCE_DIRS; Lai Châu's alone by default)
+    let provinces = reference::provinces();
     let commune_code = r.optional_with("commune_code", false, |v| {
         let code = v.as_str().ok_or("not a string")?;
-        if reference.commune_2024(code).is_some() || reference.commune_2025(code).is_some() {
+        if provinces.iter().any(|p| {
+            p.reference.commune_2024(code).is_some() || p.reference.commune_2025(code).is_some()
+        }) {
             Ok(Some(code.to_owned()))
         } else {
-            Err("not a Lai Châu commune code (2024 or 2025 list)".to_owned())
+            Err(format!(
+                "not a {} commune code (2024 or 2025 list)",
+                province_names(provinces)
+            ))
         }
     });
     let district_code = r.optional_with("district_code", false, |v| {
         let code = v.as_str().ok_or("not a string")?;
-        if reference.districts().iter().any(|d| d.code == code) {
+        if provinces
+            .iter()
+            .any(|p| p.reference.districts().iter().any(|d| d.code == code))
+        {
             Ok(Some(code.to_owned()))
         } else {
-            Err("not a Lai Châu district code".to_owned())
+            Err(format!(
+                "not a {} district code",
+                province_names(provinces)
+            ))
         }
     });
     let address = r.optional::<String>("address");

@@ -114,6 +114,10 @@ pub struct CommonConfig {
     pub http_tls_cert: Option<PathBuf>,
     /// `HTTP_TLS_KEY`: PEM private key (PKCS#8) of `HTTP_TLS_CERT`.
     pub http_tls_key: Option<PathBuf>,
+    /// `REFERENCE_DIRS`: plan folders, comma-separated (`deploy/plans/lai-chau,
+    /// deploy/plans/dien-bien`), whose provinces' units and addresses the service resolves
+    /// against ([`crate::units`]); unset: Lai Châu's, built in.
+    pub reference_dirs: Option<String>,
 }
 
 impl Default for CommonConfig {
@@ -134,11 +138,20 @@ impl Default for CommonConfig {
             hub_env: HubEnv::Development,
             http_tls_cert: None,
             http_tls_key: None,
+            reference_dirs: None,
         }
     }
 }
 
 impl CommonConfig {
+    /// The folders of `REFERENCE_DIRS`, in order (none when unset).
+    pub fn reference_dirs(&self) -> Vec<PathBuf> {
+        self.reference_dirs
+            .as_deref()
+            .map(crate::units::split_dirs)
+            .unwrap_or_default()
+    }
+
     /// Checks what serde cannot: URL schemes and ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
         // one URL, or the nodes of a cluster separated by commas

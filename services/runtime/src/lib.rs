@@ -17,7 +17,8 @@
 //! - [`chain`]: hash chains (canonical content, link hashes, verification naming the first
 //!   bad row) for the tamper-evident logs: the console's audit log, hub-inbound's exchange log;
 //! - [`shutdown`]: one cancellation token fired by SIGTERM or SIGINT;
-//! - [`sources`]: what the services need to know of the registered source systems, as data.
+//! - [`sources`]: what the services need to know of the registered source systems, as data;
+//! - [`units`]: the provinces whose units and addresses a service resolves (`REFERENCE_DIRS`).
 //!
 //! This crate knows the envelope but no payload's meaning: it never decides what a message
 //! does. Services build on it; it depends on no service.
@@ -33,6 +34,7 @@ pub mod shutdown;
 pub mod sources;
 pub mod storage;
 pub mod telemetry;
+pub mod units;
 
 pub use config::{CommonConfig, ConfigError};
 pub use messaging::{

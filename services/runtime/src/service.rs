@@ -57,6 +57,7 @@ impl ServiceContext {
         shutdown: CancellationToken,
     ) -> Result<Self, ServiceError> {
         config.validate()?;
+        crate::units::install(&config.reference_dirs())?;
         let metrics = Metrics::new();
         let readiness = Readiness::new();
         readiness.set("database", false);
