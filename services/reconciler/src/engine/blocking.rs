@@ -40,7 +40,18 @@ pub const MAX_CANDIDATES: usize = 12;
 /// Distinctive words used for pair keys.
 const MAX_PAIR_WORDS: usize = 6;
 
-const DISTRICTS: &[&str] = &["105", "106", "107", "108", "109", "110", "111", "112"];
+/// The districts of every province served (`REFERENCE_DIRS`; Lai Châu's eight by default), as
+/// blocking scopes: where a record of unknown district is looked for.
+fn district_scopes() -> &'static [[u8; 8]] {
+    static SCOPES: std::sync::OnceLock<Vec<[u8; 8]>> = std::sync::OnceLock::new();
+    SCOPES.get_or_init(|| {
+        hub_normalise::reference::Reference::loaded()
+            .districts()
+            .iter()
+            .map(|d| Unit::new(&d.code).key_bytes())
+            .collect()
+    })
+}
 
 /// What a key is, for weighing candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +130,7 @@ pub fn keys(f: &Features, _interner: &Interner, query: bool, out: &mut Vec<(u64,
         scopes.extend(f.district.map(Unit::key_bytes));
         scopes.extend(f.near_districts.iter().map(|d| d.key_bytes()));
         if scopes.is_empty() {
-            scopes.extend(DISTRICTS.iter().map(|d| Unit::new(d).key_bytes()));
+            scopes.extend_from_slice(district_scopes());
         }
         scopes.push(unknown);
     }

@@ -403,7 +403,7 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
         .and_then(|d| Code::new(if d.len() == 13 { &d[..10] } else { &d }));
 
     // location: codes when the source has them, else the address resolved
-    let reference = Reference::get();
+    let reference = Reference::loaded();
     let (mut commune, mut district) = (obs.commune_code.clone(), obs.district_code.clone());
     let mut unit_2025_named: Option<String> = None;
     // a 2025 unit the address may mean: the names of all its old communes are the record's
@@ -512,7 +512,9 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
             }
         }
     }
-    add_words(hub_normalise::reference::PROVINCE_NAME, interner);
+    for name in province_names() {
+        add_words(name, interner);
+    }
     local.sort_unstable();
     local.dedup();
     for t in &mut tokens {
@@ -598,6 +600,14 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
             sx.next() == Some(q) && sy.next() == Some(p) && sx.as_str() == sy.as_str()
         }
     }
+}
+
+/// The names of the provinces served (`REFERENCE_DIRS`; Lai Châu's alone by default): their
+/// words are a record's local words.
+fn province_names() -> impl Iterator<Item = &'static str> {
+    hub_normalise::reference::provinces()
+        .iter()
+        .map(|p| p.name.as_str())
 }
 
 #[cfg(test)]

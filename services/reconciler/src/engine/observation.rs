@@ -141,7 +141,7 @@ impl Observation {
     /// whatever the entry carries, so that a report's entries are named the same way by
     /// every adapter.
     pub fn from_ntm_entry(report: &NtmCommuneReport, e: &NtmCooperativeEntry) -> Observation {
-        let reference = hub_normalise::reference::Reference::get();
+        let reference = hub_normalise::reference::Reference::loaded();
         let district = reference
             .commune_2024(&report.commune_code)
             .map(|c| c.district_code.clone());
