@@ -172,9 +172,9 @@ pub fn outcome_options() -> Vec<Opt> {
         .collect()
 }
 
-/// The province's pre-2025 districts, for the filter.
+/// The pre-2025 districts of the provinces served (`REFERENCE_DIRS`), for the filter.
 pub fn district_options() -> Vec<Opt> {
-    hub_normalise::reference::Reference::get()
+    hub_normalise::reference::Reference::loaded()
         .districts()
         .into_iter()
         .map(|d| Opt {
@@ -205,7 +205,7 @@ impl Org {
             .and_then(|g| g.get("commune_code"))
             .and_then(Value::as_str);
         let district = commune
-            .and_then(|c| hub_normalise::reference::Reference::get().commune_2024(c))
+            .and_then(|c| hub_normalise::reference::Reference::loaded().commune_2024(c))
             .map(|c| (c.district_code.clone(), c.district_name.clone()));
         Org {
             id: id.to_owned(),
