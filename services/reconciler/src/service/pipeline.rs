@@ -135,7 +135,7 @@ impl Pipeline {
             let moved = self.moved.notified();
             let mut moved = std::pin::pin!(moved);
             moved.as_mut().enable();
-            if until(&*self.chain()) {
+            if until(&self.chain()) {
                 return;
             }
             moved.await;

@@ -89,10 +89,14 @@ pub struct PipelineConsumer<P> {
     handler: Arc<P>,
 }
 
+/// A delivery read: its attempt, its headers, and its outcome when it goes straight to the
+/// dead-letter queue.
+type Read = (Delivery, u32, BTreeMap<String, String>, Option<Outcome>);
+
 /// A batch as read: every delivery, the messages parsed from it, and the outcome of those
 /// that go straight to the dead-letter queue.
 struct Batch {
-    deliveries: Vec<(Delivery, u32, BTreeMap<String, String>, Option<Outcome>)>,
+    deliveries: Vec<Read>,
     msgs: Vec<Incoming>,
     traced: Vec<Traced>,
     span: tracing::Span,
