@@ -114,6 +114,24 @@ mod tests {
     }
 
     #[test]
+    fn the_variable_gives_the_folders_in_order() {
+        let vars = [(
+            VARIABLE.to_owned(),
+            "deploy/plans/lai-chau,deploy/plans/dien-bien".to_owned(),
+        )]
+        .into();
+        let c: crate::CommonConfig = crate::config::load_from(&vars).expect("valid");
+        assert_eq!(
+            c.reference_dirs(),
+            [
+                PathBuf::from("deploy/plans/lai-chau"),
+                PathBuf::from("deploy/plans/dien-bien")
+            ]
+        );
+        assert!(crate::CommonConfig::default().reference_dirs().is_empty());
+    }
+
+    #[test]
     fn a_folder_without_units_is_refused_with_its_path() {
         let e = load(&plans().join("no-such-province")).expect_err("no folder");
         assert!(e.to_string().contains("no-such-province"), "{e}");
