@@ -109,12 +109,19 @@ impl OtlpConfig {
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 
+/// The most links a span keeps. A batch consumer's span links to every message of its batch,
+/// and a batch may hold up to `BATCH_SIZE` (a `u16`) messages: the SDK's default of 128
+/// silently dropped the links past the 128th of a larger batch.
+pub const MAX_LINKS_PER_SPAN: u32 = u16::MAX as u32;
+
 /// The tracer provider of `config` (exporting in batches when it names an endpoint).
 pub(crate) fn provider(config: &OtlpConfig) -> Result<SdkTracerProvider, TelemetryError> {
     let resource = Resource::builder()
         .with_service_name(config.service_name.clone())
         .build();
-    let mut builder = SdkTracerProvider::builder().with_resource(resource);
+    let mut builder = SdkTracerProvider::builder()
+        .with_resource(resource)
+        .with_max_links_per_span(MAX_LINKS_PER_SPAN);
     if let Some(url) = &config.traces_endpoint {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
@@ -205,6 +212,29 @@ mod tests {
         let c =
             config(&[(ENDPOINT, "http://c:4318"), ("OTEL_SDK_DISABLED", "true")]).expect("valid");
         assert_eq!(c.traces_endpoint, None);
+    }
+
+    #[test]
+    fn a_span_keeps_a_link_to_every_message_of_the_largest_batch() {
+        use opentelemetry::trace::{
+            Span as _, SpanContext, SpanId, TraceFlags, TraceId, TraceState, Tracer as _,
+        };
+        let provider = provider(&OtlpConfig::off("hub-test")).expect("provider");
+        let mut span = provider.tracer("test").start("process_batch");
+        let batch = usize::from(u16::MAX);
+        for i in 1..=batch {
+            let sc = SpanContext::new(
+                TraceId::from(i as u128),
+                SpanId::from(i as u64),
+                TraceFlags::SAMPLED,
+                true,
+                TraceState::default(),
+            );
+            span.add_link(sc, Vec::new());
+        }
+        let data = span.exported_data().expect("a recorded span");
+        assert_eq!(data.links.links.len(), batch);
+        assert_eq!(data.links.dropped_count, 0);
     }
 
     #[test]

@@ -28,7 +28,8 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 /// The W3C Trace Context header (AMQP and HTTP alike).
 pub const TRACEPARENT: &str = "traceparent";
 
-/// The most links [`Causes`] keeps (the SDK's default limit of links per span).
+/// The most links [`Causes`] keeps (a span itself may keep up to
+/// [`super::otlp::MAX_LINKS_PER_SPAN`]).
 pub const MAX_LINKS: usize = 128;
 
 struct One<'a>(&'a str);
