@@ -71,6 +71,7 @@ async fn the_worlds_i5_and_i8_equal_its_truth_end_to_end() {
         debounce_max_ms: 1_000,
         as_of: Some(as_of),
         service_tokens: hub_runtime::service_auth::ServiceTokens::default(),
+        sources: Vec::new(),
     };
     let broker = env.broker("fu-e2e");
     let ch = broker.channel().await.expect("broker");

@@ -99,12 +99,11 @@ mod tests {
         })
     }
 
-    #[test]
     /// Three sources whose agencies push, as the registrations give them, and a file source
     /// whose agency does not.
     fn sources() -> Vec<SourceInfo> {
         use hub_runtime::sources::{Agency, SourceNames};
-        let source = |system, agency| SourceInfo {
+        let source = |system: &'static str, agency: Option<Agency>| SourceInfo {
             system,
             names: SourceNames {
                 vi: system,

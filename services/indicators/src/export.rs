@@ -805,7 +805,7 @@ mod tests {
             page.replace("&#x2f;", "/")
                 .contains("id=\"as-of\">30/06/2025")
         );
-        let body = html(&plan, &s, true).expect("fragment");
+        let body = html(&plan, &s, &[], true).expect("fragment");
         assert!(body.starts_with("<article class=\"report\""));
         assert_eq!(body.matches("<section class=\"unit").count(), 1 + 8 + 106);
         assert_eq!(body.matches("class=\"unit districts context\"").count(), 8);

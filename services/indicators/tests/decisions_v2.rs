@@ -172,6 +172,7 @@ async fn snapshot_of(v2: bool) -> IndicatorSnapshot {
         debounce_max_ms: 1_000,
         as_of: NaiveDate::from_ymd_opt(2025, 6, 30),
         service_tokens: Default::default(),
+        sources: Vec::new(),
     };
     let broker = env.broker("declare");
     let ch = broker.channel().await.expect("broker reachable");

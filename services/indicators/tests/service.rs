@@ -450,6 +450,7 @@ async fn snapshots_equal_the_simulator_truth_and_follow_a_new_loan() {
         debounce_max_ms: 2_000,
         as_of: Some(params.as_of),
         service_tokens: hub_runtime::service_auth::ServiceTokens::new([token.clone()]),
+        sources: Vec::new(),
     };
     // queues exist before anything is published (publishes are mandatory)
     let inputs_queue = hub_indicators::input_queue(&config);
