@@ -11,7 +11,7 @@
 //! | name: base | +0.5 |
 //! | name: shared words | +2.5 per unit of shared weight (place 1, or 0.25 when it names the commune/district/province both records are in; product 1.5; number 2; sector and activity words 0.5), at most 4 units |
 //! | name: substituted words | −7.0 per unit (words each side has that the other lacks) |
-//! | name: dropped words | −0.3 per unit when the shorter name is an NTM short form, −6.0 when it is a registry or loan name (abbreviated, never shortened), at most −1.5 in all when all it lacks is the products and it names none |
+//! | name: dropped words | −0.3 per unit when the shorter name is an NTM short form, −6.0 when it is a registry or loan name (abbreviated, never shortened), at most −1.5 in all when all it lacks is the products and it names none (words naming the place of both records may stand in their stead) |
 //! | name: number on one side only, or different numbers | −9.0 |
 //! | name: same canonical form | +1.0 |
 //! | commune: same / same district or 2025 unit / other district | +3.0 / −1.0 / −4.0 |
