@@ -16,7 +16,6 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::DateTime;
 use hub::pipeline::{Pipeline, PipelineConfig, Sources};
 use hub_contracts::registry::exchanges;
 use hub_contracts::v1::{GoldenRecord, IndicatorSnapshot};
@@ -24,12 +23,13 @@ use hub_runtime::messaging::{
     Consumer, HandlerError, Incoming, OutgoingMessage, Publisher, QueueSpec, dlq::DeadLetters,
 };
 use hub_runtime::shutdown::CancellationToken;
-use hub_simulators::{RunningSims, SimConfig, Truth, TruthParams, UnitList, WorldConfig};
+use hub_simulators::{RunningSims, Truth, TruthParams, WorldConfig};
 use hub_test_support::TestEnv;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::mpsc;
 
 use crate::snapshots::{self, Unwatched};
+use crate::start::{self, Simulated};
 
 pub const SEED: u64 = 20251129;
 /// How long a scenario may take to reach the fault-free end state.
@@ -43,8 +43,7 @@ pub const INDICATORS_QUEUE: &str = "indicators.inputs";
 pub const INBOUND_QUEUE: &str = "inbound.source";
 
 pub fn world() -> WorldConfig {
-    let now = DateTime::parse_from_rfc3339("2025-10-15T10:00:00+07:00").expect("time");
-    WorldConfig::new(SEED, now)
+    WorldConfig::new(SEED, start::now())
 }
 
 /// A small deterministic pseudo-random stream (splitmix64) for shuffles and delays; seeded
@@ -375,19 +374,12 @@ impl Run {
             env.config.amqp_url = url.to_owned();
         }
         let stop = CancellationToken::new();
-        let world = world();
-        let years = world.report_years.clone();
-        let sims = hub_simulators::start(SimConfig::for_tests(world))
-            .await
-            .expect("simulators");
-        let params = {
-            let w = sims.world.read().await;
-            TruthParams {
-                units: UnitList::Units2024,
-                ..TruthParams::for_world(&w)
-            }
-        };
-        let truth = sims.truth(Some(params)).await;
+        let Simulated {
+            sims,
+            params,
+            truth,
+            years,
+        } = start::simulate(world()).await;
         let (agency, snapshots) =
             snapshots::watch(&env, &stop, "e2e.faults.snapshots", Unwatched::Drop).await;
         let capture_spec = capture_spec();

@@ -1,9 +1,12 @@
-//! Shared helpers of the end-to-end tests: observing what the hub publishes on its public
-//! exchanges, from a queue of the test's own, as an agency system would.
+//! Shared helpers of the end-to-end tests: starting the simulators and the pipeline
+//! ([`start`]), and observing what the hub publishes on its public exchanges, from a queue of
+//! the test's own, as an agency system would.
 
 pub mod faults_harness;
 #[path = "support/snapshots.rs"]
 pub mod snapshots;
+#[path = "support/start.rs"]
+pub mod start;
 
 use std::time::Duration;
 

@@ -7,11 +7,10 @@
 
 use std::time::Duration;
 
-use chrono::DateTime;
-use hub::pipeline::{Pipeline, PipelineConfig, Sources};
-use hub_e2e::{snapshot_where, watch_snapshots};
+use hub::pipeline::Pipeline;
+use hub_e2e::{snapshot_where, start, watch_snapshots};
 use hub_runtime::shutdown::CancellationToken;
-use hub_simulators::{MutationRequest, SimConfig, TruthParams, UnitList, WorldConfig};
+use hub_simulators::{MutationRequest, WorldConfig};
 use hub_test_support::TestEnv;
 
 fn i7(s: &hub_contracts::v1::IndicatorSnapshot, unit: &str) -> (Option<f64>, Option<f64>) {
@@ -27,41 +26,18 @@ fn i7(s: &hub_contracts::v1::IndicatorSnapshot, unit: &str) -> (Option<f64>, Opt
 async fn the_published_snapshot_equals_the_truth_and_a_new_loan_moves_i7() {
     let env = TestEnv::new().await;
     let stop = CancellationToken::new();
-    let now = DateTime::parse_from_rfc3339("2025-10-15T10:00:00+07:00").expect("time");
-    let world = WorldConfig {
+    let simulated = start::simulate(WorldConfig {
         organisations: 150,
         loans: 260,
-        ..WorldConfig::new(20251015, now)
-    };
-    let years = world.report_years.clone();
-    let sims = hub_simulators::start(SimConfig::for_tests(world))
-        .await
-        .expect("simulators");
-    let params = {
-        let w = sims.world.read().await;
-        TruthParams {
-            units: UnitList::Units2024,
-            ..TruthParams::for_world(&w)
-        }
-    };
-    let truth = sims.truth(Some(params)).await;
+        ..WorldConfig::new(20251015, start::now())
+    })
+    .await;
+    let (params, truth) = (simulated.params, &simulated.truth);
 
     let (agency_queue, mut snapshots) = watch_snapshots(&env, &stop).await;
-    let pipeline = Pipeline::start(
-        PipelineConfig {
-            common: env.config.clone(),
-            sources: Sources::of(&sims, years),
-            poll: Duration::from_secs(1),
-            as_of: Some(params.as_of),
-            reconciler_http: None,
-            indicators_http: None,
-            debounce: Duration::from_millis(500),
-            service_token: None,
-        },
-        stop.clone(),
-    )
-    .await
-    .expect("pipeline starts");
+    let pipeline = Pipeline::start(simulated.pipeline_config(&env), stop.clone())
+        .await
+        .expect("pipeline starts");
 
     let first = snapshot_where(
         &mut snapshots,
@@ -84,7 +60,8 @@ async fn the_published_snapshot_equals_the_truth_and_a_new_loan_moves_i7() {
     );
 
     // a new loan to a live supported HTX without credit, at the source
-    let report = sims
+    let report = simulated
+        .sims
         .mutate(&MutationRequest {
             credit_uncredited_htx: 1,
             ..MutationRequest::default()
@@ -92,7 +69,7 @@ async fn the_published_snapshot_equals_the_truth_and_a_new_loan_moves_i7() {
         .await
         .expect("mutation");
     assert_eq!(report.changes.len(), 1, "{report:?}");
-    let truth_after = sims.truth(Some(params)).await;
+    let truth_after = simulated.sims.truth(Some(params)).await;
     let moved = truth_after
         .unit("12")
         .and_then(|u| u.value("I7"))
@@ -132,7 +109,7 @@ async fn the_published_snapshot_equals_the_truth_and_a_new_loan_moves_i7() {
         errors.is_empty(),
         "services stopped with errors: {errors:?}"
     );
-    sims.shutdown().await;
+    simulated.sims.shutdown().await;
     env.delete_queues(&[agency_queue]).await;
     env.drop_database().await;
 }

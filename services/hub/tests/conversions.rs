@@ -6,14 +6,13 @@
 
 use std::time::Duration;
 
-use chrono::DateTime;
 use hub::demo::{union_differences, upload_union_workbooks};
-use hub::pipeline::{Pipeline, PipelineConfig, Sources};
+use hub::pipeline::{Pipeline, PipelineConfig};
 use hub_contracts::v1::{DecisionOutcome, IndicatorSnapshot, ReconciliationDecision};
-use hub_e2e::{snapshot_where, watch_snapshots};
+use hub_e2e::{snapshot_where, start, watch_snapshots};
 use hub_runtime::shutdown::CancellationToken;
+use hub_simulators::WorldConfig;
 use hub_simulators::union::{UnionTruth, conversions};
-use hub_simulators::{SimConfig, TruthParams, UnitList, WorldConfig};
 use hub_test_support::TestEnv;
 
 /// A difference of the simulators' truth on I5 or I8 (which it knows nothing of).
@@ -26,22 +25,13 @@ fn is_union(line: &str) -> bool {
 async fn converted_branches_are_linked_and_the_i5_cross_check_equals_the_truth() {
     let env = TestEnv::new().await;
     let stop = CancellationToken::new();
-    let now = DateTime::parse_from_rfc3339("2025-10-15T10:00:00+07:00").expect("time");
-    let world = WorldConfig::new(20251016, now);
-    let years = world.report_years.clone();
-    let sims = hub_simulators::start(SimConfig::for_tests(world))
-        .await
-        .expect("simulators");
-    let (params, union_truth, converted) = {
-        let w = sims.world.read().await;
-        let params = TruthParams {
-            units: UnitList::Units2024,
-            ..TruthParams::for_world(&w)
-        };
+    let simulated = start::simulate(WorldConfig::new(20251016, start::now())).await;
+    let (params, truth) = (simulated.params, &simulated.truth);
+    let (union_truth, converted) = {
+        let w = simulated.sims.world.read().await;
         let union = UnionTruth::of(&w, params.units, params.as_of, params.baseline);
-        (params, union, conversions(&w))
+        (union, conversions(&w))
     };
-    let truth = sims.truth(Some(params)).await;
     let province = union_truth.units["12"];
     assert!(
         province.conv_matched > 0 && province.conv_unmatched > 0,
@@ -52,14 +42,8 @@ async fn converted_branches_are_linked_and_the_i5_cross_check_equals_the_truth()
     let reconciler_addr = hub_test_support::free_addr();
     let pipeline = Pipeline::start(
         PipelineConfig {
-            common: env.config.clone(),
-            sources: Sources::of(&sims, years),
-            poll: Duration::from_secs(1),
-            as_of: Some(params.as_of),
             reconciler_http: Some(reconciler_addr),
-            indicators_http: None,
-            debounce: Duration::from_millis(500),
-            service_token: None,
+            ..simulated.pipeline_config(&env)
         },
         stop.clone(),
     )
@@ -74,7 +58,7 @@ async fn converted_branches_are_linked_and_the_i5_cross_check_equals_the_truth()
         |s| truth.differences(s).join("\n"),
     )
     .await;
-    let (books, published) = upload_union_workbooks(&env.config, &sims.world)
+    let (books, published) = upload_union_workbooks(&env.config, &simulated.sims.world)
         .await
         .expect("workbooks uploaded");
     assert_eq!(books, 4);
@@ -145,7 +129,7 @@ async fn converted_branches_are_linked_and_the_i5_cross_check_equals_the_truth()
         errors.is_empty(),
         "services stopped with errors: {errors:?}"
     );
-    sims.shutdown().await;
+    simulated.sims.shutdown().await;
     env.delete_queues(&[agency_queue]).await;
     env.drop_database().await;
 }

@@ -18,15 +18,14 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
-use chrono::DateTime;
-use hub::pipeline::{Pipeline, PipelineConfig, Sources};
+use hub::pipeline::{Pipeline, PipelineConfig};
 use hub_contracts::Contract;
 use hub_contracts::v1::GoldenRecord;
-use hub_e2e::{snapshot_where, watch_snapshots};
+use hub_e2e::{snapshot_where, start, watch_snapshots};
 use hub_runtime::config::LogFormat;
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::telemetry::{self, OtlpConfig, propagation};
-use hub_simulators::{SimConfig, TruthParams, UnitList, WorldConfig};
+use hub_simulators::WorldConfig;
 use hub_test_support::TestEnv;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
@@ -162,36 +161,21 @@ async fn one_trace_follows_a_source_record_from_the_fetch_to_the_snapshot() {
 
     let env = TestEnv::new().await;
     let stop = CancellationToken::new();
-    let now = DateTime::parse_from_rfc3339("2025-10-15T10:00:00+07:00").expect("time");
-    let world = WorldConfig {
+    let simulated = start::simulate(WorldConfig {
         organisations: 12,
         loans: 16,
-        ..WorldConfig::new(20251016, now)
-    };
-    let years = world.report_years.clone();
-    let sims = hub_simulators::start(SimConfig::for_tests(world))
-        .await
-        .expect("simulators");
-    let params = {
-        let w = sims.world.read().await;
-        TruthParams {
-            units: UnitList::Units2024,
-            ..TruthParams::for_world(&w)
-        }
-    };
-    let truth = sims.truth(Some(params)).await;
+        ..WorldConfig::new(20251016, start::now())
+    })
+    .await;
+    let truth = &simulated.truth;
     let (_agency_queue, mut snapshots) = watch_snapshots(&env, &stop).await;
     let pipeline = Pipeline::start(
         PipelineConfig {
-            common: env.config.clone(),
-            sources: Sources::of(&sims, years),
             // one sync each: what the test reads is the first
             poll: Duration::from_secs(3600),
-            as_of: Some(params.as_of),
-            reconciler_http: None,
             indicators_http: Some("127.0.0.1:0".parse().expect("address")),
             debounce: Duration::from_millis(300),
-            service_token: None,
+            ..simulated.pipeline_config(&env)
         },
         stop.clone(),
     )
@@ -206,8 +190,9 @@ async fn one_trace_follows_a_source_record_from_the_fetch_to_the_snapshot() {
     )
     .await;
 
-    // the snapshot may equal the truth while records that change no indicator are still in
-    // the reconciler's queue: stop only once each record's consumer span has ended
+    // the snapshot may equal the truth while an adapter still publishes records that change
+    // no indicator, or they wait in the reconciler's queue: stop only once every source's
+    // sync has ended and each record's consumer span has ended
     let mut spans = Vec::new();
     let until = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
@@ -223,7 +208,7 @@ async fn one_trace_follows_a_source_record_from_the_fetch_to_the_snapshot() {
                 spans.push(span);
             }
             Ok(None) => panic!("the collector stopped"),
-            Err(_) => panic!("records never consumed by the reconciler: {waiting:?}"),
+            Err(_) => panic!("syncs or records never done: {waiting:?}"),
         }
     }
 
@@ -246,7 +231,7 @@ async fn one_trace_follows_a_source_record_from_the_fetch_to_the_snapshot() {
     let failures = pipeline.stop().await;
     assert!(failures.is_empty(), "services failed: {failures:?}");
     stop.cancel();
-    sims.shutdown().await;
+    simulated.sims.shutdown().await;
     // every span has ended: export them all, then read what the collector got
     drain(&mut received, &mut spans).await;
     check(&spans, &caller);
@@ -264,15 +249,24 @@ async fn drain(received: &mut mpsc::UnboundedReceiver<Received>, spans: &mut Vec
     }
 }
 
-/// The message ids of the record spans no reconciler consumer span is the child of yet.
+/// What the run still waits for: the sources whose sync has not ended, and the message ids
+/// of the record spans no reconciler consumer span is the child of yet.
 fn unreconciled(spans: &[Span]) -> Vec<String> {
+    let synced: BTreeSet<_> = spans.iter().map(|s| s.name.as_str()).collect();
+    let mut waiting: Vec<String> = ["coop-alliance", "loan-fund", "ntm"]
+        .into_iter()
+        .map(|system| format!("sync {system}"))
+        .filter(|sync| !synced.contains(sync.as_str()))
+        .collect();
     let children: BTreeSet<_> = consumer_spans(spans, "reconciler")
         .filter_map(parent)
         .collect();
-    record_spans(spans)
-        .filter(|r| !children.contains(&id(r)))
-        .map(|r| attr(r, "messaging.message.id").unwrap_or_default())
-        .collect()
+    waiting.extend(
+        record_spans(spans)
+            .filter(|r| !children.contains(&id(r)))
+            .map(|r| attr(r, "messaging.message.id").unwrap_or_default()),
+    );
+    waiting
 }
 
 /// The adapters' record spans (one per published record).
