@@ -402,10 +402,7 @@ pub fn map(raw: &Value, mut meta: SourceMeta) -> Result<RegistryCooperative, Inv
         {
             Ok(Some(code.to_owned()))
         } else {
-            Err(format!(
-                "not a {} district code",
-                province_names(provinces)
-            ))
+            Err(format!("not a {} district code", province_names(provinces)))
         }
     });
     let address = r.optional::<String>("address");
