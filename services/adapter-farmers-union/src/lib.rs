@@ -1,8 +1,9 @@
 //! # hub-adapter-farmers-union: the Farmers' Union's workbooks
 //!
-//! The Union has no API: its provincial union (`12`) and its district unions send workbooks
-//! (`shared/sources/farmers-union.md`), one XLSX or one CSV file per sheet, each its
-//! sender's full roster as of its report date. This crate reads them ([`read`]) into
+//! The Union has no API: its provincial union (`12` for Lai Châu) and its district unions send
+//! workbooks (`shared/sources/farmers-union.md`), one XLSX or one CSV file per sheet, each its
+//! sender's full roster as of its report date. The senders are those of every province loaded
+//! (`REFERENCE_DIRS`): each province's union and its districts'. This crate reads them ([`read`]) into
 //! `source.fu_branch.v1`, `source.fu_officer.v1` and `source.fu_training.v1`; the adapter
 //! kit's file source kind (`hub_adapter_kit::file`) does the rest: dedup by file hash,
 //! retraction of rows a sender no longer lists, publishing with confirms, the audit of every

@@ -4,7 +4,12 @@
 //!
 //! Every row is read on its own: a row that cannot be read becomes a
 //! [`RowError`] (sheet, row, column, reason) and the rest is taken. A district sender's row
-//! outside its district is such an error. Codes typed as numbers are padded back (communes to
+//! outside its district is such an error.
+//!
+//! Senders and units are those of every province loaded (`REFERENCE_DIRS`,
+//! [`hub_normalise::reference::provinces`]; Lai Châu alone by default): a workbook's sender is
+//! a province's union (its province code) or a district's (the district's code), and a
+//! provincial union's workbook covers its own province only. Codes typed as numbers are padded back (communes to
 //! 5 digits, districts to 3); text is NFC with stray spaces collapsed.
 //!
 //! Pure: no I/O. Personal data (officers' names and phones, the preparer) never appears in a
@@ -22,7 +27,7 @@ use hub_contracts::v1::{
     BranchKind, BranchStatus, Conversion, FieldIssue, FuBranch, FuOfficer, FuTraining,
     OfficerLevel, OrgKind, SourceMeta, SourceRef, Workbook as WorkbookRef,
 };
-use hub_normalise::reference::{PROVINCE_CODE, Reference};
+use hub_normalise::reference::{self, Reference};
 use hub_normalise::text::fold;
 use serde_json::{Value, json};
 
@@ -56,10 +61,13 @@ pub fn header(book: &Workbook, file_hash: &str) -> Result<WorkbookRef, FileError
     let r = cols.row(row);
     let refused = |e: RowError| FileError::Refused(e.to_string());
     let sender = r.required_code("don_vi_gui", Some(2)).map_err(refused)?;
-    if sender != PROVINCE_CODE && !is_district(&sender) {
+    if !is_province(&sender) && !is_district(&sender) {
         return Err(refused(r.error(
             "don_vi_gui",
-            format!("{sender:?} is neither the province (12) nor one of its districts"),
+            format!(
+                "{sender:?} is neither a province ({}) nor one of its districts",
+                province_codes()
+            ),
         )));
     }
     let report_date = r.required_date("ngay_bao_cao").map_err(refused)?;
@@ -70,17 +78,44 @@ pub fn header(book: &Workbook, file_hash: &str) -> Result<WorkbookRef, FileError
     })
 }
 
+/// Whether `code` is a loaded province's code.
+fn is_province(code: &str) -> bool {
+    reference::provinces().iter().any(|p| p.code == code)
+}
+
+/// The loaded provinces' codes, for messages (`12`; `12, 11`).
+fn province_codes() -> String {
+    reference::provinces()
+        .iter()
+        .map(|p| p.code.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn is_district(code: &str) -> bool {
-    Reference::get()
+    Reference::loaded()
         .communes_2024
         .iter()
         .any(|c| c.district_code == code)
 }
 
 fn district_of_commune(code: &str) -> Option<String> {
-    Reference::get()
+    Reference::loaded()
         .commune_2024(code)
         .map(|c| c.district_code.clone())
+}
+
+/// The code of the loaded province a district belongs to.
+fn province_of_district(district: &str) -> Option<&'static str> {
+    reference::provinces()
+        .iter()
+        .find(|p| {
+            p.reference
+                .communes_2024
+                .iter()
+                .any(|c| c.district_code == district)
+        })
+        .map(|p| p.code.as_str())
 }
 
 /// One sheet's reading context.
@@ -109,21 +144,36 @@ impl Ctx<'_> {
         }
     }
 
-    /// A district sender's row must lie in its district.
+    /// A district sender's row must lie in its district, a province sender's in its
+    /// province. `district`: the row's district (`None`: the province level of `province`).
     fn in_scope(
         &self,
         r: &RowReader<'_>,
         column: &str,
         district: Option<&str>,
+        province: Option<&str>,
     ) -> Result<(), RowError> {
-        if self.batch.sender == PROVINCE_CODE || district == Some(self.batch.sender.as_str()) {
+        let sender = self.batch.sender.as_str();
+        if is_province(sender) {
+            if province == Some(sender) {
+                return Ok(());
+            }
+            return Err(r.error(
+                column,
+                format!(
+                    "outside province {sender}: a provincial workbook covers its province only \
+                     (this is in province {})",
+                    province.unwrap_or("unknown")
+                ),
+            ));
+        }
+        if district == Some(sender) {
             return Ok(());
         }
         Err(r.error(
             column,
             format!(
-                "outside district {}: a district workbook covers its district only ({})",
-                self.batch.sender,
+                "outside district {sender}: a district workbook covers its district only ({})",
                 district.map_or("the province level".to_owned(), |d| format!(
                     "this is in district {d}"
                 ))
@@ -239,10 +289,10 @@ fn branch(
                 format!("unknown commune code {commune} (2024 list)"),
             )
         })?;
-        ctx.in_scope(r, "ma_xa", Some(&district))?;
+        ctx.in_scope(r, "ma_xa", Some(&district), province_of_district(&district))?;
         let commune_2025 = r.code("ma_xa_moi", Some(5))?;
         if let Some(new) = &commune_2025 {
-            let expected = Reference::get().new_unit_of(&commune);
+            let expected = Reference::loaded().new_unit_of(&commune);
             if expected != Some(new.as_str()) {
                 return Err(r.error(
                     "ma_xa_moi",
@@ -347,8 +397,11 @@ fn officer(
         let (unit_code, district) = match level {
             OfficerLevel::Province => {
                 let unit = r.required_code("ma_don_vi", Some(2))?;
-                if unit != PROVINCE_CODE {
-                    return Err(r.error("ma_don_vi", format!("{unit} is not the province (12)")));
+                if !is_province(&unit) {
+                    return Err(r.error(
+                        "ma_don_vi",
+                        format!("{unit} is not a province ({})", province_codes()),
+                    ));
                 }
                 (unit, None)
             }
@@ -370,7 +423,14 @@ fn officer(
                 (unit, Some(d))
             }
         };
-        ctx.in_scope(r, "ma_don_vi", district.as_deref())?;
+        let province = match &district {
+            Some(d) => province_of_district(d),
+            None => reference::provinces()
+                .iter()
+                .find(|p| p.code == unit_code)
+                .map(|p| p.code.as_str()),
+        };
+        ctx.in_scope(r, "ma_don_vi", district.as_deref(), province)?;
         let supports = r.yes_no("phu_trach_KTTT")?;
         let mut issues = Vec::new();
         let phone = r.text("dien_thoai").and_then(|p| {
