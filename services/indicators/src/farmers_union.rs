@@ -6,8 +6,11 @@
 //! - A sender's roster as of T is its workbook with the latest report date <= T (a workbook
 //!   lists the whole roster, every row under its report date): the records of that report
 //!   date (a later fetch breaks ties); a retracted one counts nowhere.
+//! - A plan reads only its own province's senders: its provincial union (the sender coded
+//!   as the plan's province, `12` for Lai Châu) and its districts' unions; another province's
+//!   workbooks (several plans in one hub) count nowhere in it.
 //! - For each district, the sender whose roster stands there is the one of the provincial
-//!   union (`12`) and the district's own union with the later report date (the district's
+//!   union and the district's own union with the later report date (the district's
 //!   own on a tie); a branch or an officer of a district counts only from that sender.
 //!   Province-level officers (`tinh`) count from the provincial roster only.
 //! - A branch counts in its commune (`ma_xa`, 2024 list) and the units containing it (on the
@@ -39,9 +42,6 @@ use hub_contracts::v1::{
 use hub_contracts::v1::indicator::UnitLevel;
 
 use crate::plan::{Plan, UnitList, UnitTable};
-
-/// The provincial union's sender code.
-pub const PROVINCE_SENDER: &str = "12";
 
 /// Every version of every Farmers' Union record the projection holds.
 #[derive(Debug, Clone, Default)]
@@ -117,7 +117,7 @@ pub fn per_unit(
     fu: &FuInputs,
     golden: &[GoldenRecord],
 ) -> Vec<Option<FuSums>> {
-    let latest = latest_report_dates(fu, t);
+    let latest = latest_report_dates(plan, fu, t);
     if latest.is_empty() {
         return vec![None; plan.units(list).rows.len()];
     }
@@ -128,8 +128,19 @@ pub fn per_unit(
     units.out
 }
 
-/// Each sender's latest report date <= T.
-fn latest_report_dates(fu: &FuInputs, t: NaiveDate) -> BTreeMap<&str, NaiveDate> {
+/// Each of the plan's senders' latest report date <= T (its province's union and its
+/// districts' unions; other provinces' senders are left out).
+fn latest_report_dates<'a>(
+    plan: &Plan,
+    fu: &'a FuInputs,
+    t: NaiveDate,
+) -> BTreeMap<&'a str, NaiveDate> {
+    let districts: BTreeSet<&str> = plan
+        .communes_2024
+        .iter()
+        .map(|c| c.district_code.as_str())
+        .collect();
+    let ours = |sender: &str| sender == plan.province_code || districts.contains(sender);
     let mut latest: BTreeMap<&str, NaiveDate> = BTreeMap::new();
     let dates = fu
         .branches
@@ -138,7 +149,7 @@ fn latest_report_dates(fu: &FuInputs, t: NaiveDate) -> BTreeMap<&str, NaiveDate>
         .chain(fu.officers.iter().map(|r| &r.workbook))
         .chain(fu.trainings.iter().map(|r| &r.workbook));
     for wb in dates {
-        if wb.report_date <= t {
+        if wb.report_date <= t && ours(&wb.sender) {
             let e = latest.entry(wb.sender.as_str()).or_insert(wb.report_date);
             if *e < wb.report_date {
                 *e = wb.report_date;
@@ -155,6 +166,8 @@ struct Units<'a> {
     /// District → the sender standing for it (its own workbook when newer than the
     /// province's).
     chosen: BTreeMap<&'a str, &'a str>,
+    /// The provincial union's sender code: the plan's province code.
+    province: &'a str,
     province_rows: Vec<usize>,
     out: Vec<Option<FuSums>>,
 }
@@ -168,13 +181,14 @@ impl<'a> Units<'a> {
             .iter()
             .map(|c| c.district_code.as_str())
             .collect();
-        let province = latest.get(PROVINCE_SENDER).copied();
+        let province_sender = plan.province_code.as_str();
+        let province = latest.get(province_sender).copied();
         let mut chosen: BTreeMap<&str, &str> = BTreeMap::new();
         for d in &districts {
             let own = latest.get(d).copied();
             let sender = match (own, province) {
                 (Some(o), Some(p)) if o >= p => Some(*d),
-                (Some(_), Some(_)) | (None, Some(_)) => Some(PROVINCE_SENDER),
+                (Some(_), Some(_)) | (None, Some(_)) => Some(province_sender),
                 (Some(_), None) => Some(*d),
                 (None, None) => None,
             };
@@ -204,6 +218,7 @@ impl<'a> Units<'a> {
             table,
             list,
             chosen,
+            province: province_sender,
             province_rows,
             out,
         }
@@ -302,7 +317,7 @@ impl<'a> Units<'a> {
             }
             let sender = o.workbook.sender.as_str();
             let rows: Vec<usize> = match (o.level, o.district_code.as_deref()) {
-                (OfficerLevel::Province, _) if sender == PROVINCE_SENDER => {
+                (OfficerLevel::Province, _) if sender == self.province => {
                     self.province_rows.clone()
                 }
                 (OfficerLevel::District, Some(d)) if self.counts_for(sender, d) => {
@@ -673,5 +688,60 @@ mod tests {
             .new_unit_of("03390")
             .expect("mapped");
         assert_eq!(value(&units, new_unit, "I5").1, Some(1.0));
+    }
+    /// Several plans in one hub: each reads its own province's unions only. Điện Biên's
+    /// provincial (`11`) and Tủa Chùa's (`098`) workbooks make its CAN-BO (officers trained,
+    /// as I8); Lai Châu's workbook (`12`) counts in Lai Châu's I8 and nowhere in Điện Biên's,
+    /// which stays `no_source` while only Lai Châu's unions have sent.
+    #[test]
+    fn each_plan_reads_its_own_provinces_unions_only() {
+        let lai_chau = Plan::builtin().expect("plan");
+        let dien_bien = Plan::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/plans/dien-bien"),
+        )
+        .expect("Điện Biên's plan");
+        let lc = wb("12", d(2024, 12, 31));
+        let db = wb("11", d(2024, 12, 31));
+        let tua_chua = wb("098", d(2025, 3, 31));
+        let mut fu = FuInputs::default();
+        fu.officers
+            .push(officer(&lc, "T1", OfficerLevel::Province, "12", None));
+        fu.trainings.push(training(&lc, "T1", d(2024, 6, 1)));
+        let only_lai_chau = fu.clone();
+        fu.officers
+            .push(officer(&db, "T1", OfficerLevel::Province, "11", None));
+        fu.officers
+            .push(officer(&db, "T2", OfficerLevel::Province, "11", None));
+        fu.trainings.push(training(&db, "T2", d(2024, 7, 1)));
+        // Mường Báng (Tủa Chùa): an officer of the district's own roster, trained
+        fu.officers.push(officer(
+            &tua_chua,
+            "X1",
+            OfficerLevel::Commune,
+            "03250",
+            Some("098"),
+        ));
+        fu.trainings.push(training(&tua_chua, "X1", d(2025, 1, 10)));
+        let inputs = Inputs {
+            golden: &[],
+            loans: &[],
+            ntm: &[],
+        };
+        let at = d(2025, 6, 30);
+
+        let units = compute_with_union(&dien_bien, UnitList::Units2024, at, inputs, &fu);
+        // province: T1, T2 (T2 trained) and X1 (trained): 2 of 3
+        let (_, num, den, _) = value(&units, "11", "CAN-BO");
+        assert_eq!((num, den), (Some(2.0), Some(3.0)));
+        assert_eq!(value(&units, "098", "CAN-BO").1, Some(1.0));
+        assert_eq!(value(&units, "03250", "CAN-BO").2, Some(1.0));
+        // Lai Châu's officer T1 (trained) is not Điện Biên's
+        let units = compute_with_union(&lai_chau, UnitList::Units2024, at, inputs, &fu);
+        let (_, num, den, _) = value(&units, "12", "I8");
+        assert_eq!((num, den), (Some(1.0), Some(1.0)));
+        // before Điện Biên's unions sent anything: no source there, whatever Lai Châu sent
+        let units = compute_with_union(&dien_bien, UnitList::Units2024, at, inputs, &only_lai_chau);
+        assert_eq!(value(&units, "11", "CAN-BO").3, ValueStatus::NoSource);
+        assert_eq!(value(&units, "098", "CAN-BO").3, ValueStatus::NoSource);
     }
 }
