@@ -37,12 +37,22 @@ fn golden(n: u128, commune: &str, grade: &str, established: &str) -> GoldenRecor
     .expect("a golden record")
 }
 
+/// Communes of Lai Châu's the small projection lies in (two in one district).
+const LAI_CHAU: [&str; 3] = ["03421", "03400", "03586"];
+/// Communes of Điện Biên's: Mường Báng and Tủa Chùa (Tủa Chùa), Him Lam (Điện Biên Phủ).
+const DIEN_BIEN: [&str; 3] = ["03250", "03217", "03127"];
+
 fn snapshot_of(plan: &Plan, list: UnitList) -> IndicatorSnapshot {
+    let communes = if plan.province_code == "11" {
+        DIEN_BIEN
+    } else {
+        LAI_CHAU
+    };
     let golden = vec![
-        golden(1, "03421", "good", "2024-05-01"),
-        golden(2, "03421", "weak", "2024-06-01"),
-        golden(3, "03400", "average", "2024-07-01"),
-        golden(4, "03586", "fair", "2025-01-01"),
+        golden(1, communes[0], "good", "2024-05-01"),
+        golden(2, communes[0], "weak", "2024-06-01"),
+        golden(3, communes[1], "average", "2024-07-01"),
+        golden(4, communes[2], "fair", "2025-01-01"),
     ];
     let as_of = NaiveDate::from_ymd_opt(2025, 6, 30).expect("date");
     let units = compute(
@@ -74,10 +84,85 @@ fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interchange")
 }
 
+/// Every number of `s` is a data value of the DHIS2 payload at its org unit and data element,
+/// the payload validates against DHIS2's documented format, and sdmx1 reads the SDMX-JSON
+/// message back with the same values (`check.py`).
+fn exports_read_back(plan: &Plan, s: &IndicatorSnapshot, out: &Path) {
+    let map = plan.dhis2.as_ref().expect("the plan maps to DHIS2");
+    let list = &s.unit_list;
+    let dhis2 = interchange::dhis2(map, s).expect("dhis2");
+    let values = dhis2["dataValues"].as_array().expect("values");
+    // every number of the snapshot is a data value, at its org unit and data element
+    let mut expected = Vec::new();
+    let mut n = 0;
+    for u in &s.units {
+        let org = &map.org_units[&(s.unit_list.clone(), u.unit_code.clone())];
+        for v in &u.values {
+            let e = &map.data_elements[&v.indicator];
+            for (measure, x, element) in [
+                ("VALUE", v.value, Some(&e.value)),
+                ("NUMERATOR", v.numerator, e.numerator.as_ref()),
+                ("DENOMINATOR", v.denominator, e.denominator.as_ref()),
+            ] {
+                let Some(x) = x else { continue };
+                expected.push(json!({
+                    "unit": u.unit_code, "indicator": v.indicator, "measure": measure,
+                    "as_of": s.as_of.to_string(), "value": x,
+                }));
+                let Some(element) = element else { continue };
+                n += 1;
+                let dv = values
+                    .iter()
+                    .find(|d| d["orgUnit"] == org.as_str() && d["dataElement"] == element.as_str())
+                    .unwrap_or_else(|| panic!("{} {} {measure}", u.unit_code, v.indicator));
+                let read: f64 = dv["value"]
+                    .as_str()
+                    .expect("a string")
+                    .parse()
+                    .expect("a number");
+                assert_eq!(read, x, "{} {} {measure}", u.unit_code, v.indicator);
+                assert_eq!(dv["period"], "20250630");
+                let comment = dv["comment"].as_str().expect("comment");
+                assert!(comment.contains(&s.content_hash), "{comment}");
+                assert!(comment.contains("coop-alliance 4 records"), "{comment}");
+            }
+        }
+    }
+    assert_eq!(values.len(), n, "nothing else");
+
+    let sdmx = interchange::sdmx(plan, s);
+    let header_id = format!("coophub-{}-{}-v3", plan.id, s.unit_list);
+    let write = |name: &str, v: &Value| {
+        let path = out.join(format!("{}-{name}", s.unit_list));
+        std::fs::write(&path, serde_json::to_vec_pretty(v).expect("json")).expect("write");
+        path
+    };
+    let dhis2_path = write("dhis2.json", &dhis2);
+    let sdmx_path = write("sdmx.json", &sdmx);
+    let expected_path = write(
+        "expected.json",
+        &json!({ "header_id": header_id, "observations": expected }),
+    );
+    let run = Command::new("python3")
+        .arg(dir().join("check.py"))
+        .arg(&dhis2_path)
+        .arg(dir().join("dhis2-dataValueSets.schema.json"))
+        .arg(&sdmx_path)
+        .arg(&expected_path)
+        .output()
+        .expect("python3 runs");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(run.status.success(), "{list} list: check.py failed: {said}");
+    assert!(said.contains("ok:"), "{said}");
+}
+
 #[test]
 fn dhis2_and_sdmx_exports_read_back_with_the_snapshots_values() {
     let plan = Plan::builtin().expect("plan");
-    let map = plan.dhis2.as_ref().expect("Lai Châu's plan maps to DHIS2");
     let out = std::env::temp_dir().join(format!("coophub-interchange-{}", std::process::id()));
     std::fs::create_dir_all(&out).expect("temp dir");
     for list in UnitList::ALL {
@@ -86,77 +171,62 @@ fn dhis2_and_sdmx_exports_read_back_with_the_snapshots_values() {
         let p = &s.units[0].values;
         assert_eq!(p[2].numerator, Some(2.0), "I3: 2 of 4 fair or good");
         assert_eq!(p[8].value, Some(100.0 * 4.0 / 12.0), "I9: 4 of 12 trained");
+        exports_read_back(&plan, &s, &out);
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
 
+/// Điện Biên's plan, read from its folder alone (its own indicators, units and DHIS2
+/// mapping, `deploy/plans/dien-bien/dhis2.toml`: illustrative identifiers), exports the same
+/// way: every number at its own org unit and data element, checked against DHIS2's format,
+/// and read back by sdmx1.
+#[test]
+fn dien_biens_snapshot_exports_from_its_own_mapping() {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/plans/dien-bien");
+    let plan = Plan::load(&folder).expect("Điện Biên's plan");
+    let map = plan.dhis2.as_ref().expect("Điện Biên's plan maps to DHIS2");
+    assert_eq!(map.data_set.as_deref(), Some("DbCoop182DS"));
+    let out = std::env::temp_dir().join(format!("coophub-interchange-db-{}", std::process::id()));
+    std::fs::create_dir_all(&out).expect("temp dir");
+    for (list, units) in [
+        (UnitList::Units2024, 1 + 10 + 129),
+        (UnitList::Units2025, 1 + 45),
+    ] {
+        let s = snapshot_of(&plan, list);
+        assert_eq!(
+            (s.plan_id.as_str(), s.units.len()),
+            ("dien-bien-182", units)
+        );
+        let p = &s.units[0].values;
+        assert_eq!(p[0].indicator, "HTX-MOI");
+        assert_eq!(
+            p[0].value,
+            Some(4.0),
+            "four new supported HTX since 2024-04-01"
+        );
+        assert_eq!(
+            (p[1].numerator, p[1].denominator),
+            (Some(2.0), Some(4.0)),
+            "HTX-KHA: 2 of 4 fair or good"
+        );
         let dhis2 = interchange::dhis2(map, &s).expect("dhis2");
         let values = dhis2["dataValues"].as_array().expect("values");
-        // every number of the snapshot is a data value, at its org unit and data element
-        let mut expected = Vec::new();
-        let mut n = 0;
-        for u in &s.units {
-            let org = &map.org_units[&(s.unit_list.clone(), u.unit_code.clone())];
-            for v in &u.values {
-                let e = &map.data_elements[&v.indicator];
-                for (measure, x, element) in [
-                    ("VALUE", v.value, Some(&e.value)),
-                    ("NUMERATOR", v.numerator, e.numerator.as_ref()),
-                    ("DENOMINATOR", v.denominator, e.denominator.as_ref()),
-                ] {
-                    let Some(x) = x else { continue };
-                    expected.push(json!({
-                        "unit": u.unit_code, "indicator": v.indicator, "measure": measure,
-                        "as_of": s.as_of.to_string(), "value": x,
-                    }));
-                    let Some(element) = element else { continue };
-                    n += 1;
-                    let dv = values
-                        .iter()
-                        .find(|d| {
-                            d["orgUnit"] == org.as_str() && d["dataElement"] == element.as_str()
-                        })
-                        .unwrap_or_else(|| panic!("{} {} {measure}", u.unit_code, v.indicator));
-                    let read: f64 = dv["value"]
-                        .as_str()
-                        .expect("a string")
-                        .parse()
-                        .expect("a number");
-                    assert_eq!(read, x, "{} {} {measure}", u.unit_code, v.indicator);
-                    assert_eq!(dv["period"], "20250630");
-                    let comment = dv["comment"].as_str().expect("comment");
-                    assert!(comment.contains(&s.content_hash), "{comment}");
-                    assert!(comment.contains("coop-alliance 4 records"), "{comment}");
-                }
-            }
-        }
-        assert_eq!(values.len(), n, "nothing else");
-
-        let sdmx = interchange::sdmx(&plan, &s);
-        let header_id = format!("coophub-lai-chau-182-{}-v3", s.unit_list);
-        let write = |name: &str, v: &Value| {
-            let path = out.join(format!("{}-{name}", s.unit_list));
-            std::fs::write(&path, serde_json::to_vec_pretty(v).expect("json")).expect("write");
-            path
-        };
-        let dhis2_path = write("dhis2.json", &dhis2);
-        let sdmx_path = write("sdmx.json", &sdmx);
-        let expected_path = write(
-            "expected.json",
-            &json!({ "header_id": header_id, "observations": expected }),
+        assert!(!values.is_empty());
+        assert_eq!(dhis2["dataSet"], "DbCoop182DS");
+        // Điện Biên's own org units and data elements, none of Lai Châu's
+        assert!(values.iter().all(|v| {
+            v["orgUnit"].as_str().is_some_and(|o| o.starts_with("Db"))
+                && v["dataElement"]
+                    .as_str()
+                    .is_some_and(|e| e.starts_with("Db"))
+        }));
+        assert!(
+            values
+                .iter()
+                .any(|v| v["orgUnit"] == "DbP00000011" && v["dataElement"] == "DbHtxMoValu"),
+            "the province's HTX-MOI"
         );
-        let run = Command::new("python3")
-            .arg(dir().join("check.py"))
-            .arg(&dhis2_path)
-            .arg(dir().join("dhis2-dataValueSets.schema.json"))
-            .arg(&sdmx_path)
-            .arg(&expected_path)
-            .output()
-            .expect("python3 runs");
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&run.stdout),
-            String::from_utf8_lossy(&run.stderr)
-        );
-        assert!(run.status.success(), "{list} list: check.py failed: {said}");
-        assert!(said.contains("ok:"), "{said}");
+        exports_read_back(&plan, &s, &out);
     }
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -1,5 +1,6 @@
 //! Several plans in one service (`PLAN_DIRS`): Lai Châu's and Điện Biên's folders, snapshots
-//! computed, stored and served per plan, against a real PostgreSQL and RabbitMQ.
+//! computed, stored, served and exported (DHIS2 with each plan's own mapping, SDMX-JSON) per
+//! plan, against a real PostgreSQL and RabbitMQ.
 
 use std::path::PathBuf;
 
@@ -17,6 +18,20 @@ fn folder(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../deploy/plans")
         .join(name)
+}
+
+/// The province's DHIS2 org unit in the plan's own mapping (`dhis2-org-units.csv`).
+fn map_org_unit(plan: &str, province: &str) -> String {
+    let dir = if plan.starts_with("lai-chau") {
+        "lai-chau"
+    } else {
+        "dien-bien"
+    };
+    let text = std::fs::read_to_string(folder(dir).join("dhis2-org-units.csv")).expect("mapping");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("2024,{province},")))
+        .expect("the province is mapped")
+        .to_owned()
 }
 
 #[tokio::test]
@@ -110,6 +125,29 @@ async fn each_plan_loaded_has_its_own_snapshots() {
         ))
         .await;
         assert_eq!((status, h["plan_id"].as_str()), (200, Some(plan)));
+        // each plan's snapshot exports with its own DHIS2 mapping and as SDMX-JSON
+        let (status, dhis2) = get(format!(
+            "/api/v1/snapshots/latest/export?format=dhis2&units=2024&plan={plan}"
+        ))
+        .await;
+        assert_eq!(status, 200, "{plan}: {dhis2}");
+        let org = map_org_unit(plan, province);
+        assert!(
+            dhis2["dataValues"]
+                .as_array()
+                .is_some_and(|v| v.iter().any(|d| d["orgUnit"] == org.as_str())),
+            "{plan}: the province's org unit {org}"
+        );
+        let (status, sdmx) = get(format!(
+            "/api/v1/snapshots/latest/export?format=sdmx&units=2024&plan={plan}"
+        ))
+        .await;
+        assert_eq!(status, 200, "{plan}: {sdmx}");
+        assert_eq!(
+            sdmx["header"]["id"],
+            format!("coophub-{plan}-2024-v{}", s.version),
+            "{plan}"
+        );
     }
     // without `plan`: the default (the first folder)
     let (_, latest) = get("/api/v1/snapshots/latest".into()).await;

@@ -30,13 +30,12 @@ fn folder_alone() -> PathBuf {
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let to = std::env::temp_dir().join(format!("hub-plan-dien-bien-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&to).expect("temp dir");
-    for f in [
-        "plan.toml",
-        "units-2024.csv",
-        "units-2025.csv",
-        "crosswalk-2025.csv",
-    ] {
-        std::fs::copy(from.join(f), to.join(f)).expect("copy");
+    // every file of the folder (plan, unit lists, crosswalk, DHIS2 mapping), nothing else
+    for entry in std::fs::read_dir(&from).expect("the folder") {
+        let path = entry.expect("an entry").path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(path.file_name().expect("a name"))).expect("copy");
+        }
     }
     to
 }
