@@ -5,7 +5,9 @@
 //! compose file and the manifests are also read as YAML (`tests/deploy/check_deploy.py`,
 //! Python with PyYAML: no Docker engine or cluster is needed): no internal API or management
 //! port published, every secret from the environment or a Secret (each pod only its own), no
-//! development users file.
+//! development users file. And every process serves the same provinces (`REFERENCE_DIRS`,
+//! the indicators' `PLAN_DIRS`), from plan folders the image ships (`tests/deploy/provinces.py`
+//! reads each process's settings).
 
 fn read(path: &str) -> String {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -180,6 +182,217 @@ fn compose_and_kubernetes_read_as_yaml_publish_no_internal_port_and_hold_no_secr
         assert_ne!(text, k8s, "{what}: the fixture no longer applies");
         std::fs::write(&k8s_path, text).expect("write");
         let e = check_deploy(&compose_path, &k8s_path).expect_err(what);
+        assert!(e.contains(expect), "{what}: {e}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The roles that resolve units and addresses (and so read `REFERENCE_DIRS`).
+const ROLES: [&str; 5] = ["adapter", "inbound", "reconciler", "indicators", "console"];
+
+/// The image's `ENV` settings (`KEY=value` words of its `ENV` instructions).
+fn image_env(dockerfile: &str) -> std::collections::BTreeMap<String, String> {
+    let joined = dockerfile.replace("\\\n", " ");
+    joined
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("ENV "))
+        .flat_map(str::split_whitespace)
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// What the image copies: (destination, source in the repository).
+fn image_copies(dockerfile: &str) -> Vec<(String, String)> {
+    dockerfile
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("COPY "))
+        .filter(|l| !l.starts_with("--"))
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.len() == 2).then(|| (w[1].to_owned(), w[0].to_owned()))
+        })
+        .collect()
+}
+
+/// Runs `tests/deploy/provinces.py`: the province settings of each hub process.
+fn province_settings(compose: &std::path::Path, k8s: &std::path::Path) -> serde_json::Value {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/deploy/provinces.py");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(compose)
+        .arg(k8s)
+        .output()
+        .unwrap_or_else(|e| panic!("python3 (with PyYAML) runs {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("provinces.py prints JSON")
+}
+
+/// The plan folders (in the repository) every process of the deployment serves, or how the
+/// files disagree: every process that resolves units has `REFERENCE_DIRS` (its own or the
+/// image's), the same everywhere, the indicators' `PLAN_DIRS` are those folders, and every
+/// folder is one the image ships.
+fn provinces_served(
+    dockerfile: &str,
+    settings: &serde_json::Value,
+) -> Result<Vec<std::path::PathBuf>, String> {
+    let image = image_env(dockerfile);
+    let mut first: Option<(String, String)> = None;
+    let mut processes = 0;
+    for platform in ["compose", "kubernetes"] {
+        let procs = settings[platform].as_object().ok_or("no processes")?;
+        for (name, p) in procs {
+            let command: Vec<&str> = p["command"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str())
+                .collect();
+            let Some(role) = command.first().filter(|r| ROLES.contains(r)) else {
+                continue;
+            };
+            processes += 1;
+            let who = format!("{platform} {name}");
+            let get = |var: &str| {
+                p["env"][var]
+                    .as_str()
+                    .map(str::to_owned)
+                    .or_else(|| image.get(var).cloned())
+            };
+            let refs = get("REFERENCE_DIRS")
+                .ok_or_else(|| format!("{who}: no REFERENCE_DIRS (Lai Châu's units alone)"))?;
+            match &first {
+                None => first = Some((who.clone(), refs.clone())),
+                Some((other, r)) if *r != refs => {
+                    return Err(format!(
+                        "{who} resolves against {refs}, {other} against {r}"
+                    ));
+                }
+                Some(_) => {}
+            }
+            if *role == "indicators" {
+                let plans = get("PLAN_DIRS").unwrap_or_default();
+                if plans != refs {
+                    return Err(format!(
+                        "{who}: PLAN_DIRS {plans:?} is not REFERENCE_DIRS {refs:?}"
+                    ));
+                }
+            }
+        }
+    }
+    if processes == 0 {
+        return Err("no hub process found".into());
+    }
+    let (_, refs) = first.ok_or("no REFERENCE_DIRS")?;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let copies = image_copies(dockerfile);
+    hub_runtime::units::split_dirs(&refs)
+        .into_iter()
+        .map(|folder| {
+            let f = folder.to_string_lossy().into_owned();
+            copies
+                .iter()
+                .find_map(|(dest, src)| {
+                    let rest = f.strip_prefix(dest.as_str())?.strip_prefix('/')?;
+                    let here = root.join(src).join(rest);
+                    here.join("plan.toml").is_file().then_some(here)
+                })
+                .ok_or_else(|| format!("{f} is not a plan folder the image ships"))
+        })
+        .collect()
+}
+
+#[test]
+fn every_process_serves_the_same_provinces_from_plan_folders_the_image_ships() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dockerfile = read("deploy/Dockerfile");
+    let compose_path = root.join("docker-compose.yml");
+    let k8s_path = root.join("deploy/kubernetes/hub.yaml");
+    let settings = province_settings(&compose_path, &k8s_path);
+    let folders = provinces_served(&dockerfile, &settings)
+        .unwrap_or_else(|e| panic!("the deployment's provinces disagree: {e}"));
+    let names: Vec<String> = folders
+        .iter()
+        .filter_map(|f| f.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["lai-chau", "dien-bien"], "{folders:?}");
+    // the image alone (a process that sets nothing) serves the same
+    let image = image_env(&dockerfile);
+    assert_eq!(image.get("REFERENCE_DIRS"), image.get("PLAN_DIRS"));
+    assert!(!image.contains_key("PLAN_FILE"), "PLAN_DIRS replaces it");
+    // each folder is a plan and a province, none twice
+    let mut ids = std::collections::BTreeSet::new();
+    let mut codes = std::collections::BTreeSet::new();
+    for f in &folders {
+        let plan = hub_indicators::Plan::load(f).unwrap_or_else(|e| panic!("{e}"));
+        let province = hub_runtime::units::load(f).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(plan.province_code, province.code, "{}", f.display());
+        assert!(plan.dhis2.is_some(), "{}: a DHIS2 mapping", f.display());
+        assert!(ids.insert(plan.id.clone()), "{} twice", plan.id);
+        assert!(
+            codes.insert(province.code.clone()),
+            "{} twice",
+            province.code
+        );
+    }
+
+    // the check finds what it is there for
+    let dir = std::env::temp_dir().join(format!("hub-deploy-provinces-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let compose = read("docker-compose.yml");
+    let k8s = read("deploy/kubernetes/hub.yaml");
+    let both = "/etc/coophub/plans/lai-chau,/etc/coophub/plans/dien-bien";
+    let broken = [
+        (
+            "the reconciler with one province",
+            compose.replacen(
+                "    command: [\"reconciler\"]\n    environment:\n      <<: *env\n",
+                "    command: [\"reconciler\"]\n    environment:\n      <<: *env\n      REFERENCE_DIRS: /etc/coophub/plans/lai-chau\n",
+                1,
+            ),
+            k8s.clone(),
+            dockerfile.clone(),
+            "compose reconciler resolves against /etc/coophub/plans/lai-chau",
+        ),
+        (
+            "a folder the image does not ship",
+            compose.replace(both, &format!("{both},/etc/coophub/plans/son-la")),
+            k8s.replace(both, &format!("{both},/etc/coophub/plans/son-la")),
+            dockerfile.replace(both, &format!("{both},/etc/coophub/plans/son-la")),
+            "/etc/coophub/plans/son-la is not a plan folder the image ships",
+        ),
+        (
+            "the indicators' plans not the provinces resolved",
+            compose.replace(
+                &format!("      PLAN_DIRS: {both}\n"),
+                "      PLAN_DIRS: /etc/coophub/plans/dien-bien\n",
+            ),
+            k8s.clone(),
+            dockerfile.clone(),
+            "compose indicators: PLAN_DIRS",
+        ),
+        (
+            "no provinces anywhere",
+            compose.replace(&format!("  REFERENCE_DIRS: {both}\n"), ""),
+            k8s.clone(),
+            dockerfile.replace(&format!("    REFERENCE_DIRS={both} \\\n"), ""),
+            "no REFERENCE_DIRS",
+        ),
+    ];
+    for (what, compose_text, k8s_text, dockerfile_text, expect) in broken {
+        assert!(
+            compose_text != compose || k8s_text != k8s,
+            "{what}: the fixture no longer applies"
+        );
+        let (c, k) = (dir.join("compose.yml"), dir.join("hub.yaml"));
+        std::fs::write(&c, compose_text).expect("write");
+        std::fs::write(&k, k8s_text).expect("write");
+        let e = provinces_served(&dockerfile_text, &province_settings(&c, &k)).expect_err(what);
         assert!(e.contains(expect), "{what}: {e}");
     }
     let _ = std::fs::remove_dir_all(&dir);
