@@ -26,11 +26,13 @@
 //! dead-lettered (`too-large`) before anything parses it.
 //!
 //! Three kinds: [`Consumer`] hands its [`Handler`] one message at a time (several at once with
-//! `concurrency`); [`PipelineConsumer`] works like [`BatchConsumer`] but prepares the next
-//! batch while the previous one commits (see [`pipeline`]); [`BatchConsumer`] hands its [`BatchHandler`] every message the broker had
+//! `concurrency`); [`BatchConsumer`] hands its [`BatchHandler`] every message the broker had
 //! already delivered (within the prefetch window, up to the batch size; it never waits for a
 //! batch to fill), so that a service can apply them in ONE transaction, and acks them together
-//! after that commit. Per-message outcomes are the same in both: what cannot be parsed is
+//! after that commit; [`PipelineConsumer`] works like [`BatchConsumer`] but prepares the next
+//! batch while the previous one commits (see [`pipeline`]). The kinds share their options
+//! (one set of builder setters, `queue_options!`) and one settle path ([`settle`]): parsing,
+//! outcomes, retry and dead-letter copies, acks. Per-message outcomes are the same in all: what cannot be parsed is
 //! dead-lettered before the handler sees it; a message the batch handler reports as failed
 //! alone takes its own retry or dead-letter path; and when a batch fails as a whole (rolled
 //! back), its messages are handed over again one at a time, so one bad message never takes the
@@ -50,21 +52,80 @@ use std::sync::Arc;
 use futures::StreamExt;
 use hub_contracts::{Contract, Envelope, RawEnvelope};
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use tracing::Instrument;
 
 use super::MessagingError;
 use super::broker::Broker;
-use super::publisher::{OutgoingMessage, Publisher};
+use super::publisher::Publisher;
 use super::retry::RetryPolicy;
 use super::topology::{DLX, QueueSpec};
 use crate::shutdown::CancellationToken;
+use crate::telemetry::TraceContext;
 use crate::telemetry::propagation::{self, TRACEPARENT};
-use crate::telemetry::{QueueLabels, TraceContext};
+
+/// The options every consumer kind has, written once and expanded in each kind's `impl`
+/// (the kind holds its [`Core`] in `core`); `batches` adds the batch size.
+macro_rules! queue_options {
+    () => {
+        /// The retry policy for transient failures (delays, attempts).
+        pub fn retry(mut self, policy: RetryPolicy) -> Self {
+            self.core.retry = policy;
+            self
+        }
+
+        /// Unacknowledged deliveries the broker may send ahead (bounded prefetch). For the
+        /// batch kinds also the largest batch unless `max_batch` says otherwise (a window of
+        /// two batches lets the pipelined kind fill the next one while one commits).
+        pub fn prefetch(mut self, n: u16) -> Self {
+            self.core.prefetch = n.max(1);
+            self
+        }
+
+        /// Contract types this consumer takes; any other type is dead-lettered.
+        pub fn accepts(mut self, types: &[&str]) -> Self {
+            self.core.accepts = Some(types.iter().map(|t| (*t).to_owned()).collect());
+            self
+        }
+
+        /// Users (besides this connection's own) whose messages are the hub's copies of
+        /// another publisher's message, e.g. the console's user replaying dead letters: their
+        /// [`H_ORIGIN_USER`](crate::messaging::consumer::H_ORIGIN_USER) header names the
+        /// original publisher.
+        pub fn relays(mut self, users: &[String]) -> Self {
+            self.core.relays = users.to_vec();
+            self
+        }
+
+        /// The largest message body taken: a larger one is dead-lettered (`too-large`)
+        /// unparsed.
+        pub fn max_body_bytes(mut self, n: usize) -> Self {
+            self.core.max_body = Some(n);
+            self
+        }
+
+        /// Declares the queue and consumes until `shutdown`, reconnecting after any broker
+        /// failure.
+        pub async fn run(self, shutdown: CancellationToken) -> Result<(), MessagingError> {
+            self.core.run(&self, shutdown).await
+        }
+    };
+    (batches) => {
+        queue_options!();
+
+        /// The most messages handed over at once (default: the prefetch).
+        pub fn max_batch(mut self, n: usize) -> Self {
+            self.core.max_batch = Some(n.max(1));
+            self
+        }
+    };
+}
 
 mod pipeline;
+mod settle;
 pub use pipeline::{CommitError, PipelineConsumer, PipelineHandler, Prepared};
+use settle::{Outcome, attempt_of};
 
 /// Header: attempt number of this delivery (1 for the first).
 pub const H_ATTEMPT: &str = "x-hub-attempt";
@@ -192,8 +253,8 @@ pub trait BatchHandler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Result<(), HandlerError>>, HandlerError>> + Send;
 }
 
-/// What consumers of both kinds share: the queue, its declaration and retry policy, parsing,
-/// and settling a delivery (ack, or forward to a retry or dead-letter queue, then ack).
+/// What every consumer kind shares: the queue, its declaration, options and retry policy,
+/// parsing, and settling a delivery ([`settle`]).
 struct Core {
     broker: Broker,
     publisher: Arc<Publisher>,
@@ -205,6 +266,8 @@ struct Core {
     relays: Vec<String>,
     /// Largest body taken; a larger one is dead-lettered unparsed.
     max_body: Option<usize>,
+    /// The most messages in a batch (the batch kinds; default: the prefetch).
+    max_batch: Option<usize>,
 }
 
 /// How a consumer works through its deliveries.
@@ -232,7 +295,13 @@ impl Core {
             accepts: None,
             relays: Vec::new(),
             max_body: None,
+            max_batch: None,
         }
+    }
+
+    /// The most messages in a batch.
+    fn batch_size(&self) -> usize {
+        self.max_batch.unwrap_or(usize::from(self.prefetch)).max(1)
     }
 
     /// Who published `d` (see the module documentation).
@@ -377,130 +446,6 @@ impl Core {
         };
         Ok((msg, Traced { span, parent }))
     }
-
-    /// What to do with a delivery after its handler returned `result`.
-    fn outcome(&self, attempt: u32, result: Result<(), HandlerError>) -> Outcome {
-        match result {
-            Ok(()) => Outcome::Ack,
-            Err(HandlerError::Permanent(m)) => Outcome::DeadLetter("rejected".into(), m),
-            Err(HandlerError::Transient(m)) => match self.retry.delay_after(attempt) {
-                Some(delay) => Outcome::Retry(delay, m),
-                None => Outcome::DeadLetter(
-                    "retries-exhausted".into(),
-                    format!("failed {attempt} attempts; last error: {m}"),
-                ),
-            },
-        }
-    }
-
-    /// The copy of a delivery that goes to a retry or dead-letter queue; `None` for an ack.
-    fn forward_copy(
-        &self,
-        queue: &str,
-        d: &Delivery,
-        attempt: u32,
-        mut h: BTreeMap<String, String>,
-        outcome: Outcome,
-    ) -> Option<OutgoingMessage> {
-        // the copy is published by this service: it records who published the original
-        match self.origin_of(d, &h) {
-            Some(origin) => h.insert(H_ORIGIN_USER.into(), origin),
-            None => h.remove(H_ORIGIN_USER),
-        };
-        match outcome {
-            Outcome::Ack => None,
-            Outcome::Retry(delay, error) => {
-                tracing::info!(%queue, attempt, delay_ms = delay.as_millis() as u64, %error, "transient failure; retrying later");
-                h.insert(H_ATTEMPT.into(), (attempt + 1).to_string());
-                h.insert(H_LAST_ERROR.into(), truncate(&error, 1000));
-                let target = self.broker.topology().retry_queue(&self.spec.name, delay);
-                Some(copy_of(d, String::new(), target, h))
-            }
-            Outcome::DeadLetter(kind, reason) => {
-                tracing::warn!(%queue, %kind, %reason, "dead-lettering message");
-                h.insert(H_DEAD_KIND.into(), kind);
-                h.insert(H_DEAD_REASON.into(), truncate(&reason, 4000));
-                h.insert(H_DEAD_QUEUE.into(), queue.to_owned());
-                h.insert(H_DEAD_AT.into(), chrono::Utc::now().to_rfc3339());
-                h.insert(H_ATTEMPT.into(), attempt.to_string());
-                Some(copy_of(d, DLX.to_owned(), queue.to_owned(), h))
-            }
-        }
-    }
-
-    fn count(&self, queue: &str, outcome: &Outcome) {
-        let label = outcome.label();
-        self.broker
-            .metrics()
-            .consumed
-            .get_or_create(&QueueLabels {
-                queue: queue.to_owned(),
-                outcome: label.to_owned(),
-            })
-            .inc();
-    }
-
-    /// Settles deliveries in order: forwards the retry and dead-letter copies (pipelined,
-    /// confirmed), then acks. A delivery whose copy was not confirmed goes back to the queue.
-    /// With `sole_consumer_of_tags` (no other unsettled delivery on the channel precedes
-    /// these), an all-ack outcome is one `multiple` ack.
-    async fn settle(
-        &self,
-        queue: &str,
-        settled: Vec<(Delivery, u32, BTreeMap<String, String>, Outcome)>,
-        sole_consumer_of_tags: bool,
-    ) {
-        let mut copies = Vec::new();
-        let mut forwarded = Vec::with_capacity(settled.len());
-        let mut deliveries = Vec::with_capacity(settled.len());
-        for (d, attempt, headers, outcome) in settled {
-            self.count(queue, &outcome);
-            let copy = self.forward_copy(queue, &d, attempt, headers, outcome);
-            forwarded.push(copy.is_some());
-            copies.extend(copy);
-            deliveries.push(d);
-        }
-        let confirmed = match self.publisher.publish_batch(&copies).await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(%queue, error = %e, "could not forward messages; returning them to the queue");
-                false
-            }
-        };
-        if confirmed && sole_consumer_of_tags && deliveries.len() > 1 {
-            let last = deliveries.last().expect("not empty");
-            let multiple = BasicAckOptions { multiple: true };
-            match tokio::time::timeout(OP_TIMEOUT, last.ack(multiple)).await {
-                Ok(Ok(_)) => {}
-                // the broker will redeliver; the inbox makes that harmless
-                Ok(Err(e)) => tracing::warn!(%queue, error = %e, "ack failed"),
-                Err(_) => tracing::warn!(%queue, "ack timed out"),
-            }
-            return;
-        }
-        for (d, was_forwarded) in deliveries.into_iter().zip(forwarded) {
-            if confirmed || !was_forwarded {
-                match tokio::time::timeout(OP_TIMEOUT, d.ack(BasicAckOptions::default())).await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => tracing::warn!(%queue, error = %e, "ack failed"),
-                    Err(_) => tracing::warn!(%queue, "ack timed out"),
-                }
-            } else {
-                let nack = d.nack(BasicNackOptions {
-                    requeue: true,
-                    ..BasicNackOptions::default()
-                });
-                let _ = tokio::time::timeout(OP_TIMEOUT, nack).await;
-            }
-        }
-    }
-}
-
-fn attempt_of(headers: &BTreeMap<String, String>) -> u32 {
-    headers
-        .get(H_ATTEMPT)
-        .and_then(|a| a.parse::<u32>().ok())
-        .unwrap_or(1)
 }
 
 impl<H: Handler> Consumer<H> {
@@ -512,46 +457,12 @@ impl<H: Handler> Consumer<H> {
         }
     }
 
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.core.retry = policy;
-        self
-    }
-
-    /// Unacknowledged deliveries the broker may send ahead (bounded prefetch).
-    pub fn prefetch(mut self, n: u16) -> Self {
-        self.core.prefetch = n.max(1);
-        self
-    }
+    queue_options!();
 
     /// Handlers running at once (1 keeps the queue's order).
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
         self
-    }
-
-    /// Contract types this consumer takes; any other type is dead-lettered.
-    pub fn accepts(mut self, types: &[&str]) -> Self {
-        self.core.accepts = Some(types.iter().map(|t| (*t).to_owned()).collect());
-        self
-    }
-
-    /// Users (besides this connection's own) whose messages are the hub's copies of another
-    /// publisher's message, e.g. the console's user replaying dead letters: their
-    /// [`H_ORIGIN_USER`] header names the original publisher.
-    pub fn relays(mut self, users: &[String]) -> Self {
-        self.core.relays = users.to_vec();
-        self
-    }
-
-    /// The largest message body taken: a larger one is dead-lettered (`too-large`) unparsed.
-    pub fn max_body_bytes(mut self, n: usize) -> Self {
-        self.core.max_body = Some(n);
-        self
-    }
-
-    /// Declares the queue and consumes until `shutdown`, reconnecting after any broker failure.
-    pub async fn run(self, shutdown: CancellationToken) -> Result<(), MessagingError> {
-        self.core.run(&self, shutdown).await
     }
 
     async fn process(&self, core: &Core, queue: &str, d: Delivery) {
@@ -590,7 +501,6 @@ impl<H: Handler> Drive for Consumer<H> {
 /// acks them together once the handler committed. One batch at a time, in queue order.
 pub struct BatchConsumer<B> {
     core: Core,
-    max_batch: Option<usize>,
     handler: Arc<B>,
 }
 
@@ -598,53 +508,11 @@ impl<B: BatchHandler> BatchConsumer<B> {
     pub fn new(broker: Broker, spec: QueueSpec, handler: B) -> Self {
         Self {
             core: Core::new(broker, spec),
-            max_batch: None,
             handler: Arc::new(handler),
         }
     }
 
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.core.retry = policy;
-        self
-    }
-
-    /// Unacknowledged deliveries the broker may send ahead (bounded prefetch); also the
-    /// largest batch unless [`BatchConsumer::max_batch`] says otherwise.
-    pub fn prefetch(mut self, n: u16) -> Self {
-        self.core.prefetch = n.max(1);
-        self
-    }
-
-    /// The most messages handed over at once.
-    pub fn max_batch(mut self, n: usize) -> Self {
-        self.max_batch = Some(n.max(1));
-        self
-    }
-
-    /// Contract types this consumer takes; any other type is dead-lettered.
-    pub fn accepts(mut self, types: &[&str]) -> Self {
-        self.core.accepts = Some(types.iter().map(|t| (*t).to_owned()).collect());
-        self
-    }
-
-    /// Users (besides this connection's own) whose messages are the hub's copies of another
-    /// publisher's message, e.g. the console's user replaying dead letters: their
-    /// [`H_ORIGIN_USER`] header names the original publisher.
-    pub fn relays(mut self, users: &[String]) -> Self {
-        self.core.relays = users.to_vec();
-        self
-    }
-
-    /// The largest message body taken: a larger one is dead-lettered (`too-large`) unparsed.
-    pub fn max_body_bytes(mut self, n: usize) -> Self {
-        self.core.max_body = Some(n);
-        self
-    }
-
-    /// Declares the queue and consumes until `shutdown`, reconnecting after any broker failure.
-    pub async fn run(self, shutdown: CancellationToken) -> Result<(), MessagingError> {
-        self.core.run(&self, shutdown).await
-    }
+    queue_options!(batches);
 
     /// One message alone (the fallback after a failed batch).
     async fn handle_one(&self, msg: &Incoming) -> Result<(), HandlerError> {
@@ -656,51 +524,6 @@ impl<B: BatchHandler> BatchConsumer<B> {
             ))),
             Err(e) => Err(e),
         }
-    }
-
-    async fn process(&self, core: &Core, queue: &str, batch: Vec<Delivery>) {
-        let mut parsed = Vec::with_capacity(batch.len());
-        let mut msgs = Vec::with_capacity(batch.len());
-        let mut traced = Vec::with_capacity(batch.len());
-        for d in batch {
-            let headers = string_headers(d.properties.headers());
-            let attempt = attempt_of(&headers);
-            match core.parse(queue, &d, attempt, &headers) {
-                Ok((m, t)) => {
-                    msgs.push(m);
-                    traced.push(t);
-                    parsed.push((d, attempt, headers, None));
-                }
-                Err(dead) => parsed.push((d, attempt, headers, Some(dead))),
-            }
-        }
-        let results = if msgs.is_empty() {
-            Vec::new()
-        } else {
-            let span = batch_span(queue, &traced);
-            span.in_scope(|| tracing::debug!("handling a batch"));
-            self.handle_all(queue, &msgs).instrument(span).await
-        };
-        let mut results = results.into_iter();
-        let mut traced = traced.into_iter();
-        let settled = parsed
-            .into_iter()
-            .map(|(d, attempt, headers, dead)| {
-                let outcome = match dead {
-                    Some(dead) => dead,
-                    None => {
-                        let o = core.outcome(attempt, results.next().unwrap_or(Ok(())));
-                        if let Some(t) = traced.next() {
-                            t.settled(&o);
-                        }
-                        o
-                    }
-                };
-                (d, attempt, headers, outcome)
-            })
-            .collect();
-        // one batch at a time: every earlier delivery on the channel is settled already
-        core.settle(queue, settled, true).await;
     }
 
     /// The batch's outcomes: the handler's for the batch, or for each message alone when the
@@ -734,26 +557,17 @@ impl<B: BatchHandler> Drive for BatchConsumer<B> {
     where
         S: futures::Stream<Item = Delivery> + Send,
     {
-        let max = self.max_batch.unwrap_or(usize::from(core.prefetch)).max(1);
-        let mut batches = std::pin::pin!(deliveries.ready_chunks(max));
-        while let Some(batch) = batches.next().await {
-            self.process(core, queue, batch).await;
-        }
-    }
-}
-
-enum Outcome {
-    Ack,
-    Retry(std::time::Duration, String),
-    DeadLetter(String, String),
-}
-
-impl Outcome {
-    fn label(&self) -> &'static str {
-        match self {
-            Outcome::Ack => "ok",
-            Outcome::Retry(..) => "retry",
-            Outcome::DeadLetter(..) => "dead_letter",
+        let mut batches = std::pin::pin!(deliveries.ready_chunks(core.batch_size()));
+        while let Some(chunk) = batches.next().await {
+            let batch = core.read_batch(queue, chunk);
+            let results = if batch.msgs.is_empty() {
+                Vec::new()
+            } else {
+                let span = batch.span.clone();
+                self.handle_all(queue, &batch.msgs).instrument(span).await
+            };
+            // one batch at a time: every earlier delivery on the channel is settled already
+            core.settle_batch(queue, batch, results).await;
         }
     }
 }
@@ -794,17 +608,6 @@ fn batch_span(queue: &str, traced: &[Traced]) -> tracing::Span {
     span
 }
 
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
-
 /// String-valued headers of a delivery.
 pub fn string_headers(table: &Option<FieldTable>) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
@@ -824,30 +627,4 @@ pub fn string_headers(table: &Option<FieldTable>) -> BTreeMap<String, String> {
         }
     }
     out
-}
-
-fn copy_of(
-    d: &Delivery,
-    exchange: String,
-    routing_key: String,
-    headers: BTreeMap<String, String>,
-) -> OutgoingMessage {
-    OutgoingMessage {
-        exchange,
-        routing_key,
-        message_id: d
-            .properties
-            .message_id()
-            .as_ref()
-            .map(|m| m.to_string())
-            .unwrap_or_else(|| format!("unidentified-{}", uuid::Uuid::new_v4())),
-        contract_type: d
-            .properties
-            .kind()
-            .as_ref()
-            .map(|k| k.to_string())
-            .unwrap_or_else(|| "unknown".into()),
-        body: d.data.clone(),
-        headers,
-    }
 }

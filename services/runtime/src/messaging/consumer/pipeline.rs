@@ -27,10 +27,8 @@ use lapin::message::Delivery;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use super::{
-    BTreeMap, Core, Drive, HandlerError, Incoming, MessagingError, Outcome, Traced, attempt_of,
-    batch_span, string_headers,
-};
+use super::settle::Batch;
+use super::{Core, Drive, HandlerError, Incoming, MessagingError};
 use crate::messaging::{Broker, QueueSpec, RetryPolicy};
 use crate::shutdown::CancellationToken;
 
@@ -85,21 +83,7 @@ pub trait PipelineHandler: Send + Sync + 'static {
 /// module documentation).
 pub struct PipelineConsumer<P> {
     core: Core,
-    max_batch: Option<usize>,
     handler: Arc<P>,
-}
-
-/// A delivery read: its attempt, its headers, and its outcome when it goes straight to the
-/// dead-letter queue.
-type Read = (Delivery, u32, BTreeMap<String, String>, Option<Outcome>);
-
-/// A batch as read: every delivery, the messages parsed from it, and the outcome of those
-/// that go straight to the dead-letter queue.
-struct Batch {
-    deliveries: Vec<Read>,
-    msgs: Vec<Incoming>,
-    traced: Vec<Traced>,
-    span: tracing::Span,
 }
 
 /// A batch between its preparation and its settling.
@@ -139,77 +123,11 @@ impl<P: PipelineHandler> PipelineConsumer<P> {
     pub fn new(broker: Broker, spec: QueueSpec, handler: P) -> Self {
         Self {
             core: Core::new(broker, spec),
-            max_batch: None,
             handler: Arc::new(handler),
         }
     }
 
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.core.retry = policy;
-        self
-    }
-
-    /// Unacknowledged deliveries the broker may send ahead (bounded prefetch); room for two
-    /// batches lets the next one fill while one commits.
-    pub fn prefetch(mut self, n: u16) -> Self {
-        self.core.prefetch = n.max(1);
-        self
-    }
-
-    /// The most messages in one batch (default: the prefetch).
-    pub fn max_batch(mut self, n: usize) -> Self {
-        self.max_batch = Some(n.max(1));
-        self
-    }
-
-    /// Contract types this consumer takes; any other type is dead-lettered.
-    pub fn accepts(mut self, types: &[&str]) -> Self {
-        self.core.accepts = Some(types.iter().map(|t| (*t).to_owned()).collect());
-        self
-    }
-
-    /// Users (besides this connection's own) whose messages are the hub's copies of another
-    /// publisher's message (see [`super::Consumer::relays`]).
-    pub fn relays(mut self, users: &[String]) -> Self {
-        self.core.relays = users.to_vec();
-        self
-    }
-
-    /// The largest message body taken: a larger one is dead-lettered (`too-large`) unparsed.
-    pub fn max_body_bytes(mut self, n: usize) -> Self {
-        self.core.max_body = Some(n);
-        self
-    }
-
-    /// Declares the queue and consumes until `shutdown`, reconnecting after any broker failure.
-    pub async fn run(self, shutdown: CancellationToken) -> Result<(), MessagingError> {
-        self.core.run(&self, shutdown).await
-    }
-
-    fn parse(core: &Core, queue: &str, chunk: Vec<Delivery>) -> Batch {
-        let mut deliveries = Vec::with_capacity(chunk.len());
-        let mut msgs = Vec::with_capacity(chunk.len());
-        let mut traced = Vec::with_capacity(chunk.len());
-        for d in chunk {
-            let headers = string_headers(d.properties.headers());
-            let attempt = attempt_of(&headers);
-            match core.parse(queue, &d, attempt, &headers) {
-                Ok((m, t)) => {
-                    msgs.push(m);
-                    traced.push(t);
-                    deliveries.push((d, attempt, headers, None));
-                }
-                Err(dead) => deliveries.push((d, attempt, headers, Some(dead))),
-            }
-        }
-        let span = batch_span(queue, &traced);
-        Batch {
-            deliveries,
-            msgs,
-            traced,
-            span,
-        }
-    }
+    queue_options!(batches);
 
     /// Prepares `batch`; its commit is not started yet.
     async fn prepare(&self, batch: Batch) -> InFlight<P::Work> {
@@ -267,29 +185,8 @@ impl<P: PipelineHandler> PipelineConsumer<P> {
                     .await
             }
         };
-        let Batch {
-            deliveries, traced, ..
-        } = f.batch;
-        let mut results = results.into_iter();
-        let mut traced = traced.into_iter();
-        let settled = deliveries
-            .into_iter()
-            .map(|(d, attempt, headers, dead)| {
-                let outcome = match dead {
-                    Some(dead) => dead,
-                    None => {
-                        let o = core.outcome(attempt, results.next().unwrap_or(Ok(())));
-                        if let Some(t) = traced.next() {
-                            t.settled(&o);
-                        }
-                        o
-                    }
-                };
-                (d, attempt, headers, outcome)
-            })
-            .collect();
         // batches settle in order: every earlier delivery on the channel is settled already
-        core.settle(queue, settled, true).await;
+        core.settle_batch(queue, f.batch, results).await;
     }
 
     /// The outcomes of a batch whose commit failed with `e`, nothing else being in flight:
@@ -361,8 +258,7 @@ impl<P: PipelineHandler> Drive for PipelineConsumer<P> {
     where
         S: futures::Stream<Item = Delivery> + Send,
     {
-        let max = self.max_batch.unwrap_or(usize::from(core.prefetch)).max(1);
-        let mut chunks = std::pin::pin!(deliveries.ready_chunks(max));
+        let mut chunks = std::pin::pin!(deliveries.ready_chunks(core.batch_size()));
         let mut committing: Option<InFlight<P::Work>> = None;
         loop {
             // the next batch: whatever arrives while the previous one commits; when that
@@ -388,7 +284,7 @@ impl<P: PipelineHandler> Drive for PipelineConsumer<P> {
             };
             let Some(chunk) = chunk else { break };
             // batch n+1 is prepared while batch n commits
-            let mut next = self.prepare(Self::parse(core, queue, chunk)).await;
+            let mut next = self.prepare(core.read_batch(queue, chunk)).await;
             if let Some(mut c) = committing.take() {
                 let void = c.outcome().await.is_err();
                 if void {
