@@ -129,7 +129,7 @@ impl From<ApplyError> for ApiError {
                 ApiError(code, e.to_string(), None)
             }
             ApplyError::Store(e) => e.into(),
-            // another change did not commit under this one: the client may try again
+            // prepared again several times, superseded each time: the client may try again
             ApplyError::Superseded(e) => {
                 ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string(), None)
             }
@@ -371,7 +371,7 @@ async fn review_action(
     let (who, reason) = actor(auth.as_ref().map(|e| &e.0), &body)?;
     only_active(&s).await?;
     let ch = s
-        .apply(&Cause::default(), move |e, now| {
+        .apply_again_if_superseded(&Cause::default(), move |e, now| {
             let ch = if link {
                 e.link_review(id, &who, &reason, now)?
             } else {
@@ -421,7 +421,7 @@ async fn merge(
     let ids = body.organisation_ids;
     let survivor = body.survivor;
     let ch = s
-        .apply(&Cause::default(), move |e, now| {
+        .apply_again_if_superseded(&Cause::default(), move |e, now| {
             Ok((
                 e.merge(&ids, survivor, &who, &reason, now)?,
                 Default::default(),
@@ -451,7 +451,7 @@ async fn split(
     only_active(&s).await?;
     let parts = body.parts;
     let ch = s
-        .apply(&Cause::default(), move |e, now| {
+        .apply_again_if_superseded(&Cause::default(), move |e, now| {
             Ok((e.split(id, &parts, &who, &reason, now)?, Default::default()))
         })
         .await?

@@ -56,6 +56,8 @@ pub const SOURCE: &str = "urn:coophub:reconciler";
 pub const CONSUMER: &str = "reconciler.source";
 /// Advisory lock serialising every change of the reconciler's state.
 const LOCK_KEY: i64 = 0x7265_636f_6e63_696c; // "reconcil"
+/// How often [`Shared::apply_again_if_superseded`] prepares an operation before it gives up.
+const SUPERSEDED_ATTEMPTS: usize = 5;
 
 /// Why a change was not applied.
 #[derive(Debug, thiserror::Error)]
@@ -186,6 +188,31 @@ impl Shared {
             .apply_batch(vec![(cause.clone(), Box::new(op) as Op<'_>)])
             .await?;
         Ok(applied.first().copied().unwrap_or(false).then_some(changes))
+    }
+
+    /// Like [`Shared::apply`], for an operation that can run again (operator requests): when
+    /// it was [`Superseded`] (prepared on a change that then did not commit, or another
+    /// replica wrote first; nothing was written), the engine is rebuilt from the database and
+    /// the operation prepared and committed again, up to [`SUPERSEDED_ATTEMPTS`] times in
+    /// all, so that the caller gets the operation's own answer rather than "try again".
+    pub async fn apply_again_if_superseded<F>(
+        &self,
+        cause: &Cause,
+        op: F,
+    ) -> Result<Option<Changes>, ApplyError>
+    where
+        F: Fn(&mut Engine, DateTime<Utc>) -> OpResult + Send + Sync,
+    {
+        let mut attempt = 1;
+        loop {
+            match self.apply(cause, &op).await {
+                Err(ApplyError::Superseded(e)) if attempt < SUPERSEDED_ATTEMPTS => {
+                    tracing::info!(attempt, error = %e, "operation superseded; preparing it again");
+                    attempt += 1;
+                }
+                r => return r,
+            }
+        }
     }
 
     /// Applies several operations, in order, in ONE transaction: [`Shared::prepare`] (the

@@ -18,7 +18,7 @@ use common::observer::{Observer, outgoing};
 use common::*;
 use hub_contracts::v1::{BorrowerType, GoldenRecord, OrgKind};
 use hub_contracts::{Contract, RawEnvelope};
-use hub_reconciler::service::{Shared, SourceHandler, Work};
+use hub_reconciler::service::{Cause, Shared, SourceHandler, Work};
 use hub_reconciler::{Config, MIGRATOR, SCHEMA};
 use hub_runtime::messaging::dlq::DeadLetters;
 use hub_runtime::messaging::{
@@ -905,4 +905,74 @@ async fn a_crash_between_match_and_commit_loses_nothing_and_doubles_nothing() {
 #[tokio::test]
 async fn a_crash_between_commit_and_ack_loses_nothing_and_doubles_nothing() {
     crash_and_restart(Hook::CrashAfterCommit(2)).await;
+}
+
+#[tokio::test]
+async fn an_operator_write_on_a_change_that_does_not_commit_is_prepared_again_and_answered() {
+    let env = TestEnv::new().await;
+    let s = shared(&env).await;
+    let feed = feed();
+    let (last, before) = feed.split_last().expect("a feed");
+    let msgs: Vec<Incoming> = before.iter().map(|(_, m)| incoming(m)).collect();
+    s.handle_batch(&msgs).await.expect("applied");
+    let orgs: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT organisation_id FROM identities WHERE golden IS NOT NULL
+         ORDER BY organisation_id LIMIT 2",
+    )
+    .fetch_all(&s.db.pool)
+    .await
+    .expect("identities");
+    assert_eq!(orgs.len(), 2, "two organisations to merge");
+    let seq = state_seq(&s.db).await;
+
+    // a batch of source records matched, its commit not done yet
+    let pending = s
+        .prepare_records(&[incoming(&last.1)])
+        .await
+        .expect("prepared");
+    // the operator's merge, matched on top of it (its commit waits for the batch's)
+    let (ran, mut runs) = tokio::sync::mpsc::unbounded_channel();
+    let merge = {
+        let s = s.clone();
+        let orgs = orgs.clone();
+        tokio::spawn(async move {
+            s.apply_again_if_superseded(&Cause::default(), move |e, now| {
+                let _ = ran.send(());
+                let ch = e.merge(&orgs, None, "op@example.org", "one cooperative", now)?;
+                Ok((ch, BTreeMap::new()))
+            })
+            .await
+        })
+    };
+    let first = tokio::time::timeout(Duration::from_secs(30), runs.recv()).await;
+    assert!(matches!(first, Ok(Some(()))), "the merge was matched");
+    // the batch under it never commits (its process lost it): the merge stood on it
+    drop(pending);
+    let answer = tokio::time::timeout(Duration::from_secs(30), merge)
+        .await
+        .expect("the operator is answered")
+        .expect("joins");
+    let changes = answer
+        .expect("the merge itself, not 'try again'")
+        .expect("applied");
+    assert_eq!(changes.merged.len(), 1, "{changes:?}");
+    assert!(
+        runs.try_recv().is_ok(),
+        "the merge was matched again on the engine rebuilt from the database"
+    );
+    assert_eq!(
+        state_seq(&s.db).await,
+        seq + 1,
+        "the merge alone committed, not the batch it was first matched on"
+    );
+    let inbox: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox")
+        .fetch_one(&s.db.pool)
+        .await
+        .expect("inbox");
+    assert_eq!(
+        inbox,
+        before.len() as i64,
+        "the dropped batch claimed nothing"
+    );
+    env.drop_database().await;
 }
