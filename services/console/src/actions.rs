@@ -489,11 +489,15 @@ pub async fn upload(
 pub async fn recompute(
     state: &AppState,
     caller: &Caller,
+    plan: Option<String>,
     units: Option<String>,
     as_of: Option<String>,
 ) -> Result<Value, ApiError> {
     caller.require(Role::Admin)?;
     let mut query = Vec::new();
+    if let Some(p) = &plan {
+        query.push(("plan".to_owned(), p.clone()));
+    }
     if let Some(u) = &units {
         query.push(("units".to_owned(), u.clone()));
     }
@@ -504,8 +508,11 @@ pub async fn recompute(
         state,
         caller,
         "snapshot.recompute",
-        &format!("snapshots:{}", units.as_deref().unwrap_or("default")),
-        json!({ "units": units, "as_of": as_of }),
+        &match &plan {
+            Some(p) => format!("snapshots:{p}:{}", units.as_deref().unwrap_or("default")),
+            None => format!("snapshots:{}", units.as_deref().unwrap_or("default")),
+        },
+        json!({ "plan": plan, "units": units, "as_of": as_of }),
         async {
             Ok(state
                 .upstream

@@ -22,8 +22,8 @@
 //! | `GET /api/v1/audit?actor=&action=&target=&limit=` | the audit log | viewer |
 //! | `GET /api/v1/audit/export?after=&limit=` | the audit log's rows as stored, oldest first, with their hashes (`{rows, next_after}`), for `hub audit verify` and an agency's own copy | viewer |
 //! | `GET /api/v1/audit/verify` | the console's own check of the chain (the CLI checks the export itself) | viewer |
-//! | `GET /api/v1/plan`, `GET /api/v1/snapshots/{version\|latest}[/units/{code}]`, `GET /api/v1/snapshots/{v}/export?format=&lang=`, `GET /api/v1/indicators/{id}/history?unit=` | indicators (proxied) | viewer |
-//! | `POST /api/v1/snapshots?units=&as_of=` | recompute a snapshot | admin |
+//! | `GET /api/v1/plans`, `GET /api/v1/plan?plan=`, `GET /api/v1/snapshots/{version\|latest}[/units/{code}]`, `GET /api/v1/snapshots/{v}/export?format=&lang=`, `GET /api/v1/indicators/{id}/history?unit=` | indicators (proxied; each takes `plan=<id>`, default the first plan) | viewer |
+//! | `POST /api/v1/snapshots?plan=&units=&as_of=` | recompute a snapshot | admin |
 //! | `GET /api/v1/openapi.json` | this API's OpenAPI 3.1 document (`contracts/openapi/hub-console.json`) | viewer |
 //!
 //! Every action is recorded in the audit log by [`crate::actions`]. Owns request parsing and
@@ -524,11 +524,37 @@ async fn audit_verify(State(state): State<Shared>, caller: Caller) -> Api {
     Ok(Json(state.audit.verify().await?).into_response())
 }
 
-async fn plan(State(state): State<Shared>, _caller: Caller) -> Api {
+/// Which plan (province) to read: an id of `GET /api/v1/plans` (default: the indicators'
+/// first).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct PlanQuery {
+    plan: Option<String>,
+}
+
+impl PlanQuery {
+    fn upstream(&self) -> Vec<(String, String)> {
+        self.plan
+            .iter()
+            .map(|p| ("plan".to_owned(), p.clone()))
+            .collect()
+    }
+}
+
+async fn plans(State(state): State<Shared>, _caller: Caller) -> Api {
     Ok(Json(
         state
             .upstream
-            .get(Service::Indicators, "/api/v1/plan", &[])
+            .get(Service::Indicators, "/api/v1/plans", &[])
+            .await?,
+    )
+    .into_response())
+}
+
+async fn plan(State(state): State<Shared>, _caller: Caller, Query(q): Query<PlanQuery>) -> Api {
+    Ok(Json(
+        state
+            .upstream
+            .get(Service::Indicators, "/api/v1/plan", &q.upstream())
             .await?,
     )
     .into_response())
@@ -593,6 +619,8 @@ async fn history(
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct RecomputeQuery {
+    /// The plan (province) to recompute (default: the indicators' first).
+    plan: Option<String>,
     units: Option<String>,
     as_of: Option<String>,
 }
@@ -602,5 +630,5 @@ async fn recompute(
     caller: Caller,
     Query(q): Query<RecomputeQuery>,
 ) -> Api {
-    Ok(Json(actions::recompute(&state, &caller, q.units, q.as_of).await?).into_response())
+    Ok(Json(actions::recompute(&state, &caller, q.plan, q.units, q.as_of).await?).into_response())
 }

@@ -16,7 +16,7 @@ fn openapi_document_is_valid_committed_and_compatible() {
         json!([{"bearerToken": []}, {"sessionCookie": []}]),
     );
     let ops = &published.operations;
-    assert_eq!(ops.len(), 29, "{ops:?}");
+    assert_eq!(ops.len(), 30, "{ops:?}");
     for expected in [
         "POST /api/v1/auth/token",
         "POST /api/v1/review/{id}/{decision}",

@@ -346,9 +346,21 @@ fn indicator_routes() -> ApiRouter<Shared> {
     let p = oa::path_param;
     ApiRouter::new()
         .api_route(
+            "/api/v1/plans",
+            get_with(plans, |op| {
+                json_answer(
+                    op.summary("The plans (provinces) the indicators carry, the default first"),
+                    "The plans: id, name, province",
+                )
+            }),
+        )
+        .api_route(
             "/api/v1/plan",
             get_with(plan, |op| {
-                json_answer(op.summary("The plan (the indicators')"), "The plan")
+                json_answer(
+                    op.summary("A plan (the indicators'; `plan=<id>`)"),
+                    "The plan",
+                )
             }),
         )
         .api_route(

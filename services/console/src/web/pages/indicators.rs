@@ -79,7 +79,12 @@ pub async fn report(
         &caller,
         "indicators",
         "report.html",
-        minijinja::context! { report, problem, units => iq.units.clone().unwrap_or_default() },
+        minijinja::context! {
+            report,
+            problem,
+            units => iq.units.clone().unwrap_or_default(),
+            plan => iq.plan.clone().unwrap_or_default(),
+        },
     )
 }
 
