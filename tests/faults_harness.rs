@@ -457,6 +457,7 @@ impl Run {
                 indicators_http: None,
                 debounce: Duration::from_millis(300),
                 service_token: Some(self.service_token.clone()),
+                plan_dirs: Vec::new(),
             },
             self.stop.clone(),
         )

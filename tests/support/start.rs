@@ -60,6 +60,7 @@ impl Simulated {
             indicators_http: None,
             debounce: Duration::from_millis(500),
             service_token: None,
+            plan_dirs: Vec::new(),
         }
     }
 }

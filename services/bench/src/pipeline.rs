@@ -253,6 +253,7 @@ fn pipeline_config(
         indicators_http: None,
         debounce,
         service_token: None,
+        plan_dirs: Vec::new(),
     }
 }
 

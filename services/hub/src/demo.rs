@@ -195,6 +195,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
             indicators_http: Some(args.indicators_addr),
             debounce: Duration::from_millis(1000),
             service_token: None,
+            plan_dirs: Vec::new(),
         },
         shutdown.clone(),
     )

@@ -75,6 +75,9 @@ pub struct PipelineConfig {
     /// (`SERVICE_TOKENS`);
     /// None: a fresh random one (see [`Pipeline::service_token`]).
     pub service_token: Option<String>,
+    /// The indicators' plan folders (`PLAN_DIRS`); empty: Lai Châu's built-in plan. The
+    /// provinces every service resolves against are `common.reference_dirs`.
+    pub plan_dirs: Vec<std::path::PathBuf>,
 }
 
 /// What could not start.
@@ -141,6 +144,7 @@ impl Pipeline {
                 debounce_ms: config.debounce.as_millis() as u64,
                 service_tokens: tokens.clone(),
                 sources: crate::sources::infos(),
+                plan_dirs: config.plan_dirs.clone(),
                 ..hub_indicators::Config::default()
             },
             shutdown.clone(),
