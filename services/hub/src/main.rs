@@ -295,6 +295,10 @@ async fn acceptance(
         "{source} is no file source: it is checked against its server (its adapter's settings), \
          not files"
     );
+    // the provinces records are read against (REFERENCE_DIRS), as `hub adapter <source>`
+    // installs them at start: a Điện Biên workbook is a workbook where Điện Biên is loaded
+    let common = hub_runtime::config::load_common()?;
+    hub_runtime::units::install(&common.reference_dirs())?;
     let report = (registration.acceptance)(files)
         .await
         .map_err(|e| anyhow::anyhow!("acceptance of {source}: {e}"))?;

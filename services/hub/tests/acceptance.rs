@@ -2,7 +2,8 @@
 //! server or files, here pointed at our simulator and at the simulated world's Union
 //! workbooks, on the real broker and database: every check passes; an altered server
 //! credential or a file that is no workbook fails it, naming the check; the scratch
-//! schemas are gone afterwards.
+//! schemas are gone afterwards. A Điện Biên workbook passes where `REFERENCE_DIRS` loads
+//! Điện Biên, and is refused (sender 11 unknown) where Lai Châu alone is.
 
 use chrono::DateTime;
 use hub_simulators::{SimConfig, WorldConfig};
@@ -158,6 +159,62 @@ async fn hub_acceptance_passes_on_the_worlds_union_workbook_and_refuses_a_non_wo
     let run = hub_acceptance(&env, &["ntm", &junk.display().to_string()], &[]).await;
     assert!(
         !run.ok && run.stderr.contains("no file source"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(scratch_schemas(&env).await, Vec::<String>::new());
+    let _ = std::fs::remove_dir_all(&dir);
+    env.drop_database().await;
+}
+
+#[tokio::test]
+async fn hub_acceptance_reads_another_provinces_workbook_where_it_is_loaded() {
+    let env = TestEnv::new().await;
+    let dir = std::env::temp_dir().join(format!("hub-acceptance-db-{}", env.namespace));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    // Điện Biên's provincial union (11): a branch in Mường Báng (Tủa Chùa), an officer
+    let sheets = [
+        (
+            "Thong_tin.csv",
+            "don_vi_gui,ngay_bao_cao,nguoi_lap\n11,30/06/2025,Lò Văn Minh\n",
+        ),
+        (
+            "Chi_to_hoi_NN.csv",
+            "ma,ten,loai,ma_xa,ngay_thanh_lap,trang_thai\n\
+             CHNN-11-0001,Chi hội nông dân nghề nghiệp trồng chè,chi_hoi,03250,01/03/2023,hoat_dong\n",
+        ),
+        (
+            "Can_bo_Hoi.csv",
+            "ma_can_bo,ho_ten,cap,ma_don_vi,phu_trach_KTTT\nCB-T-1,Lò Văn Ánh,tinh,11,co\n",
+        ),
+        (
+            "Tap_huan.csv",
+            "ma_can_bo,khoa_hoc,tu_ngay,den_ngay,noi_dung_KTTT\n\
+             CB-T-1,Kinh tế tập thể 2025,02/05/2025,04/05/2025,co\n",
+        ),
+    ];
+    let mut args = vec!["farmers-union".to_owned()];
+    for (name, text) in sheets {
+        let p = dir.join(name);
+        std::fs::write(&p, text).expect("write the workbook");
+        args.push(p.display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let plans = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/plans");
+    let both = format!(
+        "{},{}",
+        plans.join("lai-chau").display(),
+        plans.join("dien-bien").display()
+    );
+    let run = hub_acceptance(&env, &args, &[("REFERENCE_DIRS", &both)]).await;
+    assert!(run.ok, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("ok  upload"), "{}", run.stdout);
+    // Lai Châu alone: 11 is no sender
+    let run = hub_acceptance(&env, &args, &[]).await;
+    assert!(!run.ok, "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("is neither a province (12) nor one of its districts"),
         "{}",
         run.stderr
     );
