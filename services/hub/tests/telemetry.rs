@@ -148,9 +148,6 @@ fn allowed(key: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "on main after the registrations' pipeline wiring (53e0e6c) and the pipelined \
-            consumer (9e9e833), no adapter's sync span ends within 60 s and a few records \
-            keep no reconciler consumer span; passed 6 of 6 before those merged (issue 19)"]
 async fn one_trace_follows_a_source_record_from_the_fetch_to_the_snapshot() {
     let (endpoint, mut received) = collector().await;
     telemetry::init_with(

@@ -23,9 +23,11 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing::Subscriber;
+use tracing::subscriber::Interest;
+use tracing::{Metadata, Subscriber};
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::{FilterFn, Filtered};
+use tracing_subscriber::filter::Filtered;
+use tracing_subscriber::layer::{Context, Filter};
 use tracing_subscriber::registry::LookupSpan;
 
 /// Where spans go, and under which service name.
@@ -141,21 +143,66 @@ pub(crate) fn layer<S>(
     provider: SdkTracerProvider,
 ) -> Filtered<
     tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::SdkTracer>,
-    FilterFn,
+    HubSpans,
     S,
 >
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    let tracer = provider.tracer("coophub");
+    let layer = layer_of(&provider);
     let _ = PROVIDER.set(provider);
+    layer
+}
+
+/// The layer of [`layer`], over `provider` (not registered).
+fn layer_of<S>(
+    provider: &SdkTracerProvider,
+) -> Filtered<
+    tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::SdkTracer>,
+    HubSpans,
+    S,
+>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
     tracing_opentelemetry::layer()
-        .with_tracer(tracer)
+        .with_tracer(provider.tracer("coophub"))
         .with_tracked_inactivity(false)
-        .with_filter(FilterFn::new(|meta| {
-            // spans only (log events may carry what a span must not), of the hub's crates
-            meta.is_span() && meta.target().starts_with("hub")
-        }))
+        .with_filter(HubSpans)
+}
+
+/// Which spans leave the process: spans (log events may carry what a span must not) of the
+/// hub's crates (targets `hub…`).
+///
+/// Asked at every span, never answered once per callsite (`Interest::sometimes`, not
+/// `always`): a per-layer filter's decision reaches the layer through a thread-local that
+/// the dispatcher's `enabled` writes just before the span is made. A callsite every layer
+/// always wants skips `enabled`, and the span then reads what the last `enabled` on that
+/// thread left, for other metadata: after sqlx's query logger asked whether its event is
+/// enabled (this layer says no to events), the next hub span was silently dropped from this
+/// layer, and never exported (tokio-rs/tracing#2519). With the log layer also at `info`, an
+/// adapter's `sync` span and now and then a record's consumer span were lost so.
+#[derive(Debug, Clone, Copy)]
+pub struct HubSpans;
+
+impl HubSpans {
+    fn wants(meta: &Metadata<'_>) -> bool {
+        meta.is_span() && meta.target().starts_with("hub")
+    }
+}
+
+impl<S> Filter<S> for HubSpans {
+    fn enabled(&self, meta: &Metadata<'_>, _: &Context<'_, S>) -> bool {
+        Self::wants(meta)
+    }
+
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        if Self::wants(meta) {
+            Interest::sometimes()
+        } else {
+            Interest::never()
+        }
+    }
 }
 
 /// Exports every span ended so far (blocks until the exporter answered; a no-op when
@@ -235,6 +282,51 @@ mod tests {
         let data = span.exported_data().expect("a recorded span");
         assert_eq!(data.links.links.len(), batch);
         assert_eq!(data.links.dropped_count, 0);
+    }
+
+    /// Collects the names of the spans exported.
+    #[derive(Debug, Clone, Default)]
+    struct Names(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl opentelemetry_sdk::trace::SpanExporter for Names {
+        fn export(
+            &self,
+            batch: Vec<opentelemetry_sdk::trace::SpanData>,
+        ) -> impl std::future::Future<Output = opentelemetry_sdk::error::OTelSdkResult> + Send
+        {
+            if let Ok(mut names) = self.0.lock() {
+                names.extend(batch.into_iter().map(|s| s.name.into_owned()));
+            }
+            std::future::ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn a_hub_span_is_exported_after_an_event_only_the_log_layer_wants_was_asked_about() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let names = Names::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(names.clone())
+            .build();
+        // the log layer at `info`, as `telemetry::init_with` sets it up, beside this one
+        let subscriber = tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::sink)
+                    .with_filter(tracing_subscriber::EnvFilter::new("info")),
+            )
+            .with(layer_of(&provider));
+        tracing::subscriber::with_default(subscriber, || {
+            for i in 0..3 {
+                // what sqlx's query logger does after each query: asks, logs nothing
+                let _ = tracing::enabled!(target: "sqlx::query", tracing::Level::INFO);
+                tracing::info_span!(target: "hub_runtime::test", "after_a_query", i)
+                    .in_scope(|| {});
+            }
+        });
+        provider.force_flush().expect("flushed");
+        let names = names.0.lock().expect("names").clone();
+        assert_eq!(names, vec!["after_a_query"; 3]);
     }
 
     #[test]
