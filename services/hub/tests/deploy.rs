@@ -7,7 +7,8 @@
 //! port published, every secret from the environment or a Secret (each pod only its own), no
 //! development users file. And every process serves the same provinces (`REFERENCE_DIRS`,
 //! the indicators' `PLAN_DIRS`), from plan folders the image ships (`tests/deploy/provinces.py`
-//! reads each process's settings).
+//! reads each process's settings): Lai Châu alone by default, and Lai Châu with Điện Biên in
+//! the configuration the files' comments show for it (and README.md documents).
 
 fn read(path: &str) -> String {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -306,29 +307,52 @@ fn provinces_served(
         .collect()
 }
 
-#[test]
-fn every_process_serves_the_same_provinces_from_plan_folders_the_image_ships() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dockerfile = read("deploy/Dockerfile");
-    let compose_path = root.join("docker-compose.yml");
-    let k8s_path = root.join("deploy/kubernetes/hub.yaml");
-    let settings = province_settings(&compose_path, &k8s_path);
-    let folders = provinces_served(&dockerfile, &settings)
-        .unwrap_or_else(|e| panic!("the deployment's provinces disagree: {e}"));
-    let names: Vec<String> = folders
-        .iter()
-        .filter_map(|f| f.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(names, ["lai-chau", "dien-bien"], "{folders:?}");
-    // the image alone (a process that sets nothing) serves the same
-    let image = image_env(&dockerfile);
-    assert_eq!(image.get("REFERENCE_DIRS"), image.get("PLAN_DIRS"));
-    assert!(!image.contains_key("PLAN_FILE"), "PLAN_DIRS replaces it");
-    // each folder is a plan and a province, none twice
+/// The province variables: the units every process resolves against, the indicators' plans.
+const PROVINCE_VARS: [&str; 2] = ["REFERENCE_DIRS", "PLAN_DIRS"];
+
+/// Where `line` sets a province variable: the variable and the byte range of its value, for
+/// `VAR=value` (a Dockerfile's `ENV`, or a line continuing one) or `VAR: value` (YAML).
+fn province_setting(line: &str) -> Option<(&'static str, std::ops::Range<usize>)> {
+    let rest = line.trim_start();
+    let rest = rest.strip_prefix("ENV ").unwrap_or(rest);
+    PROVINCE_VARS.into_iter().find_map(|var| {
+        let after = rest.strip_prefix(var)?;
+        let value = after
+            .strip_prefix('=')
+            .or_else(|| after.strip_prefix(": "))?;
+        let start = line.len() - value.len();
+        let len = value.find(char::is_whitespace).unwrap_or(value.len());
+        Some((var, start..start + len))
+    })
+}
+
+/// The province settings a file's comments show (a commented-out `VAR=value` or `VAR: value`).
+fn commented_provinces(text: &str) -> Vec<(&'static str, String)> {
+    text.lines()
+        .filter_map(|l| l.trim_start().strip_prefix('#'))
+        .filter_map(|c| province_setting(c).map(|(var, r)| (var, c[r].to_owned())))
+        .collect()
+}
+
+/// `text` with each province variable it sets (outside comments) set to `value(var)`.
+fn set_provinces(text: &str, value: impl Fn(&'static str) -> Option<String>) -> String {
+    text.split_inclusive('\n')
+        .map(|l| match province_setting(l) {
+            Some((var, r)) if !l.trim_start().starts_with('#') => match value(var) {
+                Some(v) => format!("{}{v}{}", &l[..r.start], &l[r.end..]),
+                None => l.to_owned(),
+            },
+            _ => l.to_owned(),
+        })
+        .collect()
+}
+
+/// The folders' names; and each folder is a plan and a province with a DHIS2 mapping, no
+/// plan id or province code twice.
+fn check_plans(folders: &[std::path::PathBuf]) -> Vec<String> {
     let mut ids = std::collections::BTreeSet::new();
     let mut codes = std::collections::BTreeSet::new();
-    for f in &folders {
+    for f in folders {
         let plan = hub_indicators::Plan::load(f).unwrap_or_else(|e| panic!("{e}"));
         let province = hub_runtime::units::load(f).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(plan.province_code, province.code, "{}", f.display());
@@ -340,48 +364,154 @@ fn every_process_serves_the_same_provinces_from_plan_folders_the_image_ships() {
             province.code
         );
     }
+    folders
+        .iter()
+        .filter_map(|f| f.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect()
+}
 
-    // the check finds what it is there for
-    let dir = std::env::temp_dir().join(format!("hub-deploy-provinces-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+#[test]
+fn the_reading_of_province_settings_finds_values_and_leaves_comments() {
+    let text =
+        "ENV PLAN_DIRS=/a \\\n    REFERENCE_DIRS=/a\n  # PLAN_DIRS: /a,/b\n  PLAN_DIRS: /a\n";
+    assert_eq!(
+        commented_provinces(text),
+        [("PLAN_DIRS", "/a,/b".to_owned())]
+    );
+    let set = set_provinces(text, |var| (var == "PLAN_DIRS").then(|| "/c".to_owned()));
+    assert_eq!(
+        set,
+        "ENV PLAN_DIRS=/c \\\n    REFERENCE_DIRS=/a\n  # PLAN_DIRS: /a,/b\n  PLAN_DIRS: /c\n"
+    );
+}
+
+#[test]
+fn every_process_serves_the_same_provinces_from_plan_folders_the_image_ships() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dockerfile = read("deploy/Dockerfile");
     let compose = read("docker-compose.yml");
     let k8s = read("deploy/kubernetes/hub.yaml");
-    let both = "/etc/coophub/plans/lai-chau,/etc/coophub/plans/dien-bien";
+    let settings = province_settings(
+        &root.join("docker-compose.yml"),
+        &root.join("deploy/kubernetes/hub.yaml"),
+    );
+    let folders = provinces_served(&dockerfile, &settings)
+        .unwrap_or_else(|e| panic!("the deployment's provinces disagree: {e}"));
+    // by default Lai Châu alone: Điện Biên's targets and DHIS2 identifiers are illustrative
+    assert_eq!(check_plans(&folders), ["lai-chau"], "{folders:?}");
+    // the image alone (a process that sets nothing) serves the same
+    let lai_chau = "/etc/coophub/plans/lai-chau";
+    let image = image_env(&dockerfile);
+    assert_eq!(
+        image.get("REFERENCE_DIRS").map(String::as_str),
+        Some(lai_chau)
+    );
+    assert_eq!(image.get("PLAN_DIRS").map(String::as_str), Some(lai_chau));
+    assert!(!image.contains_key("PLAN_FILE"), "PLAN_DIRS replaces it");
+
+    let dir = std::env::temp_dir().join(format!("hub-deploy-provinces-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let served = |dockerfile_text: &str, compose_text: &str, k8s_text: &str| {
+        let (c, k) = (dir.join("compose.yml"), dir.join("hub.yaml"));
+        std::fs::write(&c, compose_text).expect("write");
+        std::fs::write(&k, k8s_text).expect("write");
+        provinces_served(dockerfile_text, &province_settings(&c, &k))
+    };
+
+    // Điện Biên too, as each file's comments show it (both variables, one value) and
+    // README.md documents it: a valid deployment of the two provinces
+    let mut shown = std::collections::BTreeMap::new();
+    for (name, text) in [
+        ("deploy/Dockerfile", &dockerfile),
+        ("docker-compose.yml", &compose),
+        ("deploy/kubernetes/hub.yaml", &k8s),
+    ] {
+        let commented = commented_provinces(text);
+        for var in PROVINCE_VARS {
+            assert!(
+                commented.iter().any(|(v, _)| *v == var),
+                "{name}: no comment shows {var} with Điện Biên"
+            );
+        }
+        for (var, value) in commented {
+            if let Some(other) = shown.insert(var, value.clone()) {
+                assert_eq!(other, value, "{name}: {var} shown two ways");
+            }
+        }
+    }
+    let two = shown["REFERENCE_DIRS"].clone();
+    assert_eq!(
+        shown["PLAN_DIRS"], two,
+        "the comments' PLAN_DIRS is REFERENCE_DIRS"
+    );
+    assert!(
+        read("README.md").contains(&format!("`{two}`")),
+        "README.md's Configuration documents {two}"
+    );
+    let opt_in = |text: &str| set_provinces(text, |var| shown.get(var).cloned());
+    let folders = served(&opt_in(&dockerfile), &opt_in(&compose), &opt_in(&k8s))
+        .unwrap_or_else(|e| panic!("the configuration the comments show: {e}"));
+    assert_eq!(
+        check_plans(&folders),
+        ["lai-chau", "dien-bien"],
+        "{folders:?}"
+    );
+
+    // the check finds what it is there for
+    let both = format!("{lai_chau},/etc/coophub/plans/dien-bien");
+    let son_la = |text: &str| {
+        set_provinces(text, |_| {
+            Some(format!("{lai_chau},/etc/coophub/plans/son-la"))
+        })
+    };
+    let units_only =
+        |text: &str| set_provinces(text, |var| (var == "REFERENCE_DIRS").then(|| both.clone()));
     let broken = [
         (
-            "the reconciler with one province",
+            "the reconciler with a second province",
             compose.replacen(
                 "    command: [\"reconciler\"]\n    environment:\n      <<: *env\n",
-                "    command: [\"reconciler\"]\n    environment:\n      <<: *env\n      REFERENCE_DIRS: /etc/coophub/plans/lai-chau\n",
+                &format!("    command: [\"reconciler\"]\n    environment:\n      <<: *env\n      REFERENCE_DIRS: {both}\n"),
                 1,
             ),
             k8s.clone(),
             dockerfile.clone(),
-            "compose reconciler resolves against /etc/coophub/plans/lai-chau",
+            format!("compose reconciler resolves against {both}"),
         ),
         (
             "a folder the image does not ship",
-            compose.replace(both, &format!("{both},/etc/coophub/plans/son-la")),
-            k8s.replace(both, &format!("{both},/etc/coophub/plans/son-la")),
-            dockerfile.replace(both, &format!("{both},/etc/coophub/plans/son-la")),
-            "/etc/coophub/plans/son-la is not a plan folder the image ships",
+            son_la(&compose),
+            son_la(&k8s),
+            son_la(&dockerfile),
+            "/etc/coophub/plans/son-la is not a plan folder the image ships".to_owned(),
+        ),
+        (
+            "Điện Biên's units without its plan",
+            units_only(&compose),
+            units_only(&k8s),
+            units_only(&dockerfile),
+            "compose indicators: PLAN_DIRS".to_owned(),
         ),
         (
             "the indicators' plans not the provinces resolved",
             compose.replace(
-                &format!("      PLAN_DIRS: {both}\n"),
+                &format!("      PLAN_DIRS: {lai_chau}\n"),
                 "      PLAN_DIRS: /etc/coophub/plans/dien-bien\n",
             ),
             k8s.clone(),
             dockerfile.clone(),
-            "compose indicators: PLAN_DIRS",
+            "compose indicators: PLAN_DIRS".to_owned(),
         ),
         (
             "no provinces anywhere",
-            compose.replace(&format!("  REFERENCE_DIRS: {both}\n"), ""),
+            compose.replace(&format!("  REFERENCE_DIRS: {lai_chau}\n"), ""),
             k8s.clone(),
-            dockerfile.replace(&format!("    REFERENCE_DIRS={both} \\\n"), ""),
-            "no REFERENCE_DIRS",
+            dockerfile.replace(
+                &format!("PLAN_DIRS={lai_chau} \\\n    REFERENCE_DIRS={lai_chau}\n"),
+                &format!("PLAN_DIRS={lai_chau}\n"),
+            ),
+            "no REFERENCE_DIRS".to_owned(),
         ),
     ];
     for (what, compose_text, k8s_text, dockerfile_text, expect) in broken {
@@ -389,11 +519,8 @@ fn every_process_serves_the_same_provinces_from_plan_folders_the_image_ships() {
             compose_text != compose || k8s_text != k8s,
             "{what}: the fixture no longer applies"
         );
-        let (c, k) = (dir.join("compose.yml"), dir.join("hub.yaml"));
-        std::fs::write(&c, compose_text).expect("write");
-        std::fs::write(&k, k8s_text).expect("write");
-        let e = provinces_served(&dockerfile_text, &province_settings(&c, &k)).expect_err(what);
-        assert!(e.contains(expect), "{what}: {e}");
+        let e = served(&dockerfile_text, &compose_text, &k8s_text).expect_err(what);
+        assert!(e.contains(&expect), "{what}: {e}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
