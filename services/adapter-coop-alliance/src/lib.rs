@@ -406,53 +406,15 @@ pub fn map(raw: &Value, mut meta: SourceMeta) -> Result<RegistryCooperative, Inv
         }
     });
     let address = r.optional::<String>("address");
-    let representative = match r.get("representative") {
-        None => None,
-        Some(Value::Object(_)) => {
-            let full_name = r.optional_personal::<String>("representative.full_name");
-            let phone = r.optional_with("representative.phone", true, |v| {
-                let text = v.as_str().ok_or("not a string")?;
-                hub_normalise::phone::to_e164(text)
-                    .map(Some)
-                    .ok_or_else(|| {
-                        format!(
-                            "not a readable Vietnamese phone number ({})",
-                            hub_normalise::mask::mask_phone(text)
-                        )
-                    })
-            });
-            Some(Person { full_name, phone })
-        }
-        Some(_) => {
-            r.flag("representative", "not an object", None);
-            None
-        }
-    };
-    let established_on = r.optional_with("established_on", false, |v| {
-        let text = v.as_str().ok_or("not a string")?;
-        if text.len() != 10 {
-            return Err("not an ISO date (YYYY-MM-DD)".to_owned());
-        }
-        NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map(Some)
-            .map_err(|_| "not an existing ISO date (YYYY-MM-DD)".to_owned())
-    });
+    let representative = representative(&mut r);
+    let established_on = r.optional_with("established_on", false, iso_date);
     let status = r.optional::<OrgStatus>("status");
     let member_households = r.optional::<u32>("member_households");
     let farmers_union_supported = r.optional::<bool>("farmers_union_supported");
     let origin = r.optional::<Origin>("origin");
     let rating = r.optional::<Rating>("rating");
     let enterprise_linkage = r.optional::<bool>("enterprise_linkage");
-    let key_officers = r.optional_with("key_officers", false, |v| {
-        let k = KeyOfficers::deserialize(v).map_err(|e| e.to_string())?;
-        if k.trained > k.total {
-            return Err(format!(
-                "trained ({}) exceeds total ({})",
-                k.trained, k.total
-            ));
-        }
-        Ok(Some(k))
-    });
+    let key_officers = r.optional_with("key_officers", false, key_officers);
     meta.issues = r.finish();
     Ok(RegistryCooperative {
         meta,
@@ -474,6 +436,56 @@ pub fn map(raw: &Value, mut meta: SourceMeta) -> Result<RegistryCooperative, Inv
         updated_at,
         version,
     })
+}
+
+/// The representative: a name (personal) and a phone in E.164 (flagged, masked, when it
+/// cannot be read); flagged when it is not an object.
+fn representative(r: &mut FieldReader<'_>) -> Option<Person> {
+    match r.get("representative") {
+        None => None,
+        Some(Value::Object(_)) => {
+            let full_name = r.optional_personal::<String>("representative.full_name");
+            let phone = r.optional_with("representative.phone", true, |v| {
+                let text = v.as_str().ok_or("not a string")?;
+                hub_normalise::phone::to_e164(text)
+                    .map(Some)
+                    .ok_or_else(|| {
+                        format!(
+                            "not a readable Vietnamese phone number ({})",
+                            hub_normalise::mask::mask_phone(text)
+                        )
+                    })
+            });
+            Some(Person { full_name, phone })
+        }
+        Some(_) => {
+            r.flag("representative", "not an object", None);
+            None
+        }
+    }
+}
+
+/// An ISO date (`YYYY-MM-DD`, an existing one).
+fn iso_date(v: &Value) -> Result<Option<NaiveDate>, String> {
+    let text = v.as_str().ok_or("not a string")?;
+    if text.len() != 10 {
+        return Err("not an ISO date (YYYY-MM-DD)".to_owned());
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| "not an existing ISO date (YYYY-MM-DD)".to_owned())
+}
+
+/// The key officers, no more of them trained than there are.
+fn key_officers(v: &Value) -> Result<Option<KeyOfficers>, String> {
+    let k = KeyOfficers::deserialize(v).map_err(|e| e.to_string())?;
+    if k.trained > k.total {
+        return Err(format!(
+            "trained ({}) exceeds total ({})",
+            k.trained, k.total
+        ));
+    }
+    Ok(Some(k))
 }
 
 #[cfg(test)]

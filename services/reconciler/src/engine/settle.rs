@@ -280,7 +280,19 @@ impl Engine {
 
     /// Reassigns members so that live identities are exactly `groups`.
     fn move_to(&mut self, groups: &[Vec<u32>], now: DateTime<Utc>, ch: &mut Changes) {
-        // 1. each group keeps the live identity it overlaps most (ties: the older identity)
+        let (target, taken) = self.settle_targets(groups, ch);
+        let flows = self.flows(groups, &target);
+        self.move_members(groups, &target, ch);
+        self.tell_moves(flows, &taken, now, ch);
+    }
+
+    /// 1. The identity each group becomes: the live identity it overlaps most (ties: the
+    ///    older identity), else a new one; and the live identities so kept.
+    fn settle_targets(
+        &mut self,
+        groups: &[Vec<u32>],
+        ch: &mut Changes,
+    ) -> (Vec<u32>, BTreeSet<u32>) {
         let mut overlaps: Vec<(usize, u64, usize, u32)> = Vec::new();
         for (gi, g) in groups.iter().enumerate() {
             let mut count: HashMap<u32, usize> = HashMap::new();
@@ -306,8 +318,12 @@ impl Engine {
             .into_iter()
             .map(|t| t.unwrap_or_else(|| self.new_ident(ch)))
             .collect();
+        (target, taken)
+    }
 
-        // 2. where each live identity's members go
+    /// 2. Where each live identity's members go (identities whose members all stay are left
+    ///    out): from → target → the slots moved there.
+    fn flows(&self, groups: &[Vec<u32>], target: &[u32]) -> BTreeMap<u32, BTreeMap<u32, Vec<u32>>> {
         let mut flows: BTreeMap<u32, BTreeMap<u32, Vec<u32>>> = BTreeMap::new();
         for (gi, g) in groups.iter().enumerate() {
             for &s in g {
@@ -322,8 +338,11 @@ impl Engine {
             }
         }
         flows.retain(|from, to| to.keys().any(|t| t != from));
+        flows
+    }
 
-        // 3. move
+    /// 3. Moves every group's members into its target identity.
+    fn move_members(&mut self, groups: &[Vec<u32>], target: &[u32], ch: &mut Changes) {
         for (gi, g) in groups.iter().enumerate() {
             let t = target[gi];
             for &s in g {
@@ -340,9 +359,17 @@ impl Engine {
             ident.merged_into = None;
             ch.identities.insert(ident.id);
         }
+    }
 
-        // 4. tell: an identity emptied into one other was merged into it; one whose members
-        //    went several ways was split
+    /// 4. Tells the moves: an identity emptied into one other was merged into it; one whose
+    ///    members went several ways was split (`taken`: the identities kept by a group).
+    fn tell_moves(
+        &mut self,
+        flows: BTreeMap<u32, BTreeMap<u32, Vec<u32>>>,
+        taken: &BTreeSet<u32>,
+        now: DateTime<Utc>,
+        ch: &mut Changes,
+    ) {
         for (from, to) in flows {
             let kept = taken.contains(&from);
             let original = self.idents[from as usize].id;

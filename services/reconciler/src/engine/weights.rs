@@ -573,6 +573,9 @@ fn posterior(c: &ClassModel, lambda: f64, lv: &Levels) -> f64 {
     1.0 / (1.0 + (lu - lm).exp())
 }
 
+/// The model of one class of pairs, estimated from its blocked pairs (`counts`), its
+/// likeliest candidates (`top`), random pairs and certain matches (pattern → pairs); the
+/// prior, marked as the fallback, when there are too few pairs or the fit is implausible.
 fn estimate_class(
     class: PairClass,
     counts: &BTreeMap<u32, u64>,
@@ -598,90 +601,18 @@ fn estimate_class(
     // u from the random pairs (Splink's estimate_u_using_random_sampling), held fixed: EM
     // over blocked pairs alone lets the latent class drift to what blocking selected for
     // (the same commune) instead of the same organisation
-    let random_total: u64 = random.values().sum();
-    let u_fixed = random_total >= MIN_PAIRS;
-    if u_fixed {
-        let mut ru = [[0.0; MAX_LEVELS]; FEATURES];
-        for (p, n) in random {
-            let lv = Levels::from_pattern(*p);
-            for k in 0..FEATURES {
-                ru[k][usize::from(lv.0[k])] += *n as f64;
-            }
-        }
-        for k in 0..FEATURES {
-            for l in 0..LEVELS[k] {
-                cur.u[k][l] =
-                    (ru[k][l] + PRIOR_PAIRS * prior.u[k][l]) / (random_total as f64 + PRIOR_PAIRS);
-            }
-        }
-    }
+    let u_fixed = fix_u(&mut cur, &prior, random);
     // m from the certain matches where there are enough (every feature but the code, which
     // selected them); EM is then left only λ to fit
-    let certain_total: u64 = certain.values().sum();
-    let m_fixed = u_fixed && certain_total >= MIN_CERTAIN;
-    if m_fixed {
-        let mut cm = [[0.0; MAX_LEVELS]; FEATURES];
-        for (p, n) in certain {
-            let lv = Levels::from_pattern(*p);
-            for k in 0..FEATURES {
-                cm[k][usize::from(lv.0[k])] += *n as f64;
-            }
-        }
-        for f in ALL {
-            if f == Feature::Code {
-                continue;
-            }
-            let k = f.index();
-            for l in 0..LEVELS[k] {
-                cur.m[k][l] =
-                    (cm[k][l] + PRIOR_PAIRS * prior.m[k][l]) / (certain_total as f64 + PRIOR_PAIRS);
-            }
-        }
-    }
+    let m_fixed = u_fixed && fix_m(&mut cur, &prior, certain);
+    let fixed = Fixed {
+        m: m_fixed,
+        u: u_fixed,
+    };
     let mut iterations = 0;
     for it in 1..=MAX_ITERATIONS {
         iterations = it;
-        let mut em = [[0.0; MAX_LEVELS]; FEATURES];
-        let mut eu = [[0.0; MAX_LEVELS]; FEATURES];
-        let mut matches = 0.0;
-        let n_total = total as f64;
-        for (lv, n) in &patterns {
-            let g = posterior(&cur, cur.lambda, lv);
-            matches += n * g;
-            for k in 0..FEATURES {
-                let l = usize::from(lv.0[k]);
-                em[k][l] += n * g;
-                eu[k][l] += n * (1.0 - g);
-            }
-        }
-        let mut next = cur.clone();
-        // the prior as pseudo-counts: λ too, so a class of near-duplicates cannot drive it to 1
-        next.lambda = (matches + PRIOR_PAIRS * prior.lambda) / (n_total + PRIOR_PAIRS);
-        let (pm, pu) = (
-            PRIOR_PAIRS * prior.lambda,
-            PRIOR_PAIRS * (1.0 - prior.lambda),
-        );
-        for k in 0..FEATURES {
-            let n = LEVELS[k];
-            let sm: f64 = em[k][..n].iter().sum::<f64>() + pm;
-            let su: f64 = eu[k][..n].iter().sum::<f64>() + pu;
-            for l in 0..n {
-                if !m_fixed && !u_fixed {
-                    next.m[k][l] = (em[k][l] + pm * prior.m[k][l]) / sm;
-                }
-                if !u_fixed {
-                    next.u[k][l] = (eu[k][l] + pu * prior.u[k][l]) / su;
-                }
-            }
-        }
-        let mut moved = (next.lambda - cur.lambda).abs();
-        for k in 0..FEATURES {
-            for l in 0..LEVELS[k] {
-                moved = moved
-                    .max((next.m[k][l] - cur.m[k][l]).abs())
-                    .max((next.u[k][l] - cur.u[k][l]).abs());
-            }
-        }
+        let (next, moved) = em_step(&cur, &prior, &patterns, total, fixed);
         cur = next;
         if moved < TOLERANCE {
             break;
@@ -712,6 +643,116 @@ fn estimate_class(
         };
     }
     cur
+}
+
+/// Which of a class's probabilities were estimated outside EM and are held fixed in it.
+#[derive(Debug, Clone, Copy)]
+struct Fixed {
+    m: bool,
+    u: bool,
+}
+
+/// How many pairs of `patterns` stand at each level of each feature.
+fn level_counts(patterns: &BTreeMap<u32, u64>) -> [[f64; MAX_LEVELS]; FEATURES] {
+    let mut c = [[0.0; MAX_LEVELS]; FEATURES];
+    for (p, n) in patterns {
+        let lv = Levels::from_pattern(*p);
+        for k in 0..FEATURES {
+            c[k][usize::from(lv.0[k])] += *n as f64;
+        }
+    }
+    c
+}
+
+/// Sets `cur.u` from the random pairs (the prior as pseudo-counts) when there are enough of
+/// them; returns whether it did.
+fn fix_u(cur: &mut ClassModel, prior: &ClassModel, random: &BTreeMap<u32, u64>) -> bool {
+    let random_total: u64 = random.values().sum();
+    if random_total < MIN_PAIRS {
+        return false;
+    }
+    let ru = level_counts(random);
+    for k in 0..FEATURES {
+        for l in 0..LEVELS[k] {
+            cur.u[k][l] =
+                (ru[k][l] + PRIOR_PAIRS * prior.u[k][l]) / (random_total as f64 + PRIOR_PAIRS);
+        }
+    }
+    true
+}
+
+/// Sets `cur.m` of every feature but the code from the certain matches (the prior as
+/// pseudo-counts) when there are enough of them; returns whether it did.
+fn fix_m(cur: &mut ClassModel, prior: &ClassModel, certain: &BTreeMap<u32, u64>) -> bool {
+    let certain_total: u64 = certain.values().sum();
+    if certain_total < MIN_CERTAIN {
+        return false;
+    }
+    let cm = level_counts(certain);
+    for f in ALL {
+        if f == Feature::Code {
+            continue;
+        }
+        let k = f.index();
+        for l in 0..LEVELS[k] {
+            cur.m[k][l] =
+                (cm[k][l] + PRIOR_PAIRS * prior.m[k][l]) / (certain_total as f64 + PRIOR_PAIRS);
+        }
+    }
+    true
+}
+
+/// One EM iteration over the blocked `patterns` (`total` pairs): the next model, and the
+/// largest change of any of its probabilities.
+fn em_step(
+    cur: &ClassModel,
+    prior: &ClassModel,
+    patterns: &[(Levels, f64)],
+    total: u64,
+    fixed: Fixed,
+) -> (ClassModel, f64) {
+    let mut em = [[0.0; MAX_LEVELS]; FEATURES];
+    let mut eu = [[0.0; MAX_LEVELS]; FEATURES];
+    let mut matches = 0.0;
+    let n_total = total as f64;
+    for (lv, n) in patterns {
+        let g = posterior(cur, cur.lambda, lv);
+        matches += n * g;
+        for k in 0..FEATURES {
+            let l = usize::from(lv.0[k]);
+            em[k][l] += n * g;
+            eu[k][l] += n * (1.0 - g);
+        }
+    }
+    let mut next = cur.clone();
+    // the prior as pseudo-counts: λ too, so a class of near-duplicates cannot drive it to 1
+    next.lambda = (matches + PRIOR_PAIRS * prior.lambda) / (n_total + PRIOR_PAIRS);
+    let (pm, pu) = (
+        PRIOR_PAIRS * prior.lambda,
+        PRIOR_PAIRS * (1.0 - prior.lambda),
+    );
+    for k in 0..FEATURES {
+        let n = LEVELS[k];
+        let sm: f64 = em[k][..n].iter().sum::<f64>() + pm;
+        let su: f64 = eu[k][..n].iter().sum::<f64>() + pu;
+        for l in 0..n {
+            if !fixed.m && !fixed.u {
+                next.m[k][l] = (em[k][l] + pm * prior.m[k][l]) / sm;
+            }
+            if !fixed.u {
+                next.u[k][l] = (eu[k][l] + pu * prior.u[k][l]) / su;
+            }
+        }
+    }
+    let mut moved = (next.lambda - cur.lambda).abs();
+    for k in 0..FEATURES {
+        for l in 0..LEVELS[k] {
+            moved = moved
+                .max((next.m[k][l] - cur.m[k][l]).abs())
+                .max((next.u[k][l] - cur.u[k][l]).abs());
+        }
+    }
+    (next, moved)
 }
 
 #[cfg(test)]

@@ -77,7 +77,8 @@ pub fn registry(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A loan-fund loan `no` to `name` (its tax code, address, legal representative and phone
+/// as given), disbursed in 2024.
 pub fn loan(
     no: &str,
     name: &str,

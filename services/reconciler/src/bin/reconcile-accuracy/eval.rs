@@ -139,6 +139,23 @@ fn render(args: &Args, runs: &[Value]) -> String {
         order_arg(args),
         args.sizes.join(", ")
     );
+    render_runs(&mut t, runs);
+    render_means(&mut t, runs);
+    let _ = writeln!(t, "{NOTE}");
+    t
+}
+
+/// A figure to four places, `–` where the run has none.
+fn f(x: f64) -> String {
+    if x.is_nan() {
+        "–".to_owned()
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+/// The table of every run.
+fn render_runs(t: &mut String, runs: &[Value]) {
     let _ = write!(
         t,
         "| orgs | loans | noise | seed | weights | source records | observations | P | R | F1 |"
@@ -151,13 +168,6 @@ fn render(args: &Args, runs: &[Value]) -> String {
         " reg↔reg false pairs | open reviews / records | indicators ≠ truth: province+districts / all | engine s |"
     );
     let _ = writeln!(t, "|{}", "---|".repeat(10 + PAIRS.len() + 4));
-    let f = |x: f64| {
-        if x.is_nan() {
-            "–".to_owned()
-        } else {
-            format!("{x:.4}")
-        }
-    };
     for v in runs {
         let _ = write!(
             t,
@@ -193,7 +203,10 @@ fn render(args: &Args, runs: &[Value]) -> String {
             num(v, &["engine_seconds"]),
         );
     }
-    // means per size and model
+}
+
+/// The means over the seeds, per size and model.
+fn render_means(t: &mut String, runs: &[Value]) {
     let _ = writeln!(t, "\nMeans over the seeds:\n");
     let _ = write!(t, "| orgs | noise · weights | runs | P | R | F1 |");
     for (_, title) in PAIRS {
@@ -246,9 +259,10 @@ fn render(args: &Args, runs: &[Value]) -> String {
             group.len()
         );
     }
-    let _ = writeln!(
-        t,
-        "\nPairwise precision (P), recall (R) and F1 over pairs of source records said to be one \
+}
+
+/// What the table's figures mean.
+const NOTE: &str = "\nPairwise precision (P), recall (R) and F1 over pairs of source records said to be one \
          organisation, overall and per source pair (the systems of the two records: registry, \
          loan fund, NTM report entry). A pair with nothing to find has recall 1; nothing \
          predicted, precision 1. `reg↔reg false pairs`: pairs of registry records put together \
@@ -261,7 +275,4 @@ fn render(args: &Args, runs: &[Value]) -> String {
          its districts, then for every unit (communes included). \
          Deliberately bad records are left out of the feed; household loans are in it and count \
          against precision when they join an organisation. Each run is a child process; world \
-         generation is not timed."
-    );
-    t
-}
+         generation is not timed.";

@@ -27,13 +27,15 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
 use hub_reconciler::accuracy::{self, FeedOrder};
+use hub_reconciler::engine::blocking::{self, LookupStats};
 use hub_reconciler::engine::weights::Weights;
-use hub_reconciler::engine::{Engine, blocking};
+use hub_reconciler::engine::{Changes, Engine, ReviewStatus, Stats};
+use hub_simulators::world::World;
 use hub_simulators::{NoiseModel, WorldConfig, generate};
 
 #[derive(Debug, Parser)]
@@ -130,25 +132,10 @@ fn main() -> anyhow::Result<()> {
         return eval::run(&args);
     }
     let noise = args.noise.first().copied().unwrap_or_default();
-    let mut cfg = WorldConfig::new(args.seed, accuracy::default_now());
-    cfg.noise = noise;
-    cfg.organisations = args.organisations;
-    cfg.loans = args.loans;
-    cfg.bad_records = args.bad_records;
-    cfg.report_years = args.report_years.clone();
     let t0 = Instant::now();
-    let world = generate(&cfg).context("generating the world")?;
+    let world = generate(&world_config(&args, noise)).context("generating the world")?;
     let generated = t0.elapsed();
-    // what the three systems serve (well-formed): registry records, loans, NTM reports
-    let source_records = world.registry.iter().filter(|r| r.bad.is_none()).count()
-        + world.loans.iter().filter(|l| l.bad.is_none()).count()
-        + world
-            .reports
-            .iter()
-            .filter(|r| r.current().is_some_and(|c| c.bad.is_none()))
-            .count();
     let contracts = accuracy::world_contracts(&world);
-    let feed = accuracy::feed_of(&contracts, args.order);
     let mut engine = Engine::new();
     let weights = args.weights.first().map_or("estimated", String::as_str);
     match weights {
@@ -157,35 +144,91 @@ fn main() -> anyhow::Result<()> {
         other => anyhow::bail!("unknown --weights {other:?}: estimated or legacy"),
     }
     let now = chrono::Utc::now();
+    let measured = measure_run(&args, &mut engine, &contracts, now)?;
+    let params = hub_simulators::TruthParams::for_world(&world);
+    let truth = world.truth(&params);
+    let report = Report {
+        run: RunInfo {
+            noise,
+            weights,
+            generated,
+            source_records: source_records(&world),
+        },
+        measured,
+        metrics: accuracy::evaluate(&engine, &truth, args.worst),
+        indicators: accuracy::check_indicators(&engine, &contracts, &truth, params, now)
+            .context("computing the indicators")?,
+        stats: engine.stats(),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.json(&args))?);
+        return Ok(());
+    }
+    report.print_summary(&args);
+    print_open_reviews(&engine);
+    report.print_indicators(&args);
+    if std::env::var_os("SHOW_INDICATOR_ERRORS").is_some() {
+        for e in accuracy::indicator_errors(&engine, &contracts, &truth, now) {
+            println!("  {e}");
+        }
+    }
+    report.print_worst();
+    Ok(())
+}
+
+/// The world of a single run.
+fn world_config(args: &Args, noise: NoiseModel) -> WorldConfig {
+    let mut cfg = WorldConfig::new(args.seed, accuracy::default_now());
+    cfg.noise = noise;
+    cfg.organisations = args.organisations;
+    cfg.loans = args.loans;
+    cfg.bad_records = args.bad_records;
+    cfg.report_years = args.report_years.clone();
+    cfg
+}
+
+/// What the three systems serve (well-formed): registry records, loans, NTM reports.
+fn source_records(world: &World) -> usize {
+    world.registry.iter().filter(|r| r.bad.is_none()).count()
+        + world.loans.iter().filter(|l| l.bad.is_none()).count()
+        + world
+            .reports
+            .iter()
+            .filter(|r| r.current().is_some_and(|c| c.bad.is_none()))
+            .count()
+}
+
+/// What a run of the engine cost.
+struct Measured {
+    observations: usize,
+    /// The feed and the settle pass.
+    elapsed: Duration,
+    cpu: Option<Duration>,
+    /// The peak resident memory while the engine ran, and what it covers.
+    peak: Option<u64>,
+    peak_scope: &'static str,
+    rss_before: Option<u64>,
+    lookups: LookupStats,
+}
+
+/// Feeds the world to `engine` in `--order` and settles it, as the service does once the
+/// input is quiet, measuring the engine only (the world and its feed are built); with
+/// `--trace` it prints the decisions noted so, and with `--explain` the pairs asked for.
+fn measure_run(
+    args: &Args,
+    engine: &mut Engine,
+    contracts: &accuracy::WorldContracts,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Measured> {
+    let feed = accuracy::feed_of(contracts, args.order);
     let needle = args.trace.as_deref().map(hub_normalise::text::fold);
-    // measure the engine only: the world and its feed are built
     let rss_before = accuracy::peak_rss_bytes();
     let peak_reset = accuracy::reset_peak_rss();
     let cpu0 = accuracy::thread_cpu_time();
     let lookups0 = blocking::lookup_stats();
-    let (observations, elapsed) = accuracy::run_traced(&mut engine, feed, now, |_, ch| {
+    let (observations, elapsed) = accuracy::run_traced(engine, feed, now, |_, ch| {
         if let Some(n) = &needle {
-            for d in &ch.decisions {
-                let note = d
-                    .note
-                    .as_deref()
-                    .map(hub_normalise::text::fold)
-                    .unwrap_or_default();
-                if note.contains(n.as_str()) {
-                    println!(
-                        "{:?} {} {:?} score {:?} {}\n    {:?}",
-                        d.outcome,
-                        d.source
-                            .as_ref()
-                            .map(ToString::to_string)
-                            .unwrap_or_default(),
-                        d.note,
-                        d.score,
-                        d.rule,
-                        d.features
-                    );
-                }
-            }
+            print_traced(n, ch);
         }
     });
     // the settle pass, as the service runs it once the input is quiet: with estimated
@@ -198,26 +241,12 @@ fn main() -> anyhow::Result<()> {
         println!("--- replay with the settled weights, registry first ---");
         let mut again = Engine::new();
         again.fix_weights(engine.weights().clone());
-        let feed = accuracy::feed_of(&contracts, accuracy::FeedOrder::RegistryFirst);
-        accuracy::run_traced(&mut again, feed, now, |_, ch| {
-            for d in &ch.decisions {
-                let note = d
-                    .note
-                    .as_deref()
-                    .map(hub_normalise::text::fold)
-                    .unwrap_or_default();
-                if note.contains(n.as_str()) {
-                    println!(
-                        "{:?} {:?} {:?}\n    {:?}",
-                        d.outcome, d.source, d.note, d.features
-                    );
-                }
-            }
-        });
+        let feed = accuracy::feed_of(contracts, accuracy::FeedOrder::RegistryFirst);
+        accuracy::run_traced(&mut again, feed, now, |_, ch| print_replayed(n, ch));
     }
     if let Some(specs) = &args.explain {
         for spec in specs.split(',').filter(|s| !s.trim().is_empty()) {
-            explain(&mut engine, spec.trim())?;
+            explain(engine, spec.trim())?;
         }
     }
     let cpu = match (cpu0, accuracy::thread_cpu_time()) {
@@ -225,168 +254,256 @@ fn main() -> anyhow::Result<()> {
         _ => None,
     };
     let lookups1 = blocking::lookup_stats();
-    // the peak while the engine ran (the world and feed included), before scoring
-    let peak = accuracy::peak_rss_bytes();
-    let peak_scope = if peak_reset {
-        "engine run"
-    } else {
-        "whole process"
-    };
-    let params = hub_simulators::TruthParams::for_world(&world);
-    let truth = world.truth(&params);
-    let metrics = accuracy::evaluate(&engine, &truth, args.worst);
-    let indicators = accuracy::check_indicators(&engine, &contracts, &truth, params, now)
-        .context("computing the indicators")?;
-    let stats = engine.stats();
-    let rate = observations as f64 / elapsed.as_secs_f64().max(1e-9);
-    let lookups = lookups1.lookups - lookups0.lookups;
-    if args.json {
-        let v = serde_json::json!({
+    Ok(Measured {
+        observations,
+        elapsed,
+        cpu,
+        // the peak while the engine ran (the world and feed included), before scoring
+        peak: accuracy::peak_rss_bytes(),
+        peak_scope: if peak_reset {
+            "engine run"
+        } else {
+            "whole process"
+        },
+        rss_before,
+        lookups: LookupStats {
+            lookups: lookups1.lookups - lookups0.lookups,
+            entries: lookups1.entries - lookups0.entries,
+            longest: lookups1.longest,
+        },
+    })
+}
+
+/// The decisions of `ch` whose note contains `needle` (folded), in full.
+fn print_traced(needle: &str, ch: &Changes) {
+    for d in &ch.decisions {
+        let note = d
+            .note
+            .as_deref()
+            .map(hub_normalise::text::fold)
+            .unwrap_or_default();
+        if note.contains(needle) {
+            println!(
+                "{:?} {} {:?} score {:?} {}\n    {:?}",
+                d.outcome,
+                d.source
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                d.note,
+                d.score,
+                d.rule,
+                d.features
+            );
+        }
+    }
+}
+
+/// The decisions of a replay whose note contains `needle` (folded).
+fn print_replayed(needle: &str, ch: &Changes) {
+    for d in &ch.decisions {
+        let note = d
+            .note
+            .as_deref()
+            .map(hub_normalise::text::fold)
+            .unwrap_or_default();
+        if note.contains(needle) {
+            println!(
+                "{:?} {:?} {:?}\n    {:?}",
+                d.outcome, d.source, d.note, d.features
+            );
+        }
+    }
+}
+
+/// The run's settings as reported.
+struct RunInfo<'a> {
+    noise: NoiseModel,
+    weights: &'a str,
+    generated: Duration,
+    source_records: usize,
+}
+
+/// Everything a single run reports.
+struct Report<'a> {
+    run: RunInfo<'a>,
+    measured: Measured,
+    metrics: accuracy::Metrics,
+    indicators: accuracy::IndicatorCheck,
+    stats: Stats,
+}
+
+impl Report<'_> {
+    fn rate(&self) -> f64 {
+        self.measured.observations as f64 / self.measured.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The report as JSON (`--json`, what `--scale` and `--eval` read).
+    fn json(&self, args: &Args) -> serde_json::Value {
+        let (m, stats) = (&self.measured, &self.stats);
+        let observations = m.observations;
+        serde_json::json!({
             "seed": args.seed, "organisations": args.organisations, "loans": args.loans,
-            "noise": noise, "order": args.order, "observations": observations,
-            "weights": weights,
+            "noise": self.run.noise, "order": args.order, "observations": observations,
+            "weights": self.run.weights,
             "review_share": stats.open_reviews as f64 / observations.max(1) as f64,
-            "source_records": source_records,
-            "engine_seconds": elapsed.as_secs_f64(), "observations_per_second": rate,
-            "engine_cpu_seconds": cpu.map(|c| c.as_secs_f64()),
-            "generation_seconds": generated.as_secs_f64(), "peak_rss_bytes": peak,
-            "rss_before_engine_bytes": rss_before, "peak_rss_scope": peak_scope,
+            "source_records": self.run.source_records,
+            "engine_seconds": m.elapsed.as_secs_f64(), "observations_per_second": self.rate(),
+            "engine_cpu_seconds": m.cpu.map(|c| c.as_secs_f64()),
+            "generation_seconds": self.run.generated.as_secs_f64(), "peak_rss_bytes": m.peak,
+            "rss_before_engine_bytes": m.rss_before, "peak_rss_scope": m.peak_scope,
             "identities": stats.identities, "largest_identity": stats.largest_identity,
             "open_reviews": stats.open_reviews, "out_of_scope": stats.out_of_scope,
             "index_keys": stats.index_keys, "pairs_scored": stats.pairs_scored,
-            "key_lookups": lookups,
-            "key_list_entries": lookups1.entries - lookups0.entries,
-            "longest_key_list": lookups1.longest,
-            "metrics": metrics,
-            "indicators": indicators,
-        });
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
+            "key_lookups": m.lookups.lookups,
+            "key_list_entries": m.lookups.entries,
+            "longest_key_list": m.lookups.longest,
+            "metrics": self.metrics,
+            "indicators": self.indicators,
+        })
     }
-    println!(
-        "world: seed {} · {noise} noise · {} organisations · {} loans · years {:?} · generated in {:.1} s",
-        args.seed,
-        args.organisations,
-        args.loans,
-        args.report_years,
-        generated.as_secs_f64()
-    );
-    println!(
-        "engine: {observations} observations ({:?} order) in {:.2} s (CPU {}) = {:.0} obs/s · peak RSS {} ({peak_scope})",
-        args.order,
-        elapsed.as_secs_f64(),
-        cpu.map_or("unknown".into(), |c| format!("{:.2} s", c.as_secs_f64())),
-        rate,
-        peak.map_or("unknown".into(), |b| format!(
-            "{:.0} MiB",
-            b as f64 / 1048576.0
-        ))
-    );
-    println!(
-        "blocking: {:.1} key lists looked up per observation, {:.1} entries each on average, longest {} · pairs scored per observation {:.1}",
-        lookups as f64 / observations.max(1) as f64,
-        (lookups1.entries - lookups0.entries) as f64 / lookups.max(1) as f64,
-        lookups1.longest,
-        stats.pairs_scored as f64 / observations.max(1) as f64
-    );
-    println!(
-        "identities: {} (largest {}) · open reviews: {} · out of scope: {} · index keys: {} · pairs scored: {}",
-        stats.identities,
-        stats.largest_identity,
-        stats.open_reviews,
-        stats.out_of_scope,
-        stats.index_keys,
-        stats.pairs_scored
-    );
-    println!(
-        "pairs: true {} · predicted {} · correct {} (labelled records {})",
-        metrics.true_pairs,
-        metrics.predicted_pairs,
-        metrics.correct_pairs,
-        metrics.labelled_records
-    );
-    println!(
-        "precision {:.4} · recall {:.4} · F1 {:.4} · open reviews per observation {:.4}",
-        metrics.precision,
-        metrics.recall,
-        metrics.f1,
-        stats.open_reviews as f64 / observations.max(1) as f64
-    );
-    for p in &metrics.by_pair {
+
+    /// The world, the engine's cost, its identities and the pairwise metrics.
+    fn print_summary(&self, args: &Args) {
+        let (m, stats, metrics) = (&self.measured, &self.stats, &self.metrics);
+        let observations = m.observations;
         println!(
-            "  {:<18} precision {:.4} · recall {:.4} · F1 {:.4} (true {} · predicted {} · correct {})",
-            p.pair, p.precision, p.recall, p.f1, p.true_pairs, p.predicted_pairs, p.correct_pairs
+            "world: seed {} · {} noise · {} organisations · {} loans · years {:?} · generated in {:.1} s",
+            args.seed,
+            self.run.noise,
+            args.organisations,
+            args.loans,
+            args.report_years,
+            self.run.generated.as_secs_f64()
+        );
+        println!(
+            "engine: {observations} observations ({:?} order) in {:.2} s (CPU {}) = {:.0} obs/s · peak RSS {} ({})",
+            args.order,
+            m.elapsed.as_secs_f64(),
+            m.cpu
+                .map_or("unknown".into(), |c| format!("{:.2} s", c.as_secs_f64())),
+            self.rate(),
+            m.peak.map_or("unknown".into(), |b| format!(
+                "{:.0} MiB",
+                b as f64 / 1048576.0
+            )),
+            m.peak_scope
+        );
+        println!(
+            "blocking: {:.1} key lists looked up per observation, {:.1} entries each on average, longest {} · pairs scored per observation {:.1}",
+            m.lookups.lookups as f64 / observations.max(1) as f64,
+            m.lookups.entries as f64 / m.lookups.lookups.max(1) as f64,
+            m.lookups.longest,
+            stats.pairs_scored as f64 / observations.max(1) as f64
+        );
+        println!(
+            "identities: {} (largest {}) · open reviews: {} · out of scope: {} · index keys: {} · pairs scored: {}",
+            stats.identities,
+            stats.largest_identity,
+            stats.open_reviews,
+            stats.out_of_scope,
+            stats.index_keys,
+            stats.pairs_scored
+        );
+        println!(
+            "pairs: true {} · predicted {} · correct {} (labelled records {})",
+            metrics.true_pairs,
+            metrics.predicted_pairs,
+            metrics.correct_pairs,
+            metrics.labelled_records
+        );
+        println!(
+            "precision {:.4} · recall {:.4} · F1 {:.4} · open reviews per observation {:.4}",
+            metrics.precision,
+            metrics.recall,
+            metrics.f1,
+            stats.open_reviews as f64 / observations.max(1) as f64
+        );
+        for p in &metrics.by_pair {
+            println!(
+                "  {:<18} precision {:.4} · recall {:.4} · F1 {:.4} (true {} · predicted {} · correct {})",
+                p.pair,
+                p.precision,
+                p.recall,
+                p.f1,
+                p.true_pairs,
+                p.predicted_pairs,
+                p.correct_pairs
+            );
+        }
+        println!(
+            "open reviews by logit (<1, 1–2, 2–3, ≥3): one organisation {:?}, different {:?}",
+            metrics.reviews_same_org, metrics.reviews_different
         );
     }
-    println!(
-        "open reviews by logit (<1, 1–2, 2–3, ≥3): one organisation {:?}, different {:?}",
-        metrics.reviews_same_org, metrics.reviews_different
-    );
-    {
-        let mut by: std::collections::BTreeMap<(String, String), usize> = Default::default();
-        for r in engine.reviews() {
-            if r.status == hub_reconciler::engine::ReviewStatus::Open {
-                let mut k = [r.observation.system.clone(), r.candidate.system.clone()];
-                k.sort();
-                let [a, b] = k;
-                *by.entry((a, b)).or_default() += 1;
+
+    /// The indicators that differ from the truth (`--worst` of them).
+    fn print_indicators(&self, args: &Args) {
+        let indicators = &self.indicators;
+        println!(
+            "indicators ≠ truth: {} of {} values (province and districts: {} of {})",
+            indicators.differ,
+            indicators.values,
+            indicators.differ_province_districts,
+            indicators.values_province_districts
+        );
+        for d in indicators.differences.iter().take(args.worst) {
+            println!("  {d}");
+        }
+    }
+
+    /// The worst false merges and missed links.
+    fn print_worst(&self) {
+        if !self.metrics.false_merges.is_empty() {
+            println!("\nworst false merges (records of different organisations put together):");
+            for e in &self.metrics.false_merges {
+                println!("  {} pairs: {}", e.pairs, e.names.join("  |  "));
             }
         }
-        println!("open reviews by systems: {by:?}");
-        if std::env::var_os("SHOW_WEIGHTS").is_some() {
-            println!("{}", engine.weights().describe());
-        }
-        if std::env::var_os("SHOW_REVIEWS").is_some() {
-            let mut open: Vec<_> = engine
-                .reviews()
-                .filter(|r| {
-                    r.status == hub_reconciler::engine::ReviewStatus::Open
-                        && r.observation.system == "ntm"
-                })
-                .collect();
-            open.sort_by(|a, b| a.observation.cmp(&b.observation));
-            for r in open.into_iter().take(60) {
-                let obs = engine.observation(&r.observation);
-                let cand = engine.observation(&r.candidate);
-                println!(
-                    "  review {} {:?} | {} {:?} · {:?}",
-                    r.observation,
-                    obs.map(|o| (&o.name, &o.commune_code, &o.representative)),
-                    r.candidate,
-                    cand.map(|o| (&o.name, &o.commune_code, &o.representative)),
-                    r.features.get("logit")
-                );
+        if !self.metrics.missed_links.is_empty() {
+            println!("\nworst missed links (one organisation kept apart):");
+            for e in &self.metrics.missed_links {
+                println!("  {} pairs: {}", e.pairs, e.names.join("  |  "));
             }
         }
     }
-    println!(
-        "indicators ≠ truth: {} of {} values (province and districts: {} of {})",
-        indicators.differ,
-        indicators.values,
-        indicators.differ_province_districts,
-        indicators.values_province_districts
-    );
-    for d in indicators.differences.iter().take(args.worst) {
-        println!("  {d}");
-    }
-    if std::env::var_os("SHOW_INDICATOR_ERRORS").is_some() {
-        for e in accuracy::indicator_errors(&engine, &contracts, &truth, now) {
-            println!("  {e}");
+}
+
+/// Open reviews by the pair of systems; with `SHOW_WEIGHTS` the weights in use, with
+/// `SHOW_REVIEWS` the open reviews of NTM entries.
+fn print_open_reviews(engine: &Engine) {
+    let mut by: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for r in engine.reviews() {
+        if r.status == ReviewStatus::Open {
+            let mut k = [r.observation.system.clone(), r.candidate.system.clone()];
+            k.sort();
+            let [a, b] = k;
+            *by.entry((a, b)).or_default() += 1;
         }
     }
-    if !metrics.false_merges.is_empty() {
-        println!("\nworst false merges (records of different organisations put together):");
-        for e in &metrics.false_merges {
-            println!("  {} pairs: {}", e.pairs, e.names.join("  |  "));
+    println!("open reviews by systems: {by:?}");
+    if std::env::var_os("SHOW_WEIGHTS").is_some() {
+        println!("{}", engine.weights().describe());
+    }
+    if std::env::var_os("SHOW_REVIEWS").is_some() {
+        let mut open: Vec<_> = engine
+            .reviews()
+            .filter(|r| r.status == ReviewStatus::Open && r.observation.system == "ntm")
+            .collect();
+        open.sort_by(|a, b| a.observation.cmp(&b.observation));
+        for r in open.into_iter().take(60) {
+            let obs = engine.observation(&r.observation);
+            let cand = engine.observation(&r.candidate);
+            println!(
+                "  review {} {:?} | {} {:?} · {:?}",
+                r.observation,
+                obs.map(|o| (&o.name, &o.commune_code, &o.representative)),
+                r.candidate,
+                cand.map(|o| (&o.name, &o.commune_code, &o.representative)),
+                r.features.get("logit")
+            );
         }
     }
-    if !metrics.missed_links.is_empty() {
-        println!("\nworst missed links (one organisation kept apart):");
-        for e in &metrics.missed_links {
-            println!("  {} pairs: {}", e.pairs, e.names.join("  |  "));
-        }
-    }
-    Ok(())
 }
 
 mod scale;
