@@ -29,12 +29,13 @@
 //! `Tân` is not. Known place names of Lai Châu are recognised first, so `Sà Dề Phìn` or
 //! `Bản Bo` never count as goat (`dê`) or cattle (`bò`).
 
-use std::sync::OnceLock;
-
 use serde::Serialize;
-use unicode_normalization::UnicodeNormalization;
 
 use crate::text::{self, Word};
+
+mod lexicon;
+
+use lexicon::*;
 
 /// What kind of organisation a name suggests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -95,291 +96,6 @@ impl OrgName {
     pub fn parse(name: &str) -> OrgName {
         parse(name)
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// Lexicon.
-
-/// Legal forms: folded phrase, expansion, kind.
-const LEGAL_FORMS: &[(&str, &str, OrgKindHint)] = &[
-    (
-        "lien hiep cac hop tac xa",
-        "lien hiep hop tac xa",
-        OrgKindHint::Lhhtx,
-    ),
-    (
-        "lien hiep hop tac xa",
-        "lien hiep hop tac xa",
-        OrgKindHint::Lhhtx,
-    ),
-    (
-        "lien hiep cac htx",
-        "lien hiep hop tac xa",
-        OrgKindHint::Lhhtx,
-    ),
-    ("lien hiep htx", "lien hiep hop tac xa", OrgKindHint::Lhhtx),
-    ("lh hop tac xa", "lien hiep hop tac xa", OrgKindHint::Lhhtx),
-    ("lh htx", "lien hiep hop tac xa", OrgKindHint::Lhhtx),
-    ("lhhtx", "lien hiep hop tac xa", OrgKindHint::Lhhtx),
-    ("lh cac htx", "lien hiep hop tac xa", OrgKindHint::Lhhtx),
-    (
-        "lien hiep hop tac",
-        "lien hiep hop tac xa",
-        OrgKindHint::Lhhtx,
-    ),
-    // "Liên hiệp" alone still names a union (of cooperatives, in this hub's data)
-    ("lien hiep", "lien hiep hop tac xa", OrgKindHint::Lhhtx),
-    ("hop tac xa", "hop tac xa", OrgKindHint::Htx),
-    ("htx", "hop tac xa", OrgKindHint::Htx),
-    ("to hop tac", "to hop tac", OrgKindHint::Tht),
-    ("to ht", "to hop tac", OrgKindHint::Tht),
-    ("tht", "to hop tac", OrgKindHint::Tht),
-    (
-        "cong ty co phan",
-        "cong ty co phan",
-        OrgKindHint::Enterprise,
-    ),
-    ("ctcp", "cong ty co phan", OrgKindHint::Enterprise),
-    ("cong ty", "cong ty", OrgKindHint::Enterprise),
-    ("cty", "cong ty", OrgKindHint::Enterprise),
-    (
-        "doanh nghiep tu nhan",
-        "doanh nghiep tu nhan",
-        OrgKindHint::Enterprise,
-    ),
-    ("dntn", "doanh nghiep tu nhan", OrgKindHint::Enterprise),
-    (
-        "trach nhiem huu han",
-        "trach nhiem huu han",
-        OrgKindHint::Enterprise,
-    ),
-    ("tnhh", "trach nhiem huu han", OrgKindHint::Enterprise),
-    ("mot thanh vien", "mot thanh vien", OrgKindHint::Enterprise),
-    ("mtv", "mot thanh vien", OrgKindHint::Enterprise),
-    ("co phan", "co phan", OrgKindHint::Enterprise),
-    ("ho kinh doanh", "ho kinh doanh", OrgKindHint::Household),
-    ("hkd", "ho kinh doanh", OrgKindHint::Household),
-    ("ho gia dinh", "ho gia dinh", OrgKindHint::Household),
-];
-
-/// Legal forms that count only as the first words of a name.
-const LEADING_ONLY: &[&str] = &["lien hiep", "lien hiep hop tac"];
-
-/// Sector words: folded phrase (spelled out or abbreviated), expansion.
-const SECTORS: &[(&str, &str)] = &[
-    // The order of this table is also the order of sector words in `canonical` (so that
-    // `NN DV` and `DV NN` agree); a longer phrase comes before a shorter one it starts with.
-    ("nong lam nghiep", "nong lam nghiep"),
-    ("nln", "nong lam nghiep"),
-    ("tieu thu cong nghiep", "tieu thu cong nghiep"),
-    ("ttcn", "tieu thu cong nghiep"),
-    ("thu cong my nghe", "thu cong my nghe"),
-    ("nong nghiep", "nong nghiep"),
-    ("nn", "nong nghiep"),
-    ("lam nghiep", "lam nghiep"),
-    ("chan nuoi", "chan nuoi"),
-    ("cn", "chan nuoi"),
-    // what a group does, written out or left out by whoever typed the name (`THT trồng mắc
-    // ca`, `Tổ SX mắc ca`): an activity, not a distinctive word
-    ("nuoi trong", "nuoi trong"),
-    ("nuoi", "nuoi"),
-    ("trong trot", "trong trot"),
-    ("trong", "trong"),
-    ("san xuat", "san xuat"),
-    ("sx", "san xuat"),
-    ("kinh doanh", "kinh doanh"),
-    ("kd", "kinh doanh"),
-    ("thuong mai", "thuong mai"),
-    ("tm", "thuong mai"),
-    ("dich vu", "dich vu"),
-    ("dv", "dich vu"),
-    ("xay dung", "xay dung"),
-    ("xd", "xay dung"),
-    ("van tai", "van tai"),
-    ("vt", "van tai"),
-    ("du lich", "du lich"),
-    ("dl", "du lich"),
-    ("tong hop", "tong hop"),
-    ("th", "tong hop"),
-    ("che bien", "che bien"),
-    ("tieu thu", "tieu thu"),
-    ("nong san", "nong san"),
-    ("lam san", "lam san"),
-    ("thuy san", "thuy san"),
-    ("ts", "thuy san"),
-    ("moi truong", "moi truong"),
-    ("cong nghe cao", "cong nghe cao"),
-    ("nuoc sach", "nuoc sach"),
-    ("huu co", "huu co"),
-    ("an toan", "an toan"),
-    ("phat trien", "phat trien"),
-    ("da nganh", "da nganh"),
-    ("nganh nghe", "nganh nghe"),
-    ("nong thon", "nong thon"),
-    ("xuat nhap khau", "xuat nhap khau"),
-    ("sach", "sach"),
-];
-
-/// Products: spelled forms with diacritics (lower case; a `|` separates alternatives),
-/// canonical folded name, and whether an ASCII spelling is too ambiguous to trust when the
-/// rest of the input has diacritics (`nam` may be `nấm` or `Nậm`, `ca` `cá` or `Cả`).
-const PRODUCTS: &[(&str, &str, bool)] = &[
-    ("chè|trà", "che", false),
-    ("lúa", "lua", false),
-    ("gạo", "gao", false),
-    ("ngô", "ngo", true),
-    ("sắn", "san", true),
-    ("dược liệu", "duoc lieu", false),
-    ("thảo dược", "duoc lieu", false),
-    ("thảo quả", "thao qua", false),
-    ("tam thất", "tam that", false),
-    ("sâm", "sam", true),
-    ("mắc ca|mác ca|macca|mắcca|maca", "mac ca", false),
-    ("quế", "que", true),
-    ("cao su", "cao su", false),
-    ("chuối", "chuoi", false),
-    ("cam", "cam", true),
-    ("bưởi", "buoi", false),
-    ("xoài", "xoai", false),
-    ("mận", "man", true),
-    ("dứa", "dua", true),
-    ("chanh leo", "chanh leo", false),
-    ("sơn tra", "son tra", false),
-    ("dong riềng", "dong rieng", false),
-    ("cây ăn quả|cây ăn trái", "cay an qua", false),
-    ("rau", "rau", false),
-    ("nấm", "nam", true),
-    ("cá", "ca", true),
-    ("tôm", "tom", false),
-    ("gà", "ga", true),
-    ("vịt", "vit", false),
-    ("lợn|heo", "lon", true),
-    ("bò", "bo", true),
-    ("trâu", "trau", false),
-    ("dê", "de", true),
-    ("mật ong|ong", "ong", false),
-    ("đậu tương", "dau tuong", false),
-    ("lạc", "lac", true),
-    ("mía", "mia", false),
-];
-
-/// Vietnamese family names, with diacritics.
-const FAMILY_NAMES: &[&str] = &[
-    "nguyễn", "trần", "lê", "phạm", "hoàng", "huỳnh", "phan", "vũ", "võ", "đặng", "bùi", "đỗ",
-    "hồ", "ngô", "dương", "lý", "lò", "giàng", "tẩn", "vàng", "sùng", "tòng", "lường", "lương",
-    "đèo", "chảo", "phàn", "lù", "thào", "mùa", "hầu", "cứ", "lầu", "pờ", "chang", "lồ", "hảng",
-    "tráng", "khoàng", "quàng", "cầm", "điêu", "lèo", "mào", "ma", "hà", "đinh", "đào", "trịnh",
-    "mai", "tạ", "lưu", "vi", "nông", "sần", "lìu", "chẻo", "phùng", "triệu", "chu", "lại", "tao",
-    "sìn", "hờ", "lỳ", "ly", "vừ", "mã", "tô", "thái", "đoàn", "kiều", "quách", "khổng", "san",
-    "ló", "pàn", "lỳ", "thèn", "chìn", "hạng",
-];
-
-/// Words dropped from names: unit words, conjunctions, honorifics.
-const STOP_WORDS: &[&str] = &[
-    "va",
-    "cac",
-    "cua",
-    "tai",
-    "so",
-    "xa",
-    "phuong",
-    "thi tran",
-    "tt",
-    "huyen",
-    "tinh",
-    "thanh pho",
-    "tp",
-    "thon",
-    "ban",
-    "khu",
-    "xom",
-    "doi",
-    "to",
-    "nhom",
-];
-
-/// Abbreviations that may be glued together (`HTXNN`, `SXKD`).
-const GLUEABLE: &[&str] = &[
-    "lhhtx", "htx", "tht", "lh", "hkd", "dntn", "tnhh", "mtv", "ctcp", "nln", "ttcn", "nn", "dv",
-    "sx", "tm", "kd", "cn", "xd", "vt", "dl", "th",
-];
-
-struct Phrase {
-    words: Vec<String>,
-}
-
-struct ProductForm {
-    /// Lower-case NFC words with diacritics.
-    raw: Vec<String>,
-    /// Folded words.
-    folded: Vec<String>,
-    canonical: &'static str,
-    strict: bool,
-}
-
-struct Lexicon {
-    legal: Vec<(Phrase, &'static str, OrgKindHint)>,
-    /// Phrase, expansion, rank of the expansion (its first row in [`SECTORS`]).
-    sectors: Vec<(Phrase, &'static str, usize)>,
-    products: Vec<ProductForm>,
-    places: Vec<&'static [String]>,
-    stop: Vec<Phrase>,
-    suffix_filler: Vec<Phrase>,
-    family: Vec<String>,
-    family_folded: Vec<String>,
-}
-
-fn phrase(s: &str) -> Phrase {
-    Phrase {
-        words: s.split(' ').map(str::to_owned).collect(),
-    }
-}
-
-fn lexicon() -> &'static Lexicon {
-    static LEX: OnceLock<Lexicon> = OnceLock::new();
-    LEX.get_or_init(|| {
-        let mut products = Vec::new();
-        for (forms, canonical, strict) in PRODUCTS {
-            for form in forms.split('|') {
-                let raw: Vec<String> = form
-                    .nfc()
-                    .collect::<String>()
-                    .split(' ')
-                    .map(str::to_owned)
-                    .collect();
-                let folded = raw.iter().map(|w| text::fold(w)).collect();
-                products.push(ProductForm {
-                    raw,
-                    folded,
-                    canonical,
-                    strict: *strict,
-                });
-            }
-        }
-        // longest phrases first, so that "che bien" wins over "che"
-        products.sort_by_key(|p| std::cmp::Reverse(p.folded.len()));
-        let mut places: Vec<&'static [String]> = crate::address::place_phrases().collect();
-        places.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        Lexicon {
-            legal: LEGAL_FORMS
-                .iter()
-                .map(|(p, e, k)| (phrase(p), *e, *k))
-                .collect(),
-            sectors: SECTORS
-                .iter()
-                .map(|(p, e)| {
-                    let rank = SECTORS.iter().position(|(_, e2)| e2 == e).unwrap_or(0);
-                    (phrase(p), *e, rank)
-                })
-                .collect(),
-            products,
-            places,
-            stop: STOP_WORDS.iter().map(|s| phrase(s)).collect(),
-            suffix_filler: SUFFIX_FILLER.iter().map(|s| phrase(s)).collect(),
-            family: FAMILY_NAMES.iter().map(|f| f.nfc().collect()).collect(),
-            family_folded: FAMILY_NAMES.iter().map(|f| text::fold(f)).collect(),
-        }
-    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -743,146 +459,225 @@ fn org_word_at(words: &[Word], at: usize, input_ascii: bool) -> bool {
 }
 
 fn parse_words(words: &[Word], input_ascii: bool) -> OrgName {
-    let lex = lexicon();
-    let mut kind = None;
-    let mut legal_form_tokens = Vec::new();
-    let mut sector_tokens = Vec::new();
-    let mut core_tokens = Vec::new();
-    let mut product_tokens = Vec::new();
-    let mut place_tokens = Vec::new();
-    let mut ascii_product_words = Vec::new();
-    let mut canonical: Vec<String> = Vec::new();
-    // The input words behind `core_tokens` (products as written), and the first of them.
-    let mut core_source: Vec<String> = Vec::new();
-    let mut first_core: Option<&Word> = None;
-    // Sector phrases (rank, expansion), and where in `canonical` the first one stood.
-    let mut sectors_found: Vec<(usize, &'static str)> = Vec::new();
-    let mut sector_at: Option<usize> = None;
-    // The last word taken was a place or other name word (not a legal, sector or product
-    // word).
-    let mut last_was_name = false;
-
-    let push_expansion = |to: &mut Vec<String>, canonical: &mut Vec<String>, e: &str| {
-        for w in e.split(' ') {
-            to.push(w.to_owned());
-            canonical.push(w.to_owned());
+    let mut r = Reader::new(words, input_ascii);
+    while r.i < words.len() {
+        let taken = r.take_household()
+            || r.take_group()
+            || r.take_legal_form()
+            || r.take_place()
+            || r.take_sector()
+            || r.take_product()
+            || r.take_stop_word();
+        if !taken {
+            r.take_name_word();
         }
-    };
+    }
+    r.finish()
+}
 
-    let mut i = 0;
-    while i < words.len() {
-        // A household: "Hộ …" (with its diacritics), or "Ho ong/ba …" in ASCII.
-        if i == 0 && kind.is_none() {
-            let w = &words[0];
-            let next_is_honorific = words
-                .get(1)
-                .is_some_and(|n| matches!(n.folded.as_str(), "ong" | "ba" | "anh" | "chi"));
-            if (w.raw == "hộ" || (w.raw == "ho" && next_is_honorific))
-                && !lex
-                    .legal
-                    .iter()
-                    .any(|(p, _, _)| matches_folded(words, 0, &p.words))
-            {
-                kind = Some(OrgKindHint::Household);
-                legal_form_tokens.push("ho".to_owned());
-                canonical.push("ho".to_owned());
-                i += 1;
-                // "Hộ ông …", "Hộ bà …"
-                if words.get(i).is_some_and(|n| {
-                    matches!(n.raw.as_str(), "ông" | "bà" | "anh" | "chị")
-                        || (n.is_ascii() && matches!(n.raw.as_str(), "ong" | "ba" | "anh" | "chi"))
-                }) {
-                    i += 1;
-                }
-                continue;
-            }
+/// A name read word by word, left to right: what each part of it was taken as so far.
+struct Reader<'w> {
+    words: &'w [Word],
+    input_ascii: bool,
+    /// The next word to read.
+    i: usize,
+    kind: Option<OrgKindHint>,
+    legal_form_tokens: Vec<String>,
+    core_tokens: Vec<String>,
+    product_tokens: Vec<String>,
+    place_tokens: Vec<String>,
+    ascii_product_words: Vec<String>,
+    canonical: Vec<String>,
+    /// The input words behind `core_tokens` (products as written), and the first of them.
+    core_source: Vec<String>,
+    first_core: Option<&'w Word>,
+    /// Sector phrases (rank, expansion), and where in `canonical` the first one stood.
+    sectors_found: Vec<(usize, &'static str)>,
+    sector_at: Option<usize>,
+    /// The last word taken was a place or other name word (not a legal, sector or product
+    /// word).
+    last_was_name: bool,
+}
+
+impl<'w> Reader<'w> {
+    fn new(words: &'w [Word], input_ascii: bool) -> Self {
+        Reader {
+            words,
+            input_ascii,
+            i: 0,
+            kind: None,
+            legal_form_tokens: Vec::new(),
+            core_tokens: Vec::new(),
+            product_tokens: Vec::new(),
+            place_tokens: Vec::new(),
+            ascii_product_words: Vec::new(),
+            canonical: Vec::new(),
+            core_source: Vec::new(),
+            first_core: None,
+            sectors_found: Vec::new(),
+            sector_at: None,
+            last_was_name: false,
         }
-        // "Tổ …" (a cooperative group: Tổ SX, Tổ chè …), not "Tổ 3" (a residential group)
-        // nor "Tô Văn …" (a family name): with its diacritics, or in ASCII before a word of an
-        // organisation's name.
-        if i == 0
-            && kind.is_none()
+    }
+
+    fn push_legal_form(&mut self, expansion: &str) {
+        for w in expansion.split(' ') {
+            self.legal_form_tokens.push(w.to_owned());
+            self.canonical.push(w.to_owned());
+        }
+    }
+
+    /// Whether a legal form of the lexicon starts the name.
+    fn legal_form_first(&self) -> bool {
+        lexicon()
+            .legal
+            .iter()
+            .any(|(p, _, _)| matches_folded(self.words, 0, &p.words))
+    }
+
+    /// A household: "Hộ …" (with its diacritics), or "Ho ong/ba …" in ASCII.
+    fn take_household(&mut self) -> bool {
+        if self.i != 0 || self.kind.is_some() {
+            return false;
+        }
+        let words = self.words;
+        let w = &words[0];
+        let next_is_honorific = words
+            .get(1)
+            .is_some_and(|n| matches!(n.folded.as_str(), "ong" | "ba" | "anh" | "chi"));
+        if !(w.raw == "hộ" || (w.raw == "ho" && next_is_honorific)) || self.legal_form_first() {
+            return false;
+        }
+        self.kind = Some(OrgKindHint::Household);
+        self.legal_form_tokens.push("ho".to_owned());
+        self.canonical.push("ho".to_owned());
+        self.i += 1;
+        // "Hộ ông …", "Hộ bà …"
+        if words.get(self.i).is_some_and(|n| {
+            matches!(n.raw.as_str(), "ông" | "bà" | "anh" | "chị")
+                || (n.is_ascii() && matches!(n.raw.as_str(), "ong" | "ba" | "anh" | "chi"))
+        }) {
+            self.i += 1;
+        }
+        true
+    }
+
+    /// "Tổ …" (a cooperative group: Tổ SX, Tổ chè …), not "Tổ 3" (a residential group) nor
+    /// "Tô Văn …" (a family name): with its diacritics, or in ASCII before a word of an
+    /// organisation's name.
+    fn take_group(&mut self) -> bool {
+        let words = self.words;
+        if !(self.i == 0
+            && self.kind.is_none()
             && words[0].folded == "to"
             && words
                 .get(1)
                 .is_some_and(|n| !n.folded.bytes().all(|b| b.is_ascii_digit()))
-            && !lex
-                .legal
-                .iter()
-                .any(|(p, _, _)| matches_folded(words, 0, &p.words))
-            && (words[0].raw == "tổ" || (words[0].is_ascii() && org_word_at(words, 1, input_ascii)))
+            && !self.legal_form_first()
+            && (words[0].raw == "tổ"
+                || (words[0].is_ascii() && org_word_at(words, 1, self.input_ascii))))
         {
-            kind = Some(OrgKindHint::Tht);
-            push_expansion(&mut legal_form_tokens, &mut canonical, "to hop tac");
-            i += 1;
-            // "Tổ SX", "Tổ sản xuất", "Tổ HT": the words say what kind of group it is (the
-            // legal form), not what it does
-            let folded = |k: usize| words.get(k).map(|w| w.folded.as_str());
-            match (folded(i), folded(i + 1)) {
-                (Some("sx" | "ht"), _) => i += 1,
-                (Some("san"), Some("xuat")) | (Some("hop"), Some("tac")) => i += 2,
-                _ => {}
-            }
-            continue;
+            return false;
         }
-        if let Some((p, e, k)) = lex
+        self.kind = Some(OrgKindHint::Tht);
+        self.push_legal_form("to hop tac");
+        self.i += 1;
+        // "Tổ SX", "Tổ sản xuất", "Tổ HT": the words say what kind of group it is (the legal
+        // form), not what it does
+        let folded = |k: usize| words.get(k).map(|w| w.folded.as_str());
+        match (folded(self.i), folded(self.i + 1)) {
+            (Some("sx" | "ht"), _) => self.i += 1,
+            (Some("san"), Some("xuat")) | (Some("hop"), Some("tac")) => self.i += 2,
+            _ => {}
+        }
+        true
+    }
+
+    fn take_legal_form(&mut self) -> bool {
+        let i = self.i;
+        let Some((p, e, k)) = lexicon()
             .legal
             .iter()
-            .find(|(p, _, _)| matches_folded(words, i, &p.words))
+            .find(|(p, _, _)| matches_folded(self.words, i, &p.words))
             // "Liên hiệp" without "HTX" names a union only first (not in "Hội Liên hiệp
             // Phụ nữ", the women's union)
             .filter(|(p, _, _)| i == 0 || !LEADING_ONLY.contains(&p.words.join(" ").as_str()))
-        {
-            if kind.is_none() {
-                kind = Some(*k);
-            }
-            push_expansion(&mut legal_form_tokens, &mut canonical, e);
-            last_was_name = false;
-            i += p.words.len();
-            continue;
+        else {
+            return false;
+        };
+        if self.kind.is_none() {
+            self.kind = Some(*k);
         }
-        if let Some(p) = lex.places.iter().find(|p| matches_folded(words, i, p)) {
-            for w in p.iter() {
-                core_tokens.push(w.clone());
-                place_tokens.push(w.clone());
-                canonical.push(w.clone());
-            }
-            core_source.extend(p.iter().cloned());
-            first_core = first_core.or(Some(&words[i]));
-            last_was_name = true;
-            i += p.len();
-            continue;
+        self.push_legal_form(e);
+        self.last_was_name = false;
+        self.i += p.words.len();
+        true
+    }
+
+    fn take_place(&mut self) -> bool {
+        let i = self.i;
+        let Some(p) = lexicon()
+            .places
+            .iter()
+            .find(|p| matches_folded(self.words, i, p))
+        else {
+            return false;
+        };
+        for w in p.iter() {
+            self.core_tokens.push(w.clone());
+            self.place_tokens.push(w.clone());
+            self.canonical.push(w.clone());
         }
-        if let Some((p, e, rank)) = lex
+        self.core_source.extend(p.iter().cloned());
+        self.first_core = self.first_core.or(Some(&self.words[i]));
+        self.last_was_name = true;
+        self.i += p.len();
+        true
+    }
+
+    /// Abbreviations are ASCII; a spelled-out word with diacritics is one too. Placed in
+    /// canonical order at the end ([`Reader::finish`]).
+    fn take_sector(&mut self) -> bool {
+        let i = self.i;
+        let Some((p, e, rank)) = lexicon()
             .sectors
             .iter()
-            .find(|(p, _, _)| matches_folded(words, i, &p.words))
-        {
-            // Abbreviations are ASCII; a spelled-out word with diacritics is one too. Placed
-            // in canonical order at the end.
-            sectors_found.push((*rank, *e));
-            sector_at.get_or_insert(canonical.len());
-            last_was_name = false;
-            i += p.words.len();
-            continue;
-        }
+            .find(|(p, _, _)| matches_folded(self.words, i, &p.words))
+        else {
+            return false;
+        };
+        self.sectors_found.push((*rank, *e));
+        self.sector_at.get_or_insert(self.canonical.len());
+        self.last_was_name = false;
+        self.i += p.words.len();
+        true
+    }
+
+    fn take_product(&mut self) -> bool {
+        let (words, i) = (self.words, self.i);
         // An ambiguous product word in ASCII right after a name word of the same segment is
         // more likely the rest of that name (`Si Heo`: Sì Heo, not pigs).
-        let after_name_word = i > 0 && last_was_name && words[i - 1].seg == words[i].seg;
-        if let Some((n, canon, _)) = match_product(words, i, input_ascii)
+        let after_name_word = i > 0 && self.last_was_name && words[i - 1].seg == words[i].seg;
+        let Some((n, canon, _)) = match_product(words, i, self.input_ascii)
             .filter(|(_, _, ambiguous)| !(*ambiguous && after_name_word))
-        {
-            product_tokens.push(canon.to_owned());
-            for w in canon.split(' ') {
-                core_tokens.push(w.to_owned());
-                canonical.push(w.to_owned());
-            }
-            core_source.extend(words[i..i + n].iter().map(|w| w.folded.clone()));
-            first_core = first_core.or(Some(&words[i]));
-            last_was_name = false;
-            i += n;
-            continue;
+        else {
+            return false;
+        };
+        self.product_tokens.push(canon.to_owned());
+        for w in canon.split(' ') {
+            self.core_tokens.push(w.to_owned());
+            self.canonical.push(w.to_owned());
         }
+        self.core_source
+            .extend(words[i..i + n].iter().map(|w| w.folded.clone()));
+        self.first_core = self.first_core.or(Some(&words[i]));
+        self.last_was_name = false;
+        self.i += n;
+        true
+    }
+
+    fn take_stop_word(&mut self) -> bool {
+        let (words, i) = (self.words, self.i);
         // "Tô" (a family name) first is not the unit word "tổ"
         let family_to = i == 0
             && words[0].folded == "to"
@@ -890,75 +685,87 @@ fn parse_words(words: &[Word], input_ascii: bool) -> OrgName {
             && words
                 .get(1)
                 .is_some_and(|n| n.folded.bytes().any(|b| b.is_ascii_alphabetic()));
-        if let Some(p) = lex
+        let Some(p) = lexicon()
             .stop
             .iter()
             .find(|p| matches_folded(words, i, &p.words))
             .filter(|_| !family_to)
-        {
-            i += p.words.len();
-            continue;
-        }
-        let w = &words[i];
-        if !input_ascii
+        else {
+            return false;
+        };
+        self.i += p.words.len();
+        true
+    }
+
+    /// Any other word: a place or other distinctive word of the name.
+    fn take_name_word(&mut self) {
+        let w = &self.words[self.i];
+        if !self.input_ascii
             && w.is_ascii()
-            && let Some((1, canon, true)) = match_product(words, i, true)
+            && let Some((1, canon, true)) = match_product(self.words, self.i, true)
             && canon == w.folded
         {
-            ascii_product_words.push(w.folded.clone());
+            self.ascii_product_words.push(w.folded.clone());
         }
-        last_was_name = true;
-        core_tokens.push(w.folded.clone());
-        place_tokens.push(w.folded.clone());
-        canonical.push(w.folded.clone());
-        core_source.push(w.folded.clone());
-        first_core = first_core.or(Some(w));
-        i += 1;
+        self.last_was_name = true;
+        self.core_tokens.push(w.folded.clone());
+        self.place_tokens.push(w.folded.clone());
+        self.canonical.push(w.folded.clone());
+        self.core_source.push(w.folded.clone());
+        self.first_core = self.first_core.or(Some(w));
+        self.i += 1;
     }
 
-    // Sector words in one order, each phrase once, where the first one stood.
-    sectors_found.sort_unstable();
-    sectors_found.dedup();
-    let sector_words: Vec<String> = sectors_found
-        .iter()
-        .flat_map(|(_, e)| e.split(' ').map(str::to_owned))
-        .collect();
-    if let Some(at) = sector_at {
-        canonical.splice(at..at, sector_words.iter().cloned());
-    }
-    sector_tokens.extend(sector_words);
-
-    // Person-like: 2–4 words, a family name first, no legal form but "hộ", no sector word,
-    // and not a place. A product word may be a given name ("Sùng A Dê"): it counts as one.
-    let person_like = legal_form_tokens.iter().all(|t| t == "ho")
-        && sector_tokens.is_empty()
-        && (2..=4).contains(&core_source.len())
-        && core_source
+    /// Sector words in one order, each phrase once, where the first one stood; and whether
+    /// the name is a person's.
+    fn finish(mut self) -> OrgName {
+        self.sectors_found.sort_unstable();
+        self.sectors_found.dedup();
+        let sector_tokens: Vec<String> = self
+            .sectors_found
             .iter()
-            .all(|t| t.chars().all(char::is_alphabetic))
-        && !lex.places.iter().any(|p| core_source.starts_with(p))
-        && first_core.is_some_and(is_family_name);
-    if person_like {
-        kind = kind.or(Some(OrgKindHint::Household));
-        product_tokens.clear();
-        canonical.clone_from(&legal_form_tokens);
-        canonical.extend(core_source.iter().cloned());
-        core_tokens.clone_from(&core_source);
-        place_tokens = core_source;
-    }
-
-    OrgName {
-        kind,
-        legal_form_tokens,
-        sector_tokens,
-        core_tokens,
-        product_tokens,
-        place_tokens,
-        person_like,
-        suffix_place_tokens: Vec::new(),
-        ascii_product_words,
-        folded: String::new(),
-        canonical: canonical.join(" "),
+            .flat_map(|(_, e)| e.split(' ').map(str::to_owned))
+            .collect();
+        if let Some(at) = self.sector_at {
+            self.canonical
+                .splice(at..at, sector_tokens.iter().cloned());
+        }
+        // Person-like: 2–4 words, a family name first, no legal form but "hộ", no sector
+        // word, and not a place. A product word may be a given name ("Sùng A Dê"): it counts
+        // as one.
+        let person_like = self.legal_form_tokens.iter().all(|t| t == "ho")
+            && sector_tokens.is_empty()
+            && (2..=4).contains(&self.core_source.len())
+            && self
+                .core_source
+                .iter()
+                .all(|t| t.chars().all(char::is_alphabetic))
+            && !lexicon()
+                .places
+                .iter()
+                .any(|p| self.core_source.starts_with(p))
+            && self.first_core.is_some_and(is_family_name);
+        if person_like {
+            self.kind = self.kind.or(Some(OrgKindHint::Household));
+            self.product_tokens.clear();
+            self.canonical.clone_from(&self.legal_form_tokens);
+            self.canonical.extend(self.core_source.iter().cloned());
+            self.core_tokens.clone_from(&self.core_source);
+            self.place_tokens = self.core_source;
+        }
+        OrgName {
+            kind: self.kind,
+            legal_form_tokens: self.legal_form_tokens,
+            sector_tokens,
+            core_tokens: self.core_tokens,
+            product_tokens: self.product_tokens,
+            place_tokens: self.place_tokens,
+            person_like,
+            suffix_place_tokens: Vec::new(),
+            ascii_product_words: self.ascii_product_words,
+            folded: String::new(),
+            canonical: self.canonical.join(" "),
+        }
     }
 }
 
