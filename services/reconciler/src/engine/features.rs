@@ -317,8 +317,72 @@ pub fn fnv(bytes: &[u8]) -> u64 {
 /// Computes the features of an observation.
 pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
     let parsed = orgname::parse(&obs.name);
+    let (kind, kind_declared) = kind_of(obs, &parsed);
+    let mut tokens = tokens_of(&parsed, interner);
+    let canonical = fnv(parsed.canonical.as_bytes());
+    let joined: String = parsed.core_tokens.concat();
+    let joined = fnv(joined.as_bytes());
 
-    // kind: what a system declared first, then what the name says
+    // code: digits; a branch code compares by its main part
+    let code = obs
+        .registration_code
+        .as_deref()
+        .and_then(taxcode::clean)
+        .and_then(|d| Code::new(if d.len() == 13 { &d[..10] } else { &d }));
+
+    let reference = Reference::loaded();
+    let place = locate(obs, reference);
+    let rep = obs.representative.as_deref().and_then(|r| {
+        let n = person::normalise(r);
+        (!n.is_empty()).then(|| interner.intern(&n))
+    });
+    let phone = obs
+        .phone
+        .as_deref()
+        .and_then(phone::to_e164)
+        .map(|p| fnv(p.as_bytes()));
+    let report = obs
+        .ntm
+        .as_ref()
+        .map(|p| fnv(format!("{}:{}", p.commune_code, p.year).as_bytes()));
+    let local = local_words(&place, reference, interner);
+    for t in &mut tokens {
+        t.local = local.binary_search(&t.id).is_ok();
+    }
+    let Location {
+        commune,
+        district,
+        unit_2025,
+        mut near_districts,
+        ..
+    } = place;
+    near_districts.sort_unstable_by_key(|u| u.key_bytes());
+    near_districts.dedup();
+
+    Features {
+        obs_kind: obs.kind,
+        kind,
+        kind_declared,
+        tokens,
+        canonical,
+        joined,
+        person_like: parsed.person_like,
+        ascii: obs.name.is_ascii(),
+        code,
+        commune: commune.as_deref().map(Unit::new),
+        district: district.as_deref().map(Unit::new),
+        unit_2025: unit_2025.as_deref().map(Unit::new),
+        near_districts: near_districts.into_boxed_slice(),
+        rep,
+        phone,
+        report,
+        local: local.into_boxed_slice(),
+    }
+}
+
+/// The kind an observation is of, and whether a system (or a legal form in its name)
+/// declared it: what a system declared first, then what the name says.
+fn kind_of(obs: &Observation, parsed: &orgname::OrgName) -> (KindClass, bool) {
     let hint = parsed.kind.map(|k| match k {
         OrgKindHint::Htx => KindClass::Htx,
         OrgKindHint::Tht => KindClass::Tht,
@@ -326,7 +390,7 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
         OrgKindHint::Enterprise => KindClass::Enterprise,
         OrgKindHint::Household => KindClass::Household,
     });
-    let (kind, kind_declared) = match (obs.kind, obs.declared_kind, obs.borrower_type) {
+    match (obs.kind, obs.declared_kind, obs.borrower_type) {
         (_, _, Some(BorrowerType::Household)) => (KindClass::Household, true),
         (ObservationKind::Registry, Some(k), _) => (KindClass::from_org(k), true),
         (_, Some(k), _) => match hint {
@@ -348,18 +412,25 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
                 Some(KindClass::Htx | KindClass::Tht | KindClass::Lhhtx)
             ),
         ),
-    };
+    }
+}
 
-    // tokens: products as whole phrases, numbers, places/other words, sector words
-    // products live in their own namespace: `sâm` the product is not `Sam` in `Pu Sam Cáp`
+/// A name's tokens: products as whole phrases, numbers, places/other words, sector words,
+/// sorted, without duplicates (`local` not yet known).
+fn tokens_of(parsed: &orgname::OrgName, interner: &mut Interner) -> Vec<Tok> {
+    let tok = |id, class| Tok {
+        id,
+        class,
+        local: false,
+        maybe_product: false,
+    };
     let mut tokens: Vec<Tok> = Vec::new();
+    // products live in their own namespace: `sâm` the product is not `Sam` in `Pu Sam Cáp`
     for p in &parsed.product_tokens {
-        tokens.push(Tok {
-            id: interner.intern(&format!("{PRODUCT_PREFIX}{p}")),
-            class: TokClass::Product,
-            local: false,
-            maybe_product: false,
-        });
+        tokens.push(tok(
+            interner.intern(&format!("{PRODUCT_PREFIX}{p}")),
+            TokClass::Product,
+        ));
     }
     for w in &parsed.place_tokens {
         let (class, id) = if w.bytes().all(|b| b.is_ascii_digit()) {
@@ -373,40 +444,39 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
             (TokClass::Place, interner.intern(w))
         };
         tokens.push(Tok {
-            id,
-            class,
-            local: false,
             maybe_product: class == TokClass::Place && parsed.ascii_product_words.contains(w),
+            ..tok(id, class)
         });
     }
     // sector words too: `dịch` of `dịch vụ` is not `Đích` of `Nậm Đích`
     for w in &parsed.sector_tokens {
-        tokens.push(Tok {
-            id: interner.intern(&format!("{SECTOR_PREFIX}{w}")),
-            class: TokClass::Sector,
-            local: false,
-            maybe_product: false,
-        });
+        tokens.push(tok(
+            interner.intern(&format!("{SECTOR_PREFIX}{w}")),
+            TokClass::Sector,
+        ));
     }
     tokens.sort_unstable();
     tokens.dedup_by_key(|t| t.id);
+    tokens
+}
 
-    let canonical = fnv(parsed.canonical.as_bytes());
-    let joined: String = parsed.core_tokens.concat();
-    let joined = fnv(joined.as_bytes());
+/// Where a record is, as far as its codes or its address tell.
+struct Location<'r> {
+    commune: Option<String>,
+    district: Option<String>,
+    /// The record's pre-reform commune, when its code is one.
+    commune_2024: Option<&'r hub_normalise::reference::Commune2024>,
+    /// The post-reform unit of the commune (or the one its address names).
+    unit_2025: Option<String>,
+    /// A 2025 unit the address may mean: the names of all its old communes are the record's.
+    reform_unit: Option<&'r str>,
+    near_districts: Vec<Unit>,
+}
 
-    // code: digits; a branch code compares by its main part
-    let code = obs
-        .registration_code
-        .as_deref()
-        .and_then(taxcode::clean)
-        .and_then(|d| Code::new(if d.len() == 13 { &d[..10] } else { &d }));
-
-    // location: codes when the source has them, else the address resolved
-    let reference = Reference::loaded();
+/// Locates a record: codes when the source has them, else the address resolved.
+fn locate<'r>(obs: &Observation, reference: &'r Reference) -> Location<'r> {
     let (mut commune, mut district) = (obs.commune_code.clone(), obs.district_code.clone());
     let mut unit_2025_named: Option<String> = None;
-    // a 2025 unit the address may mean: the names of all its old communes are the record's
     let mut reform_unit: Option<&str> = None;
     let mut near_districts: Vec<Unit> = Vec::new();
     if commune.is_none()
@@ -442,7 +512,6 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
             district = Some(d.district_code.to_owned());
         }
     }
-    // the record's pre-reform commune, when its code is one
     let commune_2024 = commune.as_deref().and_then(|c| reference.commune_2024(c));
     if district.is_none() {
         district = commune_2024.map(|c| c.district_code.clone());
@@ -457,22 +526,22 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
                 .or_else(|| reference.commune_2025(c).map(|u| u.commune_code.clone()))
         })
         .or(unit_2025_named);
+    Location {
+        commune,
+        district,
+        commune_2024,
+        unit_2025,
+        reform_unit,
+        near_districts,
+    }
+}
 
-    let rep = obs.representative.as_deref().and_then(|r| {
-        let n = person::normalise(r);
-        (!n.is_empty()).then(|| interner.intern(&n))
-    });
-    let phone = obs
-        .phone
-        .as_deref()
-        .and_then(phone::to_e164)
-        .map(|p| fnv(p.as_bytes()));
-    let report = obs
-        .ntm
-        .as_ref()
-        .map(|p| fnv(format!("{}:{}", p.commune_code, p.year).as_bytes()));
+/// The words of the names of a record's commune (old or new, or any old commune of the unit
+/// it may mean), district and province, as sorted interned ids. In a name, such a word says
+/// no more than the location already does.
+fn local_words(place: &Location<'_>, reference: &Reference, interner: &mut Interner) -> Vec<u32> {
     let mut local: Vec<u32> = Vec::new();
-    let mut add_words = |name: &str, interner: &mut Interner| {
+    let mut add = |name: &str, interner: &mut Interner| {
         for w in text::tokens(name) {
             if !matches!(
                 w.as_str(),
@@ -482,68 +551,46 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
             }
         }
     };
-    if let Some(c) = commune_2024 {
-        add_words(&c.commune_name, interner);
-        add_words(&c.district_name, interner);
-    } else if let Some(d) = district.as_deref()
+    if let Some(c) = place.commune_2024 {
+        add(&c.commune_name, interner);
+        add(&c.district_name, interner);
+    } else if let Some(d) = place.district.as_deref()
         && let Some(c) = reference
             .communes_2024
             .iter()
             .find(|c| c.district_code == d)
     {
-        add_words(&c.district_name, interner);
+        add(&c.district_name, interner);
     }
-    // the name the July 2025 reform gave the record's place names it as well; a record
-    // placed only by its 2025 unit, or by a name that may mean the unit, may be in any old
-    // commune of it
-    if let Some(u) = unit_2025.as_deref().and_then(|u| reference.commune_2025(u)) {
-        add_words(&u.commune_name, interner);
+    // the name the July 2025 reform gave the record's place names it as well; a record placed
+    // only by its 2025 unit, or by a name that may mean the unit, may be in any old commune
+    // of it
+    if let Some(u) = place
+        .unit_2025
+        .as_deref()
+        .and_then(|u| reference.commune_2025(u))
+    {
+        add(&u.commune_name, interner);
     }
-    let whole_unit = if commune_2024.is_none() {
-        unit_2025.as_deref()
+    let whole_unit = if place.commune_2024.is_none() {
+        place.unit_2025.as_deref()
     } else {
-        reform_unit
+        place.reform_unit
     };
     if let Some(u) = whole_unit {
         for r in old_communes_of(reference, u) {
-            add_words(&r.old_commune_name, interner);
+            add(&r.old_commune_name, interner);
             if let Some(c) = reference.commune_2024(&r.old_commune_code) {
-                add_words(&c.district_name, interner);
+                add(&c.district_name, interner);
             }
         }
     }
     for name in province_names() {
-        add_words(name, interner);
+        add(name, interner);
     }
     local.sort_unstable();
     local.dedup();
-    for t in &mut tokens {
-        t.local = local.binary_search(&t.id).is_ok();
-    }
-
-    Features {
-        obs_kind: obs.kind,
-        kind,
-        kind_declared,
-        tokens,
-        canonical,
-        joined,
-        person_like: parsed.person_like,
-        ascii: obs.name.is_ascii(),
-        code,
-        commune: commune.as_deref().map(Unit::new),
-        district: district.as_deref().map(Unit::new),
-        unit_2025: unit_2025.as_deref().map(Unit::new),
-        near_districts: {
-            near_districts.sort_unstable_by_key(|u| u.key_bytes());
-            near_districts.dedup();
-            near_districts.into_boxed_slice()
-        },
-        rep,
-        phone,
-        report,
-        local: local.into_boxed_slice(),
-    }
+    local
 }
 
 /// The crosswalk rows of the old communes a 2025 unit took in.

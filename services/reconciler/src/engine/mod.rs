@@ -53,8 +53,9 @@ pub mod weights;
 mod identities;
 mod log;
 mod operator;
+mod candidates;
+pub use candidates::ExplainedCandidate;
 mod resolve;
-pub use resolve::ExplainedCandidate;
 mod state;
 
 use std::collections::{BTreeMap, HashMap};

@@ -5,47 +5,24 @@
 //!
 //! Owns: the automatic matching decisions and their thresholds. May not change operator
 //! constraints (`operator`), nor move members other than through `identities`, nor write
-//! the log other than through `log`. Scores come from [`super::score`], keys from
+//! the log other than through `log`. Candidates come from [`super::candidates`], keys from
 //! [`super::blocking`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use hub_contracts::v1::{DecisionOutcome, NtmCommuneReport, SourceRef};
 
-use super::blocking::{self, KeyKind};
-use super::features::{self, Features};
+use super::blocking;
+use super::features;
 use super::identities::Cause;
 use super::log::LogEntry;
-use super::observation::{Observation, ObservationKind, ntm_entry_id};
-use super::score::{self, MARGIN_LOGIT, MATCH_LOGIT, PairScore, REVIEW_LOGIT, Rule};
-use super::{Cand, Changes, Engine, Ident, ObsState, OrgId, ReportState};
+use super::observation::{Observation, ntm_entry_id};
+use super::score::{self, MARGIN_LOGIT, MATCH_LOGIT, REVIEW_LOGIT};
+use super::{Cand, Changes, Engine, ObsState, ReportState};
 
-/// Members of a candidate identity scored in full (its registry records come first).
-const MEMBERS_SCORED: usize = 6;
-/// Added to a candidate identity's score when one of its members contradicts the
-/// observation (another product, number, district, code, kind, or full name).
-const MEMBER_CONFLICT: f64 = -6.0;
-/// Two identities an observation links may merge unless what they say of each other
-/// directly is below this (a contradiction).
-const COMPATIBLE_LOGIT: f64 = -2.0;
 /// Neighbours a newly arrived registry record reconsiders.
 const RECONSIDERED: usize = 64;
-
-/// An identity found through the blocking index: its id, pre-score, and the members that
-/// shared keys (the first `.3` of `.2`).
-type Blocked = (u32, f64, [u32; MEMBERS_SCORED], usize);
-
-/// One candidate identity of a record, as [`Engine::explain_candidates`] shows it.
-#[derive(Debug, Clone)]
-pub struct ExplainedCandidate {
-    pub organisation_id: OrgId,
-    /// The blocking pre-score (shared keys, rarer weighing more).
-    pub pre_score: f64,
-    /// Its members that shared keys with the record.
-    pub hits: Vec<SourceRef>,
-    pub score: Option<PairScore>,
-}
 
 impl Engine {
     /// Resolves a new or changed observation. Unchanged content changes nothing.
@@ -338,7 +315,7 @@ impl Engine {
 
     /// Whether identity `ii` holds another entry of the NTM report slot `s` is an entry of
     /// (then it is not `s`'s organisation: a report lists each cooperative once).
-    fn holds_entry_of_report(&self, ii: u32, s: u32) -> bool {
+    pub(super) fn holds_entry_of_report(&self, ii: u32, s: u32) -> bool {
         let report = |x: u32| self.slots[x as usize].feat.as_ref().and_then(|f| f.report);
         let Some(rep) = report(s) else {
             return false;
@@ -347,282 +324,6 @@ impl Engine {
             .members
             .iter()
             .any(|m| *m != s && report(*m) == Some(rep))
-    }
-
-    /// The identities a source record is blocked with now, in their pre-score order, and how
-    /// each scores in full (`None`: ruled out or vetoed): what a decision on it would weigh,
-    /// for the harness's `--explain`.
-    pub fn explain_candidates(&mut self, source: &SourceRef) -> Vec<ExplainedCandidate> {
-        let Some(&s) = self.by_ref.get(source) else {
-            return Vec::new();
-        };
-        let ranked = self.blocked(s);
-        let Some(f) = self.slots[s as usize].feat.as_ref() else {
-            return Vec::new();
-        };
-        let mut scored = 0;
-        ranked
-            .into_iter()
-            .map(|(ii, pre, hits, n)| ExplainedCandidate {
-                organisation_id: self.idents[ii as usize].id,
-                pre_score: pre,
-                hits: self.refs_of(&hits[..n]),
-                score: self
-                    .score_candidate(s, f, ii, &hits[..n], &mut scored)
-                    .map(|c| c.score),
-            })
-            .collect()
-    }
-
-    /// Candidate identities of slot `s`, scored, best first.
-    pub(super) fn candidates(&mut self, s: u32) -> Vec<Cand> {
-        if self.slots[s as usize].feat.is_none() {
-            return Vec::new();
-        }
-        let ranked = self.blocked(s);
-        let Some(f) = self.slots[s as usize].feat.as_ref() else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        let mut scored = 0u64;
-        for (ii, _, hits, n_hits) in ranked {
-            if let Some(c) = self.score_candidate(s, f, ii, &hits[..n_hits], &mut scored) {
-                out.push(c);
-            }
-        }
-        out.sort_by(|a, b| {
-            b.score
-                .logit
-                .total_cmp(&a.score.logit)
-                .then(a.seq.cmp(&b.seq))
-        });
-        // of two about equally likely, the one the record names word for word comes first
-        if let [b, c, ..] = out.as_slice()
-            && c.score.logit > b.score.logit - MARGIN_LOGIT
-            && self.named_exactly(s, c, b)
-        {
-            out.swap(0, 1);
-        }
-        self.pairs_scored += scored;
-        out
-    }
-
-    /// The identities slot `s` shares blocking keys with, pre-scored by the keys they share
-    /// (rarer keys weigh more), the best [`blocking::MAX_CANDIDATES`] in order.
-    fn blocked(&mut self, s: u32) -> Vec<Blocked> {
-        let Some(f) = self.slots[s as usize].feat.as_ref() else {
-            return Vec::new();
-        };
-        let mut buf = std::mem::take(&mut self.key_buf);
-        blocking::keys(f, &self.interner, true, &mut buf);
-        let mut lists: Vec<(&[u32], KeyKind)> = buf
-            .iter()
-            .map(|(k, kind)| (self.index.get(*k), *kind))
-            .filter(|(l, _)| !l.is_empty())
-            .collect();
-        lists.sort_by_key(|(l, _)| l.len());
-        // pre-score identities by the keys they share, rarer keys weighing more; a list's
-        // identities are looked up first, all together (independent reads the processor
-        // overlaps: in a large engine each is a cache miss), then tallied
-        let mut pre: HashMap<u32, (f64, [u32; MEMBERS_SCORED], usize)> = HashMap::new();
-        let mut of: Vec<Option<u32>> = Vec::new();
-        let mut visits = 0usize;
-        for (list, kind) in &lists {
-            if !pre.is_empty() && (list.len() > blocking::BROAD || visits >= blocking::MAX_VISITS) {
-                continue;
-            }
-            let read = &list[..list.len().min(blocking::SCAN_LIMIT)];
-            visits += read.len();
-            let w = kind.weight() / (1.0 + (list.len() as f64).ln());
-            of.clear();
-            of.extend(read.iter().map(|o| self.slots[*o as usize].identity));
-            for (&o, ii) in read.iter().zip(&of) {
-                if o == s {
-                    continue;
-                }
-                let Some(ii) = *ii else {
-                    continue;
-                };
-                let e = pre.entry(ii).or_insert((0.0, [0; MEMBERS_SCORED], 0));
-                e.0 += w;
-                if e.2 < MEMBERS_SCORED && !e.1[..e.2].contains(&o) {
-                    e.1[e.2] = o;
-                    e.2 += 1;
-                }
-            }
-        }
-        self.key_buf = buf;
-        let mut ranked: Vec<Blocked> = pre
-            .into_iter()
-            .map(|(i, (w, hits, n))| (i, w, hits, n))
-            .collect();
-        let order = |a: &Blocked, b: &Blocked| {
-            b.1.total_cmp(&a.1).then_with(|| {
-                self.idents[a.0 as usize]
-                    .seq
-                    .cmp(&self.idents[b.0 as usize].seq)
-            })
-        };
-        // only the best are kept: select them, then sort them (the order is total: seqs differ)
-        if ranked.len() > blocking::MAX_CANDIDATES {
-            ranked.select_nth_unstable_by(blocking::MAX_CANDIDATES - 1, order);
-            ranked.truncate(blocking::MAX_CANDIDATES);
-        }
-        ranked.sort_by(order);
-        ranked
-    }
-
-    /// Scores identity `ii` in full for slot `s` (features `f`): against its registry
-    /// records and `hits` (members that shared keys), at most [`MEMBERS_SCORED`]; `None` when
-    /// an operator or a report rules it out, or a member vetoes. Counts pairs in `scored`.
-    fn score_candidate(
-        &self,
-        s: u32,
-        f: &Features,
-        ii: u32,
-        hits: &[u32],
-        scored: &mut u64,
-    ) -> Option<Cand> {
-        let me = &self.slots[s as usize];
-        let ident = &self.idents[ii as usize];
-        if ident.retired {
-            return None;
-        }
-        // operator said: not this one
-        if me
-            .cannot
-            .iter()
-            .any(|c| self.slots[*c as usize].identity == Some(ii))
-        {
-            return None;
-        }
-        // entries of one NTM report are different cooperatives
-        if self.holds_entry_of_report(ii, s) {
-            return None;
-        }
-        // its registry records (counted: none to look for in most identities)
-        let mut compare: Vec<u32> = Vec::with_capacity(MEMBERS_SCORED);
-        if ident.registry > 0 {
-            compare.extend(
-                ident
-                    .members
-                    .iter()
-                    .copied()
-                    .filter(|m| self.is_registry(*m))
-                    .take(ident.registry.min(2) as usize),
-            );
-        }
-        for &h in hits {
-            if compare.len() >= MEMBERS_SCORED {
-                break;
-            }
-            if !compare.contains(&h) {
-                compare.push(h);
-            }
-        }
-        let mut best: Option<(PairScore, u32)> = None;
-        let mut conflict = false;
-        let mut structural = false;
-        let mut vetoed = false;
-        for m in compare {
-            let Some(fm) = self.slots[m as usize].feat.as_ref() else {
-                continue;
-            };
-            let sc = score::score_with(f, fm, &self.interner, &self.weights);
-            *scored += 1;
-            vetoed |= sc.veto;
-            conflict |= sc.hard_conflict;
-            structural |= sc.structural_conflict;
-            if best.as_ref().is_none_or(|(b, _)| sc.logit > b.logit) {
-                best = Some((sc, m));
-            }
-        }
-        let (mut sc, anchor) = best?;
-        if vetoed {
-            return None;
-        }
-        // a member that names a word differently speaks against the identity, unless the
-        // record names the same person as the member it resembles most (then the word is a
-        // slip on one side); another number, product, district, kind or code always does
-        if sc.person_agrees {
-            conflict = structural;
-        }
-        let review_only = f.obs_kind == ObservationKind::Registry && ident.registry > 0;
-        // two registry records are two registrations: worth an operator's look only when
-        // nothing they say contradicts one being a duplicate of the other (one person may
-        // lead an HTX and a THT of one commune: two organisations)
-        if review_only && (conflict || sc.hard_conflict) {
-            return None;
-        }
-        if conflict && sc.rule != Rule::RegistrationCode {
-            sc.logit += MEMBER_CONFLICT;
-            sc.features.push(("member_conflict", MEMBER_CONFLICT));
-        }
-        Some(Cand {
-            ident: ii,
-            seq: ident.seq,
-            review_only,
-            score: sc,
-            anchor,
-        })
-    }
-
-    /// Whether two identities may become one automatically.
-    pub(super) fn compatible(&self, i: u32, j: u32) -> bool {
-        let (a, b) = (&self.idents[i as usize], &self.idents[j as usize]);
-        if a.retired || b.retired || (a.registry > 0 && b.registry > 0) {
-            return false;
-        }
-        if self.cross_cannot(i, j).is_some() {
-            return false;
-        }
-        // what the two identities say of each other directly must not contradict
-        let pick = |id: &Ident| -> Vec<u32> {
-            let mut v: Vec<u32> = id
-                .members
-                .iter()
-                .copied()
-                .filter(|m| self.is_registry(*m))
-                .collect();
-            v.extend(
-                id.members
-                    .iter()
-                    .copied()
-                    .filter(|m| !self.is_registry(*m))
-                    .take(3),
-            );
-            v.truncate(4);
-            v
-        };
-        // entries of one report are different cooperatives
-        let reports = |id: &Ident| -> Vec<u64> {
-            let mut v: Vec<u64> = id
-                .members
-                .iter()
-                .filter_map(|m| self.slots[*m as usize].feat.as_ref()?.report)
-                .collect();
-            v.sort_unstable();
-            v
-        };
-        let (ra, rb) = (reports(a), reports(b));
-        if !ra.is_empty() && ra.iter().any(|r| rb.binary_search(r).is_ok()) {
-            return false;
-        }
-        let mut best = f64::NEG_INFINITY;
-        for x in pick(a) {
-            for y in pick(b) {
-                if let (Some(fx), Some(fy)) =
-                    (&self.slots[x as usize].feat, &self.slots[y as usize].feat)
-                {
-                    let sc = score::score_with(fx, fy, &self.interner, &self.weights);
-                    if sc.veto || sc.hard_conflict {
-                        return false;
-                    }
-                    best = best.max(sc.logit);
-                }
-            }
-        }
-        best >= COMPATIBLE_LOGIT
     }
 
     /// Resolves slot `s` (active, in no identity): operator must-links first, then the
@@ -753,7 +454,7 @@ impl Engine {
     /// sector words and products spelled alike once normalised) and `c` not. Asked only of
     /// two candidates within the margin of each other: of two organisations a record
     /// resembles about equally, the one it names word for word is the one it means.
-    fn named_exactly(&self, s: u32, b: &Cand, c: &Cand) -> bool {
+    pub(super) fn named_exactly(&self, s: u32, b: &Cand, c: &Cand) -> bool {
         let canon = |x: u32| self.slots[x as usize].feat.as_ref().map(|f| f.canonical);
         let me = canon(s);
         me.is_some() && me == canon(b.anchor) && me != canon(c.anchor)
