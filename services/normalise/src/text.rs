@@ -486,7 +486,7 @@ impl Word {
 }
 
 /// A word's comparison form: [`fold`]ed, and [`repair_word`]ed when typed in ASCII.
-fn fold_word(raw: &str) -> String {
+pub(crate) fn fold_word(raw: &str) -> String {
     let folded = fold(raw);
     if raw.is_ascii()
         && let Some(repaired) = repair_word(&folded)

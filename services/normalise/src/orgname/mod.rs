@@ -173,12 +173,7 @@ fn split_legal_form(w: &Word) -> Option<(Word, Word)> {
         .into_iter()
         .find(|f| w.raw.starts_with(f) && w.raw.len() > f.len())?;
     let raw = &w.raw[form.len()..];
-    let mut folded = text::fold(raw);
-    if raw.is_ascii()
-        && let Some(repaired) = text::repair_word(&folded)
-    {
-        folded = repaired;
-    }
+    let folded = text::fold_word(raw);
     if folded.len() < 2 || !text::is_syllable(&folded) {
         return None;
     }
@@ -353,7 +348,8 @@ pub fn parse(name: &str) -> OrgName {
 }
 
 /// Where a trailing district name starts, when the words right before it (same segment)
-/// name a commune of that district.
+/// name a commune of that district, maybe with the organisation's number between them
+/// (`… Sà Dề Phìn số 2 Sìn Hồ`).
 fn district_after_its_commune(words: &[Word]) -> Option<usize> {
     let lex = lexicon();
     let n = words.len();
@@ -366,11 +362,19 @@ fn district_after_its_commune(words: &[Word]) -> Option<usize> {
     let start = n - district.len();
     let (_, d) = crate::address::place_units(district);
     let seg = words[start].seg;
+    // the commune ends before a number (`2`, `số 2`, `so 2`) right before the district
+    let mut end = start;
+    if end > 0 && words[end - 1].folded.bytes().all(|b| b.is_ascii_digit()) {
+        end -= 1;
+        if end > 0 && words[end - 1].folded == "so" {
+            end -= 1;
+        }
+    }
     lex.places
         .iter()
-        .filter(|c| c.len() <= start)
+        .filter(|c| c.len() <= end)
         .find(|c| {
-            let at = start - c.len();
+            let at = end - c.len();
             words[at..start].iter().all(|w| w.seg == seg)
                 && matches_folded(words, at, c)
                 && crate::address::place_units(c)
@@ -1341,11 +1345,21 @@ mod tests {
                 &["ban", "hon"],
                 &["tam", "duong", "lai", "chau"],
             ),
+            // with the organisation's number between commune and district
+            (
+                "HTX SX va TM Sa De Phin so 2 Sin Ho",
+                &["sa", "de", "phin", "2"],
+                &["sin", "ho"],
+            ),
+            ("HTX Bản Hon 3 Tam Đường", &["ban", "hon", "3"], &["tam", "duong"]),
         ] {
             let n = parse(s);
             assert_eq!(n.core_tokens, v(core), "{s}: {n:?}");
             assert_eq!(n.suffix_place_tokens, v(suffix), "{s}");
         }
+        // a number before a district the commune is not in: the district is part of the name
+        let n = parse("HTX Bản Hon số 2 Sìn Hồ");
+        assert!(n.suffix_place_tokens.is_empty(), "{n:?}");
         // a household borrower with its place: a person again
         let n = parse("Lò Văn Minh, Tam Đường");
         assert!(n.person_like, "{n:?}");
