@@ -771,3 +771,45 @@ fn group_and_cooperative_of_one_person(weights: Weights) {
         e.identity_of(&r("loan-fund", "G-2"))
     );
 }
+
+#[test]
+fn two_places_of_one_unit_one_in_each_name_are_two_organisations() {
+    // Sơn Bình and Bình Lư are both old communes of the 2025 unit Bình Lư: each name's place
+    // word names where both records may be, but they are different places
+    let one = || {
+        let mut e = Engine::new();
+        reg(
+            &mut e,
+            registry(
+                "LM-S",
+                "Hợp tác xã Dịch vụ Tổng hợp Sơn Bình số 17",
+                OrgKind::Htx,
+                None,
+                "03413",
+                None,
+                None,
+            ),
+        );
+        e
+    };
+    let a_loan = |name: &str| {
+        loan(
+            "L-1",
+            name,
+            BorrowerType::Cooperative,
+            None,
+            "xã Bình Lư, tỉnh Lai Châu",
+            None,
+            None,
+        )
+    };
+    let mut e = one();
+    let ch = lo(&mut e, a_loan("Hop tac xa Dich vu Tong hop Binh Lu so 17"));
+    let d = ch.decisions.first().expect("a decision");
+    assert_ne!(d.outcome, DecisionOutcome::Matched, "{:?}", d.note);
+    // the same place in both names, the address in the 2025 unit: the same organisation
+    let mut e = one();
+    let name = "HTX DV Tong hop Son Binh so 17";
+    let ch = lo(&mut e, a_loan(name));
+    assert_joins(&(e, ch), "LM-S", name);
+}

@@ -294,12 +294,22 @@ struct Leftover {
 impl Leftover {
     /// Weighs the leftovers; a word one name has and the other lacks weighs less when it
     /// names the place of both records (`… Sì Thâu Chải Dào San`: the commune appended, or
-    /// its 2025 unit).
+    /// its 2025 unit). Not when each name has such a word the other lacks: two places of the
+    /// same unit or district, one in each name (`… Sơn Bình số 17`, `… Bình Lư số 17`, both
+    /// communes of the 2025 unit Bình Lư), name two organisations.
     fn new(a: &Features, b: &Features, only_a: Vec<Tok>, only_b: Vec<Tok>) -> Leftover {
+        let local = |t: &Tok| tok_weight(t, a, b) == LOCAL_PLACE;
+        let two_places = only_a.iter().any(local) && only_b.iter().any(local);
         let weigh = |v: &[Tok]| -> f64 {
             v.iter()
                 .filter(|t| t.class != TokClass::Number)
-                .map(|t| tok_weight(t, a, b))
+                .map(|t| {
+                    if two_places {
+                        weight(t.class)
+                    } else {
+                        tok_weight(t, a, b)
+                    }
+                })
                 .sum()
         };
         let (wa, wb) = (weigh(&only_a), weigh(&only_b));
