@@ -226,4 +226,3 @@ pub(crate) fn place_units(words: &[String]) -> (Vec<&'static str>, Option<&'stat
     }
     (communes_in, district)
 }
-

@@ -58,7 +58,11 @@ pub(super) const MARKERS: &[(&[&str], Marker)] = &[
 
 /// The marker ending just before `end` (exclusive) in segment `seg`, among words not
 /// `covered` by a name: (marker, its first word).
-pub(super) fn marker_before(words: &[Word], covered: &[bool], end: usize) -> Option<(Marker, usize)> {
+pub(super) fn marker_before(
+    words: &[Word],
+    covered: &[bool],
+    end: usize,
+) -> Option<(Marker, usize)> {
     let mut best: Option<(Marker, usize)> = None;
     for (phrase, m) in MARKERS {
         let n = phrase.len();

@@ -290,4 +290,3 @@ pub(super) fn lexicon() -> &'static Lexicon {
         }
     })
 }
-

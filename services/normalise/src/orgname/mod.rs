@@ -731,8 +731,7 @@ impl<'w> Reader<'w> {
             .flat_map(|(_, e)| e.split(' ').map(str::to_owned))
             .collect();
         if let Some(at) = self.sector_at {
-            self.canonical
-                .splice(at..at, sector_tokens.iter().cloned());
+            self.canonical.splice(at..at, sector_tokens.iter().cloned());
         }
         // Person-like: 2–4 words, a family name first, no legal form but "hộ", no sector
         // word, and not a place. A product word may be a given name ("Sùng A Dê"): it counts
@@ -1351,7 +1350,11 @@ mod tests {
                 &["sa", "de", "phin", "2"],
                 &["sin", "ho"],
             ),
-            ("HTX Bản Hon 3 Tam Đường", &["ban", "hon", "3"], &["tam", "duong"]),
+            (
+                "HTX Bản Hon 3 Tam Đường",
+                &["ban", "hon", "3"],
+                &["tam", "duong"],
+            ),
         ] {
             let n = parse(s);
             assert_eq!(n.core_tokens, v(core), "{s}: {n:?}");

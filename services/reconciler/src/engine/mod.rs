@@ -50,10 +50,10 @@ pub mod settle;
 pub mod types;
 pub mod weights;
 
+mod candidates;
 mod identities;
 mod log;
 mod operator;
-mod candidates;
 pub use candidates::ExplainedCandidate;
 mod resolve;
 mod state;
