@@ -39,6 +39,16 @@ fn org_loan(no: &str, name: &str, address: &str, rep: Option<&str>) -> (Engine, 
     (e, ch)
 }
 
+/// An engine holding one registered HTX (no tax code, no representative).
+fn one_htx(id: &str, name: &str, commune: &str) -> Engine {
+    let mut e = Engine::new();
+    reg(
+        &mut e,
+        registry(id, name, OrgKind::Htx, None, commune, None, None),
+    );
+    e
+}
+
 const PHUC_THAN: &str = "03618";
 const MUONG_CANG: &str = "03631";
 
@@ -597,22 +607,7 @@ fn a_commune_or_its_2025_unit_glued_to_the_name() {
 
 #[test]
 fn a_loan_that_leaves_the_product_out() {
-    let one = || {
-        let mut e = Engine::new();
-        reg(
-            &mut e,
-            registry(
-                "LM-L",
-                "Hợp tác xã Nông nghiệp lúa gạo Bản Hon",
-                OrgKind::Htx,
-                None,
-                BAN_HON,
-                None,
-                None,
-            ),
-        );
-        e
-    };
+    let one = || one_htx("LM-L", "Hợp tác xã Nông nghiệp lúa gạo Bản Hon", BAN_HON);
     let loan_without_product = || {
         loan(
             "L-1",
@@ -649,20 +644,11 @@ fn a_loan_that_leaves_the_product_out() {
 #[test]
 fn a_loan_that_leaves_a_two_word_product_out_and_appends_its_district() {
     let one = || {
-        let mut e = Engine::new();
-        reg(
-            &mut e,
-            registry(
-                "LM-D",
-                "Hợp tác xã Sản xuất và Thương mại dong riềng Bản Hon số 2",
-                OrgKind::Htx,
-                None,
-                BAN_HON,
-                None,
-                None,
-            ),
-        );
-        e
+        one_htx(
+            "LM-D",
+            "Hợp tác xã Sản xuất và Thương mại dong riềng Bản Hon số 2",
+            BAN_HON,
+        )
     };
     let a_loan = |name: &str| {
         loan(
@@ -777,20 +763,11 @@ fn two_places_of_one_unit_one_in_each_name_are_two_organisations() {
     // Sơn Bình and Bình Lư are both old communes of the 2025 unit Bình Lư: each name's place
     // word names where both records may be, but they are different places
     let one = || {
-        let mut e = Engine::new();
-        reg(
-            &mut e,
-            registry(
-                "LM-S",
-                "Hợp tác xã Dịch vụ Tổng hợp Sơn Bình số 17",
-                OrgKind::Htx,
-                None,
-                "03413",
-                None,
-                None,
-            ),
-        );
-        e
+        one_htx(
+            "LM-S",
+            "Hợp tác xã Dịch vụ Tổng hợp Sơn Bình số 17",
+            "03413",
+        )
     };
     let a_loan = |name: &str| {
         loan(
