@@ -20,6 +20,9 @@
 //! in use, `SHOW_REVIEWS` the open reviews of NTM entries, `SHOW_INDICATOR_ERRORS` every
 //! supported HTX whose credit (I7) or enterprise linkage (I6) the engine sees otherwise than
 //! the truth, with the records that made the difference and where they went.
+//!
+//! `REFERENCE_DIRS` (as for the services: plan folders) loads other provinces' units beside
+//! Lai Châu's, to measure Lai Châu's worlds with them loaded (child runs inherit it).
 
 /// mimalloc: the services allocate and free many small JSON values per message; glibc malloc
 /// spent about a fifth of the pipeline benchmark's CPU in allocation (see `bench-results.md`).
@@ -125,6 +128,10 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Ok(dirs) = std::env::var(hub_runtime::units::VARIABLE) {
+        hub_runtime::units::install(&hub_runtime::units::split_dirs(&dirs))
+            .context("loading the provinces of REFERENCE_DIRS")?;
+    }
     if args.scale {
         return scale::run(&args);
     }
