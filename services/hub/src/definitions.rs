@@ -101,6 +101,60 @@ fn args_json(arguments: &[(String, Arg)]) -> Value {
 
 /// The definitions document.
 pub fn definitions() -> Value {
+    let (exchanges, queues, bindings) = declarations();
+    let shared = SharedPatterns::new();
+    // no administrator: operators manage the broker with rabbitmqctl on its host (or a
+    // management user they add there, outside these definitions)
+    let mut users = Vec::new();
+    let mut permissions = Vec::new();
+    // the adapters (one per registered source: write to coophub.source only), then the services
+    let adapter_users: Vec<String> = crate::sources::SOURCES
+        .iter()
+        .map(|r| r.service_user())
+        .collect();
+    let adapters = adapter_users.iter().map(|name| ServiceUser {
+        name,
+        own_queues: &[],
+        reads: &[],
+        writes: &["coophub.source"],
+    });
+    let services = SERVICES.iter().map(|s| ServiceUser {
+        name: s.name,
+        own_queues: s.own_queues,
+        reads: s.reads,
+        writes: s.writes,
+    });
+    for s in adapters.chain(services) {
+        users.push(json!({"name": s.name, "tags": []}));
+        permissions.push(shared.permissions_of(&s));
+    }
+    // the console: reads and requeues dead letters, reads queue depths
+    users.push(json!({"name": "svc-console", "tags": []}));
+    permissions.push(json!({
+        "user": "svc-console", "vhost": "/",
+        "configure": format!("^({}|.*\\.dlq)$", shared.configure),
+        "write": format!("^({}|coophub\\.requeue)$", shared.write),
+        "read": format!("^({}|.*\\.dlq)$", shared.read)
+    }));
+    let topic_permissions = agency_users(&mut users, &mut permissions);
+    sorted_keys(json!({
+        "rabbit_version": "3.13.0",
+        "rabbitmq_version": "3.13.0",
+        "users": users,
+        "vhosts": [{"name": "/"}],
+        "permissions": permissions,
+        "exchanges": exchanges,
+        "queues": queues,
+        "bindings": bindings,
+        "policies": [],
+        "parameters": [],
+        "global_parameters": [],
+        "topic_permissions": topic_permissions
+    }))
+}
+
+/// The exchanges, queues and bindings the services declare, as definitions.
+fn declarations() -> (Vec<Value>, Vec<Value>, Vec<Value>) {
     let topology = Topology::default();
     let common = CommonConfig::default();
     let retry = common.retry_policy();
@@ -145,45 +199,42 @@ pub fn definitions() -> Value {
             })),
         }
     }
+    (exchanges, queues, bindings)
+}
 
-    // every service declares the shared topology at connect: configure on coophub.*, the
-    // bindings of the retained-snapshots queue (write on it, read on the snapshot exchange)
-    // and of the unrouted-identity queue (exchange and queue share the name: write on both,
-    // read on the exchange), and `coophub.identity` with its alternate exchange (RabbitMQ
-    // asks for read on the exchange declared and write on its alternate)
-    let shared_configure = r"coophub\..*";
-    let unrouted = re(hub_runtime::messaging::topology::UNROUTED_IDENTITY);
-    let shared_write = format!(
-        "{}|{unrouted}",
-        re(hub_runtime::messaging::topology::RETAINED_SNAPSHOTS)
-    );
-    let shared_read = format!(
-        "{}|{}|{unrouted}",
-        re(hub_contracts::registry::exchanges::INDICATOR),
-        re(hub_contracts::registry::exchanges::IDENTITY)
-    );
-    // no administrator: operators manage the broker with rabbitmqctl on its host (or a
-    // management user they add there, outside these definitions)
-    let mut users = Vec::new();
-    let mut permissions = Vec::new();
-    // the adapters (one per registered source: write to coophub.source only), then the services
-    let adapter_users: Vec<String> = crate::sources::SOURCES
-        .iter()
-        .map(|r| r.service_user())
-        .collect();
-    let adapters = adapter_users.iter().map(|name| ServiceUser {
-        name,
-        own_queues: &[],
-        reads: &[],
-        writes: &["coophub.source"],
-    });
-    let services = SERVICES.iter().map(|s| ServiceUser {
-        name: s.name,
-        own_queues: s.own_queues,
-        reads: s.reads,
-        writes: s.writes,
-    });
-    for s in adapters.chain(services) {
+/// What every service may do to the shared topology (regular expressions, unanchored).
+///
+/// Every service declares the shared topology at connect: configure on coophub.*, the
+/// bindings of the retained-snapshots queue (write on it, read on the snapshot exchange)
+/// and of the unrouted-identity queue (exchange and queue share the name: write on both,
+/// read on the exchange), and `coophub.identity` with its alternate exchange (RabbitMQ
+/// asks for read on the exchange declared and write on its alternate).
+struct SharedPatterns {
+    configure: &'static str,
+    write: String,
+    read: String,
+}
+
+impl SharedPatterns {
+    fn new() -> Self {
+        let unrouted = re(hub_runtime::messaging::topology::UNROUTED_IDENTITY);
+        Self {
+            configure: r"coophub\..*",
+            write: format!(
+                "{}|{unrouted}",
+                re(hub_runtime::messaging::topology::RETAINED_SNAPSHOTS)
+            ),
+            read: format!(
+                "{}|{}|{unrouted}",
+                re(hub_contracts::registry::exchanges::INDICATOR),
+                re(hub_contracts::registry::exchanges::IDENTITY)
+            ),
+        }
+    }
+
+    /// The permissions of a service's user: the shared topology, its own queues, and the
+    /// exchanges it reads and writes.
+    fn permissions_of(&self, s: &ServiceUser) -> Value {
         let own: Vec<String> = s
             .own_queues
             .iter()
@@ -193,27 +244,23 @@ pub fn definitions() -> Value {
             parts.retain(|p| !p.is_empty());
             format!("^({})$", parts.join("|"))
         };
-        let mut configure = vec![shared_configure.to_owned()];
+        let mut configure = vec![self.configure.to_owned()];
         configure.extend(own.iter().cloned());
-        let mut write = vec![shared_write.clone()];
+        let mut write = vec![self.write.clone()];
         write.extend(s.writes.iter().map(|w| re(w)));
         write.extend(own.iter().cloned());
-        let mut read = vec![shared_read.clone()];
+        let mut read = vec![self.read.clone()];
         read.extend(s.reads.iter().map(|r| re(r)));
         read.extend(own.iter().cloned());
-        users.push(json!({"name": s.name, "tags": []}));
-        permissions.push(json!({
+        json!({
             "user": s.name, "vhost": "/", "configure": alt(configure), "write": alt(write), "read": alt(read)
-        }));
+        })
     }
-    // the console: reads and requeues dead letters, reads queue depths
-    users.push(json!({"name": "svc-console", "tags": []}));
-    permissions.push(json!({
-        "user": "svc-console", "vhost": "/",
-        "configure": format!("^({shared_configure}|.*\\.dlq)$"),
-        "write": format!("^({shared_write}|coophub\\.requeue)$"),
-        "read": format!("^({shared_read}|.*\\.dlq)$")
-    }));
+}
+
+/// Adds the agencies' users and permissions; answers their topic permissions (on
+/// `coophub.inbound`, only the routing keys their entitlements grant).
+fn agency_users(users: &mut Vec<Value>, permissions: &mut Vec<Value>) -> Vec<Value> {
     let entitlements = hub_inbound::entitlements::Entitlements::builtin()
         .unwrap_or_else(|e| panic!("the committed entitlements file: {e}"));
     let mut topic_permissions = Vec::new();
@@ -231,20 +278,7 @@ pub fn definitions() -> Value {
             "read": "^$"
         }));
     }
-    sorted_keys(json!({
-        "rabbit_version": "3.13.0",
-        "rabbitmq_version": "3.13.0",
-        "users": users,
-        "vhosts": [{"name": "/"}],
-        "permissions": permissions,
-        "exchanges": exchanges,
-        "queues": queues,
-        "bindings": bindings,
-        "policies": [],
-        "parameters": [],
-        "global_parameters": [],
-        "topic_permissions": topic_permissions
-    }))
+    topic_permissions
 }
 
 /// `v` with every object's keys in sorted order, whatever serde_json's map keeps: with the

@@ -142,16 +142,7 @@ async fn fresh_database(server_url: &str, db: &str) -> Result<String, DemoError>
 
 /// Runs the demo until Ctrl-C (or, with `--once`, until the table is printed).
 pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), DemoError> {
-    let base = hub_runtime::config::load_common()?;
-    let common = CommonConfig {
-        database_url: fresh_database(&base.database_url, &args.database).await?,
-        hub_namespace: if base.hub_namespace.is_empty() {
-            "demo".into()
-        } else {
-            base.hub_namespace.clone()
-        },
-        ..base
-    };
+    let common = demo_common(&args).await?;
     let sim_config = args.sim.clone().config();
     let years = sim_config.world.report_years.clone();
     let sims = hub_simulators::start(sim_config).await?;
@@ -201,21 +192,12 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
     )
     .await?;
     let console = hub_console::start(
-        hub_console::Config {
-            common: CommonConfig {
-                http_addr: Some(args.console_addr),
-                ..pipeline_common.clone()
-            },
-            reconciler_url: Some(format!("http://{}", args.reconciler_addr)),
-            indicators_url: Some(format!("http://{}", args.indicators_addr)),
+        console_config(
+            &args,
+            &pipeline_common,
             adapter_urls,
-            console_users_file: Some(args.users_file.clone()),
-            service_token: hub_runtime::service_auth::ServiceCredential::new(
-                pipeline.service_token.clone(),
-            ),
-            ..hub_console::Config::default()
-        }
-        .with_sources(crate::sources::infos()),
+            &pipeline.service_token,
+        ),
         shutdown.clone(),
     )
     .await?;
@@ -239,27 +221,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
         d
     };
 
-    let mut latest = pipeline.indicators.subscribe();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.wait_secs);
-    let mut shown: Option<std::sync::Arc<IndicatorSnapshot>> = None;
-    loop {
-        let current = latest
-            .borrow_and_update()
-            .get(&hub_indicators::UnitList::Units2024)
-            .cloned();
-        if let Some(s) = current {
-            let complete = differences(&s).is_empty();
-            shown = Some(s);
-            if complete {
-                break;
-            }
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep_until(deadline) => break,
-            changed = latest.changed() => if changed.is_err() { break },
-        }
-    }
+    let shown = first_snapshot(&pipeline, args.wait_secs, &shutdown, &differences).await;
     let Some(snapshot) = shown else {
         shutdown.cancel();
         let _ = pipeline.stop().await;
@@ -280,35 +242,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
             "still converging (not yet equal to the simulators' ground truth)"
         }
     );
-    println!(
-        "console         http://{}  (admin/admin-dev, reviewer/reviewer-dev, viewer/viewer-dev)",
-        console.http_addr()
-    );
-    println!(
-        "                {planted} doubtful pairs wait in the review queue: http://{}/review",
-        console.http_addr()
-    );
-    println!(
-        "report (print)  http://{}/indicators/report",
-        console.http_addr()
-    );
-    println!(
-        "reconciler API  http://{}/api/v1/cooperatives",
-        args.reconciler_addr
-    );
-    println!(
-        "                (the APIs need the service credential of this run: \
-         -H 'Authorization: Bearer {}')",
-        pipeline.service_token
-    );
-    println!(
-        "indicator API   http://{}/api/v1/snapshots/latest",
-        args.indicators_addr
-    );
-    println!(
-        "export (xlsx)   http://{}/api/v1/snapshots/latest/export?format=xlsx&lang=vi",
-        args.indicators_addr
-    );
+    print_addresses(&args, console.http_addr(), planted, &pipeline.service_token);
     if !args.once {
         println!("\nrunning; Ctrl-C to stop");
         shutdown.cancelled().await;
@@ -321,6 +255,102 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> Result<(), Demo
     }
     sims.shutdown().await;
     Ok(())
+}
+
+/// The configured common settings, in a fresh demo database and (unless one is configured)
+/// the namespace `demo`.
+async fn demo_common(args: &DemoArgs) -> Result<CommonConfig, DemoError> {
+    let base = hub_runtime::config::load_common()?;
+    Ok(CommonConfig {
+        database_url: fresh_database(&base.database_url, &args.database).await?,
+        hub_namespace: if base.hub_namespace.is_empty() {
+            "demo".into()
+        } else {
+            base.hub_namespace.clone()
+        },
+        ..base
+    })
+}
+
+/// The console over this run's services, reading the adapters at `adapter_urls`.
+fn console_config(
+    args: &DemoArgs,
+    common: &CommonConfig,
+    adapter_urls: Vec<(String, String)>,
+    service_token: &str,
+) -> hub_console::Config {
+    hub_console::Config {
+        common: CommonConfig {
+            http_addr: Some(args.console_addr),
+            ..common.clone()
+        },
+        reconciler_url: Some(format!("http://{}", args.reconciler_addr)),
+        indicators_url: Some(format!("http://{}", args.indicators_addr)),
+        adapter_urls,
+        console_users_file: Some(args.users_file.clone()),
+        service_token: hub_runtime::service_auth::ServiceCredential::new(service_token.to_owned()),
+        ..hub_console::Config::default()
+    }
+    .with_sources(crate::sources::infos())
+}
+
+/// The first snapshot of the 2024 units with no `differences`, or the latest one when
+/// `wait_secs` ran out (or the demo was stopped) first; `None` when there was none.
+async fn first_snapshot(
+    pipeline: &Pipeline,
+    wait_secs: u64,
+    shutdown: &CancellationToken,
+    differences: &dyn Fn(&IndicatorSnapshot) -> Vec<String>,
+) -> Option<std::sync::Arc<IndicatorSnapshot>> {
+    let mut latest = pipeline.indicators.subscribe();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait_secs);
+    let mut shown: Option<std::sync::Arc<IndicatorSnapshot>> = None;
+    loop {
+        let current = latest
+            .borrow_and_update()
+            .get(&hub_indicators::UnitList::Units2024)
+            .cloned();
+        if let Some(s) = current {
+            let complete = differences(&s).is_empty();
+            shown = Some(s);
+            if complete {
+                break;
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep_until(deadline) => break,
+            changed = latest.changed() => if changed.is_err() { break },
+        }
+    }
+    shown
+}
+
+/// Where the demo's console, APIs and exports answer.
+fn print_addresses(args: &DemoArgs, console: SocketAddr, planted: usize, service_token: &str) {
+    println!(
+        "console         http://{console}  (admin/admin-dev, reviewer/reviewer-dev, viewer/viewer-dev)"
+    );
+    println!(
+        "                {planted} doubtful pairs wait in the review queue: http://{console}/review"
+    );
+    println!("report (print)  http://{console}/indicators/report");
+    println!(
+        "reconciler API  http://{}/api/v1/cooperatives",
+        args.reconciler_addr
+    );
+    println!(
+        "                (the APIs need the service credential of this run: \
+         -H 'Authorization: Bearer {service_token}')"
+    );
+    println!(
+        "indicator API   http://{}/api/v1/snapshots/latest",
+        args.indicators_addr
+    );
+    println!(
+        "export (xlsx)   http://{}/api/v1/snapshots/latest/export?format=xlsx&lang=vi",
+        args.indicators_addr
+    );
 }
 
 /// Uploads the simulated world's Farmers' Union workbooks (in their order: a provincial one,

@@ -191,7 +191,6 @@ pub fn files_hash(files: &[UploadFile]) -> String {
     hex::encode(h.finalize())
 }
 
-/// Takes uploads of one file source.
 /// Where a running upload stands, for a progress display (`hub upload`'s bar): the rows read,
 /// then the messages confirmed by the broker, then the rows recorded, each as it goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +209,7 @@ pub type UploadProgress<'a> = &'a (dyn Fn(UploadStep) + Send + Sync);
 /// How many messages are published (and confirmed) between two progress steps.
 const PROGRESS_CHUNK: usize = 200;
 
+/// Takes uploads of one file source.
 pub struct FileIngest<S: FileSource> {
     source: Arc<S>,
     db: Database,
@@ -217,10 +217,137 @@ pub struct FileIngest<S: FileSource> {
     max_bytes: usize,
 }
 
+/// A record the sender's roster holds: what was last published of it.
 struct Held {
     contract_type: String,
     content_hash: String,
     data: Value,
+}
+
+impl UploadReport {
+    /// The report of an upload not yet taken (refused, unless it gets further).
+    fn refused_so_far(files: &[UploadFile], uploaded_by: &str, file_hash: &str) -> Self {
+        Self {
+            upload_id: 0,
+            outcome: Outcome::Refused,
+            uploaded_by: uploaded_by.to_owned(),
+            files: files.iter().map(|f| f.name.clone()).collect(),
+            file_hash: file_hash.to_owned(),
+            sender: None,
+            report_date: None,
+            reason: None,
+            rows_read: 0,
+            taken: 0,
+            published: 0,
+            unchanged: 0,
+            retracted: 0,
+            rejected: Vec::new(),
+        }
+    }
+
+    /// Refused whole, for `reason`.
+    fn refused(mut self, reason: String) -> Self {
+        self.outcome = Outcome::Refused;
+        self.reason = Some(reason);
+        self
+    }
+
+    /// The same file as the `earlier` accepted upload: its figures, nothing changed.
+    fn duplicate_of(mut self, earlier: UploadReport) -> Self {
+        self.outcome = Outcome::Duplicate;
+        self.sender = earlier.sender;
+        self.report_date = earlier.report_date;
+        self.rows_read = earlier.rows_read;
+        self.taken = earlier.taken;
+        self.unchanged = earlier.taken;
+        self.rejected = earlier.rejected;
+        self.reason = Some(format!(
+            "the same file was accepted before (upload {})",
+            earlier.upload_id
+        ));
+        self
+    }
+}
+
+/// The report of the first accepted upload of the file `file_hash`, if any.
+async fn accepted_before(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    file_hash: &str,
+) -> Result<Option<UploadReport>, IngestError> {
+    let earlier: Option<Value> = sqlx::query_scalar(
+        "SELECT report FROM file_uploads WHERE file_hash = $1 AND outcome = 'accepted'
+         ORDER BY id LIMIT 1",
+    )
+    .bind(file_hash)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(earlier.and_then(|v| serde_json::from_value::<UploadReport>(v).ok()))
+}
+
+/// The records `sender`'s roster holds (not retracted), by id.
+async fn held_rows(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    sender: &str,
+) -> Result<BTreeMap<String, Held>, IngestError> {
+    let rows = sqlx::query(
+        "SELECT source_id, contract_type, content_hash, data FROM file_rows
+         WHERE sender = $1 AND NOT retracted",
+    )
+    .bind(sender)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut held: BTreeMap<String, Held> = BTreeMap::new();
+    for r in rows {
+        held.insert(
+            r.try_get("source_id")?,
+            Held {
+                contract_type: r.try_get("contract_type")?,
+                content_hash: r.try_get("content_hash")?,
+                data: r.try_get("data")?,
+            },
+        );
+    }
+    Ok(held)
+}
+
+/// Writes what was published to `sender`'s roster, telling `progress` every
+/// [`PROGRESS_CHUNK`] rows and at the last.
+async fn record_rows(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    out: &[(FileRecord, bool)],
+    sender: &str,
+    file_hash: &str,
+    progress: UploadProgress<'_>,
+) -> Result<(), IngestError> {
+    for (done, (rec, retracted)) in out.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO file_rows (source_id, sender, contract_type, content_hash, data,
+                                    retracted, workbook_hash, message_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (source_id) DO UPDATE SET
+                sender = EXCLUDED.sender, contract_type = EXCLUDED.contract_type,
+                content_hash = EXCLUDED.content_hash, data = EXCLUDED.data,
+                retracted = EXCLUDED.retracted, workbook_hash = EXCLUDED.workbook_hash,
+                message_id = EXCLUDED.message_id, changed_at = now()",
+        )
+        .bind(&rec.id)
+        .bind(sender)
+        .bind(rec.contract_type)
+        .bind(&rec.content_hash)
+        .bind(&rec.data)
+        .bind(*retracted)
+        .bind(file_hash)
+        .bind(&rec.message.message_id)
+        .execute(&mut **tx)
+        .await?;
+        if (done + 1) % PROGRESS_CHUNK == 0 || done + 1 == out.len() {
+            progress(UploadStep::Recorded {
+                done: done + 1,
+                total: out.len(),
+            });
+        }
+    }
+    Ok(())
 }
 
 impl<S: FileSource> FileIngest<S> {
@@ -293,22 +420,7 @@ impl<S: FileSource> FileIngest<S> {
         let system = self.source.system().to_owned();
         let file_hash = files_hash(files);
         let bytes: usize = files.iter().map(|f| f.bytes.len()).sum();
-        let mut report = UploadReport {
-            upload_id: 0,
-            outcome: Outcome::Refused,
-            uploaded_by: uploaded_by.to_owned(),
-            files: files.iter().map(|f| f.name.clone()).collect(),
-            file_hash: file_hash.clone(),
-            sender: None,
-            report_date: None,
-            reason: None,
-            rows_read: 0,
-            taken: 0,
-            published: 0,
-            unchanged: 0,
-            retracted: 0,
-            rejected: Vec::new(),
-        };
+        let mut report = UploadReport::refused_so_far(files, uploaded_by, &file_hash);
 
         let mut tx = self.db.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
@@ -317,108 +429,106 @@ impl<S: FileSource> FileIngest<S> {
             .await?;
 
         // the same file again: its earlier report, nothing changed
-        let earlier: Option<Value> = sqlx::query_scalar(
-            "SELECT report FROM file_uploads WHERE file_hash = $1 AND outcome = 'accepted'
-             ORDER BY id LIMIT 1",
-        )
-        .bind(&file_hash)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(earlier) = earlier.and_then(|v| serde_json::from_value::<UploadReport>(v).ok())
-        {
-            if let Some(reason) = not_its_sender(earlier.sender.as_deref().unwrap_or_default()) {
-                report.outcome = Outcome::Refused;
-                report.reason = Some(reason);
-                return self.finish(tx, report, bytes).await;
-            }
-            report.outcome = Outcome::Duplicate;
-            report.sender = earlier.sender;
-            report.report_date = earlier.report_date;
-            report.rows_read = earlier.rows_read;
-            report.taken = earlier.taken;
-            report.unchanged = earlier.taken;
-            report.rejected = earlier.rejected;
-            report.reason = Some(format!(
-                "the same file was accepted before (upload {})",
-                earlier.upload_id
-            ));
+        if let Some(earlier) = accepted_before(&mut tx, &file_hash).await? {
+            let report = match not_its_sender(earlier.sender.as_deref().unwrap_or_default()) {
+                Some(reason) => report.refused(reason),
+                None => report.duplicate_of(earlier),
+            };
             return self.finish(tx, report, bytes).await;
         }
 
-        let refuse = |mut report: UploadReport, reason: String| {
-            report.outcome = Outcome::Refused;
-            report.reason = Some(reason);
-            report
+        let header = self
+            .header(&mut tx, files, &file_hash, &mut report, &not_its_sender)
+            .await?;
+        let (book, batch) = match header {
+            Ok(h) => h,
+            Err(reason) => return self.finish(tx, report.refused(reason), bytes).await,
         };
+        let held = held_rows(&mut tx, &batch.sender).await?;
+        let held_ids: BTreeSet<String> = held.keys().cloned().collect();
+        let read = match self.source.records(&book, &batch, &held_ids) {
+            Ok(r) => r,
+            Err(e) => return self.finish(tx, report.refused(e.to_string()), bytes).await,
+        };
+        report.rows_read = read.rows_read;
+        report.taken = read.records.len();
+        report.rejected = read.rejected;
+        let out = self.to_publish(read.records, &held, &batch, &mut report)?;
+
+        progress(UploadStep::Read {
+            rows: report.rows_read,
+            records: out.len(),
+        });
+        self.publish(&out, progress).await?;
+        record_rows(&mut tx, &out, &batch.sender, &file_hash, progress).await?;
+        report.outcome = Outcome::Accepted;
+        self.finish(tx, report, bytes).await
+    }
+
+    /// The upload's workbook and its header, or why the upload is refused whole: too large,
+    /// unreadable, no header, another sender's, or older than the sender's roster held.
+    /// Notes the header's sender and report date in `report`.
+    async fn header(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        files: &[UploadFile],
+        file_hash: &str,
+        report: &mut UploadReport,
+        not_its_sender: &(dyn Fn(&str) -> Option<String> + Sync),
+    ) -> Result<Result<(Workbook, WorkbookRef), String>, IngestError> {
+        let bytes: usize = files.iter().map(|f| f.bytes.len()).sum();
         if bytes > self.max_bytes {
             let r = FileError::TooLarge {
                 total: bytes,
                 max: self.max_bytes,
             };
-            return self.finish(tx, refuse(report, r.to_string()), bytes).await;
+            return Ok(Err(r.to_string()));
         }
         let book = match Workbook::read(files) {
             Ok(b) => b,
-            Err(e) => return self.finish(tx, refuse(report, e.to_string()), bytes).await,
+            Err(e) => return Ok(Err(e.to_string())),
         };
-        let batch = match self.source.workbook(&book, &file_hash) {
+        let batch = match self.source.workbook(&book, file_hash) {
             Ok(b) => b,
-            Err(e) => return self.finish(tx, refuse(report, e.to_string()), bytes).await,
+            Err(e) => return Ok(Err(e.to_string())),
         };
         report.sender = Some(batch.sender.clone());
         report.report_date = Some(batch.report_date);
         if let Some(reason) = not_its_sender(&batch.sender) {
-            return self.finish(tx, refuse(report, reason), bytes).await;
+            return Ok(Err(reason));
         }
         let latest: Option<NaiveDate> = sqlx::query_scalar(
             "SELECT max(report_date) FROM file_uploads WHERE sender = $1 AND outcome = 'accepted'",
         )
         .bind(&batch.sender)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         if let Some(latest) = latest.filter(|l| *l > batch.report_date) {
-            let reason = format!(
+            return Ok(Err(format!(
                 "report date {} is older than sender {}'s roster already held ({latest})",
                 batch.report_date, batch.sender
-            );
-            return self.finish(tx, refuse(report, reason), bytes).await;
+            )));
         }
+        Ok(Ok((book, batch)))
+    }
 
-        let rows = sqlx::query(
-            "SELECT source_id, contract_type, content_hash, data FROM file_rows
-             WHERE sender = $1 AND NOT retracted",
-        )
-        .bind(&batch.sender)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut held: BTreeMap<String, Held> = BTreeMap::new();
-        for r in rows {
-            held.insert(
-                r.try_get("source_id")?,
-                Held {
-                    contract_type: r.try_get("contract_type")?,
-                    content_hash: r.try_get("content_hash")?,
-                    data: r.try_get("data")?,
-                },
-            );
-        }
-        let held_ids: BTreeSet<String> = held.keys().cloned().collect();
-        let read = match self.source.records(&book, &batch, &held_ids) {
-            Ok(r) => r,
-            Err(e) => return self.finish(tx, refuse(report, e.to_string()), bytes).await,
-        };
-        report.rows_read = read.rows_read;
-        report.taken = read.records.len();
-        report.rejected = read.rejected;
-
-        // new or changed records, then retractions of what is no longer listed
+    /// What to publish: the records new or changed since `held`, then retractions of what is
+    /// held and no longer listed (a rejected row's record counts as listed); each with
+    /// whether it is a retraction. Counts them in `report`.
+    fn to_publish(
+        &self,
+        records: Vec<FileRecord>,
+        held: &BTreeMap<String, Held>,
+        batch: &WorkbookRef,
+        report: &mut UploadReport,
+    ) -> Result<Vec<(FileRecord, bool)>, Invalid> {
         let mut listed: BTreeSet<String> = report
             .rejected
             .iter()
             .filter_map(|e| e.record_id.clone())
             .collect();
         let mut out: Vec<(FileRecord, bool)> = Vec::new();
-        for rec in read.records {
+        for rec in records {
             listed.insert(rec.id.clone());
             if held
                 .get(&rec.id)
@@ -429,20 +539,24 @@ impl<S: FileSource> FileIngest<S> {
                 out.push((rec, false));
             }
         }
-        for (id, h) in &held {
+        for (id, h) in held {
             if listed.contains(id) {
                 continue;
             }
-            let rec = self.source.retract(&h.contract_type, &h.data, &batch)?;
+            let rec = self.source.retract(&h.contract_type, &h.data, batch)?;
             out.push((rec, true));
         }
         report.published = out.iter().filter(|(_, r)| !r).count();
         report.retracted = out.iter().filter(|(_, r)| *r).count();
+        Ok(out)
+    }
 
-        progress(UploadStep::Read {
-            rows: report.rows_read,
-            records: out.len(),
-        });
+    /// Publishes `out`'s messages, confirmed, telling `progress` every [`PROGRESS_CHUNK`].
+    async fn publish(
+        &self,
+        out: &[(FileRecord, bool)],
+        progress: UploadProgress<'_>,
+    ) -> Result<(), IngestError> {
         let messages: Vec<OutgoingMessage> = out.iter().map(|(r, _)| r.message.clone()).collect();
         let mut published = 0;
         for chunk in messages.chunks(PROGRESS_CHUNK) {
@@ -453,37 +567,7 @@ impl<S: FileSource> FileIngest<S> {
                 total: messages.len(),
             });
         }
-
-        for (done, (rec, retracted)) in out.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO file_rows (source_id, sender, contract_type, content_hash, data,
-                                        retracted, workbook_hash, message_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT (source_id) DO UPDATE SET
-                    sender = EXCLUDED.sender, contract_type = EXCLUDED.contract_type,
-                    content_hash = EXCLUDED.content_hash, data = EXCLUDED.data,
-                    retracted = EXCLUDED.retracted, workbook_hash = EXCLUDED.workbook_hash,
-                    message_id = EXCLUDED.message_id, changed_at = now()",
-            )
-            .bind(&rec.id)
-            .bind(&batch.sender)
-            .bind(rec.contract_type)
-            .bind(&rec.content_hash)
-            .bind(&rec.data)
-            .bind(*retracted)
-            .bind(&file_hash)
-            .bind(&rec.message.message_id)
-            .execute(&mut *tx)
-            .await?;
-            if (done + 1) % PROGRESS_CHUNK == 0 || done + 1 == out.len() {
-                progress(UploadStep::Recorded {
-                    done: done + 1,
-                    total: out.len(),
-                });
-            }
-        }
-        report.outcome = Outcome::Accepted;
-        self.finish(tx, report, bytes).await
+        Ok(())
     }
 
     /// Writes the upload's audit row and commits.
