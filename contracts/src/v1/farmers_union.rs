@@ -15,6 +15,58 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{OrgKind, SourceMeta};
 
+/// The workbook's layout (`shared/sources/farmers-union.md`): its sheets' names and their
+/// columns in the template's order. The one place that names them: the adapter reads by
+/// them, the simulators and the tests write workbooks with them.
+pub mod sheets {
+    /// The header sheet: who sent the workbook and as of when.
+    pub const INFO: &str = "Thong_tin";
+    pub const BRANCHES: &str = "Chi_to_hoi_NN";
+    pub const OFFICERS: &str = "Can_bo_Hoi";
+    pub const TRAININGS: &str = "Tap_huan";
+
+    pub const INFO_HEADER: [&str; 3] = ["don_vi_gui", "ngay_bao_cao", "nguoi_lap"];
+    pub const BRANCH_HEADER: [&str; 12] = [
+        "ma",
+        "ten",
+        "loai",
+        "ma_xa",
+        "ma_xa_moi",
+        "ngay_thanh_lap",
+        "so_hoi_vien",
+        "trang_thai",
+        "ngay_ket_thuc",
+        "chuyen_thanh_loai",
+        "chuyen_thanh_ten",
+        "chuyen_thanh_ma_dk",
+    ];
+    pub const OFFICER_HEADER: [&str; 7] = [
+        "ma_can_bo",
+        "ho_ten",
+        "cap",
+        "ma_don_vi",
+        "chuc_vu",
+        "phu_trach_KTTT",
+        "dien_thoai",
+    ];
+    pub const TRAINING_HEADER: [&str; 6] = [
+        "ma_can_bo",
+        "khoa_hoc",
+        "tu_ngay",
+        "den_ngay",
+        "don_vi_to_chuc",
+        "noi_dung_KTTT",
+    ];
+
+    /// Every sheet with its columns, in the template's order.
+    pub const TEMPLATE: [(&str, &[&str]); 4] = [
+        (INFO, &INFO_HEADER),
+        (BRANCHES, &BRANCH_HEADER),
+        (OFFICERS, &OFFICER_HEADER),
+        (TRAININGS, &TRAINING_HEADER),
+    ];
+}
+
 /// The workbook a record was read from (or retracted by).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct Workbook {

@@ -445,17 +445,11 @@ fn representative(r: &mut FieldReader<'_>) -> Option<Person> {
         None => None,
         Some(Value::Object(_)) => {
             let full_name = r.optional_personal::<String>("representative.full_name");
-            let phone = r.optional_with("representative.phone", true, |v| {
-                let text = v.as_str().ok_or("not a string")?;
-                hub_normalise::phone::to_e164(text)
-                    .map(Some)
-                    .ok_or_else(|| {
-                        format!(
-                            "not a readable Vietnamese phone number ({})",
-                            hub_normalise::mask::mask_phone(text)
-                        )
-                    })
-            });
+            let phone = r.optional_with(
+                "representative.phone",
+                true,
+                hub_adapter_kit::mapping::e164_phone,
+            );
             Some(Person { full_name, phone })
         }
         Some(_) => {

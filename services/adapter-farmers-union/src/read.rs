@@ -33,13 +33,8 @@ use serde_json::{Value, json};
 
 use crate::SYSTEM;
 
-/// Sheet names, as the Union's templates write them.
-pub mod sheets {
-    pub const INFO: &str = "Thong_tin";
-    pub const BRANCHES: &str = "Chi_to_hoi_NN";
-    pub const OFFICERS: &str = "Can_bo_Hoi";
-    pub const TRAININGS: &str = "Tap_huan";
-}
+/// Sheet names and columns, as the Union's templates write them.
+pub use hub_contracts::v1::farmers_union::sheets;
 
 const BRANCH_COLUMNS: [&str; 6] = ["ma", "ten", "loai", "ma_xa", "ngay_thanh_lap", "trang_thai"];
 const OFFICER_COLUMNS: [&str; 5] = ["ma_can_bo", "ho_ten", "cap", "ma_don_vi", "phu_trach_KTTT"];
@@ -552,49 +547,7 @@ pub fn retract(contract_type: &str, last: &Value, by: &WorkbookRef) -> Result<Fi
 
 /// Columns of each data sheet, in the template's order (for writers of workbooks).
 pub fn template() -> [(&'static str, &'static [&'static str]); 4] {
-    [
-        (sheets::INFO, &["don_vi_gui", "ngay_bao_cao", "nguoi_lap"]),
-        (
-            sheets::BRANCHES,
-            &[
-                "ma",
-                "ten",
-                "loai",
-                "ma_xa",
-                "ma_xa_moi",
-                "ngay_thanh_lap",
-                "so_hoi_vien",
-                "trang_thai",
-                "ngay_ket_thuc",
-                "chuyen_thanh_loai",
-                "chuyen_thanh_ten",
-                "chuyen_thanh_ma_dk",
-            ],
-        ),
-        (
-            sheets::OFFICERS,
-            &[
-                "ma_can_bo",
-                "ho_ten",
-                "cap",
-                "ma_don_vi",
-                "chuc_vu",
-                "phu_trach_KTTT",
-                "dien_thoai",
-            ],
-        ),
-        (
-            sheets::TRAININGS,
-            &[
-                "ma_can_bo",
-                "khoa_hoc",
-                "tu_ngay",
-                "den_ngay",
-                "don_vi_to_chuc",
-                "noi_dung_KTTT",
-            ],
-        ),
-    ]
+    sheets::TEMPLATE
 }
 
 #[cfg(test)]

@@ -17,6 +17,20 @@ pub struct FieldReader<'a> {
     issues: Vec<FieldIssue>,
 }
 
+/// A phone number as E.164 (`+84…`), for [`FieldReader::optional_with`]: a value that is
+/// not a readable Vietnamese number is flagged, masked (a phone is personal data).
+pub fn e164_phone(v: &Value) -> Result<Option<String>, String> {
+    let text = v.as_str().ok_or("not a string")?;
+    hub_normalise::phone::to_e164(text)
+        .map(Some)
+        .ok_or_else(|| {
+            format!(
+                "not a readable Vietnamese phone number ({})",
+                hub_normalise::mask::mask_phone(text)
+            )
+        })
+}
+
 /// The value at a dotted path (`borrower.tax_code`, `cooperatives.0.name`).
 pub fn at<'v>(raw: &'v Value, path: &str) -> Option<&'v Value> {
     path.split('.').try_fold(raw, |v, part| match v {

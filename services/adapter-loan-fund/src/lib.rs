@@ -422,17 +422,7 @@ pub fn map(raw: &Value, mut meta: SourceMeta) -> Result<LoanDisbursement, Invali
     }
     let address = r.optional::<String>("borrower.address");
     let legal_rep = r.optional_personal::<String>("borrower.legal_rep");
-    let phone = r.optional_with("borrower.phone", true, |v| {
-        let text = v.as_str().ok_or("not a string")?;
-        hub_normalise::phone::to_e164(text)
-            .map(Some)
-            .ok_or_else(|| {
-                format!(
-                    "not a readable Vietnamese phone number ({})",
-                    hub_normalise::mask::mask_phone(text)
-                )
-            })
-    });
+    let phone = r.optional_with("borrower.phone", true, hub_adapter_kit::mapping::e164_phone);
     let disbursed_on = r.optional_with("disbursed_on", false, |v| {
         let text = v.as_str().ok_or("not a string")?;
         parse_dmy(text).map(Some).map_err(|e| e.to_string())

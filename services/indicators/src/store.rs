@@ -336,6 +336,49 @@ pub(crate) fn newest<'a, T, K: Ord, O: PartialOrd>(
     out
 }
 
+/// Writes loan rows (`loan_no`, `modified`, `fetched_at`, `record`) with `sql`: an
+/// `INSERT … SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::timestamptz[],
+/// $4::jsonb[])` into `loans` or `loan_versions`, each with its own conflict rule. Returns the
+/// rows written.
+pub(crate) async fn upsert_loan_rows(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    round: &[&LoanDisbursement],
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(sql)
+        .bind(round.iter().map(|l| l.loan_no.clone()).collect::<Vec<_>>())
+        .bind(
+            round
+                .iter()
+                .map(|l| l.modified.with_timezone(&Utc))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            round
+                .iter()
+                .map(|l| l.meta.fetched_at.with_timezone(&Utc))
+                .collect::<Vec<_>>(),
+        )
+        .bind(round.iter().map(|l| Json(*l)).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
+}
+
+/// Every version of the Farmers' Union's records of one contract, by record and report date.
+async fn fu_records<T: Contract + serde::de::DeserializeOwned + Send + Unpin>(
+    conn: &mut PgConnection,
+) -> Result<Vec<T>, sqlx::Error> {
+    let rows: Vec<Json<T>> = sqlx::query_scalar(
+        "SELECT record FROM fu_records WHERE contract_type = $1
+          ORDER BY source_id, report_date",
+    )
+    .bind(T::TYPE)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|j| j.0).collect())
+}
+
 /// The projection: live golden records, every version of every loan and registry record,
 /// every NTM revision.
 async fn projection(conn: &mut PgConnection) -> Result<Projection, sqlx::Error> {
@@ -357,36 +400,15 @@ async fn projection(conn: &mut PgConnection) -> Result<Projection, sqlx::Error> 
     )
     .fetch_all(&mut *conn)
     .await?;
-    let branches: Vec<Json<FuBranch>> = sqlx::query_scalar(
-        "SELECT record FROM fu_records WHERE contract_type = $1
-          ORDER BY source_id, report_date",
-    )
-    .bind(FuBranch::TYPE)
-    .fetch_all(&mut *conn)
-    .await?;
-    let officers: Vec<Json<FuOfficer>> = sqlx::query_scalar(
-        "SELECT record FROM fu_records WHERE contract_type = $1
-          ORDER BY source_id, report_date",
-    )
-    .bind(FuOfficer::TYPE)
-    .fetch_all(&mut *conn)
-    .await?;
-    let trainings: Vec<Json<FuTraining>> = sqlx::query_scalar(
-        "SELECT record FROM fu_records WHERE contract_type = $1
-          ORDER BY source_id, report_date",
-    )
-    .bind(FuTraining::TYPE)
-    .fetch_all(&mut *conn)
-    .await?;
     Ok(Projection {
         golden: golden.into_iter().map(|j| j.0).collect(),
         loans: loans.into_iter().map(|j| j.0).collect(),
         registry: registry.into_iter().map(|j| j.0).collect(),
         ntm: ntm.into_iter().map(|j| j.0).collect(),
         fu: crate::farmers_union::FuInputs {
-            branches: branches.into_iter().map(|j| j.0).collect(),
-            officers: officers.into_iter().map(|j| j.0).collect(),
-            trainings: trainings.into_iter().map(|j| j.0).collect(),
+            branches: fu_records::<FuBranch>(conn).await?,
+            officers: fu_records::<FuOfficer>(conn).await?,
+            trainings: fu_records::<FuTraining>(conn).await?,
         },
     })
 }

@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 
 use crate::asof::RegistryVersion;
-use crate::store::{i64_of, newest};
+use crate::store::{i64_of, newest, upsert_loan_rows};
 
 /// Every version of loans and registry records (for the state as of a past date): a version
 /// seen again with a later fetch replaces itself. Returns the rows written.
@@ -27,30 +27,16 @@ pub(crate) async fn write(
         |l| l.meta.fetched_at,
     );
     if !round.is_empty() {
-        changed += sqlx::query(
+        changed += upsert_loan_rows(
+            tx,
             "INSERT INTO loan_versions (loan_no, modified, fetched_at, record)
              SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::timestamptz[], $4::jsonb[])
              ON CONFLICT (loan_no, modified) DO UPDATE
              SET fetched_at = EXCLUDED.fetched_at, record = EXCLUDED.record
              WHERE loan_versions.fetched_at < EXCLUDED.fetched_at",
+            &round,
         )
-        .bind(round.iter().map(|l| l.loan_no.clone()).collect::<Vec<_>>())
-        .bind(
-            round
-                .iter()
-                .map(|l| l.modified.with_timezone(&Utc))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            round
-                .iter()
-                .map(|l| l.meta.fetched_at.with_timezone(&Utc))
-                .collect::<Vec<_>>(),
-        )
-        .bind(round.iter().map(|l| Json(*l)).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .await?;
     }
     let round = newest(
         registry,

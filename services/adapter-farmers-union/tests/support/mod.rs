@@ -11,6 +11,7 @@ use hub_adapter_kit::file::{FileIngest, UploadFile};
 use hub_adapter_kit::{MIGRATOR, schema_for};
 use hub_contracts::RawEnvelope;
 use hub_contracts::registry::exchanges;
+use hub_contracts::v1::farmers_union::sheets;
 use hub_runtime::messaging::{Broker, Publisher, QueueSpec};
 use hub_runtime::storage::Database;
 use hub_test_support::TestEnv;
@@ -122,37 +123,9 @@ pub fn file(name: &str, bytes: Vec<u8>) -> Vec<UploadFile> {
     }]
 }
 
-pub const BRANCH_HEADER: [&str; 12] = [
-    "ma",
-    "ten",
-    "loai",
-    "ma_xa",
-    "ma_xa_moi",
-    "ngay_thanh_lap",
-    "so_hoi_vien",
-    "trang_thai",
-    "ngay_ket_thuc",
-    "chuyen_thanh_loai",
-    "chuyen_thanh_ten",
-    "chuyen_thanh_ma_dk",
-];
-pub const OFFICER_HEADER: [&str; 7] = [
-    "ma_can_bo",
-    "ho_ten",
-    "cap",
-    "ma_don_vi",
-    "chuc_vu",
-    "phu_trach_KTTT",
-    "dien_thoai",
-];
-pub const TRAINING_HEADER: [&str; 6] = [
-    "ma_can_bo",
-    "khoa_hoc",
-    "tu_ngay",
-    "den_ngay",
-    "don_vi_to_chuc",
-    "noi_dung_KTTT",
-];
+pub use hub_contracts::v1::farmers_union::sheets::{
+    BRANCH_HEADER, OFFICER_HEADER, TRAINING_HEADER,
+};
 
 /// A whole workbook: info, branches, officers, trainings.
 pub fn book(
@@ -164,13 +137,13 @@ pub fn book(
 ) -> Vec<SheetSpec> {
     vec![
         sheet(
-            "Thong_tin",
-            &["don_vi_gui", "ngay_bao_cao", "nguoi_lap"],
+            sheets::INFO,
+            &sheets::INFO_HEADER,
             vec![vec![sender, report, s("Lò Văn Minh")]],
         ),
-        sheet("Chi_to_hoi_NN", &BRANCH_HEADER, branches),
-        sheet("Can_bo_Hoi", &OFFICER_HEADER, officers),
-        sheet("Tap_huan", &TRAINING_HEADER, trainings),
+        sheet(sheets::BRANCHES, &BRANCH_HEADER, branches),
+        sheet(sheets::OFFICERS, &OFFICER_HEADER, officers),
+        sheet(sheets::TRAININGS, &TRAINING_HEADER, trainings),
     ]
 }
 

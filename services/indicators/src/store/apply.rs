@@ -10,7 +10,7 @@ use hub_contracts::v1::{FuBranch, FuOfficer, FuTraining, SourceMeta, Workbook};
 use sqlx::PgConnection;
 use sqlx::types::Json;
 
-use super::{Input, i64_of, newest, serde_name};
+use super::{Input, i64_of, newest, serde_name, upsert_loan_rows};
 
 /// One version of a Farmers' Union record, as `fu_records` keeps it.
 struct FuRow<'a> {
@@ -118,7 +118,8 @@ async fn loans(conn: &mut PgConnection, loans: &[&LoanDisbursement]) -> Result<u
         |l| (l.modified, l.meta.fetched_at),
     );
     if !round.is_empty() {
-        changed += sqlx::query(
+        changed += upsert_loan_rows(
+            conn,
             "INSERT INTO loans (loan_no, modified, fetched_at, record)
              SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::timestamptz[],
                                   $4::jsonb[])
@@ -126,24 +127,9 @@ async fn loans(conn: &mut PgConnection, loans: &[&LoanDisbursement]) -> Result<u
              SET modified = EXCLUDED.modified, fetched_at = EXCLUDED.fetched_at,
                  record = EXCLUDED.record
              WHERE (loans.modified, loans.fetched_at) < (EXCLUDED.modified, EXCLUDED.fetched_at)",
+            &round,
         )
-        .bind(round.iter().map(|l| l.loan_no.clone()).collect::<Vec<_>>())
-        .bind(
-            round
-                .iter()
-                .map(|l| l.modified.with_timezone(&Utc))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            round
-                .iter()
-                .map(|l| l.meta.fetched_at.with_timezone(&Utc))
-                .collect::<Vec<_>>(),
-        )
-        .bind(round.iter().map(|l| Json(*l)).collect::<Vec<_>>())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+        .await?;
     }
     Ok(changed)
 }

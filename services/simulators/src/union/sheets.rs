@@ -64,49 +64,8 @@ impl<R: Rng> Mess<R> {
     }
 }
 
-const HEADERS: [(&str, &[&str]); 4] = [
-    ("Thong_tin", &["don_vi_gui", "ngay_bao_cao", "nguoi_lap"]),
-    (
-        "Chi_to_hoi_NN",
-        &[
-            "ma",
-            "ten",
-            "loai",
-            "ma_xa",
-            "ma_xa_moi",
-            "ngay_thanh_lap",
-            "so_hoi_vien",
-            "trang_thai",
-            "ngay_ket_thuc",
-            "chuyen_thanh_loai",
-            "chuyen_thanh_ten",
-            "chuyen_thanh_ma_dk",
-        ],
-    ),
-    (
-        "Can_bo_Hoi",
-        &[
-            "ma_can_bo",
-            "ho_ten",
-            "cap",
-            "ma_don_vi",
-            "chuc_vu",
-            "phu_trach_KTTT",
-            "dien_thoai",
-        ],
-    ),
-    (
-        "Tap_huan",
-        &[
-            "ma_can_bo",
-            "khoa_hoc",
-            "tu_ngay",
-            "den_ngay",
-            "don_vi_to_chuc",
-            "noi_dung_KTTT",
-        ],
-    ),
-];
+/// The sheets and their columns, as the Union's template lays them out.
+const HEADERS: [(&str, &[&str]); 4] = hub_contracts::v1::farmers_union::sheets::TEMPLATE;
 
 /// The sheets of a roster, written with the mess, and the bad rows added.
 pub(super) fn sheets(roster: &Roster, bad: &[(usize, Vec<C>)], seed: u64) -> Vec<Vec<Vec<C>>> {

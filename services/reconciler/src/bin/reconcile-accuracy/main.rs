@@ -281,45 +281,45 @@ fn measure_run(
     })
 }
 
-/// The decisions of `ch` whose note contains `needle` (folded), in full.
-fn print_traced(needle: &str, ch: &Changes) {
-    for d in &ch.decisions {
-        let note = d
-            .note
+/// The decisions of `ch` whose note contains `needle` (folded).
+fn noted<'a>(
+    needle: &'a str,
+    ch: &'a Changes,
+) -> impl Iterator<Item = &'a hub_contracts::v1::ReconciliationDecision> {
+    ch.decisions.iter().filter(move |d| {
+        d.note
             .as_deref()
             .map(hub_normalise::text::fold)
-            .unwrap_or_default();
-        if note.contains(needle) {
-            println!(
-                "{:?} {} {:?} score {:?} {}\n    {:?}",
-                d.outcome,
-                d.source
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-                d.note,
-                d.score,
-                d.rule,
-                d.features
-            );
-        }
+            .unwrap_or_default()
+            .contains(needle)
+    })
+}
+
+/// The decisions of `ch` noted with `needle`, in full.
+fn print_traced(needle: &str, ch: &Changes) {
+    for d in noted(needle, ch) {
+        println!(
+            "{:?} {} {:?} score {:?} {}\n    {:?}",
+            d.outcome,
+            d.source
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            d.note,
+            d.score,
+            d.rule,
+            d.features
+        );
     }
 }
 
-/// The decisions of a replay whose note contains `needle` (folded).
+/// The decisions of a replay noted with `needle`.
 fn print_replayed(needle: &str, ch: &Changes) {
-    for d in &ch.decisions {
-        let note = d
-            .note
-            .as_deref()
-            .map(hub_normalise::text::fold)
-            .unwrap_or_default();
-        if note.contains(needle) {
-            println!(
-                "{:?} {:?} {:?}\n    {:?}",
-                d.outcome, d.source, d.note, d.features
-            );
-        }
+    for d in noted(needle, ch) {
+        println!(
+            "{:?} {:?} {:?}\n    {:?}",
+            d.outcome, d.source, d.note, d.features
+        );
     }
 }
 
