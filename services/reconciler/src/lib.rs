@@ -122,7 +122,10 @@ impl Running {
 
 /// The consumer of the source queue: every record the broker delivered meanwhile goes in the
 /// next transaction, matched while the previous batch commits (batches in order keep the
-/// queue's order); room in the prefetch for two batches. `handler` is the service's
+/// queue's order); room in the prefetch for three batches: one committing, one prepared, and
+/// the next one already delivered when the commit's acks go out (with room for two, the
+/// batch read right after an ack held only what the broker had sent back meanwhile, a
+/// tenth of a batch, at the full cost of a transaction). `handler` is the service's
 /// [`service::SourceHandler`] (tests wrap it).
 pub fn source_consumer<P: PipelineHandler>(
     broker: &Broker,
@@ -135,7 +138,7 @@ pub fn source_consumer<P: PipelineHandler>(
         .prefetch(
             common
                 .batch_prefetch()
-                .max(common.batch_size.saturating_mul(2)),
+                .max(common.batch_size.saturating_mul(3)),
         )
         .max_batch(usize::from(common.batch_size))
         .accepts(&SOURCE_TYPES)
