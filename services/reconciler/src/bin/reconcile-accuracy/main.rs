@@ -21,10 +21,6 @@
 //! supported HTX whose credit (I7) or enterprise linkage (I6) the engine sees otherwise than
 //! the truth, with the records that made the difference and where they went.
 //!
-//! `ANSWER_REVIEWS` then answers every open review item as an operator who knows the truth
-//! would (link when both records are one organisation, else separate) and prints the metrics
-//! and indicators again: what is left after it is the engine's own error, not a question.
-//!
 //! `REFERENCE_DIRS` (as for the services: plan folders) loads other provinces' units beside
 //! Lai Châu's, to measure Lai Châu's worlds with them loaded (child runs inherit it).
 
@@ -184,64 +180,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     report.print_worst();
-    if std::env::var_os("ANSWER_REVIEWS").is_some() {
-        let (linked, separated) = answer_reviews(&mut engine, &truth, now);
-        println!("\nafter an operator answered the open reviews ({linked} linked, {separated} separated):");
-        let m = accuracy::evaluate(&engine, &truth, 0);
-        println!(
-            "precision {:.4} · recall {:.4} · F1 {:.4}",
-            m.precision, m.recall, m.f1
-        );
-        let after = Report {
-            metrics: m,
-            indicators: accuracy::check_indicators(&engine, &contracts, &truth, params, now)
-                .context("computing the indicators")?,
-            stats: engine.stats(),
-            ..report
-        };
-        after.print_indicators(&args);
-    }
     Ok(())
-}
-
-/// Answers every open review item from the truth (`ANSWER_REVIEWS`): one organisation →
-/// linked, else separated. An item an earlier answer superseded is skipped.
-fn answer_reviews(
-    engine: &mut Engine,
-    truth: &hub_simulators::Truth,
-    now: chrono::DateTime<chrono::Utc>,
-) -> (usize, usize) {
-    let mut label = std::collections::HashMap::new();
-    for (i, o) in truth.organisations.iter().enumerate() {
-        for r in &o.records {
-            label.insert(r.clone(), i);
-        }
-    }
-    let open: Vec<(uuid::Uuid, bool)> = engine
-        .reviews()
-        .filter(|r| r.status == ReviewStatus::Open)
-        .map(|r| {
-            let same = matches!(
-                (label.get(&r.observation), label.get(&r.candidate)),
-                (Some(a), Some(b)) if a == b
-            );
-            (r.review_id, same)
-        })
-        .collect();
-    let (mut linked, mut separated) = (0, 0);
-    for (id, same) in open {
-        let done = if same {
-            engine.link_review(id, "truth", "answered from the truth", now)
-        } else {
-            engine.separate_review(id, "truth", "answered from the truth", now)
-        };
-        match (done, same) {
-            (Ok(_), true) => linked += 1,
-            (Ok(_), false) => separated += 1,
-            (Err(_), _) => {}
-        }
-    }
-    (linked, separated)
 }
 
 /// The world of a single run.
