@@ -39,7 +39,7 @@ use hub_contracts::Contract;
 use hub_contracts::registry::exchanges;
 use hub_contracts::v1::{FuBranch, LoanDisbursement, NtmCommuneReport, RegistryCooperative};
 use hub_runtime::config::CommonConfig;
-use hub_runtime::messaging::{Broker, PipelineConsumer, PipelineHandler, QueueSpec};
+use hub_runtime::messaging::{Broker, QueueSpec, StagedConsumer, StagedHandler};
 use hub_runtime::service::{ServiceContext, ServiceError};
 use hub_runtime::shutdown::CancellationToken;
 use sqlx::migrate::Migrator;
@@ -127,13 +127,13 @@ impl Running {
 /// batch read right after an ack held only what the broker had sent back meanwhile, a
 /// tenth of a batch, at the full cost of a transaction). `handler` is the service's
 /// [`service::SourceHandler`] (tests wrap it).
-pub fn source_consumer<P: PipelineHandler>(
+pub fn source_consumer<P: StagedHandler>(
     broker: &Broker,
     config: &Config,
     common: &CommonConfig,
     handler: P,
-) -> PipelineConsumer<P> {
-    PipelineConsumer::new(broker.clone(), source_queue(config), handler)
+) -> StagedConsumer<P> {
+    StagedConsumer::new(broker.clone(), source_queue(config), handler)
         .retry(common.retry_policy())
         .prefetch(
             common

@@ -4,8 +4,8 @@
 //! transaction, then feeds the live log.
 //!
 //! Source records come in batches (whatever the broker delivered while the previous batch
-//! was being applied, see `hub_runtime::messaging::PipelineConsumer`), and a batch is applied
-//! in two stages ([`pipeline`]): [`Shared::prepare`] runs the engine operations in order and
+//! was being applied, see `hub_runtime::messaging::StagedConsumer`), and a batch is applied
+//! in two stages ([`stages`]): [`Shared::prepare`] runs the engine operations in order and
 //! takes what changed, [`Shared::commit`] writes it in one transaction (one inbox claim, one
 //! write of the union of their changes, the outbox). The consumer matches batch n+1 while
 //! batch n commits, and acks each batch after its own commit. [`Shared::apply_batch`] is
@@ -32,7 +32,7 @@ use hub_contracts::v1::{
 use hub_contracts::v2::ReconciliationDecisions;
 use hub_contracts::{Contract, Envelope};
 use hub_runtime::messaging::{
-    CommitError, HandlerError, Incoming, OutgoingMessage, PipelineHandler, Prepared,
+    CommitError, HandlerError, Incoming, OutgoingMessage, Prepared, StagedHandler,
 };
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::storage::Database;
@@ -44,11 +44,11 @@ use crate::engine::{Changes, Engine, EngineError};
 use crate::store::{self, StoreError};
 
 mod active;
-mod pipeline;
 mod settling;
+mod stages;
 pub use active::{Replica, active_url, elect};
-pub use pipeline::{Superseded, Work};
 pub use settling::{SettleError, SettleOutcome, SettleStatus, settle_loop};
+pub use stages::{Superseded, Work};
 
 /// The `source` of every event this service publishes.
 pub const SOURCE: &str = "urn:coophub:reconciler";
@@ -123,8 +123,8 @@ pub struct Shared {
     pub decision_contracts: DecisionContracts,
     /// Whether this replica takes operator writes (see [`active`]).
     pub replica: Arc<Replica>,
-    /// Which prepared changes still stand (see [`pipeline`]).
-    pipeline: Arc<pipeline::Pipeline>,
+    /// Which prepared changes still stand (see [`stages`]).
+    stages: Arc<stages::Stages>,
 }
 
 impl Shared {
@@ -167,7 +167,7 @@ impl Shared {
         let (decisions, _) = broadcast::channel(4096);
         Ok(Arc::new(Shared {
             state: Mutex::new(EngineState { engine }),
-            pipeline: pipeline::Pipeline::new(seq),
+            stages: stages::Stages::new(seq),
             db,
             decisions,
             shutdown,
@@ -359,7 +359,7 @@ fn operation(msg: &Incoming) -> Result<Op<'static>, HandlerError> {
 /// the previous batch commits.
 pub struct SourceHandler(pub Arc<Shared>);
 
-impl PipelineHandler for SourceHandler {
+impl StagedHandler for SourceHandler {
     type Work = Work;
 
     async fn prepare(&self, msgs: &[Incoming]) -> Result<Prepared<Work>, HandlerError> {

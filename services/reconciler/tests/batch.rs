@@ -22,7 +22,7 @@ use hub_reconciler::service::{Cause, Shared, SourceHandler, Work};
 use hub_reconciler::{Config, MIGRATOR, SCHEMA};
 use hub_runtime::messaging::dlq::DeadLetters;
 use hub_runtime::messaging::{
-    CommitError, HandlerError, Incoming, OutgoingMessage, PipelineHandler, Prepared, Publisher,
+    CommitError, HandlerError, Incoming, OutgoingMessage, Prepared, Publisher, StagedHandler,
 };
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::storage::Database;
@@ -637,7 +637,7 @@ impl Hooked {
     }
 }
 
-impl PipelineHandler for Hooked {
+impl StagedHandler for Hooked {
     type Work = Work;
 
     async fn prepare(&self, msgs: &[Incoming]) -> Result<Prepared<Work>, HandlerError> {

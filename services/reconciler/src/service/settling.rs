@@ -66,7 +66,7 @@ impl Shared {
             if st.engine.generation() != settlement.generation() {
                 return Ok(SettleOutcome::Stale);
             }
-            if !self.pipeline.is_stale() && !st.engine.settlement_needed(&settlement) {
+            if !self.stages.is_stale() && !st.engine.settlement_needed(&settlement) {
                 // nothing moves: the engine only learns it is settled
                 st.engine.apply_settlement(&settlement, Utc::now());
                 return Ok(SettleOutcome::Confirmed);

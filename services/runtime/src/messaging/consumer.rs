@@ -29,8 +29,8 @@
 //! `concurrency`); [`BatchConsumer`] hands its [`BatchHandler`] every message the broker had
 //! already delivered (within the prefetch window, up to the batch size; it never waits for a
 //! batch to fill), so that a service can apply them in ONE transaction, and acks them together
-//! after that commit; [`PipelineConsumer`] works like [`BatchConsumer`] but prepares the next
-//! batch while the previous one commits (see [`pipeline`]). The kinds share their options
+//! after that commit; [`StagedConsumer`] works like [`BatchConsumer`] but prepares the next
+//! batch while the previous one commits (see [`staged`]). The kinds share their options
 //! (one set of builder setters, `queue_options!`) and one settle path ([`settle`]): parsing,
 //! outcomes, retry and dead-letter copies, acks. Per-message outcomes are the same in all: what cannot be parsed is
 //! dead-lettered before the handler sees it; a message the batch handler reports as failed
@@ -122,10 +122,10 @@ macro_rules! queue_options {
     };
 }
 
-mod pipeline;
 mod settle;
-pub use pipeline::{CommitError, PipelineConsumer, PipelineHandler, Prepared};
+mod staged;
 use settle::{Outcome, attempt_of};
+pub use staged::{CommitError, Prepared, StagedConsumer, StagedHandler};
 
 /// Header: attempt number of this delivery (1 for the first).
 pub const H_ATTEMPT: &str = "x-hub-attempt";

@@ -12,8 +12,8 @@ pub mod topology;
 
 pub use broker::Broker;
 pub use consumer::{
-    BatchConsumer, BatchHandler, CommitError, Consumer, Handler, HandlerError, Incoming,
-    PipelineConsumer, PipelineHandler, Prepared,
+    BatchConsumer, BatchHandler, CommitError, Consumer, Handler, HandlerError, Incoming, Prepared,
+    StagedConsumer, StagedHandler,
 };
 pub use publisher::{OutgoingMessage, Publisher};
 pub use retry::{Backoff, RetryPolicy};

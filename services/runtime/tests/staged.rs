@@ -17,8 +17,8 @@ use std::time::Duration;
 use common::{declare, message, ready, recv, spec};
 use hub_contracts::v1::IdentityMerged;
 use hub_runtime::messaging::{
-    Broker, CommitError, HandlerError, Incoming, MessagingError, OutgoingMessage, PipelineConsumer,
-    PipelineHandler, Prepared, Publisher, QueueSpec,
+    Broker, CommitError, HandlerError, Incoming, MessagingError, OutgoingMessage, Prepared,
+    Publisher, QueueSpec, StagedConsumer, StagedHandler,
 };
 use hub_runtime::shutdown::CancellationToken;
 use hub_test_support::{TestEnv, eventually};
@@ -73,7 +73,7 @@ impl Drop for Work {
     }
 }
 
-impl PipelineHandler for Staged {
+impl StagedHandler for Staged {
     type Work = Work;
 
     async fn prepare(&self, msgs: &[Incoming]) -> Result<Prepared<Work>, HandlerError> {
@@ -200,7 +200,7 @@ impl Run {
         };
         let stop = CancellationToken::new();
         let task = tokio::spawn(
-            PipelineConsumer::new(broker.clone(), spec.clone(), handler)
+            StagedConsumer::new(broker.clone(), spec.clone(), handler)
                 .retry(env.retry_policy())
                 .prefetch(10)
                 .max_batch(1)

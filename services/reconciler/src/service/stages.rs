@@ -4,7 +4,7 @@
 //! (inbox claims, rows, outbox) once every change prepared before it has committed.
 //!
 //! The engine may thus be ahead of the database by the changes prepared and not yet
-//! committed (the runtime's `PipelineConsumer` keeps that to two batches). Each prepared change
+//! committed (the runtime's `StagedConsumer` keeps that to two batches). Each prepared change
 //! holds a ticket; tickets commit in order. The bookkeeping ([`Chain`]) says which tickets
 //! still stand:
 //! - a commit that does not take effect (an error, or the database not at the state sequence
@@ -98,15 +98,15 @@ impl Chain {
 
 /// The tickets of one service, shared with the work prepared.
 #[derive(Debug)]
-pub(super) struct Pipeline {
+pub(super) struct Stages {
     chain: std::sync::Mutex<Chain>,
     /// Woken whenever a ticket commits or is voided.
     moved: Notify,
 }
 
-impl Pipeline {
-    pub(super) fn new(seq: i64) -> Arc<Pipeline> {
-        Arc::new(Pipeline {
+impl Stages {
+    pub(super) fn new(seq: i64) -> Arc<Stages> {
+        Arc::new(Stages {
             chain: std::sync::Mutex::new(Chain {
                 seq,
                 stale: false,
@@ -160,7 +160,7 @@ impl Pipeline {
 /// A change prepared and not committed yet: what its transaction writes, taken from the
 /// engine when the change was made. Dropped without a commit, it voids its ticket.
 pub struct Work {
-    pipeline: Arc<Pipeline>,
+    stages: Arc<Stages>,
     ticket: u64,
     /// The state sequence the database must have for this to commit.
     base_seq: i64,
@@ -176,7 +176,7 @@ pub struct Work {
 impl Drop for Work {
     fn drop(&mut self) {
         if !self.resolved {
-            self.pipeline.void(self.ticket);
+            self.stages.void(self.ticket);
         }
     }
 }
@@ -206,7 +206,7 @@ impl Shared {
             .collect();
         // pending claims first, then the inbox (see the module documentation)
         let mut seen: HashSet<String> = {
-            let c = self.pipeline.chain();
+            let c = self.stages.chain();
             ids.iter().filter(|i| c.in_flight(i)).cloned().collect()
         };
         if !ids.is_empty() {
@@ -237,7 +237,7 @@ impl Shared {
                     // an operation that fails changes nothing, but the engine holds the ones
                     // before it: rebuilt before the next change
                     if !causes.is_empty() {
-                        self.pipeline.chain().stale = true;
+                        self.stages.chain().stale = true;
                     }
                     return Err(e.into());
                 }
@@ -275,7 +275,7 @@ impl Shared {
             }
         });
         let (ticket, base_seq) = {
-            let mut c = self.pipeline.chain();
+            let mut c = self.stages.chain();
             let t = c.next_ticket;
             c.next_ticket += 1;
             let base = c.seq;
@@ -289,7 +289,7 @@ impl Shared {
         };
         drop(st);
         Ok(Work {
-            pipeline: self.pipeline.clone(),
+            stages: self.stages.clone(),
             ticket,
             base_seq,
             ids: fresh,
@@ -305,11 +305,11 @@ impl Shared {
     /// resolved) or, with nothing pending, when another replica wrote since.
     async fn catch_up(&self, st: &mut EngineState) -> Result<(), ApplyError> {
         let (stale, idle, seq) = {
-            let c = self.pipeline.chain();
+            let c = self.stages.chain();
             (c.stale, c.idle(), c.seq)
         };
         if stale {
-            self.pipeline.wait(Chain::idle).await;
+            self.stages.wait(Chain::idle).await;
         } else if idle {
             let mut conn = self.db.pool.acquire().await?;
             let (now, _) = store::engine_state(&mut conn).await?;
@@ -333,7 +333,7 @@ impl Shared {
             "engine behind the database: rebuilding"
         );
         st.engine = Engine::restore(snap);
-        self.pipeline.chain().rebuilt(now);
+        self.stages.chain().rebuilt(now);
         Ok(())
     }
 
@@ -343,26 +343,26 @@ impl Shared {
     pub async fn commit(&self, mut work: Work) -> Result<(Vec<bool>, Changes), ApplyError> {
         let started = Instant::now();
         let t = work.ticket;
-        self.pipeline
+        self.stages
             .wait(|c| !c.valid(t) || c.resolved + 1 == t)
             .await;
-        if !self.pipeline.chain().valid(t) {
+        if !self.stages.chain().valid(t) {
             work.resolved = true;
             return Err(Superseded.into());
         }
         let Some(write) = work.write.take() else {
             // only duplicates: nothing to write
             work.resolved = true;
-            self.pipeline.committed(t);
+            self.stages.committed(t);
             return Ok((std::mem::take(&mut work.applied), Changes::default()));
         };
         if let Err(e) = self.write(&work, &write).await {
             work.resolved = true;
-            self.pipeline.void(t);
+            self.stages.void(t);
             return Err(e);
         }
         work.resolved = true;
-        self.pipeline.committed(t);
+        self.stages.committed(t);
         tracing::debug!(
             operations = write.operations,
             events = write.msgs.len(),

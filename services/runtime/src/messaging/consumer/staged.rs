@@ -1,9 +1,9 @@
-//! The pipelined batch consumer: batch n+1 is prepared (a service's in-memory work, e.g.
+//! The staged batch consumer: batch n+1 is prepared (a service's in-memory work, e.g.
 //! matching) while batch n commits, and each batch is acked after its own commit.
 //!
-//! A [`PipelineHandler`] splits [`super::BatchHandler::handle_batch`] in two stages:
-//! [`PipelineHandler::prepare`] (in queue order, one batch at a time) and
-//! [`PipelineHandler::commit`] (in the order of preparation, one at a time, in a task of its
+//! A [`StagedHandler`] splits [`super::BatchHandler::handle_batch`] in two stages:
+//! [`StagedHandler::prepare`] (in queue order, one batch at a time) and
+//! [`StagedHandler::commit`] (in the order of preparation, one at a time, in a task of its
 //! own so that it runs beside the next preparation). Between the two stages there is room for
 //! exactly one batch: the consumer prepares batch n+1, then waits for batch n's commit,
 //! settles batch n (acks, retry and dead-letter copies), and only then starts n+1's commit and
@@ -48,10 +48,10 @@ pub enum CommitError {
     Failed(#[from] HandlerError),
 }
 
-/// A batch prepared by [`PipelineHandler::prepare`]: the work to commit and each message's
+/// A batch prepared by [`StagedHandler::prepare`]: the work to commit and each message's
 /// own outcome so far.
 pub struct Prepared<W> {
-    /// What [`PipelineHandler::commit`] takes.
+    /// What [`StagedHandler::commit`] takes.
     pub work: W,
     /// One per message, in order: `Ok` (its effect is in `work`, or it is a duplicate) or its
     /// own error (a payload that does not decode, say), which sends it alone to its retry or
@@ -59,9 +59,9 @@ pub struct Prepared<W> {
     pub results: Vec<Result<(), HandlerError>>,
 }
 
-/// What a [`PipelineConsumer`] does with a batch, in two stages (see the module
+/// What a [`StagedConsumer`] does with a batch, in two stages (see the module
 /// documentation).
-pub trait PipelineHandler: Send + Sync + 'static {
+pub trait StagedHandler: Send + Sync + 'static {
     /// What the preparation leaves for the commit.
     type Work: Send + 'static;
 
@@ -81,7 +81,7 @@ pub trait PipelineHandler: Send + Sync + 'static {
 
 /// A queue consumer that prepares the next batch while the previous one commits (see the
 /// module documentation).
-pub struct PipelineConsumer<P> {
+pub struct StagedConsumer<P> {
     core: Core,
     handler: Arc<P>,
 }
@@ -119,7 +119,7 @@ impl<W> InFlight<W> {
     }
 }
 
-impl<P: PipelineHandler> PipelineConsumer<P> {
+impl<P: StagedHandler> StagedConsumer<P> {
     pub fn new(broker: Broker, spec: QueueSpec, handler: P) -> Self {
         Self {
             core: Core::new(broker, spec),
@@ -253,7 +253,7 @@ impl<P: PipelineHandler> PipelineConsumer<P> {
     }
 }
 
-impl<P: PipelineHandler> Drive for PipelineConsumer<P> {
+impl<P: StagedHandler> Drive for StagedConsumer<P> {
     async fn drive<S>(&self, core: &Core, queue: &str, deliveries: S)
     where
         S: futures::Stream<Item = Delivery> + Send,
