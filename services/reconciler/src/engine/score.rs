@@ -122,14 +122,18 @@ fn weight(class: TokClass) -> f64 {
 const LOCAL_PLACE: f64 = 0.25;
 
 fn tok_weight(t: &Tok, a: &Features, b: &Features) -> f64 {
-    if t.class == TokClass::Place
-        && a.local.binary_search(&t.id).is_ok()
-        && b.local.binary_search(&t.id).is_ok()
-    {
+    if local_place(t, a, b) {
         LOCAL_PLACE
     } else {
         weight(t.class)
     }
+}
+
+/// Whether `t` is a place word naming where both records are (see [`LOCAL_PLACE`]).
+fn local_place(t: &Tok, a: &Features, b: &Features) -> bool {
+    t.class == TokClass::Place
+        && a.local.binary_search(&t.id).is_ok()
+        && b.local.binary_search(&t.id).is_ok()
 }
 
 /// [`tok_weight`] of a word both names have (`x` from one list, `y` from the other): each
@@ -298,7 +302,7 @@ impl Leftover {
     /// same unit or district, one in each name (`… Sơn Bình số 17`, `… Bình Lư số 17`, both
     /// communes of the 2025 unit Bình Lư), name two organisations.
     fn new(a: &Features, b: &Features, only_a: Vec<Tok>, only_b: Vec<Tok>) -> Leftover {
-        let local = |t: &Tok| tok_weight(t, a, b) == LOCAL_PLACE;
+        let local = |t: &Tok| local_place(t, a, b);
         let two_places = only_a.iter().any(local) && only_b.iter().any(local);
         let weigh = |v: &[Tok]| -> f64 {
             v.iter()
@@ -351,7 +355,7 @@ impl Leftover {
                 (true, false) => (false, &self.only_b, b),
                 _ => return None,
             };
-        let appended_place = |t: &Tok| tok_weight(t, a, b) == LOCAL_PLACE;
+        let appended_place = |t: &Tok| local_place(t, a, b);
         (shorter_only.iter().all(appended_place) && !Self::has(&shorter.tokens, TokClass::Product))
             .then_some(a_shorter)
     }
