@@ -328,7 +328,8 @@ fn markdown(r: &Results) -> String {
     if let Some(p) = &r.pipeline {
         s += &format!(
             "\nThe adapters had published every source record after {:.1} s of the {:.1} s run; \
-             the rest is the reconciler (one batch, one transaction at a time) and the \
+             the rest is the reconciler (one transaction a batch, the next batch matched while one \
+             commits) and the \
              indicators catching up.\n",
             p.adapters_done_seconds, p.seconds
         );
