@@ -39,7 +39,7 @@ use hub_adapter_kit::file::{
     self, FileError, FileIngest, FileRecord, FileSettings, FileSource, Records, UploadAuth,
     UploadFile, UploadReport, Workbook,
 };
-use hub_adapter_kit::{AdapterError, Invalid};
+use hub_adapter_kit::{AdapterError, Invalid, SourceConfig};
 use hub_contracts::v1::Workbook as WorkbookRef;
 use hub_runtime::service_auth::ServiceTokens;
 use hub_runtime::{CommonConfig, ConfigError};
@@ -83,29 +83,17 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    /// Loads and validates the adapter's and the runtime's settings.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let mut c: Config = hub_runtime::config::load()?;
-        c.common = hub_runtime::config::load_common()?;
-        c.validate()?;
-        Ok(c)
+impl SourceConfig for Config {
+    fn common_mut(&mut self) -> &mut CommonConfig {
+        &mut self.common
     }
 
-    /// The same from the common settings and this source's variables given, not from the
-    /// environment (the in-process pipeline, [`REGISTRATION`]'s `run_with`).
-    pub fn from_settings(
-        common: CommonConfig,
-        variables: &std::collections::BTreeMap<String, String>,
-    ) -> Result<Self, ConfigError> {
-        let mut c: Config = hub_runtime::config::load_from(variables)?;
-        c.common = common;
-        c.validate()?;
-        Ok(c)
+    async fn run(self, shutdown: CancellationToken) -> Result<(), AdapterError> {
+        run(self, shutdown).await
     }
 
     /// Checks what serde cannot.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    fn validate(&self) -> Result<(), ConfigError> {
         if !(1..=100 * 1024 * 1024).contains(&self.farmers_union_max_upload_bytes) {
             return Err(ConfigError::invalid(
                 "FARMERS_UNION_MAX_UPLOAD_BYTES",
@@ -115,7 +103,9 @@ impl Config {
         self.service_tokens.validate(false)?;
         self.auth().map(|_| ())
     }
+}
 
+impl Config {
     /// Who may upload over HTTP.
     pub fn auth(&self) -> Result<UploadAuth, ConfigError> {
         UploadAuth::parse(
@@ -138,18 +128,8 @@ pub const REGISTRATION: hub_adapter_kit::Registration = hub_adapter_kit::Registr
     agency: None,
     about: "the Farmers' Union's workbooks: the upload API (POST /api/v1/upload)",
     contracts: &CONTRACT_TYPES,
-    run: |shutdown| {
-        Box::pin(async move {
-            let config = Config::from_env()?;
-            run(config, shutdown).await
-        })
-    },
-    run_with: |common, variables, shutdown| {
-        Box::pin(async move {
-            let config = Config::from_settings(common, &variables)?;
-            run(config, shutdown).await
-        })
-    },
+    run: hub_adapter_kit::registration::run_from_env::<Config>,
+    run_with: hub_adapter_kit::registration::run_with::<Config>,
     upload: Some(|files, uploaded_by, progress| {
         Box::pin(async move {
             let config = Config::from_env()?;

@@ -1,12 +1,61 @@
-//! Configuration helpers every adapter's `Config` uses: a [`Secret`] that never prints, and
-//! lenient readers for values that arrive from environment variables (a key of digits, a
-//! comma-separated list of years).
+//! Configuration every adapter's `Config` uses: the [`SourceConfig`] trait, which loads and
+//! validates an adapter's settings (from the environment, or from the variables given) in
+//! one place; a [`Secret`] that never prints; lenient readers for values that arrive from
+//! environment variables (a key of digits, a comma-separated list of years).
 //!
-//! Owns no setting itself: each adapter crate declares its own variables.
+//! Owns no setting itself: each adapter crate declares its own variables, their defaults
+//! and their rules.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
 
+use hub_runtime::{CommonConfig, ConfigError};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
+use tokio_util::sync::CancellationToken;
+
+use crate::runner::AdapterError;
+
+/// An adapter's settings, Vector-style: a struct whose fields are the adapter's own
+/// variables (each field its variable in lower case, as figment maps them; the defaults in
+/// its `Default`) and the runtime's [`CommonConfig`], loaded separately (a `common` field,
+/// `#[serde(skip)]`). The adapter gives what serde cannot check and how it runs; loading and
+/// validating are done here once, for the environment and for variables given.
+pub trait SourceConfig: DeserializeOwned + Default + Send + Sized + 'static {
+    /// The runtime's settings the adapter holds.
+    fn common_mut(&mut self) -> &mut CommonConfig;
+
+    /// Checks what serde cannot; each error names its variable.
+    fn validate(&self) -> Result<(), ConfigError>;
+
+    /// Runs the adapter until `shutdown` (a pull source: [`crate::runner::run_pull`]).
+    fn run(
+        self,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Loads and validates the adapter's and the runtime's settings from the environment
+    /// (and the `HUB_CONFIG` file).
+    fn from_env() -> Result<Self, ConfigError> {
+        let mut c: Self = hub_runtime::config::load()?;
+        *c.common_mut() = hub_runtime::config::load_common()?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// The same from the common settings and this source's variables given, not from the
+    /// environment (the in-process pipeline, [`crate::Registration::run_with`]).
+    fn from_settings(
+        common: CommonConfig,
+        variables: &BTreeMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let mut c: Self = hub_runtime::config::load_from(variables)?;
+        *c.common_mut() = common;
+        c.validate()?;
+        Ok(c)
+    }
+}
 
 /// A credential: deserialised from a string (or a number, as an environment variable of
 /// digits may arrive), shown as `***` by `Debug` and `Display`.

@@ -53,6 +53,7 @@ use tokio_util::sync::CancellationToken;
 use crate::checkpoint::{MIGRATOR, Store, schema_for};
 use crate::file::{FileIngest, FileSource, Outcome, UploadFile};
 use crate::metrics::AdapterMetrics;
+use crate::runner::PullConfig;
 use crate::source::{PageEvent, Source, SyncEngine};
 
 /// Which credential to build the adapter with.
@@ -369,6 +370,19 @@ where
     let result = pull_checks(&scratch, &system, &build).await;
     scratch.finish().await;
     result.map(|checks| AcceptanceReport { system, checks })
+}
+
+/// [`pull`] with the adapter a pull source's settings build, read from the environment as
+/// for `hub adapter <system>` (`hub acceptance <system>`).
+pub async fn pull_from_env<C: PullConfig>() -> Result<AcceptanceReport, AcceptanceError> {
+    let config = C::from_env()?;
+    pull(move |which, page| {
+        config
+            .for_acceptance(which, page)
+            .build(CancellationToken::new())
+            .map_err(build_error)
+    })
+    .await
 }
 
 async fn pull_checks<S, F>(

@@ -9,6 +9,9 @@
 //! pipeline (`hub demo`, the end-to-end tests), through [`Registration::info`] and
 //! [`Registration::run_with`].
 //!
+//! A source's `run`, `run_with` and (a pull source's) `acceptance` are the generic
+//! [`run_from_env`], [`run_with`] and [`pull_acceptance`] over its settings type.
+//!
 //! Owns the shape of a registration and the names derived from a system's name only.
 
 use std::collections::BTreeMap;
@@ -20,9 +23,10 @@ use hub_runtime::CommonConfig;
 pub use hub_runtime::sources::{Agency, SourceInfo, SourceNames};
 use tokio_util::sync::CancellationToken;
 
+use crate::config::SourceConfig;
 use crate::conformance::{AcceptanceError, AcceptanceReport};
 use crate::file::{UploadReport, UploadStep};
-use crate::runner::AdapterError;
+use crate::runner::{AdapterError, PullConfig};
 
 /// A boxed future the registration's functions return.
 pub type Boxed<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -52,6 +56,32 @@ pub type UploadFn =
 /// Runs the acceptance kit against the source's own server (configured as for `run`, from
 /// the environment) or, for a file source, against the files given (`hub acceptance`).
 pub type AcceptanceFn = fn(Vec<PathBuf>) -> Boxed<Result<AcceptanceReport, AcceptanceError>>;
+
+/// [`Registration::run`] of a source whose settings are `C`: reads them from the
+/// environment and runs the adapter until shutdown.
+pub fn run_from_env<C: SourceConfig>(
+    shutdown: CancellationToken,
+) -> Boxed<Result<(), AdapterError>> {
+    Box::pin(async move { C::from_env()?.run(shutdown).await })
+}
+
+/// [`Registration::run_with`] of a source whose settings are `C`: the same with the
+/// settings given ([`RunWithFn`]).
+pub fn run_with<C: SourceConfig>(
+    common: CommonConfig,
+    variables: BTreeMap<String, String>,
+    shutdown: CancellationToken,
+) -> Boxed<Result<(), AdapterError>> {
+    Box::pin(async move { C::from_settings(common, &variables)?.run(shutdown).await })
+}
+
+/// [`Registration::acceptance`] of a pull source whose settings are `C`: the acceptance kit
+/// against the server its settings from the environment name.
+pub fn pull_acceptance<C: PullConfig>(
+    _files: Vec<PathBuf>,
+) -> Boxed<Result<AcceptanceReport, AcceptanceError>> {
+    Box::pin(crate::conformance::pull_from_env::<C>())
+}
 
 /// What the `hub` binary needs of one source.
 #[derive(Clone, Copy)]

@@ -13,6 +13,9 @@
 //! - Shutdown: a sync in progress stops after its current page is committed (or at the
 //!   next wait), then the broker connection is closed.
 //!
+//! A pull source's settings implement [`PullConfig`] (its one build function and the few
+//! facts the runner and the acceptance kit need), and [`run_pull`] runs it from them.
+//!
 //! Owns the poll loop only; what a sync does is [`crate::source`]'s business.
 
 use std::time::Duration;
@@ -24,6 +27,8 @@ use hub_runtime::service_auth::ServiceTokens;
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{MIGRATOR, Store, schema_for};
+use crate::config::SourceConfig;
+use crate::conformance::Credential;
 use crate::error::SourceError;
 use crate::metrics::AdapterMetrics;
 use crate::source::{Source, SyncEngine};
@@ -101,6 +106,43 @@ pub enum AdapterError {
     Config(#[from] hub_runtime::ConfigError),
     #[error(transparent)]
     Source(#[from] SourceError),
+}
+
+/// A pull source's settings: besides loading and validating ([`SourceConfig`]), the one
+/// function that builds the source from them, and the few facts [`run_pull`] and the
+/// acceptance kit ([`crate::conformance::pull_from_env`]) need.
+pub trait PullConfig: SourceConfig + Clone + Sync {
+    /// The source these settings build.
+    type Source: Source;
+
+    /// Builds the source; its retry waits end when `shutdown` fires.
+    fn build(&self, shutdown: CancellationToken) -> Result<Self::Source, SourceError>;
+
+    /// Time between the end of one sync and the start of the next (`<SYSTEM>_POLL_SECS`).
+    fn poll_interval(&self) -> Duration;
+
+    /// `SERVICE_TOKENS`: who may call the adapter's API.
+    fn service_tokens(&self) -> &ServiceTokens;
+
+    /// The same settings with the credential `which` and `page` records a page (within what
+    /// the system accepts), for the acceptance kit.
+    fn for_acceptance(&self, which: Credential, page: usize) -> Self;
+}
+
+/// Runs the pull source of `config` until `shutdown`: validates the settings, builds the
+/// source and [`run`]s it every [`PullConfig::poll_interval`].
+pub async fn run_pull<C: PullConfig>(
+    mut config: C,
+    shutdown: CancellationToken,
+) -> Result<(), AdapterError> {
+    config.validate()?;
+    let source = config.build(shutdown.clone())?;
+    let settings = RunSettings {
+        poll_interval: config.poll_interval(),
+        service_tokens: config.service_tokens().clone(),
+    };
+    let common = std::mem::take(config.common_mut());
+    run(source, common, settings, shutdown).await
 }
 
 /// Runs `source` until `shutdown`: the service name is `adapter-<system>`, the database

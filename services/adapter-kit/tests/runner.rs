@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use hub_adapter_kit::acceptance::{Harness, world};
-use hub_adapter_kit::{RunSettings, Secret, run};
+use hub_adapter_kit::{RunSettings, Secret, SourceConfig, run};
 use hub_runtime::service_auth::{ServiceTokens, generate_token};
 use hub_test_support::eventually;
 use tokio_util::sync::CancellationToken;

@@ -43,9 +43,10 @@
 use std::time::Duration;
 
 use hub_adapter_kit::config::lenient_string;
+use hub_adapter_kit::conformance::{Credential, credential};
 use hub_adapter_kit::{
-    AdapterError, Auth, FieldReader, HttpClient, HttpSettings, Invalid, RunSettings, Secret,
-    Source, SourceError, SyncContext, Watermark,
+    AdapterError, Auth, FieldReader, HttpClient, HttpSettings, Invalid, PullConfig, Secret, Source,
+    SourceConfig, SourceError, SyncContext, Watermark,
 };
 use hub_contracts::v1::{Borrower, BorrowerType, LoanDisbursement, LoanStatus, SourceMeta};
 use hub_normalise::datetime::{local_vn, parse_dmy, to_local_vn_string};
@@ -65,7 +66,7 @@ const MAX_REALIGNMENTS: u32 = 100;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct Config {
-    /// The runtime's settings (loaded separately, see [`Config::from_env`]).
+    /// The runtime's settings (loaded separately, see [`SourceConfig::from_env`]).
     #[serde(skip)]
     pub common: CommonConfig,
     /// `SERVICE_TOKENS`: who may call the adapter's API (required with `HTTP_ADDR`).
@@ -101,29 +102,17 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    /// Loads and validates the adapter's and the runtime's settings.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let mut c: Config = hub_runtime::config::load()?;
-        c.common = hub_runtime::config::load_common()?;
-        c.validate()?;
-        Ok(c)
+impl SourceConfig for Config {
+    fn common_mut(&mut self) -> &mut CommonConfig {
+        &mut self.common
     }
 
-    /// The same from the common settings and this source's variables given, not from the
-    /// environment (the in-process pipeline, [`REGISTRATION`]'s `run_with`).
-    pub fn from_settings(
-        common: CommonConfig,
-        variables: &std::collections::BTreeMap<String, String>,
-    ) -> Result<Self, ConfigError> {
-        let mut c: Config = hub_runtime::config::load_from(variables)?;
-        c.common = common;
-        c.validate()?;
-        Ok(c)
+    async fn run(self, shutdown: CancellationToken) -> Result<(), AdapterError> {
+        run(self, shutdown).await
     }
 
     /// Checks what serde cannot.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    fn validate(&self) -> Result<(), ConfigError> {
         self.service_tokens
             .validate(self.common.http_addr.is_some())?;
         hub_adapter_kit::config::require_base_url(
@@ -161,37 +150,50 @@ pub struct LoanFund {
     overlap: Duration,
 }
 
-/// Builds the source from its settings.
-pub fn build(config: &Config) -> Result<LoanFund, SourceError> {
-    let base = config.loan_fund_url.trim_end_matches('/');
-    let client = HttpClient::new(
-        SYSTEM,
-        Auth::OAuth2ClientCredentials {
-            token_url: format!("{base}/oauth/token"),
-            client_id: config.loan_fund_client_id.clone(),
-            client_secret: config.loan_fund_client_secret.clone(),
-        },
-        HttpSettings::default(),
-    )?
-    .with_credentials_hint("LOAN_FUND_CLIENT_ID and LOAN_FUND_CLIENT_SECRET");
-    Ok(LoanFund {
-        client,
-        list_url: format!("{base}/v2/disbursements"),
-        page_size: config.loan_fund_page_size,
-        overlap: Duration::from_secs(config.loan_fund_overlap_secs),
-    })
+impl PullConfig for Config {
+    type Source = LoanFund;
+
+    fn build(&self, shutdown: CancellationToken) -> Result<LoanFund, SourceError> {
+        let base = self.loan_fund_url.trim_end_matches('/');
+        let client = HttpClient::new(
+            SYSTEM,
+            Auth::OAuth2ClientCredentials {
+                token_url: format!("{base}/oauth/token"),
+                client_id: self.loan_fund_client_id.clone(),
+                client_secret: self.loan_fund_client_secret.clone(),
+            },
+            HttpSettings::default(),
+        )?
+        .with_credentials_hint("LOAN_FUND_CLIENT_ID and LOAN_FUND_CLIENT_SECRET")
+        .with_shutdown(shutdown);
+        Ok(LoanFund {
+            client,
+            list_url: format!("{base}/v2/disbursements"),
+            page_size: self.loan_fund_page_size,
+            overlap: Duration::from_secs(self.loan_fund_overlap_secs),
+        })
+    }
+
+    fn poll_interval(&self) -> Duration {
+        Duration::from_secs(self.loan_fund_poll_secs)
+    }
+
+    fn service_tokens(&self) -> &ServiceTokens {
+        &self.service_tokens
+    }
+
+    fn for_acceptance(&self, which: Credential, page: usize) -> Self {
+        Config {
+            loan_fund_client_secret: credential(&self.loan_fund_client_secret, which),
+            loan_fund_page_size: page.clamp(2, 200),
+            ..self.clone()
+        }
+    }
 }
 
-impl LoanFund {
-    /// Retry waits end when `token` fires.
-    pub fn with_shutdown(mut self, token: CancellationToken) -> Self {
-        self.client = self.client.with_shutdown(token);
-        self
-    }
-
-    pub fn http(&self) -> &HttpClient {
-        &self.client
-    }
+/// Builds the source from its settings (its retry waits never cancelled).
+pub fn build(config: &Config) -> Result<LoanFund, SourceError> {
+    config.build(CancellationToken::new())
 }
 
 use hub_adapter_kit::Setting;
@@ -212,34 +214,10 @@ pub const REGISTRATION: hub_adapter_kit::Registration = hub_adapter_kit::Registr
     }),
     contracts: &[<LoanDisbursement as hub_contracts::Contract>::TYPE],
     about: "the loan-support fund (pull)",
-    run: |shutdown| {
-        Box::pin(async move {
-            let config = Config::from_env()?;
-            run(config, shutdown).await
-        })
-    },
-    run_with: |common, variables, shutdown| {
-        Box::pin(async move {
-            let config = Config::from_settings(common, &variables)?;
-            run(config, shutdown).await
-        })
-    },
+    run: hub_adapter_kit::registration::run_from_env::<Config>,
+    run_with: hub_adapter_kit::registration::run_with::<Config>,
     upload: None,
-    acceptance: |_files| {
-        Box::pin(async move {
-            use hub_adapter_kit::conformance::{build_error, credential, pull};
-            let config = Config::from_env()?;
-            pull(move |which, page| {
-                build(&Config {
-                    loan_fund_client_secret: credential(&config.loan_fund_client_secret, which),
-                    loan_fund_page_size: page.clamp(2, 200),
-                    ..config.clone()
-                })
-                .map_err(build_error)
-            })
-            .await
-        })
-    },
+    acceptance: hub_adapter_kit::registration::pull_acceptance::<Config>,
     deploy: hub_adapter_kit::Deploy {
         settings: &[
             Setting {
@@ -264,13 +242,7 @@ pub const REGISTRATION: hub_adapter_kit::Registration = hub_adapter_kit::Registr
 
 /// Runs the adapter until `shutdown`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), AdapterError> {
-    config.validate()?;
-    let source = build(&config)?.with_shutdown(shutdown.clone());
-    let settings = RunSettings {
-        poll_interval: Duration::from_secs(config.loan_fund_poll_secs),
-        service_tokens: config.service_tokens.clone(),
-    };
-    hub_adapter_kit::run(source, config.common, settings, shutdown).await
+    hub_adapter_kit::run_pull(config, shutdown).await
 }
 
 #[derive(Deserialize)]

@@ -40,9 +40,10 @@ use std::time::Duration;
 
 use chrono::DateTime;
 use hub_adapter_kit::config::{int_list, lenient_string};
+use hub_adapter_kit::conformance::{Credential, credential};
 use hub_adapter_kit::{
-    AdapterError, Auth, FieldReader, HttpClient, HttpSettings, Invalid, RunSettings, Secret,
-    Source, SourceError, SyncContext,
+    AdapterError, Auth, FieldReader, HttpClient, HttpSettings, Invalid, PullConfig, Secret, Source,
+    SourceConfig, SourceError, SyncContext,
 };
 use hub_contracts::v1::{
     Criterion, NtmCommuneReport, NtmCooperativeEntry, OrgKind, ReportStatus, SourceMeta,
@@ -60,7 +61,7 @@ pub const SYSTEM: &str = "ntm";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct Config {
-    /// The runtime's settings (loaded separately, see [`Config::from_env`]).
+    /// The runtime's settings (loaded separately, see [`SourceConfig::from_env`]).
     #[serde(skip)]
     pub common: CommonConfig,
     /// `SERVICE_TOKENS`: who may call the adapter's API (required with `HTTP_ADDR`).
@@ -97,29 +98,17 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    /// Loads and validates the adapter's and the runtime's settings.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let mut c: Config = hub_runtime::config::load()?;
-        c.common = hub_runtime::config::load_common()?;
-        c.validate()?;
-        Ok(c)
+impl SourceConfig for Config {
+    fn common_mut(&mut self) -> &mut CommonConfig {
+        &mut self.common
     }
 
-    /// The same from the common settings and this source's variables given, not from the
-    /// environment (the in-process pipeline, [`REGISTRATION`]'s `run_with`).
-    pub fn from_settings(
-        common: CommonConfig,
-        variables: &std::collections::BTreeMap<String, String>,
-    ) -> Result<Self, ConfigError> {
-        let mut c: Config = hub_runtime::config::load_from(variables)?;
-        c.common = common;
-        c.validate()?;
-        Ok(c)
+    async fn run(self, shutdown: CancellationToken) -> Result<(), AdapterError> {
+        run(self, shutdown).await
     }
 
     /// Checks what serde cannot.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    fn validate(&self) -> Result<(), ConfigError> {
         self.service_tokens
             .validate(self.common.http_addr.is_some())?;
         hub_adapter_kit::config::require_base_url("NTM_URL", &self.ntm_url, "the NTM office's")?;
@@ -153,36 +142,51 @@ pub struct Ntm {
     page_size: usize,
 }
 
-/// Builds the source from its settings.
+impl PullConfig for Config {
+    type Source = Ntm;
+
+    fn build(&self, shutdown: CancellationToken) -> Result<Ntm, SourceError> {
+        let client = HttpClient::new(
+            SYSTEM,
+            Auth::Basic {
+                user: self.ntm_user.clone(),
+                password: self.ntm_password.clone(),
+            },
+            HttpSettings::default(),
+        )?
+        .with_credentials_hint("NTM_USER and NTM_PASSWORD")
+        .with_shutdown(shutdown);
+        Ok(Ntm {
+            client,
+            base: self.ntm_url.trim_end_matches('/').to_owned(),
+            years: self.ntm_years.clone(),
+            page_size: self.ntm_page_size.max(1),
+        })
+    }
+
+    fn poll_interval(&self) -> Duration {
+        Duration::from_secs(self.ntm_poll_secs)
+    }
+
+    fn service_tokens(&self) -> &ServiceTokens {
+        &self.service_tokens
+    }
+
+    fn for_acceptance(&self, which: Credential, page: usize) -> Self {
+        Config {
+            ntm_password: credential(&self.ntm_password, which),
+            ntm_page_size: page,
+            ..self.clone()
+        }
+    }
+}
+
+/// Builds the source from its settings (its retry waits never cancelled).
 pub fn build(config: &Config) -> Result<Ntm, SourceError> {
-    let client = HttpClient::new(
-        SYSTEM,
-        Auth::Basic {
-            user: config.ntm_user.clone(),
-            password: config.ntm_password.clone(),
-        },
-        HttpSettings::default(),
-    )?
-    .with_credentials_hint("NTM_USER and NTM_PASSWORD");
-    Ok(Ntm {
-        client,
-        base: config.ntm_url.trim_end_matches('/').to_owned(),
-        years: config.ntm_years.clone(),
-        page_size: config.ntm_page_size.max(1),
-    })
+    config.build(CancellationToken::new())
 }
 
 impl Ntm {
-    /// Retry waits end when `token` fires.
-    pub fn with_shutdown(mut self, token: CancellationToken) -> Self {
-        self.client = self.client.with_shutdown(token);
-        self
-    }
-
-    pub fn http(&self) -> &HttpClient {
-        &self.client
-    }
-
     fn list_url(&self) -> String {
         format!("{}/api/reports", self.base)
     }
@@ -206,34 +210,10 @@ pub const REGISTRATION: hub_adapter_kit::Registration = hub_adapter_kit::Registr
     }),
     contracts: &[<NtmCommuneReport as hub_contracts::Contract>::TYPE],
     about: "the NTM commune reports (pull)",
-    run: |shutdown| {
-        Box::pin(async move {
-            let config = Config::from_env()?;
-            run(config, shutdown).await
-        })
-    },
-    run_with: |common, variables, shutdown| {
-        Box::pin(async move {
-            let config = Config::from_settings(common, &variables)?;
-            run(config, shutdown).await
-        })
-    },
+    run: hub_adapter_kit::registration::run_from_env::<Config>,
+    run_with: hub_adapter_kit::registration::run_with::<Config>,
     upload: None,
-    acceptance: |_files| {
-        Box::pin(async move {
-            use hub_adapter_kit::conformance::{build_error, credential, pull};
-            let config = Config::from_env()?;
-            pull(move |which, page| {
-                build(&Config {
-                    ntm_password: credential(&config.ntm_password, which),
-                    ntm_page_size: page,
-                    ..config.clone()
-                })
-                .map_err(build_error)
-            })
-            .await
-        })
-    },
+    acceptance: hub_adapter_kit::registration::pull_acceptance::<Config>,
     deploy: hub_adapter_kit::Deploy {
         settings: &[
             Setting {
@@ -263,13 +243,7 @@ pub const REGISTRATION: hub_adapter_kit::Registration = hub_adapter_kit::Registr
 
 /// Runs the adapter until `shutdown`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), AdapterError> {
-    config.validate()?;
-    let source = build(&config)?.with_shutdown(shutdown.clone());
-    let settings = RunSettings {
-        poll_interval: Duration::from_secs(config.ntm_poll_secs),
-        service_tokens: config.service_tokens.clone(),
-    };
-    hub_adapter_kit::run(source, config.common, settings, shutdown).await
+    hub_adapter_kit::run_pull(config, shutdown).await
 }
 
 #[derive(Deserialize)]
