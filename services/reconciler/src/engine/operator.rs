@@ -58,26 +58,14 @@ impl Engine {
         );
         // the merge (if any) is logged under the link's constraint; the link itself too
         self.link_slots(a, b, operator, reason, now, &mut ch)?;
-        let decision_id = self.next_decision_id();
-        let org = self.slots[a as usize]
-            .identity
-            .map(|i| self.idents[i as usize].id);
-        let entry = LogEntry::new(DecisionOutcome::OperatorLinked, "operator")
-            .source(item.observation.clone())
-            .org(org)
-            .candidate(item.candidate_id)
-            .probability(item.score, item.features.clone())
-            .by(Some(operator))
-            .note(reason);
-        self.log_decision_with_id(decision_id, entry, now, &mut ch);
-        self.close_review(
-            id,
-            ReviewStatus::Linked,
-            Some(operator),
-            Some(reason),
+        let act = OperatorAct {
+            operator,
+            reason,
+            decision_id: self.next_decision_id(),
             now,
-            &mut ch,
-        );
+        };
+        let (outcome, status) = (DecisionOutcome::OperatorLinked, ReviewStatus::Linked);
+        self.answer_review(&item, a, outcome, status, &act, &mut ch);
         Ok(ch)
     }
 
@@ -112,26 +100,42 @@ impl Engine {
             self.detach(a, "an operator separated it", false, now, &mut ch);
             self.resolve(a, now, &mut ch);
         }
+        let (outcome, status) = (DecisionOutcome::OperatorSeparated, ReviewStatus::Separated);
+        self.answer_review(&item, a, outcome, status, &act, &mut ch);
+        Ok(ch)
+    }
+
+    /// Logs an operator's answer to a review pair under the act's decision (the pair, its
+    /// score and features, and the organisation the observation, slot `a`, now belongs to),
+    /// then closes the review as `status`.
+    fn answer_review(
+        &mut self,
+        item: &ReviewItem,
+        a: u32,
+        outcome: DecisionOutcome,
+        status: ReviewStatus,
+        act: &OperatorAct<'_>,
+        ch: &mut Changes,
+    ) {
         let org = self.slots[a as usize]
             .identity
             .map(|i| self.idents[i as usize].id);
-        let entry = LogEntry::new(DecisionOutcome::OperatorSeparated, "operator")
+        let entry = LogEntry::new(outcome, "operator")
             .source(item.observation.clone())
             .org(org)
             .candidate(item.candidate_id)
             .probability(item.score, item.features.clone())
-            .by(Some(operator))
-            .note(reason);
-        self.log_decision_with_id(decision_id, entry, now, &mut ch);
+            .by(Some(act.operator))
+            .note(act.reason);
+        self.log_decision_with_id(act.decision_id, entry, act.now, ch);
         self.close_review(
-            id,
-            ReviewStatus::Separated,
-            Some(operator),
-            Some(reason),
-            now,
-            &mut ch,
+            item.review_id,
+            status,
+            Some(act.operator),
+            Some(act.reason),
+            act.now,
+            ch,
         );
-        Ok(ch)
     }
 
     /// An operator merges identities. The survivor is `survivor`, else the one holding a
