@@ -340,7 +340,16 @@ pub fn parse(name: &str) -> OrgName {
             here.append(&mut suffix);
             suffix = here;
             parsed = prefix;
+            cut = start;
         }
+    }
+    // The place written twice in a row, the second time as where the organisation is
+    // (`HTX thảo quả Tá Bạ Tá Bạ - Mường Tè`): the second is a suffix.
+    if let Some(start) = doubled_trailing_place(&words[..cut]) {
+        let mut here = suffix_places(&words[start..cut]);
+        here.append(&mut suffix);
+        suffix = here;
+        parsed = parse_words(&words[..start], input_ascii);
     }
     parsed.suffix_place_tokens = suffix;
     parsed.folded = text::fold(name);
@@ -383,6 +392,23 @@ fn district_after_its_commune(words: &[Word]) -> Option<usize> {
                     .any(|cd| Some(*cd) == d)
         })
         .map(|_| start)
+}
+
+/// Where the second of a place name written twice at the end (same segment) starts: no
+/// organisation's name repeats its place.
+fn doubled_trailing_place(words: &[Word]) -> Option<usize> {
+    let n = words.len();
+    lexicon()
+        .places
+        .iter()
+        .find(|p| {
+            let k = p.len();
+            2 * k < n
+                && matches_folded(words, n - k, p)
+                && matches_folded(words, n - 2 * k, p)
+                && words[n - 2 * k..].iter().all(|w| w.seg == words[n - 1].seg)
+        })
+        .map(|p| n - p.len())
 }
 
 /// Words allowed in a place suffix beside the place names: unit words and their short forms.
@@ -1354,6 +1380,17 @@ mod tests {
                 "HTX Bản Hon 3 Tam Đường",
                 &["ban", "hon", "3"],
                 &["tam", "duong"],
+            ),
+            // the commune written twice, the second time before its district
+            (
+                "HTX thảo quả Tá Bạ Tá Bạ - Mường Tè",
+                &["thao", "qua", "ta", "ba"],
+                &["ta", "ba", "muong", "te"],
+            ),
+            (
+                "HTX thao qua Ta Ba Ta Ba",
+                &["thao", "qua", "ta", "ba"],
+                &["ta", "ba"],
             ),
         ] {
             let n = parse(s);

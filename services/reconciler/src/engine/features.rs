@@ -192,6 +192,8 @@ pub struct Features {
     /// Words of the names of its commune, district and province (sorted ids): in a name,
     /// such a word says no more than the location already does.
     pub local: Box<[u32]>,
+    /// Member households: the registry's count or an NTM entry's.
+    pub members: Option<u32>,
 }
 
 impl Features {
@@ -377,6 +379,11 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
         phone,
         report,
         local: local.into_boxed_slice(),
+        members: obs
+            .registry
+            .as_ref()
+            .and_then(|r| r.member_households)
+            .or_else(|| obs.ntm.as_ref().and_then(|p| p.members)),
     }
 }
 
