@@ -377,7 +377,7 @@ async fn review_action(
             } else {
                 e.separate_review(id, &who, &reason, now)?
             };
-            Ok((ch, Default::default()))
+            Ok(ch)
         })
         .await?
         .unwrap_or_default();
@@ -422,10 +422,7 @@ async fn merge(
     let survivor = body.survivor;
     let ch = s
         .apply_again_if_superseded(&Cause::default(), move |e, now| {
-            Ok((
-                e.merge(&ids, survivor, &who, &reason, now)?,
-                Default::default(),
-            ))
+            e.merge(&ids, survivor, &who, &reason, now)
         })
         .await?
         .unwrap_or_default();
@@ -452,7 +449,7 @@ async fn split(
     let parts = body.parts;
     let ch = s
         .apply_again_if_superseded(&Cause::default(), move |e, now| {
-            Ok((e.split(id, &parts, &who, &reason, now)?, Default::default()))
+            e.split(id, &parts, &who, &reason, now)
         })
         .await?
         .unwrap_or_default();

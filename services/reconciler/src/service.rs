@@ -21,13 +21,12 @@
 //!
 //! Owns no matching logic (the engine's) and no SQL (the store's).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use hub_contracts::v1::{
     FuBranch, GoldenRecord, IdentityMerged, IdentitySplit, LoanDisbursement, NtmCommuneReport,
-    ReconciliationDecision, RegistryCooperative, SourceRef,
+    ReconciliationDecision, RegistryCooperative,
 };
 use hub_contracts::v2::ReconciliationDecisions;
 use hub_contracts::{Contract, Envelope};
@@ -36,10 +35,9 @@ use hub_runtime::messaging::{
 };
 use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::storage::Database;
-use serde_json::Value;
 use tokio::sync::{Mutex, broadcast};
 
-use crate::engine::observation::{Observation, ntm_entry_id};
+use crate::engine::observation::Observation;
 use crate::engine::{Changes, Engine, EngineError};
 use crate::store::{self, StoreError};
 
@@ -294,9 +292,8 @@ fn handler_error(e: ApplyError) -> HandlerError {
     }
 }
 
-/// What an engine operation returns: its changes and the payloads of the source records it
-/// touched.
-pub type OpResult = Result<(Changes, BTreeMap<SourceRef, Value>), EngineError>;
+/// What an engine operation returns: its changes.
+pub type OpResult = Result<Changes, EngineError>;
 
 /// An engine operation of a batch.
 pub type Op<'a> = Box<dyn FnOnce(&mut Engine, DateTime<Utc>) -> OpResult + Send + 'a>;
@@ -306,44 +303,25 @@ pub type Op<'a> = Box<dyn FnOnce(&mut Engine, DateTime<Utc>) -> OpResult + Send 
 fn operation(msg: &Incoming) -> Result<Op<'static>, HandlerError> {
     Ok(match msg.envelope.ty.as_str() {
         RegistryCooperative::TYPE => {
-            let env = msg.decode::<RegistryCooperative>()?;
-            let payload = serde_json::to_value(&env.data).unwrap_or(Value::Null);
-            let obs = Observation::from_registry(&env.data);
-            Box::new(move |e: &mut Engine, now| {
-                let src = obs.source.clone();
-                Ok((e.observe(obs, now), BTreeMap::from([(src, payload)])))
-            })
+            let obs = Observation::from_registry(&msg.decode::<RegistryCooperative>()?.data);
+            Box::new(move |e: &mut Engine, now| Ok(e.observe(obs, now)))
         }
         LoanDisbursement::TYPE => {
-            let env = msg.decode::<LoanDisbursement>()?;
-            let payload = serde_json::to_value(&env.data).unwrap_or(Value::Null);
-            let obs = Observation::from_loan(&env.data);
-            Box::new(move |e: &mut Engine, now| {
-                let src = obs.source.clone();
-                Ok((e.observe(obs, now), BTreeMap::from([(src, payload)])))
-            })
+            let obs = Observation::from_loan(&msg.decode::<LoanDisbursement>()?.data);
+            Box::new(move |e: &mut Engine, now| Ok(e.observe(obs, now)))
         }
         NtmCommuneReport::TYPE => {
             let report = msg.decode::<NtmCommuneReport>()?.data;
-            let payloads = ntm_payloads(&report);
-            Box::new(move |e: &mut Engine, now| Ok((e.ntm_report(&report, now), payloads)))
+            Box::new(move |e: &mut Engine, now| Ok(e.ntm_report(&report, now)))
         }
         FuBranch::TYPE => {
             let branch = msg.decode::<FuBranch>()?.data;
             // a branch that names no HTX/THT (any more) withdraws what it named
             match Observation::from_fu_conversion(&branch) {
-                Some(obs) => {
-                    let payload = serde_json::to_value(&branch).unwrap_or(Value::Null);
-                    Box::new(move |e: &mut Engine, now| {
-                        let src = obs.source.clone();
-                        Ok((e.observe(obs, now), BTreeMap::from([(src, payload)])))
-                    })
-                }
+                Some(obs) => Box::new(move |e: &mut Engine, now| Ok(e.observe(obs, now))),
                 None => {
                     let src = branch.meta.source;
-                    Box::new(move |e: &mut Engine, now| {
-                        Ok((e.withdraw(&src, now), BTreeMap::new()))
-                    })
+                    Box::new(move |e: &mut Engine, now| Ok(e.withdraw(&src, now)))
                 }
             }
         }
@@ -373,33 +351,6 @@ impl StagedHandler for SourceHandler {
             Err(e) => Err(CommitError::Failed(handler_error(e))),
         }
     }
-}
-
-/// What to keep of an NTM report for each of its entries: the entry and its report's
-/// context.
-fn ntm_payloads(report: &NtmCommuneReport) -> BTreeMap<SourceRef, Value> {
-    report
-        .cooperatives
-        .iter()
-        .map(|e| {
-            let r = SourceRef::new(
-                report.meta.source.system.clone(),
-                ntm_entry_id(&report.commune_code, report.year, e.index),
-            );
-            let v = serde_json::json!({
-                "report": {
-                    "source": report.meta.source,
-                    "commune_code": report.commune_code,
-                    "year": report.year,
-                    "revision": report.revision,
-                    "status": report.status,
-                    "submitted_at": report.submitted_at,
-                },
-                "entry": e,
-            });
-            (r, v)
-        })
-        .collect()
 }
 
 fn envelope<T: Contract>(id: String, data: T, subject: String, cause: &Cause) -> OutgoingMessage {

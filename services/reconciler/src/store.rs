@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use hub_contracts::v1::{GoldenRecord, ReconciliationDecision, SourceRef};
 use serde_json::Value;
+use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
@@ -34,6 +35,20 @@ fn corrupt(what: &'static str, e: impl std::fmt::Display) -> StoreError {
         what,
         message: e.to_string(),
     }
+}
+
+/// Each row's JSON column `column` read as a `T` (`what` names it when it does not read).
+fn from_json<T: serde::de::DeserializeOwned>(
+    rows: Vec<PgRow>,
+    column: &str,
+    what: &'static str,
+) -> Result<Vec<T>, StoreError> {
+    rows.into_iter()
+        .map(|r| {
+            let v: Value = r.try_get(column)?;
+            serde_json::from_value(v).map_err(|e| corrupt(what, e))
+        })
+        .collect()
 }
 
 /// The state sequence and counters.
@@ -117,11 +132,7 @@ pub async fn load_snapshot(conn: &mut PgConnection) -> Result<(i64, Snapshot), S
     let rows = sqlx::query("SELECT item FROM review_items WHERE status = 'open'")
         .fetch_all(&mut *conn)
         .await?;
-    for r in rows {
-        let item: Value = r.try_get("item")?;
-        snap.reviews
-            .push(serde_json::from_value(item).map_err(|e| corrupt("review item", e))?);
-    }
+    snap.reviews = from_json(rows, "item", "review item")?;
     let rows = sqlx::query("SELECT commune_code, year, revision, entries FROM ntm_reports")
         .fetch_all(&mut *conn)
         .await?;
@@ -156,16 +167,18 @@ pub async fn list_cooperatives(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<GoldenRecord>, StoreError> {
+    // the current golden record is the version its identity names (`persist`)
     let rows = sqlx::query(
-        "SELECT golden FROM identities
-         WHERE golden IS NOT NULL
-           AND ($1::uuid IS NULL OR organisation_id > $1)
+        "SELECT v.record FROM identities i
+         JOIN golden_versions v
+           ON v.organisation_id = i.organisation_id AND v.version = i.golden_version
+         WHERE ($1::uuid IS NULL OR i.organisation_id > $1)
            AND ($2::text IS NULL OR commune_code = $2)
            AND ($3::text IS NULL OR district_code = $3)
            AND ($4::text IS NULL OR kind = $4)
            AND ($5::boolean IS NULL OR in_registry = $5)
            AND ($6 OR NOT retired)
-         ORDER BY organisation_id
+         ORDER BY i.organisation_id
          LIMIT $7",
     )
     .bind(after)
@@ -177,12 +190,7 @@ pub async fn list_cooperatives(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    rows.into_iter()
-        .map(|r| {
-            let v: Value = r.try_get("golden")?;
-            serde_json::from_value(v).map_err(|e| corrupt("golden record", e))
-        })
-        .collect()
+    from_json(rows, "record", "golden record")
 }
 
 /// One organisation with its history.
@@ -201,29 +209,22 @@ pub async fn cooperative(
     pool: &sqlx::PgPool,
     id: Uuid,
 ) -> Result<Option<CooperativeHistory>, StoreError> {
-    let Some(row) = sqlx::query("SELECT golden FROM identities WHERE organisation_id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let Some(golden) = row.try_get::<Option<Value>, _>("golden")? else {
-        return Ok(None);
-    };
-    let record = serde_json::from_value(golden).map_err(|e| corrupt("golden record", e))?;
-    let versions = sqlx::query(
-        "SELECT record FROM golden_versions WHERE organisation_id = $1 ORDER BY version",
+    // every version, the current one (the version its identity names) marked
+    let rows = sqlx::query(
+        "SELECT v.record, v.version = i.golden_version AS current
+         FROM golden_versions v JOIN identities i ON i.organisation_id = v.organisation_id
+         WHERE v.organisation_id = $1 ORDER BY v.version",
     )
     .bind(id)
     .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| {
-        let v: Value = r.try_get("record")?;
-        serde_json::from_value(v).map_err(|e| corrupt("golden version", e))
-    })
-    .collect::<Result<Vec<GoldenRecord>, StoreError>>()?;
+    .await?;
+    let current = rows
+        .iter()
+        .position(|r| r.try_get::<bool, _>("current").unwrap_or(false));
+    let versions: Vec<GoldenRecord> = from_json(rows, "record", "golden version")?;
+    let Some(record) = current.and_then(|i| versions.get(i).cloned()) else {
+        return Ok(None);
+    };
     let events = sqlx::query(
         "SELECT e.kind, e.event FROM identity_events e
          JOIN identity_event_orgs o ON o.event_seq = e.seq
@@ -277,12 +278,7 @@ pub async fn list_reviews(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    rows.into_iter()
-        .map(|r| {
-            let v: Value = r.try_get("item")?;
-            serde_json::from_value(v).map_err(|e| corrupt("review item", e))
-        })
-        .collect()
+    from_json(rows, "item", "review item")
 }
 
 /// Filters of the reconciliation log.

@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use common::*;
 use hub_contracts::v1::{BorrowerType, OrgKind};
 use hub_reconciler::engine::observation::Observation;
@@ -51,9 +49,7 @@ async fn log_rows_hold_no_copy_of_their_columns_and_read_back_whole() {
         Observation::from_loan(&ln),
     ] {
         let ch = shared
-            .apply(&Cause::default(), move |e, now| {
-                Ok((e.observe(obs, now), BTreeMap::new()))
-            })
+            .apply(&Cause::default(), move |e, now| Ok(e.observe(obs, now)))
             .await
             .expect("applied")
             .expect("not a duplicate");

@@ -5,7 +5,6 @@
 //!
 //! Owns the timing only; what settling means is the engine's.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -74,7 +73,7 @@ impl Shared {
         }
         let generation = settlement.generation();
         self.apply(&Cause::default(), move |e, now| {
-            Ok((e.apply_settlement(&settlement, now), BTreeMap::new()))
+            Ok(e.apply_settlement(&settlement, now))
         })
         .await?;
         let st = self.state.lock().await;

@@ -26,10 +26,9 @@ use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use hub_contracts::v1::{GoldenRecord, SourceRef};
+use hub_contracts::v1::GoldenRecord;
 use hub_runtime::messaging::OutgoingMessage;
 use hub_runtime::storage::{inbox, outbox};
-use serde_json::Value;
 use tokio::sync::Notify;
 
 use super::{
@@ -185,7 +184,6 @@ impl Drop for Work {
 struct Write {
     rows: Rows,
     goldens: Vec<GoldenRecord>,
-    payloads: BTreeMap<SourceRef, Value>,
     msgs: Vec<OutgoingMessage>,
     now: DateTime<Utc>,
     operations: usize,
@@ -217,7 +215,6 @@ impl Shared {
         let mut applied = Vec::with_capacity(ops.len());
         let mut fresh = Vec::new();
         let mut total = Changes::default();
-        let mut payloads = BTreeMap::new();
         let mut events = Vec::new();
         let mut decisions = Vec::new();
         // the latest golden record of each identity, and the operation that made it
@@ -231,7 +228,7 @@ impl Shared {
                 }
                 fresh.push(id.clone());
             }
-            let (ch, p) = match op(&mut st.engine, now) {
+            let ch = match op(&mut st.engine, now) {
                 Ok(r) => r,
                 Err(e) => {
                     // an operation that fails changes nothing, but the engine holds the ones
@@ -250,8 +247,6 @@ impl Shared {
             if self.decision_contracts.v1 {
                 decisions.extend(decision_messages(&ch, &cause));
             }
-            // a payload only for what this operation changed (a stale report changes nothing)
-            payloads.extend(p.into_iter().filter(|(r, _)| ch.observations.contains(r)));
             total.absorb(ch);
             applied.push(true);
             causes.push(cause);
@@ -268,7 +263,6 @@ impl Shared {
             Write {
                 rows: Rows::of(&st.engine, &total),
                 goldens: goldens.into_values().map(|(g, _)| g).collect(),
-                payloads,
                 msgs,
                 now,
                 operations: causes.len(),
@@ -378,35 +372,33 @@ impl Shared {
         Ok((std::mem::take(&mut work.applied), changes))
     }
 
-    /// The transaction of `work`.
+    /// The transaction of `work`: the advisory lock taken with `BEGIN` (one round trip), the
+    /// state sequence checked and raised, the inbox claims, the rows, the outbox.
     async fn write(&self, work: &Work, write: &Write) -> Result<(), ApplyError> {
-        let mut tx = self.db.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(LOCK_KEY)
-            .execute(&mut *tx)
+        let mut tx = self
+            .db
+            .pool
+            .begin_with(sqlx::AssertSqlSafe(format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({LOCK_KEY})"
+            )))
             .await?;
-        let (seq, _) = store::engine_state(&mut tx).await?;
-        if seq != work.base_seq {
-            tracing::info!(
-                state_seq = seq,
-                expected = work.base_seq,
-                "another writer committed first"
-            );
+        let persisted = store::persist(
+            &mut tx,
+            work.base_seq,
+            &write.rows,
+            &work.changes,
+            &write.goldens,
+            write.now,
+        )
+        .await?;
+        if persisted.is_none() {
+            tracing::info!(expected = work.base_seq, "another writer committed first");
             return Err(Superseded.into());
         }
         let claimed = inbox::claim_many(&mut tx, CONSUMER, &work.ids).await?;
         if claimed.len() != work.ids.len() {
             return Err(Superseded.into());
         }
-        store::persist(
-            &mut tx,
-            &write.rows,
-            &work.changes,
-            &write.goldens,
-            &write.payloads,
-            write.now,
-        )
-        .await?;
         outbox::enqueue(&mut tx, &self.db.schema, &write.msgs).await?;
         tx.commit().await?;
         Ok(())

@@ -62,30 +62,38 @@ fn last_by_key<T, K: Ord>(items: &[T], key: impl Fn(&T) -> K) -> Vec<&T> {
 }
 
 /// Writes what one engine operation, or a batch of them (their [`Changes`] absorbed into
-/// one), changed (its golden records already built), raises the state sequence, and returns
-/// the new sequence. One statement per table, whatever the number of rows; one function per
-/// table below, called in this order (identities first: observations refer to them).
+/// one), changed (its golden records already built), raises the state sequence from
+/// `base_seq`, and returns the new sequence; `None` when the stored sequence is no longer
+/// `base_seq` (another writer committed first: nothing is written). One statement per
+/// table, whatever the number of rows; one function per table below, called in this order
+/// (the state first, so that a superseded change writes nothing; identities before the
+/// rows that refer to them).
 pub async fn persist(
     conn: &mut PgConnection,
+    base_seq: i64,
     rows: &Rows,
     ch: &Changes,
     goldens: &[GoldenRecord],
-    payloads: &BTreeMap<SourceRef, Value>,
     now: DateTime<Utc>,
-) -> Result<i64, sqlx::Error> {
+) -> Result<Option<i64>, sqlx::Error> {
+    let Some(seq) = write_engine_state(conn, base_seq, rows.counters).await? else {
+        return Ok(None);
+    };
     write_identities(conn, &rows.identities, goldens, now).await?;
     write_golden_versions(conn, goldens).await?;
-    write_observations(conn, &rows.observations, payloads, now).await?;
+    write_observations(conn, &rows.observations, now).await?;
     write_reviews(conn, ch).await?;
     write_constraints(conn, ch).await?;
     write_decisions(conn, ch).await?;
     write_identity_events(conn, ch).await?;
     write_reports(conn, ch).await?;
-    write_engine_state(conn, rows.counters).await
+    Ok(Some(seq))
 }
 
-/// `identities`: every identity the operation touched, each with its golden record when a
-/// new one was published.
+/// `identities`: every identity the operation touched. The golden record itself goes to
+/// `golden_versions` only (reads join the version the identity names); the filter columns
+/// (`kind`, the codes, `in_registry`) follow the golden record when a new one was published,
+/// i.e. when the identity's `golden_version` rose.
 async fn write_identities(
     conn: &mut PgConnection,
     identities: &[StoredIdentity],
@@ -100,29 +108,28 @@ async fn write_identities(
     let golden = |i: &StoredIdentity| by_org.get(&i.organisation_id).copied();
     sqlx::query(
         "INSERT INTO identities (organisation_id, seq, retired, merged_into, golden_version,
-                                 golden_hash, last_name, updated_at, golden, kind,
-                                 commune_code, district_code, in_registry)
+                                 golden_hash, last_name, updated_at, kind, commune_code,
+                                 district_code, in_registry)
          SELECT u.id, u.seq, u.retired, u.merged_into, u.golden_version, u.golden_hash,
-                u.last_name, $8, u.golden, u.kind, u.commune_code, u.district_code,
+                u.last_name, $8, u.kind, u.commune_code, u.district_code,
                 COALESCE(u.in_registry, FALSE)
          FROM UNNEST($1::uuid[], $2::bigint[], $3::boolean[], $4::uuid[], $5::bigint[],
-                     $6::text[], $7::text[], $9::jsonb[], $10::text[], $11::text[],
-                     $12::text[], $13::boolean[])
+                     $6::text[], $7::text[], $9::text[], $10::text[], $11::text[],
+                     $12::boolean[])
               AS u(id, seq, retired, merged_into, golden_version, golden_hash, last_name,
-                   golden, kind, commune_code, district_code, in_registry)
+                   kind, commune_code, district_code, in_registry)
          ON CONFLICT (organisation_id) DO UPDATE SET
             retired = EXCLUDED.retired, merged_into = EXCLUDED.merged_into,
             golden_version = EXCLUDED.golden_version, golden_hash = EXCLUDED.golden_hash,
             last_name = EXCLUDED.last_name, updated_at = EXCLUDED.updated_at,
-            golden = COALESCE(EXCLUDED.golden, identities.golden),
-            kind = CASE WHEN EXCLUDED.golden IS NULL THEN identities.kind
-                        ELSE EXCLUDED.kind END,
-            commune_code = CASE WHEN EXCLUDED.golden IS NULL THEN identities.commune_code
-                                ELSE EXCLUDED.commune_code END,
-            district_code = CASE WHEN EXCLUDED.golden IS NULL THEN identities.district_code
-                                 ELSE EXCLUDED.district_code END,
-            in_registry = CASE WHEN EXCLUDED.golden IS NULL THEN identities.in_registry
-                               ELSE EXCLUDED.in_registry END",
+            kind = CASE WHEN EXCLUDED.golden_version = identities.golden_version
+                        THEN identities.kind ELSE EXCLUDED.kind END,
+            commune_code = CASE WHEN EXCLUDED.golden_version = identities.golden_version
+                                THEN identities.commune_code ELSE EXCLUDED.commune_code END,
+            district_code = CASE WHEN EXCLUDED.golden_version = identities.golden_version
+                                 THEN identities.district_code ELSE EXCLUDED.district_code END,
+            in_registry = CASE WHEN EXCLUDED.golden_version = identities.golden_version
+                               THEN identities.in_registry ELSE EXCLUDED.in_registry END",
     )
     .bind(
         identities
@@ -155,12 +162,6 @@ async fn write_identities(
     .bind(
         identities
             .iter()
-            .map(|i| golden(i).map(Json))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        identities
-            .iter()
             .map(|i| golden(i).and_then(|g| g.kind.map(|k| k.as_str().to_owned())))
             .collect::<Vec<_>>(),
     )
@@ -187,8 +188,8 @@ async fn write_identities(
     Ok(())
 }
 
-/// `golden_versions`: the history gets the records just written to `identities` (not sent
-/// to the server twice).
+/// `golden_versions`: every published golden record (the current one is the version its
+/// identity names).
 async fn write_golden_versions(
     conn: &mut PgConnection,
     goldens: &[GoldenRecord],
@@ -198,9 +199,7 @@ async fn write_golden_versions(
     }
     sqlx::query(
         "INSERT INTO golden_versions (organisation_id, version, record, at)
-         SELECT i.organisation_id, u.version, i.golden, u.at
-         FROM UNNEST($1::uuid[], $2::bigint[], $3::timestamptz[]) AS u(id, version, at)
-         JOIN identities i ON i.organisation_id = u.id
+         SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::jsonb[], $4::timestamptz[])
          ON CONFLICT DO NOTHING",
     )
     .bind(
@@ -210,6 +209,7 @@ async fn write_golden_versions(
             .collect::<Vec<_>>(),
     )
     .bind(goldens.iter().map(|g| g.version as i64).collect::<Vec<_>>())
+    .bind(goldens.iter().map(Json).collect::<Vec<_>>())
     .bind(goldens.iter().map(|g| g.updated_at).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
@@ -220,15 +220,13 @@ async fn write_golden_versions(
 async fn write_observations(
     conn: &mut PgConnection,
     observations: &[(SourceRef, StoredObservation)],
-    payloads: &BTreeMap<SourceRef, Value>,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     if observations.is_empty() {
         return Ok(());
     }
     let n = observations.len();
-    let (mut systems, mut ids, mut kinds, mut states, mut orgs, mut bodies, mut stored) = (
-        Vec::with_capacity(n),
+    let (mut systems, mut ids, mut kinds, mut states, mut orgs, mut bodies) = (
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -244,17 +242,15 @@ async fn write_observations(
         states.push(so.state.as_str().to_owned());
         orgs.push(so.organisation_id);
         bodies.push(Json(&so.observation));
-        stored.push(payloads.get(r).map(Json));
     }
     sqlx::query(
         "INSERT INTO observations (system, source_id, kind, state, organisation_id, observation,
-                                   payload, updated_at)
-         SELECT u.*, $8 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[],
-                                    $5::uuid[], $6::jsonb[], $7::jsonb[]) AS u
+                                   updated_at)
+         SELECT u.*, $7 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[],
+                                    $5::uuid[], $6::jsonb[]) AS u
          ON CONFLICT (system, source_id) DO UPDATE SET
             kind = EXCLUDED.kind, state = EXCLUDED.state,
             organisation_id = EXCLUDED.organisation_id, observation = EXCLUDED.observation,
-            payload = COALESCE(EXCLUDED.payload, observations.payload),
             updated_at = EXCLUDED.updated_at",
     )
     .bind(&systems)
@@ -263,7 +259,6 @@ async fn write_observations(
     .bind(&states)
     .bind(&orgs)
     .bind(&bodies)
-    .bind(&stored)
     .bind(now)
     .execute(&mut *conn)
     .await?;
@@ -509,16 +504,23 @@ async fn write_reports(conn: &mut PgConnection, ch: &Changes) -> Result<(), sqlx
     Ok(())
 }
 
-/// `engine_state`: the counters, and the state sequence raised; returns the new sequence.
-async fn write_engine_state(conn: &mut PgConnection, c: Counters) -> Result<i64, sqlx::Error> {
+/// `engine_state`: the counters, and the state sequence raised from `base_seq`; returns the
+/// new sequence, or `None` when the stored one is not `base_seq` (nothing changed).
+async fn write_engine_state(
+    conn: &mut PgConnection,
+    base_seq: i64,
+    c: Counters,
+) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "UPDATE engine_state SET state_seq = state_seq + 1, next_org_seq = $1,
                 next_decision_seq = $2, next_review_seq = $3
+         WHERE state_seq = $4
          RETURNING state_seq",
     )
     .bind(c.next_org_seq as i64)
     .bind(c.next_decision_seq as i64)
     .bind(c.next_review_seq as i64)
-    .fetch_one(&mut *conn)
+    .bind(base_seq)
+    .fetch_optional(&mut *conn)
     .await
 }

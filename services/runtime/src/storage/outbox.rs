@@ -41,9 +41,14 @@ pub async fn enqueue(
         bodies.push(m.body.clone());
         headers.push(serde_json::to_value(&m.headers).unwrap_or_default());
     }
+    // one round trip: the rows, and the relay's wake-up (sent on commit); a data-modifying
+    // WITH runs to completion whether or not the query reads it
     sqlx::query(
-        "INSERT INTO outbox (message_id, exchange, routing_key, contract_type, body, headers)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::jsonb[])",
+        "WITH queued AS (
+            INSERT INTO outbox (message_id, exchange, routing_key, contract_type, body, headers)
+            SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[],
+                                 $6::jsonb[]))
+         SELECT pg_notify($7, '')",
     )
     .bind(&ids)
     .bind(&exchanges)
@@ -51,12 +56,9 @@ pub async fn enqueue(
     .bind(&types)
     .bind(&bodies)
     .bind(&headers)
+    .bind(channel_name(schema))
     .execute(&mut *conn)
     .await?;
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(channel_name(schema))
-        .execute(&mut *conn)
-        .await?;
     Ok(())
 }
 
