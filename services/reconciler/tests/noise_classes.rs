@@ -838,3 +838,50 @@ fn the_reported_member_count_tells_two_namesakes_apart() {
     let d = ch.decisions.first().expect("a decision");
     assert_ne!(d.outcome, DecisionOutcome::Matched, "{:?}", d.note);
 }
+
+/// A loan that names its cooperative's representative another way (`Minh Lò Văn` for `Lò Văn
+/// Minh`) and its name without the product, in a commune of so many organisations that the
+/// place words alone find too many: the person's given name beside the place finds it.
+#[test]
+fn a_person_written_another_way_finds_the_cooperative_among_many_of_its_commune() {
+    let mut e = Engine::new();
+    for i in 2..=160 {
+        reg(
+            &mut e,
+            registry(
+                &format!("LM-{i}"),
+                &format!("Hợp tác xã Dịch vụ Tổng hợp Bản Hon số {i}"),
+                OrgKind::Htx,
+                None,
+                BAN_HON,
+                None,
+                None,
+            ),
+        );
+    }
+    reg(
+        &mut e,
+        registry(
+            "LM-T",
+            "Hợp tác xã Kinh doanh Dịch vụ dong riềng Bản Hon",
+            OrgKind::Htx,
+            None,
+            BAN_HON,
+            Some("Lò Văn Minh"),
+            None,
+        ),
+    );
+    let ch = lo(
+        &mut e,
+        loan(
+            "L-T",
+            "HTX Kinh doanh - dịch Vụ Bản Hon",
+            BorrowerType::Cooperative,
+            None,
+            "Bản Hon, Tam Đường",
+            Some("Minh Lò Văn"),
+            None,
+        ),
+    );
+    assert_joins(&(e, ch), "LM-T", "the person written given name first");
+}
