@@ -171,6 +171,28 @@ fn readings(ws: &[String]) -> Vec<Reading<'_>> {
     out
 }
 
+/// The words a name's plausible readings take as its given name, folded (one, or two when
+/// the name may be written given name first: `Minh Lò Văn`). What stays when a clerk drops
+/// the family or middle name; for finding a person written several ways.
+///
+/// ```
+/// use hub_normalise::person::given_names;
+/// assert_eq!(given_names("Lò Văn Minh"), ["minh"]);
+/// assert_eq!(given_names("Văn Minh"), ["minh"]);
+/// assert!(given_names("Minh Lò Văn").contains(&"minh".to_owned()));
+/// assert!(given_names("").is_empty());
+/// ```
+pub fn given_names(raw: &str) -> Vec<String> {
+    let ws = name_words(raw);
+    let mut out: Vec<String> = Vec::with_capacity(2);
+    for r in readings(&ws) {
+        if !out.iter().any(|g| g == r.given) {
+            out.push(r.given.to_owned());
+        }
+    }
+    out
+}
+
 /// How alike two single name words are: `1` equal, `0.85` a typo (neighbours swapped, or one
 /// edit that leaves one side no Vietnamese syllable: `Mihn`), low for another real name one
 /// letter away (`Minh` / `Mạnh`) and lower still beyond.

@@ -790,3 +790,98 @@ fn two_places_of_one_unit_one_in_each_name_are_two_organisations() {
     let ch = lo(&mut e, a_loan(name));
     assert_joins(&(e, ch), "LM-S", name);
 }
+
+/// Two registered cooperatives of one commune that a report's short form names equally
+/// (`HTX quế Vàng San`): the member households the commune reports tell them apart when
+/// they agree with one registration, and leave the question open when they agree with none.
+#[test]
+fn the_reported_member_count_tells_two_namesakes_apart() {
+    const VANG_SAN: &str = "03467";
+    let engine = || {
+        let mut e = Engine::new();
+        e.fix_weights(Weights::prior());
+        for (id, name, members) in [
+            ("LM-A", "Hợp tác xã Nông nghiệp quế Vàng San", 25),
+            ("LM-B", "Hợp tác xã Sản xuất và Thương mại quế Vàng San", 40),
+        ] {
+            let mut rec = registry(id, name, OrgKind::Htx, None, VANG_SAN, None, None);
+            rec.member_households = Some(members);
+            reg(&mut e, rec);
+        }
+        e
+    };
+    let entry = |members: u32| {
+        let mut report = ntm(
+            VANG_SAN,
+            2025,
+            1,
+            &[("HTX quế Vàng San", Some(OrgKind::Htx), None)],
+        );
+        report.cooperatives[0].members = Some(members);
+        report
+    };
+    let entry_ref = r("ntm", &format!("{VANG_SAN}:2025:0"));
+    for (members, id) in [(40, "LM-B"), (39, "LM-B"), (25, "LM-A")] {
+        let mut e = engine();
+        let ch = e.ntm_report(&entry(members), now());
+        assert_eq!(
+            e.identity_of(&entry_ref),
+            e.identity_of(&r("coop-alliance", id)),
+            "{members} members: {:?}",
+            ch.decisions
+        );
+        assert_eq!(e.stats().open_reviews, 0, "{:?}", ch.decisions);
+    }
+    // a count that agrees with neither: as doubtful as the name alone
+    let mut e = engine();
+    let ch = e.ntm_report(&entry(70), now());
+    let d = ch.decisions.first().expect("a decision");
+    assert_ne!(d.outcome, DecisionOutcome::Matched, "{:?}", d.note);
+}
+
+/// A loan that names its cooperative's representative another way (`Minh Lò Văn` for `Lò Văn
+/// Minh`) and its name without the product, in a commune of so many organisations that the
+/// place words alone find too many: the person's given name beside the place finds it.
+#[test]
+fn a_person_written_another_way_finds_the_cooperative_among_many_of_its_commune() {
+    let mut e = Engine::new();
+    for i in 2..=160 {
+        reg(
+            &mut e,
+            registry(
+                &format!("LM-{i}"),
+                &format!("Hợp tác xã Dịch vụ Tổng hợp Bản Hon số {i}"),
+                OrgKind::Htx,
+                None,
+                BAN_HON,
+                None,
+                None,
+            ),
+        );
+    }
+    reg(
+        &mut e,
+        registry(
+            "LM-T",
+            "Hợp tác xã Kinh doanh Dịch vụ dong riềng Bản Hon",
+            OrgKind::Htx,
+            None,
+            BAN_HON,
+            Some("Lò Văn Minh"),
+            None,
+        ),
+    );
+    let ch = lo(
+        &mut e,
+        loan(
+            "L-T",
+            "HTX Kinh doanh - dịch Vụ Bản Hon",
+            BorrowerType::Cooperative,
+            None,
+            "Bản Hon, Tam Đường",
+            Some("Minh Lò Văn"),
+            None,
+        ),
+    );
+    assert_joins(&(e, ch), "LM-T", "the person written given name first");
+}

@@ -6,7 +6,8 @@ use std::sync::OnceLock;
 
 use unicode_normalization::UnicodeNormalization;
 
-use super::{OrgKindHint, SUFFIX_FILLER};
+use super::OrgKindHint;
+use super::suffix::SUFFIX_FILLER;
 use crate::text;
 
 /// Legal forms: folded phrase, expansion, kind.

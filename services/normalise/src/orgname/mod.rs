@@ -34,8 +34,12 @@ use serde::Serialize;
 use crate::text::{self, Word};
 
 mod lexicon;
+mod suffix;
 
 use lexicon::*;
+use suffix::{
+    district_after_its_commune, doubled_trailing_place, place_suffix_start, suffix_places,
+};
 
 /// What kind of organisation a name suggests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -340,112 +344,20 @@ pub fn parse(name: &str) -> OrgName {
             here.append(&mut suffix);
             suffix = here;
             parsed = prefix;
+            cut = start;
         }
+    }
+    // The place written twice in a row, the second time as where the organisation is
+    // (`HTX thảo quả Tá Bạ Tá Bạ - Mường Tè`): the second is a suffix.
+    if let Some(start) = doubled_trailing_place(&words[..cut]) {
+        let mut here = suffix_places(&words[start..cut]);
+        here.append(&mut suffix);
+        suffix = here;
+        parsed = parse_words(&words[..start], input_ascii);
     }
     parsed.suffix_place_tokens = suffix;
     parsed.folded = text::fold(name);
     parsed
-}
-
-/// Where a trailing district name starts, when the words right before it (same segment)
-/// name a commune of that district, maybe with the organisation's number between them
-/// (`… Sà Dề Phìn số 2 Sìn Hồ`).
-fn district_after_its_commune(words: &[Word]) -> Option<usize> {
-    let lex = lexicon();
-    let n = words.len();
-    let district = lex.places.iter().find(|p| {
-        p.len() < n && matches_folded(words, n - p.len(), p) && {
-            let (_, d) = crate::address::place_units(p);
-            d.is_some()
-        }
-    })?;
-    let start = n - district.len();
-    let (_, d) = crate::address::place_units(district);
-    let seg = words[start].seg;
-    // the commune ends before a number (`2`, `số 2`, `so 2`) right before the district
-    let mut end = start;
-    if end > 0 && words[end - 1].folded.bytes().all(|b| b.is_ascii_digit()) {
-        end -= 1;
-        if end > 0 && words[end - 1].folded == "so" {
-            end -= 1;
-        }
-    }
-    lex.places
-        .iter()
-        .filter(|c| c.len() <= end)
-        .find(|c| {
-            let at = end - c.len();
-            words[at..start].iter().all(|w| w.seg == seg)
-                && matches_folded(words, at, c)
-                && crate::address::place_units(c)
-                    .0
-                    .iter()
-                    .any(|cd| Some(*cd) == d)
-        })
-        .map(|_| start)
-}
-
-/// Words allowed in a place suffix beside the place names: unit words and their short forms.
-const SUFFIX_FILLER: &[&str] = &[
-    "xa",
-    "x",
-    "phuong",
-    "p",
-    "thi tran",
-    "tt",
-    "huyen",
-    "h",
-    "thi xa",
-    "tx",
-    "thanh pho",
-    "tp",
-    "tinh",
-    "t",
-];
-
-/// Where the last segment of `words` starts, when it is a place suffix: only place names of
-/// the reference lists and unit words, at least one place, and not the first segment.
-fn place_suffix_start(words: &[Word]) -> Option<usize> {
-    let lex = lexicon();
-    let last = words.last()?.seg;
-    let start = words.iter().position(|w| w.seg == last)?;
-    if start == 0 {
-        return None;
-    }
-    let seg = &words[start..];
-    let (mut j, mut places) = (0, 0);
-    while j < seg.len() {
-        if let Some(p) = lex.places.iter().find(|p| matches_folded(seg, j, p)) {
-            j += p.len();
-            places += 1;
-        } else if let Some(n) = lex
-            .suffix_filler
-            .iter()
-            .find(|f| matches_folded(seg, j, &f.words))
-            .map(|f| f.words.len())
-        {
-            j += n;
-        } else {
-            return None;
-        }
-    }
-    (places > 0).then_some(start)
-}
-
-/// The place words of a suffix found by [`place_suffix_start`].
-fn suffix_places(seg: &[Word]) -> Vec<String> {
-    let lex = lexicon();
-    let mut out = Vec::new();
-    let mut j = 0;
-    while j < seg.len() {
-        if let Some(p) = lex.places.iter().find(|p| matches_folded(seg, j, p)) {
-            out.extend(p.iter().cloned());
-            j += p.len();
-        } else {
-            j += 1;
-        }
-    }
-    out
 }
 
 /// Whether a legal-form, sector, product or place phrase starts at `at`.
@@ -1354,6 +1266,17 @@ mod tests {
                 "HTX Bản Hon 3 Tam Đường",
                 &["ban", "hon", "3"],
                 &["tam", "duong"],
+            ),
+            // the commune written twice, the second time before its district
+            (
+                "HTX thảo quả Tá Bạ Tá Bạ - Mường Tè",
+                &["thao", "qua", "ta", "ba"],
+                &["ta", "ba", "muong", "te"],
+            ),
+            (
+                "HTX thao qua Ta Ba Ta Ba",
+                &["thao", "qua", "ta", "ba"],
+                &["ta", "ba"],
             ),
         ] {
             let n = parse(s);

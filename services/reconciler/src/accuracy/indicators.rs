@@ -107,14 +107,27 @@ pub fn indicator_errors(
             owner.insert(m, ci);
         }
     }
+    let label = super::labels(truth);
+    let credit = index_by(
+        credit(contracts, truth.baseline, truth.as_of),
+        |l| &l.meta.source,
+        &label,
+        &owner,
+    );
+    let linked = index_by(
+        linked_entries(contracts, truth.as_of),
+        |(r, _)| r,
+        &label,
+        &owner,
+    );
     let d = Diagnosis {
         engine,
         truth,
-        label: super::labels(truth),
+        label,
         clusters: &clusters,
         owner,
-        credit: credit(contracts, truth.baseline, truth.as_of),
-        linked: linked_entries(contracts, truth.as_of),
+        credit,
+        linked,
     };
     let registry: HashMap<&SourceRef, &RegistryCooperative> = contracts
         .registry
@@ -207,6 +220,47 @@ fn linked_entries(contracts: &WorldContracts, as_of: NaiveDate) -> Vec<(SourceRe
         .collect()
 }
 
+/// Records indexed two ways: by the true organisation they belong to and by the engine's
+/// cluster that holds them (so that the diagnosis of one organisation reads only its own).
+struct ByOwner<T> {
+    by_label: HashMap<usize, Vec<T>>,
+    by_cluster: HashMap<usize, Vec<T>>,
+}
+
+impl<T> ByOwner<T> {
+    fn of_label(&self, i: usize) -> &[T] {
+        self.by_label.get(&i).map_or(&[], Vec::as_slice)
+    }
+
+    fn of_cluster(&self, c: Option<usize>) -> &[T] {
+        c.and_then(|c| self.by_cluster.get(&c))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+fn index_by<'a, T: Clone>(
+    items: Vec<T>,
+    source: impl Fn(&T) -> &SourceRef,
+    label: &HashMap<&'a SourceRef, usize>,
+    owner: &HashMap<&'a SourceRef, usize>,
+) -> ByOwner<T> {
+    let mut by_label: HashMap<usize, Vec<T>> = HashMap::new();
+    let mut by_cluster: HashMap<usize, Vec<T>> = HashMap::new();
+    for it in items {
+        let r = source(&it);
+        if let Some(&i) = label.get(r) {
+            by_label.entry(i).or_default().push(it.clone());
+        }
+        if let Some(&c) = owner.get(r) {
+            by_cluster.entry(c).or_default().push(it);
+        }
+    }
+    ByOwner {
+        by_label,
+        by_cluster,
+    }
+}
+
 /// What [`indicator_errors`] reads: the engine's identities, the truth's labels, and the
 /// records I6 and I7 count.
 struct Diagnosis<'a> {
@@ -217,8 +271,8 @@ struct Diagnosis<'a> {
     clusters: &'a [(OrgId, Vec<SourceRef>)],
     /// Which cluster each record is in.
     owner: HashMap<&'a SourceRef, usize>,
-    credit: Vec<&'a LoanDisbursement>,
-    linked: Vec<(SourceRef, &'a str)>,
+    credit: ByOwner<&'a LoanDisbursement>,
+    linked: ByOwner<(SourceRef, &'a str)>,
 }
 
 /// A counted organisation of the truth: its index, its registry record, and the engine's
@@ -281,11 +335,13 @@ impl Diagnosis<'_> {
         let o = &self.truth.organisations[org.index];
         let truly: Vec<&&LoanDisbursement> = self
             .credit
+            .of_label(org.index)
             .iter()
             .filter(|l| self.mine(org, &l.meta.source))
             .collect();
         let seen: Vec<&&LoanDisbursement> = self
             .credit
+            .of_cluster(org.cluster)
             .iter()
             .filter(|l| self.ours(org, &l.meta.source))
             .collect();
@@ -329,11 +385,13 @@ impl Diagnosis<'_> {
         let engine_commune = golden.as_ref().and_then(|g| g.commune_code.clone());
         let truly: Vec<&(SourceRef, &str)> = self
             .linked
+            .of_label(org.index)
             .iter()
             .filter(|(r, c)| *c == own_commune && self.mine(org, r))
             .collect();
         let seen: Vec<&(SourceRef, &str)> = self
             .linked
+            .of_cluster(org.cluster)
             .iter()
             .filter(|(r, c)| Some(*c) == engine_commune.as_deref() && self.ours(org, r))
             .collect();

@@ -10,6 +10,7 @@
 //! | `D` code with one digit deleted (each position) | province | a code one digit wrong, missing or swapped |
 //! | `P` phone (E.164) | province | the same representative's phone |
 //! | `R` representative's normalised name | district | the same representative |
+//! | `G` representative's given name and a place word of the name | district | the same representative written another way (`Văn Minh`, `Minh Lò Văn`) |
 //! | `N` each pair of distinctive name words (places, products, numbers) | district | names sharing two words |
 //! | `M` a distinctive word of a name with a single one | district | one-word names |
 //! | `J` distinctive words glued | district | names spaced differently |
@@ -39,6 +40,8 @@ pub const MAX_VISITS: usize = 128;
 pub const MAX_CANDIDATES: usize = 12;
 /// Distinctive words used for pair keys.
 const MAX_PAIR_WORDS: usize = 6;
+/// Place words of a name paired with its representative's given name.
+const MAX_GIVEN_PLACES: usize = 3;
 
 /// The districts of every province served (`REFERENCE_DIRS`; Lai Châu's eight by default), as
 /// blocking scopes: where a record of unknown district is looked for.
@@ -60,6 +63,7 @@ pub enum KeyKind {
     CodeNear,
     Phone,
     Rep,
+    RepGiven,
     Pair,
     Single,
     Joined,
@@ -72,6 +76,7 @@ impl KeyKind {
             KeyKind::CodeNear => 4.0,
             KeyKind::Phone => 5.0,
             KeyKind::Rep => 2.5,
+            KeyKind::RepGiven => 2.0,
             KeyKind::Pair => 1.5,
             KeyKind::Single => 1.0,
             KeyKind::Joined => 3.0,
@@ -145,9 +150,24 @@ pub fn keys(f: &Features, _interner: &Interner, query: bool, out: &mut Vec<(u64,
     words.sort_unstable_by_key(|w| u32::from_le_bytes(*w));
     let joined = f.joined.to_le_bytes();
     let rep = f.rep.map(u32::to_le_bytes);
+    // the given name beside each place word of the name: within a district, few of a
+    // place's organisations are led by a person of one given name
+    let places: Vec<[u8; 4]> = f
+        .tokens
+        .iter()
+        .filter(|t| t.class == TokClass::Place)
+        .take(MAX_GIVEN_PLACES)
+        .map(|t| t.id.to_le_bytes())
+        .collect();
+    let given: Vec<[u8; 4]> = f.rep_given.iter().map(|g| g.to_le_bytes()).collect();
     for s in &scopes {
         if let Some(r) = &rep {
             out.push((key(&[b"R", s, r]), KeyKind::Rep));
+        }
+        for g in &given {
+            for p in &places {
+                out.push((key(&[b"G", s, g, p]), KeyKind::RepGiven));
+            }
         }
         if words.len() == 1 || query {
             for w in &words {

@@ -184,6 +184,9 @@ pub struct Features {
     pub near_districts: Box<[Unit]>,
     /// Normalised representative name, interned (the interner gives the text back).
     pub rep: Option<u32>,
+    /// The representative's given name(s) by the name's plausible readings, interned: the
+    /// same person written `Lò Văn Minh`, `Văn Minh` or `Minh Lò Văn` shares one.
+    pub rep_given: Box<[u32]>,
     /// The phone (E.164), hashed: only equality is ever asked.
     pub phone: Option<u64>,
     /// For an NTM entry: its report (`commune_code:year`, hashed). Entries of one report are
@@ -192,6 +195,8 @@ pub struct Features {
     /// Words of the names of its commune, district and province (sorted ids): in a name,
     /// such a word says no more than the location already does.
     pub local: Box<[u32]>,
+    /// Member households: the registry's count or an NTM entry's.
+    pub members: Option<u32>,
 }
 
 impl Features {
@@ -336,6 +341,14 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
         let n = person::normalise(r);
         (!n.is_empty()).then(|| interner.intern(&n))
     });
+    let rep_given: Box<[u32]> = obs
+        .representative
+        .as_deref()
+        .map(person::given_names)
+        .unwrap_or_default()
+        .iter()
+        .map(|g| interner.intern(g))
+        .collect();
     let phone = obs
         .phone
         .as_deref()
@@ -374,9 +387,15 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
         unit_2025: unit_2025.as_deref().map(Unit::new),
         near_districts: near_districts.into_boxed_slice(),
         rep,
+        rep_given,
         phone,
         report,
         local: local.into_boxed_slice(),
+        members: obs
+            .registry
+            .as_ref()
+            .and_then(|r| r.member_households)
+            .or_else(|| obs.ntm.as_ref().and_then(|p| p.members)),
     }
 }
 

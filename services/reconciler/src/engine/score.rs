@@ -551,6 +551,17 @@ fn code_level(a: &Features, b: &Features) -> (Option<usize>, u8) {
     }
 }
 
+/// Member households' level: equal, close (within 2, or a tenth of the larger count),
+/// different, or missing on a side. Counts drift between a registration and a report.
+fn members_level(a: &Features, b: &Features) -> u8 {
+    match (a.members, b.members) {
+        (Some(x), Some(y)) if x == y => 0,
+        (Some(x), Some(y)) if x.abs_diff(y) <= 2.max(x.max(y) / 10) => 1,
+        (Some(_), Some(_)) => 2,
+        _ => 3,
+    }
+}
+
 /// The agreement levels of a pair, for estimating weights; `None` for a vetoed pair (a
 /// household and an organisation), which no weight decides.
 pub fn levels(a: &Features, b: &Features, interner: &Interner) -> Option<Levels> {
@@ -563,7 +574,15 @@ pub fn levels(a: &Features, b: &Features, interner: &Interner) -> Option<Levels>
     }
     let (_, rep, phone) = person_part(a, b, interner, &mut scratch);
     let (_, code) = code_level(a, b);
-    Some(Levels([name.level, geo, kind, rep, phone, code]))
+    Some(Levels([
+        name.level,
+        geo,
+        kind,
+        rep,
+        phone,
+        code,
+        members_level(a, b),
+    ]))
 }
 
 /// Scores a pair of observations with the legacy (hand-set) weights.
@@ -588,6 +607,7 @@ pub fn score_with(a: &Features, b: &Features, interner: &Interner, w: &Weights) 
         rep_level,
         phone_level,
         code_lvl,
+        members_level(a, b),
     ]);
     let mut hard_conflict = name.conflict || geo_conflict || kind_conflict;
     let mut structural_conflict = name.structural || geo_conflict || kind_conflict;

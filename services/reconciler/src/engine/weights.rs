@@ -39,10 +39,13 @@ pub enum Feature {
     Representative,
     Phone,
     Code,
+    /// Member households: the registry's count and an NTM report's (a tie-breaker between
+    /// namesakes of one commune; most pairs have it on one side only).
+    Members,
 }
 
 /// Number of compared features.
-pub const FEATURES: usize = 6;
+pub const FEATURES: usize = 7;
 /// Every feature, in [`Feature`] order.
 pub const ALL: [Feature; FEATURES] = [
     Feature::Name,
@@ -51,11 +54,12 @@ pub const ALL: [Feature; FEATURES] = [
     Feature::Representative,
     Feature::Phone,
     Feature::Code,
+    Feature::Members,
 ];
 /// The most levels a feature has.
 pub const MAX_LEVELS: usize = 7;
 /// Levels per feature.
-pub const LEVELS: [usize; FEATURES] = [7, 6, 5, 6, 3, 4];
+pub const LEVELS: [usize; FEATURES] = [7, 6, 5, 6, 3, 4, 4];
 
 /// The levels' names, per feature (what the log shows).
 pub const LEVEL_NAMES: [&[&str]; FEATURES] = [
@@ -80,6 +84,7 @@ pub const LEVEL_NAMES: [&[&str]; FEATURES] = [
     &["exact", "close", "similar", "weak", "different", "missing"],
     &["equal", "different", "missing"],
     &["equal", "one_apart", "far_apart", "missing"],
+    &["equal", "close", "different", "missing"],
 ];
 
 impl Feature {
@@ -95,6 +100,7 @@ impl Feature {
             Feature::Representative => "representative",
             Feature::Phone => "phone",
             Feature::Code => "code",
+            Feature::Members => "members",
         }
     }
 
@@ -107,6 +113,7 @@ impl Feature {
             Feature::Representative => "w_representative",
             Feature::Phone => "w_phone",
             Feature::Code => "w_code",
+            Feature::Members => "w_members",
         }
     }
 
@@ -119,6 +126,7 @@ impl Feature {
             Feature::Representative => "level_representative",
             Feature::Phone => "level_phone",
             Feature::Code => "level_code",
+            Feature::Members => "level_members",
         }
     }
 }
@@ -250,6 +258,9 @@ fn prior_mu(class: PairClass, f: Feature) -> (&'static [f64], &'static [f64]) {
         ),
         Feature::Phone => (&[0.35, 0.10, 0.55], &[0.002, 0.45, 0.548]),
         Feature::Code => (&[0.40, 0.05, 0.01, 0.54], &[0.001, 0.004, 0.30, 0.695]),
+        // counts drift between a registration and a commune's report, and most pairs have
+        // a count on one side only; two different cooperatives rarely report the same
+        Feature::Members => (&[0.30, 0.20, 0.10, 0.40], &[0.02, 0.08, 0.50, 0.40]),
     }
 }
 
@@ -523,11 +534,12 @@ impl PatternCounts {
 /// along the order. A missing value and the kinds are not ordered, nor are a name's lower
 /// levels (a substituted word, `weak_against`, is a different thing from a name sharing
 /// little, and noisy typing may make it the likelier among matches: EM must learn that).
-const ORDERED: [(Feature, &[usize]); 4] = [
+const ORDERED: [(Feature, &[usize]); 5] = [
     (Feature::Name, &[6, 5, 4, 3]),
     (Feature::Representative, &[0, 1, 2, 3, 4]),
     (Feature::Phone, &[0, 1]),
     (Feature::Code, &[0, 1, 2]),
+    (Feature::Members, &[0, 1, 2]),
 ];
 
 /// Makes `w` non-increasing along `order` by pooling adjacent violators (each pool takes
@@ -766,7 +778,7 @@ mod tests {
         for p in [0u32, 1, 17, 1234, 15_119] {
             assert_eq!(Levels::from_pattern(p).pattern(), p);
         }
-        let l = Levels([6, 5, 4, 5, 2, 3]);
+        let l = Levels([6, 5, 4, 5, 2, 3, 3]);
         assert_eq!(Levels::from_pattern(l.pattern()), l);
     }
 
@@ -911,7 +923,7 @@ mod tests {
     #[test]
     fn a_small_class_keeps_the_prior() {
         let mut counts = PatternCounts::default();
-        counts.add(PairClass::RegistryNtm, Levels([6, 0, 0, 5, 2, 3]), true);
+        counts.add(PairClass::RegistryNtm, Levels([6, 0, 0, 5, 2, 3, 3]), true);
         let w = Weights::estimate(&counts);
         let c = w.class(PairClass::RegistryNtm);
         assert_eq!(c.pairs, 1);
