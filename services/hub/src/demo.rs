@@ -8,6 +8,7 @@
 //! I8 included), prints the province's indicators against the plan's targets and the HTTP
 //! addresses, and runs until Ctrl-C.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
@@ -56,8 +57,9 @@ pub struct DemoArgs {
         default_value = "127.0.0.1:8091,127.0.0.1:8092,127.0.0.1:8093,127.0.0.1:8094"
     )]
     pub adapter_addrs: Vec<SocketAddr>,
-    /// Doubtful pairs the demo plants in the NTM reports (an entry under a short name and
-    /// another representative), so that the review queue has work in the first minute.
+    /// Doubtful pairs the demo plants (a cancelled loan or an NTM entry of a cooperative
+    /// written with only the name it shares with a namesake), so that the review queue has
+    /// work in the first minute.
     #[arg(long, default_value_t = 5)]
     pub doubtful_pairs: usize,
     /// The database the demo makes afresh on the configured PostgreSQL server.
@@ -441,62 +443,92 @@ pub fn union_differences(s: &IndicatorSnapshot, truth: &UnionTruth) -> Vec<Strin
     out
 }
 
-/// Representatives' names the planted entries give (none is a name the world generates for
-/// the same organisation, so the pair stays doubtful).
-const OTHER_REPRESENTATIVES: [&str; 8] = [
-    "Giàng A Páo",
-    "Sùng A Lử",
-    "Pờ Lò Xá",
-    "Vàng A Dế",
-    "Lò Thị Ún",
-    "Tẩn Láo Lở",
-    "Chảo Sử Mẩy",
-    "Hờ A Chò",
-];
-
-/// Plants up to `n` doubtful pairs in the world before anything reads it: first cancelled
-/// loans written as a short form two registered cooperatives share
-/// ([`plant_ambiguous_loans`]), then, in the latest NTM report of a commune, an entry of a
-/// registered cooperative renamed to the short form a commune clerk writes (`HTX {place}`)
-/// with another representative. The reconciler can neither match these for certain nor call
-/// them new: they wait for an operator. Only records that change no indicator are touched
+/// Plants up to `n` doubtful pairs in the world before anything reads it. Each is a record
+/// of a registered cooperative written with only the words it shares with a namesake of its
+/// commune (`HTX Nông nghiệp Tả Phìn` for `… Nông nghiệp mắc ca Tả Phìn` beside `… Nông
+/// nghiệp dược liệu Tả Phìn`: the product left out), and nothing else that tells them apart
+/// (no tax code, phone, representative or member count). It fits both registrations equally:
+/// no engine can choose, and one that is right asks an operator. First cancelled loans
+/// ([`plant_ambiguous_loans`]), then NTM report entries ([`plant_short_report_entries`]). Only records that change no indicator are touched
 /// (cancelled loans; entries that do not say they are linked with an enterprise), so the
 /// indicators and the ground truth they are compared with stay the same. Answers how many
 /// were planted.
 pub async fn plant_doubtful_pairs(world: &hub_simulators::http::SharedWorld, n: usize) -> usize {
-    let n = n.min(OTHER_REPRESENTATIVES.len());
     let mut planted = plant_ambiguous_loans(world, n).await;
     if planted < n {
-        planted += plant_short_report_entries(world, n - planted, planted).await;
+        planted += plant_short_report_entries(world, n - planted).await;
     }
     planted
 }
 
-/// A cancelled loan (it gives no credit, so the indicators stay as they are) of a registered
-/// cooperative that shares its place name with another registered cooperative of its kind in
-/// its commune is rewritten as a loan officer types a borrower they half know: the short form
-/// (`HTX {place}`), no tax code, no phone, another person. It resembles both cooperatives
-/// equally: the reconciler cannot choose and asks an operator.
-async fn plant_ambiguous_loans(world: &hub_simulators::http::SharedWorld, n: usize) -> usize {
-    use hub_contracts::v1::{LoanStatus, OrgKind};
-    use hub_simulators::world::Subject;
-    let mut w = world.write().await;
-    let mut namesakes: std::collections::BTreeMap<(String, String, OrgKind), usize> =
-        std::collections::BTreeMap::new();
-    for o in w.organisations.iter().filter(|o| o.registry_id.is_some()) {
-        if !o.facts.place.is_empty() {
-            *namesakes
-                .entry((
-                    o.facts.commune_code.clone(),
-                    o.facts.place.clone(),
-                    o.facts.kind,
-                ))
-                .or_default() += 1;
+/// For each registered organisation that has a namesake (same commune, place and kind, another
+/// product, the same name once the product is left out), that shared name and its namesakes.
+fn shared_short_names(world: &hub_simulators::world::World) -> BTreeMap<usize, Namesakes> {
+    let without_product = |f: &hub_simulators::world::OrgFacts| -> Option<String> {
+        if f.product.is_empty() || f.place.is_empty() || !f.name.contains(&f.product) {
+            return None;
+        }
+        let short = f.name.replacen(&f.product, " ", 1);
+        Some(short.split_whitespace().collect::<Vec<_>>().join(" "))
+    };
+    let mut groups: BTreeMap<(String, String, hub_contracts::v1::OrgKind), Vec<usize>> =
+        BTreeMap::new();
+    for (i, o) in world.organisations.iter().enumerate() {
+        if o.registry_id.is_none() {
+            continue;
+        }
+        if let Some(short) = without_product(&o.facts) {
+            // the short name must say more than the legal form and the place
+            if short.split_whitespace().count() > 2 + o.facts.place.split_whitespace().count() {
+                groups
+                    .entry((o.facts.commune_code.clone(), short, o.facts.kind))
+                    .or_default()
+                    .push(i);
+            }
         }
     }
+    groups
+        .into_iter()
+        .filter(|(_, members)| {
+            let products: BTreeSet<&str> = members
+                .iter()
+                .map(|i| world.organisations[*i].facts.product.as_str())
+                .collect();
+            products.len() >= 2
+        })
+        .flat_map(|((_, short, _), members)| {
+            members
+                .iter()
+                .map(|&i| {
+                    let others = members.iter().copied().filter(|o| *o != i).collect();
+                    (
+                        i,
+                        Namesakes {
+                            short: short.clone(),
+                            others,
+                        },
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The name a registered organisation shares with its namesakes, and theirs (indices).
+struct Namesakes {
+    short: String,
+    others: Vec<usize>,
+}
+
+/// A cancelled loan (it gives no credit, so the indicators stay as they are) of a cooperative
+/// with a namesake, rewritten as a loan officer types a borrower they half know: the name the
+/// two share, no tax code, no phone, no representative (see [`plant_doubtful_pairs`]).
+async fn plant_ambiguous_loans(world: &hub_simulators::http::SharedWorld, n: usize) -> usize {
+    use hub_contracts::v1::LoanStatus;
+    use hub_simulators::world::Subject;
+    let mut w = world.write().await;
+    let short = shared_short_names(&w);
     let mut planted = 0;
-    let mut used: std::collections::BTreeSet<(String, String)> = std::collections::BTreeSet::new();
-    let orgs = w.organisations.clone();
     for loan in w.loans.iter_mut() {
         if planted >= n {
             break;
@@ -504,64 +536,52 @@ async fn plant_ambiguous_loans(world: &hub_simulators::http::SharedWorld, n: usi
         let Subject::Org(i) = loan.subject else {
             continue;
         };
-        let f = &orgs[i].facts;
-        let key = (f.commune_code.clone(), f.place.clone(), f.kind);
-        if loan.bad.is_some()
-            || loan.status != LoanStatus::Cancelled
-            || orgs[i].registry_id.is_none()
-            || namesakes.get(&key).copied().unwrap_or(0) < 2
-            || !used.insert((key.0.clone(), key.1.clone()))
-        {
+        if loan.bad.is_some() || loan.status != LoanStatus::Cancelled {
             continue;
         }
-        let form = match f.kind {
-            OrgKind::Tht => "THT",
-            _ => "HTX",
+        let Some(names) = short.get(&i) else {
+            continue;
         };
-        loan.borrower.name = format!("{form} {}", f.place);
+        loan.borrower.name = names.short.clone();
         loan.borrower.tax_code = None;
         loan.borrower.phone = None;
-        loan.borrower.legal_rep = Some(OTHER_REPRESENTATIVES[planted].to_owned());
+        loan.borrower.legal_rep = None;
         planted += 1;
     }
     planted
 }
 
-/// Report entries renamed to the short form a commune clerk writes, with another person
-/// (see [`plant_doubtful_pairs`]); representatives from `first` on.
-async fn plant_short_report_entries(
-    world: &hub_simulators::http::SharedWorld,
-    n: usize,
-    first: usize,
-) -> usize {
+/// NTM report entries (latest reports first) of cooperatives with a namesake that the report
+/// does not list, renamed to the name the two share, with no representative and no member count (see
+/// [`plant_doubtful_pairs`]).
+async fn plant_short_report_entries(world: &hub_simulators::http::SharedWorld, n: usize) -> usize {
     let mut w = world.write().await;
-    let Some(year) = w.reports.iter().map(|r| r.year).max() else {
-        return 0;
-    };
-    let places: std::collections::BTreeMap<usize, String> = w
-        .organisations
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| o.registry_id.is_some())
-        .map(|(i, o)| (i, o.facts.place.clone()))
-        .collect();
+    let short = shared_short_names(&w);
     let mut planted = 0;
-    for report in w.reports.iter_mut().filter(|r| r.year == year) {
-        if planted >= n || first + planted >= OTHER_REPRESENTATIVES.len() {
+    for report in w.reports.iter_mut().rev() {
+        if planted >= n {
             break;
         }
         let Some(rev) = report.revisions.last_mut() else {
             continue;
         };
-        let Some(entry) = rev.cooperatives.iter_mut().find(|e| {
-            e.linked_with_enterprise != Some(true)
-                && places.get(&e.org).is_some_and(|p| !p.is_empty())
-        }) else {
-            continue;
-        };
-        entry.name = format!("HTX {}", places[&entry.org]);
-        entry.representative = Some(OTHER_REPRESENTATIVES[first + planted].to_owned());
-        planted += 1;
+        // a report lists different cooperatives: a namesake listed beside the entry would
+        // tell which one the entry is
+        let listed: BTreeSet<usize> = rev.cooperatives.iter().map(|e| e.org).collect();
+        for entry in rev.cooperatives.iter_mut() {
+            if planted >= n || entry.linked_with_enterprise == Some(true) {
+                continue;
+            }
+            let Some(names) = short.get(&entry.org) else {
+                continue;
+            };
+            if names.others.iter().all(|o| !listed.contains(o)) {
+                entry.name = names.short.clone();
+                entry.representative = None;
+                entry.members = None;
+                planted += 1;
+            }
+        }
     }
     planted
 }
@@ -650,4 +670,37 @@ pub fn province_table(s: &IndicatorSnapshot) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every planted name is what two registrations of one commune and kind share once their
+    /// products are left out: it fits both, so no rule can choose.
+    #[test]
+    fn planted_names_fit_two_registrations_equally() {
+        let world =
+            hub_simulators::generate(&hub_simulators::WorldConfig::default()).expect("a world");
+        let short = shared_short_names(&world);
+        assert!(short.len() >= 5, "{} namesakes", short.len());
+        for (i, names) in &short {
+            let a = &world.organisations[*i].facts;
+            assert!(!names.others.is_empty());
+            for o in &names.others {
+                let b = &world.organisations[*o].facts;
+                assert_ne!(a.name, b.name);
+                assert_ne!(a.product, b.product);
+                assert_eq!((&a.commune_code, a.kind), (&b.commune_code, b.kind));
+                for f in [a, b] {
+                    let left: Vec<&str> = f.name.split_whitespace().collect();
+                    let short_words: Vec<&str> = names.short.split_whitespace().collect();
+                    // the short name is the legal name with its product's words left out
+                    let product = f.product.split_whitespace().count();
+                    assert_eq!(left.len(), short_words.len() + product, "{}", f.name);
+                    assert!(f.name.contains(&f.product));
+                }
+            }
+        }
+    }
 }

@@ -226,6 +226,7 @@ fn feature_label(f: &str) -> &'static str {
         "representative" => "representative · người đại diện",
         "phone" => "phone · điện thoại",
         "code" => "code · mã số",
+        "members" => "member households · số hộ thành viên",
         "representative_phone" => "representative, phone",
         _ => "",
     }
@@ -255,6 +256,7 @@ fn level_name(feature: &str, level: f64) -> String {
     const REPRESENTATIVE: &[&str] = &["exact", "close", "similar", "weak", "different", "missing"];
     const PHONE: &[&str] = &["equal", "different", "missing"];
     const CODE: &[&str] = &["equal", "one_apart", "far_apart", "missing"];
+    const MEMBERS: &[&str] = &["equal", "close", "different", "missing"];
     let names: &[&str] = match feature {
         "name" => NAME,
         "location" => LOCATION,
@@ -262,6 +264,7 @@ fn level_name(feature: &str, level: f64) -> String {
         "representative" => REPRESENTATIVE,
         "phone" => PHONE,
         "code" => CODE,
+        "members" => MEMBERS,
         _ => &[],
     };
     let i = level.round();
@@ -331,6 +334,7 @@ pub fn score(score: Option<f64>, features: Option<&Value>) -> Option<Score> {
         "representative",
         "phone",
         "code",
+        "members",
     ] {
         if let Some(w) = f.get(&format!("w_{name}")) {
             let level = f
@@ -414,7 +418,7 @@ mod tests {
             "prior": -6.5, "level_name": 5.0, "w_name": 7.25, "level_location": 0.0,
             "w_location": 2.0, "level_kind": 0.0, "w_kind": 0.1, "level_representative": 5.0,
             "w_representative": -0.4, "level_phone": 2.0, "w_phone": 0.0, "level_code": 3.0,
-            "w_code": -1.0, "logit": 2.45
+            "w_code": -1.0, "level_members": 1.0, "w_members": 0.8, "logit": 2.45
         });
         let s = score(Some(0.92), Some(&f)).expect("score");
         assert_eq!(s.probability, "0.9200");
@@ -428,7 +432,11 @@ mod tests {
         assert_eq!(name.class, "for");
         assert_eq!(s.features[3].level, "missing");
         assert_eq!(s.features[3].class, "against");
-        assert_eq!(s.features.len(), 6);
+        assert_eq!(
+            (s.features[6].level.as_str(), s.features[6].weight.as_str()),
+            ("close", "+0.80")
+        );
+        assert_eq!(s.features.len(), 7);
     }
 
     #[test]
