@@ -218,9 +218,14 @@ pub async fn cooperative(
     .bind(id)
     .fetch_all(pool)
     .await?;
-    let current = rows
-        .iter()
-        .position(|r| r.try_get::<bool, _>("current").unwrap_or(false));
+    // NULL when the identity names no version: then none is current
+    let mut current = None;
+    for (i, r) in rows.iter().enumerate() {
+        if r.try_get::<Option<bool>, _>("current")? == Some(true) {
+            current = Some(i);
+            break;
+        }
+    }
     let versions: Vec<GoldenRecord> = from_json(rows, "record", "golden version")?;
     let Some(record) = current.and_then(|i| versions.get(i).cloned()) else {
         return Ok(None);
