@@ -7,8 +7,8 @@
 //!   source's change marker if it has one, the message id it was published under, or the
 //!   reason it could not be published.
 //!
-//! Both change in ONE transaction, after the broker confirmed the page's messages
-//! ([`Store::commit`]). A crash between confirm and commit republishes the same records under
+//! Both change in ONE statement (so atomically, in one round trip), after the broker
+//! confirmed the page's messages ([`Store::commit`]). A crash between confirm and commit republishes the same records under
 //! the same deterministic message ids, which consumers' inboxes drop.
 //!
 //! Owns these two tables; reads and writes nothing else.
@@ -128,66 +128,62 @@ impl Store {
             .collect()
     }
 
-    /// Records the page and advances the watermark (never backwards), in one transaction.
+    /// Records the page and advances the watermark (never backwards), atomically: one
+    /// statement (the rows, then the checkpoint in a data-modifying CTE), so one round trip.
     pub async fn commit(
         &self,
         rows: &[RecordRow],
         watermark: Option<&Watermark>,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.db.pool.begin().await?;
-        if !rows.is_empty() {
-            let mut ids = Vec::with_capacity(rows.len());
-            let mut hashes = Vec::with_capacity(rows.len());
-            let mut markers = Vec::with_capacity(rows.len());
-            let mut messages = Vec::with_capacity(rows.len());
-            let mut reasons = Vec::with_capacity(rows.len());
-            for r in rows {
-                ids.push(r.source_id.clone());
-                hashes.push(r.content_hash.clone());
-                markers.push(r.marker.clone());
-                messages.push(r.message_id.clone());
-                reasons.push(r.invalid_reason.clone());
-            }
-            sqlx::query(
-                "INSERT INTO records (source_id, content_hash, marker, message_id, invalid_reason)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-                 ON CONFLICT (source_id) DO UPDATE SET
-                    content_hash = EXCLUDED.content_hash,
-                    marker = EXCLUDED.marker,
-                    message_id = EXCLUDED.message_id,
-                    invalid_reason = EXCLUDED.invalid_reason,
-                    changed_at = CASE WHEN records.content_hash = EXCLUDED.content_hash
-                                      THEN records.changed_at ELSE now() END",
-            )
-            .bind(&ids)
-            .bind(&hashes)
-            .bind(&markers)
-            .bind(&messages)
-            .bind(&reasons)
-            .execute(&mut *tx)
-            .await?;
+        if rows.is_empty() && watermark.is_none() {
+            return Ok(());
         }
-        if let Some(w) = watermark {
-            sqlx::query(
-                "INSERT INTO checkpoint (system, watermark_ts, watermark_key, pages)
-                 VALUES ($1, $2, $3, 1)
-                 ON CONFLICT (system) DO UPDATE SET
-                    watermark_ts = CASE WHEN (checkpoint.watermark_ts, checkpoint.watermark_key)
-                                             < (EXCLUDED.watermark_ts, EXCLUDED.watermark_key)
-                                        THEN EXCLUDED.watermark_ts ELSE checkpoint.watermark_ts END,
-                    watermark_key = CASE WHEN (checkpoint.watermark_ts, checkpoint.watermark_key)
-                                              < (EXCLUDED.watermark_ts, EXCLUDED.watermark_key)
-                                         THEN EXCLUDED.watermark_key ELSE checkpoint.watermark_key END,
-                    pages = checkpoint.pages + 1,
-                    updated_at = now()",
-            )
-            .bind(&self.system)
-            .bind(w.ts.with_timezone(&Utc))
-            .bind(&w.key)
-            .execute(&mut *tx)
-            .await?;
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut hashes = Vec::with_capacity(rows.len());
+        let mut markers = Vec::with_capacity(rows.len());
+        let mut messages = Vec::with_capacity(rows.len());
+        let mut reasons = Vec::with_capacity(rows.len());
+        for r in rows {
+            ids.push(r.source_id.as_str());
+            hashes.push(r.content_hash.as_str());
+            markers.push(r.marker.as_deref());
+            messages.push(r.message_id.as_deref());
+            reasons.push(r.invalid_reason.as_deref());
         }
-        tx.commit().await
+        sqlx::query(
+            "WITH page AS (
+                INSERT INTO records (source_id, content_hash, marker, message_id, invalid_reason)
+                SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+                ON CONFLICT (source_id) DO UPDATE SET
+                   content_hash = EXCLUDED.content_hash,
+                   marker = EXCLUDED.marker,
+                   message_id = EXCLUDED.message_id,
+                   invalid_reason = EXCLUDED.invalid_reason,
+                   changed_at = CASE WHEN records.content_hash = EXCLUDED.content_hash
+                                     THEN records.changed_at ELSE now() END)
+             INSERT INTO checkpoint (system, watermark_ts, watermark_key, pages)
+             SELECT $6, $7, $8, 1 WHERE $7::timestamptz IS NOT NULL
+             ON CONFLICT (system) DO UPDATE SET
+                watermark_ts = CASE WHEN (checkpoint.watermark_ts, checkpoint.watermark_key)
+                                         < (EXCLUDED.watermark_ts, EXCLUDED.watermark_key)
+                                    THEN EXCLUDED.watermark_ts ELSE checkpoint.watermark_ts END,
+                watermark_key = CASE WHEN (checkpoint.watermark_ts, checkpoint.watermark_key)
+                                          < (EXCLUDED.watermark_ts, EXCLUDED.watermark_key)
+                                     THEN EXCLUDED.watermark_key ELSE checkpoint.watermark_key END,
+                pages = checkpoint.pages + 1,
+                updated_at = now()",
+        )
+        .bind(&ids)
+        .bind(&hashes)
+        .bind(&markers)
+        .bind(&messages)
+        .bind(&reasons)
+        .bind(&self.system)
+        .bind(watermark.map(|w| w.ts.with_timezone(&Utc)))
+        .bind(watermark.map(|w| w.key.as_str()))
+        .execute(&self.db.pool)
+        .await?;
+        Ok(())
     }
 
     /// Records that could not form a contract, with the reason, by id.

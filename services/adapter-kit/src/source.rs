@@ -10,21 +10,29 @@
 //! ```
 //!
 //! [`SyncContext::commit_page`] then, for the page's records:
-//! 1. looks up their committed content hashes and skips the unchanged ones (dedup);
+//! 1. looks up their committed content hashes (and those of the pages handed to the
+//!    committer and not committed yet) and skips the unchanged ones (dedup);
 //! 2. maps the rest with [`Source::map`] into the source's contract, or counts and logs the
 //!    record as invalid when it cannot form one;
-//! 3. publishes the contracts to `coophub.source` with [`Publisher::publish_batch`]
+//! 3. hands the page to the sync's committer ([`committer`]) and returns, so that the source
+//!    reads the next page while this one is published and committed; the committer, one
+//!    page after the other:
+//! 4. publishes the contracts to `coophub.source` with [`Publisher::publish_batch`]
 //!    (pipelined; returns once the broker confirmed every message), each under the
 //!    deterministic id `Envelope::deterministic_id([system, source id, content hash])`;
-//! 4. in ONE transaction records the hashes and advances the watermark ([`Store::commit`]).
+//! 5. in ONE statement records the hashes and advances the watermark ([`Store::commit`]).
+//!
+//! A sync returns once every page it handed over is committed (or one failed: its error).
 //!
 //! Tracing: a sync is a span `sync <system>` whose fetches are client spans
 //! ([`crate::http`]); each published record starts a trace of its own (one trace per source
 //! record): a producer span, linked to the fetches its page was read from, whose context is
 //! the envelope's `traceparent`, and ends once the broker confirmed the page.
 //!
-//! A crash anywhere before 4 reads the page again at the next sync: records published but not
-//! committed are published again with the same message ids, which consumers drop.
+//! A crash anywhere before 5 reads the page again at the next sync: records published but not
+//! committed are published again with the same message ids, which consumers drop. A page is
+//! published only once the page before it is committed: at most one page is ever confirmed
+//! and not committed.
 //!
 //! Owns the page protocol; knows nothing of any one system's API.
 
@@ -43,9 +51,13 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::checkpoint::{RecordRow, Store, Watermark};
+use crate::checkpoint::{RecordRow, Store, Stored, Watermark};
 use crate::error::{Invalid, SourceError};
 use crate::metrics::AdapterMetrics;
+
+mod committer;
+
+use committer::{CommitParts, Committer, PreparedPage};
 
 /// A source system the hub reads: its name, a connectivity-and-credentials check, a sync
 /// that pages through it, and the mapping of one raw record into the source's contract.
@@ -108,10 +120,22 @@ pub struct SyncContext<'a, S: Source> {
     watermark: Option<Watermark>,
     pending: Vec<Pending>,
     report: SyncReport,
+    /// Pages handed to the committer so far.
+    pages: u64,
+    /// What this sync handed to the committer and may not be committed yet, by source id,
+    /// with the page that carried it (kept until that page is committed, so a few pages at
+    /// most).
+    handed: HashMap<String, (u64, Stored)>,
+    /// The ids each of those pages carried, oldest first.
+    handed_pages: std::collections::VecDeque<(u64, Vec<String>)>,
+    /// When the last page was handed over (or the sync began).
+    handed_at: std::time::Instant,
+    committer: Committer,
 }
 
 impl<'a, S: Source> SyncContext<'a, S> {
-    /// The watermark committed before this sync began (or by its last committed page).
+    /// The watermark committed before this sync began, or that of the last page handed to
+    /// the committer (committed by the time the sync succeeds).
     pub fn watermark(&self) -> Option<&Watermark> {
         self.watermark.as_ref()
     }
@@ -150,11 +174,10 @@ impl<'a, S: Source> SyncContext<'a, S> {
             "invalid record: not published");
     }
 
-    /// The committed markers of these ids (absent: never committed, or committed without one).
+    /// The markers of these ids, committed or handed to the committer by this sync (absent:
+    /// never committed, or committed without one).
     pub async fn markers(&self, ids: &[String]) -> Result<HashMap<String, String>, SourceError> {
         Ok(self
-            .engine
-            .store
             .stored(ids)
             .await?
             .into_iter()
@@ -162,47 +185,105 @@ impl<'a, S: Source> SyncContext<'a, S> {
             .collect())
     }
 
-    /// Publishes the page's changed records (confirmed), then records their hashes and
-    /// advances the watermark to `watermark` in one transaction. Returns
-    /// [`SourceError::Cancelled`] after the commit when shutdown was requested.
+    /// What is remembered of these ids: committed, or handed to the committer by this sync
+    /// (which wins: it is newer).
+    async fn stored(&self, ids: &[String]) -> Result<HashMap<String, Stored>, SourceError> {
+        let unknown: Vec<String> = ids
+            .iter()
+            .filter(|id| !self.handed.contains_key(*id))
+            .cloned()
+            .collect();
+        let mut stored = self.engine.store.stored(&unknown).await?;
+        for id in ids {
+            if let Some((_, s)) = self.handed.get(id) {
+                stored.insert(id.clone(), s.clone());
+            }
+        }
+        Ok(stored)
+    }
+
+    /// Forgets what pages the committer has committed carried: the store holds it now
+    /// (unless a later page carried the same id again).
+    fn forget_committed(&mut self) {
+        let committed = self.committer.committed();
+        while self
+            .handed_pages
+            .front()
+            .is_some_and(|(page, _)| *page <= committed)
+        {
+            let Some((page, ids)) = self.handed_pages.pop_front() else {
+                break;
+            };
+            for id in ids {
+                if self.handed.get(&id).is_some_and(|(p, _)| *p == page) {
+                    self.handed.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// Prepares the page's changed records and hands the page to the sync's committer, which
+    /// publishes them (confirmed), then records their hashes and advances the watermark to
+    /// `watermark` in one statement, while the source reads on. Returns the committer's
+    /// error when an earlier page failed, and [`SourceError::Cancelled`] (once what was
+    /// handed over is committed) when shutdown was requested.
     pub async fn commit_page(&mut self, watermark: Option<Watermark>) -> Result<(), SourceError> {
-        let page = self.report.pages + 1;
+        let read_in = self.handed_at.elapsed();
+        let started = std::time::Instant::now();
+        self.pages += 1;
+        let page = self.pages;
         let system = self.source.system().to_owned();
         let pending = std::mem::take(&mut self.pending);
         let read = pending.len() as u64;
         let pending = last_readings(pending);
         let ids: Vec<String> = pending.iter().map(|p| p.id.clone()).collect();
-        let stored = self.engine.store.stored(&ids).await?;
+        self.forget_committed();
+        let stored = self.stored(&ids).await?;
         let mut out = PageOut {
             skipped: read - pending.len() as u64,
             ..PageOut::default()
         };
         self.prepare(&system, pending, &stored, &mut out);
-
-        self.engine.publisher.publish_batch(&out.messages).await?;
-        // the records' spans end once the broker has them
-        drop(std::mem::take(&mut out.spans));
-        self.engine.event(PageEvent::Confirmed { page }).await;
-        self.engine
-            .store
-            .commit(&out.rows, watermark.as_ref())
-            .await?;
-        if let Some(w) = watermark
-            && self.watermark.as_ref().is_none_or(|old| *old < w)
+        for r in &out.rows {
+            let s = Stored {
+                content_hash: r.content_hash.clone(),
+                marker: r.marker.clone(),
+            };
+            self.handed.insert(r.source_id.clone(), (page, s));
+        }
+        let carried = out.rows.iter().map(|r| r.source_id.clone()).collect();
+        self.handed_pages.push_back((page, carried));
+        if let Some(w) = &watermark
+            && self.watermark.as_ref().is_none_or(|old| old < w)
         {
-            self.watermark = Some(w);
+            self.watermark = Some(w.clone());
         }
-        if let Some(w) = &self.watermark {
-            self.engine
-                .metrics
-                .set_lag((Utc::now() - w.ts.with_timezone(&Utc)).num_seconds());
-        }
-        self.count_page(&system, page, read, &out);
-        self.engine.event(PageEvent::Committed { page }).await;
+        let prepared = PreparedPage {
+            page,
+            read,
+            messages: out.messages,
+            rows: out.rows,
+            watermark,
+            lag_from: self.watermark.as_ref().map(|w| w.ts),
+            spans: out.spans,
+            skipped: out.skipped,
+            invalid: out.invalid,
+            issues: out.issues,
+            read_in,
+            prepared_in: started.elapsed(),
+        };
+        self.committer.send(prepared, &mut self.report).await?;
+        self.handed_at = std::time::Instant::now();
         if self.engine.shutdown.is_cancelled() {
+            self.finish().await?;
             return Err(SourceError::Cancelled);
         }
         Ok(())
+    }
+
+    /// Waits until every page handed over is committed and counts them in the report.
+    async fn finish(&mut self) -> Result<(), SourceError> {
+        self.committer.finish(&mut self.report).await
     }
 
     /// Maps the page's records that changed (by content hash) into messages, and the rows to
@@ -211,7 +292,7 @@ impl<'a, S: Source> SyncContext<'a, S> {
         &self,
         system: &str,
         pending: Vec<Pending>,
-        stored: &HashMap<String, crate::checkpoint::Stored>,
+        stored: &HashMap<String, Stored>,
         out: &mut PageOut,
     ) {
         let fetched_at = Utc::now().with_timezone(&hub_normalise::datetime::vn_offset());
@@ -244,11 +325,6 @@ impl<'a, S: Source> SyncContext<'a, S> {
             match self.source.map(&p.id, &p.raw, meta) {
                 Ok(record) => {
                     let id = Envelope::<Value>::deterministic_id(&[system, &p.id, &hash]);
-                    let n = record_issues(&record);
-                    if n > 0 {
-                        out.issues += n;
-                        log_issues(system, &p.id, &record);
-                    }
                     let (span, traceparent) = record_span::<S::Record>(system, &id, &fetches);
                     out.spans.push(span);
                     let env = Envelope::new(
@@ -258,7 +334,13 @@ impl<'a, S: Source> SyncContext<'a, S> {
                     )
                     .with_subject(format!("{system}/{}", p.id))
                     .with_traceparent(Some(traceparent));
-                    out.messages.push(OutgoingMessage::from_envelope(&env));
+                    let message = OutgoingMessage::from_envelope(&env);
+                    let n = body_issues(&message.body);
+                    if n > 0 {
+                        out.issues += n;
+                        log_issues(system, &p.id, &env.data);
+                    }
+                    out.messages.push(message);
                     out.rows.push(RecordRow {
                         source_id: p.id,
                         content_hash: hash,
@@ -280,27 +362,6 @@ impl<'a, S: Source> SyncContext<'a, S> {
                 }
             }
         }
-    }
-
-    /// Counts a committed page in the metrics and the sync's report.
-    fn count_page(&mut self, system: &str, page: u64, read: u64, out: &PageOut) {
-        let published = out.messages.len() as u64;
-        let (skipped, invalid, issues) = (out.skipped, out.invalid, out.issues);
-        let m = &self.engine.metrics;
-        m.add_read(read);
-        m.add_published(published);
-        m.add_skipped(skipped);
-        m.add_invalid(invalid);
-        m.add_issues(issues);
-        m.add_page();
-        let r = &mut self.report;
-        r.pages = page;
-        r.read += read;
-        r.published += published;
-        r.skipped_unchanged += skipped;
-        r.invalid += invalid;
-        r.field_issues += issues;
-        tracing::debug!(%system, page, read, published, skipped, invalid, "page committed");
     }
 }
 
@@ -352,12 +413,25 @@ fn record_span<T: Contract>(
     (span, traceparent)
 }
 
-/// The issues a record carries (read back from its JSON: the kit does not know the type).
-fn record_issues<T: Contract>(record: &T) -> u64 {
-    serde_json::to_value(record)
-        .ok()
-        .and_then(|v| v["meta"]["issues"].as_array().map(|a| a.len() as u64))
-        .unwrap_or(0)
+/// The issues a record carries, read from its message body (the kit does not know the
+/// type): a scan of the bytes already serialised, which allocates nothing for the rest of
+/// the record, rather than serialising the record once more.
+fn body_issues(body: &[u8]) -> u64 {
+    use serde::de::IgnoredAny;
+    #[derive(serde::Deserialize)]
+    struct Body {
+        data: Data,
+    }
+    #[derive(serde::Deserialize)]
+    struct Data {
+        meta: Meta,
+    }
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        #[serde(default)]
+        issues: Vec<IgnoredAny>,
+    }
+    serde_json::from_slice::<Body>(body).map_or(0, |b| b.data.meta.issues.len() as u64)
 }
 
 fn log_issues<T: Contract>(system: &str, id: &str, record: &T) {
@@ -381,9 +455,14 @@ struct EngineParts {
 }
 
 impl EngineParts {
-    async fn event(&self, e: PageEvent) {
-        if let Some(h) = &self.hook {
-            h(e).await;
+    fn commit_parts(&self, system: &str) -> CommitParts {
+        CommitParts {
+            system: system.to_owned(),
+            store: self.store.clone(),
+            publisher: self.publisher.clone(),
+            metrics: self.metrics.clone(),
+            hook: self.hook.clone(),
+            shutdown: self.shutdown.clone(),
         }
     }
 }
@@ -452,14 +531,19 @@ impl<S: Source> SyncEngine<S> {
                 return Err(e.into());
             }
         };
+        let system = self.source.system();
         let mut ctx = SyncContext {
             source: &*self.source,
             engine: &self.parts,
             watermark,
             pending: Vec::new(),
             report: SyncReport::default(),
+            pages: 0,
+            handed: HashMap::new(),
+            handed_pages: std::collections::VecDeque::new(),
+            handed_at: std::time::Instant::now(),
+            committer: Committer::new(self.parts.commit_parts(system)),
         };
-        let system = self.source.system();
         let span = tracing::info_span!(parent: None, "sync",
             otel.name = %format!("sync {system}"), hub.source.system = %system);
         let result = crate::http::noting_page_fetches(
@@ -470,7 +554,10 @@ impl<S: Source> SyncEngine<S> {
                     // watermark
                     result = ctx.commit_page(None).await;
                 }
-                result
+                // whatever the source ended with, the pages it handed over are committed
+                // (or the first that fails is the sync's error)
+                let finished = ctx.finish().await;
+                result.and(finished)
             }
             .instrument(span),
         )
