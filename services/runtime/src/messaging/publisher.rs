@@ -1,7 +1,8 @@
 //! Publishing with publisher confirms, pipelined, and `mandatory`.
 //!
-//! A batch is sent without waiting, then every confirm is awaited: one round trip per batch,
-//! not per message. A nack, or a message the broker returns as unroutable, fails the batch with
+//! A batch is sent without waiting (every message's frames queued to the connection's I/O
+//! loop in order, their writes awaited together), then every confirm is awaited: one round
+//! trip per batch, not per message. A nack, or a message the broker returns as unroutable, fails the batch with
 //! the exchange and routing key named, so nothing is lost silently; callers (the outbox relay,
 //! the consumer's retry and dead-letter paths) keep the messages until the batch is confirmed.
 //! Every message carries the connection's user as its AMQP `user_id` (when the URL names
@@ -17,11 +18,13 @@
 //! ([`crate::telemetry::propagation`]).
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::task::Poll;
 
 use hub_contracts::{Contract, Envelope};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{BasicProperties, Channel};
+use lapin::{BasicProperties, Channel, PublisherConfirm};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
@@ -103,6 +106,12 @@ fn cc_keys(m: &OutgoingMessage, province: Option<&str>) -> Vec<String> {
         }
         _ => Vec::new(),
     }
+}
+
+/// A publish whose frames are queued: written already, or waiting for the I/O loop.
+enum Sent<F> {
+    Written(PublisherConfirm),
+    Queued(Pin<Box<F>>),
 }
 
 /// A confirming publisher over the service's [`Broker`].
@@ -212,21 +221,30 @@ impl Publisher {
                 .with_type(short(&m.contract_type)?)
                 .with_timestamp(chrono::Utc::now().timestamp().max(0) as u64)
                 .with_headers(headers);
-            let confirm = ch
-                .basic_publish(
-                    short(&exchange)?,
-                    short(&m.routing_key)?,
-                    BasicPublishOptions {
-                        mandatory: true,
-                        ..BasicPublishOptions::default()
-                    },
-                    &m.body,
-                    props,
-                )
-                .await?;
-            pending.push((exchange, m, confirm));
+            let mut send = Box::pin(ch.basic_publish(
+                short(&exchange)?,
+                short(&m.routing_key)?,
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                &m.body,
+                props,
+            ));
+            // the first poll numbers the message for its confirm and queues its frames, in
+            // this order; the send then waits for the I/O loop to write them: wait for the
+            // batch's writes together below, not one message at a time
+            let send = match futures::poll!(send.as_mut()) {
+                Poll::Ready(confirm) => Sent::Written(confirm?),
+                Poll::Pending => Sent::Queued(send),
+            };
+            pending.push((exchange, m, send));
         }
-        for (exchange, m, confirm) in pending {
+        for (exchange, m, send) in pending {
+            let confirm = match send {
+                Sent::Written(confirm) => confirm,
+                Sent::Queued(send) => send.await?,
+            };
             // a connection that dies without notice would leave the confirm pending forever
             let confirmation = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
                 .await
