@@ -20,7 +20,7 @@
 //! |---|---|---|
 //! | `COOP_ALLIANCE_URL` | base URL, e.g. `http://127.0.0.1:8101` | required |
 //! | `COOP_ALLIANCE_API_KEY` | the `X-Api-Key` value | required |
-//! | `COOP_ALLIANCE_PAGE_SIZE` | records per page, 1..500 | 200 |
+//! | `COOP_ALLIANCE_PAGE_SIZE` | records per page, 1..500 | 500 |
 //! | `COOP_ALLIANCE_POLL_SECS` | seconds between syncs | 300 |
 //! | `COOP_ALLIANCE_OVERLAP_SECS` | how far before the watermark a sync re-reads, ≥ 1 | 60 |
 //! | `SERVICE_TOKENS` | required with `HTTP_ADDR` | bearer tokens the adapter's API (`POST /api/v1/sync`) accepts (the console's `SERVICE_TOKEN`), comma-separated; at least 32 characters each |
@@ -82,7 +82,7 @@ impl Default for Config {
             service_tokens: ServiceTokens::default(),
             coop_alliance_url: String::new(),
             coop_alliance_api_key: Secret::default(),
-            coop_alliance_page_size: 200,
+            coop_alliance_page_size: 500,
             coop_alliance_poll_secs: 300,
             coop_alliance_overlap_secs: 60,
         }
@@ -555,7 +555,7 @@ mod tests {
             assert_eq!(c.coop_alliance_api_key.expose(), "12345");
             assert_eq!(
                 (c.coop_alliance_page_size, c.coop_alliance_poll_secs),
-                (200, 60)
+                (500, 60)
             );
             assert!(!format!("{c:?}").contains("12345"), "secrets never print");
             jail.set_env("COOP_ALLIANCE_PAGE_SIZE", "900");
