@@ -14,8 +14,12 @@
 //!
 //! - [`shards`]: the reconciler sharded by province, one shard against several.
 //!
+//! - [`adapters`]: the adapters alone, syncing the pipeline's world into the broker with
+//!   nothing consuming it.
+//!
 //! Benchmarks use their own topology namespace and database, and clean up after themselves.
 
+pub mod adapters;
 pub mod broker;
 pub mod pipeline;
 pub mod shards;

@@ -84,10 +84,10 @@ async fn watch<T: hub_contracts::Contract>(
 
 /// A message seen on an exchange: the exchange (base name), its contract type, body size,
 /// and for a golden record whether it is retired and the source records it covers.
-struct Tapped {
+pub(crate) struct Tapped {
     exchange: &'static str,
     ty: String,
-    bytes: usize,
+    pub(crate) bytes: usize,
     golden: Option<(bool, Vec<(String, String)>)>,
 }
 
@@ -120,7 +120,7 @@ struct TapRef {
 /// acks) and on this process only what it reads — the hub's own queues are quorum queues
 /// with manual acks. (Watching through the hub's consumers instead cost the first version
 /// of this benchmark about a third of the broker's and the hub's work.)
-async fn tap(
+pub(crate) async fn tap(
     broker: &Broker,
     common: &CommonConfig,
     exchange: &'static str,

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use hub_bench::{broker, pipeline, shards};
+use hub_bench::{adapters, broker, pipeline, shards};
 use hub_test_support::TestEnv;
 
 #[derive(Debug, Parser)]
@@ -73,6 +73,14 @@ enum What {
         #[arg(long, default_value_t = 4_000)]
         records: usize,
     },
+    /// The adapters alone (nothing consumes what they publish) on the pipeline's world, and
+    /// the raw broker at the same message size, with their ratio.
+    Adapters {
+        #[arg(long, default_value_t = 3_000)]
+        organisations: usize,
+        #[arg(long, default_value_t = 6_000)]
+        loans: usize,
+    },
     /// Pipeline, latency, then shards (1 and 2).
     All,
 }
@@ -110,6 +118,10 @@ struct Results {
     decision_contracts: String,
     /// Reconciliation sharded by province, per shard count.
     shards: Vec<shards::Sharded>,
+    /// The adapters alone.
+    adapters: Option<adapters::AdapterThroughput>,
+    /// Their source records per second over the raw broker's messages per second.
+    adapters_to_raw_ratio: Option<f64>,
 }
 
 fn machine() -> String {
@@ -221,6 +233,45 @@ async fn run_pipeline(
     Ok(())
 }
 
+async fn run_adapters(
+    results: &mut Results,
+    organisations: usize,
+    loans: usize,
+    batch_size: Option<u16>,
+) -> anyhow::Result<()> {
+    results
+        .load_before
+        .insert("adapters".into(), load_average());
+    let env = env(batch_size).await;
+    let a = adapters::throughput(&env.config, organisations, loans).await;
+    env.delete_queues(&[]).await;
+    env.drop_database().await;
+    let a = a?;
+    println!(
+        "adapters alone: {} source records in {:.2} s = {:.0} records/s (mean message {} B)",
+        a.source_records, a.seconds, a.records_per_second, a.mean_message_bytes
+    );
+    results.load_before.insert("raw".into(), load_average());
+    let raw = broker::raw_throughput(
+        &env.config.amqp_url,
+        a.source_records as u64 * 2,
+        a.mean_message_bytes.max(256),
+        200,
+        200,
+    )
+    .await?;
+    println!(
+        "raw broker at {} B: {:.0} msgs/s; adapters / raw {:.2}",
+        raw.size_bytes,
+        raw.per_second,
+        a.records_per_second / raw.per_second
+    );
+    results.adapters_to_raw_ratio = Some(a.records_per_second / raw.per_second);
+    results.raw.get_or_insert(raw);
+    results.adapters = Some(a);
+    Ok(())
+}
+
 async fn run_shards(
     results: &mut Results,
     counts: &[usize],
@@ -325,6 +376,17 @@ fn markdown(r: &Results) -> String {
             );
         }
     }
+    if let Some(a) = &r.adapters {
+        s += &format!(
+            "\nThe adapters alone (nothing consuming): {} source records in {:.2} s = {:.0} records/s \
+             (mean message {} B); adapters / raw {}.\n",
+            a.source_records,
+            a.seconds,
+            a.records_per_second,
+            a.mean_message_bytes,
+            or(r.adapters_to_raw_ratio.map(|x| format!("{x:.2}")))
+        );
+    }
     if let Some(p) = &r.pipeline {
         s += &format!(
             "\nThe adapters had published every source record after {:.1} s of the {:.1} s run; \
@@ -411,6 +473,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             )
             .await?
         }
+        What::Adapters {
+            organisations,
+            loans,
+        } => run_adapters(&mut results, organisations, loans, args.batch_size).await?,
         What::Shards { counts, records } => {
             run_shards(&mut results, &counts, records, args.batch_size).await?
         }
