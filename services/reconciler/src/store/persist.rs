@@ -1,5 +1,6 @@
 //! Writing what the engine changed, in the caller's transaction: [`persist`] and one
-//! function per table, each one statement whatever the number of rows.
+//! function per table (identities with their golden versions), each one statement whatever
+//! the number of rows.
 //!
 //! Owns the write SQL. Writes only this service's schema; decides nothing (what to write is
 //! the engine's [`Changes`]).
@@ -65,9 +66,9 @@ fn last_by_key<T, K: Ord>(items: &[T], key: impl Fn(&T) -> K) -> Vec<&T> {
 /// one), changed (its golden records already built), raises the state sequence from
 /// `base_seq`, and returns the new sequence; `None` when the stored sequence is no longer
 /// `base_seq` (another writer committed first: nothing is written). One statement per
-/// table, whatever the number of rows; one function per table below, called in this order
-/// (the state first, so that a superseded change writes nothing; identities before the
-/// rows that refer to them).
+/// table (identities and their golden versions together), whatever the number of rows; one
+/// function per statement below, called in this order (the state first, so that a
+/// superseded change writes nothing; identities before the rows that refer to them).
 pub async fn persist(
     conn: &mut PgConnection,
     base_seq: i64,
@@ -79,8 +80,7 @@ pub async fn persist(
     let Some(seq) = write_engine_state(conn, base_seq, rows.counters).await? else {
         return Ok(None);
     };
-    write_identities(conn, &rows.identities, goldens, now).await?;
-    write_golden_versions(conn, goldens).await?;
+    write_identities_and_versions(conn, &rows.identities, goldens, now).await?;
     write_observations(conn, &rows.observations, now).await?;
     write_reviews(conn, ch).await?;
     write_constraints(conn, ch).await?;
@@ -90,24 +90,34 @@ pub async fn persist(
     Ok(Some(seq))
 }
 
+/// `identities` and `golden_versions`, in one statement (the versions in a data-modifying
+/// CTE; the versions' foreign key to their identity is checked at commit).
+///
 /// `identities`: every identity the operation touched. The golden record itself goes to
 /// `golden_versions` only (reads join the version the identity names); the filter columns
 /// (`kind`, the codes, `in_registry`) follow the golden record when a new one was published,
 /// i.e. when the identity's `golden_version` rose.
-async fn write_identities(
+///
+/// `golden_versions`: every published golden record (the current one is the version its
+/// identity names).
+async fn write_identities_and_versions(
     conn: &mut PgConnection,
     identities: &[StoredIdentity],
     goldens: &[GoldenRecord],
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    if identities.is_empty() {
+    if identities.is_empty() && goldens.is_empty() {
         return Ok(());
     }
     let by_org: BTreeMap<Uuid, &GoldenRecord> =
         goldens.iter().map(|g| (g.organisation_id, g)).collect();
     let golden = |i: &StoredIdentity| by_org.get(&i.organisation_id).copied();
     sqlx::query(
-        "INSERT INTO identities (organisation_id, seq, retired, merged_into, golden_version,
+        "WITH versions AS (
+            INSERT INTO golden_versions (organisation_id, version, record, at)
+            SELECT * FROM UNNEST($13::uuid[], $14::bigint[], $15::jsonb[], $16::timestamptz[])
+            ON CONFLICT DO NOTHING)
+         INSERT INTO identities (organisation_id, seq, retired, merged_into, golden_version,
                                  golden_hash, last_name, updated_at, kind, commune_code,
                                  district_code, in_registry)
          SELECT u.id, u.seq, u.retired, u.merged_into, u.golden_version, u.golden_hash,
@@ -182,25 +192,6 @@ async fn write_identities(
             .iter()
             .map(|i| golden(i).map(|g| g.in_registry))
             .collect::<Vec<_>>(),
-    )
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// `golden_versions`: every published golden record (the current one is the version its
-/// identity names).
-async fn write_golden_versions(
-    conn: &mut PgConnection,
-    goldens: &[GoldenRecord],
-) -> Result<(), sqlx::Error> {
-    if goldens.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO golden_versions (organisation_id, version, record, at)
-         SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::jsonb[], $4::timestamptz[])
-         ON CONFLICT DO NOTHING",
     )
     .bind(
         goldens
