@@ -15,11 +15,10 @@ use std::time::{Duration, Instant};
 use hub::pipeline::{Sources, running_sources};
 use hub_contracts::registry::exchanges;
 use hub_runtime::CommonConfig;
-use hub_runtime::messaging::Broker;
 use hub_runtime::shutdown::CancellationToken;
-use hub_simulators::{SimConfig, WorldConfig};
 
 use crate::BenchError;
+use crate::pipeline::BenchWorld;
 
 /// The adapters' throughput on one world.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -40,38 +39,17 @@ pub async fn throughput(
     loans: usize,
 ) -> Result<AdapterThroughput, BenchError> {
     let stop = CancellationToken::new();
-    let world = WorldConfig {
-        organisations,
-        loans,
-        bad_records: 0,
-        ..WorldConfig::new(7, hub_simulators::generate::wall_clock_now())
-    };
-    let years = world.report_years.clone();
-    let sims = hub_simulators::start(SimConfig::for_tests(world)).await?;
-    let truth = sims.truth(None).await;
-    let source_records =
-        truth.records.coop_alliance.len() + truth.records.loan_fund.len() + truth.records.ntm.len();
-
-    let broker = Broker::new(
-        &common.amqp_url,
-        "bench",
-        common.topology(),
-        Default::default(),
-        Default::default(),
-    );
+    let BenchWorld {
+        sims,
+        years,
+        source_records,
+        broker,
+        ..
+    } = BenchWorld::start(common, organisations, loans).await?;
     // the queues the pipeline binds to source records, as the pipeline declares them
     let ch = broker.channel().await?;
     let retry = common.retry_policy();
-    for spec in [
-        hub_reconciler::source_queue(&hub_reconciler::Config {
-            common: common.clone(),
-            ..hub_reconciler::Config::default()
-        }),
-        hub_indicators::input_queue(&hub_indicators::Config {
-            common: common.clone(),
-            ..hub_indicators::Config::default()
-        }),
-    ] {
+    for spec in hub::pipeline::source_record_queues(common) {
         common.topology().declare_queue(&ch, &spec, &retry).await?;
     }
     let mut tap = crate::pipeline::tap(&broker, common, exchanges::SOURCE, &stop).await?;

@@ -257,6 +257,58 @@ fn pipeline_config(
     }
 }
 
+/// The benchmarks' world (seed 7, no deliberately bad records), served by the simulators,
+/// and a broker handle for the benchmark's own taps and declarations.
+pub(crate) struct BenchWorld {
+    pub sims: hub_simulators::RunningSims,
+    /// The NTM report years the world has.
+    pub years: Vec<i32>,
+    pub truth: hub_simulators::Truth,
+    /// Registry records, loans and NTM reports the sources serve.
+    pub source_records: usize,
+    pub broker: Broker,
+}
+
+/// The benchmark's own broker handle (its taps and declarations), on the hub's topology.
+fn bench_broker(common: &CommonConfig) -> Broker {
+    Broker::new(
+        &common.amqp_url,
+        "bench",
+        common.topology(),
+        Default::default(),
+        Default::default(),
+    )
+}
+
+impl BenchWorld {
+    pub(crate) async fn start(
+        common: &CommonConfig,
+        organisations: usize,
+        loans: usize,
+    ) -> Result<BenchWorld, BenchError> {
+        let world = WorldConfig {
+            organisations,
+            loans,
+            bad_records: 0,
+            ..WorldConfig::new(7, hub_simulators::generate::wall_clock_now())
+        };
+        let years = world.report_years.clone();
+        let sims = hub_simulators::start(SimConfig::for_tests(world)).await?;
+        let truth = sims.truth(None).await;
+        let source_records = truth.records.coop_alliance.len()
+            + truth.records.loan_fund.len()
+            + truth.records.ntm.len();
+        let broker = bench_broker(common);
+        Ok(BenchWorld {
+            sims,
+            years,
+            truth,
+            source_records,
+            broker,
+        })
+    }
+}
+
 /// Syncs a world of `organisations` and `loans` through the pipeline and times it.
 pub async fn throughput(
     common: &CommonConfig,
@@ -264,15 +316,13 @@ pub async fn throughput(
     loans: usize,
 ) -> Result<Throughput, BenchError> {
     let stop = CancellationToken::new();
-    let world = WorldConfig {
-        organisations,
-        loans,
-        bad_records: 0,
-        ..WorldConfig::new(7, hub_simulators::generate::wall_clock_now())
-    };
-    let years = world.report_years.clone();
-    let sims = hub_simulators::start(SimConfig::for_tests(world)).await?;
-    let truth = sims.truth(None).await;
+    let BenchWorld {
+        sims,
+        years,
+        truth,
+        source_records,
+        broker,
+    } = BenchWorld::start(common, organisations, loans).await?;
     // every source record a golden record must cover (NTM reports are covered through
     // their entries; households are out of scope)
     let mut expected: BTreeSet<(String, String)> = BTreeSet::new();
@@ -284,16 +334,6 @@ pub async fn throughput(
         }
     }
     let expected_len = expected.len();
-    let source_records =
-        truth.records.coop_alliance.len() + truth.records.loan_fund.len() + truth.records.ntm.len();
-
-    let broker = Broker::new(
-        &common.amqp_url,
-        "bench",
-        common.topology(),
-        Default::default(),
-        Default::default(),
-    );
     let mut identity = tap(&broker, common, exchanges::IDENTITY, &stop).await?;
     let mut sources = tap(&broker, common, exchanges::SOURCE, &stop).await?;
     let mut indicators = tap(&broker, common, exchanges::INDICATOR, &stop).await?;
@@ -407,13 +447,7 @@ pub async fn latency(
         units: UnitList::Units2024,
         ..TruthParams::for_world(&*sims.world.read().await)
     };
-    let broker = Broker::new(
-        &common.amqp_url,
-        "bench",
-        common.topology(),
-        Default::default(),
-        Default::default(),
-    );
+    let broker = bench_broker(common);
     let (_q, mut snapshots) = watch::<IndicatorSnapshot>(
         &broker,
         common,

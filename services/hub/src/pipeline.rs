@@ -56,6 +56,21 @@ pub fn running_among<'a>(
     registrations.iter().filter(|s| runs(s, sources)).collect()
 }
 
+/// The queues the pipeline binds to source records, as its services declare them: the
+/// reconciler's source queue and the indicators' input queue.
+pub fn source_record_queues(common: &CommonConfig) -> [hub_runtime::messaging::QueueSpec; 2] {
+    [
+        hub_reconciler::source_queue(&hub_reconciler::Config {
+            common: common.clone(),
+            ..hub_reconciler::Config::default()
+        }),
+        hub_indicators::input_queue(&hub_indicators::Config {
+            common: common.clone(),
+            ..hub_indicators::Config::default()
+        }),
+    ]
+}
+
 /// How to run the pipeline.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
@@ -180,16 +195,7 @@ impl Pipeline {
             Default::default(),
         );
         let retry = common.retry_policy();
-        let mut specs = vec![
-            hub_reconciler::source_queue(&hub_reconciler::Config {
-                common: common.clone(),
-                ..hub_reconciler::Config::default()
-            }),
-            hub_indicators::input_queue(&hub_indicators::Config {
-                common: common.clone(),
-                ..hub_indicators::Config::default()
-            }),
-        ];
+        let mut specs = source_record_queues(&common).to_vec();
         specs.extend(inbound_queues);
         let ch = broker.channel_with_retry(&shutdown).await?;
         for spec in &specs {

@@ -147,21 +147,36 @@ async fn env(batch_size: Option<u16>) -> TestEnv {
     env
 }
 
+/// Runs one measurement (`part` of the results) in a fresh database and namespace, with the
+/// load average noted first; its queues and database are deleted whatever the outcome
+/// (quorum queues hold broker resources until deleted). Answers its result and the config.
+async fn in_fresh_env<T, Fut>(
+    results: &mut Results,
+    part: &str,
+    batch_size: Option<u16>,
+    measure: impl FnOnce(hub_runtime::CommonConfig) -> Fut,
+) -> anyhow::Result<(T, hub_runtime::CommonConfig)>
+where
+    Fut: std::future::Future<Output = Result<T, hub_bench::BenchError>>,
+{
+    results.load_before.insert(part.into(), load_average());
+    let env = env(batch_size).await;
+    let out = measure(env.config.clone()).await;
+    env.delete_queues(&[]).await;
+    env.drop_database().await;
+    Ok((out?, env.config.clone()))
+}
+
 async fn run_pipeline(
     results: &mut Results,
     organisations: usize,
     loans: usize,
     batch_size: Option<u16>,
 ) -> anyhow::Result<()> {
-    results
-        .load_before
-        .insert("pipeline".into(), load_average());
-    let env = env(batch_size).await;
-    let t = pipeline::throughput(&env.config, organisations, loans).await;
-    // quorum queues hold broker resources until deleted
-    env.delete_queues(&[]).await;
-    env.drop_database().await;
-    let t = t?;
+    let (t, config) = in_fresh_env(results, "pipeline", batch_size, |c| async move {
+        pipeline::throughput(&c, organisations, loans).await
+    })
+    .await?;
     println!(
         "pipeline: {} source records in {:.2} s = {:.0} records/s (mean message {} B); adapters done at {:.2} s",
         t.source_records,
@@ -176,7 +191,7 @@ async fn run_pipeline(
     );
     results.load_before.insert("raw".into(), load_average());
     let raw = broker::raw_throughput(
-        &env.config.amqp_url,
+        &config.amqp_url,
         t.source_records as u64 * 2,
         t.mean_message_bytes.max(256),
         200,
@@ -195,7 +210,7 @@ async fn run_pipeline(
     let (lo, hi) = (fanout.floor() as usize, fanout.ceil() as usize);
     let measure = |queues: usize| {
         broker::raw_fanout(
-            &env.config.amqp_url,
+            &config.amqp_url,
             t.source_records as u64 * 2,
             t.mean_message_bytes.max(256),
             200,
@@ -239,21 +254,17 @@ async fn run_adapters(
     loans: usize,
     batch_size: Option<u16>,
 ) -> anyhow::Result<()> {
-    results
-        .load_before
-        .insert("adapters".into(), load_average());
-    let env = env(batch_size).await;
-    let a = adapters::throughput(&env.config, organisations, loans).await;
-    env.delete_queues(&[]).await;
-    env.drop_database().await;
-    let a = a?;
+    let (a, config) = in_fresh_env(results, "adapters", batch_size, |c| async move {
+        adapters::throughput(&c, organisations, loans).await
+    })
+    .await?;
     println!(
         "adapters alone: {} source records in {:.2} s = {:.0} records/s (mean message {} B)",
         a.source_records, a.seconds, a.records_per_second, a.mean_message_bytes
     );
     results.load_before.insert("raw".into(), load_average());
     let raw = broker::raw_throughput(
-        &env.config.amqp_url,
+        &config.amqp_url,
         a.source_records as u64 * 2,
         a.mean_message_bytes.max(256),
         200,
