@@ -478,8 +478,10 @@ fn shared_short_names(world: &hub_simulators::world::World) -> BTreeMap<usize, N
             continue;
         }
         if let Some(short) = without_product(&o.facts) {
-            // the short name must say more than the legal form and the place
-            if short.split_whitespace().count() > 2 + o.facts.place.split_whitespace().count() {
+            // the short name must say more than the legal form and the place (a name that is
+            // only those conflicts with every fuller name: no engine would find it doubtful)
+            let bare = legal_form_words(o.facts.kind) + o.facts.place.split_whitespace().count();
+            if short.split_whitespace().count() > bare {
                 groups
                     .entry((o.facts.commune_code.clone(), short, o.facts.kind))
                     .or_default()
@@ -512,6 +514,15 @@ fn shared_short_names(world: &hub_simulators::world::World) -> BTreeMap<usize, N
                 .collect::<Vec<_>>()
         })
         .collect()
+}
+
+/// Words of the legal form the world's names start with (`Hợp tác xã`, `Tổ hợp tác`,
+/// `Liên hiệp Hợp tác xã`).
+fn legal_form_words(kind: hub_contracts::v1::OrgKind) -> usize {
+    match kind {
+        hub_contracts::v1::OrgKind::Lhhtx => 5,
+        _ => 3,
+    }
 }
 
 /// The name a registered organisation shares with its namesakes, and theirs (indices).
@@ -700,6 +711,13 @@ mod tests {
                     assert_eq!(left.len(), short_words.len() + product, "{}", f.name);
                     assert!(f.name.contains(&f.product));
                 }
+                // words between the legal form and the place: a sector, a verb
+                let bare = legal_form_words(a.kind) + a.place.split_whitespace().count();
+                assert!(
+                    names.short.split_whitespace().count() > bare,
+                    "{}",
+                    names.short
+                );
             }
         }
     }
