@@ -518,6 +518,69 @@ fn an_operator_link_survives_re_reconciliation() {
 }
 
 #[test]
+fn an_operator_link_moves_the_record_alone_between_two_registered_cooperatives() {
+    let mut e = Engine::new();
+    let id = doubtful_pair(&mut e);
+    // a second cooperative registers under the entry's name and representative: it takes
+    // the entry's identity, and the entry still waits for an answer about LM-1
+    reg(
+        &mut e,
+        registry(
+            "LM-2",
+            "Hợp tác xã Tả Lèng",
+            OrgKind::Htx,
+            None,
+            TA_LENG,
+            Some("Giàng A Páo"),
+            None,
+        ),
+    );
+    let (lm1, lm2) = (r("coop-alliance", "LM-1"), r("coop-alliance", "LM-2"));
+    let second = e.identity_of(&lm2).expect("LM-2's organisation");
+    assert_eq!(
+        e.identity_of(&entry()),
+        Some(second),
+        "the entry is with LM-2"
+    );
+    assert_eq!(e.review(id).map(|r| r.status), Some(ReviewStatus::Open));
+    let first = e.identity_of(&lm1).expect("LM-1's organisation");
+    assert_ne!(first, second);
+
+    // the operator answers for the entry: it is LM-1's. Two registrations stay two
+    // organisations; the entry moves alone
+    let ch = e
+        .link_review(id, "an.operator", "LM-1's chair signed the report", now())
+        .expect("linked");
+    assert!(ch.merged.is_empty(), "nothing merged: {:?}", ch.merged);
+    assert_eq!(e.identity_of(&entry()), Some(first));
+    assert_eq!(e.identity_of(&lm1), Some(first));
+    assert_eq!(
+        e.identity_of(&lm2),
+        Some(second),
+        "LM-2 keeps its organisation"
+    );
+    assert_eq!(e.review(id).map(|r| r.status), Some(ReviewStatus::Linked));
+    let logged: Vec<_> = ch.decisions.iter().map(|d| d.outcome).collect();
+    assert_eq!(
+        logged,
+        vec![DecisionOutcome::OperatorLinked],
+        "{:?}",
+        ch.decisions
+    );
+    assert_eq!(ch.decisions[0].organisation_id, Some(first));
+    assert!(
+        ch.constraints
+            .iter()
+            .any(|c| c.kind == ConstraintKind::MustLink),
+        "the link is kept as a constraint"
+    );
+    // and it holds when the engine is rebuilt from what the service stores
+    let e = restored(&e);
+    assert_eq!(e.identity_of(&entry()), Some(first));
+    assert_eq!(e.identity_of(&lm2), Some(second));
+}
+
+#[test]
 fn a_registry_record_linking_two_partial_identities_merges_them() {
     let mut e = Engine::new();
     // a loan and an NTM entry of one cooperative that do not match each other for sure (the

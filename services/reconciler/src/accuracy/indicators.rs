@@ -322,6 +322,20 @@ impl Diagnosis<'_> {
         org.cluster.is_some() && self.owner.get(r).copied() == org.cluster
     }
 
+    /// How the engine scores a record against another: the logit and each feature's part.
+    fn explain(&self, a: &SourceRef, b: &SourceRef) -> String {
+        self.engine
+            .explain_pair(a, b)
+            .map_or("not scored".into(), |p| {
+                let parts: Vec<String> = p
+                    .features
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v:.2}"))
+                    .collect();
+                format!("logit {:.2} ({})", p.logit, parts.join(", "))
+            })
+    }
+
     /// The name the engine holds for a record.
     fn name(&self, r: &SourceRef) -> String {
         self.engine
@@ -366,10 +380,11 @@ impl Diagnosis<'_> {
         }
         for l in &seen {
             s += &format!(
-                "\n    engine's loan {} `{}` is {}",
+                "\n    engine's loan {} `{}` is {}; against the registration: {}",
                 l.meta.source,
                 l.borrower.name,
-                self.whose(&l.meta.source)
+                self.whose(&l.meta.source),
+                self.explain(org.reg, &l.meta.source)
             );
         }
         Some(s)
@@ -416,9 +431,10 @@ impl Diagnosis<'_> {
         }
         for (r, _) in &seen {
             s += &format!(
-                "\n    engine's entry {r} `{}` is {}",
+                "\n    engine's entry {r} `{}` is {}; against the registration: {}",
                 self.name(r),
-                self.whose(r)
+                self.whose(r),
+                self.explain(org.reg, r)
             );
         }
         Some(s)

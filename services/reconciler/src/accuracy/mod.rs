@@ -18,6 +18,7 @@
 //! | `metrics` | the pairwise metrics, the review load, the worst errors |
 //! | `indicators` | the indicators computed from the engine's identities against the truth, and why I6 and I7 differ |
 //! | `machine` | the run's CPU time and peak memory |
+//! | `operator` | an operator who knows the truth answering the open review items |
 
 use std::collections::HashMap;
 
@@ -30,6 +31,7 @@ mod feed;
 mod indicators;
 mod machine;
 mod metrics;
+mod operator;
 
 pub use feed::{
     FeedItem, FeedOrder, WorldContracts, feed_of, run, run_traced, world_contracts, world_feed,
@@ -37,6 +39,7 @@ pub use feed::{
 pub use indicators::{IndicatorCheck, check_indicators, indicator_errors};
 pub use machine::{peak_rss_bytes, reset_peak_rss, thread_cpu_time};
 pub use metrics::{ErrorCase, Metrics, PairMetrics, SOURCE_PAIRS, evaluate};
+pub use operator::{Answered, answer_reviews};
 
 /// The truth of a world, with its default parameters.
 pub fn truth_of(world: &World) -> Truth {

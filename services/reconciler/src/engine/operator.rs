@@ -43,6 +43,11 @@ impl Engine {
     }
 
     /// An operator says a review pair is one organisation.
+    ///
+    /// The two organisations merge, unless each holds a registration of its own: two
+    /// registrations are two organisations, and the operator answered for the observation
+    /// alone, so it moves to the candidate's organisation and the rest stays (split if it
+    /// no longer holds together).
     pub fn link_review(
         &mut self,
         id: Uuid,
@@ -56,8 +61,21 @@ impl Engine {
             self.slot_of(&item.observation)?,
             self.slot_of(&item.candidate)?,
         );
-        // the merge (if any) is logged under the link's constraint; the link itself too
-        self.link_slots(a, b, operator, reason, now, &mut ch)?;
+        if let Some(y) = self.move_alone(a, b)? {
+            let act = OperatorAct {
+                operator,
+                reason,
+                decision_id: self.next_decision_id(),
+                now,
+            };
+            self.add_constraint(a, b, ConstraintKind::MustLink, &act, &mut ch);
+            let why = "an operator linked it to another organisation";
+            self.detach_answered(a, item.review_id, why, now, &mut ch);
+            self.join(a, y, &mut ch);
+        } else {
+            // the merge (if any) is logged under the link's constraint; the link itself too
+            self.link_slots(a, b, operator, reason, now, &mut ch)?;
+        }
         let act = OperatorAct {
             operator,
             reason,
@@ -67,6 +85,41 @@ impl Engine {
         let (outcome, status) = (DecisionOutcome::OperatorLinked, ReviewStatus::Linked);
         self.answer_review(&item, a, outcome, status, &act, &mut ch);
         Ok(ch)
+    }
+
+    /// Where observation `a` goes alone when an operator links it to `b`: `b`'s identity,
+    /// when `a` is not a registration and both identities hold one (merging them would make
+    /// two registered organisations one), and no operator link holds `a` where it is. An
+    /// operator's cannot-link between `a` and `b`'s identity refuses the link.
+    fn move_alone(&self, a: u32, b: u32) -> Result<Option<u32>, EngineError> {
+        let (Some(x), Some(y)) = (
+            self.slots[a as usize].identity,
+            self.slots[b as usize].identity,
+        ) else {
+            return Ok(None);
+        };
+        if x == y
+            || self.is_registry(a)
+            || self.idents[x as usize].registry == 0
+            || self.idents[y as usize].registry == 0
+            || self.slots[a as usize]
+                .must
+                .iter()
+                .any(|m| self.slots[*m as usize].identity == Some(x))
+        {
+            return Ok(None);
+        }
+        if let Some(&c) = self.slots[a as usize]
+            .cannot
+            .iter()
+            .find(|c| self.slots[**c as usize].identity == Some(y) && **c != b)
+        {
+            return Err(EngineError::Conflict(format!(
+                "an operator separated {} and {}",
+                self.refs[a as usize], self.refs[c as usize]
+            )));
+        }
+        Ok(Some(y))
     }
 
     /// An operator says a review pair is two organisations.
@@ -97,12 +150,26 @@ impl Engine {
             self.slots[b as usize].identity,
         );
         if ia.is_some() && ia == ib {
-            self.detach(a, "an operator separated it", false, now, &mut ch);
+            self.detach_answered(a, item.review_id, "an operator separated it", now, &mut ch);
             self.resolve(a, now, &mut ch);
         }
         let (outcome, status) = (DecisionOutcome::OperatorSeparated, ReviewStatus::Separated);
         self.answer_review(&item, a, outcome, status, &act, &mut ch);
         Ok(ch)
+    }
+
+    /// Takes observation `a` out of its identity while review `answered` is being answered:
+    /// its other open reviews are superseded, that one is left for the answer to close.
+    fn detach_answered(
+        &mut self,
+        a: u32,
+        answered: Uuid,
+        why: &str,
+        now: DateTime<Utc>,
+        ch: &mut Changes,
+    ) {
+        self.slots[a as usize].reviews.retain(|r| *r != answered);
+        self.detach(a, why, false, now, ch);
     }
 
     /// Logs an operator's answer to a review pair under the act's decision (the pair, its

@@ -165,9 +165,9 @@ fn render_runs(t: &mut String, runs: &[Value]) {
     }
     let _ = writeln!(
         t,
-        " reg↔reg false pairs | open reviews / records | indicators ≠ truth: province+districts / all | engine s |"
+        " reg↔reg false pairs | open reviews / records | indicators ≠ truth: province+districts / all | same after the reviews are answered | engine s |"
     );
-    let _ = writeln!(t, "|{}", "---|".repeat(10 + PAIRS.len() + 4));
+    let _ = writeln!(t, "|{}", "---|".repeat(10 + PAIRS.len() + 5));
     for v in runs {
         let _ = write!(
             t,
@@ -193,16 +193,26 @@ fn render_runs(t: &mut String, runs: &[Value]) {
         }
         let _ = writeln!(
             t,
-            " {:.0} | {:.2} % | {:.0} of {:.0} / {:.0} of {:.0} | {:.1} |",
+            " {:.0} | {:.2} % | {} | {} | {:.1} |",
             pair(v, "registry-registry", "predicted_pairs"),
             num(v, &["review_share"]) * 100.0,
-            num(v, &["indicators", "differ_province_districts"]),
-            num(v, &["indicators", "values_province_districts"]),
-            num(v, &["indicators", "differ"]),
-            num(v, &["indicators", "values"]),
+            off(v, "indicators"),
+            off(v, "indicators_after_answers"),
             num(v, &["engine_seconds"]),
         );
     }
+}
+
+/// How many indicator values of `check` (`indicators` or `indicators_after_answers`) differ
+/// from the truth: province and districts, then all units.
+fn off(v: &Value, check: &str) -> String {
+    format!(
+        "{:.0} of {:.0} / {:.0} of {:.0}",
+        num(v, &[check, "differ_province_districts"]),
+        num(v, &[check, "values_province_districts"]),
+        num(v, &[check, "differ"]),
+        num(v, &[check, "values"]),
+    )
 }
 
 /// The means over the seeds, per size and model.
@@ -214,9 +224,9 @@ fn render_means(t: &mut String, runs: &[Value]) {
     }
     let _ = writeln!(
         t,
-        " open reviews / records | runs with every province and district value true |"
+        " open reviews / records | runs with every province and district value true | same after the reviews are answered |"
     );
-    let _ = writeln!(t, "|{}", "---|".repeat(6 + PAIRS.len() + 2));
+    let _ = writeln!(t, "|{}", "---|".repeat(6 + PAIRS.len() + 3));
     let mut groups: Vec<(f64, String)> = Vec::new();
     for v in runs {
         let key = (num(v, &["organisations"]), model_of(v));
@@ -248,15 +258,19 @@ fn render_means(t: &mut String, runs: &[Value]) {
                 f(mean(&|v| pair(v, name, "precision")))
             );
         }
-        let exact = group
-            .iter()
-            .filter(|v| num(v, &["indicators", "differ_province_districts"]) == 0.0)
-            .count();
+        let exact = |check: &str| {
+            group
+                .iter()
+                .filter(|v| num(v, &[check, "differ_province_districts"]) == 0.0)
+                .count()
+        };
         let _ = writeln!(
             t,
-            " {:.2} % | {exact} of {} |",
+            " {:.2} % | {} of {n} | {} of {n} |",
             mean(&|v| num(v, &["review_share"])) * 100.0,
-            group.len()
+            exact("indicators"),
+            exact("indicators_after_answers"),
+            n = group.len()
         );
     }
 }
@@ -272,7 +286,10 @@ const NOTE: &str = "\nPairwise precision (P), recall (R) and F1 over pairs of so
          once). Indicators ≠ truth: the plan's indicator values (I1–I10 of every unit, Lai Châu's \
          plan, 2024 units) computed from the engine's golden records with the indicator \
          service's own computation, that differ from the world's truth: for the province and \
-         its districts, then for every unit (communes included). \
+         its districts, then for every unit (communes included); then the same after an \
+         operator who knows the truth answers every open review item (link when the two records \
+         are one organisation, separate otherwise), which tells the errors an operator's answers \
+         fix from those the engine made on its own. \
          Deliberately bad records are left out of the feed; household loans are in it and count \
          against precision when they join an organisation. Each run is a child process; world \
          generation is not timed.";

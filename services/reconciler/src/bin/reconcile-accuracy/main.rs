@@ -19,7 +19,12 @@
 //! Diagnostics of a single run, by environment variable: `SHOW_WEIGHTS` prints the weights
 //! in use, `SHOW_REVIEWS` the open reviews of NTM entries, `SHOW_INDICATOR_ERRORS` every
 //! supported HTX whose credit (I7) or enterprise linkage (I6) the engine sees otherwise than
-//! the truth, with the records that made the difference and where they went.
+//! the truth once the open reviews are answered, with the records that made the difference
+//! and where they went.
+//!
+//! After the run, an operator who knows the truth answers every open review item (link or
+//! separate); the indicators are checked before and after, so that the errors an operator's
+//! answers fix show apart from those the engine made on its own.
 //!
 //! `REFERENCE_DIRS` (as for the services: plan folders) loads other provinces' units beside
 //! Lai Châu's, to measure Lai Châu's worlds with them loaded (child runs inherit it).
@@ -154,7 +159,7 @@ fn main() -> anyhow::Result<()> {
     let measured = measure_run(&args, &mut engine, &contracts, now)?;
     let params = hub_simulators::TruthParams::for_world(&world);
     let truth = world.truth(&params);
-    let report = Report {
+    let mut report = Report {
         run: RunInfo {
             noise,
             weights,
@@ -166,15 +171,33 @@ fn main() -> anyhow::Result<()> {
         indicators: accuracy::check_indicators(&engine, &contracts, &truth, params, now)
             .context("computing the indicators")?,
         stats: engine.stats(),
+        answered: accuracy::Answered::default(),
+        indicators_answered: accuracy::IndicatorCheck::default(),
     };
+    let show_errors = std::env::var_os("SHOW_INDICATOR_ERRORS").is_some();
+    if !args.json {
+        print_open_reviews(&engine);
+    }
+    if show_errors && !args.json {
+        println!("I6/I7 errors before the answers, organisation by organisation:");
+        for e in accuracy::indicator_errors(&engine, &contracts, &truth, now) {
+            println!("  {e}");
+        }
+    }
+    // then an operator who knows the truth answers what the engine asked: what is still
+    // wrong after that, the engine got wrong on its own
+    report.answered = accuracy::answer_reviews(&mut engine, &truth, now);
+    report.indicators_answered =
+        accuracy::check_indicators(&engine, &contracts, &truth, params, now)
+            .context("computing the indicators after the answers")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.json(&args))?);
         return Ok(());
     }
     report.print_summary(&args);
-    print_open_reviews(&engine);
     report.print_indicators(&args);
-    if std::env::var_os("SHOW_INDICATOR_ERRORS").is_some() {
+    if show_errors {
+        println!("I6/I7 errors left after the answers, organisation by organisation:");
         for e in accuracy::indicator_errors(&engine, &contracts, &truth, now) {
             println!("  {e}");
         }
@@ -338,6 +361,9 @@ struct Report<'a> {
     metrics: accuracy::Metrics,
     indicators: accuracy::IndicatorCheck,
     stats: Stats,
+    /// The open reviews answered from the truth after the run, and the indicators then.
+    answered: accuracy::Answered,
+    indicators_answered: accuracy::IndicatorCheck,
 }
 
 impl Report<'_> {
@@ -367,6 +393,8 @@ impl Report<'_> {
             "longest_key_list": m.lookups.longest,
             "metrics": self.metrics,
             "indicators": self.indicators,
+            "reviews_answered": self.answered,
+            "indicators_after_answers": self.indicators_answered,
         })
     }
 
@@ -455,6 +483,21 @@ impl Report<'_> {
             indicators.values_province_districts
         );
         for d in indicators.differences.iter().take(args.worst) {
+            println!("  {d}");
+        }
+        let (a, after) = (&self.answered, &self.indicators_answered);
+        println!(
+            "after an operator who knows the truth answers the open reviews ({} linked, {} separated, {} skipped): \
+             {} of {} values ≠ truth (province and districts: {} of {})",
+            a.linked,
+            a.separated,
+            a.skipped,
+            after.differ,
+            after.values,
+            after.differ_province_districts,
+            after.values_province_districts
+        );
+        for d in after.differences.iter().take(args.worst) {
             println!("  {d}");
         }
     }
