@@ -45,9 +45,10 @@ impl Engine {
     /// An operator says a review pair is one organisation.
     ///
     /// The two organisations merge, unless each holds a registration of its own: two
-    /// registrations are two organisations, and the operator answered for the observation
-    /// alone, so it moves to the candidate's organisation and the rest stays (split if it
-    /// no longer holds together).
+    /// registrations are two organisations, and the operator answered for the pair alone,
+    /// so the one of the two records that is not a registration moves to the other's
+    /// organisation (with the records earlier operator links tie to it) and the rest stays
+    /// (split if it no longer holds together).
     pub fn link_review(
         &mut self,
         id: Uuid,
@@ -61,7 +62,7 @@ impl Engine {
             self.slot_of(&item.observation)?,
             self.slot_of(&item.candidate)?,
         );
-        if let Some(y) = self.move_alone(a, b)? {
+        if let Some((movers, to)) = self.movers(a, b)? {
             let act = OperatorAct {
                 operator,
                 reason,
@@ -70,8 +71,10 @@ impl Engine {
             };
             self.add_constraint(a, b, ConstraintKind::MustLink, &act, &mut ch);
             let why = "an operator linked it to another organisation";
-            self.detach_answered(a, item.review_id, why, now, &mut ch);
-            self.join(a, y, &mut ch);
+            for m in movers {
+                self.detach_answered(m, item.review_id, why, now, &mut ch);
+                self.join(m, to, &mut ch);
+            }
         } else {
             // the merge (if any) is logged under the link's constraint; the link itself too
             self.link_slots(a, b, operator, reason, now, &mut ch)?;
@@ -87,39 +90,56 @@ impl Engine {
         Ok(ch)
     }
 
-    /// Where observation `a` goes alone when an operator links it to `b`: `b`'s identity,
-    /// when `a` is not a registration and both identities hold one (merging them would make
-    /// two registered organisations one), and no operator link holds `a` where it is. An
-    /// operator's cannot-link between `a` and `b`'s identity refuses the link.
-    fn move_alone(&self, a: u32, b: u32) -> Result<Option<u32>, EngineError> {
+    /// Which records of a linked pair `(a, b)` move, and to which identity: when the two
+    /// identities each hold a registration (merging them would make two registered
+    /// organisations one), the one of the two that is not a registration moves to the
+    /// other's identity, with the records operator links tie to it there. `None`: the
+    /// identities merge (neither holds two registrations, or both records are
+    /// registrations, or operator links tie the mover to its registration). An operator's
+    /// cannot-link between a mover and its new identity refuses the link.
+    fn movers(&self, a: u32, b: u32) -> Result<Option<(Vec<u32>, u32)>, EngineError> {
         let (Some(x), Some(y)) = (
             self.slots[a as usize].identity,
             self.slots[b as usize].identity,
         ) else {
             return Ok(None);
         };
-        if x == y
-            || self.is_registry(a)
-            || self.idents[x as usize].registry == 0
-            || self.idents[y as usize].registry == 0
-            || self.slots[a as usize]
-                .must
-                .iter()
-                .any(|m| self.slots[*m as usize].identity == Some(x))
+        if x == y || self.idents[x as usize].registry == 0 || self.idents[y as usize].registry == 0
         {
             return Ok(None);
         }
-        if let Some(&c) = self.slots[a as usize]
-            .cannot
-            .iter()
-            .find(|c| self.slots[**c as usize].identity == Some(y) && **c != b)
-        {
-            return Err(EngineError::Conflict(format!(
-                "an operator separated {} and {}",
-                self.refs[a as usize], self.refs[c as usize]
-            )));
+        let (mover, from, to, other) = match (self.is_registry(a), self.is_registry(b)) {
+            (false, _) => (a, x, y, b),
+            (true, false) => (b, y, x, a),
+            (true, true) => return Ok(None),
+        };
+        // the records operator links tie to the mover within its identity go with it
+        let mut group = vec![mover];
+        let mut k = 0;
+        while k < group.len() {
+            for &m in &self.slots[group[k] as usize].must {
+                if self.slots[m as usize].identity == Some(from) && !group.contains(&m) {
+                    group.push(m);
+                }
+            }
+            k += 1;
         }
-        Ok(Some(y))
+        if group.iter().any(|&m| self.is_registry(m)) {
+            return Ok(None);
+        }
+        for &m in &group {
+            if let Some(&c) = self.slots[m as usize]
+                .cannot
+                .iter()
+                .find(|c| self.slots[**c as usize].identity == Some(to) && **c != other)
+            {
+                return Err(EngineError::Conflict(format!(
+                    "an operator separated {} and {}",
+                    self.refs[m as usize], self.refs[c as usize]
+                )));
+            }
+        }
+        Ok(Some((group, to)))
     }
 
     /// An operator says a review pair is two organisations.

@@ -165,9 +165,9 @@ fn render_runs(t: &mut String, runs: &[Value]) {
     }
     let _ = writeln!(
         t,
-        " reg↔reg false pairs | open reviews / records | indicators ≠ truth: province+districts / all | same after the reviews are answered | engine s |"
+        " reg↔reg false pairs | open reviews / records | indicators ≠ truth: province+districts / all | supported HTX with I6/I7 ≠ truth | after the reviews are answered: F1 · indicators ≠ truth · HTX with I6/I7 ≠ truth | engine s |"
     );
-    let _ = writeln!(t, "|{}", "---|".repeat(10 + PAIRS.len() + 5));
+    let _ = writeln!(t, "|{}", "---|".repeat(10 + PAIRS.len() + 6));
     for v in runs {
         let _ = write!(
             t,
@@ -193,25 +193,33 @@ fn render_runs(t: &mut String, runs: &[Value]) {
         }
         let _ = writeln!(
             t,
-            " {:.0} | {:.2} % | {} | {} | {:.1} |",
+            " {:.0} | {:.2} % | {} | {:.0} | {} · {} · {:.0} | {:.1} |",
             pair(v, "registry-registry", "predicted_pairs"),
             num(v, &["review_share"]) * 100.0,
-            off(v, "indicators"),
-            off(v, "indicators_after_answers"),
+            off(v, &["indicators"]),
+            num(v, &["i6_i7_errors"]),
+            f(num(v, &["after_answers", "f1"])),
+            off(v, &["after_answers", "indicators"]),
+            num(v, &["after_answers", "i6_i7_errors"]),
             num(v, &["engine_seconds"]),
         );
     }
 }
 
-/// How many indicator values of `check` (`indicators` or `indicators_after_answers`) differ
-/// from the truth: province and districts, then all units.
-fn off(v: &Value, check: &str) -> String {
+/// How many indicator values of the check at `path` (`indicators`, or those after the
+/// answers) differ from the truth: province and districts, then all units.
+fn off(v: &Value, path: &[&str]) -> String {
+    let at = |field: &str| {
+        let mut p = path.to_vec();
+        p.push(field);
+        num(v, &p)
+    };
     format!(
         "{:.0} of {:.0} / {:.0} of {:.0}",
-        num(v, &[check, "differ_province_districts"]),
-        num(v, &[check, "values_province_districts"]),
-        num(v, &[check, "differ"]),
-        num(v, &[check, "values"]),
+        at("differ_province_districts"),
+        at("values_province_districts"),
+        at("differ"),
+        at("values"),
     )
 }
 
@@ -224,9 +232,9 @@ fn render_means(t: &mut String, runs: &[Value]) {
     }
     let _ = writeln!(
         t,
-        " open reviews / records | runs with every province and district value true | same after the reviews are answered |"
+        " open reviews / records | runs with every province and district value true | supported HTX with I6/I7 ≠ truth | after the reviews are answered: F1 · runs with every value true · HTX with I6/I7 ≠ truth |"
     );
-    let _ = writeln!(t, "|{}", "---|".repeat(6 + PAIRS.len() + 3));
+    let _ = writeln!(t, "|{}", "---|".repeat(6 + PAIRS.len() + 4));
     let mut groups: Vec<(f64, String)> = Vec::new();
     for v in runs {
         let key = (num(v, &["organisations"]), model_of(v));
@@ -258,18 +266,20 @@ fn render_means(t: &mut String, runs: &[Value]) {
                 f(mean(&|v| pair(v, name, "precision")))
             );
         }
-        let exact = |check: &str| {
-            group
-                .iter()
-                .filter(|v| num(v, &[check, "differ_province_districts"]) == 0.0)
-                .count()
+        let exact = |path: &[&str]| {
+            let mut p = path.to_vec();
+            p.push("differ_province_districts");
+            group.iter().filter(|v| num(v, &p) == 0.0).count()
         };
         let _ = writeln!(
             t,
-            " {:.2} % | {} of {n} | {} of {n} |",
+            " {:.2} % | {} of {n} | {:.1} | {} · {} of {n} · {:.1} |",
             mean(&|v| num(v, &["review_share"])) * 100.0,
-            exact("indicators"),
-            exact("indicators_after_answers"),
+            exact(&["indicators"]),
+            mean(&|v| num(v, &["i6_i7_errors"])),
+            f(mean(&|v| num(v, &["after_answers", "f1"]))),
+            exact(&["after_answers", "indicators"]),
+            mean(&|v| num(v, &["after_answers", "i6_i7_errors"])),
             n = group.len()
         );
     }
@@ -286,10 +296,13 @@ const NOTE: &str = "\nPairwise precision (P), recall (R) and F1 over pairs of so
          once). Indicators ≠ truth: the plan's indicator values (I1–I10 of every unit, Lai Châu's \
          plan, 2024 units) computed from the engine's golden records with the indicator \
          service's own computation, that differ from the world's truth: for the province and \
-         its districts, then for every unit (communes included); then the same after an \
-         operator who knows the truth answers every open review item (link when the two records \
-         are one organisation, separate otherwise), which tells the errors an operator's answers \
-         fix from those the engine made on its own. \
+         its districts, then for every unit (communes included). Supported HTX with I6/I7 ≠ \
+         truth: registered cooperatives whose credit (I7) or enterprise linkage (I6) the engine \
+         sees otherwise than the truth, counted one by one (a district's value can be right \
+         while two such errors cancel). After the reviews are answered: the same run once an \
+         operator who knows the truth answered every open review item (link when the two \
+         records are one organisation, separate otherwise), which tells the errors an \
+         operator's answers fix from those the engine made on its own. \
          Deliberately bad records are left out of the feed; household loans are in it and count \
          against precision when they join an organisation. Each run is a child process; world \
          generation is not timed.";

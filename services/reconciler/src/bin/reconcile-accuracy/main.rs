@@ -170,36 +170,41 @@ fn main() -> anyhow::Result<()> {
         metrics: accuracy::evaluate(&engine, &truth, args.worst),
         indicators: accuracy::check_indicators(&engine, &contracts, &truth, params, now)
             .context("computing the indicators")?,
+        i6_i7_errors: accuracy::indicator_errors(&engine, &contracts, &truth, now),
         stats: engine.stats(),
-        answered: accuracy::Answered::default(),
-        indicators_answered: accuracy::IndicatorCheck::default(),
+        after: AfterAnswers::default(),
     };
-    let show_errors = std::env::var_os("SHOW_INDICATOR_ERRORS").is_some();
     if !args.json {
         print_open_reviews(&engine);
     }
-    if show_errors && !args.json {
-        println!("I6/I7 errors before the answers, organisation by organisation:");
-        for e in accuracy::indicator_errors(&engine, &contracts, &truth, now) {
-            println!("  {e}");
-        }
-    }
     // then an operator who knows the truth answers what the engine asked: what is still
     // wrong after that, the engine got wrong on its own
-    report.answered = accuracy::answer_reviews(&mut engine, &truth, now);
-    report.indicators_answered =
-        accuracy::check_indicators(&engine, &contracts, &truth, params, now)
-            .context("computing the indicators after the answers")?;
+    let answered = accuracy::answer_reviews(&mut engine, &truth, now);
+    let metrics = accuracy::evaluate(&engine, &truth, 0);
+    report.after = AfterAnswers {
+        answered,
+        precision: metrics.precision,
+        recall: metrics.recall,
+        f1: metrics.f1,
+        indicators: accuracy::check_indicators(&engine, &contracts, &truth, params, now)
+            .context("computing the indicators after the answers")?,
+        i6_i7_errors: accuracy::indicator_errors(&engine, &contracts, &truth, now),
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.json(&args))?);
         return Ok(());
     }
     report.print_summary(&args);
     report.print_indicators(&args);
-    if show_errors {
-        println!("I6/I7 errors left after the answers, organisation by organisation:");
-        for e in accuracy::indicator_errors(&engine, &contracts, &truth, now) {
-            println!("  {e}");
+    if std::env::var_os("SHOW_INDICATOR_ERRORS").is_some() {
+        for (when, errors) in [
+            ("before the answers", &report.i6_i7_errors),
+            ("left after the answers", &report.after.i6_i7_errors),
+        ] {
+            println!("I6/I7 errors {when}, organisation by organisation:");
+            for e in errors {
+                println!("  {e}");
+            }
         }
     }
     report.print_worst();
@@ -360,10 +365,22 @@ struct Report<'a> {
     measured: Measured,
     metrics: accuracy::Metrics,
     indicators: accuracy::IndicatorCheck,
+    /// Supported HTX whose I7 (credit) or I6 (enterprise linkage) the engine sees otherwise
+    /// than the truth, one line each with the records that made the difference.
+    i6_i7_errors: Vec<String>,
     stats: Stats,
-    /// The open reviews answered from the truth after the run, and the indicators then.
+    after: AfterAnswers,
+}
+
+/// The run once an operator who knows the truth answered the open reviews.
+#[derive(Default)]
+struct AfterAnswers {
     answered: accuracy::Answered,
-    indicators_answered: accuracy::IndicatorCheck,
+    precision: f64,
+    recall: f64,
+    f1: f64,
+    indicators: accuracy::IndicatorCheck,
+    i6_i7_errors: Vec<String>,
 }
 
 impl Report<'_> {
@@ -393,8 +410,14 @@ impl Report<'_> {
             "longest_key_list": m.lookups.longest,
             "metrics": self.metrics,
             "indicators": self.indicators,
-            "reviews_answered": self.answered,
-            "indicators_after_answers": self.indicators_answered,
+            "i6_i7_errors": self.i6_i7_errors.len(),
+            "after_answers": {
+                "reviews": self.after.answered,
+                "precision": self.after.precision, "recall": self.after.recall,
+                "f1": self.after.f1,
+                "indicators": self.after.indicators,
+                "i6_i7_errors": self.after.i6_i7_errors.len(),
+            },
         })
     }
 
@@ -485,13 +508,22 @@ impl Report<'_> {
         for d in indicators.differences.iter().take(args.worst) {
             println!("  {d}");
         }
-        let (a, after) = (&self.answered, &self.indicators_answered);
+        println!(
+            "supported HTX with I6 or I7 otherwise than the truth: {}",
+            self.i6_i7_errors.len()
+        );
+        let (a, after) = (&self.after.answered, &self.after.indicators);
         println!(
             "after an operator who knows the truth answers the open reviews ({} linked, {} separated, {} skipped): \
+             precision {:.4} · recall {:.4} · F1 {:.4} · supported HTX with I6 or I7 otherwise {} · \
              {} of {} values ≠ truth (province and districts: {} of {})",
             a.linked,
             a.separated,
             a.skipped,
+            self.after.precision,
+            self.after.recall,
+            self.after.f1,
+            self.after.i6_i7_errors.len(),
             after.differ,
             after.values,
             after.differ_province_districts,
