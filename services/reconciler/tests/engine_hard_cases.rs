@@ -829,3 +829,83 @@ fn cost_per_observation_is_bounded() {
 fn restored(e: &Engine) -> Engine {
     Engine::restore(e.snapshot())
 }
+
+/// Issue 14: a registered cooperative's identity does not take, through a record that names
+/// neither product nor tax code, a record whose name gives another product or whose tax code
+/// is another taxpayer's (not a slip of the registration's).
+#[test]
+fn a_record_that_contradicts_the_registration_does_not_chain_into_its_identity() {
+    let mut e = Engine::new();
+    reg(
+        &mut e,
+        registry(
+            "LM-1",
+            "Hợp tác xã Nông nghiệp dong riềng Tả Lèng số 2",
+            OrgKind::Htx,
+            Some("6200123456"),
+            TA_LENG,
+            Some("Lò Văn Minh"),
+            None,
+        ),
+    );
+    let lm1 = r("coop-alliance", "LM-1");
+    let org = e.identity_of(&lm1).expect("LM-1's organisation");
+    // a clerk leaves the product out: the loan is LM-1's
+    lo(
+        &mut e,
+        loan(
+            "Q-1",
+            "HTX Nông nghiệp Tả Lèng số 2",
+            BorrowerType::Cooperative,
+            None,
+            "Tả Lèng, Tam Đường, Lai Châu",
+            None,
+            None,
+        ),
+    );
+    assert_eq!(e.identity_of(&r("loan-fund", "Q-1")), Some(org));
+    // resembles Q-1 word for word but names another product than the registration
+    lo(
+        &mut e,
+        loan(
+            "Q-2",
+            "HTX Nông nghiệp dược liệu Tả Lèng số 2",
+            BorrowerType::Cooperative,
+            None,
+            "Tả Lèng, Tam Đường, Lai Châu",
+            None,
+            None,
+        ),
+    );
+    let q2 = e.identity_of(&r("loan-fund", "Q-2"));
+    assert!(q2.is_some_and(|i| i != org), "another product: {q2:?}");
+    // the registration's own name with another taxpayer's code
+    lo(
+        &mut e,
+        loan(
+            "Q-3",
+            "HTX Nông nghiệp dong riềng Tả Lèng số 2",
+            BorrowerType::Cooperative,
+            Some("6200987001"),
+            "Tả Lèng, Tam Đường, Lai Châu",
+            None,
+            None,
+        ),
+    );
+    let q3 = e.identity_of(&r("loan-fund", "Q-3"));
+    assert!(q3.is_some_and(|i| i != org), "another tax code: {q3:?}");
+    // a code one swap away is a slip: it is LM-1's
+    lo(
+        &mut e,
+        loan(
+            "Q-4",
+            "HTX Nông nghiệp dong riềng Tả Lèng số 2",
+            BorrowerType::Cooperative,
+            Some("6200124356"),
+            "Tả Lèng, Tam Đường, Lai Châu",
+            None,
+            None,
+        ),
+    );
+    assert_eq!(e.identity_of(&r("loan-fund", "Q-4")), Some(org));
+}

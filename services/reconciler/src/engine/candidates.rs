@@ -214,6 +214,7 @@ impl Engine {
         let mut conflict = false;
         let mut structural = false;
         let mut vetoed = false;
+        let mut against_registration = false;
         for m in compare {
             let Some(fm) = self.slots[m as usize].feat.as_ref() else {
                 continue;
@@ -223,12 +224,19 @@ impl Engine {
             vetoed |= sc.veto;
             conflict |= sc.hard_conflict;
             structural |= sc.structural_conflict;
+            against_registration |= sc.identity_contradiction
+                && sc.rule != Rule::RegistrationCode
+                && fm.obs_kind == ObservationKind::Registry;
             if best.as_ref().is_none_or(|(b, _)| sc.logit > b.logit) {
                 best = Some((sc, m));
             }
         }
         let (mut sc, anchor) = best?;
-        if vetoed {
+        // the registration is the organisation's own name and tax code: a record whose name
+        // says another product or number, or whose tax code is not a slip of it, is another
+        // organisation's, however well it matches the identity's other records (which it
+        // would otherwise chain to)
+        if vetoed || (against_registration && f.obs_kind != ObservationKind::Registry) {
             return None;
         }
         // a member that names a word differently speaks against the identity, unless the

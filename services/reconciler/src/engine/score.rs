@@ -91,6 +91,9 @@ pub struct PairScore {
     /// district, kind or registration code, or two or more words each name has and the
     /// other lacks (a word written differently is not one).
     pub structural_conflict: bool,
+    /// What no slip explains in a name or a tax code: another number or product in the
+    /// names, or tax codes far apart (a mistyped code is one swap away).
+    pub identity_contradiction: bool,
     /// The two name the same representative (or give the same phone).
     pub person_agrees: bool,
     /// Contribution of each feature, and the raw similarities, for the log.
@@ -204,6 +207,8 @@ struct NameCmp {
     structural: bool,
     /// The agreement level (see [`weights::LEVEL_NAMES`]).
     level: u8,
+    /// Another number or product.
+    contradiction: bool,
 }
 
 /// The name's agreement level: a number or product conflict, or the band the hand-set
@@ -446,6 +451,7 @@ fn name_part(
             || full_dropped
             || substitution,
         level: name_level(s, number_conflict || product_conflict),
+        contradiction: number_conflict || product_conflict,
     }
 }
 
@@ -662,6 +668,7 @@ pub fn score_with(a: &Features, b: &Features, interner: &Interner, w: &Weights) 
         veto: veto || (kind_conflict && distance != Some(0)),
         hard_conflict,
         structural_conflict,
+        identity_contradiction: name.contradiction || code_lvl == 2,
         person_agrees: rep_level <= 1 || phone_level == 0,
         features,
     }
