@@ -139,7 +139,18 @@ fn split_glued(s: &str) -> Option<Vec<&'static str>> {
 /// The words of `name`, with glued abbreviations split.
 fn name_words(name: &str) -> Vec<Word> {
     let mut out = Vec::new();
-    for w in text::words(name) {
+    let words = text::words(name);
+    for (i, w) in words.iter().enumerate() {
+        let w = w.clone();
+        // `so61 15`: `số` typed in VNI (6 the circumflex, 1 the acute) before its number;
+        // the glued digits are marks, not a second number
+        let next_is_number = words
+            .get(i + 1)
+            .is_some_and(|n| n.raw.bytes().all(|b| b.is_ascii_digit()));
+        if next_is_number && let Some(word) = vni_so(&w) {
+            out.push(word);
+            continue;
+        }
         // a number glued to the word before it (`số5`, `so12`): two words
         if let Some((word, digits)) = split_trailing_number(&w) {
             out.push(word);
@@ -193,6 +204,20 @@ fn split_legal_form(w: &Word) -> Option<(Word, Word)> {
             seg: w.seg,
         },
     ))
+}
+
+/// `so61` → `so`: the word `số` typed without diacritics with VNI marks glued to it (digits
+/// `1`–`9`, at most three), when a number follows it as a word of its own.
+fn vni_so(w: &Word) -> Option<Word> {
+    let letters = w.raw.trim_end_matches(|c: char| c.is_ascii_digit());
+    let digits = &w.raw[letters.len()..];
+    (letters == "so" && !digits.is_empty() && digits.len() <= 3 && !digits.contains('0')).then(
+        || Word {
+            raw: letters.to_owned(),
+            folded: letters.to_owned(),
+            seg: w.seg,
+        },
+    )
 }
 
 /// `số5` → `số`, `5`: a word of letters with digits glued to its end.
@@ -987,6 +1012,20 @@ mod tests {
         assert_eq!(
             parse("HTX Dịch vụ Tổng hợp Huổi Luông số12").core_tokens,
             parse("HTX Dịch vụ Tổng hợp Huổi Luông số 12").core_tokens
+        );
+        // `số` typed in VNI (`so61`, `so16`, `so6`) before its number: one number, the one
+        // that follows; at the end, the glued digits stay the number
+        let fifteen = parse("HTX Dịch vụ Tổng hợp Tủa Sín Chải số 15").core_tokens;
+        for typed in [
+            "HTX Dich vu Tong hop Tua Sins Chai so61 15",
+            "HTX Dich vu Tong hop Tua Sin Chai so16 15",
+            "HTX Dich vu Tong hop Tua Sin Chai so6 15",
+        ] {
+            assert_eq!(parse(typed).core_tokens, fifteen, "{typed}");
+        }
+        assert_eq!(
+            parse("HTX Dich vu Tong hop Tua Sin Chai so15").core_tokens,
+            fifteen
         );
         assert_eq!(OrgName::parse("HTX Bản Hon"), parse("HTX Bản Hon"));
         assert_eq!(
