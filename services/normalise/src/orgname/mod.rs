@@ -139,13 +139,12 @@ fn split_glued(s: &str) -> Option<Vec<&'static str>> {
 /// The words of `name`, with glued abbreviations split.
 fn name_words(name: &str) -> Vec<Word> {
     let mut out = Vec::new();
-    let words = text::words(name);
-    for (i, w) in words.iter().enumerate() {
-        let w = w.clone();
+    let mut words = text::words(name).into_iter().peekable();
+    while let Some(w) = words.next() {
         // `so61 15`: `số` typed in VNI (6 the circumflex, 1 the acute) before its number;
         // the glued digits are marks, not a second number
         let next_is_number = words
-            .get(i + 1)
+            .peek()
             .is_some_and(|n| n.raw.bytes().all(|b| b.is_ascii_digit()));
         if next_is_number && let Some(word) = vni_so(&w) {
             out.push(word);

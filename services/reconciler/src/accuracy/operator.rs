@@ -7,7 +7,9 @@
 //! [`Engine::separate_review`]).
 
 use chrono::{DateTime, Utc};
+use hub_contracts::v1::SourceRef;
 use hub_simulators::Truth;
+use hub_simulators::world::System;
 use serde::Serialize;
 
 use crate::engine::{Engine, ReviewStatus};
@@ -43,24 +45,19 @@ pub fn answer_reviews(engine: &mut Engine, truth: &Truth, now: DateTime<Utc>) ->
     let show = std::env::var_os("SHOW_ANSWERS").is_some();
     let mut out = Answered::default();
     for (_, id, same) in open {
-        let item = engine.review(id).cloned();
-        // the two identities before the answer: members, registry records among them
-        let shape = |r: Option<&hub_contracts::v1::SourceRef>| {
-            let members = r
-                .and_then(|r| engine.identity_of(r))
-                .and_then(|i| engine.members(i))
-                .unwrap_or_default();
-            let reg = members
-                .iter()
-                .filter(|m| m.system == "coop-alliance")
-                .count();
-            format!("{}m/{}r", members.len(), reg)
+        // with SHOW_ANSWERS: the item and its two identities before the answer
+        let before = if show {
+            engine.review(id).cloned().map(|item| {
+                let shape = format!(
+                    "{} ~ {}",
+                    identity_shape(engine, &item.observation),
+                    identity_shape(engine, &item.candidate)
+                );
+                (item, shape)
+            })
+        } else {
+            None
         };
-        let before = format!(
-            "{} ~ {}",
-            shape(item.as_ref().map(|i| &i.observation)),
-            shape(item.as_ref().map(|i| &i.candidate))
-        );
         let answer = if same {
             engine.link_review(
                 id,
@@ -71,7 +68,7 @@ pub fn answer_reviews(engine: &mut Engine, truth: &Truth, now: DateTime<Utc>) ->
         } else {
             engine.separate_review(id, "accuracy-harness", "the truth says two", now)
         };
-        if show && let (Some(item), Ok(ch)) = (&item, &answer) {
+        if let (Some((item, shape)), Ok(ch)) = (&before, &answer) {
             let moved: Vec<String> = ch
                 .decisions
                 .iter()
@@ -85,7 +82,7 @@ pub fn answer_reviews(engine: &mut Engine, truth: &Truth, now: DateTime<Utc>) ->
                 })
                 .collect();
             println!(
-                "answer {} ({before}) {} `{}` ~ {} `{}`: merged {}, splits {}; {}",
+                "answer {} ({shape}) {} `{}` ~ {} `{}`: merged {}, splits {}; {}",
                 if same { "link" } else { "separate" },
                 item.observation,
                 item.observation_name,
@@ -103,4 +100,16 @@ pub fn answer_reviews(engine: &mut Engine, truth: &Truth, now: DateTime<Utc>) ->
         }
     }
     out
+}
+
+/// The identity of a record in short: its members and the registry records among them
+/// (`5m/1r`).
+fn identity_shape(engine: &Engine, r: &SourceRef) -> String {
+    let members = engine
+        .identity_of(r)
+        .and_then(|i| engine.members(i))
+        .unwrap_or_default();
+    let registry = System::CoopAlliance.as_str();
+    let reg = members.iter().filter(|m| m.system == registry).count();
+    format!("{}m/{}r", members.len(), reg)
 }

@@ -205,10 +205,8 @@ struct NameCmp {
     /// Of those, a different number or product, or two or more words that differ on both
     /// sides: what no typing slip produces.
     structural: bool,
-    /// The agreement level (see [`weights::LEVEL_NAMES`]).
+    /// The agreement level (see [`weights::LEVEL_NAMES`]): 0 is another number or product.
     level: u8,
-    /// Another number or product.
-    contradiction: bool,
 }
 
 /// The name's agreement level: a number or product conflict, or the band the hand-set
@@ -451,7 +449,6 @@ fn name_part(
             || full_dropped
             || substitution,
         level: name_level(s, number_conflict || product_conflict),
-        contradiction: number_conflict || product_conflict,
     }
 }
 
@@ -668,7 +665,7 @@ pub fn score_with(a: &Features, b: &Features, interner: &Interner, w: &Weights) 
         veto: veto || (kind_conflict && distance != Some(0)),
         hard_conflict,
         structural_conflict,
-        identity_contradiction: name.contradiction || code_lvl == 2,
+        identity_contradiction: name.level == 0 || code_lvl == 2,
         person_agrees: rep_level <= 1 || phone_level == 0,
         features,
     }
