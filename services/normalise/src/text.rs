@@ -483,6 +483,12 @@ impl Word {
     pub fn is_ascii(&self) -> bool {
         self.raw.is_ascii()
     }
+
+    /// Typed in ASCII with Telex or VNI marks that [`repair_word`] read (`gaf` is `gà`): the
+    /// typist meant a word with diacritics, not one that has none.
+    pub fn typed_marks(&self) -> bool {
+        self.is_ascii() && self.raw != self.folded
+    }
 }
 
 /// A word's comparison form: [`fold`]ed, and [`repair_word`]ed when typed in ASCII.

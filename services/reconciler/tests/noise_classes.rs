@@ -563,6 +563,94 @@ fn two_registrations_by_one_person_raise_no_question() {
     assert_eq!(e.stats().open_reviews, 0);
 }
 
+/// One person leads two cooperatives of one commune, named after two villages (or two
+/// products): a loan to the other one, under the same representative and phone, is not the
+/// registration's, however much the person says: with the hand-set weights and with
+/// estimated ones, where a shared person weighs more than a name that disagrees.
+#[test]
+fn a_loan_to_the_other_cooperative_of_its_representative_stays_apart() {
+    for weights in [Weights::legacy().clone(), Weights::prior()] {
+        other_cooperative_of_one_person(weights);
+    }
+}
+
+fn other_cooperative_of_one_person(weights: Weights) {
+    let registered = |name: &str| {
+        let mut e = Engine::new();
+        e.fix_weights(weights.clone());
+        reg(
+            &mut e,
+            registry(
+                "LM-P",
+                name,
+                OrgKind::Htx,
+                None,
+                BAN_HON,
+                Some("Lò Văn Minh"),
+                Some("0912345678"),
+            ),
+        );
+        e
+    };
+    let to = |e: &mut Engine, no: &str, name: &str| {
+        lo(
+            e,
+            loan(
+                no,
+                name,
+                BorrowerType::Cooperative,
+                None,
+                "Bản Hon, Tam Đường",
+                Some("Lò Văn Minh"),
+                Some("+84 912 345 678"),
+            ),
+        );
+        e.identity_of(&r("loan-fund", no))
+    };
+    for (reg_name, its_loan, other) in [
+        (
+            "Hợp tác xã Dịch vụ Tổng hợp Nà Sẳng số 2",
+            "HTX DV Tong hop Na Sang so 2",
+            "HTX. CN DV Muong Cau so 2",
+        ),
+        // `gaf` is `gà` typed in Telex: chickens, not the registration's pigs
+        (
+            "Hợp tác xã Chăn nuôi lợn đen Bản Hon số 3",
+            "HTX CN lon den Ban Hon so 3",
+            "HTX CN gaf Bản Hon số 3",
+        ),
+    ] {
+        let mut e = registered(reg_name);
+        let org = e.identity_of(&r("coop-alliance", "LM-P"));
+        assert!(org.is_some());
+        assert_eq!(to(&mut e, "L-1", its_loan), org, "{its_loan}");
+        let got = to(&mut e, "L-2", other);
+        assert!(got.is_some() && got != org, "{other} joined {reg_name}");
+        // what rules the other one out whatever the weights: its name contradicts the
+        // registration's (another place, another product), its own loan's does not
+        let contradicts = |no: &str| {
+            e.explain_pair(&r("coop-alliance", "LM-P"), &r("loan-fund", no))
+                .expect("both observed")
+                .identity_contradiction
+        };
+        assert!(!contradicts("L-1"), "{its_loan}");
+        assert!(contradicts("L-2"), "{other}");
+    }
+    // a place's syllables glued, or a slip in a short place word, is no other place
+    let mut e = registered("Hợp tác xã Dịch vụ Tổng hợp Nà Sẳng số 2");
+    for (no, name) in [
+        ("L-3", "HTX DV Tong hop Nasang so 2"),
+        ("L-4", "HTX DV Tong hop Na Sanh so 2"),
+    ] {
+        to(&mut e, no, name);
+        let pair = e.explain_pair(&r("coop-alliance", "LM-P"), &r("loan-fund", no));
+        assert!(
+            !pair.expect("both observed").identity_contradiction,
+            "{name}"
+        );
+    }
+}
+
 #[test]
 fn a_commune_or_its_2025_unit_glued_to_the_name() {
     // Pa Khoá (Sìn Hồ) went into Pu Sam Cáp; Tông Qua Lìn (Phong Thổ) into Dào San

@@ -267,11 +267,12 @@ fn matches_folded(words: &[Word], at: usize, phrase: &[String]) -> bool {
 }
 
 /// Whether `w` spells the word `raw` (folded `folded`): by its diacritics when it has any,
-/// else by its folded form, unless the word is ambiguous in ASCII (`strict`) and the input
-/// as a whole has diacritics.
+/// else by its folded form, unless the word is ambiguous in ASCII (`strict`), the input as a
+/// whole has diacritics and the word was typed without marks (`gaf`, `gà` in Telex, is no
+/// place word written bare).
 fn spells(w: &Word, raw: &str, folded: &str, strict: bool, input_ascii: bool) -> bool {
     if w.is_ascii() {
-        w.folded == folded && (!strict || input_ascii)
+        w.folded == folded && (!strict || input_ascii || w.typed_marks())
     } else {
         w.raw == raw
     }
@@ -1213,6 +1214,19 @@ mod tests {
         assert_eq!(parse("THT Haam Lếch").core_tokens, v(&["ham", "lech"]));
         let n = parse("HTX Thao qau Sin Ho");
         assert_eq!(n.product_tokens, v(&["thao qua"]));
+        // a product word typed with its mark (`gaf` is `gà`) amid diacritics is the product;
+        // written bare there, it may be a place word
+        let n = parse("HTX CN gaf Ma Ly Pho  số 3,");
+        assert_eq!(n.product_tokens, v(&["ga"]));
+        assert_eq!(
+            n.canonical,
+            parse("HTX chăn nuôi gà Ma Ly Pho số 3").canonical
+        );
+        assert!(
+            parse("HTX nuôi ga Ma Ly Pho số 3")
+                .product_tokens
+                .is_empty()
+        );
         // NFD, non-breaking and double spaces, partial capitals
         use unicode_normalization::UnicodeNormalization;
         let nfd: String = "Hợp tác xã Nông nghiệp Bản Hon".nfd().collect();

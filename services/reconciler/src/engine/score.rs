@@ -23,7 +23,8 @@
 //! | registration code one digit apart / further apart | +4.0 / −6.0 |
 //!
 //! A pair is a *hard conflict* (the engine lowers a candidate identity by 6 when any scored
-//! member is one) with another product, a number on one side only, a substituted word, a
+//! member is one) with another product, a number on one side only, place words all
+//! different (each name names a place, none shared: one person may lead both), a substituted word, a
 //! full name lacking words the other has, another district, codes two digits apart, or HTX
 //! against THT where both state their kind.
 //!
@@ -31,7 +32,9 @@
 //! matches an organisation: the pair is vetoed. Equal 10-digit codes are the deterministic
 //! rule (`registration_code`), unless everything else strongly disagrees.
 
-use super::features::{Features, Interner, KindClass, PRODUCT_PREFIX, Tok, TokClass, near};
+use super::features::{
+    Features, Interner, KindClass, PRODUCT_PREFIX, Tok, TokClass, near, within_one_edit,
+};
 use super::weights::{self, Feature, Levels, PairClass, Weights};
 
 /// Version of the matching rules, in every decision.
@@ -87,12 +90,12 @@ pub struct PairScore {
     /// A contradiction strong enough to keep identities apart (another product, number,
     /// district or code).
     pub hard_conflict: bool,
-    /// Of those, the contradictions no typing slip explains: another number, product,
-    /// district, kind or registration code, or two or more words each name has and the
+    /// Of those, the contradictions no typing slip explains: another number, product, set of
+    /// places, district, kind or registration code, or two or more words each name has and the
     /// other lacks (a word written differently is not one).
     pub structural_conflict: bool,
-    /// What no slip explains in a name or a tax code: another number or product in the
-    /// names, or tax codes far apart (a mistyped code is one swap away).
+    /// What no slip explains in a name or a tax code: another number, product or place in
+    /// the names, or tax codes far apart (a mistyped code is one swap away).
     pub identity_contradiction: bool,
     /// The two name the same representative (or give the same phone).
     pub person_agrees: bool,
@@ -205,7 +208,8 @@ struct NameCmp {
     /// Of those, a different number or product, or two or more words that differ on both
     /// sides: what no typing slip produces.
     structural: bool,
-    /// The agreement level (see [`weights::LEVEL_NAMES`]): 0 is another number or product.
+    /// The agreement level (see [`weights::LEVEL_NAMES`]): 0 is another number, product or
+    /// place.
     level: u8,
 }
 
@@ -379,6 +383,35 @@ impl Leftover {
     }
 }
 
+/// Whether two names each name a place and share none of them (`… Nà Sẳng số 2`, `… Mường
+/// Cấu số 2`): two organisations whatever else agrees (one person may lead both). `only_a`
+/// and `only_b` are the words left once shared words, typing slips and products spelled as
+/// places are paired; a place word left on one side within one edit of, or inside, one left
+/// on the other (a slip in a short word, syllables glued: `Namkhao`) is no evidence either way.
+fn places_disjoint(
+    a: &Features,
+    b: &Features,
+    only_a: &[Tok],
+    only_b: &[Tok],
+    interner: &Interner,
+) -> bool {
+    let place = |t: &&Tok| t.class == TokClass::Place;
+    let all_left = |f: &Features, left: &[Tok]| {
+        let n = f.tokens.iter().filter(place).count();
+        n > 0 && left.iter().filter(place).count() == n
+    };
+    if !all_left(a, only_a) || !all_left(b, only_b) {
+        return false;
+    }
+    !only_a.iter().filter(place).any(|x| {
+        let xs = interner.get(x.id);
+        only_b.iter().filter(place).any(|y| {
+            let ys = interner.get(y.id);
+            within_one_edit(xs, ys) || xs.contains(ys) || ys.contains(xs)
+        })
+    })
+}
+
 /// Name comparison: shared, substituted and dropped weight.
 fn name_part(
     a: &Features,
@@ -391,9 +424,11 @@ fn name_part(
     // without diacritics a product word may be a place word the other name spells with them
     shared += ascii_products(a, b, &mut only_a, &mut only_b, interner);
     shared += ascii_products(b, a, &mut only_b, &mut only_a, interner);
+    let glued = a.joined == b.joined && a.joined != super::features::fnv(b"");
+    let other_places = !glued && places_disjoint(a, b, &only_a, &only_b, interner);
     let mut left = Leftover::new(a, b, only_a, only_b);
     // the same words glued or spaced differently
-    if a.joined == b.joined && shared == 0.0 && a.joined != super::features::fnv(b"") {
+    if glued && shared == 0.0 {
         shared = left.wa.max(left.wb);
         (left.wa, left.wb) = (0.0, 0.0);
     }
@@ -442,13 +477,14 @@ fn name_part(
     NameCmp {
         legacy: s,
         // two or more words that differ on both sides are another name, not a slip
-        structural: number_conflict || product_conflict || substituted >= 2.0,
+        structural: number_conflict || product_conflict || other_places || substituted >= 2.0,
         conflict: number_conflict
             || product_conflict
+            || other_places
             || full_name_conflict
             || full_dropped
             || substitution,
-        level: name_level(s, number_conflict || product_conflict),
+        level: name_level(s, number_conflict || product_conflict || other_places),
     }
 }
 
