@@ -8,6 +8,7 @@ mod common;
 use common::*;
 use hub_contracts::v1::{BorrowerType, DecisionOutcome, OrgKind};
 use hub_reconciler::engine::observation::Observation;
+use hub_reconciler::engine::weights::Weights;
 use hub_reconciler::engine::{Changes, ConstraintKind, Engine, ObsState, ReviewStatus};
 
 fn reg(e: &mut Engine, rec: hub_contracts::v1::RegistryCooperative) -> Changes {
@@ -908,4 +909,78 @@ fn a_record_that_contradicts_the_registration_does_not_chain_into_its_identity()
         ),
     );
     assert_eq!(e.identity_of(&r("loan-fund", "Q-4")), Some(org));
+}
+
+/// Two registered cooperatives of one commune share a name: a loan that names it and says
+/// nothing else is doubtful between them, and an operator decides. A later loan that is
+/// plainly one of them (its representative and phone) resembles the first as much, but
+/// must not settle that doubt by merging it in; nor may the settle pass.
+#[test]
+fn a_record_doubtful_between_two_registrations_is_not_merged_in_by_a_third() {
+    for weights in [Weights::legacy().clone(), Weights::prior()] {
+        doubtful_between_two_registrations(weights);
+    }
+}
+
+fn doubtful_between_two_registrations(weights: Weights) {
+    const NAME: &str = "Hợp tác xã Chăn nuôi lợn đen Bản Hon";
+    let mut e = Engine::new();
+    e.fix_weights(weights);
+    for (id, rep, phone) in [
+        ("LM-A", "Lò Văn Minh", "0912345678"),
+        ("LM-B", "Tao Văn Sáng", "0987654321"),
+    ] {
+        reg(
+            &mut e,
+            registry(
+                id,
+                NAME,
+                OrgKind::Htx,
+                None,
+                BAN_HON,
+                Some(rep),
+                Some(phone),
+            ),
+        );
+    }
+    let a = e.identity_of(&r("coop-alliance", "LM-A"));
+    let b = e.identity_of(&r("coop-alliance", "LM-B"));
+    assert!(a.is_some() && b.is_some() && a != b);
+    let a_loan = |no: &str, rep: Option<&str>, phone: Option<&str>| {
+        loan(
+            no,
+            "HTX Chăn nuôi lợn đen Bản Hon",
+            BorrowerType::Cooperative,
+            None,
+            "Bản Hon, Tam Đường",
+            rep,
+            phone,
+        )
+    };
+    let doubtful = |e: &Engine| {
+        let l1 = e.identity_of(&r("loan-fund", "L-1"));
+        let asked = e
+            .reviews()
+            .filter(|i| i.status == ReviewStatus::Open && i.observation == r("loan-fund", "L-1"))
+            .count();
+        (l1 != a && l1 != b, asked)
+    };
+    lo(&mut e, a_loan("L-1", None, None));
+    assert_eq!(
+        doubtful(&e),
+        (true, 2),
+        "L-1 is doubtful between LM-A and LM-B"
+    );
+    lo(
+        &mut e,
+        a_loan("L-2", Some("Lò Văn Minh"), Some("+84 912 345 678")),
+    );
+    assert_eq!(e.identity_of(&r("loan-fund", "L-2")), a, "L-2 is LM-A's");
+    assert_eq!(doubtful(&e), (true, 2), "L-2 settled L-1's doubt");
+    e.settle(now());
+    assert_eq!(
+        doubtful(&e),
+        (true, 2),
+        "the settle pass settled L-1's doubt"
+    );
 }

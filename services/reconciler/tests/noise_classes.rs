@@ -619,6 +619,12 @@ fn other_cooperative_of_one_person(weights: Weights) {
             "HTX CN lon den Ban Hon so 3",
             "HTX CN gaf Bản Hon số 3",
         ),
+        // two-letter place words one letter apart (`Mạ`, `Pá`) are no slip of each other
+        (
+            "Hợp tác xã Sản xuất và Thương mại sâm Nậm Mạ",
+            "HTX SX va TM sam Nam Ma",
+            "Htx Sản xuất và Thương mại sâm Pá Khôm",
+        ),
     ] {
         let mut e = registered(reg_name);
         let org = e.identity_of(&r("coop-alliance", "LM-P"));

@@ -28,19 +28,35 @@ pub enum FeedOrder {
     /// Loans, then NTM reports, then the registry (the hardest: identities formed from
     /// noisy records first, linked by the registry later).
     RegistryLast,
+    /// The settle pass's order: the registry, loans, then NTM reports, each by id (what the
+    /// engine's identities end as, whatever the order records came in).
+    Canonical,
+}
+
+impl FeedOrder {
+    /// The flag value that names this order (what [`str::parse`] reads back).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedOrder::Time => "time",
+            FeedOrder::RegistryFirst => "registry-first",
+            FeedOrder::RegistryLast => "registry-last",
+            FeedOrder::Canonical => "canonical",
+        }
+    }
 }
 
 impl std::str::FromStr for FeedOrder {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "time" => Ok(FeedOrder::Time),
-            "registry-first" => Ok(FeedOrder::RegistryFirst),
-            "registry-last" => Ok(FeedOrder::RegistryLast),
-            other => Err(format!(
-                "unknown order {other:?}: time, registry-first or registry-last"
-            )),
-        }
+        const ALL: [FeedOrder; 4] = [
+            FeedOrder::Time,
+            FeedOrder::RegistryFirst,
+            FeedOrder::RegistryLast,
+            FeedOrder::Canonical,
+        ];
+        ALL.into_iter().find(|o| o.as_str() == s).ok_or_else(|| {
+            format!("unknown order {s:?}: time, registry-first, registry-last or canonical")
+        })
     }
 }
 
@@ -242,6 +258,7 @@ pub fn feed_of(c: &WorldContracts, order: FeedOrder) -> Vec<FeedItem> {
     match order {
         FeedOrder::Time => items.sort_by(|a, b| (a.1, a.0, &a.2).cmp(&(b.1, b.0, &b.2))),
         FeedOrder::RegistryFirst => items.sort_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2))),
+        FeedOrder::Canonical => items.sort_by(|a, b| (a.0, &a.2).cmp(&(b.0, &b.2))),
         FeedOrder::RegistryLast => {
             items.sort_by(|a, b| ((a.0 + 2) % 3, a.1, &a.2).cmp(&((b.0 + 2) % 3, b.1, &b.2)))
         }

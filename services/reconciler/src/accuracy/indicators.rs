@@ -303,6 +303,23 @@ impl Diagnosis<'_> {
         }
     }
 
+    /// Where a record of `org`'s went instead, and how the engine scores it against `org`'s
+    /// registration and against the registrations of the identity it went to.
+    fn went_to(&self, org: &Org, r: &SourceRef) -> String {
+        let ci = self.owner.get(r).copied();
+        let mut s = format!(
+            "{}; against its registration: {}",
+            self.describe(ci),
+            self.explain(org.reg, r)
+        );
+        for m in ci.iter().flat_map(|&ci| &self.clusters[ci].1) {
+            if m.system == System::CoopAlliance.as_str() {
+                s += &format!("; against {m}: {}", self.explain(m, r));
+            }
+        }
+        s
+    }
+
     /// Whose a record truly is.
     fn whose(&self, r: &SourceRef) -> String {
         self.label
@@ -375,7 +392,7 @@ impl Diagnosis<'_> {
                 "\n    its loan {} `{}` went to {}",
                 l.meta.source,
                 l.borrower.name,
-                self.describe(self.owner.get(&l.meta.source).copied())
+                self.went_to(org, &l.meta.source)
             );
         }
         for l in &seen {
@@ -426,7 +443,7 @@ impl Diagnosis<'_> {
             s += &format!(
                 "\n    its entry {r} `{}` went to {}",
                 self.name(r),
-                self.describe(self.owner.get(r).copied())
+                self.went_to(org, r)
             );
         }
         for (r, _) in &seen {

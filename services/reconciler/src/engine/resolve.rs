@@ -19,7 +19,7 @@ use super::identities::Cause;
 use super::log::LogEntry;
 use super::observation::{Observation, ntm_entry_id};
 use super::score::{self, MARGIN_LOGIT, MATCH_LOGIT, REVIEW_LOGIT};
-use super::{Cand, Changes, Engine, ObsState, ReportState};
+use super::{Cand, Changes, Engine, ObsState, ReportState, ReviewStatus};
 
 /// Neighbours a newly arrived registry record reconsiders.
 const RECONSIDERED: usize = 64;
@@ -427,7 +427,11 @@ impl Engine {
         for c in cands.iter().skip(1) {
             if c.score.logit >= MATCH_LOGIT
                 && !c.review_only
-                && strong.iter().all(|x| self.compatible(*x, c.ident))
+                && strong.iter().all(|x| {
+                    self.compatible(*x, c.ident)
+                        && !self.doubt_elsewhere(c.ident, *x)
+                        && !self.doubt_elsewhere(*x, c.ident)
+                })
             {
                 strong.push(c.ident);
             }
@@ -448,6 +452,22 @@ impl Engine {
                 self.merge_idents(target, other, &Cause::automatic(&reason, now), None, ch);
             }
         }
+    }
+
+    /// Whether identity `i` holds a record an operator is asked about against a registered
+    /// organisation other than `target` (it was doubtful between two): merging `i` into
+    /// `target` because a third record resembles both would settle that doubt unasked.
+    fn doubt_elsewhere(&self, i: u32, target: u32) -> bool {
+        self.idents[i as usize].members.iter().any(|&m| {
+            self.slots[m as usize].reviews.iter().any(|id| {
+                self.reviews
+                    .get(id)
+                    .filter(|r| r.status == ReviewStatus::Open)
+                    .and_then(|r| self.by_ref.get(&r.candidate))
+                    .and_then(|&c| self.slots[c as usize].identity)
+                    .is_some_and(|o| o != target && o != i && self.idents[o as usize].registry > 0)
+            })
+        })
     }
 
     /// Whether slot `s` names candidate `b` exactly (the same canonical name: legal form,

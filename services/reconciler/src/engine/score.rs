@@ -386,8 +386,10 @@ impl Leftover {
 /// Whether two names each name a place and share none of them (`… Nà Sẳng số 2`, `… Mường
 /// Cấu số 2`): two organisations whatever else agrees (one person may lead both). `only_a`
 /// and `only_b` are the words left once shared words, typing slips and products spelled as
-/// places are paired; a place word left on one side within one edit of, or inside, one left
-/// on the other (a slip in a short word, syllables glued: `Namkhao`) is no evidence either way.
+/// places are paired. Places a slip could make one are no evidence either way: all of them
+/// one edit apart, or a word of three letters or more left on one side within one edit of,
+/// or inside, one left on the other (`Hon` and `Hom`, syllables glued: `Namkhao`); two-letter
+/// words one edit apart (`Mạ`, `Pá`) are two words.
 fn places_disjoint(
     a: &Features,
     b: &Features,
@@ -403,11 +405,17 @@ fn places_disjoint(
     if !all_left(a, only_a) || !all_left(b, only_b) {
         return false;
     }
+    let joined =
+        |v: &[Tok]| -> String { v.iter().filter(place).map(|t| interner.get(t.id)).collect() };
+    if within_one_edit(&joined(only_a), &joined(only_b)) {
+        return false;
+    }
     !only_a.iter().filter(place).any(|x| {
         let xs = interner.get(x.id);
         only_b.iter().filter(place).any(|y| {
             let ys = interner.get(y.id);
-            within_one_edit(xs, ys) || xs.contains(ys) || ys.contains(xs)
+            xs.len().min(ys.len()) >= 3
+                && (within_one_edit(xs, ys) || xs.contains(ys) || ys.contains(xs))
         })
     })
 }

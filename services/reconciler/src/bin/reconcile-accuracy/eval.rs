@@ -35,14 +35,6 @@ fn pair(v: &Value, name: &str, field: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn order_arg(args: &Args) -> &'static str {
-    match args.order {
-        hub_reconciler::accuracy::FeedOrder::Time => "time",
-        hub_reconciler::accuracy::FeedOrder::RegistryFirst => "registry-first",
-        hub_reconciler::accuracy::FeedOrder::RegistryLast => "registry-last",
-    }
-}
-
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("finding this program")?;
     let mut runs: Vec<Value> = Vec::new();
@@ -75,7 +67,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                     .arg("--noise")
                     .arg(noise.as_str())
                     .arg("--order")
-                    .arg(order_arg(args))
+                    .arg(args.order.as_str())
                     .output()
                     .context("running a world")?;
                 if !out.status.success() {
@@ -136,7 +128,7 @@ fn render(args: &Args, runs: &[Value]) -> String {
     let _ = writeln!(
         t,
         "# Reconciler accuracy: {} order, sizes {}\n",
-        order_arg(args),
+        args.order.as_str(),
         args.sizes.join(", ")
     );
     render_runs(&mut t, runs);

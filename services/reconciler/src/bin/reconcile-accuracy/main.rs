@@ -271,12 +271,12 @@ fn measure_run(
     let settle_start = Instant::now();
     engine.settle(now);
     let elapsed = elapsed + settle_start.elapsed();
-    // with --trace, the decisions of a replay with the settled weights, registry first
+    // with --trace, the decisions of a replay with the settled weights, in the settle order
     if let Some(n) = &needle {
-        println!("--- replay with the settled weights, registry first ---");
+        println!("--- replay with the settled weights, in the settle pass's order ---");
         let mut again = Engine::new();
         again.fix_weights(engine.weights().clone());
-        let feed = accuracy::feed_of(contracts, accuracy::FeedOrder::RegistryFirst);
+        let feed = accuracy::feed_of(contracts, accuracy::FeedOrder::Canonical);
         accuracy::run_traced(&mut again, feed, now, |_, ch| print_replayed(n, ch));
     }
     if let Some(specs) = &args.explain {

@@ -125,11 +125,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 .arg("--bad-records")
                 .arg(args.bad_records.to_string())
                 .arg("--order")
-                .arg(match args.order {
-                    hub_reconciler::accuracy::FeedOrder::Time => "time",
-                    hub_reconciler::accuracy::FeedOrder::RegistryFirst => "registry-first",
-                    hub_reconciler::accuracy::FeedOrder::RegistryLast => "registry-last",
-                })
+                .arg(args.order.as_str())
                 .output()
                 .context("running a world")?;
             if !out.status.success() {
