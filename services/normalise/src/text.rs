@@ -21,6 +21,9 @@
 //!   (`HTX`, `SX`) stay as written. [`words`] applies it to every ASCII word, so the parsers
 //!   of this crate (organisation names, addresses, person names) all see the repaired form;
 //!   [`fold`] itself stays a pure folding.
+//! - [`unswap_word`]: two neighbouring letters swapped in a word written with diacritics
+//!   (`Nmậ` → `Nậm`, `Thươgn` → `Thương`): a word that is no syllable is put back when
+//!   exactly one swap makes it one. [`words`] applies it to every such word.
 //!
 //! `fold` runs over millions of names, so it does a single pass, allocates only the output
 //! string (or nothing at all with [`fold_into`] and a reused buffer), and maps the Vietnamese
@@ -387,6 +390,46 @@ pub fn repair_word(word: &str) -> Option<String> {
     (candidate != word && is_syllable(&candidate)).then_some(candidate)
 }
 
+/// The word `raw` (NFC, lower case) was meant to be, when two neighbouring letters of it were
+/// swapped: `None` unless it is written with diacritics, is no Vietnamese syllable, and
+/// exactly one swap makes it one. Letters only, three to eight of them. A word typed without
+/// diacritics is left alone: abbreviations are (`Cty` is no `cyt`), and the matcher pairs
+/// such slips itself.
+///
+/// ```
+/// use hub_normalise::text::unswap_word;
+/// assert_eq!(unswap_word("nmậ").as_deref(), Some("nậm"));
+/// assert_eq!(unswap_word("thươgn").as_deref(), Some("thương"));
+/// assert_eq!(unswap_word("nậm"), None); // already a syllable
+/// assert_eq!(unswap_word("cty"), None); // no diacritics: an abbreviation, maybe
+/// ```
+pub fn unswap_word(raw: &str) -> Option<String> {
+    let chars: Vec<char> = raw.chars().collect();
+    if raw.is_ascii()
+        || !(3..=8).contains(&chars.len())
+        || !chars.iter().all(|c| c.is_alphabetic())
+        || is_syllable(&fold(raw))
+    {
+        return None;
+    }
+    let mut found = None;
+    for i in 0..chars.len() - 1 {
+        if chars[i] == chars[i + 1] {
+            continue;
+        }
+        let mut c = chars.clone();
+        c.swap(i, i + 1);
+        let candidate: String = c.into_iter().collect();
+        if is_syllable(&fold(&candidate)) {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(candidate);
+        }
+    }
+    found
+}
+
 /// [`fold`], with every word typed without diacritics [`repair_word`]ed: the comparison
 /// form of text that may carry Telex or VNI slips. Dotted abbreviations are glued as in the
 /// parsers (`H.T.X` → `htx`).
@@ -539,13 +582,16 @@ pub(crate) fn words(input: &str) -> Vec<Word> {
         if !cur.is_empty() {
             let parts = camel_parts(cur, humps);
             for (k, part) in parts.iter().enumerate() {
-                let folded = fold_word(part);
+                let mut raw = (*part).to_owned();
+                let mut folded = fold_word(part);
+                if !is_syllable(&folded)
+                    && let Some(meant) = unswap_word(part)
+                {
+                    folded = fold(&meant);
+                    raw = meant;
+                }
                 if !folded.is_empty() {
-                    let w = Word {
-                        raw: (*part).to_owned(),
-                        folded,
-                        seg,
-                    };
+                    let w = Word { raw, folded, seg };
                     out.push((w, *dots_only && k == 0));
                 }
             }
@@ -797,6 +843,26 @@ mod tests {
                 assert_eq!(repair_word(&w), None, "{w} in {n}");
             }
         }
+    }
+
+    #[test]
+    fn neighbouring_letters_swapped_are_put_back() {
+        for (typed, meant) in [
+            ("nmậ", "nậm"),
+            ("thươgn", "thương"),
+            ("lnợ", "lợn"),
+            ("mưnờg", "mường"),
+        ] {
+            assert_eq!(unswap_word(typed).as_deref(), Some(meant), "{typed}");
+        }
+        // syllables, abbreviations, numbers and long words stay as written
+        for w in ["nậm", "htx", "cty", "nma", "mihn", "2", "nậmkhaoxã", "hòn"] {
+            assert_eq!(unswap_word(w), None, "{w}");
+        }
+        assert_eq!(
+            fold_typed("HTX SX và Thươgn mại lnợ đen Nmậ Sỏ"),
+            "htx sx va thuong mai lon den nam so"
+        );
     }
 
     #[test]

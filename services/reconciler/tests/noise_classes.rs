@@ -463,9 +463,9 @@ fn a_record_that_names_one_candidate_exactly_is_not_doubtful() {
     assert_eq!(e.stats().open_reviews, 0, "{:?}", ch.decisions);
 }
 
-/// A loan typed with a slip in a sector word, which an operator confirmed as the registry's
-/// organisation; a report entry naming the registered person then joins it too: the loan's
-/// slip is not another organisation speaking against the match.
+/// A loan typed with a slip in a sector word (`Tổmg`), which an operator confirmed as the
+/// registry's organisation; a report entry naming the registered person then joins it too:
+/// the loan's slip is not another organisation speaking against the match.
 #[test]
 fn a_slip_in_a_word_is_not_a_member_conflict_when_the_person_agrees() {
     let mut e = Engine::new();
@@ -485,7 +485,7 @@ fn a_slip_in_a_word_is_not_a_member_conflict_when_the_person_agrees() {
         &mut e,
         loan(
             "L-1",
-            "HTX Dịch vụ Tổgn hợp Bum Tở",
+            "HTX Dịch vụ Tổmg hợp Bum Tở",
             BorrowerType::Cooperative,
             None,
             "Tả Lèng, Tam Đường",
@@ -654,6 +654,45 @@ fn other_cooperative_of_one_person(weights: Weights) {
             !pair.expect("both observed").identity_contradiction,
             "{name}"
         );
+    }
+}
+
+/// Two neighbouring letters swapped, typed with diacritics (`Nmậ` for `Nậm`, `Thươgn` for
+/// `Thương`, `lnợ` for `lợn`) or without (`Nma`): the registry's cooperative, with the
+/// hand-set weights and with estimated ones.
+#[test]
+fn neighbouring_letters_swapped() {
+    for weights in [Weights::legacy().clone(), Weights::prior()] {
+        for (reg_name, loan_name) in [
+            (
+                "Hợp tác xã Sản xuất và Thương mại lợn đen Nậm Sỏ",
+                "HTX Sản xuất và Thươgn mại lnợ đen Nmậ Sỏ",
+            ),
+            (
+                "Hợp tác xã Chăn nuôi Dịch vụ Nậm Khăn Lù",
+                "HTX CN DV Nma Khan Lu",
+            ),
+            (
+                "Hợp tác xã Kinh doanh Dịch vụ mắc ca Mường So số 2",
+                "HTX KD dịch vụ mắc ca mưnờg So số 2",
+            ),
+        ] {
+            let mut e = one_htx("LM-S", reg_name, BAN_HON);
+            e.fix_weights(weights.clone());
+            let ch = lo(
+                &mut e,
+                loan(
+                    "L-1",
+                    loan_name,
+                    BorrowerType::Cooperative,
+                    None,
+                    "Bản Hon, Tam Đường",
+                    None,
+                    None,
+                ),
+            );
+            assert_joins(&(e, ch), "LM-S", loan_name);
+        }
     }
 }
 

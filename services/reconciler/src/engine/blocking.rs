@@ -11,7 +11,7 @@
 //! | `P` phone (E.164) | province | the same representative's phone |
 //! | `R` representative's normalised name | district | the same representative |
 //! | `G` representative's given name and a place word of the name | district | the same representative written another way (`Văn Minh`, `Minh Lò Văn`) |
-//! | `N` each pair of distinctive name words (places, products, numbers) | district | names sharing two words |
+//! | `N` each pair of distinctive name words (places, products, numbers) | district | names sharing two words, or one with two letters swapped |
 //! | `M` a distinctive word of a name with a single one | district | one-word names |
 //! | `J` distinctive words glued | district | names spaced differently |
 //!
@@ -27,7 +27,7 @@
 
 use std::collections::HashMap;
 
-use super::features::{Features, Interner, MixState, TokClass, Unit};
+use super::features::{Features, Interner, MixState, TokClass, Unit, letters_key};
 
 /// A key list longer than this is skipped when more selective keys already found candidates.
 pub const BROAD: usize = 64;
@@ -101,10 +101,11 @@ fn key(parts: &[&[u8]]) -> u64 {
 }
 
 /// The keys an observation is indexed under (`query = false`) or looked up with
-/// (`query = true`: every district when its own is unknown, and code deletions). Words and
-/// representatives enter keys by their interned ids: keys only ever meet keys of the same
+/// (`query = true`: every district when its own is unknown, and code deletions). Name words
+/// enter keys by their letters in order ([`letters_key`]: `Nmậ` finds `Nậm`),
+/// representatives by their interned ids: keys only ever meet keys of the same
 /// engine.
-pub fn keys(f: &Features, _interner: &Interner, query: bool, out: &mut Vec<(u64, KeyKind)>) {
+pub fn keys(f: &Features, interner: &Interner, query: bool, out: &mut Vec<(u64, KeyKind)>) {
     out.clear();
     if let Some(c) = &f.code {
         let d = c.digits();
@@ -139,15 +140,17 @@ pub fn keys(f: &Features, _interner: &Interner, query: bool, out: &mut Vec<(u64,
         }
         scopes.push(unknown);
     }
+    // words by their letters in order, so that two letters swapped find the word
     let mut words: Vec<[u8; 4]> = f
         .tokens
         .iter()
         .filter(|t| t.class != TokClass::Sector)
         .take(MAX_PAIR_WORDS)
-        .map(|t| t.id.to_le_bytes())
+        .map(|t| letters_key(interner.get(t.id)).to_le_bytes())
         .collect();
     // a pair is the same whichever word comes first
     words.sort_unstable_by_key(|w| u32::from_le_bytes(*w));
+    words.dedup();
     let joined = f.joined.to_le_bytes();
     let rep = f.rep.map(u32::to_le_bytes);
     // the given name beside each place word of the name: within a district, few of a
@@ -157,7 +160,7 @@ pub fn keys(f: &Features, _interner: &Interner, query: bool, out: &mut Vec<(u64,
         .iter()
         .filter(|t| t.class == TokClass::Place)
         .take(MAX_GIVEN_PLACES)
-        .map(|t| t.id.to_le_bytes())
+        .map(|t| letters_key(interner.get(t.id)).to_le_bytes())
         .collect();
     let given: Vec<[u8; 4]> = f.rep_given.iter().map(|g| g.to_le_bytes()).collect();
     for s in &scopes {

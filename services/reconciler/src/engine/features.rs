@@ -668,6 +668,30 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
     }
 }
 
+/// Whether `b` is `a` with two neighbouring letters swapped (`nma`, `nam`): the one slip a
+/// typist makes whatever the keyboard, diacritics or not. Three letters or more.
+pub fn swapped_neighbours(a: &str, b: &str) -> bool {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    if x.len() != y.len() || x.len() < 3 || x == y {
+        return false;
+    }
+    let Some(i) = x.iter().zip(y).position(|(p, q)| p != q) else {
+        return false;
+    };
+    i + 1 < x.len() && x[i] == y[i + 1] && x[i + 1] == y[i] && x[i + 2..] == y[i + 2..]
+}
+
+/// A word's letters in order (`nam`, `nma` and `man` alike): blocking keys on it find a
+/// name with two letters swapped.
+pub fn letters_key(word: &str) -> u32 {
+    let mut b: Vec<u8> = word.bytes().collect();
+    b.sort_unstable();
+    // FNV-1a, 32 bits
+    b.iter().fold(0x811c_9dc5u32, |h, c| {
+        (h ^ u32::from(*c)).wrapping_mul(0x0100_0193)
+    })
+}
+
 /// The names of the provinces served (`REFERENCE_DIRS`; Lai Châu's alone by default): their
 /// words are a record's local words.
 fn province_names() -> impl Iterator<Item = &'static str> {

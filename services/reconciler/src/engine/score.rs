@@ -33,7 +33,8 @@
 //! rule (`registration_code`), unless everything else strongly disagrees.
 
 use super::features::{
-    Features, Interner, KindClass, PRODUCT_PREFIX, Tok, TokClass, near, within_one_edit,
+    Features, Interner, KindClass, PRODUCT_PREFIX, Tok, TokClass, near, swapped_neighbours,
+    within_one_edit,
 };
 use super::weights::{self, Feature, Levels, PairClass, Weights};
 
@@ -255,7 +256,8 @@ fn diff_tokens(ta: &[Tok], tb: &[Tok]) -> (f64, Vec<Tok>, Vec<Tok>) {
 /// Pairs leftover place words one typo apart (five letters or more; sector and product
 /// words are a closed list: a different one is another word, `nong` vs `tong`), removes
 /// them from both lists and returns their weight. Two names both written with diacritics
-/// that fold to different words are different words: no typo is possible then.
+/// that fold to different words are different words, but for two neighbouring letters
+/// swapped (`Nmậ` for `Nậm`, three letters or more), a slip of any keyboard.
 fn pair_typos(
     a: &Features,
     b: &Features,
@@ -263,9 +265,10 @@ fn pair_typos(
     only_b: &mut Vec<Tok>,
     interner: &Interner,
 ) -> f64 {
-    if !(a.ascii || b.ascii) {
+    if only_a.is_empty() || only_b.is_empty() {
         return 0.0;
     }
+    let any_typo = a.ascii || b.ascii;
     let mut fuzzy = 0.0;
     let mut used_b = vec![false; only_b.len()];
     only_a.retain(|x| {
@@ -274,7 +277,11 @@ fn pair_typos(
         }
         let xs = interner.get(x.id);
         for (k, y) in only_b.iter().enumerate() {
-            if !used_b[k] && y.class == x.class && near(xs, interner.get(y.id)) {
+            let ys = interner.get(y.id);
+            if !used_b[k]
+                && y.class == x.class
+                && ((any_typo && near(xs, ys)) || swapped_neighbours(xs, ys))
+            {
                 used_b[k] = true;
                 fuzzy += 0.8 * tok_weight(x, a, b);
                 return false;
