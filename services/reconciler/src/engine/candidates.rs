@@ -111,13 +111,15 @@ impl Engine {
             .filter(|(l, _)| !l.is_empty())
             .collect();
         lists.sort_by_key(|(l, _)| l.len());
-        // pre-score identities by the keys they share, rarer keys weighing more; a list's
-        // identities are looked up first, all together (independent reads the processor
-        // overlaps: in a large engine each is a cache miss), then tallied
-        let mut pre: HashMap<u32, (f64, [u32; MEMBERS_SCORED], usize)> = HashMap::new();
+        // pre-score identities by the keys they share, rarer keys weighing more, each key once
+        // per identity (an identity of many records sharing one word must not outrank one
+        // whose single record shares every word); a list's identities are looked up first,
+        // all together (independent reads the processor overlaps: in a large engine each is
+        // a cache miss), then tallied
+        let mut pre: HashMap<u32, (f64, [u32; MEMBERS_SCORED], usize, usize)> = HashMap::new();
         let mut of: Vec<Option<u32>> = Vec::new();
         let mut visits = 0usize;
-        for (list, kind) in &lists {
+        for (li, (list, kind)) in lists.iter().enumerate() {
             if !pre.is_empty() && (list.len() > blocking::BROAD || visits >= blocking::MAX_VISITS) {
                 continue;
             }
@@ -133,8 +135,13 @@ impl Engine {
                 let Some(ii) = *ii else {
                     continue;
                 };
-                let e = pre.entry(ii).or_insert((0.0, [0; MEMBERS_SCORED], 0));
-                e.0 += w;
+                let e = pre
+                    .entry(ii)
+                    .or_insert((0.0, [0; MEMBERS_SCORED], 0, usize::MAX));
+                if e.3 != li {
+                    e.0 += w;
+                    e.3 = li;
+                }
                 if e.2 < MEMBERS_SCORED && !e.1[..e.2].contains(&o) {
                     e.1[e.2] = o;
                     e.2 += 1;
@@ -144,7 +151,7 @@ impl Engine {
         self.key_buf = buf;
         let mut ranked: Vec<Blocked> = pre
             .into_iter()
-            .map(|(i, (w, hits, n))| (i, w, hits, n))
+            .map(|(i, (w, hits, n, _))| (i, w, hits, n))
             .collect();
         let order = |a: &Blocked, b: &Blocked| {
             b.1.total_cmp(&a.1).then_with(|| {
