@@ -984,3 +984,92 @@ fn doubtful_between_two_registrations(weights: Weights) {
         "the settle pass settled L-1's doubt"
     );
 }
+
+/// Blocking ranks candidate identities by the keys they share, each key once per identity: a
+/// registration that shares every word with a record stays among its candidates however
+/// many records its namesakes of other sectors hold (here 13 of them, five records each, the
+/// loans with their registration's phone: the engine scores 12 identities in full).
+#[test]
+fn a_registration_stays_a_candidate_however_large_its_namesakes() {
+    const SECTORS: [&str; 13] = [
+        "Nông nghiệp",
+        "Lâm nghiệp",
+        "Chăn nuôi",
+        "Sản xuất",
+        "Kinh doanh",
+        "Thương mại",
+        "Dịch vụ",
+        "Xây dựng",
+        "Vận tải",
+        "Du lịch",
+        "Tổng hợp",
+        "Chế biến",
+        "Nông lâm nghiệp",
+    ];
+    let mut e = Engine::new();
+    reg(
+        &mut e,
+        registry(
+            "LM-R",
+            "Hợp tác xã thảo quả Nà Hừ",
+            OrgKind::Htx,
+            None,
+            BAN_HON,
+            None,
+            None,
+        ),
+    );
+    for (k, sector) in SECTORS.iter().enumerate() {
+        let name = format!("Hợp tác xã {sector} thảo quả Nà Hừ");
+        let id = format!("LM-{k}");
+        reg(
+            &mut e,
+            registry(
+                &id,
+                &name,
+                OrgKind::Htx,
+                None,
+                BAN_HON,
+                None,
+                Some(&format!("+849123456{k:02}")),
+            ),
+        );
+        for j in 0..4 {
+            lo(
+                &mut e,
+                loan(
+                    &format!("L-{k}-{j}"),
+                    &name,
+                    BorrowerType::Cooperative,
+                    None,
+                    "Bản Hon, Tam Đường",
+                    None,
+                    Some(&format!("09123456{k:02}")),
+                ),
+            );
+        }
+        assert_eq!(
+            e.members(e.identity_of(&r("coop-alliance", &id)).expect("registered"))
+                .map(|m| m.len()),
+            Some(5),
+            "{name}"
+        );
+    }
+    lo(
+        &mut e,
+        loan(
+            "Q",
+            "HTX thảo quả Nà Hừ",
+            BorrowerType::Cooperative,
+            None,
+            "Bản Hon, Tam Đường",
+            None,
+            None,
+        ),
+    );
+    assert_eq!(
+        e.identity_of(&r("loan-fund", "Q")),
+        e.identity_of(&r("coop-alliance", "LM-R")),
+        "the loan names LM-R word for word"
+    );
+}

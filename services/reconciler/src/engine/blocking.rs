@@ -22,8 +22,8 @@
 //! a key whose list is longer than [`BROAD`] is skipped once more selective keys found
 //! candidates, no further key is read once [`MAX_VISITS`] entries were, and lists are never
 //! read past [`SCAN_LIMIT`]. Candidates are ranked by the
-//! keys they share (rarer keys weigh more) and only the best [`MAX_CANDIDATES`] identities
-//! are scored in full.
+//! keys they share (rarer keys weigh more; each key once per identity, however many of its
+//! records it hits) and only the best [`MAX_CANDIDATES`] identities are scored in full.
 
 use std::collections::HashMap;
 
