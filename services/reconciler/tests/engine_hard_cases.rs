@@ -851,64 +851,39 @@ fn a_record_that_contradicts_the_registration_does_not_chain_into_its_identity()
     );
     let lm1 = r("coop-alliance", "LM-1");
     let org = e.identity_of(&lm1).expect("LM-1's organisation");
+    // a loan of Tả Lèng, without a representative: the organisation it lands in
+    let to = |e: &mut Engine, no: &str, name: &str, code: Option<&str>| {
+        let address = "Tả Lèng, Tam Đường, Lai Châu";
+        let l = loan(
+            no,
+            name,
+            BorrowerType::Cooperative,
+            code,
+            address,
+            None,
+            None,
+        );
+        lo(e, l);
+        e.identity_of(&r("loan-fund", no))
+    };
     // a clerk leaves the product out: the loan is LM-1's
-    lo(
-        &mut e,
-        loan(
-            "Q-1",
-            "HTX Nông nghiệp Tả Lèng số 2",
-            BorrowerType::Cooperative,
-            None,
-            "Tả Lèng, Tam Đường, Lai Châu",
-            None,
-            None,
-        ),
-    );
-    assert_eq!(e.identity_of(&r("loan-fund", "Q-1")), Some(org));
+    let q1 = to(&mut e, "Q-1", "HTX Nông nghiệp Tả Lèng số 2", None);
+    assert_eq!(q1, Some(org));
     // resembles Q-1 word for word but names another product than the registration
-    lo(
+    let q2 = to(
         &mut e,
-        loan(
-            "Q-2",
-            "HTX Nông nghiệp dược liệu Tả Lèng số 2",
-            BorrowerType::Cooperative,
-            None,
-            "Tả Lèng, Tam Đường, Lai Châu",
-            None,
-            None,
-        ),
+        "Q-2",
+        "HTX Nông nghiệp dược liệu Tả Lèng số 2",
+        None,
     );
-    let q2 = e.identity_of(&r("loan-fund", "Q-2"));
     assert!(q2.is_some_and(|i| i != org), "another product: {q2:?}");
     // the registration's own name with another taxpayer's code
-    lo(
-        &mut e,
-        loan(
-            "Q-3",
-            "HTX Nông nghiệp dong riềng Tả Lèng số 2",
-            BorrowerType::Cooperative,
-            Some("6200987001"),
-            "Tả Lèng, Tam Đường, Lai Châu",
-            None,
-            None,
-        ),
-    );
-    let q3 = e.identity_of(&r("loan-fund", "Q-3"));
+    let named = "HTX Nông nghiệp dong riềng Tả Lèng số 2";
+    let q3 = to(&mut e, "Q-3", named, Some("6200987001"));
     assert!(q3.is_some_and(|i| i != org), "another tax code: {q3:?}");
     // a code one swap away is a slip: it is LM-1's
-    lo(
-        &mut e,
-        loan(
-            "Q-4",
-            "HTX Nông nghiệp dong riềng Tả Lèng số 2",
-            BorrowerType::Cooperative,
-            Some("6200124356"),
-            "Tả Lèng, Tam Đường, Lai Châu",
-            None,
-            None,
-        ),
-    );
-    assert_eq!(e.identity_of(&r("loan-fund", "Q-4")), Some(org));
+    let q4 = to(&mut e, "Q-4", named, Some("6200124356"));
+    assert_eq!(q4, Some(org));
 }
 
 /// Two registered cooperatives of one commune share a name: a loan that names it and says

@@ -27,7 +27,7 @@
 
 use std::collections::HashMap;
 
-use super::features::{Features, Interner, MixState, TokClass, Unit, letters_key};
+use super::features::{Features, Interner, MixState, TokClass, Unit};
 
 /// A key list longer than this is skipped when more selective keys already found candidates.
 pub const BROAD: usize = 64;
@@ -102,7 +102,7 @@ fn key(parts: &[&[u8]]) -> u64 {
 
 /// The keys an observation is indexed under (`query = false`) or looked up with
 /// (`query = true`: every district when its own is unknown, and code deletions). Name words
-/// enter keys by their letters in order ([`letters_key`]: `Nmậ` finds `Nậm`),
+/// enter keys by their letters in order ([`Interner::letters`]: `Nmậ` finds `Nậm`),
 /// representatives by their interned ids: keys only ever meet keys of the same
 /// engine.
 pub fn keys(f: &Features, interner: &Interner, query: bool, out: &mut Vec<(u64, KeyKind)>) {
@@ -146,7 +146,7 @@ pub fn keys(f: &Features, interner: &Interner, query: bool, out: &mut Vec<(u64, 
         .iter()
         .filter(|t| t.class != TokClass::Sector)
         .take(MAX_PAIR_WORDS)
-        .map(|t| letters_key(interner.get(t.id)).to_le_bytes())
+        .map(|t| interner.letters(t.id).to_le_bytes())
         .collect();
     // a pair is the same whichever word comes first
     words.sort_unstable_by_key(|w| u32::from_le_bytes(*w));
@@ -160,7 +160,7 @@ pub fn keys(f: &Features, interner: &Interner, query: bool, out: &mut Vec<(u64, 
         .iter()
         .filter(|t| t.class == TokClass::Place)
         .take(MAX_GIVEN_PLACES)
-        .map(|t| letters_key(interner.get(t.id)).to_le_bytes())
+        .map(|t| interner.letters(t.id).to_le_bytes())
         .collect();
     let given: Vec<[u8; 4]> = f.rep_given.iter().map(|g| g.to_le_bytes()).collect();
     for s in &scopes {

@@ -240,9 +240,9 @@ impl Engine {
         }
         let (mut sc, anchor) = best?;
         // the registration is the organisation's own name and tax code: a record whose name
-        // says another product or number, or whose tax code is not a slip of it, is another
-        // organisation's, however well it matches the identity's other records (which it
-        // would otherwise chain to)
+        // says another product, number or place, or whose tax code is not a slip of it, is
+        // another organisation's, however well it matches the identity's other records
+        // (which it would otherwise chain to)
         if vetoed || (against_registration && f.obs_kind != ObservationKind::Registry) {
             return None;
         }

@@ -212,6 +212,9 @@ impl Features {
 pub struct Interner {
     ids: HashMap<Box<str>, u32>,
     words: Vec<Box<str>>,
+    /// [`letters_key`] of each word, computed once when it is interned (blocking asks for it
+    /// on every observation).
+    letters: Vec<u32>,
     person_similarity: PersonCache,
 }
 
@@ -269,12 +272,21 @@ impl Interner {
         }
         let id = self.words.len() as u32;
         self.words.push(s.into());
+        self.letters.push(letters_key(s));
         self.ids.insert(s.into(), id);
         id
     }
 
     pub fn get(&self, id: u32) -> &str {
         self.words.get(id as usize).map_or("", |w| w)
+    }
+
+    /// [`letters_key`] of an interned word.
+    pub fn letters(&self, id: u32) -> u32 {
+        self.letters
+            .get(id as usize)
+            .copied()
+            .unwrap_or_else(|| letters_key(""))
     }
 
     /// [`person::similarity`] of two interned (normalised) person names.
