@@ -229,14 +229,15 @@ const ONSETS: &[&[u8]] = &[
 
 /// Vowel clusters (folded) that end the syllable: no final consonant after them.
 const OPEN_CLUSTERS: &[&[u8]] = &[
-    b"ai", b"ao", b"au", b"ay", b"eo", b"eu", b"ia", b"iu", b"oi", b"ui", b"uu", b"ua", b"ieu",
-    b"yeu", b"oai", b"oay", b"oeo", b"uoi", b"uou", b"uya", b"uyu", b"uay", b"oao",
+    b"ai", b"ao", b"au", b"ay", b"eo", b"eu", b"ia", b"iu", b"oi", b"ui", b"uu", b"ieu", b"yeu",
+    b"oai", b"oay", b"oeo", b"uoi", b"uou", b"uya", b"uyu", b"uay", b"oao",
 ];
 /// Vowel clusters (folded) that need a final consonant (`tiên`, `yên`, `chuyện`).
 const CLOSED_CLUSTERS: &[&[u8]] = &[b"ie", b"ye", b"uye"];
-/// Vowel clusters (folded) with or without a final consonant.
+/// Vowel clusters (folded) with or without a final consonant (`ua`: `mua`, and `uâ` in
+/// `xuất`, `tuần`).
 const FREE_CLUSTERS: &[&[u8]] = &[
-    b"a", b"e", b"i", b"o", b"u", b"y", b"oa", b"oe", b"ue", b"uy", b"uo",
+    b"a", b"e", b"i", b"o", b"u", b"y", b"oa", b"oe", b"ue", b"uy", b"uo", b"ua",
 ];
 /// Final consonants.
 const CODAS: &[&[u8]] = &[b"", b"c", b"ch", b"m", b"n", b"ng", b"nh", b"p", b"t"];
@@ -390,9 +391,22 @@ pub fn repair_word(word: &str) -> Option<String> {
     (candidate != word && is_syllable(&candidate)).then_some(candidate)
 }
 
+/// Whether the tone mark of `word` (NFC, lower case) may sit on a syllable with its final
+/// consonant: one closed by `p`, `t`, `c` or `ch` takes only the acute or the dot below
+/// (`ếch`, never `èch`).
+fn tone_fits(word: &str) -> bool {
+    let stopped = [b"p".as_slice(), b"t", b"c", b"ch"]
+        .iter()
+        .any(|c| fold(word).as_bytes().ends_with(c));
+    !stopped
+        || !word
+            .nfd()
+            .any(|m| matches!(m, '\u{0300}' | '\u{0303}' | '\u{0309}'))
+}
+
 /// The word `raw` (NFC, lower case) was meant to be, when two neighbouring letters of it were
 /// swapped: `None` unless it is written with diacritics, is no Vietnamese syllable, and
-/// exactly one swap makes it one. Letters only, three to eight of them. A word typed without
+/// exactly one swap makes it one (its tone mark fitting: [`tone_fits`]). Letters only, three to eight of them. A word typed without
 /// diacritics is left alone: abbreviations are (`Cty` is no `cyt`), and the matcher pairs
 /// such slips itself.
 ///
@@ -420,7 +434,7 @@ pub fn unswap_word(raw: &str) -> Option<String> {
         let mut c = chars.clone();
         c.swap(i, i + 1);
         let candidate: String = c.into_iter().collect();
-        if is_syllable(&fold(&candidate)) {
+        if is_syllable(&fold(&candidate)) && tone_fits(&candidate) {
             if found.is_some() {
                 return None;
             }
@@ -836,6 +850,7 @@ mod tests {
             "Nguyễn Thị Thu Hà Quỳnh Huỳnh Nghiêm Khuyến Giàng Seo Phử Tẩn Láo Lở Chảo",
             "Hợp tác xã nông nghiệp dịch vụ chè dược liệu thảo quả xoong boong Noong Hẻo",
             "Khuya Người Nguyễn Chuyện Quyết Thuở Giếng Gì Ngoéo Tiểu Yêu Oải Khoắng",
+            "Sản xuất Tuần Luật Chuẩn Khuất Mua Của",
         ]);
         for n in names {
             for w in tokens(n) {
@@ -852,6 +867,8 @@ mod tests {
             ("thươgn", "thương"),
             ("lnợ", "lợn"),
             ("mưnờg", "mường"),
+            // `èch` is no syllable either: a grave tone never closes on `ch`
+            ("cèh", "chè"),
         ] {
             assert_eq!(unswap_word(typed).as_deref(), Some(meant), "{typed}");
         }
@@ -890,6 +907,9 @@ mod tests {
             ("lamz", "lam"),
             ("hopwj", "hop"),
             ("nhw", "nhu"),
+            // `uâ` before a final consonant
+            ("xuaat", "xuat"),
+            ("tuaanf", "tuan"),
         ] {
             assert_eq!(repair_word(typed).as_deref(), Some(meant), "{typed}");
         }

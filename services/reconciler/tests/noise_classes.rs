@@ -132,6 +132,42 @@ fn telex_and_vni_slips_nfd_and_odd_spaces() {
     }
 }
 
+/// A Telex circumflex typed as a doubled vowel before a final consonant (`xuaat`: xuất) in a
+/// sector word, by the registration's own phone and a tax code with two digits swapped.
+#[test]
+fn a_doubled_vowel_in_a_sector_word() {
+    for weights in [Weights::legacy().clone(), Weights::prior()] {
+        let mut e = Engine::new();
+        e.fix_weights(weights);
+        reg(
+            &mut e,
+            registry(
+                "LM-X",
+                "Hợp tác xã Sản xuất và Thương mại chuối Chiềng Khay số 2",
+                OrgKind::Htx,
+                Some("6200123456"),
+                "03430",
+                Some("Lò Văn Minh"),
+                Some("0912345678"),
+            ),
+        );
+        let name = "HTX San xuaat va  Thuong mai Chieng Khay so 2";
+        let ch = lo(
+            &mut e,
+            loan(
+                "L-X",
+                name,
+                BorrowerType::Cooperative,
+                Some("6200124356"),
+                "bản Chiềng Khay, xã Khun Há, huyện Tam Đường, tỉnh Lai Châu",
+                Some("Lò Văn Minh"),
+                Some("0912345678"),
+            ),
+        );
+        assert_joins(&(e, ch), "LM-X", name);
+    }
+}
+
 #[test]
 fn a_place_name_appended_to_the_name() {
     for (i, name) in [
@@ -693,6 +729,40 @@ fn neighbouring_letters_swapped() {
             );
             assert_joins(&(e, ch), "LM-S", loan_name);
         }
+        // a swap that two syllables could undo, one of which no tone allows (`èch`), beside a
+        // namesake of another product: the loan is the tea cooperative's
+        let mut e = one_htx(
+            "LM-S",
+            "Hợp tác xã Kinh doanh Dịch vụ chè Bản Lang số 2",
+            "03577",
+        );
+        e.fix_weights(weights.clone());
+        reg(
+            &mut e,
+            registry(
+                "LM-D",
+                "Hợp tác xã Kinh doanh Dịch vụ dong riềng Bản Lang số 2",
+                OrgKind::Htx,
+                None,
+                "03577",
+                None,
+                None,
+            ),
+        );
+        let loan_name = "HTXDV KD CÈH BẢN LANG SỐ 2";
+        let ch = lo(
+            &mut e,
+            loan(
+                "L-1",
+                loan_name,
+                BorrowerType::Cooperative,
+                None,
+                "bản Tả Chải, xã Bản Lang, huyện Phong Thổ",
+                None,
+                None,
+            ),
+        );
+        assert_joins(&(e, ch), "LM-S", loan_name);
     }
 }
 

@@ -226,3 +226,18 @@ pub(crate) fn place_units(words: &[String]) -> (Vec<&'static str>, Option<&'stat
     }
     (communes_in, district)
 }
+
+/// Whether place phrase `unit` (folded words) names a post-reform (2025) unit one of whose
+/// old communes phrase `commune` names, a commune other than the unit's namesake: `Lê Lợi`
+/// and `Pú Đao` (Pú Đao became part of Lê Lợi), not `Lê Lợi` and `Lê Lợi`.
+pub(crate) fn unit_holds_commune(unit: &[String], commune: &[String]) -> bool {
+    indexes().iter().any(|idx| {
+        idx.units_2025.iter().filter(|u| u.words == unit).any(|u| {
+            u.old.iter().any(|&c| {
+                idx.names.iter().any(|n| {
+                    n.target == Target::Commune(c) && n.words == commune && n.words != u.words
+                })
+            })
+        })
+    })
+}

@@ -49,7 +49,7 @@ mod index;
 mod mentions;
 
 use index::*;
-pub(crate) use index::{place_phrases, place_units};
+pub(crate) use index::{place_phrases, place_units, unit_holds_commune};
 use mentions::*;
 
 /// The lowest confidence [`resolve`] and [`resolve_district`] return.

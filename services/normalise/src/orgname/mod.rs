@@ -39,6 +39,7 @@ mod suffix;
 use lexicon::*;
 use suffix::{
     district_after_its_commune, doubled_trailing_place, place_suffix_start, suffix_places,
+    unit_after_its_commune,
 };
 
 /// What kind of organisation a name suggests.
@@ -356,9 +357,12 @@ pub fn parse(name: &str) -> OrgName {
         parsed = prefix;
         cut = start;
     }
-    // A district glued to the end after a commune of that district, with no separator
-    // (`HTX Phúc Than Than Uyên`).
-    if let Some(start) = district_after_its_commune(&words[..cut]) {
+    // A district glued to the end after a commune of that district, or a post-reform unit
+    // after one of its old communes, with no separator (`HTX Phúc Than Than Uyên`,
+    // `HTX Pú Đao số 2 Lê Lợi`).
+    if let Some(start) =
+        district_after_its_commune(&words[..cut]).or_else(|| unit_after_its_commune(&words[..cut]))
+    {
         let prefix = parse_words(&words[..start], input_ascii);
         if prefix
             .place_tokens
@@ -1337,6 +1341,22 @@ mod tests {
         }
         // a number before a district the commune is not in: the district is part of the name
         let n = parse("HTX Bản Hon số 2 Sìn Hồ");
+        assert!(n.suffix_place_tokens.is_empty(), "{n:?}");
+        // the post-reform unit glued after one of its old communes (Pú Đao is part of Lê Lợi
+        // since 2025), with or without the number between, is where it is, not its name
+        for (s, core) in [
+            (
+                "HTX DV Tổng hợp Pú Đao số 2 Lê Lợi",
+                &["pu", "dao", "2"][..],
+            ),
+            ("HTX chè Pú Đao Lê Lợi", &["che", "pu", "dao"]),
+        ] {
+            let n = parse(s);
+            assert_eq!(n.core_tokens, v(core), "{s}: {n:?}");
+            assert_eq!(n.suffix_place_tokens, v(&["le", "loi"]), "{s}");
+        }
+        // a commune the unit did not take in: both places are the name
+        let n = parse("HTX Bản Hon Lê Lợi");
         assert!(n.suffix_place_tokens.is_empty(), "{n:?}");
         // a household borrower with its place: a person again
         let n = parse("Lò Văn Minh, Tam Đường");

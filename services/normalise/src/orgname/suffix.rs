@@ -1,6 +1,6 @@
 //! Place suffixes: where the place words written after an organisation's name start (a
-//! separated segment of places, a district glued after its commune, a place written twice),
-//! and which places they name. Reads the lexicon's places; knows nothing of legal forms,
+//! separated segment of places, a district or a post-reform unit glued after its commune, a
+//! place written twice), and which places they name. Reads the lexicon's places; knows nothing of legal forms,
 //! sectors or products, which [`super`] parses in what is left.
 
 use super::lexicon::lexicon;
@@ -23,13 +23,7 @@ pub(super) fn district_after_its_commune(words: &[Word]) -> Option<usize> {
     let (_, d) = crate::address::place_units(district);
     let seg = words[start].seg;
     // the commune ends before a number (`2`, `số 2`, `so 2`) right before the district
-    let mut end = start;
-    if end > 0 && words[end - 1].folded.bytes().all(|b| b.is_ascii_digit()) {
-        end -= 1;
-        if end > 0 && words[end - 1].folded == "so" {
-            end -= 1;
-        }
-    }
+    let end = before_number(words, start);
     lex.places
         .iter()
         .filter(|c| c.len() <= end)
@@ -43,6 +37,45 @@ pub(super) fn district_after_its_commune(words: &[Word]) -> Option<usize> {
                     .any(|cd| Some(*cd) == d)
         })
         .map(|_| start)
+}
+
+/// Where a trailing post-reform unit's name starts, when the words right before it (same
+/// segment) name one of the old communes it took in, maybe with the organisation's number
+/// between them (`… Pú Đao số 2 Lê Lợi`: Pú Đao is part of Lê Lợi since 2025).
+pub(super) fn unit_after_its_commune(words: &[Word]) -> Option<usize> {
+    let lex = lexicon();
+    let n = words.len();
+    lex.places
+        .iter()
+        .filter(|p| p.len() < n && matches_folded(words, n - p.len(), p))
+        .find_map(|unit| {
+            let start = n - unit.len();
+            let seg = words[start].seg;
+            let end = before_number(words, start);
+            lex.places
+                .iter()
+                .filter(|c| c.len() <= end)
+                .any(|c| {
+                    let at = end - c.len();
+                    words[at..start].iter().all(|w| w.seg == seg)
+                        && matches_folded(words, at, c)
+                        && crate::address::unit_holds_commune(unit, c)
+                })
+                .then_some(start)
+        })
+}
+
+/// Where the words before `start` end once a number (`2`, `số 2`, `so 2`) right before it
+/// is left out.
+fn before_number(words: &[Word], start: usize) -> usize {
+    let mut end = start;
+    if end > 0 && words[end - 1].folded.bytes().all(|b| b.is_ascii_digit()) {
+        end -= 1;
+        if end > 0 && words[end - 1].folded == "so" {
+            end -= 1;
+        }
+    }
+    end
 }
 
 /// Where the second of a place name written twice at the end (same segment) starts: no
