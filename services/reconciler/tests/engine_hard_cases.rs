@@ -966,6 +966,80 @@ fn doubtful_between_two_registrations(weights: Weights) {
 /// loans with their registration's phone: the engine scores 12 identities in full).
 #[test]
 fn a_registration_stays_a_candidate_however_large_its_namesakes() {
+    let mut e = Engine::new();
+    reg(
+        &mut e,
+        registry(
+            "LM-R",
+            "Hợp tác xã thảo quả Nà Hừ",
+            OrgKind::Htx,
+            None,
+            BAN_HON,
+            None,
+            None,
+        ),
+    );
+    thirteen_namesakes(&mut e);
+    lo(
+        &mut e,
+        loan(
+            "Q",
+            "HTX thảo quả Nà Hừ",
+            BorrowerType::Cooperative,
+            None,
+            "Bản Hon, Tam Đường",
+            None,
+            None,
+        ),
+    );
+    assert_eq!(
+        e.identity_of(&r("loan-fund", "Q")),
+        e.identity_of(&r("coop-alliance", "LM-R")),
+        "the loan names LM-R word for word"
+    );
+}
+
+/// Among namesakes that share every distinctive word, the one whose sectors a record names
+/// too ranks first: here it registered after 13 namesakes of other sectors, which tie with
+/// it on every other key and, older, would take the 12 places scored in full.
+#[test]
+fn the_namesake_of_the_same_sectors_is_a_candidate_however_many_are_older() {
+    let mut e = Engine::new();
+    thirteen_namesakes(&mut e);
+    reg(
+        &mut e,
+        registry(
+            "LM-R",
+            "Hợp tác xã Dịch vụ Tổng hợp thảo quả Nà Hừ",
+            OrgKind::Htx,
+            None,
+            BAN_HON,
+            None,
+            None,
+        ),
+    );
+    lo(
+        &mut e,
+        loan(
+            "Q",
+            "HTX DV Tổng hợp thảo quả Nà Hừ",
+            BorrowerType::Cooperative,
+            None,
+            "Bản Hon, Tam Đường",
+            None,
+            None,
+        ),
+    );
+    assert_eq!(
+        e.identity_of(&r("loan-fund", "Q")),
+        e.identity_of(&r("coop-alliance", "LM-R")),
+        "the loan names LM-R word for word"
+    );
+}
+
+/// Registers 13 cooperatives `Hợp tác xã <sector> thảo quả Nà Hừ` in Bản Hon, each with four
+/// loans that carry its phone.
+fn thirteen_namesakes(e: &mut Engine) {
     const SECTORS: [&str; 13] = [
         "Nông nghiệp",
         "Lâm nghiệp",
@@ -981,24 +1055,11 @@ fn a_registration_stays_a_candidate_however_large_its_namesakes() {
         "Chế biến",
         "Nông lâm nghiệp",
     ];
-    let mut e = Engine::new();
-    reg(
-        &mut e,
-        registry(
-            "LM-R",
-            "Hợp tác xã thảo quả Nà Hừ",
-            OrgKind::Htx,
-            None,
-            BAN_HON,
-            None,
-            None,
-        ),
-    );
     for (k, sector) in SECTORS.iter().enumerate() {
         let name = format!("Hợp tác xã {sector} thảo quả Nà Hừ");
         let id = format!("LM-{k}");
         reg(
-            &mut e,
+            e,
             registry(
                 &id,
                 &name,
@@ -1011,7 +1072,7 @@ fn a_registration_stays_a_candidate_however_large_its_namesakes() {
         );
         for j in 0..4 {
             lo(
-                &mut e,
+                e,
                 loan(
                     &format!("L-{k}-{j}"),
                     &name,
@@ -1030,21 +1091,93 @@ fn a_registration_stays_a_candidate_however_large_its_namesakes() {
             "{name}"
         );
     }
+}
+
+/// Issue 14: an operator vouches for a review pair, not for the registration one of them
+/// sits with. An NTM entry doubtful between a registration and a loan of another taxpayer
+/// (same name, one commune) is held apart; a second registration of that name takes the
+/// entry's identity. The operator then links the entry to the loan: the entry moves to the
+/// loan's organisation, and the loan, whose tax code contradicts that registration's, does
+/// not join it.
+#[test]
+fn an_operator_link_does_not_bring_a_contradicting_record_under_a_registration() {
+    let mut e = Engine::new();
+    e.fix_weights(Weights::legacy().clone());
+    const NAME: &str = "Hợp tác xã chè Tả Lèng";
+    let (lm1, lm2, q1) = (
+        r("coop-alliance", "LM-1"),
+        r("coop-alliance", "LM-2"),
+        r("loan-fund", "Q-1"),
+    );
+    let rec = |id, code, rep: Option<&str>, phone: Option<&str>| {
+        registry(id, NAME, OrgKind::Htx, Some(code), TA_LENG, rep, phone)
+    };
+    reg(
+        &mut e,
+        rec(
+            "LM-1",
+            "6200123456",
+            Some("Lò Văn Minh"),
+            Some("0912000111"),
+        ),
+    );
     lo(
         &mut e,
         loan(
-            "Q",
-            "HTX thảo quả Nà Hừ",
+            "Q-1",
+            "HTX chè Tả Lèng",
             BorrowerType::Cooperative,
-            None,
-            "Bản Hon, Tam Đường",
-            None,
-            None,
+            Some("6200888111"),
+            "Tả Lèng, Tam Đường, Lai Châu",
+            Some("Giàng A Páo"),
+            Some("0987654321"),
         ),
     );
-    assert_eq!(
-        e.identity_of(&r("loan-fund", "Q")),
-        e.identity_of(&r("coop-alliance", "LM-R")),
-        "the loan names LM-R word for word"
+    let ch = e.ntm_report(
+        &ntm(
+            TA_LENG,
+            2024,
+            1,
+            &[("HTX chè Tả Lèng", Some(OrgKind::Htx), None)],
+        ),
+        now(),
     );
+    assert_eq!(outcome(&ch), DecisionOutcome::Review, "{:?}", ch.decisions);
+    let item = ch
+        .reviews
+        .iter()
+        .find(|i| i.candidate == q1)
+        .expect("a review against the loan");
+    let id = item.review_id;
+    reg(&mut e, rec("LM-2", "6200555444", None, None));
+    let second = e.identity_of(&lm2).expect("LM-2's organisation");
+    assert_eq!(
+        e.identity_of(&entry()),
+        Some(second),
+        "the entry is with LM-2"
+    );
+    let loans = e.identity_of(&q1).expect("the loan's organisation");
+    assert_ne!(loans, second);
+
+    let ch = e
+        .link_review(
+            id,
+            "an.operator",
+            "the loan's chair signed the report",
+            now(),
+        )
+        .expect("linked");
+    assert!(ch.merged.is_empty(), "nothing merged: {:?}", ch.merged);
+    assert_eq!(e.identity_of(&entry()), Some(loans), "the entry moved");
+    assert_eq!(e.identity_of(&q1), Some(loans), "the loan stays apart");
+    assert_eq!(
+        e.identity_of(&lm2),
+        Some(second),
+        "LM-2 keeps its organisation"
+    );
+    assert_ne!(e.identity_of(&lm1), Some(loans));
+    assert_eq!(e.review(id).map(|r| r.status), Some(ReviewStatus::Linked));
+    let e = restored(&e);
+    assert_eq!(e.identity_of(&entry()), Some(loans));
+    assert_eq!(e.identity_of(&lm2), Some(second));
 }

@@ -14,6 +14,7 @@
 //! | `N` each pair of distinctive name words (places, products, numbers) | district | names sharing two words, or one with two letters swapped |
 //! | `M` a distinctive word of a name with a single one | district | one-word names |
 //! | `J` distinctive words glued | district | names spaced differently |
+//! | `W` every word of the name, sector words too, in any order | district | the same name, among namesakes of other sectors |
 //!
 //! District scope: an observation whose district is unknown is indexed under `?` and
 //! queried under every district; one that names a post-reform unit is also queried under
@@ -67,6 +68,7 @@ pub enum KeyKind {
     Pair,
     Single,
     Joined,
+    Whole,
 }
 
 impl KeyKind {
@@ -80,6 +82,7 @@ impl KeyKind {
             KeyKind::Pair => 1.5,
             KeyKind::Single => 1.0,
             KeyKind::Joined => 3.0,
+            KeyKind::Whole => 2.0,
         }
     }
 }
@@ -152,6 +155,15 @@ pub fn keys(f: &Features, interner: &Interner, query: bool, out: &mut Vec<(u64, 
     words.sort_unstable_by_key(|w| u32::from_le_bytes(*w));
     words.dedup();
     let joined = f.joined.to_le_bytes();
+    // the whole name, sector words too (in any order): among namesakes that share every
+    // distinctive word, the one of the same sectors ranks first
+    let whole = {
+        let mut all: Vec<u32> = f.tokens.iter().map(|t| interner.letters(t.id)).collect();
+        all.sort_unstable();
+        all.dedup();
+        let bytes: Vec<u8> = all.iter().flat_map(|w| w.to_le_bytes()).collect();
+        bytes
+    };
     let rep = f.rep.map(u32::to_le_bytes);
     // the given name beside each place word of the name: within a district, few of a
     // place's organisations are led by a person of one given name
@@ -184,6 +196,7 @@ pub fn keys(f: &Features, interner: &Interner, query: bool, out: &mut Vec<(u64, 
         }
         if !words.is_empty() {
             out.push((key(&[b"J", s, &joined]), KeyKind::Joined));
+            out.push((key(&[b"W", s, &whole]), KeyKind::Whole));
         }
     }
     out.sort_unstable_by_key(|k| k.0);

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::identities::Cause;
 use super::log::LogEntry;
+use super::score;
 use super::{
     Changes, Constraint, ConstraintKind, Engine, EngineError, OrgId, ReviewItem, ReviewStatus,
 };
@@ -44,11 +45,12 @@ impl Engine {
 
     /// An operator says a review pair is one organisation.
     ///
-    /// The two organisations merge, unless each holds a registration of its own: two
-    /// registrations are two organisations, and the operator answered for the pair alone,
-    /// so the one of the two records that is not a registration moves to the other's
-    /// organisation (with the records earlier operator links tie to it) and the rest stays
-    /// (split if it no longer holds together).
+    /// The two organisations merge, unless each holds a registration of its own (two
+    /// registrations are two organisations), or one does and the other record contradicts
+    /// it: the operator answered for the pair alone, so the record of the two that sits
+    /// with a registration it does not belong to moves to the other's organisation (with
+    /// the records earlier operator links tie to it) and the rest stays (split if it no
+    /// longer holds together).
     pub fn link_review(
         &mut self,
         id: Uuid,
@@ -93,8 +95,11 @@ impl Engine {
     /// Which records of a linked pair `(a, b)` move, and to which identity: when the two
     /// identities each hold a registration (merging them would make two registered
     /// organisations one), the one of the two that is not a registration moves to the
-    /// other's identity, with the records operator links tie to it there. `None`: the
-    /// identities merge (neither holds two registrations, or both records are
+    /// other's identity, with the records operator links tie to it there. When only one
+    /// holds a registration and the pair's record from the other identity contradicts it
+    /// ([`Self::contradicts_registration`]: the operator vouched for the pair, not for the
+    /// registration), the pair's record on the registration's side moves out the same way.
+    /// `None`: the identities merge (no registration is at stake, or both records are
     /// registrations, or operator links tie the mover to its registration). An operator's
     /// cannot-link between a mover and its new identity refuses the link.
     fn movers(&self, a: u32, b: u32) -> Result<Option<(Vec<u32>, u32)>, EngineError> {
@@ -104,14 +109,30 @@ impl Engine {
         ) else {
             return Ok(None);
         };
-        if x == y || self.idents[x as usize].registry == 0 || self.idents[y as usize].registry == 0
-        {
+        if x == y {
             return Ok(None);
         }
-        let (mover, from, to, other) = match (self.is_registry(a), self.is_registry(b)) {
-            (false, _) => (a, x, y, b),
-            (true, false) => (b, y, x, a),
-            (true, true) => return Ok(None),
+        let (rx, ry) = (
+            self.idents[x as usize].registry > 0,
+            self.idents[y as usize].registry > 0,
+        );
+        let (mover, from, to, other) = match (rx, ry) {
+            (false, false) => return Ok(None),
+            // one registration: merging would bring the other identity under it; when the
+            // record linked from there contradicts that registration, the record of the pair
+            // on the registration's side was the one placed wrongly, and it moves instead
+            (true, false) | (false, true) => {
+                let (r, o, from, to) = if rx { (a, b, x, y) } else { (b, a, y, x) };
+                if self.is_registry(r) || !self.contradicts_registration(o, from) {
+                    return Ok(None);
+                }
+                (r, from, to, o)
+            }
+            (true, true) => match (self.is_registry(a), self.is_registry(b)) {
+                (false, _) => (a, x, y, b),
+                (true, false) => (b, y, x, a),
+                (true, true) => return Ok(None),
+            },
         };
         // the records operator links tie to the mover within its identity go with it
         let mut group = vec![mover];
@@ -140,6 +161,29 @@ impl Engine {
             }
         }
         Ok(Some((group, to)))
+    }
+
+    /// Whether slot `o` scores against every registration of identity `ii` as another
+    /// organisation's record: below even odds, or contradicting one outright.
+    fn contradicts_registration(&self, o: u32, ii: u32) -> bool {
+        let Some(fo) = self.slots[o as usize].feat.as_ref() else {
+            return false;
+        };
+        let mut any = false;
+        for &m in &self.idents[ii as usize].members {
+            if !self.is_registry(m) {
+                continue;
+            }
+            let Some(fm) = self.slots[m as usize].feat.as_ref() else {
+                continue;
+            };
+            any = true;
+            let sc = score::score_with(fo, fm, &self.interner, &self.weights);
+            if !(sc.veto || sc.identity_contradiction) && sc.logit >= 0.0 {
+                return false;
+            }
+        }
+        any
     }
 
     /// An operator says a review pair is two organisations.
