@@ -41,6 +41,9 @@ pub(super) const LEGAL_FORMS: &[(&str, &str, OrgKindHint)] = &[
     ("lien hiep", "lien hiep hop tac xa", OrgKindHint::Lhhtx),
     ("hop tac xa", "hop tac xa", OrgKindHint::Htx),
     ("htx", "hop tac xa", OrgKindHint::Htx),
+    // two neighbouring letters typed swapped
+    ("hxt", "hop tac xa", OrgKindHint::Htx),
+    ("thx", "hop tac xa", OrgKindHint::Htx),
     ("to hop tac", "to hop tac", OrgKindHint::Tht),
     ("to ht", "to hop tac", OrgKindHint::Tht),
     ("tht", "to hop tac", OrgKindHint::Tht),

@@ -1093,6 +1093,9 @@ mod tests {
             "Hop tac xa che Ta Leng",
             "hợp tác xã chè Tả Lèng",
             "Hopj tacs xax chef Tar Lefng",
+            // two neighbouring letters of the abbreviation swapped
+            "HXT chè Tả Lèng",
+            "THX chè Tả Lèng",
         ];
         for s in htx {
             let n = parse(s);
