@@ -980,23 +980,7 @@ fn a_registration_stays_a_candidate_however_large_its_namesakes() {
         ),
     );
     thirteen_namesakes(&mut e);
-    lo(
-        &mut e,
-        loan(
-            "Q",
-            "HTX thảo quả Nà Hừ",
-            BorrowerType::Cooperative,
-            None,
-            "Bản Hon, Tam Đường",
-            None,
-            None,
-        ),
-    );
-    assert_eq!(
-        e.identity_of(&r("loan-fund", "Q")),
-        e.identity_of(&r("coop-alliance", "LM-R")),
-        "the loan names LM-R word for word"
-    );
+    assert_loan_joins_lm_r(&mut e, "HTX thảo quả Nà Hừ");
 }
 
 /// Among namesakes that share every distinctive word, the one whose sectors a record names
@@ -1018,11 +1002,16 @@ fn the_namesake_of_the_same_sectors_is_a_candidate_however_many_are_older() {
             None,
         ),
     );
+    assert_loan_joins_lm_r(&mut e, "HTX DV Tổng hợp thảo quả Nà Hừ");
+}
+
+/// A loan `Q` to `name` in Bản Hon (nothing but its name and place) joins registration LM-R.
+fn assert_loan_joins_lm_r(e: &mut Engine, name: &str) {
     lo(
-        &mut e,
+        e,
         loan(
             "Q",
-            "HTX DV Tổng hợp thảo quả Nà Hừ",
+            name,
             BorrowerType::Cooperative,
             None,
             "Bản Hon, Tam Đường",

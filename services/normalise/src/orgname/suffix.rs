@@ -21,22 +21,13 @@ pub(super) fn district_after_its_commune(words: &[Word]) -> Option<usize> {
     })?;
     let start = n - district.len();
     let (_, d) = crate::address::place_units(district);
-    let seg = words[start].seg;
-    // the commune ends before a number (`2`, `số 2`, `so 2`) right before the district
-    let end = before_number(words, start);
-    lex.places
-        .iter()
-        .filter(|c| c.len() <= end)
-        .find(|c| {
-            let at = end - c.len();
-            words[at..start].iter().all(|w| w.seg == seg)
-                && matches_folded(words, at, c)
-                && crate::address::place_units(c)
-                    .0
-                    .iter()
-                    .any(|cd| Some(*cd) == d)
-        })
-        .map(|_| start)
+    commune_before(words, start, |c| {
+        crate::address::place_units(c)
+            .0
+            .iter()
+            .any(|cd| Some(*cd) == d)
+    })
+    .then_some(start)
 }
 
 /// Where a trailing post-reform unit's name starts, when the words right before it (same
@@ -50,24 +41,17 @@ pub(super) fn unit_after_its_commune(words: &[Word]) -> Option<usize> {
         .filter(|p| p.len() < n && matches_folded(words, n - p.len(), p))
         .find_map(|unit| {
             let start = n - unit.len();
-            let seg = words[start].seg;
-            let end = before_number(words, start);
-            lex.places
-                .iter()
-                .filter(|c| c.len() <= end)
-                .any(|c| {
-                    let at = end - c.len();
-                    words[at..start].iter().all(|w| w.seg == seg)
-                        && matches_folded(words, at, c)
-                        && crate::address::unit_holds_commune(unit, c)
-                })
-                .then_some(start)
+            commune_before(words, start, |c| {
+                crate::address::unit_holds_commune(unit, c)
+            })
+            .then_some(start)
         })
 }
 
-/// Where the words before `start` end once a number (`2`, `số 2`, `so 2`) right before it
-/// is left out.
-fn before_number(words: &[Word], start: usize) -> usize {
+/// Whether the words right before `start`, in its segment, name a place of the lexicon that
+/// `fits`, maybe with the organisation's number (`2`, `số 2`, `so 2`) between it and `start`.
+fn commune_before(words: &[Word], start: usize, fits: impl Fn(&[String]) -> bool) -> bool {
+    let seg = words[start].seg;
     let mut end = start;
     if end > 0 && words[end - 1].folded.bytes().all(|b| b.is_ascii_digit()) {
         end -= 1;
@@ -75,7 +59,10 @@ fn before_number(words: &[Word], start: usize) -> usize {
             end -= 1;
         }
     }
-    end
+    lexicon().places.iter().filter(|c| c.len() <= end).any(|c| {
+        let at = end - c.len();
+        words[at..start].iter().all(|w| w.seg == seg) && matches_folded(words, at, c) && fits(c)
+    })
 }
 
 /// Where the second of a place name written twice at the end (same segment) starts: no
