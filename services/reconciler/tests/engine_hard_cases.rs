@@ -1007,18 +1007,7 @@ fn the_namesake_of_the_same_sectors_is_a_candidate_however_many_are_older() {
 
 /// A loan `Q` to `name` in Bản Hon (nothing but its name and place) joins registration LM-R.
 fn assert_loan_joins_lm_r(e: &mut Engine, name: &str) {
-    lo(
-        e,
-        loan(
-            "Q",
-            name,
-            BorrowerType::Cooperative,
-            None,
-            "Bản Hon, Tam Đường",
-            None,
-            None,
-        ),
-    );
+    lo(e, bare_loan("Q", name, "Bản Hon, Tam Đường"));
     assert_eq!(
         e.identity_of(&r("loan-fund", "Q")),
         e.identity_of(&r("coop-alliance", "LM-R")),

@@ -39,20 +39,6 @@ fn org_loan(no: &str, name: &str, address: &str, rep: Option<&str>) -> (Engine, 
     (e, ch)
 }
 
-/// Loan `L-1` to a cooperative named and addressed so, with nothing else (no tax code,
-/// representative or phone).
-fn bare_loan(name: &str, address: &str) -> hub_contracts::v1::LoanDisbursement {
-    loan(
-        "L-1",
-        name,
-        BorrowerType::Cooperative,
-        None,
-        address,
-        None,
-        None,
-    )
-}
-
 /// An engine holding one registered HTX (no tax code, no representative).
 fn one_htx(id: &str, name: &str, commune: &str) -> Engine {
     let mut e = Engine::new();
@@ -729,7 +715,7 @@ fn neighbouring_letters_swapped() {
         ] {
             let mut e = one_htx("LM-S", reg_name, BAN_HON);
             e.fix_weights(weights.clone());
-            let ch = lo(&mut e, bare_loan(loan_name, "Bản Hon, Tam Đường"));
+            let ch = lo(&mut e, bare_loan("L-1", loan_name, "Bản Hon, Tam Đường"));
             assert_joins(&(e, ch), "LM-S", loan_name);
         }
         // a swap that two syllables could undo, one of which no tone allows (`èch`), beside a
@@ -754,7 +740,7 @@ fn neighbouring_letters_swapped() {
         );
         let loan_name = "HTXDV KD CÈH BẢN LANG SỐ 2";
         let address = "bản Tả Chải, xã Bản Lang, huyện Phong Thổ";
-        let ch = lo(&mut e, bare_loan(loan_name, address));
+        let ch = lo(&mut e, bare_loan("L-1", loan_name, address));
         assert_joins(&(e, ch), "LM-S", loan_name);
     }
 }
@@ -846,17 +832,7 @@ fn a_loan_that_leaves_a_two_word_product_out_and_appends_its_district() {
             BAN_HON,
         )
     };
-    let a_loan = |name: &str| {
-        loan(
-            "L-1",
-            name,
-            BorrowerType::Cooperative,
-            None,
-            "Bản Hon, Tam Đường",
-            None,
-            None,
-        )
-    };
+    let a_loan = |name: &str| bare_loan("L-1", name, "Bản Hon, Tam Đường");
     // `dong riềng` is one product, however many words it takes
     for name in [
         "Htx SX và TM Bản Hon số 2",

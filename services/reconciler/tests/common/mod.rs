@@ -108,6 +108,20 @@ pub fn loan(
     }
 }
 
+/// Loan `no` to a cooperative named and addressed so, with nothing else (no tax code,
+/// representative or phone).
+pub fn bare_loan(no: &str, name: &str, address: &str) -> LoanDisbursement {
+    loan(
+        no,
+        name,
+        BorrowerType::Cooperative,
+        None,
+        address,
+        None,
+        None,
+    )
+}
+
 /// An NTM report revision with entries `(name, kind, representative)`.
 pub fn ntm(
     commune: &str,
