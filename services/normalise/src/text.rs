@@ -391,13 +391,13 @@ pub fn repair_word(word: &str) -> Option<String> {
     (candidate != word && is_syllable(&candidate)).then_some(candidate)
 }
 
-/// Whether the tone mark of `word` (NFC, lower case) may sit on a syllable with its final
-/// consonant: one closed by `p`, `t`, `c` or `ch` takes only the acute or the dot below
-/// (`ếch`, never `èch`).
-fn tone_fits(word: &str) -> bool {
+/// Whether the tone mark of `word` (NFC, lower case; `folded` is its [`fold`]) may sit on a
+/// syllable with its final consonant: one closed by `p`, `t`, `c` or `ch` takes only the
+/// acute or the dot below (`ếch`, never `èch`).
+fn tone_fits(word: &str, folded: &str) -> bool {
     let stopped = [b"p".as_slice(), b"t", b"c", b"ch"]
         .iter()
-        .any(|c| fold(word).as_bytes().ends_with(c));
+        .any(|c| folded.as_bytes().ends_with(c));
     !stopped
         || !word
             .nfd()
@@ -406,9 +406,9 @@ fn tone_fits(word: &str) -> bool {
 
 /// The word `raw` (NFC, lower case) was meant to be, when two neighbouring letters of it were
 /// swapped: `None` unless it is written with diacritics, is no Vietnamese syllable, and
-/// exactly one swap makes it one (its tone mark fitting: [`tone_fits`]). Letters only, three to eight of them. A word typed without
-/// diacritics is left alone: abbreviations are (`Cty` is no `cyt`), and the matcher pairs
-/// such slips itself.
+/// exactly one swap makes it one (its tone mark fitting: [`tone_fits`]). Letters only, three
+/// to eight of them. A word typed without diacritics is left alone: abbreviations are (`Cty`
+/// is no `cyt`), and the matcher pairs such slips itself.
 ///
 /// ```
 /// use hub_normalise::text::unswap_word;
@@ -434,7 +434,8 @@ pub fn unswap_word(raw: &str) -> Option<String> {
         let mut c = chars.clone();
         c.swap(i, i + 1);
         let candidate: String = c.into_iter().collect();
-        if is_syllable(&fold(&candidate)) && tone_fits(&candidate) {
+        let folded = fold(&candidate);
+        if is_syllable(&folded) && tone_fits(&candidate, &folded) {
             if found.is_some() {
                 return None;
             }

@@ -1,7 +1,7 @@
 //! Place suffixes: where the place words written after an organisation's name start (a
 //! separated segment of places, a district or a post-reform unit glued after its commune, a
-//! place written twice), and which places they name. Reads the lexicon's places; knows nothing of legal forms,
-//! sectors or products, which [`super`] parses in what is left.
+//! place written twice), and which places they name. Reads the lexicon's places; knows
+//! nothing of legal forms, sectors or products, which [`super`] parses in what is left.
 
 use super::lexicon::lexicon;
 use super::matches_folded;

@@ -157,12 +157,13 @@ pub fn keys(f: &Features, interner: &Interner, query: bool, out: &mut Vec<(u64, 
     let joined = f.joined.to_le_bytes();
     // the whole name, sector words too (in any order): among namesakes that share every
     // distinctive word, the one of the same sectors ranks first
+    // (hashed once here, like `joined`, rather than once per scope)
     let whole = {
         let mut all: Vec<u32> = f.tokens.iter().map(|t| interner.letters(t.id)).collect();
         all.sort_unstable();
         all.dedup();
         let bytes: Vec<u8> = all.iter().flat_map(|w| w.to_le_bytes()).collect();
-        bytes
+        key(&[&bytes]).to_le_bytes()
     };
     let rep = f.rep.map(u32::to_le_bytes);
     // the given name beside each place word of the name: within a district, few of a
