@@ -10,7 +10,8 @@
 //! - [`similarity`]: a score in `[0, 1]` that weighs the given name most, then the family
 //!   and the middle name; tolerates a dropped middle or family name, the given name written
 //!   first, spacing and typos, but not another real given name one letter away (`Minh` /
-//!   `Mạnh`).
+//!   `Mạnh`). [`NameWords`] and [`similarity_of`] do the same for names read once and
+//!   compared many times.
 
 use crate::text::{self, Word, edit_similarity};
 
@@ -268,8 +269,30 @@ fn reading_similarity(a: &Reading<'_>, b: &Reading<'_>) -> f64 {
 /// assert!(similarity("Lò Văn Minh", "Giàng A Páo") < 0.3);
 /// ```
 pub fn similarity(a: &str, b: &str) -> f64 {
-    let wa = name_words(a);
-    let wb = name_words(b);
+    similarity_of(&NameWords::of(a), &NameWords::of(b))
+}
+
+/// A person's name read once for [`similarity_of`]: its folded words, honorifics dropped.
+/// A caller that compares one name with many (the reconciler's interned representatives)
+/// keeps this instead of reading the name again on every comparison.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NameWords(Vec<String>);
+
+impl NameWords {
+    pub fn of(raw: &str) -> NameWords {
+        NameWords(name_words(raw))
+    }
+}
+
+/// [`similarity`] of two names already read.
+///
+/// ```
+/// use hub_normalise::person::{NameWords, similarity, similarity_of};
+/// let (a, b) = (NameWords::of("Lò Văn Minh"), NameWords::of("Minh Lò Văn"));
+/// assert_eq!(similarity_of(&a, &b), similarity("Lò Văn Minh", "Minh Lò Văn"));
+/// ```
+pub fn similarity_of(a: &NameWords, b: &NameWords) -> f64 {
+    let (wa, wb) = (&a.0, &b.0);
     if wa.is_empty() || wb.is_empty() {
         return 0.0;
     }
@@ -281,15 +304,11 @@ pub fn similarity(a: &str, b: &str) -> f64 {
         // Only the spacing differs ("Lò Vănminh").
         return 0.98;
     }
-    let (ra, rb) = (readings(&wa), readings(&wb));
+    let (ra, rb) = (readings(wa), readings(wb));
     let mut best = 0.0f64;
     if wa.len() == 1 || wb.len() == 1 {
         // A bare given name says little.
-        let (one, other) = if wa.len() == 1 {
-            (&wa, &wb)
-        } else {
-            (&wb, &wa)
-        };
+        let (one, other) = if wa.len() == 1 { (wa, wb) } else { (wb, wa) };
         for w in other.iter() {
             best = best.max(0.6 * word_similarity(&one[0], w).min(1.0));
         }

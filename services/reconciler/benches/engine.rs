@@ -25,10 +25,10 @@ fn main() {
         };
         let feed = accuracy::world_feed(&world, FeedOrder::Time);
         let mut engine = Engine::new();
-        let cpu0 = accuracy::thread_cpu_time();
+        let cpu0 = accuracy::process_cpu_time();
         let (n, elapsed) = accuracy::run(&mut engine, feed, chrono::Utc::now());
         let cpu = cpu0
-            .zip(accuracy::thread_cpu_time())
+            .zip(accuracy::process_cpu_time())
             .map_or(f64::NAN, |(a, b)| b.saturating_sub(a).as_secs_f64());
         let m = accuracy::evaluate(&engine, &accuracy::truth_of(&world), 0);
         let ratio = previous.map_or(String::new(), |(pn, pcpu): (usize, f64)| {

@@ -37,6 +37,7 @@ use hub_runtime::shutdown::CancellationToken;
 use hub_runtime::storage::Database;
 use tokio::sync::{Mutex, broadcast};
 
+use crate::engine::features;
 use crate::engine::observation::Observation;
 use crate::engine::{Changes, Engine, EngineError};
 use crate::store::{self, StoreError};
@@ -262,21 +263,31 @@ impl Shared {
     /// record that does not decode is rejected alone.
     pub async fn prepare_records(&self, msgs: &[Incoming]) -> Result<Prepared<Work>, HandlerError> {
         let mut results: Vec<Result<(), HandlerError>> = Vec::with_capacity(msgs.len());
-        let mut ops: Vec<(Cause, Op<'static>)> = Vec::with_capacity(msgs.len());
+        let mut inputs: Vec<(Cause, Input)> = Vec::with_capacity(msgs.len());
         for msg in msgs {
-            match operation(msg) {
-                Ok(op) => {
+            match Input::decode(msg) {
+                Ok(input) => {
                     let cause = Cause {
                         message_id: Some(msg.envelope.id.clone()),
                         correlation: Some(msg.envelope.correlationid.clone()),
                         traceparent: Some(msg.trace.header()),
                     };
-                    ops.push((cause, op));
+                    inputs.push((cause, input));
                     results.push(Ok(()));
                 }
                 Err(e) => results.push(Err(e)),
             }
         }
+        // the batch read on every core, off the async threads and before the engine's lock
+        let ops = tokio::task::spawn_blocking(move || {
+            use rayon::prelude::*;
+            inputs
+                .into_par_iter()
+                .map(|(cause, input)| (cause, input.read()))
+                .collect::<Vec<(Cause, Op<'static>)>>()
+        })
+        .await
+        .map_err(|e| HandlerError::transient(format!("reading a batch of source records: {e}")))?;
         let work = self.prepare(ops).await.map_err(handler_error)?;
         Ok(Prepared { work, results })
     }
@@ -298,39 +309,59 @@ pub type OpResult = Result<Changes, EngineError>;
 /// An engine operation of a batch.
 pub type Op<'a> = Box<dyn FnOnce(&mut Engine, DateTime<Utc>) -> OpResult + Send + 'a>;
 
-/// The engine operation of a source record; a payload that does not decode is a permanent
-/// error.
-fn operation(msg: &Incoming) -> Result<Op<'static>, HandlerError> {
-    Ok(match msg.envelope.ty.as_str() {
-        RegistryCooperative::TYPE => {
-            let obs = Observation::from_registry(&msg.decode::<RegistryCooperative>()?.data);
-            Box::new(move |e: &mut Engine, now| Ok(e.observe(obs, now)))
-        }
-        LoanDisbursement::TYPE => {
-            let obs = Observation::from_loan(&msg.decode::<LoanDisbursement>()?.data);
-            Box::new(move |e: &mut Engine, now| Ok(e.observe(obs, now)))
-        }
-        NtmCommuneReport::TYPE => {
-            let report = msg.decode::<NtmCommuneReport>()?.data;
-            Box::new(move |e: &mut Engine, now| Ok(e.ntm_report(&report, now)))
-        }
-        FuBranch::TYPE => {
-            let branch = msg.decode::<FuBranch>()?.data;
-            // a branch that names no HTX/THT (any more) withdraws what it named
-            match Observation::from_fu_conversion(&branch) {
-                Some(obs) => Box::new(move |e: &mut Engine, now| Ok(e.observe(obs, now))),
-                None => {
-                    let src = branch.meta.source;
-                    Box::new(move |e: &mut Engine, now| Ok(e.withdraw(&src, now)))
+/// A source record decoded, before the engine reads it.
+enum Input {
+    Observe(Observation),
+    Report(NtmCommuneReport),
+    Withdraw(hub_contracts::v1::SourceRef),
+}
+
+impl Input {
+    /// Decodes a source record; a payload that does not decode is a permanent error.
+    fn decode(msg: &Incoming) -> Result<Input, HandlerError> {
+        Ok(match msg.envelope.ty.as_str() {
+            RegistryCooperative::TYPE => Input::Observe(Observation::from_registry(
+                &msg.decode::<RegistryCooperative>()?.data,
+            )),
+            LoanDisbursement::TYPE => Input::Observe(Observation::from_loan(
+                &msg.decode::<LoanDisbursement>()?.data,
+            )),
+            NtmCommuneReport::TYPE => Input::Report(msg.decode::<NtmCommuneReport>()?.data),
+            FuBranch::TYPE => {
+                let branch = msg.decode::<FuBranch>()?.data;
+                // a branch that names no HTX/THT (any more) withdraws what it named
+                match Observation::from_fu_conversion(&branch) {
+                    Some(obs) => Input::Observe(obs),
+                    None => Input::Withdraw(branch.meta.source),
                 }
             }
+            other => {
+                return Err(HandlerError::permanent(format!(
+                    "the reconciler does not take {other}"
+                )));
+            }
+        })
+    }
+
+    /// The engine operation, with the record's features read now (pure, any thread: the
+    /// costly part of matching, done before the engine's lock is taken).
+    fn read(self) -> Op<'static> {
+        match self {
+            Input::Observe(obs) => {
+                let prepared = features::prepare(&obs);
+                Box::new(move |e: &mut Engine, now| Ok(e.observe_prepared(obs, prepared, now)))
+            }
+            Input::Report(report) => {
+                let prepared = features::prepare_report(&report);
+                Box::new(move |e: &mut Engine, now| {
+                    Ok(e.ntm_report_prepared(&report, prepared, now))
+                })
+            }
+            Input::Withdraw(source) => {
+                Box::new(move |e: &mut Engine, now| Ok(e.withdraw(&source, now)))
+            }
         }
-        other => {
-            return Err(HandlerError::permanent(format!(
-                "the reconciler does not take {other}"
-            )));
-        }
-    })
+    }
 }
 
 /// The consumer's view of [`Shared`]: a batch of source records at a time, matched while

@@ -15,6 +15,7 @@ use hub_simulators::world::{RegistrySubject, System, World, local_to_fixed};
 use serde::Serialize;
 
 use crate::engine::Engine;
+use crate::engine::features::{self, Prepared};
 use crate::engine::observation::{Observation, ntm_entry_id};
 
 /// In which order the world's records reach the engine.
@@ -266,8 +267,11 @@ pub fn feed_of(c: &WorldContracts, order: FeedOrder) -> Vec<FeedItem> {
     items.into_iter().map(|(_, _, _, i)| i).collect()
 }
 
+/// Items read ahead together, as the service's batches of source records (`BATCH_SIZE`).
+const BATCH: usize = 256;
+
 /// Feeds every item to the engine; returns how many observations went in and how long the
-/// engine took.
+/// engine took (reading each batch's records on every core, then resolving them in turn).
 pub fn run(engine: &mut Engine, feed: Vec<FeedItem>, now: DateTime<Utc>) -> (usize, Duration) {
     run_traced(engine, feed, now, |_, _| {})
 }
@@ -279,20 +283,36 @@ pub fn run_traced(
     now: DateTime<Utc>,
     mut trace: impl FnMut(&Engine, &crate::engine::Changes),
 ) -> (usize, Duration) {
+    use rayon::prelude::*;
     let mut n = 0;
     let start = Instant::now();
-    for item in feed {
-        let ch = match item {
-            FeedItem::Observation(o) => {
-                n += 1;
-                engine.observe(*o, now)
-            }
-            FeedItem::Report(r) => {
-                n += r.cooperatives.len();
-                engine.ntm_report(&r, now)
-            }
-        };
-        trace(engine, &ch);
+    let mut feed = feed.into_iter().peekable();
+    while feed.peek().is_some() {
+        // as the service takes a batch: its records read on every core, then resolved in turn
+        let batch: Vec<FeedItem> = feed.by_ref().take(BATCH).collect();
+        let read: Vec<Vec<Prepared>> = batch
+            .par_iter()
+            .map(|item| match item {
+                FeedItem::Observation(o) => vec![features::prepare(o)],
+                FeedItem::Report(r) => features::prepare_report(r),
+            })
+            .collect();
+        for (item, prepared) in batch.into_iter().zip(read) {
+            let ch = match item {
+                FeedItem::Observation(o) => {
+                    n += 1;
+                    match prepared.into_iter().next() {
+                        Some(p) => engine.observe_prepared(*o, p, now),
+                        None => engine.observe(*o, now),
+                    }
+                }
+                FeedItem::Report(r) => {
+                    n += r.cooperatives.len();
+                    engine.ntm_report_prepared(&r, prepared, now)
+                }
+            };
+            trace(engine, &ch);
+        }
     }
     (n, start.elapsed())
 }

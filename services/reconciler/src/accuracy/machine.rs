@@ -1,14 +1,24 @@
-//! The run's cost on this machine (Linux): CPU time of a thread, peak resident memory.
+//! The run's cost on this machine (Linux): CPU time of the process's threads, peak resident
+//! memory.
 //!
 //! Part of the accuracy harness (see [`super`]); knows nothing of the engine.
 
 use std::time::Duration;
 
-/// CPU time this thread has used (Linux, `/proc/thread-self/schedstat`), if known: on a
-/// shared machine it varies less than the wall clock.
-pub fn thread_cpu_time() -> Option<Duration> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+/// CPU time the live threads of this process have used (Linux, the `schedstat` of each
+/// task in `/proc/self/task`), if known: the engine's own thread and the pool it reads
+/// records and counts pairs on (those live as long as the process). On a shared machine it
+/// varies less than the wall clock.
+pub fn process_cpu_time() -> Option<Duration> {
+    let mut ns: u64 = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        // a thread that ended since the listing has no time left to count
+        let Ok(s) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        ns += s.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
     Some(Duration::from_nanos(ns))
 }
 

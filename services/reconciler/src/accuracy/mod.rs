@@ -37,7 +37,7 @@ pub use feed::{
     FeedItem, FeedOrder, WorldContracts, feed_of, run, run_traced, world_contracts, world_feed,
 };
 pub use indicators::{IndicatorCheck, check_indicators, indicator_errors};
-pub use machine::{peak_rss_bytes, reset_peak_rss, thread_cpu_time};
+pub use machine::{peak_rss_bytes, process_cpu_time, reset_peak_rss};
 pub use metrics::{ErrorCase, Metrics, PairMetrics, SOURCE_PAIRS, evaluate};
 pub use operator::{Answered, answer_reviews};
 

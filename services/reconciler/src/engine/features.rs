@@ -4,11 +4,13 @@
 //!
 //! Owns [`Features`] and the token interner. Pure: the same observation gives the same
 //! features; token ids depend on the order words were first seen, but only their equality
-//! is ever used.
+//! is ever used. Extraction is two steps: [`prepare`] reads a record (the costly part, no
+//! shared state, so a batch is read on every core) and [`Prepared::intern`] turns the words
+//! into ids in the engine's order, so that where a record was read changes nothing.
 
 use std::collections::HashMap;
 
-use hub_contracts::v1::{BorrowerType, OrgKind};
+use hub_contracts::v1::{BorrowerType, NtmCommuneReport, OrgKind};
 use hub_normalise::orgname::{self, OrgKindHint};
 use hub_normalise::{address, person, phone, reference::Reference, taxcode, text};
 
@@ -206,8 +208,8 @@ impl Features {
     }
 }
 
-/// Interns strings to small ids (token and person names), and remembers how alike two
-/// interned person names are (`person::similarity` parses both names each time).
+/// Interns strings to small ids (token and person names), reads each representative's name
+/// once, and remembers how alike two interned person names are.
 #[derive(Debug, Default, Clone)]
 pub struct Interner {
     ids: HashMap<Box<str>, u32>,
@@ -215,6 +217,9 @@ pub struct Interner {
     /// [`letters_key`] of each word, computed once when it is interned (blocking asks for it
     /// on every observation).
     letters: Vec<u32>,
+    /// Each interned representative's name read once (by [`Interner::intern_person`]), so
+    /// that comparing two never reads a name again.
+    persons: HashMap<u32, person::NameWords, MixState>,
     person_similarity: PersonCache,
 }
 
@@ -277,6 +282,15 @@ impl Interner {
         id
     }
 
+    /// Interns a normalised person name and reads it for [`Interner::person_similarity`].
+    pub fn intern_person(&mut self, s: &str) -> u32 {
+        let id = self.intern(s);
+        self.persons
+            .entry(id)
+            .or_insert_with(|| person::NameWords::of(s));
+        id
+    }
+
     pub fn get(&self, id: u32) -> &str {
         self.words.get(id as usize).map_or("", |w| w)
     }
@@ -301,7 +315,11 @@ impl Interner {
         {
             return *s;
         }
-        let s = person::similarity(self.get(lo), self.get(hi));
+        let s = match (self.persons.get(&lo), self.persons.get(&hi)) {
+            (Some(a), Some(b)) => person::similarity_of(a, b),
+            // interned as a word only: read it now
+            _ => person::similarity(self.get(lo), self.get(hi)),
+        };
         if let Ok(mut cache) = self.person_similarity.0.lock() {
             if cache.len() >= PERSON_CACHE {
                 cache.clear();
@@ -333,9 +351,70 @@ pub fn fnv(bytes: &[u8]) -> u64 {
 
 /// Computes the features of an observation.
 pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
+    prepare(obs).intern(interner)
+}
+
+/// The features of many observations: prepared on every core, a chunk at a time, then
+/// interned one by one in their order (the same features and ids as [`extract`] on each in
+/// turn; only a chunk's words are held as text at once).
+pub fn extract_all<O>(observations: &[O], interner: &mut Interner) -> Vec<Features>
+where
+    O: std::borrow::Borrow<Observation> + Sync,
+{
+    use rayon::prelude::*;
+    const CHUNK: usize = 8192;
+    let mut out = Vec::with_capacity(observations.len());
+    for chunk in observations.chunks(CHUNK) {
+        let prepared: Vec<Prepared> = chunk.par_iter().map(|o| prepare(o.borrow())).collect();
+        out.extend(prepared.into_iter().map(|p| p.intern(interner)));
+    }
+    out
+}
+
+/// What [`extract`] reads from an observation alone: every feature, with the words still
+/// text. Pure (no interner), so a batch of observations can be prepared on several threads;
+/// [`Prepared::intern`] then interns the words in the order `extract` does, so the ids do
+/// not depend on where or when a record was prepared.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    obs_kind: ObservationKind,
+    kind: KindClass,
+    kind_declared: bool,
+    person_like: bool,
+    ascii: bool,
+    code: Option<Code>,
+    /// Tokens in the order they are interned: the interned text, class, maybe a product.
+    tokens: Vec<(String, TokClass, bool)>,
+    canonical: u64,
+    joined: u64,
+    commune: Option<Unit>,
+    district: Option<Unit>,
+    unit_2025: Option<Unit>,
+    near_districts: Box<[Unit]>,
+    rep: Option<String>,
+    rep_given: Vec<String>,
+    phone: Option<u64>,
+    report: Option<u64>,
+    /// Local words in the order they are interned (repeats included).
+    local: Vec<String>,
+    members: Option<u32>,
+}
+
+/// [`prepare`] for each entry of an NTM report, in order (what
+/// [`Engine::ntm_report_prepared`](super::Engine::ntm_report_prepared) takes).
+pub fn prepare_report(report: &NtmCommuneReport) -> Vec<Prepared> {
+    report
+        .cooperatives
+        .iter()
+        .map(|e| prepare(&Observation::from_ntm_entry(report, e)))
+        .collect()
+}
+
+/// Reads an observation's features, words as text (see [`Prepared`]).
+pub fn prepare(obs: &Observation) -> Prepared {
     let parsed = orgname::parse(&obs.name);
     let (kind, kind_declared) = kind_of(obs, &parsed);
-    let mut tokens = tokens_of(&parsed, interner);
+    let tokens = token_texts(&parsed);
     let canonical = fnv(parsed.canonical.as_bytes());
     let joined: String = parsed.core_tokens.concat();
     let joined = fnv(joined.as_bytes());
@@ -349,18 +428,16 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
 
     let reference = Reference::loaded();
     let place = locate(obs, reference);
-    let rep = obs.representative.as_deref().and_then(|r| {
-        let n = person::normalise(r);
-        (!n.is_empty()).then(|| interner.intern(&n))
-    });
-    let rep_given: Box<[u32]> = obs
+    let rep = obs
+        .representative
+        .as_deref()
+        .map(person::normalise)
+        .filter(|n| !n.is_empty());
+    let rep_given = obs
         .representative
         .as_deref()
         .map(person::given_names)
-        .unwrap_or_default()
-        .iter()
-        .map(|g| interner.intern(g))
-        .collect();
+        .unwrap_or_default();
     let phone = obs
         .phone
         .as_deref()
@@ -370,10 +447,7 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
         .ntm
         .as_ref()
         .map(|p| fnv(format!("{}:{}", p.commune_code, p.year).as_bytes()));
-    let local = local_words(&place, reference, interner);
-    for t in &mut tokens {
-        t.local = local.binary_search(&t.id).is_ok();
-    }
+    let local = local_words(&place, reference);
     let Location {
         commune,
         district,
@@ -384,7 +458,7 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
     near_districts.sort_unstable_by_key(|u| u.key_bytes());
     near_districts.dedup();
 
-    Features {
+    Prepared {
         obs_kind: obs.kind,
         kind,
         kind_declared,
@@ -402,12 +476,60 @@ pub fn extract(obs: &Observation, interner: &mut Interner) -> Features {
         rep_given,
         phone,
         report,
-        local: local.into_boxed_slice(),
+        local,
         members: obs
             .registry
             .as_ref()
             .and_then(|r| r.member_households)
             .or_else(|| obs.ntm.as_ref().and_then(|p| p.members)),
+    }
+}
+
+impl Prepared {
+    /// The features, words interned: the name's tokens, then the representative and their
+    /// given names, then the local words.
+    pub fn intern(self, interner: &mut Interner) -> Features {
+        let mut tokens: Vec<Tok> = self
+            .tokens
+            .iter()
+            .map(|(text, class, maybe_product)| Tok {
+                id: interner.intern(text),
+                class: *class,
+                local: false,
+                maybe_product: *maybe_product,
+            })
+            .collect();
+        tokens.sort_unstable();
+        tokens.dedup_by_key(|t| t.id);
+        let rep = self.rep.as_deref().map(|n| interner.intern_person(n));
+        let rep_given: Box<[u32]> = self.rep_given.iter().map(|g| interner.intern(g)).collect();
+        let mut local: Vec<u32> = self.local.iter().map(|w| interner.intern(w)).collect();
+        local.sort_unstable();
+        local.dedup();
+        for t in &mut tokens {
+            t.local = local.binary_search(&t.id).is_ok();
+        }
+        Features {
+            obs_kind: self.obs_kind,
+            kind: self.kind,
+            kind_declared: self.kind_declared,
+            tokens,
+            canonical: self.canonical,
+            joined: self.joined,
+            person_like: self.person_like,
+            ascii: self.ascii,
+            code: self.code,
+            commune: self.commune,
+            district: self.district,
+            unit_2025: self.unit_2025,
+            near_districts: self.near_districts,
+            rep,
+            rep_given,
+            phone: self.phone,
+            report: self.report,
+            local: local.into_boxed_slice(),
+            members: self.members,
+        }
     }
 }
 
@@ -446,48 +568,30 @@ fn kind_of(obs: &Observation, parsed: &orgname::OrgName) -> (KindClass, bool) {
     }
 }
 
-/// A name's tokens: products as whole phrases, numbers, places/other words, sector words,
-/// sorted, without duplicates (`local` not yet known).
-fn tokens_of(parsed: &orgname::OrgName, interner: &mut Interner) -> Vec<Tok> {
-    let tok = |id, class| Tok {
-        id,
-        class,
-        local: false,
-        maybe_product: false,
-    };
-    let mut tokens: Vec<Tok> = Vec::new();
+/// A name's tokens as the text interned, in the order they are interned: products as whole
+/// phrases, numbers, places/other words, sector words ([`Prepared::intern`] sorts them and
+/// drops repeats; `local` is not yet known).
+fn token_texts(parsed: &orgname::OrgName) -> Vec<(String, TokClass, bool)> {
+    let mut tokens: Vec<(String, TokClass, bool)> = Vec::new();
     // products live in their own namespace: `sâm` the product is not `Sam` in `Pu Sam Cáp`
     for p in &parsed.product_tokens {
-        tokens.push(tok(
-            interner.intern(&format!("{PRODUCT_PREFIX}{p}")),
-            TokClass::Product,
-        ));
+        tokens.push((format!("{PRODUCT_PREFIX}{p}"), TokClass::Product, false));
     }
     for w in &parsed.place_tokens {
-        let (class, id) = if w.bytes().all(|b| b.is_ascii_digit()) {
-            (TokClass::Number, interner.intern(w))
+        let (class, text) = if w.bytes().all(|b| b.is_ascii_digit()) {
+            (TokClass::Number, w.clone())
         } else if ACTIVITY_WORDS.contains(&w.as_str()) {
-            (
-                TokClass::Sector,
-                interner.intern(&format!("{SECTOR_PREFIX}{w}")),
-            )
+            (TokClass::Sector, format!("{SECTOR_PREFIX}{w}"))
         } else {
-            (TokClass::Place, interner.intern(w))
+            (TokClass::Place, w.clone())
         };
-        tokens.push(Tok {
-            maybe_product: class == TokClass::Place && parsed.ascii_product_words.contains(w),
-            ..tok(id, class)
-        });
+        let maybe_product = class == TokClass::Place && parsed.ascii_product_words.contains(w);
+        tokens.push((text, class, maybe_product));
     }
     // sector words too: `dịch` of `dịch vụ` is not `Đích` of `Nậm Đích`
     for w in &parsed.sector_tokens {
-        tokens.push(tok(
-            interner.intern(&format!("{SECTOR_PREFIX}{w}")),
-            TokClass::Sector,
-        ));
+        tokens.push((format!("{SECTOR_PREFIX}{w}"), TokClass::Sector, false));
     }
-    tokens.sort_unstable();
-    tokens.dedup_by_key(|t| t.id);
     tokens
 }
 
@@ -568,30 +672,31 @@ fn locate<'r>(obs: &Observation, reference: &'r Reference) -> Location<'r> {
 }
 
 /// The words of the names of a record's commune (old or new, or any old commune of the unit
-/// it may mean), district and province, as sorted interned ids. In a name, such a word says
-/// no more than the location already does.
-fn local_words(place: &Location<'_>, reference: &Reference, interner: &mut Interner) -> Vec<u32> {
-    let mut local: Vec<u32> = Vec::new();
-    let mut add = |name: &str, interner: &mut Interner| {
+/// it may mean), district and province, in the order found, repeats included (the caller
+/// interns, sorts and dedups them). In a name, such a word says no more than the location
+/// already does.
+fn local_words(place: &Location<'_>, reference: &Reference) -> Vec<String> {
+    let mut local: Vec<String> = Vec::new();
+    let mut add = |name: &str| {
         for w in text::tokens(name) {
             if !matches!(
                 w.as_str(),
                 "xa" | "phuong" | "thi" | "tran" | "huyen" | "thanh" | "pho" | "tinh"
             ) {
-                local.push(interner.intern(&w));
+                local.push(w);
             }
         }
     };
     if let Some(c) = place.commune_2024 {
-        add(&c.commune_name, interner);
-        add(&c.district_name, interner);
+        add(&c.commune_name);
+        add(&c.district_name);
     } else if let Some(d) = place.district.as_deref()
         && let Some(c) = reference
             .communes_2024
             .iter()
             .find(|c| c.district_code == d)
     {
-        add(&c.district_name, interner);
+        add(&c.district_name);
     }
     // the name the July 2025 reform gave the record's place names it as well; a record placed
     // only by its 2025 unit, or by a name that may mean the unit, may be in any old commune
@@ -601,7 +706,7 @@ fn local_words(place: &Location<'_>, reference: &Reference, interner: &mut Inter
         .as_deref()
         .and_then(|u| reference.commune_2025(u))
     {
-        add(&u.commune_name, interner);
+        add(&u.commune_name);
     }
     let whole_unit = if place.commune_2024.is_none() {
         place.unit_2025.as_deref()
@@ -610,17 +715,15 @@ fn local_words(place: &Location<'_>, reference: &Reference, interner: &mut Inter
     };
     if let Some(u) = whole_unit {
         for r in old_communes_of(reference, u) {
-            add(&r.old_commune_name, interner);
+            add(&r.old_commune_name);
             if let Some(c) = reference.commune_2024(&r.old_commune_code) {
-                add(&c.district_name, interner);
+                add(&c.district_name);
             }
         }
     }
     for name in province_names() {
-        add(name, interner);
+        add(name);
     }
-    local.sort_unstable();
-    local.dedup();
     local
 }
 

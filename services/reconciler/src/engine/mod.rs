@@ -59,6 +59,7 @@ mod resolve;
 mod state;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use hub_contracts::v1::SourceRef;
@@ -79,7 +80,8 @@ fn ns_uuid(kind: &str, seq: u64) -> Uuid {
 
 #[derive(Debug)]
 struct Slot {
-    obs: Option<Observation>,
+    /// Shared with the settle pass's replay, which reads every observation held.
+    obs: Option<Arc<Observation>>,
     feat: Option<Features>,
     state: ObsState,
     identity: Option<u32>,
@@ -260,7 +262,7 @@ impl Engine {
 
     pub fn observation(&self, source: &SourceRef) -> Option<&Observation> {
         let s = *self.by_ref.get(source)?;
-        self.slots[s as usize].obs.as_ref()
+        self.slots[s as usize].obs.as_deref()
     }
 
     /// The stored form of an observation.
@@ -268,7 +270,7 @@ impl Engine {
         let s = *self.by_ref.get(source)?;
         let sl = &self.slots[s as usize];
         Some(StoredObservation {
-            observation: sl.obs.clone()?,
+            observation: Observation::clone(sl.obs.as_ref()?),
             state: sl.state,
             organisation_id: sl.identity.map(|i| self.idents[i as usize].id),
         })

@@ -9,12 +9,13 @@
 //! [`super::blocking`].
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use hub_contracts::v1::{DecisionOutcome, NtmCommuneReport, SourceRef};
 
 use super::blocking;
-use super::features;
+use super::features::{self, Features, Prepared};
 use super::identities::Cause;
 use super::log::LogEntry;
 use super::observation::{Observation, ntm_entry_id};
@@ -28,11 +29,33 @@ impl Engine {
     /// Resolves a new or changed observation. Unchanged content changes nothing.
     pub fn observe(&mut self, obs: Observation, now: DateTime<Utc>) -> Changes {
         let mut ch = Changes::default();
-        self.observe_into(obs, now, &mut ch);
+        self.observe_into(Arc::new(obs), None, now, &mut ch);
         ch
     }
 
-    pub(super) fn observe_into(&mut self, obs: Observation, now: DateTime<Utc>, ch: &mut Changes) {
+    /// [`Engine::observe`] with the observation's features read ahead
+    /// ([`features::prepare`], on any thread): the engine only interns and resolves.
+    pub fn observe_prepared(
+        &mut self,
+        obs: Observation,
+        prepared: Prepared,
+        now: DateTime<Utc>,
+    ) -> Changes {
+        let mut ch = Changes::default();
+        let feat = prepared.intern(&mut self.interner);
+        self.observe_into(Arc::new(obs), Some(feat), now, &mut ch);
+        ch
+    }
+
+    /// Resolves an observation into `ch`; `feat`, when given, are its features extracted
+    /// with this engine's interner (else they are extracted here if needed).
+    pub(super) fn observe_into(
+        &mut self,
+        obs: Arc<Observation>,
+        feat: Option<Features>,
+        now: DateTime<Utc>,
+        ch: &mut Changes,
+    ) {
         let s = self.slot_for(&obs.source);
         let sl = &self.slots[s as usize];
         if let Some(old) = &sl.obs {
@@ -53,7 +76,7 @@ impl Engine {
             self.detach(s, "its source record changed", true, now, ch);
         }
         self.input_changed();
-        let feat = features::extract(&obs, &mut self.interner);
+        let feat = feat.unwrap_or_else(|| features::extract(&obs, &mut self.interner));
         let out = obs.out_of_scope();
         let sl = &mut self.slots[s as usize];
         sl.obs = Some(obs);
@@ -204,6 +227,26 @@ impl Engine {
     /// One revision of an NTM report: each entry is an observation; entries past the end of
     /// this revision are withdrawn. An older revision than the one held is ignored.
     pub fn ntm_report(&mut self, report: &NtmCommuneReport, now: DateTime<Utc>) -> Changes {
+        self.ntm_report_with(report, None, now)
+    }
+
+    /// [`Engine::ntm_report`] with its entries' features read ahead
+    /// ([`features::prepare_report`], on any thread).
+    pub fn ntm_report_prepared(
+        &mut self,
+        report: &NtmCommuneReport,
+        prepared: Vec<Prepared>,
+        now: DateTime<Utc>,
+    ) -> Changes {
+        self.ntm_report_with(report, Some(prepared), now)
+    }
+
+    fn ntm_report_with(
+        &mut self,
+        report: &NtmCommuneReport,
+        prepared: Option<Vec<Prepared>>,
+        now: DateTime<Utc>,
+    ) -> Changes {
         let mut ch = Changes::default();
         let key = (report.commune_code.clone(), report.year);
         let previous = self.reports.get(&key).cloned();
@@ -216,9 +259,17 @@ impl Engine {
         }
         let mut seen = BTreeSet::new();
         let mut entries = Vec::with_capacity(report.cooperatives.len());
+        // features read ahead, when there is one per entry
+        let mut prepared = prepared
+            .filter(|p| p.len() == report.cooperatives.len())
+            .map(Vec::into_iter);
         for e in &report.cooperatives {
             seen.insert(e.index);
-            entries.push(Observation::from_ntm_entry(report, e));
+            let feat = prepared
+                .as_mut()
+                .and_then(Iterator::next)
+                .map(|p| p.intern(&mut self.interner));
+            entries.push((Arc::new(Observation::from_ntm_entry(report, e)), feat));
         }
         self.observe_entries_into(entries, now, &mut ch);
         let before = previous.as_ref().map_or(0, |p| p.entries);
@@ -252,21 +303,22 @@ impl Engine {
     /// an entry that clearly names `A` takes it before a doubtful sibling, which then sees
     /// `B` alone, as a person reading the whole list would. Entries already held (changed or
     /// not) are resolved one by one, as any observation. Deterministic: ties by reference.
+    /// (`feat` as for [`Engine::observe_into`], per entry.)
     pub(super) fn observe_entries_into(
         &mut self,
-        entries: Vec<Observation>,
+        entries: Vec<(Arc<Observation>, Option<Features>)>,
         now: DateTime<Utc>,
         ch: &mut Changes,
     ) {
         let mut fresh: Vec<u32> = Vec::with_capacity(entries.len());
-        for obs in entries {
+        for (obs, feat) in entries {
             let s = self.slot_for(&obs.source);
             if self.slots[s as usize].obs.is_some() || obs.out_of_scope() {
-                self.observe_into(obs, now, ch);
+                self.observe_into(obs, feat, now, ch);
                 continue;
             }
             self.input_changed();
-            let feat = features::extract(&obs, &mut self.interner);
+            let feat = feat.unwrap_or_else(|| features::extract(&obs, &mut self.interner));
             let sl = &mut self.slots[s as usize];
             sl.obs = Some(obs);
             sl.feat = Some(feat);

@@ -17,6 +17,7 @@
 //! Owns only the replay and the move to its result; matching itself stays in the parent module.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use hub_contracts::v1::{DecisionOutcome, SourceRef, SplitPart};
@@ -29,7 +30,8 @@ use super::{Changes, Constraint, Engine, Generation, ObsState, ReviewStatus};
 #[derive(Debug, Clone)]
 pub struct SettleInput {
     generation: Generation,
-    observations: Vec<Observation>,
+    /// Shared with the live engine (the replay reads them, never changes them).
+    observations: Vec<Arc<Observation>>,
     constraints: Vec<Constraint>,
     /// Weights the caller fixed (else the replay estimates them).
     fixed: Option<super::weights::Weights>,
@@ -92,11 +94,18 @@ impl SettleInput {
         // the same weights)
         self.observations
             .sort_by(|a, b| canonical_key(a).cmp(&canonical_key(b)));
-        let weights = match self.fixed.take() {
-            Some(w) => w,
-            None => Engine::estimate_for(&self.observations),
+        // every record's features once, for the estimate and the replay alike (interned in
+        // canonical order, as the replay would intern them)
+        let mut interner = super::features::Interner::default();
+        let features = super::features::extract_all(&self.observations, &mut interner);
+        let (weights, features, interner) = match self.fixed.take() {
+            Some(w) => (w, features.into_iter().map(Some).collect(), interner),
+            None => Engine::estimate_with(&self.observations, features, interner),
         };
-        let mut e = Engine::new();
+        let mut e = Engine {
+            interner,
+            ..Engine::new()
+        };
         e.weights = weights.clone();
         self.constraints
             .sort_by(|a, b| (&a.a, &a.b).cmp(&(&b.a, &b.b)));
@@ -107,20 +116,20 @@ impl SettleInput {
         }
         // the replay's own log is not kept: only its result is
         let mut scratch = Changes::default();
-        let mut entries: Vec<Observation> = Vec::new();
-        for o in self.observations {
+        let mut entries: Vec<(Arc<Observation>, Option<super::features::Features>)> = Vec::new();
+        for (o, feat) in self.observations.into_iter().zip(features) {
             // the entries of one report together (adjacent in canonical order), as they arrive
             if entries
                 .last()
-                .is_some_and(|last| report_of(last) != report_of(&o))
+                .is_some_and(|(last, _)| report_of(last) != report_of(&o))
             {
                 e.observe_entries_into(std::mem::take(&mut entries), now, &mut scratch);
                 scratch = Changes::default();
             }
             if report_of(&o).is_some() {
-                entries.push(o);
+                entries.push((o, feat));
             } else {
-                e.observe_into(o, now, &mut scratch);
+                e.observe_into(o, feat, now, &mut scratch);
                 scratch = Changes::default();
             }
         }

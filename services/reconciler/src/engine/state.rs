@@ -65,7 +65,7 @@ impl Engine {
         let mut members: Vec<&Observation> = ident
             .members
             .iter()
-            .filter_map(|m| self.slots[*m as usize].obs.as_ref())
+            .filter_map(|m| self.slots[*m as usize].obs.as_deref())
             .collect();
         // by source ref, as survivorship expects: not by arrival (slot) order
         members.sort_by(|a, b| a.source.cmp(&b.source));
@@ -123,16 +123,20 @@ impl Engine {
         }
         let mut obs = snap.observations;
         obs.sort_by(|a, b| a.observation.source.cmp(&b.observation.source));
-        for so in obs {
+        // every record's features read on every core, interned in this order
+        let feats = {
+            let all: Vec<&Observation> = obs.iter().map(|so| &so.observation).collect();
+            features::extract_all(&all, &mut e.interner)
+        };
+        for (so, feat) in obs.into_iter().zip(feats) {
             let s = e.slot_for(&so.observation.source);
-            let feat = features::extract(&so.observation, &mut e.interner);
             let ident = so
                 .organisation_id
                 .and_then(|o| e.by_org.get(&o).copied())
                 .filter(|_| so.state == ObsState::Active);
             let sl = &mut e.slots[s as usize];
             sl.state = so.state;
-            sl.obs = Some(so.observation);
+            sl.obs = Some(std::sync::Arc::new(so.observation));
             sl.feat = Some(feat);
             if let Some(i) = ident {
                 sl.identity = Some(i);

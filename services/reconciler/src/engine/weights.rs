@@ -483,7 +483,7 @@ impl Weights {
 }
 
 /// How often each level vector occurred among blocked pairs, per pair class.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PatternCounts {
     by_class: [BTreeMap<u32, u64>; CLASSES],
     /// The pairs of an observation and the one other observation sharing the most blocking
@@ -522,6 +522,30 @@ impl PatternCounts {
         *self.certain_by_class[class.index()]
             .entry(levels.pattern())
             .or_insert(0) += 1;
+    }
+
+    /// The counts of both (pairs counted in either).
+    pub fn merged(mut self, other: PatternCounts) -> PatternCounts {
+        let mine = [
+            &mut self.by_class,
+            &mut self.top_by_class,
+            &mut self.random_by_class,
+            &mut self.certain_by_class,
+        ];
+        let theirs = [
+            other.by_class,
+            other.top_by_class,
+            other.random_by_class,
+            other.certain_by_class,
+        ];
+        for (mine, theirs) in mine.into_iter().zip(theirs) {
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                for (pattern, n) in t {
+                    *m.entry(pattern).or_insert(0) += n;
+                }
+            }
+        }
+        self
     }
 
     /// Pairs counted in a class.
