@@ -162,12 +162,47 @@ fn candidates_in(idx: &'static Index, address: &str) -> Vec<AddressMatch> {
 /// assert!(resolve("Mường Tè").is_none()); // the thị trấn or the xã?
 /// ```
 pub fn resolve(address: &str) -> Option<AddressMatch> {
-    across(
-        address,
-        MIN_MARGIN,
-        |idx| resolve_in(idx, address),
-        |m| m.confidence,
-    )
+    memo(&RESOLVED, address, || {
+        across(
+            address,
+            MIN_MARGIN,
+            |idx| resolve_in(idx, address),
+            |m| m.confidence,
+        )
+    })
+}
+
+/// Addresses a thread remembers the readings of before it starts over.
+const MEMO: usize = 1 << 16;
+
+type Memo<T> = std::cell::RefCell<std::collections::HashMap<Box<str>, T>>;
+
+thread_local! {
+    static RESOLVED: Memo<Option<AddressMatch>> = Memo::default();
+    static RESOLVED_2025: Memo<Option<Unit2025Match>> = Memo::default();
+    static RESOLVED_DISTRICT: Memo<Option<DistrictMatch>> = Memo::default();
+}
+
+/// The reading of `address`, remembered per thread: records repeat addresses (the loans of
+/// one village), and reading one is the costliest part of normalising a record. A reading
+/// depends on the address and the provinces loaded only, and those are set once.
+fn memo<T: Clone>(
+    memo: &'static std::thread::LocalKey<Memo<T>>,
+    address: &str,
+    read: impl FnOnce() -> T,
+) -> T {
+    if let Some(known) = memo.with(|m| m.borrow().get(address).cloned()) {
+        return known;
+    }
+    let value = read();
+    memo.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MEMO {
+            m.clear();
+        }
+        m.insert(address.into(), value.clone());
+    });
+    value
 }
 
 fn resolve_in(idx: &'static Index, address: &str) -> Option<AddressMatch> {
@@ -314,12 +349,14 @@ fn resolve_2025_in(idx: &Index, words: &[Word], mentions: &[Mention]) -> Option<
 /// assert_eq!(u.old_district_codes, ["106"]);
 /// ```
 pub fn resolve_2025(address: &str) -> Option<Unit2025Match> {
-    across(
-        address,
-        MIN_MARGIN,
-        |idx| resolve_2025_of(idx, address),
-        |u| u.confidence,
-    )
+    memo(&RESOLVED_2025, address, || {
+        across(
+            address,
+            MIN_MARGIN,
+            |idx| resolve_2025_of(idx, address),
+            |u| u.confidence,
+        )
+    })
 }
 
 fn resolve_2025_of(idx: &'static Index, address: &str) -> Option<Unit2025Match> {
@@ -350,12 +387,14 @@ fn resolve_2025_of(idx: &'static Index, address: &str) -> Option<Unit2025Match> 
 /// assert_eq!(resolve_district("Tam Duong, Lai Chau").unwrap().district_code, "106");
 /// ```
 pub fn resolve_district(address: &str) -> Option<DistrictMatch> {
-    across(
-        address,
-        MIN_MARGIN,
-        |idx| resolve_district_in(idx, address),
-        |d| d.confidence,
-    )
+    memo(&RESOLVED_DISTRICT, address, || {
+        across(
+            address,
+            MIN_MARGIN,
+            |idx| resolve_district_in(idx, address),
+            |d| d.confidence,
+        )
+    })
 }
 
 fn resolve_district_in(idx: &'static Index, address: &str) -> Option<DistrictMatch> {
@@ -603,6 +642,41 @@ mod tests {
 
     fn codes(a: &str) -> Option<(&'static str, &'static str)> {
         resolve(a).map(|m| (m.commune_code, m.district_code))
+    }
+
+    #[test]
+    fn a_remembered_reading_is_the_reading_of_its_own_address() {
+        let addresses = [
+            "Bản Hon, xã Bản Hon, huyện Tam Đường, tỉnh Lai Châu",
+            "Ban Hon, Tam Duong, Lai Chau",
+            "Bản Nà Khum, xã Khun Há, tỉnh Lai Châu",
+            "Tam Duong, Lai Chau",
+            "Mường Tè",
+            "xã Khun Há",
+            "",
+        ];
+        let read = |a: &str| {
+            (
+                format!("{:?}", resolve(a)),
+                format!("{:?}", resolve_2025(a)),
+                format!("{:?}", resolve_district(a)),
+            )
+        };
+        // a fresh thread remembers nothing: each address read once
+        let fresh: Vec<_> = addresses
+            .iter()
+            .map(|a| {
+                let a = a.to_string();
+                std::thread::spawn(move || read(&a)).join().unwrap()
+            })
+            .collect();
+        assert_ne!(fresh[0], fresh[3]);
+        // here, every address read several times, in several orders
+        for round in 0..3 {
+            for (i, a) in addresses.iter().enumerate().rev().skip(round) {
+                assert_eq!(read(a), fresh[i], "{a}");
+            }
+        }
     }
 
     #[test]
