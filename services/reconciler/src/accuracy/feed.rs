@@ -271,9 +271,23 @@ pub fn feed_of(c: &WorldContracts, order: FeedOrder) -> Vec<FeedItem> {
 const BATCH: usize = 256;
 
 /// Feeds every item to the engine; returns how many observations went in and how long the
-/// engine took (reading each batch's records on every core, then resolving them in turn).
+/// engine took (each batch's records read on every core while the batch before is resolved,
+/// then resolved in turn).
 pub fn run(engine: &mut Engine, feed: Vec<FeedItem>, now: DateTime<Utc>) -> (usize, Duration) {
     run_traced(engine, feed, now, |_, _| {})
+}
+
+/// A batch of items with their records read ([`features::prepare`], on every core).
+fn read_batch(batch: Vec<FeedItem>) -> Vec<(FeedItem, Vec<Prepared>)> {
+    use rayon::prelude::*;
+    let read: Vec<Vec<Prepared>> = batch
+        .par_iter()
+        .map(|item| match item {
+            FeedItem::Observation(o) => vec![features::prepare(o)],
+            FeedItem::Report(r) => features::prepare_report(r),
+        })
+        .collect();
+    batch.into_iter().zip(read).collect()
 }
 
 /// [`run`], handing each operation's changes to `trace` (with the engine after it).
@@ -281,38 +295,38 @@ pub fn run_traced(
     engine: &mut Engine,
     feed: Vec<FeedItem>,
     now: DateTime<Utc>,
-    mut trace: impl FnMut(&Engine, &crate::engine::Changes),
+    mut trace: impl FnMut(&Engine, &crate::engine::Changes) + Send,
 ) -> (usize, Duration) {
-    use rayon::prelude::*;
     let mut n = 0;
     let start = Instant::now();
-    let mut feed = feed.into_iter().peekable();
-    while feed.peek().is_some() {
-        // as the service takes a batch: its records read on every core, then resolved in turn
-        let batch: Vec<FeedItem> = feed.by_ref().take(BATCH).collect();
-        let read: Vec<Vec<Prepared>> = batch
-            .par_iter()
-            .map(|item| match item {
-                FeedItem::Observation(o) => vec![features::prepare(o)],
-                FeedItem::Report(r) => features::prepare_report(r),
-            })
-            .collect();
-        for (item, prepared) in batch.into_iter().zip(read) {
-            let ch = match item {
-                FeedItem::Observation(o) => {
-                    n += 1;
-                    match prepared.into_iter().next() {
-                        Some(p) => engine.observe_prepared(*o, p, now),
-                        None => engine.observe(*o, now),
-                    }
+    let mut feed = feed.into_iter();
+    let mut ready = read_batch(feed.by_ref().take(BATCH).collect());
+    while !ready.is_empty() {
+        // as the service takes batches: the next one is read while this one is resolved
+        let upcoming: Vec<FeedItem> = feed.by_ref().take(BATCH).collect();
+        let current = std::mem::take(&mut ready);
+        let ((), read) = rayon::join(
+            || {
+                for (item, prepared) in current {
+                    let ch = match item {
+                        FeedItem::Observation(o) => {
+                            n += 1;
+                            match prepared.into_iter().next() {
+                                Some(p) => engine.observe_prepared(*o, p, now),
+                                None => engine.observe(*o, now),
+                            }
+                        }
+                        FeedItem::Report(r) => {
+                            n += r.cooperatives.len();
+                            engine.ntm_report_prepared(&r, prepared, now)
+                        }
+                    };
+                    trace(engine, &ch);
                 }
-                FeedItem::Report(r) => {
-                    n += r.cooperatives.len();
-                    engine.ntm_report_prepared(&r, prepared, now)
-                }
-            };
-            trace(engine, &ch);
-        }
+            },
+            || read_batch(upcoming),
+        );
+        ready = read;
     }
     (n, start.elapsed())
 }
