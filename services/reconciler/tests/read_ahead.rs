@@ -126,7 +126,14 @@ fn the_weight_estimate_does_not_depend_on_the_number_of_threads() {
             .expect("thread pool")
             .install(|| e.blocked_pair_levels())
     };
+    let before = hub_reconciler::engine::blocking::lookup_stats();
     let one = on(1);
+    // the pool's lookups are the process's too (the growth table reports them)
+    let after = hub_reconciler::engine::blocking::lookup_stats();
+    assert!(
+        after.lookups > before.lookups + 1000,
+        "{before:?} → {after:?}"
+    );
     assert!(
         one.pairs(hub_reconciler::engine::weights::PairClass::LoanNtm) > 500,
         "{one:?}"

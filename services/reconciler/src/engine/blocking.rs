@@ -27,6 +27,8 @@
 //! records it hits) and only the best [`MAX_CANDIDATES`] identities are scored in full.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::features::{Features, Interner, MixState, TokClass, Unit};
 
@@ -230,13 +232,7 @@ impl Index {
 
     pub fn get(&self, k: u64) -> &[u32] {
         let list = self.postings.get(&k).map_or(&[][..], Vec::as_slice);
-        LOOKUPS.with(|c| {
-            let mut s = c.get();
-            s.lookups += 1;
-            s.entries += list.len() as u64;
-            s.longest = s.longest.max(list.len());
-            c.set(s);
-        });
+        LOOKUPS.with(|c| c.count(list.len()));
         list
     }
 
@@ -249,8 +245,8 @@ impl Index {
     }
 }
 
-/// What key lists this thread's lookups met ([`Index::get`], all engines on the thread): for
-/// reports on how blocking grows with a world.
+/// What key lists the lookups of every thread of the process met ([`Index::get`], all
+/// engines): for reports on how blocking grows with a world.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LookupStats {
     /// Key lists looked up.
@@ -262,13 +258,50 @@ pub struct LookupStats {
     pub longest: usize,
 }
 
+/// One thread's counts: written by that thread only (no contention), read by
+/// [`lookup_stats`] from any. Aligned to a cache line so that two threads' counts never
+/// share one.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct ThreadLookups {
+    lookups: AtomicU64,
+    entries: AtomicU64,
+    longest: AtomicU64,
+}
+
+impl ThreadLookups {
+    fn count(&self, len: usize) {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
+        self.entries.fetch_add(len as u64, Ordering::Relaxed);
+        self.longest.fetch_max(len as u64, Ordering::Relaxed);
+    }
+}
+
+/// Every thread's counts (a thread's stay after it ends: they were looked up all the same).
+static ALL_LOOKUPS: Mutex<Vec<Arc<ThreadLookups>>> = Mutex::new(Vec::new());
+
 thread_local! {
-    static LOOKUPS: std::cell::Cell<LookupStats> = const {
-        std::cell::Cell::new(LookupStats { lookups: 0, entries: 0, longest: 0 })
+    static LOOKUPS: Arc<ThreadLookups> = {
+        let mine = Arc::new(ThreadLookups::default());
+        if let Ok(mut all) = ALL_LOOKUPS.lock() {
+            all.push(Arc::clone(&mine));
+        }
+        mine
     };
 }
 
-/// This thread's lookup counts so far.
+/// The process's lookup counts so far, every thread's (the engine's own and the pool that
+/// counts the weight estimate's pairs).
 pub fn lookup_stats() -> LookupStats {
-    LOOKUPS.with(std::cell::Cell::get)
+    let mut total = LookupStats::default();
+    if let Ok(all) = ALL_LOOKUPS.lock() {
+        for t in all.iter() {
+            total.lookups += t.lookups.load(Ordering::Relaxed);
+            total.entries += t.entries.load(Ordering::Relaxed);
+            total.longest = total
+                .longest
+                .max(t.longest.load(Ordering::Relaxed) as usize);
+        }
+    }
+    total
 }
