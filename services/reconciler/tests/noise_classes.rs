@@ -24,18 +24,9 @@ fn lo(e: &mut Engine, l: hub_contracts::v1::LoanDisbursement) -> Changes {
 fn org_loan(no: &str, name: &str, address: &str, rep: Option<&str>) -> (Engine, Changes) {
     let mut e = Engine::new();
     base_registry(&mut e);
-    let ch = lo(
-        &mut e,
-        loan(
-            no,
-            name,
-            BorrowerType::Cooperative,
-            None,
-            address,
-            rep,
-            None,
-        ),
-    );
+    let mut l = bare_loan(no, name, address);
+    l.borrower.legal_rep = rep.map(str::to_owned);
+    let ch = lo(&mut e, l);
     (e, ch)
 }
 

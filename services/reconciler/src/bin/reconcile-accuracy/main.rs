@@ -162,15 +162,11 @@ fn main() -> anyhow::Result<()> {
         generated,
         source_records: source_records(&world),
     };
-    let (world, contracts) = if args.engine_only {
-        drop((world, contracts));
-        (None, None)
-    } else {
-        (Some(world), Some(contracts))
-    };
+    // the world is not needed past here; the contracts only for the indicators
+    drop(world);
+    let contracts = (!args.engine_only).then_some(contracts);
     let mut engine = Engine::new();
-    let weights = args.weights.first().map_or("estimated", String::as_str);
-    match weights {
+    match run.weights {
         "estimated" => {}
         "legacy" => engine.fix_weights(Weights::legacy().clone()),
         other => anyhow::bail!("unknown --weights {other:?}: estimated or legacy"),
@@ -186,7 +182,7 @@ fn main() -> anyhow::Result<()> {
         stats: engine.stats(),
         after: AfterAnswers::default(),
     };
-    let (Some(_), Some(contracts)) = (world, contracts) else {
+    let Some(contracts) = contracts else {
         // --engine-only: the pairwise metrics are all there is
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report.json(&args))?);
