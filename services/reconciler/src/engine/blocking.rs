@@ -15,6 +15,7 @@
 //! | `M` a distinctive word of a name with a single one | district | one-word names |
 //! | `J` distinctive words glued | district | names spaced differently |
 //! | `W` every word of the name, sector words too, in any order | district | the same name, among namesakes of other sectors |
+//! | `K` the name's place words and numbers, in any order | commune, and its 2025 unit | the same place and number in the same commune, whatever products or sectors the names add or drop (`HTX Giang Ma số 2` finds `HTX NN dược liệu Giang Ma số 2` among the district's many `… Giang Ma số 2`) |
 //!
 //! District scope: an observation whose district is unknown is indexed under `?` and
 //! queried under every district; one that names a post-reform unit is also queried under
@@ -71,6 +72,7 @@ pub enum KeyKind {
     Single,
     Joined,
     Whole,
+    Commune,
 }
 
 impl KeyKind {
@@ -85,6 +87,7 @@ impl KeyKind {
             KeyKind::Single => 1.0,
             KeyKind::Joined => 3.0,
             KeyKind::Whole => 2.0,
+            KeyKind::Commune => 3.0,
         }
     }
 }
@@ -200,6 +203,27 @@ pub fn keys(f: &Features, interner: &Interner, query: bool, out: &mut Vec<(u64, 
         if !words.is_empty() {
             out.push((key(&[b"J", s, &joined]), KeyKind::Joined));
             out.push((key(&[b"W", s, &whole]), KeyKind::Whole));
+        }
+    }
+    // the name's places and numbers together, within its own commune and its 2025 unit: a
+    // name that says little more than its place and number (`HTX Giang Ma số 2`) shares
+    // them with every namesake of that place in the district, too many to read them all
+    // once keys read earlier found candidates; its own commune's are few, and the ones it
+    // most likely means, whatever products or sectors either name adds
+    let core: Vec<u8> = {
+        let mut v: Vec<u32> = f
+            .tokens
+            .iter()
+            .filter(|t| matches!(t.class, TokClass::Place | TokClass::Number))
+            .map(|t| interner.letters(t.id))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v.iter().flat_map(|w| w.to_le_bytes()).collect()
+    };
+    if !core.is_empty() {
+        for u in [f.commune, f.unit_2025].into_iter().flatten() {
+            out.push((key(&[b"K", &u.key_bytes(), &core]), KeyKind::Commune));
         }
     }
     out.sort_unstable_by_key(|k| k.0);

@@ -23,9 +23,25 @@ const MEMBER_CONFLICT: f64 = -6.0;
 /// Two identities an observation links may merge unless what they say of each other
 /// directly is below this (a contradiction).
 const COMPATIBLE_LOGIT: f64 = -2.0;
+/// Added to the pre-score of an identity one of whose records that shared keys is in the
+/// observation's own commune: of a district's many namesakes of one place, sharing equally
+/// weak keys (`HTX Tông Qua Lìn` shares one word with every `… Tông Qua Lìn`), the ones of
+/// its own commune are scored first. Less than a rare key is worth.
+const SAME_COMMUNE: f64 = 0.5;
 /// An identity found through the blocking index: its id, pre-score, and the members that
 /// shared keys (the first `.3` of `.2`).
 type Blocked = (u32, f64, [u32; MEMBERS_SCORED], usize);
+
+/// What the keys an observation shares with one identity add up to, while they are read.
+struct Tally {
+    weight: f64,
+    hits: [u32; MEMBERS_SCORED],
+    n: usize,
+    /// The last key list that added to `weight` (each key counts once per identity).
+    last_list: usize,
+    /// A member that shared keys is in the observation's commune.
+    same_commune: bool,
+}
 
 /// One candidate identity of a record, as [`Engine::explain_candidates`] shows it.
 #[derive(Debug, Clone)]
@@ -86,6 +102,16 @@ impl Engine {
                 .total_cmp(&a.score.logit)
                 .then(a.seq.cmp(&b.seq))
         });
+        // an identity only an operator may link does not hide one the record matches plainly
+        // (its own unregistered organisation, beside a registered namesake whose name says
+        // otherwise): that one comes first, the doubtful one second
+        if out.first().is_some_and(|b| b.review_only)
+            && let Some(k) = out
+                .iter()
+                .position(|c| !c.review_only && c.score.logit >= score::MATCH_LOGIT)
+        {
+            out[..=k].rotate_right(1);
+        }
         // of two about equally likely, the one the record names word for word comes first
         if let [b, c, ..] = out.as_slice()
             && c.score.logit > b.score.logit - MARGIN_LOGIT
@@ -116,7 +142,8 @@ impl Engine {
         // whose single record shares every word); a list's identities are looked up first,
         // all together (independent reads the processor overlaps: in a large engine each is
         // a cache miss), then tallied
-        let mut pre: HashMap<u32, (f64, [u32; MEMBERS_SCORED], usize, usize)> = HashMap::new();
+        let mut pre: HashMap<u32, Tally> = HashMap::new();
+        let commune = f.commune;
         let mut of: Vec<Option<u32>> = Vec::new();
         let mut visits = 0usize;
         for (li, (list, kind)) in lists.iter().enumerate() {
@@ -135,23 +162,34 @@ impl Engine {
                 let Some(ii) = *ii else {
                     continue;
                 };
-                let e = pre
-                    .entry(ii)
-                    .or_insert((0.0, [0; MEMBERS_SCORED], 0, usize::MAX));
-                if e.3 != li {
-                    e.0 += w;
-                    e.3 = li;
+                let e = pre.entry(ii).or_insert(Tally {
+                    weight: 0.0,
+                    hits: [0; MEMBERS_SCORED],
+                    n: 0,
+                    last_list: usize::MAX,
+                    same_commune: false,
+                });
+                if e.last_list != li {
+                    e.weight += w;
+                    e.last_list = li;
                 }
-                if e.2 < MEMBERS_SCORED && !e.1[..e.2].contains(&o) {
-                    e.1[e.2] = o;
-                    e.2 += 1;
+                if e.n < MEMBERS_SCORED && !e.hits[..e.n].contains(&o) {
+                    e.hits[e.n] = o;
+                    e.n += 1;
+                }
+                if !e.same_commune && commune.is_some() {
+                    e.same_commune =
+                        self.slots[o as usize].feat.as_ref().map(|g| g.commune) == Some(commune);
                 }
             }
         }
         self.key_buf = buf;
         let mut ranked: Vec<Blocked> = pre
             .into_iter()
-            .map(|(i, (w, hits, n, _))| (i, w, hits, n))
+            .map(|(i, t)| {
+                let bonus = if t.same_commune { SAME_COMMUNE } else { 0.0 };
+                (i, t.weight + bonus, t.hits, t.n)
+            })
             .collect();
         let order = |a: &Blocked, b: &Blocked| {
             b.1.total_cmp(&a.1).then_with(|| {
@@ -222,6 +260,8 @@ impl Engine {
         let mut structural = false;
         let mut vetoed = false;
         let mut against_registration = false;
+        // the registration whose name the record's contradicts, and that pair's score
+        let mut unlike_registration: Option<(PairScore, u32)> = None;
         for m in compare {
             let Some(fm) = self.slots[m as usize].feat.as_ref() else {
                 continue;
@@ -234,11 +274,19 @@ impl Engine {
             against_registration |= sc.identity_contradiction
                 && sc.rule != Rule::RegistrationCode
                 && fm.obs_kind == ObservationKind::Registry;
+            if sc.hard_conflict
+                && !sc.person_agrees
+                && sc.rule != Rule::RegistrationCode
+                && fm.obs_kind == ObservationKind::Registry
+                && unlike_registration.is_none()
+            {
+                unlike_registration = Some((sc.clone(), m));
+            }
             if best.as_ref().is_none_or(|(b, _)| sc.logit > b.logit) {
                 best = Some((sc, m));
             }
         }
-        let (mut sc, anchor) = best?;
+        let (mut sc, mut anchor) = best?;
         // the registration is the organisation's own name and tax code: a record whose name
         // says another product, number or place, or whose tax code is not a slip of it, is
         // another organisation's, however well it matches the identity's other records
@@ -252,11 +300,26 @@ impl Engine {
         if sc.person_agrees {
             conflict = structural;
         }
-        let review_only = f.obs_kind == ObservationKind::Registry && ident.registry > 0;
+        // a registry record beside a registered identity is another registration; a record
+        // whose name the registration's contradicts (another sector word, a word more or
+        // less in two full names), naming no person of it nor of the member it resembles
+        // most, may be the registered organisation's or an unregistered namesake's: an
+        // operator decides, however well it matches the identity's other records. The
+        // question is about the registration itself: an answer linking the record to
+        // another of the identity's records would vouch for what it doubts.
+        let unlike = unlike_registration
+            .filter(|_| f.obs_kind != ObservationKind::Registry && !sc.person_agrees);
+        let review_only =
+            (f.obs_kind == ObservationKind::Registry && ident.registry > 0) || unlike.is_some();
+        if let Some((reg_sc, reg)) = unlike {
+            (sc, anchor) = (reg_sc, reg);
+            conflict = true;
+        }
         // two registry records are two registrations: worth an operator's look only when
         // nothing they say contradicts one being a duplicate of the other (one person may
         // lead an HTX and a THT of one commune: two organisations)
-        if review_only && (conflict || sc.hard_conflict) {
+        if f.obs_kind == ObservationKind::Registry && review_only && (conflict || sc.hard_conflict)
+        {
             return None;
         }
         if conflict && sc.rule != Rule::RegistrationCode {

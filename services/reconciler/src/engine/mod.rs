@@ -113,7 +113,8 @@ struct Cand {
     score: PairScore,
     /// The member the observation resembles most.
     anchor: u32,
-    /// Only an operator may link it (both hold a registry record).
+    /// Only an operator may link it: both hold a registry record, or the record's name
+    /// contradicts the identity's registration and names no person of it.
     review_only: bool,
 }
 

@@ -569,8 +569,14 @@ impl Engine {
         self.join(s, ii, ch);
         let org = self.idents[ii as usize].id;
         let cand_name = self.display_name(b.anchor);
-        let note = if b.review_only {
+        let registry = self.slots[s as usize]
+            .feat
+            .as_ref()
+            .is_some_and(|f| f.obs_kind == super::observation::ObservationKind::Registry);
+        let note = if b.review_only && registry {
             format!("{name} ~ {cand_name}: two registry records look alike")
+        } else if b.review_only {
+            format!("{name} ~ {cand_name}: its name contradicts the registration's")
         } else {
             format!("{name} ~ {cand_name}: doubtful")
         };
