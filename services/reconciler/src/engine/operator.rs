@@ -164,7 +164,9 @@ impl Engine {
     }
 
     /// Whether slot `o` scores against every registration of identity `ii` as another
-    /// organisation's record: below even odds, or contradicting one outright.
+    /// organisation's record: below even odds, or contradicting one outright (another
+    /// product, number, place or code; or a word the names do not share, with no person in
+    /// common).
     fn contradicts_registration(&self, o: u32, ii: u32) -> bool {
         let Some(fo) = self.slots[o as usize].feat.as_ref() else {
             return false;
@@ -179,7 +181,12 @@ impl Engine {
             };
             any = true;
             let sc = score::score_with(fo, fm, &self.interner, &self.weights);
-            if !(sc.veto || sc.identity_contradiction) && sc.logit >= 0.0 {
+            // a word the names do not share (another sector, a word more or less in two full
+            // names) that no person in common explains counts against it as the candidates'
+            // rule does: the engine would only have asked about the pair
+            let unlike =
+                sc.hard_conflict && !sc.person_agrees && sc.rule != score::Rule::RegistrationCode;
+            if !(sc.veto || sc.identity_contradiction || unlike) && sc.logit >= 0.0 {
                 return false;
             }
         }
