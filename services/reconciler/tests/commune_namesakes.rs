@@ -25,50 +25,7 @@ fn lo(e: &mut Engine, l: hub_contracts::v1::LoanDisbursement) -> Changes {
 /// Đường), each with four loans that carry its phone: 65 records of the district whose
 /// distinctive words are `Nà Hừ` and `2` and nothing else.
 fn thirteen_namesakes_in_ta_leng(e: &mut Engine) {
-    const SECTORS: [&str; 13] = [
-        "Nông nghiệp",
-        "Lâm nghiệp",
-        "Chăn nuôi",
-        "Sản xuất",
-        "Kinh doanh",
-        "Thương mại",
-        "Dịch vụ",
-        "Xây dựng",
-        "Vận tải",
-        "Du lịch",
-        "Tổng hợp",
-        "Chế biến",
-        "Nông lâm nghiệp",
-    ];
-    for (k, sector) in SECTORS.iter().enumerate() {
-        let name = format!("Hợp tác xã {sector} Nà Hừ số 2");
-        reg(
-            e,
-            registry(
-                &format!("LM-{k}"),
-                &name,
-                OrgKind::Htx,
-                None,
-                TA_LENG,
-                None,
-                Some(&format!("+849123456{k:02}")),
-            ),
-        );
-        for j in 0..4 {
-            lo(
-                e,
-                loan(
-                    &format!("L-{k}-{j}"),
-                    &name,
-                    BorrowerType::Cooperative,
-                    None,
-                    "Tả Lèng, Tam Đường",
-                    None,
-                    Some(&format!("09123456{k:02}")),
-                ),
-            );
-        }
-    }
+    thirteen_namesakes(e, "Nà Hừ số 2", TA_LENG, "Tả Lèng, Tam Đường");
 }
 
 /// The weights the settle pass estimates from a simulated world of 1,500 organisations
@@ -90,6 +47,22 @@ fn estimated_weights() -> Weights {
     );
     e.settle(now);
     e.weights().clone()
+}
+
+/// Registers LM-1 `Hợp tác xã thảo quả Nà Hừ` of Bản Hon, led by Lò Văn Minh.
+fn register_thao_qua_na_hu(e: &mut Engine) {
+    reg(
+        e,
+        registry(
+            "LM-1",
+            "Hợp tác xã thảo quả Nà Hừ",
+            OrgKind::Htx,
+            None,
+            BAN_HON,
+            Some("Lò Văn Minh"),
+            None,
+        ),
+    );
 }
 
 /// The identity of `r` and that of registration `id` are one.
@@ -157,18 +130,7 @@ fn a_loan_whose_name_contradicts_the_registration_is_asked_about_not_linked() {
     ] {
         let mut e = Engine::new();
         e.fix_weights(weights);
-        reg(
-            &mut e,
-            registry(
-                "LM-1",
-                "Hợp tác xã thảo quả Nà Hừ",
-                OrgKind::Htx,
-                None,
-                BAN_HON,
-                Some("Lò Văn Minh"),
-                None,
-            ),
-        );
+        register_thao_qua_na_hu(&mut e);
         let address = "Bản Hon, Tam Đường";
         let ch = lo(&mut e, bare_loan("Q-1", "HTX NN thảo quả Nà Hừ", address));
         let q1 = SourceRef::new("loan-fund", "Q-1");
@@ -205,18 +167,7 @@ fn a_loan_naming_the_registrations_representative_joins_it_despite_a_word() {
     for weights in [Weights::legacy().clone(), Weights::prior()] {
         let mut e = Engine::new();
         e.fix_weights(weights);
-        reg(
-            &mut e,
-            registry(
-                "LM-1",
-                "Hợp tác xã thảo quả Nà Hừ",
-                OrgKind::Htx,
-                None,
-                BAN_HON,
-                Some("Lò Văn Minh"),
-                None,
-            ),
-        );
+        register_thao_qua_na_hu(&mut e);
         let l = loan(
             "Q-3",
             "HTX NN thảo quả Nà Hừ",
@@ -244,87 +195,17 @@ fn a_loan_naming_the_registrations_representative_joins_it_despite_a_word() {
 fn an_operator_link_does_not_bring_an_unlike_named_record_under_a_registration() {
     let mut e = Engine::new();
     e.fix_weights(Weights::legacy().clone());
-    let (lm2, q1, entry) = (
-        SourceRef::new("coop-alliance", "LM-2"),
-        SourceRef::new("loan-fund", "Q-1"),
-        SourceRef::new("ntm", format!("{TA_LENG}:2024:0")),
+    let id = entry_doubtful_between_lm1_and_a_loan(&mut e);
+    let lm2 = registry(
+        "LM-2",
+        "Hợp tác xã Sản xuất và Thương mại chè Tả Lèng",
+        OrgKind::Htx,
+        None,
+        TA_LENG,
+        None,
+        None,
     );
-    reg(
-        &mut e,
-        registry(
-            "LM-1",
-            "Hợp tác xã chè Tả Lèng",
-            OrgKind::Htx,
-            Some("6200123456"),
-            TA_LENG,
-            Some("Lò Văn Minh"),
-            Some("0912000111"),
-        ),
-    );
-    lo(
-        &mut e,
-        loan(
-            "Q-1",
-            "HTX chè Tả Lèng",
-            BorrowerType::Cooperative,
-            Some("6200888111"),
-            "Tả Lèng, Tam Đường, Lai Châu",
-            Some("Giàng A Páo"),
-            Some("0987654321"),
-        ),
-    );
-    let ch = e.ntm_report(
-        &ntm(
-            TA_LENG,
-            2024,
-            1,
-            &[("HTX chè Tả Lèng", Some(OrgKind::Htx), None)],
-        ),
-        now(),
-    );
-    let id = ch
-        .reviews
-        .iter()
-        .find(|i| i.candidate == q1)
-        .map(|i| i.review_id)
-        .unwrap_or_else(|| panic!("a review against the loan: {:?}", ch.decisions));
-    reg(
-        &mut e,
-        registry(
-            "LM-2",
-            "Hợp tác xã Sản xuất và Thương mại chè Tả Lèng",
-            OrgKind::Htx,
-            None,
-            TA_LENG,
-            None,
-            None,
-        ),
-    );
-    let second = e.identity_of(&lm2).expect("LM-2's organisation");
-    assert_eq!(
-        e.identity_of(&entry),
-        Some(second),
-        "the entry is with LM-2"
-    );
-    let loans = e.identity_of(&q1).expect("the loan's organisation");
-    assert_ne!(loans, second);
     // the answer comes once the settle pass has estimated weights (as in the service): under
     // them the loan resembles LM-2 at better than even odds, a word apart
-    e.fix_weights(estimated_weights());
-    let ch = e
-        .link_review(
-            id,
-            "an.operator",
-            "the loan's chair signed the report",
-            now(),
-        )
-        .expect("linked");
-    assert!(ch.merged.is_empty(), "nothing merged: {:?}", ch.merged);
-    assert_eq!(e.identity_of(&entry), Some(loans), "the entry moved");
-    assert_eq!(e.identity_of(&q1), Some(loans), "the loan stays apart");
-    assert_eq!(
-        e.identity_of(&lm2),
-        Some(second),
-        "LM-2 keeps its organisation"
-    );
+    second_registration_then_link(&mut e, id, &lm2, Some(estimated_weights()));
 }

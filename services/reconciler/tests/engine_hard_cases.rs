@@ -1018,57 +1018,7 @@ fn assert_loan_joins_lm_r(e: &mut Engine, name: &str) {
 /// Registers 13 cooperatives `Hợp tác xã <sector> thảo quả Nà Hừ` in Bản Hon, each with four
 /// loans that carry its phone.
 fn thirteen_namesakes(e: &mut Engine) {
-    const SECTORS: [&str; 13] = [
-        "Nông nghiệp",
-        "Lâm nghiệp",
-        "Chăn nuôi",
-        "Sản xuất",
-        "Kinh doanh",
-        "Thương mại",
-        "Dịch vụ",
-        "Xây dựng",
-        "Vận tải",
-        "Du lịch",
-        "Tổng hợp",
-        "Chế biến",
-        "Nông lâm nghiệp",
-    ];
-    for (k, sector) in SECTORS.iter().enumerate() {
-        let name = format!("Hợp tác xã {sector} thảo quả Nà Hừ");
-        let id = format!("LM-{k}");
-        reg(
-            e,
-            registry(
-                &id,
-                &name,
-                OrgKind::Htx,
-                None,
-                BAN_HON,
-                None,
-                Some(&format!("+849123456{k:02}")),
-            ),
-        );
-        for j in 0..4 {
-            lo(
-                e,
-                loan(
-                    &format!("L-{k}-{j}"),
-                    &name,
-                    BorrowerType::Cooperative,
-                    None,
-                    "Bản Hon, Tam Đường",
-                    None,
-                    Some(&format!("09123456{k:02}")),
-                ),
-            );
-        }
-        assert_eq!(
-            e.members(e.identity_of(&r("coop-alliance", &id)).expect("registered"))
-                .map(|m| m.len()),
-            Some(5),
-            "{name}"
-        );
-    }
+    common::thirteen_namesakes(e, "thảo quả Nà Hừ", BAN_HON, "Bản Hon, Tam Đường");
 }
 
 /// Issue 14: an operator vouches for a review pair, not for the registration one of them
@@ -1081,81 +1031,20 @@ fn thirteen_namesakes(e: &mut Engine) {
 fn an_operator_link_does_not_bring_a_contradicting_record_under_a_registration() {
     let mut e = Engine::new();
     e.fix_weights(Weights::legacy().clone());
-    const NAME: &str = "Hợp tác xã chè Tả Lèng";
-    let (lm1, lm2, q1) = (
-        r("coop-alliance", "LM-1"),
-        r("coop-alliance", "LM-2"),
-        r("loan-fund", "Q-1"),
+    let id = entry_doubtful_between_lm1_and_a_loan(&mut e);
+    let lm2 = registry(
+        "LM-2",
+        "Hợp tác xã chè Tả Lèng",
+        OrgKind::Htx,
+        Some("6200555444"),
+        TA_LENG,
+        None,
+        None,
     );
-    let rec = |id, code, rep: Option<&str>, phone: Option<&str>| {
-        registry(id, NAME, OrgKind::Htx, Some(code), TA_LENG, rep, phone)
-    };
-    reg(
-        &mut e,
-        rec(
-            "LM-1",
-            "6200123456",
-            Some("Lò Văn Minh"),
-            Some("0912000111"),
-        ),
-    );
-    lo(
-        &mut e,
-        loan(
-            "Q-1",
-            "HTX chè Tả Lèng",
-            BorrowerType::Cooperative,
-            Some("6200888111"),
-            "Tả Lèng, Tam Đường, Lai Châu",
-            Some("Giàng A Páo"),
-            Some("0987654321"),
-        ),
-    );
-    let ch = e.ntm_report(
-        &ntm(
-            TA_LENG,
-            2024,
-            1,
-            &[("HTX chè Tả Lèng", Some(OrgKind::Htx), None)],
-        ),
-        now(),
-    );
-    assert_eq!(outcome(&ch), DecisionOutcome::Review, "{:?}", ch.decisions);
-    let item = ch
-        .reviews
-        .iter()
-        .find(|i| i.candidate == q1)
-        .expect("a review against the loan");
-    let id = item.review_id;
-    reg(&mut e, rec("LM-2", "6200555444", None, None));
-    let second = e.identity_of(&lm2).expect("LM-2's organisation");
-    assert_eq!(
-        e.identity_of(&entry()),
-        Some(second),
-        "the entry is with LM-2"
-    );
-    let loans = e.identity_of(&q1).expect("the loan's organisation");
-    assert_ne!(loans, second);
-
-    let ch = e
-        .link_review(
-            id,
-            "an.operator",
-            "the loan's chair signed the report",
-            now(),
-        )
-        .expect("linked");
-    assert!(ch.merged.is_empty(), "nothing merged: {:?}", ch.merged);
-    assert_eq!(e.identity_of(&entry()), Some(loans), "the entry moved");
-    assert_eq!(e.identity_of(&q1), Some(loans), "the loan stays apart");
-    assert_eq!(
-        e.identity_of(&lm2),
-        Some(second),
-        "LM-2 keeps its organisation"
-    );
-    assert_ne!(e.identity_of(&lm1), Some(loans));
+    let (loans, second) = second_registration_then_link(&mut e, id, &lm2, None);
+    assert_ne!(e.identity_of(&r("coop-alliance", "LM-1")), Some(loans));
     assert_eq!(e.review(id).map(|r| r.status), Some(ReviewStatus::Linked));
     let e = restored(&e);
     assert_eq!(e.identity_of(&entry()), Some(loans));
-    assert_eq!(e.identity_of(&lm2), Some(second));
+    assert_eq!(e.identity_of(&r("coop-alliance", "LM-2")), Some(second));
 }
