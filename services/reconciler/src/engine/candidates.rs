@@ -24,9 +24,9 @@ const MEMBER_CONFLICT: f64 = -6.0;
 /// directly is below this (a contradiction).
 const COMPATIBLE_LOGIT: f64 = -2.0;
 /// Added to the pre-score of an identity one of whose records that shared keys is in the
-/// observation's own commune: of a district's many namesakes of one place, sharing equally
-/// weak keys (`HTX Tông Qua Lìn` shares one word with every `… Tông Qua Lìn`), the ones of
-/// its own commune are scored first. Less than a rare key is worth.
+/// observation's own commune: of a district's many namesakes of one place that share equally
+/// weak keys with the record (a place word, a number), the ones of its own commune are scored
+/// first when there are more than [`blocking::MAX_CANDIDATES`]. Less than a rare key is worth.
 const SAME_COMMUNE: f64 = 0.5;
 /// An identity found through the blocking index: its id, pre-score, and the members that
 /// shared keys (the first `.3` of `.2`).
