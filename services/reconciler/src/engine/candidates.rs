@@ -255,12 +255,14 @@ impl Engine {
                 compare.push(h);
             }
         }
+        let registry = f.obs_kind == ObservationKind::Registry;
         let mut best: Option<(PairScore, u32)> = None;
         let mut conflict = false;
         let mut structural = false;
         let mut vetoed = false;
         let mut against_registration = false;
-        // the registration whose name the record's contradicts, and that pair's score
+        // the registration whose name the record's (not a registry record's) contradicts, and
+        // that pair's score
         let mut unlike_registration: Option<(PairScore, u32)> = None;
         for m in compare {
             let Some(fm) = self.slots[m as usize].feat.as_ref() else {
@@ -274,10 +276,9 @@ impl Engine {
             against_registration |= sc.identity_contradiction
                 && sc.rule != Rule::RegistrationCode
                 && fm.obs_kind == ObservationKind::Registry;
-            if sc.hard_conflict
-                && !sc.person_agrees
-                && sc.rule != Rule::RegistrationCode
+            if !registry
                 && fm.obs_kind == ObservationKind::Registry
+                && sc.unexplained_conflict()
                 && unlike_registration.is_none()
             {
                 unlike_registration = Some((sc.clone(), m));
@@ -291,7 +292,7 @@ impl Engine {
         // says another product, number or place, or whose tax code is not a slip of it, is
         // another organisation's, however well it matches the identity's other records
         // (which it would otherwise chain to)
-        if vetoed || (against_registration && f.obs_kind != ObservationKind::Registry) {
+        if vetoed || (against_registration && !registry) {
             return None;
         }
         // a member that names a word differently speaks against the identity, unless the
@@ -300,27 +301,24 @@ impl Engine {
         if sc.person_agrees {
             conflict = structural;
         }
-        // a registry record beside a registered identity is another registration; a record
-        // whose name the registration's contradicts (another sector word, a word more or
-        // less in two full names), naming no person of it nor of the member it resembles
-        // most, may be the registered organisation's or an unregistered namesake's: an
-        // operator decides, however well it matches the identity's other records. The
-        // question is about the registration itself: an answer linking the record to
-        // another of the identity's records would vouch for what it doubts.
-        let unlike = unlike_registration
-            .filter(|_| f.obs_kind != ObservationKind::Registry && !sc.person_agrees);
-        let review_only =
-            (f.obs_kind == ObservationKind::Registry && ident.registry > 0) || unlike.is_some();
-        if let Some((reg_sc, reg)) = unlike {
-            (sc, anchor) = (reg_sc, reg);
-            conflict = true;
-        }
         // two registry records are two registrations: worth an operator's look only when
         // nothing they say contradicts one being a duplicate of the other (one person may
         // lead an HTX and a THT of one commune: two organisations)
-        if f.obs_kind == ObservationKind::Registry && review_only && (conflict || sc.hard_conflict)
-        {
+        let two_registrations = registry && ident.registry > 0;
+        if two_registrations && (conflict || sc.hard_conflict) {
             return None;
+        }
+        // a record whose name the registration's contradicts (another sector word, a word
+        // more or less in two full names), naming no person of it nor of the member it
+        // resembles most, may be the registered organisation's or an unregistered
+        // namesake's: an operator decides, however well it matches the identity's other
+        // records. The question is about the registration itself: an answer linking the
+        // record to another of the identity's records would vouch for what it doubts.
+        let unlike = unlike_registration.filter(|_| !sc.person_agrees);
+        let review_only = two_registrations || unlike.is_some();
+        if let Some((reg_sc, reg)) = unlike {
+            (sc, anchor) = (reg_sc, reg);
+            conflict = true;
         }
         if conflict && sc.rule != Rule::RegistrationCode {
             sc.logit += MEMBER_CONFLICT;

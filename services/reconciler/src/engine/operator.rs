@@ -181,12 +181,11 @@ impl Engine {
             };
             any = true;
             let sc = score::score_with(fo, fm, &self.interner, &self.weights);
-            // a word the names do not share (another sector, a word more or less in two full
-            // names) that no person in common explains counts against it as the candidates'
-            // rule does: the engine would only have asked about the pair
-            let unlike =
-                sc.hard_conflict && !sc.person_agrees && sc.rule != score::Rule::RegistrationCode;
-            if !(sc.veto || sc.identity_contradiction || unlike) && sc.logit >= 0.0 {
+            // a contradiction no person in common explains counts against it as the
+            // candidates' rule does: the engine would only have asked about the pair
+            if !(sc.veto || sc.identity_contradiction || sc.unexplained_conflict())
+                && sc.logit >= 0.0
+            {
                 return false;
             }
         }

@@ -569,11 +569,7 @@ impl Engine {
         self.join(s, ii, ch);
         let org = self.idents[ii as usize].id;
         let cand_name = self.display_name(b.anchor);
-        let registry = self.slots[s as usize]
-            .feat
-            .as_ref()
-            .is_some_and(|f| f.obs_kind == super::observation::ObservationKind::Registry);
-        let note = if b.review_only && registry {
+        let note = if b.review_only && self.is_registry(s) {
             format!("{name} ~ {cand_name}: two registry records look alike")
         } else if b.review_only {
             format!("{name} ~ {cand_name}: its name contradicts the registration's")

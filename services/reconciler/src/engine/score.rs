@@ -109,6 +109,13 @@ impl PairScore {
     pub fn probability(&self) -> f64 {
         sigmoid(self.logit)
     }
+
+    /// A contradiction no person in common explains (another sector word, a word more or
+    /// less in two full names, …), outside the registration-code rule: against a
+    /// registration, the pair is worth an operator's question, never an automatic link.
+    pub fn unexplained_conflict(&self) -> bool {
+        self.hard_conflict && !self.person_agrees && self.rule != Rule::RegistrationCode
+    }
 }
 
 pub fn sigmoid(x: f64) -> f64 {
