@@ -209,3 +209,58 @@ fn an_operator_link_does_not_bring_an_unlike_named_record_under_a_registration()
     // them the loan resembles LM-2 at better than even odds, a word apart
     second_registration_then_link(&mut e, id, &lm2, Some(estimated_weights()));
 }
+
+/// `HTX chuối Sin Chải` names one registration of Tả Lèng word for word, but the other,
+/// `Hợp tác xã Sản xuất và Thương mại chuối Sin Chải`, already holds a loan written that way
+/// (its own tax code): the short form names either, so an NTM entry written so is asked
+/// about, not given to the registration it happens to spell.
+#[test]
+fn a_short_form_both_namesakes_answer_to_is_asked_about() {
+    for weights in [
+        Weights::legacy().clone(),
+        Weights::prior(),
+        estimated_weights(),
+    ] {
+        let mut e = Engine::new();
+        e.fix_weights(weights);
+        for (id, name, code) in [
+            ("LM-A", "Hợp tác xã chuối Sin Chải", "6200000017"),
+            (
+                "LM-B",
+                "Hợp tác xã Sản xuất và Thương mại chuối Sin Chải",
+                "6200000024",
+            ),
+        ] {
+            reg(
+                &mut e,
+                registry(id, name, OrgKind::Htx, Some(code), TA_LENG, None, None),
+            );
+        }
+        let address = "Bản Sin Chải, Tả Lèng, Tam Đường";
+        let mut own = bare_loan("Q-B", "HTX chuối Sin Chải", address);
+        own.borrower.tax_code = Some("6200000024".into());
+        lo(&mut e, own);
+        let qb = SourceRef::new("loan-fund", "Q-B");
+        assert!(
+            same_identity(&e, &qb, "LM-B"),
+            "Q-B carries LM-B's tax code"
+        );
+        e.ntm_report(
+            &ntm(
+                TA_LENG,
+                2024,
+                1,
+                &[("HTX chuối Sin Chải", Some(OrgKind::Htx), None)],
+            ),
+            now(),
+        );
+        let entry = SourceRef::new("ntm", format!("{TA_LENG}:2024:0"));
+        assert!(!same_identity(&e, &entry, "LM-A"), "the entry joined LM-A");
+        assert!(!same_identity(&e, &entry, "LM-B"), "the entry joined LM-B");
+        assert!(
+            e.reviews()
+                .any(|i| i.status == ReviewStatus::Open && i.observation == entry),
+            "the entry is asked about"
+        );
+    }
+}

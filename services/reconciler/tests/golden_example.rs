@@ -20,7 +20,7 @@ use hub_reconciler::engine::observation::Observation;
 
 fn golden_envelope() -> serde_json::Value {
     let mut e = Engine::new();
-    let rec = registry(
+    let mut rec = registry(
         "LM-1",
         "Hợp tác xã Nông nghiệp Dịch vụ Bản Hon",
         OrgKind::Htx,
@@ -29,6 +29,8 @@ fn golden_envelope() -> serde_json::Value {
         Some("Lò Văn Minh"),
         Some("0912345678"),
     );
+    // the committed example's cooperative, established before its loan of July 2024
+    rec.established_on = chrono::NaiveDate::from_ymd_opt(2024, 5, 17);
     e.observe(Observation::from_registry(&rec), now());
     let l = loan(
         "Q-1",

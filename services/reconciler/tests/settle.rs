@@ -99,13 +99,17 @@ fn settled_identities_do_not_depend_on_arrival_order_or_duplicates() {
 #[test]
 fn settling_twice_changes_nothing_the_second_time_and_survives_a_restore() {
     let w = world(5, 200, 500);
-    let mut e = run(shuffled_with_duplicates(
-        &accuracy::world_feed(&w, FeedOrder::Time),
-        7,
-    ));
+    let feed = accuracy::world_feed(&w, FeedOrder::Time);
+    // the premise: a shuffled feed whose incremental identities the settle pass changes
+    let (mut e, settlement) = (7..17)
+        .map(|k| {
+            let e = run(shuffled_with_duplicates(&feed, k));
+            let settlement = e.settle_input().replay(Utc::now());
+            (e, settlement)
+        })
+        .find(|(e, s)| e.settlement_needed(s))
+        .expect("ten shuffled feeds all resolved as the settle pass does: the test proves nothing");
     assert!(!e.is_settled());
-    let settlement = e.settle_input().replay(Utc::now());
-    assert!(e.settlement_needed(&settlement));
     let first = e.apply_settlement(&settlement, Utc::now());
     assert!(!first.is_empty(), "a shuffled feed needed no settling");
     assert!(!e.settlement_needed(&settlement));

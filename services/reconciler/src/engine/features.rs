@@ -10,6 +10,8 @@
 
 use std::collections::HashMap;
 
+use chrono::Datelike;
+
 use hub_contracts::v1::{BorrowerType, NtmCommuneReport, OrgKind};
 use hub_normalise::orgname::{self, OrgKindHint};
 use hub_normalise::{address, person, phone, reference::Reference, taxcode, text};
@@ -199,6 +201,11 @@ pub struct Features {
     pub local: Box<[u32]>,
     /// Member households: the registry's count or an NTM entry's.
     pub members: Option<u32>,
+    /// A day the record shows the organisation active (an NTM report's year's last day, a
+    /// loan's disbursement), in days from the common era.
+    pub active_on: Option<i32>,
+    /// For a registry record: the day its cooperative was established, likewise.
+    pub established_on: Option<i32>,
 }
 
 impl Features {
@@ -398,6 +405,8 @@ pub struct Prepared {
     /// Local words in the order they are interned (repeats included).
     local: Vec<String>,
     members: Option<u32>,
+    active_on: Option<i32>,
+    established_on: Option<i32>,
 }
 
 /// [`prepare`] for each entry of an NTM report, in order (what
@@ -482,6 +491,8 @@ pub fn prepare(obs: &Observation) -> Prepared {
             .as_ref()
             .and_then(|r| r.member_households)
             .or_else(|| obs.ntm.as_ref().and_then(|p| p.members)),
+        active_on: obs.active_on().map(|d| d.num_days_from_ce()),
+        established_on: obs.established_on().map(|d| d.num_days_from_ce()),
     }
 }
 
@@ -529,6 +540,8 @@ impl Prepared {
             report: self.report,
             local: local.into_boxed_slice(),
             members: self.members,
+            active_on: self.active_on,
+            established_on: self.established_on,
         }
     }
 }

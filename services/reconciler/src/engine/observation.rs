@@ -81,6 +81,9 @@ pub struct Observation {
     pub observed_at: Option<DateTime<FixedOffset>>,
     pub registry: Option<Box<RegistryFacts>>,
     pub ntm: Option<NtmPosition>,
+    /// For a loan: the day it was disbursed (the borrower existed then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disbursed_on: Option<NaiveDate>,
 }
 
 impl Observation {
@@ -111,6 +114,7 @@ impl Observation {
                 version: r.version,
             })),
             ntm: None,
+            disbursed_on: None,
         }
     }
 
@@ -134,6 +138,7 @@ impl Observation {
             observed_at: Some(l.modified),
             registry: None,
             ntm: None,
+            disbursed_on: l.disbursed_on,
         }
     }
 
@@ -171,6 +176,7 @@ impl Observation {
                 effective: e.effective,
                 linked_with_enterprise: e.linked_with_enterprise,
             }),
+            disbursed_on: None,
         }
     }
 
@@ -206,6 +212,7 @@ impl Observation {
             observed_at: Some(b.meta.fetched_at),
             registry: None,
             ntm: None,
+            disbursed_on: None,
         })
     }
 
@@ -226,6 +233,23 @@ impl Observation {
             && self.address == other.address
             && self.representative == other.representative
             && self.phone == other.phone
+            && self.active_on() == other.active_on()
+            && self.established_on() == other.established_on()
+    }
+
+    /// A day the record shows the organisation active: the last day of an NTM report's year
+    /// (a report lists the cooperatives active in its commune that year), a loan's
+    /// disbursement day.
+    pub fn active_on(&self) -> Option<NaiveDate> {
+        self.ntm
+            .as_ref()
+            .and_then(|p| NaiveDate::from_ymd_opt(p.year, 12, 31))
+            .or(self.disbursed_on)
+    }
+
+    /// For a registry record: the day its cooperative was established.
+    pub fn established_on(&self) -> Option<NaiveDate> {
+        self.registry.as_ref().and_then(|r| r.established_on)
     }
 }
 

@@ -523,13 +523,20 @@ impl Engine {
     }
 
     /// Whether slot `s` names candidate `b` exactly (the same canonical name: legal form,
-    /// sector words and products spelled alike once normalised) and `c` not. Asked only of
-    /// two candidates within the margin of each other: of two organisations a record
-    /// resembles about equally, the one it names word for word is the one it means.
+    /// sector words and products spelled alike once normalised) and no record of `c` does.
+    /// Asked only of two candidates within the margin of each other: of two organisations a
+    /// record resembles about equally, the one it names word for word is the one it means;
+    /// unless the other already holds a record written that way too (a short form its own
+    /// reports or loans use), when the name tells them apart no better than the rest.
     pub(super) fn named_exactly(&self, s: u32, b: &Cand, c: &Cand) -> bool {
         let canon = |x: u32| self.slots[x as usize].feat.as_ref().map(|f| f.canonical);
         let me = canon(s);
-        me.is_some() && me == canon(b.anchor) && me != canon(c.anchor)
+        me.is_some()
+            && me == canon(b.anchor)
+            && !self.idents[c.ident as usize]
+                .members
+                .iter()
+                .any(|&m| m != s && canon(m) == me)
     }
 
     /// Doubtful between two (`b` and `c`): a new identity, and both pairs to review.

@@ -86,7 +86,9 @@ pub struct PairScore {
     /// Sum of contributions.
     pub logit: f64,
     pub rule: Rule,
-    /// Never the same organisation, whatever the score (a household and an organisation).
+    /// Never the same organisation, whatever the score (a household and an organisation; a
+    /// record of the organisation active before the registration's cooperative was
+    /// established).
     pub veto: bool,
     /// A contradiction strong enough to keep identities apart (another product, number,
     /// district or code).
@@ -614,6 +616,19 @@ fn code_level(a: &Features, b: &Features) -> (Option<usize>, u8) {
 
 /// Member households' level: equal, close (within 2, or a tenth of the larger count),
 /// different, or missing on a side. Counts drift between a registration and a report.
+/// Whether one of the pair shows its organisation active before the other, a registry
+/// record, was established: an NTM entry of an earlier year (a report lists the cooperatives
+/// active in its commune that year), a loan disbursed earlier. The record is another
+/// organisation's: certain, like a household against an organisation.
+fn active_before_established(a: &Features, b: &Features) -> bool {
+    let early = |x: &Features, y: &Features| {
+        x.active_on
+            .zip(y.established_on)
+            .is_some_and(|(active, established)| active < established)
+    };
+    early(a, b) || early(b, a)
+}
+
 fn members_level(a: &Features, b: &Features) -> u8 {
     match (a.members, b.members) {
         (Some(x), Some(y)) if x == y => 0,
@@ -624,13 +639,14 @@ fn members_level(a: &Features, b: &Features) -> u8 {
 }
 
 /// The agreement levels of a pair, for estimating weights; `None` for a vetoed pair (a
-/// household and an organisation), which no weight decides.
+/// household and an organisation, a record of the organisation active before the
+/// registration's cooperative was established), which no weight decides.
 pub fn levels(a: &Features, b: &Features, interner: &Interner) -> Option<Levels> {
     let mut scratch = Vec::new();
     let name = name_part(a, b, interner, &mut scratch);
     let (_, _, geo) = geo_part(a, b);
     let (_, veto, kind) = kind_part(a, b);
-    if veto {
+    if veto || active_before_established(a, b) {
         return None;
     }
     let (_, rep, phone) = person_part(a, b, interner, &mut scratch);
@@ -659,6 +675,10 @@ pub fn score_with(a: &Features, b: &Features, interner: &Interner, w: &Weights) 
     let (geo, geo_conflict, geo_level) = geo_part(a, b);
     let (kind, veto, kind_level) = kind_part(a, b);
     let kind_conflict = kind <= -5.0 && a.kind_declared && b.kind_declared;
+    let too_early = active_before_established(a, b);
+    if too_early {
+        features.push(("active_before_established", 1.0));
+    }
     let (person, rep_level, phone_level) = person_part(a, b, interner, &mut features);
     let (distance, code_lvl) = code_level(a, b);
     let levels = Levels([
@@ -720,7 +740,7 @@ pub fn score_with(a: &Features, b: &Features, interner: &Interner, w: &Weights) 
     PairScore {
         logit,
         rule,
-        veto: veto || (kind_conflict && distance != Some(0)),
+        veto: veto || too_early || (kind_conflict && distance != Some(0)),
         hard_conflict,
         structural_conflict,
         identity_contradiction: name.level == 0 || code_lvl == 2,

@@ -64,7 +64,7 @@ pub fn registry(
             full_name: rep.map(str::to_owned),
             phone: phone.map(str::to_owned),
         }),
-        established_on: chrono::NaiveDate::from_ymd_opt(2024, 5, 17),
+        established_on: chrono::NaiveDate::from_ymd_opt(2019, 3, 12),
         status: Some(OrgStatus::Active),
         member_households: Some(12),
         farmers_union_supported: Some(true),

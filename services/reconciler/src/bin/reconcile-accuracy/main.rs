@@ -633,6 +633,18 @@ fn explain(engine: &mut Engine, spec: &str) -> anyhow::Result<()> {
                 "{r}: {:?} · commune {:?} · district {:?} · address {:?}",
                 o.name, o.commune_code, o.district_code, o.address
             );
+            if let Some(f) = &o.registry {
+                println!(
+                    "    registry: established {:?} · status {:?} · members {:?} · updated {:?}",
+                    f.established_on, f.status, f.member_households, o.observed_at
+                );
+            }
+            if let Some(n) = &o.ntm {
+                println!(
+                    "    ntm: year {} · revision {} · members {:?} · effective {} · linked {:?}",
+                    n.year, n.revision, n.members, n.effective, n.linked_with_enterprise
+                );
+            }
         }
         if let Some(f) = engine.features_of(r) {
             println!(
