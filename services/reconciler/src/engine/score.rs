@@ -614,8 +614,6 @@ fn code_level(a: &Features, b: &Features) -> (Option<usize>, u8) {
     }
 }
 
-/// Member households' level: equal, close (within 2, or a tenth of the larger count),
-/// different, or missing on a side. Counts drift between a registration and a report.
 /// Whether one of the pair shows its organisation active before the other, a registry
 /// record, was established: an NTM entry of an earlier year (a report lists the cooperatives
 /// active in its commune that year), a loan disbursed earlier. The record is another
@@ -629,6 +627,8 @@ fn active_before_established(a: &Features, b: &Features) -> bool {
     early(a, b) || early(b, a)
 }
 
+/// Member households' level: equal, close (within 2, or a tenth of the larger count),
+/// different, or missing on a side. Counts drift between a registration and a report.
 fn members_level(a: &Features, b: &Features) -> u8 {
     match (a.members, b.members) {
         (Some(x), Some(y)) if x == y => 0,
