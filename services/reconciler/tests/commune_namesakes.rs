@@ -65,12 +65,6 @@ fn register_thao_qua_na_hu(e: &mut Engine) {
     );
 }
 
-/// The identity of `r` and that of registration `id` are one.
-fn same_identity(e: &Engine, r: &SourceRef, id: &str) -> bool {
-    let own = e.identity_of(&SourceRef::new("coop-alliance", id));
-    own.is_some() && e.identity_of(r) == own
-}
-
 /// An NTM entry of Bản Hon named `HTX Nà Hừ số 2` is the cooperative of Bản Hon named so
 /// (with `Nông nghiệp dược liệu`, words the entry leaves out), not one of the 13 namesakes of
 /// Tả Lèng whose distinctive words it shares all of: the commune's own are looked up by

@@ -36,11 +36,6 @@ fn report(year: i32) -> NtmCommuneReport {
     )
 }
 
-fn with_lm1(e: &Engine, r: &SourceRef) -> bool {
-    let lm1 = e.identity_of(&SourceRef::new("coop-alliance", "LM-1"));
-    lm1.is_some() && e.identity_of(r) == lm1
-}
-
 /// No open review item asks about `r`.
 fn unasked(e: &Engine, r: &SourceRef) -> bool {
     !e.reviews()
@@ -65,7 +60,7 @@ fn an_entry_of_a_year_before_the_registration_is_another_cooperative() {
                 }
                 let entry = SourceRef::new("ntm", format!("{TA_LENG}:{year}:0"));
                 assert_eq!(
-                    with_lm1(&e, &entry),
+                    same_identity(&e, &entry, "LM-1"),
                     joins,
                     "the {year} entry (registry first: {registry_first})"
                 );
@@ -89,7 +84,11 @@ fn a_loan_disbursed_before_the_registration_is_another_borrowers() {
             l.disbursed_on = chrono::NaiveDate::from_ymd_opt(y, m, d);
             e.observe(Observation::from_loan(&l), now());
             let q1 = SourceRef::new("loan-fund", "Q-1");
-            assert_eq!(with_lm1(&e, &q1), joins, "the loan disbursed {disbursed:?}");
+            assert_eq!(
+                same_identity(&e, &q1, "LM-1"),
+                joins,
+                "the loan disbursed {disbursed:?}"
+            );
             assert!(
                 unasked(&e, &q1),
                 "the loan disbursed {disbursed:?} is asked about"
@@ -115,6 +114,6 @@ fn the_settle_pass_keeps_dates_apart() {
         SourceRef::new("ntm", format!("{TA_LENG}:2024:0")),
         SourceRef::new("loan-fund", "Q-1"),
     ] {
-        assert!(!with_lm1(&e, &r), "{r} joined LM-1");
+        assert!(!same_identity(&e, &r, "LM-1"), "{r} joined LM-1");
     }
 }

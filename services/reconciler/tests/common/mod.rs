@@ -314,3 +314,9 @@ pub fn second_registration_then_link(
     );
     (loans, second)
 }
+
+/// The identity of `r` and that of registration `id` are one.
+pub fn same_identity(e: &hub_reconciler::engine::Engine, r: &SourceRef, id: &str) -> bool {
+    let own = e.identity_of(&SourceRef::new("coop-alliance", id));
+    own.is_some() && e.identity_of(r) == own
+}
